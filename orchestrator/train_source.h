@@ -1,0 +1,67 @@
+/*
+ * train_source.h — the glue between the data module and the trainer: what
+ * `xover train` asks of a run's data. Implemented in train_source.c on top of
+ * data/ (corpus -> tokenizer -> budget -> epoch iterator, validation set,
+ * cloze items); used by cmd_train.c to feed models/. Neither models/ nor
+ * data/ includes this header: it is where the two meet.
+ *
+ * Tokens are int32 ids in [0, vocab). EOS is a real token of the vocabulary;
+ * MASK (for the MDM) is also in the vocabulary, never appears in the data.
+ */
+#ifndef XOVER_TRAIN_SOURCE_H
+#define XOVER_TRAIN_SOURCE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct train_source train_source;
+
+/* Open the data a resolved run config describes (its "data" section, its
+ * train.seq_len and its seed). cache_dir holds tokenizers and token caches
+ * keyed by content hash (shared by every run; created if missing). Returns
+ * NULL with a clear message in err on failure. Shows progress on stderr
+ * when preparing takes more than a second. */
+train_source *train_source_open(const json_t *run_config, const char *cache_dir,
+                                char *err, size_t errlen);
+void train_source_close(train_source *s);
+
+int train_source_vocab(const train_source *s);     /* including EOS and MASK */
+int32_t train_source_eos(const train_source *s);
+int32_t train_source_mask(const train_source *s);
+/* Training sequences (of seq_len tokens) in one epoch over the U tokens. */
+size_t train_source_seqs_per_epoch(const train_source *s);
+
+/* Fill tokens[B*seq_len] with the next B training sequences of the seeded
+ * epoch order (reshuffled every epoch; crossing into the next epoch as
+ * needed). Deterministic given the seed and the position. */
+void train_source_next_batch(train_source *s, int32_t *tokens, int B);
+/* Epochs consumed so far (fractional). */
+double train_source_epoch(const train_source *s);
+/* The data position, for checkpoints: restoring it continues the exact
+ * sequence of batches. */
+void train_source_get_position(const train_source *s, uint64_t pos[2]);
+int train_source_set_position(train_source *s, const uint64_t pos[2]);
+
+/* Validation: n sequences of seq_len tokens, row-major (owned by s). */
+const int32_t *train_source_val(const train_source *s, size_t *n_seqs);
+
+/* Cloze items (data.cloze.items of them; 0 if none): item i has a context
+ * of C tokens, K candidate continuations of M tokens each, and the index of
+ * the true one. Arrays owned by s:
+ *   context[i*C + c], cands[(i*K + k)*M + m], answer[i]. */
+typedef struct {
+    size_t n_items;
+    int C, K, M;
+    const int32_t *context;
+    const int32_t *cands;
+    const int32_t *answer;
+} train_source_cloze;
+train_source_cloze train_source_cloze_items(const train_source *s);
+
+/* Decode / encode text with the run's tokenizer (for `xover sample`).
+ * Returned strings / arrays are malloc'd; caller frees. */
+char *train_source_decode(const train_source *s, const int32_t *ids, size_t n);
+int32_t *train_source_encode(const train_source *s, const char *text, size_t *n);
+
+#endif
