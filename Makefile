@@ -19,7 +19,13 @@ PKGS    := sqlite3 yaml-0.1 libpcre2-8 openblas jansson libmd zlib
 # Evaluated lazily (=), after .ci/deps has had its chance to install them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
-COMMIT    := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+# The build commit, for `xover --version` and the runs' build id. The header is
+# rewritten only when the commit changes, so only cmd_version.c recompiles.
+COMMIT    := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(shell mkdir -p build/gen && echo '#define XOVER_COMMIT "$(COMMIT)"' > build/gen/commit.h.new && \
+        { cmp -s build/gen/commit.h.new build/gen/commit.h || mv build/gen/commit.h.new build/gen/commit.h; } ; \
+        rm -f build/gen/commit.h.new)
 
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -Ibuild/gen
 REL_CFLAGS  := -O3 -march=native -g $(WARN)
@@ -53,11 +59,11 @@ build/asan/xover_tests: $(ASAN_OBJ) $(TEST_OBJ)
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -DXOVER_COMMIT='"$(COMMIT)"' -MMD -MP -c -o $@ $<
+	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -DXOVER_COMMIT='"$(COMMIT)"' -MMD -MP -c -o $@ $<
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 # schema.sql stays the source of truth; the binary carries it as a C string.
 build/gen/schema_sql.c: schema.sql

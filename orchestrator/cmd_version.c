@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <yaml.h>
 
-#ifndef XOVER_COMMIT
-#define XOVER_COMMIT "unknown"
-#endif
+#include "commit.h" /* build/gen/commit.h, written by the Makefile */
 
 const char *xover_build_id(void) { return XOVER_VERSION "+" XOVER_COMMIT; }
 
