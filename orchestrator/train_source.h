@@ -64,4 +64,39 @@ train_source_cloze train_source_cloze_items(const train_source *s);
 char *train_source_decode(const train_source *s, const int32_t *ids, size_t n);
 int32_t *train_source_encode(const train_source *s, const char *text, size_t *n);
 
+/* ---- additions for `xover data` and tests (the data engineer's) ---- */
+#include "data/data.h"
+
+/* The cache directory: opt if given, else $XOVER_CACHE, else .cache/xover
+ * in the current directory. train_source_open(cfg, NULL, ...) uses this. */
+const char *train_source_cache_dir(const char *opt);
+
+/* The data-related fields of a run config, read with the documented
+ * defaults (docs/run-config.md). Strings point into cfg. */
+typedef struct {
+    data_set_spec set;
+    data_quality quality;
+    uint64_t unique_tokens, order_seed, seed;
+    int seq_len;
+    size_t cloze_items;
+    int cloze_context, cloze_candidates, cloze_length;
+} train_source_config;
+int train_source_read_config(const json_t *run_config, train_source_config *c, char *err,
+                             size_t errlen);
+
+/* The prepared data set behind a source (for stats). */
+const data_set *train_source_data_set(const train_source *s);
+
+/* Progress on stderr for data preparation: silent for the first second, then
+ * a bar with ETA on a TTY, plain lines every 2 s otherwise. Pass
+ * {train_source_progress_fn, &p} as a data_progress. */
+typedef struct {
+    double t0, stage_t0, last;
+    char stage[64];
+    int tty, shown;
+} train_source_progress;
+void train_source_progress_init(train_source_progress *p);
+void train_source_progress_fn(void *ctx, const char *what, double done, double total);
+void train_source_progress_end(train_source_progress *p);
+
 #endif
