@@ -1,0 +1,680 @@
+/*
+ * parse.c — a sweep's YAML into a checked `sweep`: the sections that set
+ * every run's defaults (data, models, train, trainer). The axes, exclude,
+ * include and derive sections are read in axes.c.
+ *
+ * libyaml's document API keeps the start mark of every node, so every
+ * message can name file:line:column. Nothing is run until the whole file
+ * has been checked: a sweep either loads completely or not at all.
+ */
+#include "orchestrator/sweep/internal.h"
+
+#include "orchestrator/cli.h"
+#include "orchestrator/run_config.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- YAML helpers ------------------------------------------------------ */
+
+yaml_node_t *sp_node(sp_ctx *c, int idx) { return yaml_document_get_node(&c->doc, idx); }
+
+int sp_errv(sp_ctx *c, int line, int col, const char *fmt, va_list ap)
+{
+    if (c->failed) return -1;
+    c->failed = 1;
+    char msg[768];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    snprintf(c->err, c->errlen, "%s:%d:%d: %s", c->file, line, col, msg);
+    return -1;
+}
+
+int sp_err_at(sp_ctx *c, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sp_errv(c, line, col, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int sp_err(sp_ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sp_errv(c, n ? (int)n->start_mark.line + 1 : 1, n ? (int)n->start_mark.column + 1 : 1, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *sp_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return "a single value";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "nothing";
+    }
+}
+
+int sp_want(sp_ctx *c, const yaml_node_t *n, yaml_node_type_t t, const char *what)
+{
+    if (n->type == t) return 0;
+    const char *exp = t == YAML_SCALAR_NODE ? "a single value" : t == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
+    return sp_err(c, n, "%s must be %s, not %s", what, exp, sp_kind(n));
+}
+
+const char *sp_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+int sp_quoted(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                                           n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
+/* Check the keys of mapping `n` against `known` (NULL-terminated); also
+ * rejects duplicate keys, which YAML parsers silently collapse. */
+int sp_check_keys(sp_ctx *c, yaml_node_t *n, const char *section, const char *const *known)
+{
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = sp_node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) return sp_err(c, k, "%s: keys must be names", section);
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
+            if (!strcmp(sp_text(sp_node(c, q->key)), sp_text(k)))
+                return sp_err(c, k, "%s: '%s' is given twice", section, sp_text(k));
+        if (!known) continue;
+        int ok = 0;
+        for (const char *const *w = known; *w && !ok; w++) ok = !strcmp(*w, sp_text(k));
+        if (!ok) {
+            const char *hint = cli_did_you_mean(sp_text(k), known);
+            if (hint)
+                return sp_err(c, k, "%s: unknown key '%s'; did you mean '%s'?", section, sp_text(k), hint);
+            char list[512] = "";
+            for (const char *const *w = known; *w; w++) {
+                if (strlen(list) + strlen(*w) + 3 >= sizeof list) break;
+                if (*list) strcat(list, ", ");
+                strcat(list, *w);
+            }
+            return sp_err(c, k, "%s: unknown key '%s' (expected one of: %s)", section, sp_text(k), list);
+        }
+    }
+    return 0;
+}
+
+void sp_record(sp_ctx *c, const char *path, const yaml_node_t *n)
+{
+    sp_pos *np = realloc(c->pos, (c->npos + 1) * sizeof *np);
+    if (!np) return;
+    c->pos = np;
+    c->pos[c->npos].path = strdup(path);
+    c->pos[c->npos].line = (int)n->start_mark.line + 1;
+    c->pos[c->npos].col = (int)n->start_mark.column + 1;
+    c->npos++;
+}
+
+/* ---- config fields ----------------------------------------------------- */
+
+/* The field list comes from run_config.c itself: a default config resolved
+ * once, so a field added there is known here without a second table. */
+static json_t *defaults_config(void)
+{
+    json_t *d = json_pack("{s:s, s:{s:i, s:i, s:i}}", "objective", "ar", "model", "layers", 1,
+                          "dim", 2, "heads", 1);
+    char err[256];
+    if (!d || run_config_resolve(d, err, sizeof err)) {
+        json_decref(d);
+        return NULL;
+    }
+    return d;
+}
+
+const char *const sw_model_fields[SW_NMODEL_FIELDS] = {"layers", "dim", "heads", "hidden"};
+
+static const char *const sections[] = {"model", "data", "train", NULL};
+
+/* The type of the config field at `path`, or -1 when there is none
+ * (JSON_OBJECT is 0). */
+int sp_field_type(sp_ctx *c, const char *path)
+{
+    char sec[64];
+    const char *dot = strchr(path, '.');
+    json_t *v;
+    if (!dot) {
+        v = json_object_get(c->defaults, path);
+    } else {
+        size_t n = (size_t)(dot - path);
+        if (n >= sizeof sec) return -1;
+        memcpy(sec, path, n);
+        sec[n] = 0;
+        v = json_object_get(json_object_get(c->defaults, sec), dot + 1);
+    }
+    if (!v) return -1;
+    if (json_is_integer(v)) return JSON_INTEGER;
+    if (json_is_real(v)) return JSON_REAL;
+    if (json_is_string(v)) return JSON_STRING;
+    return JSON_OBJECT;
+}
+
+/* Map an axis / derive name to where it lands in the config. */
+sw_target sp_resolve_name(sp_ctx *c, const char *name, char **path, int *ftype)
+{
+    *path = NULL;
+    *ftype = -1;
+    if (!strcmp(name, "model") || !strcmp(name, "model.name")) return T_MODEL;
+    if (!strcmp(name, "quality") || !strcmp(name, "data.quality")) {
+        if (c->sw->ntiers) return T_QUALITY;
+        *path = strdup("data.quality");
+        *ftype = JSON_STRING;
+        return T_FIELD;
+    }
+    char buf[160];
+    if (strchr(name, '.')) {
+        snprintf(buf, sizeof buf, "%s", name);
+    } else if (json_object_get(c->defaults, name)) {
+        snprintf(buf, sizeof buf, "%s", name);
+    } else {
+        buf[0] = 0;
+        for (const char *const *s = sections; *s && !buf[0]; s++)
+            if (json_object_get(json_object_get(c->defaults, *s), name))
+                snprintf(buf, sizeof buf, "%s.%s", *s, name);
+    }
+    int t = buf[0] ? sp_field_type(c, buf) : -1;
+    if (t == JSON_INTEGER || t == JSON_REAL || t == JSON_STRING) {
+        *path = strdup(buf);
+        *ftype = t;
+        return T_FIELD;
+    }
+    if (t == JSON_OBJECT) *ftype = JSON_OBJECT; /* e.g. "data": not an axis */
+    return T_FREE;
+}
+
+/* Every name an axis or derive may use, for "did you mean". */
+const char *const *sp_field_names(sp_ctx *c)
+{
+    if (c->field_names) return (const char *const *)c->field_names;
+    size_t n = 0, cap = 128;
+    char **v = calloc(cap, sizeof *v);
+    if (!v) return NULL;
+    const char *k;
+    json_t *x;
+    json_object_foreach(c->defaults, k, x) if (!json_is_object(x) && n < cap - 1) v[n++] = strdup(k);
+    for (const char *const *s = sections; *s; s++)
+        json_object_foreach(json_object_get(c->defaults, *s), k, x)
+            if (!json_is_object(x) && strcmp(k, "name") && n < cap - 1) v[n++] = strdup(k);
+    if (n < cap - 1) v[n++] = strdup("model");
+    v[n] = NULL;
+    c->field_names = v;
+    return (const char *const *)v;
+}
+
+/* A scalar as the JSON a field of type ftype wants. */
+json_t *sp_field_value(sp_ctx *c, const yaml_node_t *n, const char *what, int ftype)
+{
+    if (sp_want(c, n, YAML_SCALAR_NODE, what)) return NULL;
+    const char *s = sp_text(n);
+    if (ftype == JSON_STRING) return json_string(s);
+    double v;
+    if (sw_parse_number(s, &v)) {
+        sp_err(c, n, "%s must be a number (e.g. 25k, 1.5M, 1e-3), not '%s'", what, s);
+        return NULL;
+    }
+    if (ftype == JSON_INTEGER) {
+        if (v != floor(v) || fabs(v) > 9.0e15) {
+            sp_err(c, n, "%s must be a whole number, not '%s'", what, s);
+            return NULL;
+        }
+        return json_integer((json_int_t)v);
+    }
+    return json_real(v);
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int read_tiers(sp_ctx *c, yaml_node_t *q)
+{
+    sweep *sw = c->sw;
+    if (q->type == YAML_SCALAR_NODE) {
+        json_object_set_new(json_object_get(sw->base, "data"), "quality", json_string(sp_text(q)));
+        sp_record(c, "data.quality", q);
+        return 0;
+    }
+    if (sp_want(c, q, YAML_MAPPING_NODE, "data.quality")) return -1;
+    if (sp_check_keys(c, q, "data.quality", NULL)) return -1;
+    static const char *const spec_keys[] = {"degrade", "top", NULL};
+    for (yaml_node_pair_t *p = q->data.mapping.pairs.start; p < q->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = sp_node(c, p->key), *v = sp_node(c, p->value);
+        char what[160];
+        snprintf(what, sizeof what, "data.quality.%s", sp_text(k));
+        json_t *spec = json_object();
+        sw_tier *nt = realloc(sw->tiers, (sw->ntiers + 1) * sizeof *nt);
+        if (!nt || !spec) { json_decref(spec); return sp_err(c, k, "out of memory"); }
+        sw->tiers = nt;
+        sw->tiers[sw->ntiers++] = (sw_tier){.name = strdup(sp_text(k)), .spec = spec};
+        if (v->type == YAML_SCALAR_NODE && !*sp_text(v)) continue; /* `high:` = no transform */
+        if (sp_want(c, v, YAML_MAPPING_NODE, what) || sp_check_keys(c, v, what, spec_keys)) return -1;
+        for (yaml_node_pair_t *r = v->data.mapping.pairs.start; r < v->data.mapping.pairs.top; r++) {
+            yaml_node_t *rk = sp_node(c, r->key), *rv = sp_node(c, r->value);
+            char w2[200];
+            snprintf(w2, sizeof w2, "%s.%s", what, sp_text(rk));
+            json_t *x = sp_field_value(c, rv, w2, JSON_REAL);
+            if (!x) return -1;
+            if (json_real_value(x) < 0 || json_real_value(x) > 1) {
+                json_decref(x);
+                return sp_err(c, rv, "%s must be between 0 and 1, not '%s'", w2, sp_text(rv));
+            }
+            json_object_set_new(spec, sp_text(rk), x);
+        }
+        if (json_object_size(spec) > 1) return sp_err(c, v, "%s takes degrade or top, not both", what);
+    }
+    if (!sw->ntiers) return sp_err(c, q, "data.quality: define at least one tier, e.g. {high: {degrade: 0}}");
+    return 0;
+}
+
+/* data: / train: — fields of that section of every run's config. */
+static int read_section(sp_ctx *c, yaml_node_t *n, const char *sec)
+{
+    if (sp_want(c, n, YAML_MAPPING_NODE, sec)) return -1;
+    json_t *defs = json_object_get(c->defaults, sec);
+    const char *known[64];
+    size_t nk = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(defs, k, x) if (nk < 62) known[nk++] = k;
+    known[nk] = NULL;
+    if (sp_check_keys(c, n, sec, known)) return -1;
+    json_t *out = json_object_get(c->sw->base, sec);
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = sp_node(c, p->key), *v = sp_node(c, p->value);
+        const char *key = sp_text(kn);
+        char path[160];
+        snprintf(path, sizeof path, "%s.%s", sec, key);
+        if (!strcmp(sec, "data") && !strcmp(key, "quality")) {
+            if (read_tiers(c, v)) return -1;
+            continue;
+        }
+        int t = sp_field_type(c, path);
+        json_t *val = NULL;
+        if (t == JSON_OBJECT) {
+            /* cloze: {items: 200, ...}: numbers with suffixes inside too */
+            if (sp_want(c, v, YAML_MAPPING_NODE, path)) return -1;
+            json_t *sub = json_object_get(defs, key);
+            const char *sk[16];
+            size_t ns = 0;
+            json_object_foreach(sub, k, x) if (ns < 15) sk[ns++] = k;
+            sk[ns] = NULL;
+            if (sp_check_keys(c, v, path, sk)) return -1;
+            val = json_object();
+            for (yaml_node_pair_t *r = v->data.mapping.pairs.start; r < v->data.mapping.pairs.top; r++) {
+                char p2[200];
+                snprintf(p2, sizeof p2, "%s.%s", path, sp_text(sp_node(c, r->key)));
+                json_t *e = sp_field_value(c, sp_node(c, r->value), p2, JSON_INTEGER);
+                if (!e) { json_decref(val); return -1; }
+                json_object_set_new(val, sp_text(sp_node(c, r->key)), e);
+                sp_record(c, p2, sp_node(c, r->value));
+            }
+        } else if (!strcmp(path, "train.eval_every") && v->type == YAML_SCALAR_NODE &&
+                   strchr(sp_text(v), ' ')) {
+            /* "1 epoch", "500 steps": the interval and its unit in one. */
+            char num[64], unit[32];
+            if (sscanf(sp_text(v), "%63s %31s", num, unit) != 2)
+                return sp_err(c, v, "train.eval_every must be like '1 epoch' or '500 steps', not '%s'", sp_text(v));
+            double d;
+            size_t ul = strlen(unit);
+            if (ul > 1 && unit[ul - 1] == 's') unit[--ul] = 0;
+            if (sw_parse_number(num, &d) || (strcmp(unit, "epoch") && strcmp(unit, "step")))
+                return sp_err(c, v, "train.eval_every must be like '1 epoch' or '500 steps', not '%s'", sp_text(v));
+            json_object_set_new(out, "eval_unit", json_string(unit));
+            val = json_real(d);
+        } else {
+            val = sp_field_value(c, v, path, t);
+            if (!val) return -1;
+        }
+        json_object_set_new(out, key, val);
+        sp_record(c, path, v);
+    }
+    return 0;
+}
+
+static int read_models(sp_ctx *c, yaml_node_t *n)
+{
+    sweep *sw = c->sw;
+    if (sp_want(c, n, YAML_MAPPING_NODE, "models") || sp_check_keys(c, n, "models", NULL)) return -1;
+    const char *known[16];
+    size_t nk = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(json_object_get(c->defaults, "model"), k, x)
+        if (strcmp(k, "name") && nk < 15) known[nk++] = k;
+    known[nk] = NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = sp_node(c, p->key), *v = sp_node(c, p->value);
+        char what[160];
+        snprintf(what, sizeof what, "models.%s", sp_text(kn));
+        if (sp_want(c, v, YAML_MAPPING_NODE, what) || sp_check_keys(c, v, what, known)) return -1;
+        json_t *obj = json_pack("{s:s}", "name", sp_text(kn));
+        sw_model *nm = realloc(sw->models, (sw->nmodels + 1) * sizeof *nm);
+        if (!nm || !obj) { json_decref(obj); return sp_err(c, kn, "out of memory"); }
+        sw->models = nm;
+        sw->models[sw->nmodels++] = (sw_model){strdup(sp_text(kn)), obj, (int)kn->start_mark.line + 1,
+                                               (int)kn->start_mark.column + 1, {0}};
+        for (yaml_node_pair_t *r = v->data.mapping.pairs.start; r < v->data.mapping.pairs.top; r++) {
+            char p2[200];
+            snprintf(p2, sizeof p2, "%s.%s", what, sp_text(sp_node(c, r->key)));
+            json_t *e = sp_field_value(c, sp_node(c, r->value), p2, JSON_INTEGER);
+            if (!e) return -1;
+            json_object_set_new(obj, sp_text(sp_node(c, r->key)), e);
+        }
+        for (size_t f = 0; f < SW_NMODEL_FIELDS; f++) {
+            json_t *fv = json_object_get(obj, sw_model_fields[f]);
+            sw->models[sw->nmodels - 1].f[f] = fv ? json_number_value(fv) : 0;
+        }
+        /* Check the size now (heads divide dim, ...) so the error points here. */
+        json_t *trial = json_pack("{s:s, s:O}", "objective", "ar", "model", obj);
+        char err[256];
+        int bad = run_config_resolve(trial, err, sizeof err);
+        json_decref(trial);
+        if (bad) return sp_err(c, v, "%s: %s", what, err);
+    }
+    if (!sw->nmodels) return sp_err(c, n, "models: define at least one size, e.g. xs: {layers: 2, dim: 64, heads: 2}");
+    return 0;
+}
+
+static int read_trainer(sp_ctx *c, yaml_node_t *n)
+{
+    sweep *sw = c->sw;
+    sw->has_trainer = 1;
+    if (n->type == YAML_SCALAR_NODE) {
+        if (!strcmp(sp_text(n), "builtin") || !strcmp(sp_text(n), "xover")) {
+            sw->has_trainer = 0;
+            return 0;
+        }
+        return sp_err(c, n, "trainer must be 'builtin' or {command: [...], metrics: jsonl}, not '%s'", sp_text(n));
+    }
+    static const char *const keys[] = {"command", "metrics", "metrics_file", NULL};
+    if (sp_want(c, n, YAML_MAPPING_NODE, "trainer") || sp_check_keys(c, n, "trainer", keys)) return -1;
+    sw_trainer *t = &sw->trainer;
+    t->line = (int)n->start_mark.line + 1;
+    t->col = (int)n->start_mark.column + 1;
+    t->metrics = SWEEP_METRICS_JSONL;
+    json_t *tj = json_object();
+    sw->trainer_json = tj;
+    yaml_node_t *cmd = NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const char *k = sp_text(sp_node(c, p->key));
+        yaml_node_t *v = sp_node(c, p->value);
+        if (!strcmp(k, "command")) {
+            cmd = v;
+            if (sp_want(c, v, YAML_SEQUENCE_NODE, "trainer.command")) return -1;
+            size_t argc = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+            if (!argc) return sp_err(c, v, "trainer.command must name a program, e.g. [python3, train.py]");
+            t->argv = calloc(argc + 1, sizeof *t->argv);
+            if (!t->argv) return sp_err(c, v, "out of memory");
+            json_t *a = json_array();
+            json_object_set_new(tj, "command", a);
+            for (size_t i = 0; i < argc; i++) {
+                yaml_node_t *e = sp_node(c, v->data.sequence.items.start[i]);
+                if (sp_want(c, e, YAML_SCALAR_NODE, "an argument of trainer.command")) return -1;
+                t->argv[t->argc++] = strdup(sp_text(e));
+                json_array_append_new(a, json_string(sp_text(e)));
+            }
+        } else if (!strcmp(k, "metrics_file")) {
+            if (sp_want(c, v, YAML_SCALAR_NODE, "trainer.metrics_file")) return -1;
+            t->metrics_file = strdup(sp_text(v));
+            json_object_set_new(tj, "metrics_file", json_string(sp_text(v)));
+        } else { /* metrics */
+            if (v->type == YAML_SCALAR_NODE) {
+                if (strcmp(sp_text(v), "jsonl"))
+                    return sp_err(c, v, "trainer.metrics must be 'jsonl' or {regex: '...'}, not '%s'", sp_text(v));
+                json_object_set_new(tj, "metrics", json_string("jsonl"));
+                continue;
+            }
+            static const char *const mk[] = {"regex", NULL};
+            if (sp_want(c, v, YAML_MAPPING_NODE, "trainer.metrics") || sp_check_keys(c, v, "trainer.metrics", mk))
+                return -1;
+            if (v->data.mapping.pairs.start == v->data.mapping.pairs.top)
+                return sp_err(c, v, "trainer.metrics needs regex: '...'");
+            yaml_node_t *re = sp_node(c, v->data.mapping.pairs.start[0].value);
+            if (sp_want(c, re, YAML_SCALAR_NODE, "trainer.metrics.regex")) return -1;
+            int ecode;
+            PCRE2_SIZE eoff;
+            pcre2_code *code = pcre2_compile((PCRE2_SPTR)sp_text(re), PCRE2_ZERO_TERMINATED, 0, &ecode,
+                                             &eoff, NULL);
+            if (!code) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(ecode, msg, sizeof msg);
+                return sp_err(c, re, "trainer.metrics.regex does not compile at offset %zu: %s", (size_t)eoff,
+                              (char *)msg);
+            }
+            uint32_t names = 0;
+            pcre2_pattern_info(code, PCRE2_INFO_NAMECOUNT, &names);
+            pcre2_code_free(code);
+            if (!names)
+                return sp_err(c, re, "trainer.metrics.regex needs named groups, e.g. 'step (?<step>\\d+) loss (?<train_loss>[\\d.]+)'");
+            t->metrics = SWEEP_METRICS_REGEX;
+            t->regex = strdup(sp_text(re));
+            json_object_set_new(tj, "metrics", json_pack("{s:s}", "regex", t->regex));
+        }
+    }
+    if (!cmd) return sp_err(c, n, "trainer needs a command, e.g. command: [python3, train.py, --lr, '{lr}']");
+    if (!json_object_get(tj, "metrics")) json_object_set_new(tj, "metrics", json_string("jsonl"));
+    return 0;
+}
+
+static int valid_sweep_name(const char *s)
+{
+    if (!*s || *s == '.' || strlen(s) > 100) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s)) return 0;
+    return 1;
+}
+
+static const char *const top_keys[] = {"sweep", "description", "data", "models", "train", "grid",
+                                       "zip", "exclude", "include", "derive", "seeds", "trainer", NULL};
+
+sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, size_t errlen)
+{
+    sp_ctx c = {.file = label, .err = err, .errlen = errlen};
+    sweep *sw = calloc(1, sizeof *sw);
+    if (!sw) { snprintf(err, errlen, "out of memory"); return NULL; }
+    c.sw = sw;
+    sw->path = strdup(label);
+    sw->model_axis = (size_t)-1;
+    sw->base = json_pack("{s:{}, s:{}}", "data", "train");
+    c.defaults = defaults_config();
+    if (!c.defaults) { snprintf(err, errlen, "internal error: the default run config does not resolve"); goto fail; }
+
+    yaml_parser_t yp;
+    yaml_parser_initialize(&yp);
+    yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&yp, &c.doc)) {
+        snprintf(err, errlen, "%s:%d:%d: %s%s%s", label, (int)yp.problem_mark.line + 1,
+                 (int)yp.problem_mark.column + 1, yp.problem ? yp.problem : "malformed YAML",
+                 yp.context ? " " : "", yp.context ? yp.context : "");
+        yaml_parser_delete(&yp);
+        goto fail;
+    }
+    yaml_parser_delete(&yp);
+    c.have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&c.doc);
+    if (!root) { snprintf(err, errlen, "%s:1:1: the file is empty; a sweep needs at least 'sweep: NAME'", label); goto fail; }
+    if (sp_want(&c, root, YAML_MAPPING_NODE, "a sweep file") || sp_check_keys(&c, root, "sweep file", top_keys))
+        goto fail;
+
+    /* Sections in dependency order, whatever order the file has them in:
+     * tiers and models before the axes that name them. */
+    static const char *const order[] = {"sweep", "description", "data", "models", "train", "trainer", NULL};
+    for (const char *const *sec = order; *sec; sec++) {
+        yaml_node_t *v = sp_section(&c, root, *sec);
+        if (!v) continue;
+        int bad = 0;
+        if (!strcmp(*sec, "sweep")) {
+            if (sp_want(&c, v, YAML_SCALAR_NODE, "sweep")) goto fail;
+            if (!valid_sweep_name(sp_text(v))) {
+                sp_err(&c, v, "sweep name '%s' must be letters, digits, '.', '_' or '-' (it names a directory)", sp_text(v));
+                goto fail;
+            }
+            sw->name = strdup(sp_text(v));
+        } else if (!strcmp(*sec, "description")) {
+            if (sp_want(&c, v, YAML_SCALAR_NODE, "description")) goto fail;
+            sw->description = strdup(sp_text(v));
+        } else if (!strcmp(*sec, "data") || !strcmp(*sec, "train")) {
+            bad = read_section(&c, v, *sec);
+        } else if (!strcmp(*sec, "models")) {
+            bad = read_models(&c, v);
+        } else {
+            bad = read_trainer(&c, v);
+        }
+        if (bad) goto fail;
+    }
+    if (!sw->name) { sp_err(&c, root, "missing 'sweep: NAME' (the name of the sweep's directory under runs/)"); goto fail; }
+    if (sp_read_axes(&c, root)) goto fail;
+    if (sp_check_base(&c, root)) goto fail;
+
+    for (size_t i = 0; i < c.npos; i++) free(c.pos[i].path);
+    free(c.pos);
+    sp_free_names(&c);
+    json_decref(c.defaults);
+    yaml_document_delete(&c.doc);
+    return sw;
+fail:
+    if (!c.failed && !*err) snprintf(err, errlen, "%s: cannot read the sweep", label);
+    for (size_t i = 0; i < c.npos; i++) free(c.pos[i].path);
+    free(c.pos);
+    sp_free_names(&c);
+    json_decref(c.defaults);
+    if (c.have_doc) yaml_document_delete(&c.doc);
+    sweep_free(sw);
+    return NULL;
+}
+
+yaml_node_t *sp_section(sp_ctx *c, yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+        if (!strcmp(sp_text(sp_node(c, p->key)), key)) return sp_node(c, p->value);
+    return NULL;
+}
+
+void sp_free_names(sp_ctx *c)
+{
+    if (!c->field_names) return;
+    for (char **v = c->field_names; *v; v++) free(*v);
+    free(c->field_names);
+    c->field_names = NULL;
+}
+
+sweep *sweep_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open sweep '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        snprintf(err, errlen, "cannot read sweep '%s'", path);
+        return NULL;
+    }
+    sweep *s = sweep_parse(path, buf, n, err, errlen);
+    free(buf);
+    return s;
+}
+
+void sweep_free(sweep *s)
+{
+    if (!s) return;
+    free(s->path);
+    free(s->name);
+    free(s->description);
+    json_decref(s->base);
+    for (size_t i = 0; i < s->nmodels; i++) {
+        free(s->models[i].name);
+        json_decref(s->models[i].obj);
+    }
+    free(s->models);
+    for (size_t i = 0; i < s->ntiers; i++) {
+        free(s->tiers[i].name);
+        json_decref(s->tiers[i].spec);
+    }
+    free(s->tiers);
+    for (size_t a = 0; a < s->naxes; a++) {
+        sw_axis *ax = &s->axes[a];
+        free(ax->name);
+        free(ax->path);
+        for (size_t v = 0; v < ax->nvals; v++) {
+            free(ax->vals[v].text);
+            if (ax->json) json_decref(ax->json[v]);
+        }
+        free(ax->vals);
+        free(ax->json);
+    }
+    free(s->axes);
+    for (size_t d = 0; d < s->ndims; d++) free(s->dims[d].axes);
+    free(s->dims);
+    for (size_t e = 0; e < s->nexcl; e++) {
+        for (size_t m = 0; m < s->excl[e].n; m++) free(s->excl[e].m[m].allowed);
+        free(s->excl[e].m);
+    }
+    free(s->excl);
+    free(s->incl);
+    for (size_t d = 0; d < s->nderives; d++) {
+        sw_derive *dv = &s->derives[d];
+        free(dv->name);
+        free(dv->path);
+        free(dv->text);
+        sw_expr_free(dv->expr);
+        free(dv->src);
+        free(dv->src_idx);
+        free(dv->src_const);
+    }
+    free(s->derives);
+    for (int i = 0; i < s->trainer.argc; i++) free(s->trainer.argv[i]);
+    free(s->trainer.argv);
+    free(s->trainer.regex);
+    free(s->trainer.metrics_file);
+    json_decref(s->trainer_json);
+    free(s);
+}
+
+const char *sweep_name(const sweep *s) { return s->name; }
+const char *sweep_description(const sweep *s) { return s->description ? s->description : ""; }
+const char *sweep_path(const sweep *s) { return s->path; }
+size_t sweep_naxes(const sweep *s) { return s->naxes; }
+const char *sweep_axis_name(const sweep *s, size_t a) { return s->axes[a].name; }
+size_t sweep_axis_nvalues(const sweep *s, size_t a) { return s->axes[a].nvals; }
+size_t sweep_nderived(const sweep *s) { return s->nderives; }
+const char *sweep_derived_name(const sweep *s, size_t d) { return s->derives[d].name; }
+
+sweep_trainer_info sweep_trainer(const sweep *s)
+{
+    sweep_trainer_info t = {0};
+    if (!s->has_trainer) return t;
+    t.external = 1;
+    t.argc = s->trainer.argc;
+    t.argv = (const char *const *)s->trainer.argv;
+    t.metrics = s->trainer.metrics;
+    t.regex = s->trainer.regex;
+    t.metrics_file = s->trainer.metrics_file;
+    return t;
+}

@@ -1,0 +1,102 @@
+/*
+ * sweep.h — the sweep language: a YAML file that describes many runs, and
+ * its expansion into a plan of resolved run configs (docs/sweep.md is the
+ * user's page; docs/run-config.md the config each run gets).
+ *
+ *   sweep *s = sweep_load("experiments/smoke.yaml", err, sizeof err);
+ *   sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
+ *   for (size_t i = 0; i < sweep_plan_count(p); i++) { sweep_plan_key(p, i, hex); ... }
+ *
+ * Every error message of sweep_load names "file:line:column: what was
+ * expected" (with a "did you mean" where a known name is close). Expansion
+ * errors (a derived value out of range, ...) name the YAML position too.
+ * A plan holds a few dozen bytes per run, not a JSON tree: a run's config
+ * is built when asked for, so a million-run grid plans in about a second.
+ */
+#ifndef XOVER_SWEEP_H
+#define XOVER_SWEEP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sweep sweep;
+typedef struct sweep_plan sweep_plan;
+
+/* ---- the sweep -------------------------------------------------------- */
+
+sweep *sweep_load(const char *path, char *err, size_t errlen);
+/* Parse YAML text; `label` names it in messages (a path, or "<stdin>"). */
+sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, size_t errlen);
+void sweep_free(sweep *s);
+
+const char *sweep_name(const sweep *s);
+const char *sweep_description(const sweep *s); /* "" when none */
+const char *sweep_path(const sweep *s);
+
+/* Axes: grid, zip and seed axes, in the order the plan varies them. */
+size_t sweep_naxes(const sweep *s);
+const char *sweep_axis_name(const sweep *s, size_t a);
+size_t sweep_axis_nvalues(const sweep *s, size_t a);
+size_t sweep_nderived(const sweep *s);
+const char *sweep_derived_name(const sweep *s, size_t d);
+
+/* The trainer runs are given to. */
+enum { SWEEP_METRICS_JSONL = 1, SWEEP_METRICS_REGEX = 2 };
+typedef struct {
+    int external;              /* 0: the built-in trainer (`xover train`) */
+    int argc;
+    const char *const *argv;   /* argument templates with {placeholders} */
+    int metrics;               /* SWEEP_METRICS_* */
+    const char *regex;         /* SWEEP_METRICS_REGEX: PCRE2 with named groups */
+    const char *metrics_file;  /* template of a file the trainer writes; NULL = its stdout */
+} sweep_trainer_info;
+sweep_trainer_info sweep_trainer(const sweep *s);
+
+/* ---- the plan --------------------------------------------------------- */
+
+enum {
+    /* Build and hash each run's JSON config one by one instead of the fast
+     * template (the tests compare the two). */
+    SWEEP_SLOW_KEYS = 1,
+};
+
+sweep_plan *sweep_expand(const sweep *s, int flags, char *err, size_t errlen);
+void sweep_plan_free(sweep_plan *p);
+
+size_t sweep_plan_count(const sweep_plan *p);     /* runs, distinct keys */
+size_t sweep_plan_grid(const sweep_plan *p);      /* grid combinations before exclude */
+size_t sweep_plan_excluded(const sweep_plan *p);  /* dropped by exclude */
+size_t sweep_plan_included(const sweep_plan *p);  /* added by include */
+size_t sweep_plan_merged(const sweep_plan *p);    /* identical to an earlier run */
+const sweep *sweep_plan_sweep(const sweep_plan *p);
+
+/* The run key: lowercase hex SHA-256 (65 bytes with the NUL). */
+void sweep_plan_key(const sweep_plan *p, size_t i, char hex[65]);
+/* Run i's value of axis a as written in the YAML ("25k"), and of derived d. */
+const char *sweep_plan_axis_text(const sweep_plan *p, size_t i, size_t a);
+double sweep_plan_derived(const sweep_plan *p, size_t i, size_t d);
+/* A numeric config field of run i by dotted path ("train.epochs",
+ * "data.unique_tokens", "model.dim") without building the config. Returns 0
+ * and sets *out, or -1 when the field is not a number. */
+int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *out);
+
+/* Run i's resolved config (docs/run-config.md): what config.json holds.
+ * NULL with a message on error. Caller decrefs. */
+json_t *sweep_plan_config(const sweep_plan *p, size_t i, char *err, size_t errlen);
+/* What the key is the SHA-256 of (canonical form): the resolved config for
+ * the built-in trainer; {"config": ..., "params": {...}, "trainer": {...}}
+ * for an external one, so its command and free parameters count too. */
+json_t *sweep_plan_document(const sweep_plan *p, size_t i, char *err, size_t errlen);
+
+/* External trainer: argv for run i, each argument's {placeholders}
+ * substituted (an axis, a derived parameter, a config field by name or
+ * dotted path, {run_dir}, {key}, {config}; "{{" is a literal "{"). A value
+ * never splits into more arguments. NULL-terminated, malloc'd; free with
+ * sweep_argv_free. Also substitutes the metrics_file template into
+ * *metrics_file (malloc'd; NULL when the trainer reports on stdout). */
+char **sweep_plan_argv(const sweep_plan *p, size_t i, const char *run_dir, const char *key,
+                       char **metrics_file, char *err, size_t errlen);
+void sweep_argv_free(char **argv);
+
+#endif
