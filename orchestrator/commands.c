@@ -6,6 +6,9 @@
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"help", cmd_help, "show the commands, or one command's options",
@@ -15,5 +18,35 @@ const cli_command cli_commands[] = {
      "usage: xover version   (or xover --version)\n\n"
      "Print xover's version and build commit, and the versions of SQLite, libyaml,\n"
      "PCRE2 and OpenBLAS actually linked into this binary.\n"},
+    {"db", cmd_db, "create, upgrade or check the results database",
+     "usage: xover db init [PATH]\n"
+     "       xover db check [--db PATH]\n\n"
+     "init   create the results database at PATH (default: --db, $XOVER_DB, ./xover.db),\n"
+     "       or upgrade an existing one to this xover's schema; safe to repeat.\n"
+     "check  run SQLite's integrity and foreign-key checks and count sweeps, runs by\n"
+     "       status, and metric points. Exit 1 if the database is damaged.\n\n"
+     "The schema (tables sweeps, runs, sweep_runs, metrics; views run_final,\n"
+     "run_best, curves, metric_series) is documented in schema.sql.\n"},
+    {"sql", cmd_sql, "run a read-only SQL query on the results database",
+     "usage: xover sql \"SELECT ...\" [--db PATH] [--format table|csv|json|jsonl|md]\n\n"
+     "Run one SQL statement on the results database, opened read-only: statements\n"
+     "that write (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, PRAGMA x = y) are\n"
+     "refused with exit code 2. Give - as the query to read it from stdin.\n\n"
+     "  --db PATH       the database (default: $XOVER_DB, else ./xover.db)\n"
+     "  -f, --format F  table (default), csv, json (an array of objects), jsonl, md\n\n"
+     "Examples:\n"
+     "  xover sql \"SELECT objective, unique_tokens, value FROM run_best\n"
+     "             WHERE name = 'val_loss' ORDER BY value\"\n"
+     "  xover sql \"SELECT status, count(*) FROM runs GROUP BY status\" --format md\n"},
+    {"export", cmd_export, "export metric points with their run's axes as CSV or JSON Lines",
+     "usage: xover export [--format csv|jsonl] [--runs WHERE] [--db PATH] [-o FILE]\n\n"
+     "Write every metric point (run_id, key, objective, model, params, unique_tokens,\n"
+     "quality, epochs, seed, status, name, step, tokens, epoch, flops, value), ordered\n"
+     "by run, metric and step.\n\n"
+     "  -f, --format F      csv (default) or jsonl (one JSON object per line)\n"
+     "  --runs WHERE        only runs matching this SQL condition on the runs table,\n"
+     "                      e.g. \"objective = 'mdm' AND status = 'done'\"\n"
+     "  --db PATH           the database (default: $XOVER_DB, else ./xover.db)\n"
+     "  -o, --output FILE   write FILE (atomically) instead of stdout\n"},
     {0, 0, 0, 0},
 };

@@ -1,8 +1,604 @@
 /*
- * db.c — opening, migrating and querying the results database.
+ * db.c — opening and migrating the results database, the read-only guard,
+ * generic queries and the health check. Sweeps, runs and metrics are in
+ * db_runs.c.
  */
-#include "orchestrator/db/db.h"
+#include "orchestrator/db/db_impl.h"
 
-#include <sqlite3.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* schema.sql, compiled in by the Makefile (build/gen/schema_sql.c). */
+extern const char xover_schema_sql[];
+
+/* How long a writer waits for another connection's lock before giving up.
+ * The driver is the only writer, so waits are short (readers never block a
+ * WAL writer); the value only has to cover a checkpoint or a slow disk. */
+#define DB_BUSY_MS 10000
 
 const char *db_sqlite_version(void) { return sqlite3_libversion(); }
+
+/* ---- errors and small helpers ---------------------------------------- */
+
+int db_fail(db *d, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err, sizeof d->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int db_sqlite_fail(db *d, int rc, const char *what)
+{
+    int code;
+    switch (rc & 0xff) {
+    case SQLITE_ERROR:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG:
+        code = DB_EINPUT; /* the statement or its values are at fault */
+        break;
+    case SQLITE_AUTH:
+    case SQLITE_READONLY:
+        code = DB_EDENIED;
+        break;
+    default:
+        code = DB_EIO; /* busy, I/O, corrupt, full, out of memory */
+        break;
+    }
+    return db_fail(d, code, "%s: %s", what, sqlite3_errmsg(d->h));
+}
+
+const char *db_errmsg(const db *d) { return d ? d->err : "no database"; }
+
+sqlite3_stmt *db_stmt(db *d, int which, const char *sql)
+{
+    sqlite3_stmt *st = d->st[which];
+    if (!st) {
+        int rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK) {
+            db_sqlite_fail(d, rc, "preparing a statement");
+            sqlite3_finalize(st);
+            return NULL;
+        }
+        d->st[which] = st;
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return st;
+}
+
+void db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+void db_bind_int(sqlite3_stmt *st, int i, long long v)
+{
+    if (v >= 0) sqlite3_bind_int64(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+void db_bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v)) sqlite3_bind_double(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+int db_step_done(db *d, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int out = DB_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) out = db_sqlite_fail(d, rc, what);
+    sqlite3_reset(st);
+    return out;
+}
+
+int db_exec(db *d, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = db_sqlite_fail(d, rc, "SQL error");
+        if (msg) {
+            db_fail(d, code, "SQL error: %s", msg);
+            sqlite3_free(msg);
+        }
+        return code;
+    }
+    return DB_OK;
+}
+
+int db_begin(db *d) { return db_exec(d, "BEGIN IMMEDIATE"); }
+int db_commit(db *d) { return db_exec(d, "COMMIT"); }
+int db_rollback(db *d) { return sqlite3_get_autocommit(d->h) ? DB_OK : db_exec(d, "ROLLBACK"); }
+
+/* ---- migrations ------------------------------------------------------ */
+
+/* schema.sql split at its "-- @migration N:" lines. */
+#define MAX_MIGRATIONS 64
+typedef struct {
+    int n;
+    const char *start[MAX_MIGRATIONS]; /* section text, not NUL-terminated */
+    size_t len[MAX_MIGRATIONS];
+} migrations;
+
+static const char MARK[] = "-- @migration ";
+
+/* Sections must be numbered 1, 2, 3, ... in order: a gap or a repeat in
+ * schema.sql is a programming error we report rather than skip over. */
+static int split_migrations(const char *schema, migrations *m, char *err, size_t errlen)
+{
+    m->n = 0;
+    const char *p = schema;
+    while (p && *p) {
+        const char *eol = strchr(p, '\n');
+        if (strncmp(p, MARK, sizeof MARK - 1) == 0) {
+            char *end;
+            long v = strtol(p + sizeof MARK - 1, &end, 10);
+            if (v != m->n + 1 || m->n == MAX_MIGRATIONS) {
+                snprintf(err, errlen, "schema text: migration sections must be numbered 1, 2, 3, "
+                         "...; found %ld after %d", v, m->n);
+                return -1;
+            }
+            if (m->n) m->len[m->n - 1] = (size_t)(p - m->start[m->n - 1]);
+            m->start[m->n++] = eol ? eol + 1 : p + strlen(p);
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    if (m->n == 0) {
+        snprintf(err, errlen, "schema text has no '-- @migration 1:' section");
+        return -1;
+    }
+    m->len[m->n - 1] = strlen(m->start[m->n - 1]);
+    return 0;
+}
+
+int db_schema_version(void)
+{
+    migrations m;
+    char err[256];
+    return split_migrations(xover_schema_sql, &m, err, sizeof err) ? 0 : m.n;
+}
+
+static int read_int(db *d, const char *sql, long long *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(d->h, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) db_sqlite_fail(d, rc, "reading the database");
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? DB_OK : -1;
+}
+
+/* Apply sections version+1 .. upto, each in its own transaction together
+ * with the new user_version, so a crash leaves the database at a whole
+ * version. BEGIN IMMEDIATE takes the write lock first and the version is
+ * read again under it: two processes opening an old database at once
+ * migrate it once. */
+static int migrate(db *d, const migrations *m, int upto)
+{
+    for (int v = d->version + 1; v <= upto; v++) {
+        if (db_exec(d, "BEGIN IMMEDIATE")) return -1;
+        long long now = 0;
+        if (read_int(d, "PRAGMA user_version", &now)) goto fail;
+        if (now >= v) {
+            db_exec(d, "COMMIT");
+            d->version = (int)now;
+            continue;
+        }
+        char *sql = malloc(m->len[v - 1] + 200);
+        if (!sql) { db_fail(d, DB_EIO, "out of memory"); goto fail; }
+        memcpy(sql, m->start[v - 1], m->len[v - 1]);
+        snprintf(sql + m->len[v - 1], 200,
+                 "\n;INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d');"
+                 "PRAGMA user_version = %d;", v, v);
+        int rc = db_exec(d, sql);
+        free(sql);
+        if (rc || db_exec(d, "COMMIT")) goto fail;
+        d->version = v;
+        continue;
+    fail:;
+        char msg[sizeof d->err];
+        snprintf(msg, sizeof msg, "%s", d->err);
+        db_rollback(d);
+        db_fail(d, DB_EIO, "cannot upgrade '%s' to schema version %d: %s", d->path, v, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the read-only guard --------------------------------------------- */
+
+/* PRAGMAs that only read, whether or not they take an argument. */
+static const char *const ro_pragmas_arg[] = {
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", NULL};
+/* PRAGMAs that only read when they are given no value. */
+static const char *const ro_pragmas_query[] = {
+    "user_version", "schema_version", "application_id", "page_count", "page_size",
+    "freelist_count", "journal_mode", "database_list", "compile_options", "function_list",
+    "module_list", "pragma_list", "collation_list", "encoding", "data_version",
+    "foreign_keys", "query_only", "auto_vacuum", "cache_size", NULL};
+
+static int in_list(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (sqlite3_stricmp(s, *list) == 0) return 1;
+    return 0;
+}
+
+static const char *action_name(int action)
+{
+    switch (action) {
+    case SQLITE_INSERT: return "INSERT into";
+    case SQLITE_UPDATE: return "UPDATE of";
+    case SQLITE_DELETE: return "DELETE from";
+    case SQLITE_CREATE_INDEX: case SQLITE_CREATE_TEMP_INDEX: return "CREATE INDEX";
+    case SQLITE_CREATE_TABLE: case SQLITE_CREATE_TEMP_TABLE: return "CREATE TABLE";
+    case SQLITE_CREATE_TRIGGER: case SQLITE_CREATE_TEMP_TRIGGER: return "CREATE TRIGGER";
+    case SQLITE_CREATE_VIEW: case SQLITE_CREATE_TEMP_VIEW: return "CREATE VIEW";
+    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_INDEX: case SQLITE_DROP_TEMP_INDEX: return "DROP INDEX";
+    case SQLITE_DROP_TABLE: case SQLITE_DROP_TEMP_TABLE: return "DROP TABLE";
+    case SQLITE_DROP_TRIGGER: case SQLITE_DROP_TEMP_TRIGGER: return "DROP TRIGGER";
+    case SQLITE_DROP_VIEW: case SQLITE_DROP_TEMP_VIEW: return "DROP VIEW";
+    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
+    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
+    case SQLITE_ATTACH: return "ATTACH";
+    case SQLITE_DETACH: return "DETACH";
+    case SQLITE_PRAGMA: return "PRAGMA";
+    case SQLITE_TRANSACTION: return "a transaction";
+    case SQLITE_SAVEPOINT: return "SAVEPOINT";
+    case SQLITE_REINDEX: return "REINDEX";
+    case SQLITE_ANALYZE: return "ANALYZE";
+    default: return "a statement that writes";
+    }
+}
+
+/* Allow reading only. SQLITE_OPEN_READONLY and PRAGMA query_only already
+ * make writes fail; the authorizer refuses them at prepare time, before
+ * anything runs, and lets us say exactly what was refused. */
+static int ro_authorizer(void *ctx, int action, const char *a1, const char *a2,
+                         const char *dbname, const char *trigger)
+{
+    (void)dbname;
+    (void)trigger;
+    db *d = ctx;
+    switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+        return SQLITE_OK;
+    case SQLITE_UPDATE:
+        /* Reading a table-valued PRAGMA (pragma_table_info('runs')) first
+         * registers it, which SQLite checks as an UPDATE of sqlite_master.
+         * A real UPDATE of sqlite_master still fails: it is not writable
+         * (no writable_schema), the file is read-only, and db_query refuses
+         * any statement that sqlite3_stmt_readonly() says writes. */
+        if (a1 && (!strcmp(a1, "sqlite_master") || !strcmp(a1, "sqlite_temp_master")))
+            return SQLITE_OK;
+        break;
+    case SQLITE_PRAGMA:
+        if (in_list(a1, ro_pragmas_arg) || (!a2 && in_list(a1, ro_pragmas_query)))
+            return SQLITE_OK;
+        break;
+    default:
+        break;
+    }
+    /* Keep the most telling refusal: DROP TABLE first touches sqlite_master
+     * (a DELETE), but "DROP TABLE 'runs'" is what the user wrote. */
+    int weak = (action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) &&
+               a1 && strncmp(a1, "sqlite_", 7) == 0;
+    if (!d->denied || (d->denied == 1 && !weak)) {
+        d->denied = weak ? 1 : 2;
+        const char *what = action_name(action);
+        if (action == SQLITE_PRAGMA && a2)
+            snprintf(d->denied_what, sizeof d->denied_what, "PRAGMA %s = %s", a1, a2);
+        else if (action == SQLITE_PRAGMA || action == SQLITE_ATTACH)
+            snprintf(d->denied_what, sizeof d->denied_what, "%s %s", what, a1 ? a1 : "");
+        else if (a1 && action != SQLITE_TRANSACTION)
+            snprintf(d->denied_what, sizeof d->denied_what, "%s '%s'", what, a1);
+        else
+            snprintf(d->denied_what, sizeof d->denied_what, "%s", what);
+    }
+    return SQLITE_DENY;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+static db *open_impl(const char *path, int mode, const char *schema, int upto, char *err,
+                     size_t errlen)
+{
+    migrations m;
+    if (split_migrations(schema, &m, err, errlen)) return NULL;
+    if (upto <= 0 || upto > m.n) upto = m.n;
+
+    struct stat sb;
+    int existed = stat(path, &sb) == 0 && sb.st_size > 0;
+    if (mode == DB_READONLY && stat(path, &sb) != 0) {
+        snprintf(err, errlen, "no database at '%s' (%s); create one with 'xover db init %s', "
+                 "or name another with --db or XOVER_DB", path, strerror(errno), path);
+        return NULL;
+    }
+
+    db *d = calloc(1, sizeof *d);
+    if (!d) { set_err(err, errlen, "out of memory"); return NULL; }
+    d->mode = mode;
+    snprintf(d->path, sizeof d->path, "%s", path);
+    int flags = mode == DB_READONLY ? SQLITE_OPEN_READONLY
+                                    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &d->h, flags, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database '%s': %s", path,
+                 d->h ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
+        db_close(d);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(d->h, 1);
+    sqlite3_busy_timeout(d->h, DB_BUSY_MS);
+
+    /* The first read of the header tells an SQLite file from anything else. */
+    long long v;
+    if (read_int(d, "PRAGMA user_version", &v)) {
+        if ((sqlite3_errcode(d->h) & 0xff) == SQLITE_NOTADB)
+            snprintf(err, errlen, "'%s' is not an SQLite database", path);
+        else
+            snprintf(err, errlen, "cannot read database '%s': %s", path, sqlite3_errmsg(d->h));
+        db_close(d);
+        return NULL;
+    }
+    if (v > m.n) {
+        snprintf(err, errlen, "'%s' has schema version %lld, written by a newer xover; this "
+                 "xover knows versions up to %d: upgrade xover to use it", path, v, m.n);
+        db_close(d);
+        return NULL;
+    }
+    if (v == 0) {
+        long long tables = 0;
+        if (read_int(d, "SELECT count(*) FROM sqlite_master", &tables)) tables = 1;
+        if (tables > 0 || (mode == DB_READONLY && existed)) {
+            snprintf(err, errlen, "'%s' is an SQLite database but not an xover results "
+                     "database (it has no xover schema version)", path);
+            db_close(d);
+            return NULL;
+        }
+        if (mode == DB_READONLY) {
+            snprintf(err, errlen, "'%s' is empty, not an xover results database; create one "
+                     "with 'xover db init %s'", path, path);
+            db_close(d);
+            return NULL;
+        }
+    }
+    d->version = d->version_found = (int)v;
+
+    const char *setup = mode == DB_READONLY
+        ? "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+        /* WAL: readers do not block the writer nor it them. synchronous =
+         * NORMAL is safe in WAL (a crash can lose the last commits, never
+         * corrupt) and saves an fsync per transaction. */
+        : "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+    if (db_exec(d, setup) || (mode == DB_WRITE && migrate(d, &m, upto))) {
+        set_err(err, errlen, d->err);
+        db_close(d);
+        return NULL;
+    }
+    if (mode == DB_READONLY) sqlite3_set_authorizer(d->h, ro_authorizer, d);
+    return d;
+}
+
+db *db_open(const char *path, int mode, char *err, size_t errlen)
+{
+    return open_impl(path, mode == DB_READONLY ? DB_READONLY : DB_WRITE, xover_schema_sql, 0,
+                     err, errlen);
+}
+
+db *db_open_schema(const char *path, const char *schema, int upto, char *err, size_t errlen)
+{
+    return open_impl(path, DB_WRITE, schema, upto, err, errlen);
+}
+
+void db_close(db *d)
+{
+    if (!d) return;
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(d->st[i]);
+    sqlite3_close_v2(d->h);
+    free(d);
+}
+
+int db_version(const db *d) { return d->version; }
+int db_version_found(const db *d) { return d->version_found; }
+
+/* ---- generic queries ------------------------------------------------- */
+
+/* Skip whitespace, ';' and comments: what may follow the one statement. */
+static const char *skip_trailer(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';') p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e) return p + strlen(p);
+            p = e + 2;
+        } else {
+            return p;
+        }
+    }
+}
+
+/* The statement's first two keywords, upper-cased ("DROP TABLE"): how a
+ * refusal names what the user wrote when SQLite's first objection was to
+ * an internal table (sqlite_master) or came from no authorizer call. */
+static void leading_words(const char *sql, char *buf, size_t n)
+{
+    const char *p = skip_trailer(sql);
+    size_t k = 0;
+    for (int words = 0; words < 2 && *p && k + 1 < n; words++) {
+        if (words) buf[k++] = ' ';
+        while (*p && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') &&
+               k + 1 < n)
+            buf[k++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p), p++;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    }
+    while (k && buf[k - 1] == ' ') k--;
+    buf[k] = 0;
+}
+
+int db_query(db *d, const char *sql, const db_sink *sink)
+{
+    char words[64];
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    d->denied = 0;
+    int rc = sqlite3_prepare_v2(d->h, sql, -1, &st, &tail);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        if (d->denied == 1) leading_words(sql, words, sizeof words);
+        if (d->denied)
+            return db_fail(d, DB_EDENIED, "the database is open read-only: %s is refused",
+                           d->denied == 1 ? words : d->denied_what);
+        return db_sqlite_fail(d, rc, "SQL error");
+    }
+    if (!st) return db_fail(d, DB_EINPUT, "no SQL statement given");
+    const char *rest = skip_trailer(tail);
+    if (*rest) {
+        sqlite3_finalize(st);
+        return db_fail(d, DB_EINPUT, "one statement at a time, please; this follows the "
+                       "first: '%.60s'", rest);
+    }
+    if (d->mode == DB_READONLY && !sqlite3_stmt_readonly(st)) {
+        sqlite3_finalize(st);
+        leading_words(sql, words, sizeof words);
+        return db_fail(d, DB_EDENIED, "the database is open read-only: %s is refused", words);
+    }
+
+    int n = sqlite3_column_count(st);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    db_value *vals = calloc((size_t)n + 1, sizeof *vals);
+    int out = DB_OK;
+    if (!names || !vals) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) {
+        names[i] = sqlite3_column_name(st, i);
+        if (!names[i]) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
+    }
+    if (sink && sink->columns && sink->columns(sink->ctx, n, names)) {
+        out = db_fail(d, DB_EABORT, "stopped");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < n; i++) {
+            db_value *v = &vals[i];
+            memset(v, 0, sizeof *v);
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER: v->type = DB_INT; v->i = sqlite3_column_int64(st, i); break;
+            case SQLITE_FLOAT: v->type = DB_REAL; v->d = sqlite3_column_double(st, i); break;
+            case SQLITE_TEXT:
+                v->type = DB_TEXT;
+                v->s = (const char *)sqlite3_column_text(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            case SQLITE_BLOB:
+                v->type = DB_BLOB;
+                v->s = sqlite3_column_blob(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            default: v->type = DB_NULL; break;
+            }
+        }
+        if (sink && sink->row && sink->row(sink->ctx, n, vals)) {
+            out = db_fail(d, DB_EABORT, "stopped");
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "SQL error");
+done:
+    free(names);
+    free(vals);
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int one_int_row(void *ctx, int n, const db_value *v)
+{
+    long long *out = ctx;
+    if (n > 0) *out = v[0].type == DB_INT ? v[0].i : v[0].type == DB_REAL ? (long long)v[0].d : 0;
+    return 1; /* the first row is all we want */
+}
+
+int db_query_int(db *d, const char *sql, long long *out)
+{
+    *out = 0;
+    db_sink sink = {NULL, one_int_row, out};
+    int rc = db_query(d, sql, &sink);
+    return rc == DB_EABORT ? DB_OK : rc;
+}
+
+/* ---- health ---------------------------------------------------------- */
+
+typedef struct {
+    db_report *r;
+    size_t used;
+} problems;
+
+static int add_problem(void *ctx, int n, const db_value *v)
+{
+    problems *p = ctx;
+    char line[300];
+    if (n == 1) { /* integrity_check: one text column, "ok" when fine */
+        if (v[0].type == DB_TEXT && strcmp(v[0].s, "ok") == 0) return 0;
+        snprintf(line, sizeof line, "%s\n", v[0].type == DB_TEXT ? v[0].s : "?");
+    } else { /* foreign_key_check: table, rowid, parent, fkid */
+        snprintf(line, sizeof line, "a row of %s refers to a missing row of %s\n",
+                 v[0].type == DB_TEXT ? v[0].s : "?", n > 2 && v[2].type == DB_TEXT ? v[2].s : "?");
+    }
+    p->r->ok = 0;
+    size_t len = strlen(line), room = sizeof p->r->problems - p->used;
+    if (len < room) {
+        memcpy(p->r->problems + p->used, line, len + 1);
+        p->used += len;
+    }
+    return 0;
+}
+
+int db_check(db *d, db_report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->ok = 1;
+    problems p = {r, 0};
+    db_sink sink = {NULL, add_problem, &p};
+    int rc = db_query(d, "PRAGMA integrity_check(20)", &sink);
+    if (!rc) rc = db_query(d, "PRAGMA foreign_key_check", &sink);
+    if (rc) return rc;
+    /* A damaged file may fail the counts too; what integrity_check said is
+     * the report, so count only when it is sound. */
+    if (!r->ok) return DB_OK;
+    if ((rc = db_query_int(d, "SELECT count(*) FROM sweeps", &r->sweeps)) ||
+        (rc = db_query_int(d, "SELECT count(*) FROM runs", &r->runs)) ||
+        (rc = db_query_int(d, "SELECT count(*) FROM metrics", &r->metrics)) ||
+        (rc = db_query_int(d, "SELECT count(*) FROM metric_series", &r->series)))
+        return rc;
+    return db_status_counts(d, 0, r->status);
+}

@@ -1,10 +1,258 @@
 /*
- * db.h — the results database: the only module that includes sqlite3.h.
+ * db.h — the results database (schema.sql), the only module that includes
+ * sqlite3.h. Nothing here exposes SQLite types.
+ *
+ * One `db` handle is one SQLite connection; use it from one thread. The sweep
+ * driver is the only writer (DESIGN.md); readers (xover sql, export, analysis)
+ * open read-only and may run at the same time thanks to WAL.
+ *
+ * Errors: functions return DB_OK (0) or a negative DB_E* code; the message,
+ * naming the offending value or file, is in db_errmsg(db). db_open() has no
+ * handle to fail on, so it writes its message into the caller's buffer.
+ *
+ * Typical driver use:
+ *     char err[512];
+ *     db *d = db_open("xover.db", DB_WRITE, err, sizeof err);
+ *     if (!d) return cli_error(XO_USAGE, "%s", err);
+ *     long long sw, run;
+ *     db_sweep_put(d, "budget", yaml, yaml_sha256_hex, &sw);
+ *     db_begin(d);                                  // one transaction per plan
+ *     for each planned run: db_run_put(d, &spec, &run); db_sweep_link(d, sw, run);
+ *     db_commit(d);
+ *     db_run_started(d, run, host, pid, now);       // status running, attempts+1
+ *     db_ingest_metrics(d, run, rows, n);           // as metrics.jsonl grows
+ *     db_run_finished(d, run, "done", NULL, NULL, now);
+ *     db_close(d);
  */
 #ifndef XOVER_DB_H
 #define XOVER_DB_H
 
+#include <stddef.h>
+
+typedef struct db db;
+
+/* Return codes. */
+enum {
+    DB_OK = 0,
+    DB_ENOTFOUND = -1, /* no such sweep/run */
+    DB_EINPUT = -2,    /* bad argument or bad SQL from the caller (usage error) */
+    DB_EDENIED = -3,   /* a read-only connection was asked to write */
+    DB_EIO = -4,       /* SQLite failed: disk full, locked too long, corrupt, ... */
+    DB_EABORT = -5     /* a callback asked to stop */
+};
+
 /* The version of the SQLite library actually linked. */
 const char *db_sqlite_version(void);
+
+/* ---- opening ---------------------------------------------------------- */
+
+enum {
+    DB_WRITE = 0,    /* read-write: create the file if missing, migrate it to the
+                        newest schema; WAL, busy_timeout, foreign keys on */
+    DB_READONLY = 1  /* read-only (SQLITE_OPEN_READONLY); the file must exist.
+                        Every statement goes through an authorizer that refuses
+                        writes, ATTACH and writing PRAGMAs (DB_EDENIED). */
+};
+
+/* Open `path`. Returns NULL with a message in err (naming path) when the file
+ * is missing (DB_READONLY), is not an SQLite file, is an SQLite database that
+ * is not xover's, was written by a newer xover (user_version above
+ * db_schema_version()), or cannot be migrated. A DB_READONLY open of an OLDER
+ * schema succeeds (see db_version); a DB_WRITE open upgrades it. */
+db *db_open(const char *path, int mode, char *err, size_t errlen);
+void db_close(db *d);
+const char *db_errmsg(const db *d);
+
+/* The newest schema version this build knows (the last migration section
+ * of schema.sql). */
+int db_schema_version(void);
+/* The schema version of the open database, and the version it had when
+ * db_open found it (0 for a file db_open just created). */
+int db_version(const db *d);
+int db_version_found(const db *d);
+
+/* Open with an explicit schema text (same "-- @migration N:" format as
+ * schema.sql) and apply its sections only up to `upto` (0 = all). For tests
+ * and tools that need a database in an older shape; mode is DB_WRITE. */
+db *db_open_schema(const char *path, const char *schema, int upto, char *err, size_t errlen);
+
+/* Run statements that return no rows (DDL, maintenance) on a DB_WRITE
+ * handle. For tests and tools; the driver uses the functions below. */
+int db_exec(db *d, const char *sql);
+
+/* Explicit transactions, so that many calls commit at once (planning 10^5
+ * runs is one transaction, not 10^5). Functions below that write are atomic
+ * on their own and may also be called inside db_begin/db_commit. */
+int db_begin(db *d);
+int db_commit(db *d);
+int db_rollback(db *d);
+
+/* ---- sweeps and runs -------------------------------------------------- */
+
+/* Register sweep `name` with its YAML text and the text's SHA-256 (hex), or
+ * update the text/hash of an existing sweep of that name. *id is its id. */
+int db_sweep_put(db *d, const char *name, const char *yaml, const char *yaml_hash,
+                 long long *id);
+/* The id of sweep `name`; DB_ENOTFOUND if there is none. */
+int db_sweep_id(db *d, const char *name, long long *id);
+
+/* A run as planned. Strings may be NULL (stored as NULL) except key and
+ * config; numbers use -1 (integers) or NaN (reals) for "unknown" (NULL). */
+typedef struct {
+    const char *key;       /* SHA-256 hex of the canonical config */
+    const char *config;    /* the resolved config, JSON text */
+    const char *objective; /* "ar" | "mdm" | an external trainer's label */
+    const char *model;
+    long long params;
+    long long unique_tokens;
+    const char *quality;
+    double epochs;
+    long long seed;
+    const char *run_dir;   /* NULL leaves an existing value alone */
+} db_run_spec;
+
+/* Insert the run with status 'pending', or, if a run with that key exists,
+ * refresh its config and axes (its status, attempts and metrics are kept:
+ * a run done in one sweep stays done in the next). *id is the run's id. */
+int db_run_put(db *d, const db_run_spec *spec, long long *id);
+
+/* Record that sweep `sweep_id` includes run `run_id` (idempotent). */
+int db_sweep_link(db *d, long long sweep_id, long long run_id);
+
+/* The five statuses, in this order (indexes for db_status_counts). */
+enum { DB_PENDING, DB_RUNNING, DB_DONE, DB_FAILED, DB_INTERRUPTED, DB_NSTATUS };
+extern const char *const db_status_names[DB_NSTATUS];
+/* The index of a status name, or -1 if it is not one. */
+int db_status_index(const char *status);
+
+/* Set some fields of a run. `set` is a mask of DB_SET_* bits naming the
+ * fields to write; the others are left alone. NULL strings and times of 0
+ * write NULL. Times are Unix seconds (gettimeofday), stored as ISO-8601 UTC. */
+enum {
+    DB_SET_STATUS = 1 << 0,
+    DB_SET_ATTEMPTS = 1 << 1,
+    DB_SET_ERROR = 1 << 2,
+    DB_SET_LOG_TAIL = 1 << 3,
+    DB_SET_HOST = 1 << 4, /* host and pid together */
+    DB_SET_STARTED = 1 << 5,
+    DB_SET_FINISHED = 1 << 6,
+    DB_SET_BUILD = 1 << 7,
+    DB_SET_RUN_DIR = 1 << 8,
+    DB_SET_JOB = 1 << 9
+};
+typedef struct {
+    unsigned set;
+    const char *status; /* one of db_status_names */
+    int attempts;
+    const char *error;
+    const char *log_tail;
+    const char *host;
+    long long pid;
+    double started_at;
+    double finished_at;
+    const char *build_id;
+    const char *run_dir;
+    const char *job_id;
+} db_run_update;
+/* DB_ENOTFOUND if no run has that id; DB_EINPUT for a bad status. */
+int db_run_set(db *d, long long run_id, const db_run_update *u);
+
+/* Shorthands. started: status 'running', attempts + 1, host, pid, started_at
+ * = now, finished_at, error and log_tail cleared. finished: the final
+ * status ('done', 'failed' or 'interrupted'), error and log tail (NULL
+ * for none), finished_at = now. */
+int db_run_started(db *d, long long run_id, const char *host, long long pid, double now);
+int db_run_finished(db *d, long long run_id, const char *status, const char *error,
+                    const char *log_tail, double now);
+
+/* A run as read back. Strings are NULL when the column is; integers -1 and
+ * reals NaN when unknown. Everything is valid only during the callback. */
+typedef struct {
+    long long id;
+    const char *key, *config, *status;
+    const char *objective, *model, *quality;
+    long long params, unique_tokens, seed;
+    double epochs;
+    int attempts;
+    const char *error, *log_tail, *host;
+    long long pid;
+    const char *started_at, *finished_at; /* ISO-8601 text */
+    const char *build_id, *run_dir, *job_id;
+} db_run_info;
+/* Return nonzero to stop (the caller then gets DB_EABORT). */
+typedef int (*db_run_fn)(void *ctx, const db_run_info *run);
+
+/* The runs of a sweep, by id, optionally only those with `status` (NULL =
+ * all). DB_ENOTFOUND if the sweep does not exist. */
+int db_sweep_runs(db *d, long long sweep_id, const char *status, db_run_fn fn, void *ctx);
+/* The run with `key`; DB_ENOTFOUND if none. */
+int db_run_by_key(db *d, const char *key, db_run_fn fn, void *ctx);
+/* Runs per status, of one sweep (sweep_id > 0) or of the whole database (0). */
+int db_status_counts(db *d, long long sweep_id, long long counts[DB_NSTATUS]);
+
+/* ---- metrics ---------------------------------------------------------- */
+
+/* One metric point. tokens < 0 and NaN epoch/flops mean unknown; a value
+ * that is not finite is stored as NULL. */
+typedef struct {
+    const char *name;
+    long long step;
+    long long tokens;
+    double epoch;
+    double flops;
+    double value;
+} db_metric;
+
+/* Store n points of run `run_id` in one transaction (a savepoint inside an
+ * open db_begin). A point already stored under (run, name, step) is replaced,
+ * so ingesting the same lines again changes nothing and a corrected value
+ * wins. All or nothing: on error no row of the batch is kept. */
+int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n);
+
+/* The largest step stored for (run, name), or -1 when there is none: where
+ * an incremental ingest can resume. */
+int db_metric_last_step(db *d, long long run_id, const char *name, long long *step);
+
+/* ---- generic queries -------------------------------------------------- */
+
+typedef enum { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB } db_type;
+/* One cell. s/len for DB_TEXT (NUL-terminated too) and DB_BLOB. */
+typedef struct {
+    db_type type;
+    long long i;
+    double d;
+    const char *s;
+    size_t len;
+} db_value;
+
+/* Where a query's rows go. columns() is called once before the rows (also
+ * for a query with no rows); row() for each row. Pointers are valid only
+ * during the call. A nonzero return stops the query (DB_EABORT). */
+typedef struct {
+    int (*columns)(void *ctx, int ncol, const char *const *names);
+    int (*row)(void *ctx, int ncol, const db_value *vals);
+    void *ctx;
+} db_sink;
+
+/* Run ONE SQL statement and stream its rows to sink. On a DB_READONLY handle a
+ * write is refused with DB_EDENIED and a message naming what was refused.
+ * Bad SQL, or more than one statement: DB_EINPUT with SQLite's message. */
+int db_query(db *d, const char *sql, const db_sink *sink);
+
+/* Evaluate a one-value query (e.g. "SELECT count(*) FROM metrics") into *out. */
+int db_query_int(db *d, const char *sql, long long *out);
+
+/* ---- health ----------------------------------------------------------- */
+
+typedef struct {
+    int ok;                   /* integrity and foreign keys both fine */
+    char problems[1024];      /* the first problems found, one per line */
+    long long sweeps, runs, metrics, series;
+    long long status[DB_NSTATUS];
+} db_report;
+/* PRAGMA integrity_check and foreign_key_check, then the counts. A database
+ * that is damaged is reported in r (ok = 0), not as an error; DB_EIO only if
+ * the checks themselves could not run. */
+int db_check(db *d, db_report *r);
 
 #endif
