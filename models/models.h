@@ -1,0 +1,258 @@
+/*
+ * models.h — the shared trainer: one transformer, two objectives.
+ *
+ * A decoder-style transformer (token embedding; N blocks of RMSNorm ->
+ * multi-head attention with RoPE -> residual, RMSNorm -> SwiGLU -> residual;
+ * final RMSNorm; untied output head; no biases) trained under one of two
+ * objectives that differ ONLY in the attention mask and the loss:
+ *
+ *   ar   causal attention; loss = mean next-token cross-entropy over the
+ *        B*(T-1) positions that have a next token.
+ *   mdm  masked diffusion: bidirectional attention; per sequence
+ *        t ~ U(eps,1) stratified across the batch; each token replaced by
+ *        the [MASK] id with probability t; loss = sum over masked positions
+ *        of CE / t, divided by B*T; the [MASK] logit is left out of the
+ *        softmax.
+ *
+ * This module knows nothing of corpora, SQLite or the CLI: it takes token
+ * sequences as plain int32 arrays. Memory follows llm.c: parameters,
+ * gradients, the two AdamW moments and activations each live in ONE
+ * allocation carved into named tensors; nothing is allocated in a step.
+ * Every matrix product goes through cblas_sgemm (attention per batch x head).
+ *
+ * Library code never exits: errors return -1 (or NULL) with a message in the
+ * caller's err buffer. Not thread-safe per model; different models are
+ * independent.
+ */
+#ifndef XOVER_MODELS_H
+#define XOVER_MODELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- configuration ----------------------------------------------------- */
+
+typedef enum { MODEL_AR = 0, MODEL_MDM = 1 } model_objective;
+
+typedef struct {
+    int layers, dim, heads;
+    int hidden;       /* SwiGLU hidden size; 0 = model_default_hidden(dim) */
+    int vocab;        /* including EOS and (for the MDM) MASK */
+    int seq_len;      /* T: tokens per training sequence */
+    int batch;        /* B: sequences per step (largest batch ever run) */
+    model_objective objective;
+    int32_t mask_id;  /* MDM: the [MASK] id in [0, vocab); ignored for AR */
+} model_config;
+
+#define MODEL_MDM_EPS 1e-3
+
+/* round(8/3 * dim) rounded up to a multiple of 8. */
+int model_default_hidden(int dim);
+
+/* Check a config (and fill hidden when 0). Returns 0, or -1 with a message
+ * naming the offending field ("model.heads must be >= 1, not 0"). */
+int model_config_check(model_config *c, char *err, size_t errlen);
+
+/* Parameter counts: total, and without the two V x C embedding matrices. */
+size_t model_param_count(const model_config *c, size_t *non_embedding);
+/* Training FLOPs per token, the usual model-FLOPs convention:
+ * 6 * (matmul parameters, head included, embedding lookup not) +
+ * 12 * layers * dim * seq_len (attention scores and values, full T x T). */
+double model_flops_per_token(const model_config *c);
+/* Theoretical bytes: parameters + gradients + 2 moments + activations
+ * (everything the model allocates). */
+size_t model_memory_bytes(const model_config *c);
+
+/* ---- deterministic random numbers (xoshiro256**, seeded by splitmix64) -- */
+
+typedef struct { uint64_t s[4]; } model_rng;
+void model_rng_seed(model_rng *r, uint64_t seed);
+/* A generator for stream `stream` of `seed` (e.g. one per eval sequence). */
+void model_rng_seed2(model_rng *r, uint64_t seed, uint64_t stream);
+uint64_t model_rng_next(model_rng *r);
+double model_rng_uniform(model_rng *r);        /* [0, 1), 53 bits */
+uint64_t model_rng_below(model_rng *r, uint64_t n); /* [0, n), unbiased */
+double model_rng_normal(model_rng *r);
+
+/* ---- the model ----------------------------------------------------------- */
+
+typedef struct model model;
+
+/* Allocate and initialise from seed (N(0, 0.02) matrices, output projections
+ * scaled by 1/sqrt(2*layers), norm weights 1). NULL with err on failure. */
+model *model_create(const model_config *cfg, uint64_t seed, char *err, size_t errlen);
+void model_free(model *m);
+const model_config *model_get_config(const model *m);
+uint64_t model_step(const model *m);   /* optimizer steps taken */
+model_rng *model_get_rng(model *m);    /* the run RNG (MDM masks) */
+
+/* Parameter / gradient access (for tests and checkpoints). */
+float *model_params(model *m, size_t *n);
+float *model_grads(model *m, size_t *n);
+
+typedef struct {
+    float beta1, beta2, eps, weight_decay, clip;
+} model_optim;
+model_optim model_optim_default(void); /* 0.9, 0.95, 1e-8, 0.1, 1.0 */
+
+/* Low level: weighted cross-entropy on inputs[B*T] (B <= batch, T <=
+ * seq_len). targets[i] < 0 means position i is not scored. Returns
+ * sum_i weights[i] * CE_i. If nll != NULL it receives CE_i (0 where not
+ * scored). causal selects the attention mask. */
+double model_forward(model *m, const int32_t *inputs, const int32_t *targets,
+                     int B, int T, int causal, const float *weights, float *nll);
+/* The same forward, then the backward: gradients overwrite model_grads. */
+double model_forward_backward(model *m, const int32_t *inputs, const int32_t *targets,
+                              const float *weights, int B, int T, int causal);
+/* Global-norm clipping + AdamW (decoupled weight decay on matrices only).
+ * Returns the gradient norm before clipping; step++. */
+double model_update(model *m, const model_optim *o, float lr);
+
+/* Objective batches: from tokens[B*T], fill inputs, targets, weights.
+ * AR: targets[b,t] = tokens[b,t+1], last position unscored, weight
+ * 1/(B*(T-1)). MDM: t_b = eps + (1-eps)*((u + b/B) mod 1) with u from rng;
+ * each token masked with probability t_b; masked positions scored with
+ * weight 1/(t_b*B*T). t_out[B] (may be NULL) receives the t_b. */
+void model_ar_batch(const int32_t *tokens, int B, int T, int32_t *inputs,
+                    int32_t *targets, float *weights);
+void model_mdm_batch(model_rng *rng, const int32_t *tokens, int B, int T, int32_t mask_id,
+                     int32_t *inputs, int32_t *targets, float *weights, float *t_out);
+
+/* One training step on tokens[batch*seq_len] for the model's objective:
+ * batch, forward, backward, update at learning rate lr. Returns 0, or -1
+ * when the loss or the gradients are not finite (err names the step, and
+ * the parameters are left untouched). */
+typedef struct { double loss, grad_norm; } model_step_stats;
+int model_train_step(model *m, const int32_t *tokens, const model_optim *o, float lr,
+                     model_step_stats *st, char *err, size_t errlen);
+
+/* Learning-rate schedules: step in [0, total). WSD = linear warmup, constant,
+ * linear decay over the last decay_frac of steps to min_frac*lr; cosine =
+ * warmup then cosine to min_frac*lr. */
+typedef enum { MODEL_SCHED_WSD = 0, MODEL_SCHED_COSINE = 1 } model_schedule;
+float model_lr(model_schedule s, uint64_t step, uint64_t total, float lr,
+               double warmup_frac, double decay_frac, double min_frac);
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+typedef struct {
+    int draws;        /* MDM Monte Carlo draws per sequence (K) */
+    int bernoulli;    /* MDM: 0 = exactly l of L masked (weight L/l), 1 = Bernoulli t */
+    uint64_t seed;    /* fixed masks: the same seed gives the same draws */
+} model_eval_opts;
+
+/* Validation loss in nats/token over n sequences of seq_len tokens.
+ * AR: exact NLL of the next token over all B*(T-1) predictions. MDM: the
+ * ELBO (an upper bound on the NLL) by Monte Carlo, draw k of sequence i from
+ * the generator (seed, i), so it does not depend on batching. */
+double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o);
+
+/* Multiple-choice cloze items: item i has context[i*C..], K candidates of M
+ * tokens cands[(i*K+k)*M..] and the index of the true one answer[i].
+ * C + M must be <= seq_len. */
+typedef struct {
+    size_t n_items;
+    int C, K, M;
+    const int32_t *context, *cands, *answer;
+} model_cloze;
+/* scores[i*K+k] = log-likelihood of candidate k (AR: exact sum of log p of
+ * its tokens given the context; MDM: minus its ELBO with the context
+ * unmasked and the positions after it masked). Returns 0 or -1 with err. */
+int model_mc_scores(model *m, const model_cloze *q, const model_eval_opts *o, double *scores,
+                    char *err, size_t errlen);
+/* Share of items whose true candidate scores highest (ties count as wrong);
+ * -1 on error (err set). */
+double model_mc_acc(model *m, const model_cloze *q, const model_eval_opts *o, char *err,
+                    size_t errlen);
+
+/* ---- sampling ------------------------------------------------------------ */
+
+typedef struct {
+    float temperature; /* 0 = greedy */
+    int top_k;         /* 0 = all */
+    int steps;         /* MDM unmasking steps S (0 = one per token) */
+    uint64_t seed;
+} model_sample_opts;
+/* Continue prompt[np] by n tokens into out[np+n]. AR: left to right (the
+ * window slides when longer than seq_len). MDM: the n positions start masked
+ * (np+n <= seq_len; later positions stay masked); each of S steps reveals the
+ * most confident of the still-masked positions. Returns 0 or -1 with err. */
+int model_sample(model *m, const int32_t *prompt, size_t np, int n, const model_sample_opts *o,
+                 int32_t *out, char *err, size_t errlen);
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+/* Caller state kept with a checkpoint: the data position and a few numbers
+ * (e.g. a running loss sum), restored bit for bit. */
+#define MODEL_CKPT_EXTRA 8
+typedef struct {
+    uint64_t data_pos[2];
+    double extra[MODEL_CKPT_EXTRA];
+} model_ckpt_state;
+
+/* Write config, parameters, AdamW moments, step, RNG state and st to path
+ * atomically (temp file, fsync, rename) with a CRC32 over everything. */
+int model_save(const model *m, const char *path, const model_ckpt_state *st, char *err,
+               size_t errlen);
+/* Read a checkpoint's config only (e.g. to create the model for sampling). */
+int model_ckpt_config(const char *path, model_config *cfg, char *err, size_t errlen);
+/* Restore into m (its config must equal the checkpoint's). */
+int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size_t errlen);
+
+/* ---- benchmark support ----------------------------------------------------- */
+
+/* One sgemm call as issued by the trainer (row-major). */
+typedef struct {
+    char ta, tb;
+    int m, n, k, lda, ldb, ldc;
+    float beta;
+} model_gemm_call;
+/* Record the sgemm calls of one training forward+backward on tokens (the
+ * model's objective, full batch) into calls[cap]; returns how many there
+ * were (may exceed cap; only cap are stored). */
+size_t model_trace_gemms(model *m, const int32_t *tokens, model_gemm_call *calls, size_t cap);
+
+/* ---- layers (each a forward and a backward; exposed for tests) ------------
+ * Row-major; N = B*T rows. Backward functions ACCUMULATE (+=) into dW and
+ * into the dx of layers marked "dx +=", and overwrite the others. */
+
+/* out[N,C] = wte[tok[i]] */
+void layer_embed_forward(float *out, const int32_t *tok, const float *wte, int N, int C);
+void layer_embed_backward(float *dwte, const float *dout, const int32_t *tok, int N, int C);
+/* out = x / rms(x) * w; rstd[N] saved. Backward: dx +=, dw +=. */
+void layer_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C);
+void layer_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x,
+                            const float *w, const float *rstd, int N, int C);
+/* out[N,OC] = x[N,C] W[OC,C]^T (+ out if accumulate). Backward: dx = (or +=
+ * if dx_accumulate) dout W; dW += dout^T x. */
+void layer_linear_forward(float *out, const float *x, const float *W, int N, int C, int OC,
+                          int accumulate);
+void layer_linear_backward(float *dx, float *dW, const float *dout, const float *x,
+                           const float *W, int N, int C, int OC, int dx_accumulate);
+/* RoPE on the q and k parts of qkv[N,3C] in place (rotate-half pairs,
+ * base 10000), q also scaled by 1/sqrt(head_dim). cs = table [T][D] (D/2
+ * cosines then D/2 sines) from layer_rope_table. Backward is the transpose,
+ * in place. */
+void layer_rope_table(float *cs, int T, int D);
+void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H);
+void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H);
+/* Attention from qkv[N,3C] (q already scaled) into out[N,C]; att[B,H,T,T]
+ * keeps the probabilities. Backward overwrites dqkv; scratch[T*T]. */
+void layer_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
+                             int H, int causal);
+void layer_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                              const float *att, int B, int T, int C, int H, int causal);
+/* g[N,F] = silu(h[:, :F]) * h[:, F:]  (h is [N, 2F]). Backward overwrites dh. */
+void layer_swiglu_forward(float *g, const float *h, int N, int F);
+void layer_swiglu_backward(float *dh, const float *dg, const float *h, int N, int F);
+/* Output head and weighted cross-entropy over the rows whose target >= 0:
+ * returns sum_i w_i * CE_i (CE over the V logits x_i W^T without `excluded`;
+ * -1 = none). nll[N] (optional) receives CE_i (0 for unscored rows). When dx
+ * is not NULL: dx[N,C] overwritten, dW[V,C] +=. scratch needs
+ * layer_head_scratch(C, V) floats (rows are processed in chunks). */
+size_t layer_head_scratch(int C, int V);
+double layer_head_forward_backward(float *dx, float *dW, float *nll, float *scratch,
+                                   const float *x, const float *W, const int32_t *targets,
+                                   const float *weights, int N, int C, int V, int32_t excluded);
+
+#endif

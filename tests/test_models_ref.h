@@ -1,0 +1,203 @@
+/*
+ * test_models_ref.h — double-precision reference implementations of the
+ * transformer's layers and of the whole model, and a central finite
+ * difference checker, for the gradient tests (test_models_layers.c,
+ * test_models.c).
+ *
+ * Method: every backward is checked against central finite differences
+ * (h = 1e-5) of a DOUBLE-precision reference of the same function, written
+ * here independently as plain loops (no BLAS, no vector code, libm exp). The
+ * float backward under test receives dout = r for a fixed random r, and the
+ * reference loss is sum(r * out) (or the weighted cross-entropy for the
+ * head), so the two compute the same gradient; the double FD has error
+ * ~1e-9, far below the float tolerance we allow (a few 1e-4 relative).
+ */
+#ifndef XOVER_TEST_MODELS_REF_H
+#define XOVER_TEST_MODELS_REF_H
+
+#include "models/internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static inline void ref_fill(model_rng *r, double *x, size_t n, double s)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (model_rng_uniform(r) * 2 - 1) * s;
+}
+static inline float *ref_tof(const double *x, size_t n)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
+    return f;
+}
+static inline void ref_tod(double *x, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = f[i];
+}
+
+static inline void ref_rmsnorm(double *out, const double *x, const double *w, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        double ss = 0;
+        for (int c = 0; c < C; c++) ss += x[i * C + c] * x[i * C + c];
+        double r = 1.0 / sqrt(ss / C + 1e-5);
+        for (int c = 0; c < C; c++) out[i * C + c] = x[i * C + c] * r * w[c];
+    }
+}
+
+static inline void ref_linear(double *out, const double *x, const double *W, int N, int C, int OC, int acc)
+{
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            double s = acc ? out[i * OC + o] : 0;
+            for (int c = 0; c < C; c++) s += x[i * C + c] * W[o * C + c];
+            out[i * OC + o] = s;
+        }
+}
+
+/* RoPE (rotate-half, base 10000) on q and k of qkv[N,3C], q scaled. */
+static inline void ref_rope(double *out, const double *in, int B, int T, int C, int H)
+{
+    int D = C / H, h2 = D / 2;
+    for (int n = 0; n < B * T; n++) {
+        int t = n % T;
+        for (int j = 0; j < 3 * C; j++) out[n * 3 * C + j] = in[n * 3 * C + j];
+        for (int part = 0; part < 2; part++)
+            for (int h = 0; h < H; h++) {
+                const double *q = in + n * 3 * C + part * C + h * D;
+                double *o = out + n * 3 * C + part * C + h * D;
+                double sc = part == 0 ? 1.0 / sqrt((double)D) : 1.0;
+                for (int i = 0; i < h2; i++) {
+                    double th = t * pow(10000.0, -2.0 * i / D), c = cos(th), s = sin(th);
+                    o[i] = (q[i] * c - q[i + h2] * s) * sc;
+                    o[i + h2] = (q[i + h2] * c + q[i] * s) * sc;
+                }
+            }
+    }
+}
+
+static inline void ref_attention(double *out, const double *qkv, int B, int T, int C, int H, int causal)
+{
+    int D = C / H;
+    double *p = malloc(sizeof(double) * T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < T; i++) {
+                const double *q = qkv + (b * T + i) * 3 * C + h * D;
+                int len = causal ? i + 1 : T;
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < len; j++) {
+                    const double *k = qkv + (b * T + j) * 3 * C + C + h * D;
+                    double s = 0;
+                    for (int d = 0; d < D; d++) s += q[d] * k[d];
+                    p[j] = s;
+                    if (s > mx) mx = s;
+                }
+                for (int j = 0; j < len; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int d = 0; d < D; d++) {
+                    double s = 0;
+                    for (int j = 0; j < len; j++) s += p[j] / sum * qkv[(b * T + j) * 3 * C + 2 * C + h * D + d];
+                    out[(b * T + i) * C + h * D + d] = s;
+                }
+            }
+    free(p);
+}
+
+static inline void ref_swiglu(double *g, const double *h, int N, int F)
+{
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < F; j++) {
+            double a = h[i * 2 * F + j], u = h[i * 2 * F + F + j];
+            g[i * F + j] = a / (1 + exp(-a)) * u;
+        }
+}
+
+/* sum_i w_i CE_i over rows with target >= 0, `excluded` left out. */
+static inline double ref_head(const double *x, const double *W, const int32_t *tg, const float *w, int N,
+                       int C, int V, int32_t excluded)
+{
+    double *lg = malloc(sizeof(double) * V), loss = 0;
+    for (int i = 0; i < N; i++) {
+        if (tg[i] < 0) continue;
+        double mx = -1e300, sum = 0;
+        for (int v = 0; v < V; v++) {
+            double s = 0;
+            for (int c = 0; c < C; c++) s += x[i * C + c] * W[v * C + c];
+            lg[v] = s;
+            if (v != excluded && s > mx) mx = s;
+        }
+        for (int v = 0; v < V; v++)
+            if (v != excluded) sum += exp(lg[v] - mx);
+        loss += (w ? w[i] : 1.0) * (mx + log(sum) - lg[tg[i]]);
+    }
+    free(lg);
+    return loss;
+}
+
+/* The whole model in double: params in the float model's layout (pd is a
+ * double copy of model_params, same offsets). */
+static inline double ref_model_loss(const model *m, const double *pd, const int32_t *in, const int32_t *tg,
+                             const float *w, int B, int T, int causal)
+{
+    const model_config *c = &m->cfg;
+    int L = c->layers, C = c->dim, F = c->hidden, H = c->heads, V = c->vocab, N = B * T;
+#define P(field) (pd + (m->p.field - m->params))
+    double *x = malloc(sizeof(double) * N * C), *ln = malloc(sizeof(double) * N * C);
+    double *qkv = malloc(sizeof(double) * N * 3 * C), *qr = malloc(sizeof(double) * N * 3 * C);
+    double *att = malloc(sizeof(double) * N * C), *h13 = malloc(sizeof(double) * N * 2 * F);
+    double *g = malloc(sizeof(double) * N * F);
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < C; k++) x[i * C + k] = P(wte)[in[i] * C + k];
+    for (int l = 0; l < L; l++) {
+        ref_rmsnorm(ln, x, P(ln1) + l * C, N, C);
+        ref_linear(qkv, ln, P(wqkv) + (size_t)l * 3 * C * C, N, C, 3 * C, 0);
+        ref_rope(qr, qkv, B, T, C, H);
+        ref_attention(att, qr, B, T, C, H, causal);
+        ref_linear(x, att, P(wo) + (size_t)l * C * C, N, C, C, 1);
+        ref_rmsnorm(ln, x, P(ln2) + l * C, N, C);
+        ref_linear(h13, ln, P(w13) + (size_t)l * 2 * F * C, N, C, 2 * F, 0);
+        ref_swiglu(g, h13, N, F);
+        ref_linear(x, g, P(w2) + (size_t)l * C * F, N, F, C, 1);
+    }
+    ref_rmsnorm(ln, x, P(lnf), N, C);
+    double loss = ref_head(ln, P(whead), tg, w, N, C, V, c->objective == MODEL_MDM ? c->mask_id : -1);
+#undef P
+    free(x), free(ln), free(qkv), free(qr), free(att), free(h13), free(g);
+    return loss;
+}
+
+/* Central differences of f over x[idx] for the listed indices, against the
+ * analytic gradient g[idx]. Returns the worst error relative to
+ * (|numeric| + 1e-2 * max|numeric|); prints the worst offender. */
+typedef double (*ref_fn)(void *ctx);
+static inline double fd_check(const char *what, ref_fn f, void *ctx, double *x, const float *g, size_t n,
+                       size_t stride)
+{
+    const double h = 1e-5;
+    double *num = malloc(sizeof(double) * n), gmax = 0;
+    for (size_t i = 0; i < n; i += stride) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double fp = f(ctx);
+        x[i] = keep - h;
+        double fm = f(ctx);
+        x[i] = keep;
+        num[i] = (fp - fm) / (2 * h);
+        if (fabs(num[i]) > gmax) gmax = fabs(num[i]);
+    }
+    double worst = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i += stride) {
+        double e = fabs(num[i] - g[i]) / (fabs(num[i]) + 1e-2 * gmax + 1e-12);
+        if (e > worst) worst = e, wi = i;
+    }
+    if (worst > 1e-3)
+        fprintf(stderr, "%s: worst at %zu: analytic %.9g numeric %.9g (max |g| %.3g)\n", what, wi,
+                g[wi], num[wi], gmax);
+    free(num);
+    return worst;
+}
+
+#endif
