@@ -591,6 +591,13 @@ int db_check(db *d, db_report *r)
     db_sink sink = {NULL, add_problem, &p};
     int rc = db_query(d, "PRAGMA integrity_check(20)", &sink);
     if (!rc) rc = db_query(d, "PRAGMA foreign_key_check", &sink);
+    int code = sqlite3_errcode(d->h) & 0xff;
+    if (rc == DB_EIO && (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)) {
+        /* Damage bad enough to stop the check itself is still a finding. */
+        r->ok = 0;
+        snprintf(r->problems, sizeof r->problems, "%s\n", sqlite3_errmsg(d->h));
+        return DB_OK;
+    }
     if (rc) return rc;
     /* A damaged file may fail the counts too; what integrity_check said is
      * the report, so count only when it is sound. */
