@@ -1,0 +1,168 @@
+/*
+ * estimate.c — what a plan will cost (tokens, FLOPs, time) and which of its
+ * runs the database already has.
+ */
+#include "orchestrator/exec/exec.h"
+
+#include "models/models.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
+{
+    double layers = 0, dim = 0, heads = 0, hidden = 0, vocab = 0, seq = 0, batch = 0, epochs = 0, u = 0;
+    memset(e, 0, sizeof *e);
+    if (sweep_plan_number(p, i, "model.layers", &layers) || sweep_plan_number(p, i, "model.dim", &dim) ||
+        sweep_plan_number(p, i, "model.heads", &heads))
+        return;
+    sweep_plan_number(p, i, "model.hidden", &hidden);
+    sweep_plan_number(p, i, "data.vocab", &vocab);
+    sweep_plan_number(p, i, "train.seq_len", &seq);
+    sweep_plan_number(p, i, "train.batch", &batch);
+    sweep_plan_number(p, i, "train.epochs", &epochs);
+    sweep_plan_number(p, i, "data.unique_tokens", &u);
+    model_config c = {.layers = (int)layers, .dim = (int)dim, .heads = (int)heads, .hidden = (int)hidden,
+                      .vocab = (int)vocab, .seq_len = (int)seq, .batch = (int)batch};
+    if (!c.hidden && c.dim > 0) c.hidden = model_default_hidden(c.dim);
+    e->params = (double)model_param_count(&c, NULL);
+    e->tokens = epochs * u;
+    e->flops = e->tokens * model_flops_per_token(&c);
+}
+
+typedef struct {
+    double flops, seconds;
+    long long n;
+} speed_acc;
+
+static int speed_row(void *ctx, int ncol, const db_value *v)
+{
+    speed_acc *a = ctx;
+    if (ncol >= 3 && v[0].type != DB_NULL && v[1].type != DB_NULL) {
+        a->flops = v[0].type == DB_INT ? (double)v[0].i : v[0].d;
+        a->seconds = v[1].type == DB_INT ? (double)v[1].i : v[1].d;
+        a->n = v[2].i;
+    }
+    return 0;
+}
+
+double exec_measured_speed(db *d, long long *nruns)
+{
+    /* Wall time of each done run (its last attempt) against the FLOPs its
+     * metrics report: a resumed run undercounts its time, which errs on the
+     * side of a shorter estimate only slightly. */
+    static const char sql[] =
+        "SELECT sum(f), sum(s), count(*) FROM ("
+        " SELECT (SELECT max(m.flops) FROM metrics m WHERE m.run_id = r.id) AS f,"
+        "        (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS s"
+        "   FROM runs r WHERE r.status = 'done' AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL"
+        ") WHERE f > 0 AND s > 0";
+    speed_acc a = {0, 0, 0};
+    db_sink sink = {NULL, speed_row, &a};
+    *nruns = 0;
+    if (db_query(d, sql, &sink) || a.n <= 0 || a.seconds <= 0) return 0;
+    *nruns = a.n;
+    return a.flops / a.seconds;
+}
+
+/* ---- statuses ------------------------------------------------------------ */
+
+typedef struct {
+    char key[65];
+    signed char status;
+} status_ent;
+
+struct exec_statuses {
+    status_ent *e;
+    size_t cap, n;
+};
+
+static size_t hash_key(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16 && k[i]; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static int put(exec_statuses *s, const char *key, int status)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        status_ent *e = calloc(cap, sizeof *e);
+        if (!e) return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->e[i].key[0]) continue;
+            size_t h = hash_key(s->e[i].key) & (cap - 1);
+            while (e[h].key[0]) h = (h + 1) & (cap - 1);
+            e[h] = s->e[i];
+        }
+        free(s->e);
+        s->e = e;
+        s->cap = cap;
+    }
+    size_t h = hash_key(key) & (s->cap - 1);
+    while (s->e[h].key[0] && strcmp(s->e[h].key, key)) h = (h + 1) & (s->cap - 1);
+    if (!s->e[h].key[0]) s->n++;
+    snprintf(s->e[h].key, sizeof s->e[h].key, "%s", key);
+    s->e[h].status = (signed char)status;
+    return 0;
+}
+
+static int status_row(void *ctx, int ncol, const db_value *v)
+{
+    if (ncol < 2 || v[0].type != DB_TEXT || v[1].type != DB_TEXT) return 0;
+    return put(ctx, v[0].s, db_status_index(v[1].s)) ? 1 : 0;
+}
+
+exec_statuses *exec_statuses_load(db *d, char *err, size_t errlen)
+{
+    exec_statuses *s = calloc(1, sizeof *s);
+    if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!d) return s;
+    db_sink sink = {NULL, status_row, s};
+    if (db_query(d, "SELECT key, status FROM runs", &sink)) {
+        snprintf(err, errlen, "%s", db_errmsg(d));
+        exec_statuses_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+const char *exec_status_of(const exec_statuses *s, const char *key)
+{
+    if (!s || !s->cap) return NULL;
+    size_t h = hash_key(key) & (s->cap - 1);
+    while (s->e[h].key[0]) {
+        if (!strcmp(s->e[h].key, key))
+            return s->e[h].status >= 0 && s->e[h].status < DB_NSTATUS ? db_status_names[s->e[h].status] : "?";
+        h = (h + 1) & (s->cap - 1);
+    }
+    return NULL;
+}
+
+void exec_statuses_free(exec_statuses *s)
+{
+    if (!s) return;
+    free(s->e);
+    free(s);
+}
+
+void exec_human(double v, char *buf, size_t n)
+{
+    static const char suf[] = " kMGTPE";
+    int k = 0;
+    double a = fabs(v);
+    while (a >= 999.5 && k < 6) { a /= 1000; v /= 1000; k++; }
+    if (k) snprintf(buf, n, "%.3g%c", v, suf[k]);
+    else snprintf(buf, n, "%.3g", v);
+}
+
+void exec_duration(double s, char *buf, size_t n)
+{
+    if (s < 90) snprintf(buf, n, "%.0fs", s);
+    else if (s < 90 * 60) snprintf(buf, n, "%.0fm", s / 60);
+    else if (s < 36 * 3600) snprintf(buf, n, "%.1fh", s / 3600);
+    else snprintf(buf, n, "%.1fd", s / 86400);
+}

@@ -1,0 +1,75 @@
+/*
+ * exec.h — running a sweep's plan: what it will cost, what is already done,
+ * and the driver that runs the rest on worker processes.
+ *
+ * The driver (exec_run) is the only writer of the results database: workers
+ * (`xover train`, or an external trainer) write only their run directory,
+ * runs/<sweep>/<key>/ = config.json, metrics.jsonl, checkpoint, log, and the
+ * driver ingests what they write as it grows.
+ */
+#ifndef XOVER_EXEC_H
+#define XOVER_EXEC_H
+
+#include "orchestrator/db/db.h"
+#include "orchestrator/sweep/sweep.h"
+
+#include <stddef.h>
+
+/* ---- estimates ----------------------------------------------------------- */
+
+/* The training speed assumed when the database has no finished run to
+ * measure it from: FLOP/s of one worker (one BLAS thread), counted as
+ * models' model_flops_per_token() x tokens. */
+#define EXEC_DEFAULT_FLOPS_PER_S 2.0e10
+
+typedef struct {
+    double params; /* parameter count (0 when the config has no model) */
+    double tokens; /* training tokens: epochs x unique_tokens */
+    double flops;  /* tokens x model_flops_per_token */
+} exec_estimate;
+
+/* Estimate run i of a plan from its config fields (no JSON built). */
+void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e);
+
+/* FLOP/s per worker measured over the finished runs of the database (the
+ * flops of their last metric over their wall time); 0 when there are none.
+ * *nruns receives how many runs the figure comes from. */
+double exec_measured_speed(db *d, long long *nruns);
+
+/* ---- statuses ------------------------------------------------------------ */
+
+/* Every run of the database by key, for looking up a plan's runs. */
+typedef struct exec_statuses exec_statuses;
+exec_statuses *exec_statuses_load(db *d, char *err, size_t errlen);
+/* The status of the run with hex key (one of db_status_names), or NULL when
+ * the database has no such run. */
+const char *exec_status_of(const exec_statuses *s, const char *key);
+void exec_statuses_free(exec_statuses *s);
+
+/* "%.3g" with a k/M/G/T/P suffix: 1.2M, 3.4G. */
+void exec_human(double v, char *buf, size_t n);
+/* Seconds as "45s", "12m", "3.5h", "2.1d". */
+void exec_duration(double s, char *buf, size_t n);
+
+/* ---- the driver ---------------------------------------------------------- */
+
+typedef struct {
+    int jobs;                 /* worker processes; <= 0: one per core */
+    int retry_failed;         /* rerun runs whose status is failed */
+    double timeout;           /* seconds per run attempt; 0 = none */
+    const char *const *only;  /* run key prefixes to restrict to (NULL = all) */
+    size_t nonly;
+    int dry_run;              /* say what would run, run nothing */
+    const char *runs_dir;     /* "runs" when NULL */
+    const char *db_path;
+    const char *self_exe;     /* the xover binary workers run; NULL = /proc/self/exe */
+    const char *yaml_text;    /* the sweep file, recorded in the database */
+    size_t yaml_len;
+} exec_options;
+
+/* Run the plan. Returns an exit code: XO_OK when every run is done,
+ * XO_FAILED when some failed, XO_USAGE on bad options, XO_INTERRUPTED
+ * after Ctrl-C. Messages and progress go to stderr. */
+int exec_run(const sweep_plan *p, const exec_options *o);
+
+#endif
