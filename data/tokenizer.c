@@ -99,7 +99,7 @@ typedef struct {
     uint32_t key_off, key_len, tok_off, tok_len;
 } cache_slot;
 
-#define CACHE_SLOTS (1u << 17)
+#define CACHE_SLOTS (1u << 19)
 
 struct data_tok {
     int vocab, n_merges;

@@ -9,6 +9,7 @@ int cmd_version(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"help", cmd_help, "show the commands, or one command's options",
@@ -48,5 +49,28 @@ const cli_command cli_commands[] = {
      "                      e.g. \"objective = 'mdm' AND status = 'done'\"\n"
      "  --db PATH           the database (default: $XOVER_DB, else ./xover.db)\n"
      "  -o, --output FILE   write FILE (atomically) instead of stdout\n"},
+    {"data", cmd_data, "prepare, inspect, score and tokenize corpora",
+     "usage: xover data prepare [SPEC] [--corpus C] [--vocab N] [--val-tokens N] [--cache DIR]\n"
+     "       xover data stats [SPEC] [--corpus C] [--vocab N] [--budgets 25k,100k] [--tiers all,top:0.5,degrade:0.5]\n"
+     "       xover data score FILE [--separator RE] [--text-field F] [--limit N]\n"
+     "       xover data tokenize (--text TEXT | --file F) [--corpus C] [--vocab N] [--tokenizer FILE] [--ids]\n\n"
+     "prepare   build the cached tokenizer, tokenized corpus and quality tiers a sweep\n"
+     "          needs, so its runs only open them. SPEC is a JSON file with a \"data\"\n"
+     "          object: a run config, or a sweep-like section where vocab and\n"
+     "          unique_tokens may be lists, counts may be \"25k\", and quality may name\n"
+     "          tiers: {\"high\": {\"degrade\": 0}, \"low\": {\"degrade\": 0.5}}. A \"grid\"\n"
+     "          object's vocab / unique_tokens lists count too. Budgets are checked.\n"
+     "stats     documents, bytes, tokens, bytes/token, vocabulary coverage, unigram\n"
+     "          cross-entropy of validation, and tokens and documents per tier and budget.\n"
+     "score     per-document quality score (0 = clean; each fired rule adds value-1)\n"
+     "          and the rules that fired, for any file, directory, glob or corpus name.\n"
+     "tokenize  show the tokens of TEXT under a corpus's tokenizer (prepared if needed)\n"
+     "          or a saved tokenizer file (--tokenizer); --ids prints ids only.\n\n"
+     "Corpora: fortunes (Debian package fortunes), gcide (dict-gcide), synthetic or\n"
+     "synthetic:N (generated), or a file, directory or glob of .txt/.jsonl/.gz files.\n"
+     "Common options: --separator RE (PCRE2, default a blank line; fortunes ^%$),\n"
+     "--text-field F (.jsonl), --val-tokens N (default 50k), --order-seed N,\n"
+     "--cache DIR (default $XOVER_CACHE or .cache/xover). Token ids: 0-255 bytes,\n"
+     "256 EOS, 257 MASK, then merges.\n"},
     {0, 0, 0, 0},
 };
