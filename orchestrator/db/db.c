@@ -356,6 +356,12 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
         db_close(d);
         return NULL;
     }
+    if (mode == DB_WRITE && sqlite3_db_readonly(d->h, "main") == 1) {
+        /* SQLite falls back to read-only on a file we may not write. */
+        snprintf(err, errlen, "cannot write database '%s': permission denied", path);
+        db_close(d);
+        return NULL;
+    }
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, DB_BUSY_MS);
 
