@@ -10,6 +10,7 @@ int cmd_db(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"help", cmd_help, "show the commands, or one command's options",
@@ -72,5 +73,16 @@ const cli_command cli_commands[] = {
      "--text-field F (.jsonl), --val-tokens N (default 50k), --order-seed N,\n"
      "--cache DIR (default $XOVER_CACHE or .cache/xover). Token ids: 0-255 bytes,\n"
      "256 EOS, 257 MASK, then merges.\n"},
+    {"plan", cmd_plan, "show the runs a sweep expands into, their status and their cost",
+     "usage: xover plan SWEEP.yaml [--format table|json] [--db PATH] [-j N]\n\n"
+     "Expand the sweep (grid x zip, minus exclude, plus include, with derive and\n"
+     "seeds) and list its runs: the axes that vary, derived parameters, the run\n"
+     "key's first 12 hex digits, estimated training tokens and FLOPs, and the\n"
+     "status the database has for it (new when it has none). Then the counts and\n"
+     "the estimated time at the training speed measured on finished runs (or an\n"
+     "assumed 20 GFLOP/s per worker when there are none). Nothing is written.\n\n"
+     "  --format F    table (default) or json\n"
+     "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
+     "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"},
     {0, 0, 0, 0},
 };
