@@ -151,7 +151,8 @@ static void spec_defaults(spec *s)
 }
 
 /* Options shared by prepare and stats; returns 0, or an exit code. */
-static int common_opts(const char *cmd, int argc, char **argv, spec *s, const char **file)
+static int common_opts(const char *cmd, int argc, char **argv, spec *s, const char **file,
+                       json_t **root)
 {
     static const struct option opts[] = {
         {"corpus", required_argument, 0, 'c'},     {"vocab", required_argument, 0, 'v'},
@@ -178,13 +179,13 @@ static int common_opts(const char *cmd, int argc, char **argv, spec *s, const ch
     }
     *file = optind < argc ? argv[optind++] : NULL;
     if (optind < argc) return cli_usage_error("data", "unexpected argument '%s'", argv[optind]);
-    static json_t *root; /* kept alive: the spec points into it */
     if (*file) {
+        /* The caller keeps *root alive while the spec points into it. */
         json_error_t je;
-        root = json_load_file(*file, 0, &je);
-        if (!root)
+        *root = json_load_file(*file, 0, &je);
+        if (!*root)
             return cli_error(XO_USAGE, "%s:%d:%d: %s", *file, je.line, je.column, je.text);
-        if (spec_from_json(s, root, *file) != 0) return XO_USAGE;
+        if (spec_from_json(s, *root, *file) != 0) return XO_USAGE;
     }
     if (corpus) s->corpus.source = corpus;
     if (sep) s->corpus.separator = sep;
@@ -244,12 +245,22 @@ static void tier_label(const tier_spec *t, char *buf, size_t n)
     else snprintf(buf, n, "%s", t->name);
 }
 
+static int prepare_spec(spec *s, const char *file, int argc);
+
 static int data_prepare(int argc, char **argv)
 {
     spec s = {0};
     const char *file;
-    int rc = common_opts("data prepare", argc, argv, &s, &file);
-    if (rc) return rc;
+    json_t *root = NULL;
+    int rc = common_opts("data", argc, argv, &s, &file, &root);
+    if (!rc) rc = prepare_spec(&s, file, argc);
+    json_decref(root);
+    return rc;
+}
+
+static int prepare_spec(spec *sp, const char *file, int argc)
+{
+    spec s = *sp;
     if (!file && argc <= 1)
         return cli_usage_error("data", "data prepare needs a SPEC file or --corpus/--vocab options");
     char err[1024];
@@ -342,12 +353,22 @@ static double unigram_ce(const data_set *ds, int vocab)
     return ce / (double)nv;
 }
 
+static int stats_spec(spec *s);
+
 static int data_stats(int argc, char **argv)
 {
     spec s = {0};
     const char *file;
-    int rc = common_opts("data stats", argc, argv, &s, &file);
-    if (rc) return rc;
+    json_t *root = NULL;
+    int rc = common_opts("data", argc, argv, &s, &file, &root);
+    if (!rc) rc = stats_spec(&s);
+    json_decref(root);
+    return rc;
+}
+
+static int stats_spec(spec *sp)
+{
+    spec s = *sp;
     if (s.ntier == 1 && !strcmp(s.tier[0].name, "all") && s.tier[0].q.top == 1 &&
         s.tier[0].q.degrade == 0) {
         s.tier[s.ntier++] = (tier_spec){"top:0.5", {0, 0.5}};
@@ -456,7 +477,7 @@ static int data_score_cmd(int argc, char **argv)
     data_corpus_spec cs = {NULL, NULL, NULL};
     long long limit = -1;
     int c;
-    while ((c = cli_getopt("data score", argc, argv, "", opts)) != -1) {
+    while ((c = cli_getopt("data", argc, argv, "", opts)) != -1) {
         switch (c) {
         case 's': cs.separator = optarg; break;
         case 'f': cs.text_field = optarg; break;
@@ -526,7 +547,7 @@ static int data_tokenize(int argc, char **argv)
     const char *text = NULL, *tfile = NULL, *tokfile = NULL;
     long long vocab = 512, val = 50000;
     int ids_only = 0, c;
-    while ((c = cli_getopt("data tokenize", argc, argv, "", opts)) != -1) {
+    while ((c = cli_getopt("data", argc, argv, "", opts)) != -1) {
         switch (c) {
         case 't': text = optarg; break;
         case 'F': tfile = optarg; break;
