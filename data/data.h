@@ -15,7 +15,8 @@
  *      prefix of that order, about 6 bytes per validation token) is never
  *      seen by the tokenizer; its first val_tokens tokens (documents joined
  *      by EOS) are the validation set; the pool's unused documents and all
- *      the others form the training split.
+ *      the others form the training split. (Validation is counted in
+ *      tokens, so a larger vocabulary takes a few more held-out documents.)
  *   3. Tokenizer: byte-level BPE trained on (at most DATA_TOK_TRAIN_MAX bytes
  *      of) the training split.
  *   4. Cache: tokenizer and tokenized set are files under the cache directory
@@ -130,8 +131,12 @@ char *data_synthetic_doc(uint64_t idx, size_t *len);
 #define DATA_TOK_FIRST_MERGE 258
 #define DATA_TOK_MIN_VOCAB 259
 #define DATA_TOK_TRAIN_MAX ((size_t)16 << 20)
+/* Pre-tokens longer than this (long runs of blanks, symbols or undecodable
+ * bytes) are cut into pieces of at most this many bytes. */
+#define DATA_TOK_MAX_PIECE 256
 /* GPT-2's pre-tokenization pattern (compiled UTF + UCP, invalid UTF-8
- * allowed; bytes it cannot match become pre-tokens of their own). */
+ * allowed; bytes it cannot match become pre-tokens of their own; pieces are
+ * cut to DATA_TOK_MAX_PIECE bytes). */
 #define DATA_TOK_PATTERN \
     "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 

@@ -323,7 +323,7 @@ data_set *data_set_open(const data_set_spec *spec, const char *cache_dir,
         return NULL;
     }
     char buf[256];
-    int k = snprintf(buf, sizeof buf, "xover-set-1|%s|%d|%llu", ident, spec->vocab,
+    int k = snprintf(buf, sizeof buf, "xover-set-2|%s|%d|%llu", ident, spec->vocab,
                      (unsigned long long)spec->val_tokens);
     SHA2_CTX ctx;
     SHA256Init(&ctx);

@@ -67,6 +67,23 @@ void data_pretok_free(data_pretok *p)
     free(p);
 }
 
+/* Hand a piece to fn in chunks of at most DATA_TOK_MAX_PIECE bytes (cut
+ * before a UTF-8 continuation byte where possible): BPE on one word costs
+ * up to length x merges, and a megabyte of spaces or undecodable bytes is
+ * one match. Training and encoding cut the same way, so they agree. */
+static int emit(int (*fn)(void *, const char *, size_t), void *ctx, const char *p, size_t n)
+{
+    while (n > DATA_TOK_MAX_PIECE) {
+        size_t k = DATA_TOK_MAX_PIECE;
+        for (int back = 0; back < 3 && ((unsigned char)p[k] & 0xc0) == 0x80; back++) k--;
+        int r = fn(ctx, p, k);
+        if (r) return r;
+        p += k;
+        n -= k;
+    }
+    return n ? fn(ctx, p, n) : 0;
+}
+
 int data_pretok_each(data_pretok *p, const char *text, size_t len,
                      int (*fn)(void *ctx, const char *piece, size_t n), void *ctx)
 {
@@ -84,8 +101,8 @@ int data_pretok_each(data_pretok *p, const char *text, size_t len,
             e = ov[1];
         }
         int r;
-        if (s > pos && (r = fn(ctx, text + pos, s - pos)) != 0) return r;
-        if (e > s && (r = fn(ctx, text + s, e - s)) != 0) return r;
+        if (s > pos && (r = emit(fn, ctx, text + pos, s - pos)) != 0) return r;
+        if (e > s && (r = emit(fn, ctx, text + s, e - s)) != 0) return r;
         if (e <= pos) break; /* cannot happen: the pattern never matches empty */
         pos = e;
     }

@@ -504,7 +504,9 @@ static int data_score_cmd(int argc, char **argv)
     size_t fired[DATA_N_RULES] = {0};
     double sum = 0;
     printf("%-6s %7s  %-50s  %s\n", "doc", "score", "rules fired (contribution)", "text");
+    train_source_progress_init(&pr);
     for (size_t i = 0; i < corp->n_docs; i++) {
+        if ((i & 1023) == 0) train_source_progress_fn(&pr, "scoring", (double)i, (double)corp->n_docs);
         data_rule_result r[DATA_N_RULES];
         const char *t = corp->text + corp->off[i];
         size_t n = corp->off[i + 1] - corp->off[i];
@@ -524,6 +526,7 @@ static int data_score_cmd(int argc, char **argv)
         print_quoted(t, n, 40);
         putchar('\n');
     }
+    train_source_progress_end(&pr);
     printf("\n%zu documents, mean score %.3f (0 = passes every rule)\n", corp->n_docs,
            sum / (double)corp->n_docs);
     printf("%-12s %8s  %s\n", "rule", "fired", "passes when");

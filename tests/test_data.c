@@ -65,6 +65,14 @@ TEST(data_tok_roundtrip_random_bytes)
     }
     CHECK(roundtrip(t, "", 0));
     CHECK(roundtrip(t, "\0\0\xff\xfe", 4));
+    /* Long runs are single regex matches: cut into pieces, still exact. */
+    size_t big = 300000;
+    char *run = malloc(big);
+    memset(run, '=', big / 3);
+    memset(run + big / 3, ' ', big / 3);
+    for (size_t i = 2 * (big / 3); i < big; i++) run[i] = (char)(0x80 + i % 64); /* continuation bytes */
+    CHECK(roundtrip(t, run, big));
+    free(run);
     data_tok_free(t);
     free_docs(n, docs, lens);
 }
