@@ -1,0 +1,618 @@
+/*
+ * driver.c — `xover run`'s engine: register the plan in the database, then
+ * keep N worker processes busy with the runs not yet done, ingesting their
+ * metrics as they grow, until every run has ended or Ctrl-C.
+ *
+ * Workers are fork/exec'd with argv only (never a shell): the xover binary
+ * itself (`xover train --config DIR/config.json --out DIR`) or the sweep's
+ * external trainer. Each gets its own process group, so the terminal's
+ * Ctrl-C reaches the driver alone, which then decides: the first stops
+ * launching and forwards SIGINT (workers checkpoint and exit 130; their runs
+ * become `interrupted` and the next `xover run` resumes them); a second
+ * kills the workers at once. SIGCHLD and SIGINT wake the loop through a
+ * self-pipe; otherwise it wakes every 100 ms to ingest and redraw.
+ *
+ * The driver is the database's only writer: workers write only their run
+ * directory. A worker that crashes, times out or reports a non-finite loss
+ * makes its run `failed` (reason and log tail recorded); the sweep goes on.
+ */
+#include "orchestrator/exec/internal.h"
+
+#include "orchestrator/cli.h"
+#include "orchestrator/run_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <sha2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef XOVER_COMMIT
+#define XOVER_COMMIT "unknown"
+#endif
+
+typedef struct {
+    size_t i;          /* run index in the plan */
+    long long id;      /* in the database */
+    char key[65];
+    char *dir;
+    char *status;      /* as found in the database */
+    pid_t pid;         /* 0 = not running */
+    double started, term_at, kill_at;
+    int timed_out, nonfinite, finished;
+    ingest *ing;
+    exec_estimate est;
+    double tok_t;      /* for tokens/s */
+    long long tok_last;
+    double tok_s;
+} job;
+
+typedef struct {
+    const sweep_plan *p;
+    const exec_options *o;
+    db *d;
+    pcre2_code *re;
+    char host[256];
+    char build[64];
+    job *jobs;         /* the runs this invocation will run */
+    size_t njobs, next;
+    size_t running, ndone, nfailed, ninterrupted;
+    size_t skipped_done, skipped_failed, skipped_busy;
+    double total_flops, done_flops, t0, last_draw, last_plain;
+    int tty, drawn;
+    int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
+} driver;
+
+static volatile sig_atomic_t g_signals;
+static int g_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    if (sig == SIGINT || sig == SIGTERM) g_signals++;
+    if (g_pipe[1] >= 0) {
+        ssize_t w = write(g_pipe[1], "x", 1);
+        (void)w;
+    }
+    errno = e;
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+static void clear_block(driver *dr)
+{
+    if (!dr->tty || !dr->drawn) return;
+    fprintf(stderr, "\033[%dA\033[J", dr->drawn);
+    dr->drawn = 0;
+}
+
+static void event(driver *dr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(driver *dr, const char *fmt, ...)
+{
+    clear_block(dr);
+    if (!dr->tty) {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+        fprintf(stderr, "%s ", ts);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
+{
+    const sweep *s = sweep_plan_sweep(dr->p);
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t a = 0; a < sweep_naxes(s) && len + 1 < n; a++) {
+        if (sweep_axis_nvalues(s, a) < 2) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
+                                sweep_plan_axis_text(dr->p, i, a));
+    }
+}
+
+static void sweep_line(driver *dr, char *buf, size_t n)
+{
+    double now = rd_now(), el = now - dr->t0;
+    double done = dr->done_flops, tok_s = 0;
+    for (size_t k = 0; k < dr->njobs; k++) {
+        job *j = &dr->jobs[k];
+        if (!j->pid) continue;
+        tok_s += j->tok_s;
+        const ingest_state *st = ingest_get(j->ing);
+        if (j->est.tokens > 0 && st->tokens > 0) done += j->est.flops * fmin(1.0, (double)st->tokens / j->est.tokens);
+    }
+    char eta[32] = "?", ts[32];
+    if (done > 0 && el > 1 && dr->total_flops > done) exec_duration((dr->total_flops - done) * el / done, eta, sizeof eta);
+    else if (dr->total_flops <= done) snprintf(eta, sizeof eta, "0s");
+    exec_human(tok_s, ts, sizeof ts);
+    size_t pending = dr->njobs - dr->next;
+    snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s",
+             sweep_name(sweep_plan_sweep(dr->p)), dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
+             pending, ts, eta);
+}
+
+static void draw(driver *dr, int force)
+{
+    double now = rd_now();
+    if (dr->tty) {
+        if (!force && now - dr->last_draw < 0.25) return;
+        dr->last_draw = now;
+        clear_block(dr);
+        char line[512];
+        sweep_line(dr, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+        dr->drawn = 1;
+        for (size_t k = 0; k < dr->njobs; k++) {
+            job *j = &dr->jobs[k];
+            if (!j->pid) continue;
+            const ingest_state *st = ingest_get(j->ing);
+            char who[200], ts[32];
+            describe_run(dr, j->i, who, sizeof who);
+            exec_human(j->tok_s, ts, sizeof ts);
+            fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s\n", j->key, who,
+                    st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts);
+            dr->drawn++;
+        }
+        fflush(stderr);
+    } else if (force || now - dr->last_plain >= 30) {
+        dr->last_plain = now;
+        char line[512];
+        sweep_line(dr, line, sizeof line);
+        event(dr, "%s", line);
+    }
+}
+
+/* ---- launching ---------------------------------------------------------- */
+
+static void write_status(const job *j, const char *status)
+{
+    char path[4200], err[256];
+    snprintf(path, sizeof path, "%s/status", j->dir);
+    char text[64];
+    int n = snprintf(text, sizeof text, "%s\n", status);
+    rd_write_atomic(path, text, (size_t)n, err, sizeof err);
+}
+
+static int launch(driver *dr, job *j)
+{
+    char err[1024], path[4200];
+    const sweep *s = sweep_plan_sweep(dr->p);
+    sweep_trainer_info tr = sweep_trainer(s);
+    if (rd_mkdirs(j->dir, err, sizeof err)) goto fail;
+    json_t *cfg = sweep_plan_config(dr->p, j->i, err, sizeof err);
+    if (!cfg) goto fail;
+    char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(cfg);
+    snprintf(path, sizeof path, "%s/config.json", j->dir);
+    if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    size_t tl = strlen(text);
+    text[tl] = 0;
+    int bad = rd_write_atomic(path, text, tl, err, sizeof err);
+    free(text);
+    if (bad) goto fail;
+
+    char **argv = NULL, *mfile = NULL;
+    char cfgpath[4200], metrics[4200];
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.json", j->dir);
+    if (tr.external) {
+        argv = sweep_plan_argv(dr->p, j->i, j->dir, j->key, &mfile, err, sizeof err);
+        if (!argv) goto fail;
+        if (mfile) snprintf(metrics, sizeof metrics, "%s", mfile);
+        else snprintf(metrics, sizeof metrics, "%s/stdout", j->dir);
+        free(mfile);
+    } else {
+        const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
+        argv = calloc(7, sizeof *argv);
+        if (!argv) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+        argv[0] = strdup(self);
+        argv[1] = strdup("train");
+        argv[2] = strdup("--config");
+        argv[3] = strdup(cfgpath);
+        argv[4] = strdup("--out");
+        argv[5] = strdup(j->dir);
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", j->dir);
+    }
+    char logp[4200], outp[4200];
+    snprintf(logp, sizeof logp, "%s/log", j->dir);
+    snprintf(outp, sizeof outp, "%s/stdout", j->dir);
+    int stdout_metrics = tr.external && !tr.metrics_file;
+    ingest_free(j->ing);
+    j->ing = ingest_new(metrics, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
+    if (!j->ing) { sweep_argv_free(argv); snprintf(err, sizeof err, "out of memory"); goto fail; }
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, sizeof err, "cannot start a worker: %s", strerror(errno));
+        sweep_argv_free(argv);
+        goto fail;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        int in = open("/dev/null", O_RDONLY);
+        int lg = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        int out = stdout_metrics ? open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
+        if (in < 0 || lg < 0 || out < 0) _exit(127);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(lg, 2);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        setenv("XOVER_RUN_DIR", j->dir, 1);
+        setenv("XOVER_RUN_KEY", j->key, 1);
+        execvp(argv[0], argv);
+        dprintf(2, "xover: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here: no race with a signal sent right away */
+    sweep_argv_free(argv);
+    j->pid = pid;
+    j->started = rd_now();
+    j->tok_t = j->started;
+    j->tok_last = 0;
+    j->tok_s = 0;
+    j->term_at = j->kill_at = 0;
+    j->timed_out = j->nonfinite = 0;
+    dr->running++;
+    db_run_started(dr->d, j->id, dr->host, pid, j->started);
+    db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
+    db_run_set(dr->d, j->id, &u);
+    write_status(j, "running");
+    char who[200];
+    describe_run(dr, j->i, who, sizeof who);
+    if (!dr->tty) event(dr, "started %.12s %s (pid %d)", j->key, who, (int)pid);
+    return 0;
+fail:
+    /* The run cannot even start (a bad config, a full disk): record why. */
+    j->finished = 1;
+    dr->nfailed++;
+    db_run_finished(dr->d, j->id, "failed", err, NULL, rd_now());
+    event(dr, "failed %.12s: %s", j->key, err);
+    return -1;
+}
+
+static void signal_job(job *j, int sig)
+{
+    if (j->pid > 0) kill(-j->pid, sig);
+}
+
+/* A worker has exited with wait status `ws`: ingest the rest, record. */
+static void finish(driver *dr, job *j, int ws)
+{
+    char err[512] = "";
+    if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) event(dr, "warning: %s", err);
+    const ingest_state *st = ingest_get(j->ing);
+    char reason[1024] = "", logp[4200];
+    const char *status;
+    snprintf(logp, sizeof logp, "%s/log", j->dir);
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+    if (j->nonfinite || (st->nonfinite && code == 0)) {
+        status = "failed";
+        snprintf(reason, sizeof reason, "%s", st->nonfinite_what);
+    } else if (j->timed_out) {
+        status = "failed";
+        char d[32];
+        exec_duration(dr->o->timeout, d, sizeof d);
+        snprintf(reason, sizeof reason, "timed out after %s", d);
+    } else if (code == 0) {
+        status = "done";
+    } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
+        status = "interrupted";
+    } else {
+        status = "failed";
+        char *last = rd_last_line(logp);
+        if (sig) snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%s", sig, strsignal(sig),
+                          last ? ": " : "", last ? last : "");
+        else snprintf(reason, sizeof reason, "exit code %d%s%s", code, last ? ": " : "", last ? last : "");
+        free(last);
+    }
+    char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
+    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
+        event(dr, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
+    free(tail);
+    write_status(j, status);
+    j->pid = 0;
+    j->finished = 1;
+    dr->running--;
+    char who[200];
+    describe_run(dr, j->i, who, sizeof who);
+    if (!strcmp(status, "done")) {
+        dr->ndone++;
+        dr->done_flops += j->est.flops;
+        event(dr, "done    %.12s %s (%lld steps, %.0fs)", j->key, who, st->step, rd_now() - j->started);
+    } else if (!strcmp(status, "failed")) {
+        dr->nfailed++;
+        event(dr, "FAILED  %.12s %s: %s", j->key, who, reason);
+    } else {
+        dr->ninterrupted++;
+        event(dr, "interrupted %.12s %s at step %lld", j->key, who, st->step);
+    }
+}
+
+/* Ingest what running workers wrote; enforce timeouts and finite losses. */
+static void tend(driver *dr)
+{
+    double now = rd_now();
+    for (size_t k = 0; k < dr->njobs; k++) {
+        job *j = &dr->jobs[k];
+        if (!j->pid) continue;
+        char err[512];
+        if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) event(dr, "warning: %s", err);
+        const ingest_state *st = ingest_get(j->ing);
+        if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
+            j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
+            j->tok_last = st->tokens;
+            j->tok_t = now;
+        }
+        if (st->nonfinite && !j->nonfinite && !j->term_at) {
+            j->nonfinite = 1;
+            j->term_at = now;
+            signal_job(j, SIGTERM);
+        }
+        if (dr->o->timeout > 0 && !j->term_at && now - j->started > dr->o->timeout) {
+            j->timed_out = 1;
+            j->term_at = now;
+            signal_job(j, SIGTERM);
+        }
+        /* A worker that ignores SIGTERM for 5 s is killed. */
+        if (j->term_at && !j->kill_at && now - j->term_at > 5) {
+            j->kill_at = now;
+            signal_job(j, SIGKILL);
+        }
+    }
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+typedef struct {
+    char *status, *run_dir;
+} found;
+
+static int found_fn(void *ctx, const db_run_info *r)
+{
+    found *f = ctx;
+    f->status = r->status ? strdup(r->status) : NULL;
+    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
+    return 0;
+}
+
+static int matches_only(const exec_options *o, const char *key)
+{
+    if (!o->nonly) return 1;
+    for (size_t k = 0; k < o->nonly; k++)
+        if (!strncmp(key, o->only[k], strlen(o->only[k]))) return 1;
+    return 0;
+}
+
+/* Register the sweep and its runs; pick the runs to do. */
+static int prepare(driver *dr)
+{
+    const sweep_plan *p = dr->p;
+    const sweep *s = sweep_plan_sweep(p);
+    const exec_options *o = dr->o;
+    size_t n = sweep_plan_count(p);
+    char hash[65];
+    SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
+    long long sweep_id;
+    if (db_sweep_put(dr->d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
+        return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
+    for (size_t k = 0; k < o->nonly; k++) {
+        size_t hits = 0;
+        char key[65];
+        for (size_t i = 0; i < n; i++) {
+            sweep_plan_key(p, i, key);
+            hits += !strncmp(key, o->only[k], strlen(o->only[k]));
+        }
+        if (!hits) return cli_error(XO_USAGE, "--only %s: no run of sweep %s has a key starting so", o->only[k], sweep_name(s));
+    }
+    dr->jobs = calloc(n ? n : 1, sizeof *dr->jobs);
+    if (!dr->jobs) return cli_error(XO_FAILED, "out of memory");
+    if (db_begin(dr->d)) return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
+    char err[1024];
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
+        if (!cfg) {
+            db_rollback(dr->d);
+            return cli_error(XO_USAGE, "%s", err);
+        }
+        char *text = run_config_canonical(cfg);
+        exec_estimate e;
+        exec_estimate_run(p, i, &e);
+        json_t *data = json_object_get(cfg, "data");
+        db_run_spec spec = {
+            .key = key, .config = text,
+            .objective = json_string_value(json_object_get(cfg, "objective")),
+            .model = json_string_value(json_object_get(json_object_get(cfg, "model"), "name")),
+            .params = e.params > 0 ? (long long)e.params : -1,
+            .unique_tokens = (long long)json_integer_value(json_object_get(data, "unique_tokens")),
+            .quality = json_string_value(json_object_get(data, "quality")),
+            .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
+            .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
+            .run_dir = NULL,
+        };
+        long long id;
+        int bad = !text || db_run_put(dr->d, &spec, &id) || db_sweep_link(dr->d, sweep_id, id);
+        free(text);
+        json_decref(cfg);
+        if (bad) {
+            db_rollback(dr->d);
+            return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
+        }
+        found f = {0};
+        db_run_by_key(dr->d, key, found_fn, &f);
+        const char *st = f.status ? f.status : "pending";
+        int take = matches_only(o, key);
+        if (!strcmp(st, "done")) { take = 0; dr->skipped_done++; }
+        else if (!strcmp(st, "failed") && !o->retry_failed) { take = 0; dr->skipped_failed++; }
+        if (take) {
+            job *j = &dr->jobs[dr->njobs++];
+            j->i = i;
+            j->id = id;
+            memcpy(j->key, key, 65);
+            j->status = f.status;
+            f.status = NULL;
+            if (f.run_dir) {
+                j->dir = f.run_dir; /* resume where its checkpoint is */
+                f.run_dir = NULL;
+            } else {
+                char d[4200];
+                snprintf(d, sizeof d, "%s/%s/%s", o->runs_dir ? o->runs_dir : "runs", sweep_name(s), key);
+                j->dir = strdup(d);
+            }
+            exec_estimate_run(p, i, &j->est);
+            dr->total_flops += j->est.flops;
+        }
+        free(f.status);
+        free(f.run_dir);
+    }
+    if (db_commit(dr->d)) return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
+    return XO_OK;
+}
+
+static void cleanup(driver *dr)
+{
+    for (size_t k = 0; k < dr->njobs; k++) {
+        free(dr->jobs[k].dir);
+        free(dr->jobs[k].status);
+        ingest_free(dr->jobs[k].ing);
+    }
+    free(dr->jobs);
+    if (dr->re) pcre2_code_free(dr->re);
+    db_close(dr->d);
+}
+
+int exec_run(const sweep_plan *p, const exec_options *o)
+{
+    driver dr = {.p = p, .o = o};
+    char err[1024];
+    const sweep *s = sweep_plan_sweep(p);
+    sweep_trainer_info tr = sweep_trainer(s);
+    if (tr.external && tr.metrics == SWEEP_METRICS_REGEX) {
+        int ec;
+        PCRE2_SIZE eo;
+        dr.re = pcre2_compile((PCRE2_SPTR)tr.regex, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (!dr.re) return cli_error(XO_USAGE, "%s: trainer.metrics.regex does not compile", sweep_path(s));
+    }
+    dr.d = db_open(o->db_path, DB_WRITE, err, sizeof err);
+    if (!dr.d) {
+        cleanup(&dr);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
+    snprintf(dr.build, sizeof dr.build, "%s+%s", XOVER_VERSION, XOVER_COMMIT);
+    int rc = prepare(&dr);
+    if (rc != XO_OK) {
+        cleanup(&dr);
+        return rc;
+    }
+    int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1) jobs = 1;
+    if (o->dry_run || !dr.njobs) {
+        if (!dr.njobs) {
+            printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), dr.skipped_done,
+                   dr.skipped_failed, dr.skipped_failed ? " (--retry-failed reruns them)" : "");
+        } else {
+            printf("sweep %s: would run %zu runs on %d workers (%zu done, %zu failed not retried):\n",
+                   sweep_name(s), dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
+            for (size_t k = 0; k < dr.njobs; k++) {
+                char who[256];
+                describe_run(&dr, dr.jobs[k].i, who, sizeof who);
+                printf("  %.12s  %-11s %s  %s\n", dr.jobs[k].key, dr.jobs[k].status ? dr.jobs[k].status : "new",
+                       who, dr.jobs[k].dir);
+            }
+        }
+        rc = dr.skipped_failed && !dr.njobs ? XO_FAILED : XO_OK;
+        cleanup(&dr);
+        return rc;
+    }
+
+    /* Signals: through a self-pipe into the loop below. */
+    if (pipe2(g_pipe, O_NONBLOCK | O_CLOEXEC)) {
+        cleanup(&dr);
+        return cli_error(XO_FAILED, "cannot create a pipe: %s", strerror(errno));
+    }
+    g_signals = 0;
+    struct sigaction sa = {0}, old_int, old_term, old_chld;
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, &old_chld);
+
+    dr.tty = cli_stderr_is_tty();
+    dr.t0 = rd_now();
+    event(&dr, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
+          dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
+    int seen_signals = 0;
+    for (;;) {
+        /* Ctrl-C: once = stop launching and interrupt; twice = kill. */
+        int sigs = g_signals;
+        if (sigs > seen_signals) {
+            seen_signals = sigs;
+            if (dr.stopping == 0) {
+                dr.stopping = 1;
+                for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGINT);
+                event(&dr, "interrupting: %zu running runs checkpoint and stop (Ctrl-C again to stop at once)",
+                      dr.running);
+            } else if (dr.stopping == 1) {
+                dr.stopping = 2;
+                for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGKILL);
+                event(&dr, "stopping at once");
+            }
+        }
+        int ws;
+        pid_t pid;
+        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+            for (size_t k = 0; k < dr.njobs; k++)
+                if (dr.jobs[k].pid == pid) finish(&dr, &dr.jobs[k], ws);
+        while (!dr.stopping && dr.running < (size_t)jobs && dr.next < dr.njobs) launch(&dr, &dr.jobs[dr.next++]);
+        if (!dr.running && (dr.stopping || dr.next >= dr.njobs)) break;
+        tend(&dr);
+        draw(&dr, 0);
+        struct pollfd pfd = {g_pipe[0], POLLIN, 0};
+        poll(&pfd, 1, 100);
+        char drain[64];
+        while (read(g_pipe[0], drain, sizeof drain) > 0) {}
+    }
+    clear_block(&dr);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+    g_pipe[0] = g_pipe[1] = -1;
+    char el[32];
+    exec_duration(rd_now() - dr.t0, el, sizeof el);
+    size_t pending = dr.njobs - dr.next;
+    event(&dr, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
+          dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
+    if (dr.stopping) rc = XO_INTERRUPTED;
+    else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;
+    cleanup(&dr);
+    return rc;
+}

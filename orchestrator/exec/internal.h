@@ -1,0 +1,55 @@
+/*
+ * internal.h — private to orchestrator/exec/: the pieces the driver is made
+ * of (ingest.c, rundir.c, progress.c). exec.h is the module's contract.
+ */
+#ifndef XOVER_EXEC_INTERNAL_H
+#define XOVER_EXEC_INTERNAL_H
+
+#include "orchestrator/exec/exec.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- ingest.c: a run's metrics, read incrementally ---------------------- */
+
+typedef struct {
+    long long step, tokens;     /* of the latest point */
+    double train_loss, val_loss;
+    double epoch;
+    size_t lines, bad_lines;
+    int nonfinite;              /* a loss that is not finite was reported */
+    char nonfinite_what[96];
+} ingest_state;
+
+typedef struct ingest ingest;
+/* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
+ * lines matched by the regex with named groups (step, tokens, epoch, flops
+ * are the point's coordinates; every other group is a metric). */
+ingest *ingest_new(const char *path, const pcre2_code *re);
+/* Read the complete lines added since the last call and store their points
+ * (idempotent: a point is keyed by run, name, step). A torn last line is
+ * left for the next call, unless `final` (the writer has exited). */
+int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen);
+const ingest_state *ingest_get(const ingest *g);
+void ingest_free(ingest *g);
+
+/* ---- rundir.c: files -------------------------------------------------- */
+
+/* mkdir -p. */
+int rd_mkdirs(const char *path, char *err, size_t errlen);
+/* Write a file atomically (temp + fsync + rename). */
+int rd_write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen);
+/* The last `lines` lines of a file (at most 4 KB), malloc'd; NULL if none. */
+char *rd_tail(const char *path, int lines);
+/* The last non-empty line of a file, malloc'd; NULL if none. */
+char *rd_last_line(const char *path);
+/* Remove a directory tree. */
+int rd_remove_tree(const char *path);
+/* "30s", "5m", "2h", "1d", "90" (seconds) -> seconds; -1 if malformed. */
+double rd_parse_duration(const char *s);
+double rd_now(void); /* Unix time, seconds */
+
+#endif
