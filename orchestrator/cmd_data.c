@@ -272,6 +272,7 @@ static int prepare_spec(spec *sp, const char *file, int argc)
             train_source_progress_end(&pr);
             return cli_error(XO_USAGE, "%s", err);
         }
+        train_source_progress_end(&pr); /* end the bar before printing */
         data_set_info in;
         data_set_info_get(ds, &in);
         printf("corpus %s, vocab %d: %s %s/%s.{bpe,set}\n", s.corpus.source, s.vocab[v],
@@ -288,6 +289,7 @@ static int prepare_spec(spec *sp, const char *file, int argc)
                 data_set_close(ds);
                 return cli_error(XO_USAGE, "%s", err);
             }
+            train_source_progress_end(&pr);
             char label[128];
             tier_label(&s.tier[t], label, sizeof label);
             printf("  tier %s: %llu tokens in %zu documents\n", label,
@@ -387,6 +389,7 @@ static int stats_spec(spec *sp)
             train_source_progress_end(&pr);
             return cli_error(XO_USAGE, "%s", err);
         }
+        train_source_progress_end(&pr);
         data_set_info in;
         data_set_info_get(ds, &in);
         int vocab = s.vocab[v];
@@ -427,6 +430,7 @@ static int stats_spec(spec *sp)
                 data_set_close(ds);
                 return cli_error(XO_USAGE, "%s", err);
             }
+            train_source_progress_end(&pr);
             char label[64];
             snprintf(label, sizeof label, "%s (%llu)", s.tier[t].name,
                      (unsigned long long)s.order_seed);
