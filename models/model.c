@@ -428,6 +428,12 @@ int model_train_step(model *m, const int32_t *tokens, const model_optim *o, floa
     const model_config *c = &m->cfg;
     int B = c->batch, T = c->seq_len, causal = c->objective == MODEL_AR;
     model_acts *a = &m->a;
+    for (size_t i = 0; i < (size_t)B * T; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab) {
+            snprintf(err, errlen, "token %d at position %zu of step %llu is outside the vocabulary (%d)",
+                     (int)tokens[i], i, (unsigned long long)m->step + 1, c->vocab);
+            return -1;
+        }
     if (causal)
         model_ar_batch(tokens, B, T, a->inputs, a->targets, a->weights);
     else

@@ -11,6 +11,8 @@ int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"help", cmd_help, "show the commands, or one command's options",
@@ -84,5 +86,27 @@ const cli_command cli_commands[] = {
      "  --format F    table (default) or json\n"
      "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
      "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"},
+    {"train", cmd_train, "train one run (AR or MDM) from its config into a run directory",
+     "usage: xover train --config run.json --out RUNDIR [--cache DIR] [--threads N]\n\n"
+     "Train the run a resolved run config describes (docs/run-config.md) and write\n"
+     "RUNDIR/metrics.jsonl (one JSON object per line: step, tokens, epoch, flops and\n"
+     "train_loss/lr/grad_norm or val_loss/mc_acc), RUNDIR/checkpoint, RUNDIR/model.json\n"
+     "(parameters, FLOPs per token), RUNDIR/log and RUNDIR/status (running, done,\n"
+     "failed or interrupted). If RUNDIR/checkpoint exists the run resumes from it,\n"
+     "bit for bit. Ctrl-C (or SIGTERM) checkpoints and exits 130.\n\n"
+     "  --config FILE   the run config (JSON)\n"
+     "  --out DIR       the run directory (created if missing)\n"
+     "  --cache DIR     tokenizer and token caches (default $XOVER_CACHE or .cache/xover)\n"
+     "  --threads N     BLAS threads (default 1)\n"},
+    {"sample", cmd_sample, "continue a prompt with a trained run's model",
+     "usage: xover sample --run RUNDIR --prompt TEXT [--tokens N] [--temperature T]\n"
+     "                    [--top-k K] [--steps S] [--seed N] [--cache DIR]\n\n"
+     "Load RUNDIR's checkpoint and tokenizer and continue TEXT by N tokens (default 32).\n"
+     "AR models write left to right; MDM models start the N positions masked and\n"
+     "unmask them over S steps (default N), most confident first.\n\n"
+     "  --temperature T  0 = greedy (default 1)\n"
+     "  --top-k K        sample among the K likeliest tokens (default all)\n"
+     "  --steps S        MDM unmasking steps\n"
+     "  --seed N         sampling seed (default 0)\n"},
     {0, 0, 0, 0},
 };

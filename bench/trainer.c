@@ -1,0 +1,278 @@
+/*
+ * bench/trainer.c — the trainer's speed, measured in one run, on 1 thread:
+ *
+ *   ours     tokens/s of model_train_step (forward, backward, AdamW) and the
+ *            achieved GFLOP/s (model FLOPs: 6N + 12*L*C*T per token);
+ *   ceiling  GFLOP/s of cblas_sgemm on the model's own products: the exact
+ *            sgemm calls of one training step (recorded by
+ *            model_trace_gemms) replayed alone; "sgemm share" = replay time
+ *            / step time is the fraction of the ceiling the whole step
+ *            reaches;
+ *   peer     PyTorch (bench/trainer_torch.py, python3-torch), same model and
+ *            objective, 1 thread, as shipped and with glibc's malloc
+ *            thresholds raised (GLIBC_TUNABLES, set only in the child);
+ *   memory   peak RSS of a child that only trains, against the theoretical
+ *            size (parameters + gradients + 2 moments + activations) and
+ *            against a child that only initialises OpenBLAS.
+ *
+ * Configs: A = 4 layers, dim 128, 4 heads, seq 128, batch 16, vocab 1024;
+ *          B = 2 layers, dim 64, 2 heads, seq 64, batch 32, vocab 512.
+ * Usage: build/bench/trainer [--quick]   (--quick: shorter timings)
+ */
+#include "models/models.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    double tok_s, gflops, ceil_gflops, exec_gflops, share, loss;
+    size_t ncalls;
+} ours_result;
+
+static double min_time = 2.0;
+
+/* The trainer alone: steps until min_time has passed. */
+static int run_ours(const model_config *cfg, ours_result *r)
+{
+    char err[256];
+    model *m = model_create(cfg, 1, err, sizeof err);
+    if (!m) return fprintf(stderr, "%s\n", err), -1;
+    size_t n = (size_t)cfg->batch * cfg->seq_len;
+    int32_t *tok = malloc(sizeof(int32_t) * n * 8);
+    model_rng g;
+    model_rng_seed(&g, 3);
+    for (size_t i = 0; i < n * 8; i++) tok[i] = (int32_t)model_rng_below(&g, cfg->vocab - 1);
+    model_optim o = model_optim_default();
+    model_step_stats st;
+    for (int i = 0; i < 3; i++)
+        if (model_train_step(m, tok + (i % 8) * n, &o, 1e-3f, &st, err, sizeof err))
+            return fprintf(stderr, "%s\n", err), -1;
+    int steps = 0;
+    double t0 = now(), t;
+    do {
+        if (model_train_step(m, tok + (steps % 8) * n, &o, 1e-3f, &st, err, sizeof err))
+            return fprintf(stderr, "%s\n", err), -1;
+        steps++;
+        t = now() - t0;
+    } while (t < min_time || steps < 5);
+    double step_time = t / steps;
+    r->tok_s = n / step_time;
+    r->gflops = model_flops_per_token(cfg) * r->tok_s / 1e9;
+    r->loss = st.loss;
+
+    /* Replay the step's own sgemm calls. */
+    size_t cap = 1 << 16;
+    model_gemm_call *calls = malloc(sizeof *calls * cap);
+    size_t nc = model_trace_gemms(m, tok, calls, cap);
+    if (nc > cap) nc = cap;
+    size_t na = 1, nb = 1, ncm = 1;
+    double flops = 0;
+    for (size_t i = 0; i < nc; i++) {
+        model_gemm_call *c = &calls[i];
+        size_t a = c->ta == 'N' ? (size_t)(c->m - 1) * c->lda + c->k : (size_t)(c->k - 1) * c->lda + c->m;
+        size_t b = c->tb == 'N' ? (size_t)(c->k - 1) * c->ldb + c->n : (size_t)(c->n - 1) * c->ldb + c->k;
+        size_t cc = (size_t)(c->m - 1) * c->ldc + c->n;
+        na = a > na ? a : na, nb = b > nb ? b : nb, ncm = cc > ncm ? cc : ncm;
+        flops += 2.0 * c->m * c->n * c->k;
+    }
+    float *A = malloc(sizeof(float) * na), *B = malloc(sizeof(float) * nb), *C = malloc(sizeof(float) * ncm);
+    for (size_t i = 0; i < na; i++) A[i] = (float)(model_rng_uniform(&g) - 0.5);
+    for (size_t i = 0; i < nb; i++) B[i] = (float)(model_rng_uniform(&g) - 0.5);
+    memset(C, 0, sizeof(float) * ncm);
+    int reps = 0;
+    t0 = now();
+    do {
+        for (size_t i = 0; i < nc; i++) {
+            model_gemm_call *c = &calls[i];
+            cblas_sgemm(CblasRowMajor, c->ta == 'T' ? CblasTrans : CblasNoTrans,
+                        c->tb == 'T' ? CblasTrans : CblasNoTrans, c->m, c->n, c->k, 1.0f, A, c->lda, B,
+                        c->ldb, c->beta, C, c->ldc);
+        }
+        reps++;
+        t = now() - t0;
+    } while (t < min_time / 2 || reps < 3);
+    double replay = t / reps;
+    r->ceil_gflops = flops / replay / 1e9;
+    r->exec_gflops = flops / step_time / 1e9;
+    r->share = replay / step_time;
+    r->ncalls = nc;
+    free(A), free(B), free(C), free(calls), free(tok);
+    model_free(m);
+    return 0;
+}
+
+/* Run fn in a child; results come back through a pipe, peak RSS (KB) from
+ * wait4. */
+static int in_child(const model_config *cfg, int only_blas, ours_result *r, long *maxrss_kb)
+{
+    int fd[2];
+    if (pipe(fd)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        ours_result x = {0};
+        int rc = 0;
+        if (only_blas) {
+            float a[64] = {0}, b[64] = {0}, c[64];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 8, 8, 8, 1, a, 8, b, 8, 0, c, 8);
+        } else
+            rc = run_ours(cfg, &x);
+        if (write(fd[1], &x, sizeof x) != (ssize_t)sizeof x) rc = 1;
+        _exit(rc ? 1 : 0);
+    }
+    close(fd[1]);
+    ssize_t got = read(fd[0], r, sizeof *r);
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) return -1;
+    *maxrss_kb = ru.ru_maxrss;
+    return got == (ssize_t)sizeof *r && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static char script[4096];
+
+static int find_script(const char *argv0)
+{
+    if (access("bench/trainer_torch.py", R_OK) == 0) {
+        snprintf(script, sizeof script, "bench/trainer_torch.py");
+        return 0;
+    }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) snprintf(exe, sizeof exe, "%s", argv0), n = (ssize_t)strlen(exe);
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(script, sizeof script, "%s/../../bench/trainer_torch.py", exe);
+    return access(script, R_OK) == 0 ? 0 : -1;
+}
+
+/* PyTorch in a child (fork/exec, argv only); tokens/s parsed from its JSON
+ * line, or -1. tuned adds GLIBC_TUNABLES to the child's environment only. */
+static double run_torch(const model_config *c, const char *obj, int tuned, int steps)
+{
+    char a[9][32];
+    int v[9] = {c->layers, c->dim, c->heads, c->hidden, c->vocab, c->seq_len, c->batch, steps, 3};
+    for (int i = 0; i < 9; i++) snprintf(a[i], sizeof a[i], "%d", v[i]);
+    char *argv[] = {"python3", script, "--layers", a[0], "--dim", a[1], "--heads", a[2], "--hidden", a[3],
+                    "--vocab", a[4], "--seq", a[5], "--batch", a[6], "--steps", a[7], "--warmup", a[8],
+                    "--objective", (char *)obj, NULL};
+    size_t ne = 0;
+    while (environ[ne]) ne++;
+    char **env = calloc(ne + 8, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "GLIBC_TUNABLES=", 15) && strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) &&
+            strncmp(environ[i], "OMP_NUM_THREADS=", 16))
+            env[k++] = environ[i];
+    env[k++] = "OPENBLAS_NUM_THREADS=1";
+    env[k++] = "OMP_NUM_THREADS=1";
+    if (tuned)
+        env[k++] = "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296";
+    env[k] = NULL;
+    int fd[2];
+    if (pipe(fd)) return free(env), -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        /* Debian's python3-torch belongs to the system interpreter. */
+        if (access("/usr/bin/python3", X_OK) == 0) execve("/usr/bin/python3", argv, env);
+        execvpe("python3", argv, env);
+        _exit(127);
+    }
+    free(env);
+    close(fd[1]);
+    char buf[4096];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+    buf[n] = 0;
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    const char *p = strstr(buf, "\"tokens_per_s\":");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !p) return -1;
+    return atof(p + 15);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    if (quick) min_time = 0.5;
+    openblas_set_num_threads(1);
+    printf("bench/trainer: 1 thread; OpenBLAS %s; kernel %s\n", openblas_get_config(),
+           openblas_get_corename());
+    int have_torch = find_script(argv[0]) == 0;
+    if (!have_torch) printf("  (bench/trainer_torch.py not found: PyTorch peer skipped)\n");
+    ours_result none;
+    long base_kb = 0;
+    in_child(NULL, 1, &none, &base_kb);
+    struct {
+        const char *name;
+        model_config c;
+        int torch_steps;
+    } cfgs[] = {
+        {"A", {4, 128, 4, 0, 1024, 128, 16, MODEL_AR, 1023}, quick ? 6 : 16},
+        {"B", {2, 64, 2, 0, 512, 64, 32, MODEL_AR, 511}, quick ? 10 : 40},
+    };
+    int fail = 0;
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        for (int obj = 0; obj < 2; obj++) {
+            model_config c = cfgs[i].c;
+            c.objective = obj ? MODEL_MDM : MODEL_AR;
+            c.hidden = model_default_hidden(c.dim);
+            const char *on = obj ? "mdm" : "ar";
+            ours_result r;
+            long kb;
+            size_t ne, np = model_param_count(&c, &ne);
+            printf("\nconfig %s %s: %d layers, dim %d, %d heads, hidden %d, seq %d, batch %d, vocab %d; "
+                   "%zu params (%zu non-embedding), %.2f MFLOP/token\n",
+                   cfgs[i].name, on, c.layers, c.dim, c.heads, c.hidden, c.seq_len, c.batch, c.vocab, np,
+                   ne, model_flops_per_token(&c) / 1e6);
+            if (in_child(&c, 0, &r, &kb)) {
+                printf("  ours: FAILED\n");
+                fail = 1;
+                continue;
+            }
+            printf("  ours      %9.0f tokens/s  %6.1f GFLOP/s (model FLOPs)  loss %.3f\n", r.tok_s, r.gflops,
+                   r.loss);
+            printf("  ceiling   %9s           %6.1f GFLOP/s (the step's %zu sgemm calls replayed alone)\n", "",
+                   r.ceil_gflops, r.ncalls);
+            printf("  ours / ceiling: %.0f%% (model FLOP/s), %.0f%% (executed sgemm FLOP/s = sgemm share of "
+                   "the step)\n",
+                   100 * r.gflops / r.ceil_gflops, 100 * r.share);
+            double theo = model_memory_bytes(&c) / 1048576.0;
+            printf("  memory    peak RSS %.1f MB; theoretical %.1f MB (params+grads+moments+activations); "
+                   "OpenBLAS-only process %.1f MB\n",
+                   kb / 1024.0, theo, base_kb / 1024.0);
+            if (!have_torch) continue;
+            double t1 = run_torch(&c, on, 0, cfgs[i].torch_steps);
+            double t2 = run_torch(&c, on, 1, cfgs[i].torch_steps);
+            if (t1 > 0) printf("  pytorch   %9.0f tokens/s as shipped          -> ours %.2fx\n", t1, r.tok_s / t1);
+            else printf("  pytorch   failed (as shipped)\n");
+            if (t2 > 0) printf("  pytorch   %9.0f tokens/s with GLIBC_TUNABLES -> ours %.2fx\n", t2, r.tok_s / t2);
+            else printf("  pytorch   failed (GLIBC_TUNABLES)\n");
+        }
+    return fail;
+}

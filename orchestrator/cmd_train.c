@@ -1,0 +1,516 @@
+/*
+ * cmd_train.c — `xover train --config run.json --out RUNDIR`: train one run.
+ *
+ * This is the glue the design promises: it opens the run's data through
+ * train_source.h, builds the model from models.h, and runs the loop. It is
+ * the command the sweep driver launches for every run, so what it writes to
+ * RUNDIR is a contract, kept simple:
+ *
+ *   config.json    the resolved run config (written only if absent).
+ *   model.json     {"key", "objective", "params", "non_embedding_params",
+ *                   "flops_per_token", "tokens_per_step", "total_steps",
+ *                   "seqs_per_epoch", "vocab", "mask_id", "layers", "dim",
+ *                   "heads", "hidden", "seq_len", "batch"}; written atomically
+ *                   at the start.
+ *   metrics.jsonl  one JSON object per line; EVERY line has "step" (optimizer
+ *                  steps done), "tokens" (training tokens seen), "epoch"
+ *                  (epochs over the unique tokens, fractional) and "flops"
+ *                  (cumulative training FLOPs, model_flops_per_token x
+ *                  tokens), plus either
+ *                    "train_loss" (mean over the steps since the previous
+ *                    train line), "lr", "grad_norm"            or
+ *                    "val_loss" (nats/token) and, with cloze items, "mc_acc".
+ *                  Evaluations happen at step 0, every eval interval and at
+ *                  the last step; train lines about 500 times per run.
+ *   checkpoint     models' binary checkpoint (atomic, CRC-checked), written at
+ *                  every evaluation (or every train.checkpoint_every steps),
+ *                  at the end, and on SIGINT/SIGTERM.
+ *   log            human-readable lines (appended).
+ *   status         one word on the first line: running | done | failed |
+ *                  interrupted; a reason on the second for failed and
+ *                  interrupted. Written atomically.
+ *
+ * Resuming: if RUNDIR/checkpoint exists (and model.json names the same run
+ * key) training continues from it, and metrics.jsonl is first cut back to the
+ * lines whose step is <= the checkpoint's, so a resumed run's metrics equal
+ * an uninterrupted run's bit for bit.
+ *
+ * Exit codes: 0 done; 1 failed (non-finite loss, I/O); 2 bad usage, config or
+ * data; 130 interrupted (checkpoint written).
+ *
+ * For tests: XOVER_TRAIN_STOP_AT=N raises SIGTERM right after step N, so an
+ * interruption can be placed exactly.
+ */
+#include "models/models.h"
+#include "orchestrator/cli.h"
+#include "orchestrator/run_config.h"
+#include "orchestrator/train_source.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    char dir[4096];
+    FILE *log;
+} rundir;
+
+static void path_in(const rundir *r, char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", r->dir, name);
+}
+
+/* Write a whole small file atomically (temp + rename). */
+static int write_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    int bad = fputs(text, f) < 0;
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void logf_(rundir *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(rundir *r, const char *fmt, ...)
+{
+    if (!r->log) return;
+    time_t t = time(NULL);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));
+    fprintf(r->log, "%s ", ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(r->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', r->log);
+    fflush(r->log);
+}
+
+static void set_status(rundir *r, const char *word, const char *reason)
+{
+    char path[4200], text[8400];
+    path_in(r, path, sizeof path, "status");
+    snprintf(text, sizeof text, "%s\n%s%s", word, reason ? reason : "", reason ? "\n" : "");
+    if (write_atomic(path, text)) cli_warn("cannot write %s: %s", path, strerror(errno));
+}
+
+/* Keep the metrics lines with step <= max_step (all others are from after the
+ * checkpoint we resume from, or torn). Rewritten atomically. */
+static int cut_metrics(const char *path, long long max_step)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return errno == ENOENT ? 0 : -1;
+    char *out = NULL, *line = NULL;
+    size_t outlen = 0, cap = 0;
+    FILE *mem = open_memstream(&out, &outlen);
+    ssize_t n;
+    while (mem && (n = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *s = o ? json_object_get(o, "step") : NULL;
+        if (json_is_integer(s) && json_integer_value(s) <= max_step && line[n - 1] == '\n')
+            fputs(line, mem);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (!mem) return -1;
+    fclose(mem);
+    int rc = write_atomic(path, out ? out : "");
+    free(out);
+    return rc;
+}
+
+/* One metrics line: the four columns every line carries, then the values. */
+static void metric_line(FILE *m, uint64_t step, double tokens, double epoch, double flops,
+                        const char *rest)
+{
+    fprintf(m, "{\"step\":%llu,\"tokens\":%.0f,\"epoch\":%.9g,\"flops\":%.9g%s}\n",
+            (unsigned long long)step, tokens, epoch, flops, rest);
+}
+
+static int flush_file(FILE *f) { return fflush(f) != 0 || fsync(fileno(f)) != 0 ? -1 : 0; }
+
+typedef struct {
+    model_config mc;
+    model_optim opt;
+    model_schedule sched;
+    double lr, warmup, decay, min_frac, epochs, eval_every;
+    int eval_in_epochs;
+    uint64_t seed, ckpt_every;
+    model_eval_opts eval;
+} train_cfg;
+
+static const json_t *sec(const json_t *c, const char *s) { return json_object_get(c, s); }
+static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Read the resolved config into the trainer's terms and check the model. */
+static int read_train_cfg(const json_t *c, train_cfg *t, char *err, size_t errlen)
+{
+    const json_t *m = sec(c, "model"), *tr = sec(c, "train"), *d = sec(c, "data");
+    memset(t, 0, sizeof *t);
+    t->mc = (model_config){(int)num(m, "layers"), (int)num(m, "dim"), (int)num(m, "heads"),
+                           (int)num(m, "hidden"), (int)num(d, "vocab"), (int)num(tr, "seq_len"),
+                           (int)num(tr, "batch"), strcmp(str(c, "objective"), "mdm") ? MODEL_AR : MODEL_MDM,
+                           0};
+    if (model_config_check(&t->mc, err, errlen)) return -1;
+    t->opt = (model_optim){(float)num(tr, "beta1"), (float)num(tr, "beta2"), (float)num(tr, "adam_eps"),
+                           (float)num(tr, "weight_decay"), (float)num(tr, "clip")};
+    t->sched = strcmp(str(tr, "schedule"), "cosine") ? MODEL_SCHED_WSD : MODEL_SCHED_COSINE;
+    t->lr = num(tr, "lr");
+    t->warmup = num(tr, "warmup_frac");
+    t->decay = num(tr, "decay_frac");
+    t->min_frac = num(tr, "min_lr_frac");
+    t->epochs = num(tr, "epochs");
+    t->eval_every = num(tr, "eval_every");
+    t->eval_in_epochs = strcmp(str(tr, "eval_unit"), "step") != 0;
+    t->seed = (uint64_t)num(c, "seed");
+    t->ckpt_every = (uint64_t)num(tr, "checkpoint_every");
+    t->eval = (model_eval_opts){(int)num(tr, "eval_draws"), strcmp(str(tr, "eval_estimator"), "bernoulli") == 0,
+                                (uint64_t)num(tr, "eval_seed")};
+    return 0;
+}
+
+static void human_time(double s, char *buf, size_t n)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, n, "?");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+/* Evaluate and append an eval line. Returns 0, or -1 (err). */
+static int evaluate(model *m, train_source *src, const train_cfg *t, FILE *metrics, uint64_t step,
+                    double tokens, double flops, double *val_out, char *err, size_t errlen)
+{
+    size_t nval;
+    const int32_t *val = train_source_val(src, &nval);
+    char rest[256] = "";
+    size_t k = 0;
+    *val_out = NAN;
+    if (nval > 0) {
+        double v = model_val_loss(m, val, nval, &t->eval);
+        if (!isfinite(v)) return snprintf(err, errlen, "non-finite validation loss at step %llu", (unsigned long long)step), -1;
+        *val_out = v;
+        k += (size_t)snprintf(rest + k, sizeof rest - k, ",\"val_loss\":%.9g", v);
+    }
+    train_source_cloze q = train_source_cloze_items(src);
+    if (q.n_items > 0) {
+        model_cloze mq = {q.n_items, q.C, q.K, q.M, q.context, q.cands, q.answer};
+        double acc = model_mc_acc(m, &mq, &t->eval, err, errlen);
+        if (acc < 0) return -1;
+        k += (size_t)snprintf(rest + k, sizeof rest - k, ",\"mc_acc\":%.9g", acc);
+    }
+    if (k) metric_line(metrics, step, tokens, train_source_epoch(src), flops, rest);
+    return 0;
+}
+
+static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char *cache)
+{
+    char err[8192], path[4200];
+    train_cfg t;
+    if (read_train_cfg(cfg, &t, err, sizeof err)) {
+        set_status(rd, "failed", err);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    logf_(rd, "opening data (%s)", str(sec(cfg, "data"), "corpus"));
+    train_source *src = train_source_open(cfg, cache, err, sizeof err);
+    if (!src) {
+        set_status(rd, "failed", err);
+        logf_(rd, "failed: %s", err);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    int rc = XO_FAILED;
+    model *m = NULL;
+    FILE *metrics = NULL;
+    int32_t *tokens = NULL;
+    t.mc.vocab = train_source_vocab(src);
+    t.mc.mask_id = train_source_mask(src);
+    size_t spe = train_source_seqs_per_epoch(src);
+    train_source_cloze q = train_source_cloze_items(src);
+    if (q.n_items > 0 && q.C + q.M > t.mc.seq_len) {
+        snprintf(err, sizeof err, "data.cloze context + length (%d + %d) must fit in train.seq_len (%d)", q.C,
+                 q.M, t.mc.seq_len);
+        rc = XO_USAGE;
+        goto fail;
+    }
+    if (spe == 0) {
+        snprintf(err, sizeof err, "the training data holds no full sequence of %d tokens", t.mc.seq_len);
+        rc = XO_USAGE;
+        goto fail;
+    }
+    m = model_create(&t.mc, t.seed, err, sizeof err);
+    if (!m) {
+        rc = XO_USAGE;
+        goto fail;
+    }
+    const model_config *mc = model_get_config(m);
+    int B = mc->batch, T = mc->seq_len;
+    double tok_step = (double)B * T, fpt = model_flops_per_token(mc);
+    uint64_t total = (uint64_t)ceil(t.epochs * (double)spe / B - 1e-9);
+    if (total < 1) total = 1;
+    uint64_t eval_iv = (uint64_t)llround(t.eval_in_epochs ? t.eval_every * spe / B : t.eval_every);
+    if (eval_iv < 1) eval_iv = 1;
+    uint64_t log_iv = total / 500 > 0 ? total / 500 : 1;
+
+    /* model.json: sizes and costs, for the orchestrator and for people. */
+    size_t ne, np = model_param_count(mc, &ne);
+    json_t *info = json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+                             "key", cfg_key, "objective", mc->objective == MODEL_MDM ? "mdm" : "ar", "params",
+                             (json_int_t)np, "non_embedding_params", (json_int_t)ne, "flops_per_token", fpt,
+                             "tokens_per_step", (json_int_t)tok_step, "total_steps", (json_int_t)total, "seqs_per_epoch",
+                             (json_int_t)spe, "vocab", mc->vocab, "mask_id", (int)mc->mask_id, "layers",
+                             mc->layers, "dim", mc->dim, "heads", mc->heads, "hidden", mc->hidden, "seq_len", T,
+                             "batch", B);
+    char *info_text = info ? json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(info);
+    path_in(rd, path, sizeof path, "model.json");
+    if (!info_text || write_atomic(path, info_text)) {
+        free(info_text);
+        snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    free(info_text);
+
+    /* Resume from the checkpoint if there is one. */
+    model_ckpt_state ck = {{0, 0}, {0}};
+    char ckpath[4200], mpath[4200];
+    path_in(rd, ckpath, sizeof ckpath, "checkpoint");
+    path_in(rd, mpath, sizeof mpath, "metrics.jsonl");
+    if (access(ckpath, F_OK) == 0) {
+        if (model_load(m, ckpath, &ck, err, sizeof err)) goto fail;
+        if (train_source_set_position(src, ck.data_pos)) {
+            snprintf(err, sizeof err, "checkpoint %s: its data position does not fit this data", ckpath);
+            goto fail;
+        }
+        logf_(rd, "resuming from step %llu", (unsigned long long)model_step(m));
+    }
+    uint64_t step = model_step(m);
+    if (cut_metrics(mpath, step == 0 ? -1 : (long long)step)) {
+        snprintf(err, sizeof err, "cannot rewrite %s: %s", mpath, strerror(errno));
+        goto fail;
+    }
+    metrics = fopen(mpath, "a");
+    tokens = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!metrics || !tokens) {
+        snprintf(err, sizeof err, "cannot open %s: %s", mpath, strerror(errno));
+        goto fail;
+    }
+    logf_(rd, "%s model: %zu params (%zu non-embedding), %.3g FLOPs/token; %llu steps of %d x %d tokens, "
+              "%zu sequences per epoch",
+          mc->objective == MODEL_MDM ? "mdm" : "ar", np, ne, fpt, (unsigned long long)total, B, T, spe);
+    double val = NAN;
+    if (step == 0) {
+        if (evaluate(m, src, &t, metrics, 0, 0, 0, &val, err, sizeof err)) goto fail;
+        logf_(rd, "step 0: val_loss %.4f", val);
+    }
+    /* The running train-loss window survives checkpoints (extra[0..1]). */
+    double wsum = ck.extra[0], wn = ck.extra[1];
+    int tty = cli_stderr_is_tty();
+    double t0 = now(), last_print = 0;
+    uint64_t step0 = step;
+    const char *stop_env = getenv("XOVER_TRAIN_STOP_AT");
+    uint64_t stop_at = stop_env ? strtoull(stop_env, NULL, 10) : 0;
+    model_step_stats st = {0, 0};
+    while (step < total && !stop_signal) {
+        float lr = model_lr(t.sched, step, total, (float)t.lr, t.warmup, t.decay, t.min_frac);
+        train_source_next_batch(src, tokens, B);
+        if (model_train_step(m, tokens, &t.opt, lr, &st, err, sizeof err)) goto fail;
+        step++;
+        if (stop_at && step == stop_at) raise(SIGTERM);
+        wsum += st.loss;
+        wn += 1;
+        double seen = step * tok_step, flops = seen * fpt;
+        if (step % log_iv == 0 || step == total) {
+            char rest[160];
+            snprintf(rest, sizeof rest, ",\"train_loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g", wsum / wn, lr,
+                     st.grad_norm);
+            metric_line(metrics, step, seen, train_source_epoch(src), flops, rest);
+            wsum = wn = 0;
+        }
+        int evaled = 0;
+        if (step % eval_iv == 0 || step == total) {
+            if (evaluate(m, src, &t, metrics, step, seen, flops, &val, err, sizeof err)) goto fail;
+            logf_(rd, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)step, st.loss,
+                  val, train_source_epoch(src));
+            evaled = 1;
+        }
+        int ckpt = t.ckpt_every ? step % t.ckpt_every == 0 : evaled;
+        if (ckpt || step == total || stop_signal) {
+            ck.extra[0] = wsum;
+            ck.extra[1] = wn;
+            train_source_get_position(src, ck.data_pos);
+            if (flush_file(metrics)) {
+                snprintf(err, sizeof err, "cannot write %s: %s", mpath, strerror(errno));
+                goto fail;
+            }
+            if (model_save(m, ckpath, &ck, err, sizeof err)) goto fail;
+        }
+        double el = now() - t0;
+        if (el - last_print >= (tty ? 0.25 : 10.0) || step == total) {
+            double rate = (step - step0) * tok_step / (el > 0 ? el : 1e-9);
+            char eta[32];
+            human_time((total - step) * tok_step / rate, eta, sizeof eta);
+            fprintf(stderr, "%s%llu/%llu steps  loss %.4f  %.0f tok/s  epoch %.2f  ETA %s%s", tty ? "\r" : "",
+                    (unsigned long long)step, (unsigned long long)total, st.loss, rate, train_source_epoch(src),
+                    eta, tty ? "   " : "\n");
+            last_print = el;
+        }
+    }
+    if (tty) fputc('\n', stderr);
+    if (stop_signal && step < total) {
+        /* The loop checkpointed at this step before leaving. */
+        char why[64];
+        snprintf(why, sizeof why, "signal %d at step %llu", (int)stop_signal, (unsigned long long)step);
+        if (step == step0) { /* no step ran since start: make sure a checkpoint exists */
+            train_source_get_position(src, ck.data_pos);
+            ck.extra[0] = wsum, ck.extra[1] = wn;
+            if (flush_file(metrics) || model_save(m, ckpath, &ck, err, sizeof err)) goto fail;
+        }
+        set_status(rd, "interrupted", why);
+        logf_(rd, "interrupted: %s", why);
+        rc = XO_INTERRUPTED;
+        goto out;
+    }
+    if (flush_file(metrics)) {
+        snprintf(err, sizeof err, "cannot write %s: %s", mpath, strerror(errno));
+        goto fail;
+    }
+    set_status(rd, "done", NULL);
+    logf_(rd, "done: %llu steps", (unsigned long long)step);
+    rc = XO_OK;
+    goto out;
+fail:
+    set_status(rd, "failed", err);
+    logf_(rd, "failed: %s", err);
+    cli_error(rc, "%s", err);
+out:
+    if (metrics) fclose(metrics);
+    free(tokens);
+    model_free(m);
+    train_source_close(src);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"cache", required_argument, 0, 'C'},
+                                         {"threads", required_argument, 0, 'j'},
+                                         {0, 0, 0, 0}};
+    const char *config = NULL, *out = NULL, *cache = NULL;
+    long long threads = 1;
+    int c;
+    cli_reset_getopt();
+    while ((c = cli_getopt("train", argc, argv, "", opts)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'o': out = optarg; break;
+        case 'C': cache = optarg; break;
+        case 'j':
+            if (cli_parse_long("train", "--threads", optarg, &threads)) return XO_USAGE;
+            if (threads < 1 || threads > 256) return cli_usage_error("train", "--threads must be 1..256, not %lld", threads);
+            break;
+        default: return XO_USAGE;
+        }
+    }
+    if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    if (!config) return cli_usage_error("train", "--config is required");
+    if (!out) return cli_usage_error("train", "--out is required");
+
+    json_error_t je;
+    json_t *cfg = json_load_file(config, 0, &je);
+    if (!cfg) return cli_error(XO_USAGE, "%s:%d:%d: %s", config, je.line, je.column, je.text);
+    char err[8192];
+    if (!json_is_object(cfg)) {
+        json_decref(cfg);
+        return cli_error(XO_USAGE, "%s: a run config is a JSON object", config);
+    }
+    if (run_config_resolve(cfg, err, sizeof err)) {
+        json_decref(cfg);
+        return cli_error(XO_USAGE, "%s: %s", config, err);
+    }
+    train_cfg t;
+    if (read_train_cfg(cfg, &t, err, sizeof err)) {
+        json_decref(cfg);
+        return cli_error(XO_USAGE, "%s: %s", config, err);
+    }
+    char key[65];
+    run_config_key(cfg, key);
+
+    rundir rd = {{0}, NULL};
+    snprintf(rd.dir, sizeof rd.dir, "%s", out);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        json_decref(cfg);
+        return cli_error(XO_FAILED, "cannot create %s: %s", out, strerror(errno));
+    }
+    char path[4200];
+    /* A checkpoint of another run must not be resumed with this config. */
+    path_in(&rd, path, sizeof path, "model.json");
+    json_t *old = json_load_file(path, 0, NULL);
+    char ck[4200];
+    path_in(&rd, ck, sizeof ck, "checkpoint");
+    if (old && access(ck, F_OK) == 0 && strcmp(str(old, "key"), key) != 0) {
+        json_decref(old);
+        json_decref(cfg);
+        return cli_error(XO_USAGE, "%s holds a checkpoint of another run (key %.12s, this config is %.12s)",
+                         out, str(old, "key"), key);
+    }
+    json_decref(old);
+    path_in(&rd, path, sizeof path, "config.json");
+    if (access(path, F_OK) != 0) {
+        char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!text || write_atomic(path, text)) cli_warn("cannot write %s", path);
+        free(text);
+    }
+    path_in(&rd, path, sizeof path, "log");
+    rd.log = fopen(path, "a");
+    set_status(&rd, "running", NULL);
+    logf_(&rd, "xover train --config %s --out %s (key %s)", config, out, key);
+
+    openblas_set_num_threads((int)threads);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = train(cfg, key, &rd, cache);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rd.log) fclose(rd.log);
+    json_decref(cfg);
+    return rc;
+}
