@@ -11,6 +11,11 @@ int cmd_sql(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 
@@ -108,5 +113,48 @@ const cli_command cli_commands[] = {
      "  --top-k K        sample among the K likeliest tokens (default all)\n"
      "  --steps S        MDM unmasking steps\n"
      "  --seed N         sampling seed (default 0)\n"},
+    {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
+     "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
+     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n\n"
+     "Plan the sweep, record it and its runs in the database, and run every run that\n"
+     "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
+     "processes, each `xover train` (or the sweep's external trainer) with one BLAS\n"
+     "thread in its run directory DIR/<sweep>/<key>/ (config.json, metrics.jsonl,\n"
+     "checkpoint, log, status). Metrics reach the database while runs train.\n"
+     "Ctrl-C stops launching and interrupts the running runs, which checkpoint and\n"
+     "are marked interrupted (exit 130); the next `xover run` resumes them. A second\n"
+     "Ctrl-C stops them at once. A run that crashes, times out or reports a\n"
+     "non-finite loss is failed, with its reason and log tail; the sweep goes on.\n"
+     "Exit 0 when every run is done, 1 when some failed.\n\n"
+     "  -j, --jobs N       worker processes (default: one per core)\n"
+     "  --retry-failed     rerun the runs that failed\n"
+     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h)\n"
+     "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
+     "  -n, --dry-run      list what would run; run nothing\n"
+     "  --runs-dir DIR     where run directories go (default: runs)\n"
+     "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"status", cmd_status, "where runs stand: the whole database, or one sweep's unfinished runs",
+     "usage: xover status [SWEEP] [--db PATH]\n\n"
+     "Without SWEEP: runs per status, and per sweep. With SWEEP (its name or its\n"
+     "YAML file): its counts and every run not done yet, with its last step and,\n"
+     "for failed runs, why.\n\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"ls", cmd_ls, "list the sweeps and their progress",
+     "usage: xover ls [--db PATH]\n\n"
+     "One line per sweep: runs, done, progress, running, failed, still to do, and\n"
+     "when it was last run.\n\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"show", cmd_show, "one run: status, axes, paths, error, final and best metrics, config",
+     "usage: xover show KEY [--db PATH]\n\n"
+     "KEY is a run key or any unambiguous prefix of it (xover plan and xover status\n"
+     "show 12 digits).\n\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"rm", cmd_rm, "delete a sweep or a run, with its metrics and run directories",
+     "usage: xover rm SWEEP|KEY [--yes] [--db PATH]\n\n"
+     "Delete a sweep (by name or YAML file) with the runs no other sweep uses, or one\n"
+     "run (by key prefix): their rows, metric points and run directories. Asks\n"
+     "first; without a terminal, --yes is required.\n\n"
+     "  -y, --yes   do not ask\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
     {0, 0, 0, 0},
 };

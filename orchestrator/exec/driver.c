@@ -34,9 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef XOVER_COMMIT
-#define XOVER_COMMIT "unknown"
-#endif
+/* "0.1.0+<commit>", defined next to `xover --version` (cmd_version.c). */
+const char *xover_build_id(void);
 
 typedef struct {
     size_t i;          /* run index in the plan */
@@ -178,12 +177,16 @@ static void draw(driver *dr, int force)
 
 /* ---- launching ---------------------------------------------------------- */
 
-static void write_status(const job *j, const char *status)
+/* The run directory's status file, in `xover train`'s format: the status
+ * on the first line, the reason on the second. The driver writes it last,
+ * because only it knows about timeouts and kills. */
+static void write_status(const job *j, const char *status, const char *reason)
 {
     char path[4200], err[256];
     snprintf(path, sizeof path, "%s/status", j->dir);
-    char text[64];
-    int n = snprintf(text, sizeof text, "%s\n", status);
+    char text[1200];
+    int n = snprintf(text, sizeof text, "%s\n%s%s", status, reason ? reason : "", reason && *reason ? "\n" : "");
+    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
     rd_write_atomic(path, text, (size_t)n, err, sizeof err);
 }
 
@@ -277,7 +280,7 @@ static int launch(driver *dr, job *j)
     db_run_started(dr->d, j->id, dr->host, pid, j->started);
     db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
     db_run_set(dr->d, j->id, &u);
-    write_status(j, "running");
+    write_status(j, "running", NULL);
     char who[200];
     describe_run(dr, j->i, who, sizeof who);
     if (!dr->tty) event(dr, "started %.12s %s (pid %d)", j->key, who, (int)pid);
@@ -331,7 +334,7 @@ static void finish(driver *dr, job *j, int ws)
     if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
         event(dr, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
-    write_status(j, status);
+    write_status(j, status, reason);
     j->pid = 0;
     j->finished = 1;
     dr->running--;
@@ -522,7 +525,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         return cli_error(XO_USAGE, "%s", err);
     }
     if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
-    snprintf(dr.build, sizeof dr.build, "%s+%s", XOVER_VERSION, XOVER_COMMIT);
+    snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
     int rc = prepare(&dr);
     if (rc != XO_OK) {
         cleanup(&dr);

@@ -14,6 +14,7 @@
 #include "orchestrator/sweep/sweep.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* ---- estimates ----------------------------------------------------------- */
 
@@ -50,6 +51,17 @@ void exec_statuses_free(exec_statuses *s);
 void exec_human(double v, char *buf, size_t n);
 /* Seconds as "45s", "12m", "3.5h", "2.1d". */
 void exec_duration(double s, char *buf, size_t n);
+
+/* ---- reading the database back (query.c) ------------------------------- */
+
+/* Print the rows of one SQL statement as an aligned table on out. */
+int exec_print_query(db *d, const char *sql, FILE *out);
+/* The sweep a command-line argument names: a sweep name, or a YAML file
+ * whose `sweep:` name is used. 0 and *id, or an XO_* code (message printed). */
+int exec_find_sweep(db *d, const char *arg, long long *id, char *name, size_t namelen);
+/* The one run whose key starts with hex `prefix`: 0 and its full key, or an
+ * XO_* code (message printed: no such run, or ambiguous). */
+int exec_find_run(db *d, const char *prefix, char key[65]);
 
 /* ---- the driver ---------------------------------------------------------- */
 

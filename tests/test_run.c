@@ -1,0 +1,333 @@
+/*
+ * test_run.c — `xover run`: a sweep end to end with the built-in trainer,
+ * a second run doing nothing, --retry-failed, external trainers (JSON Lines
+ * and regex), non-finite losses, timeouts, --only, --dry-run, and Ctrl-C
+ * then resume giving the metrics of an uninterrupted run.
+ */
+#include "tests/harness.h"
+#include "orchestrator/db/db.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char g_db[512], g_runs[512];
+
+static void paths(void)
+{
+    harness_path(g_db, sizeof g_db, "x.db");
+    harness_path(g_runs, sizeof g_runs, "runs");
+}
+
+static harness_proc xrun(const char *sweep, const char *a1, const char *a2, const char *a3)
+{
+    const char *argv[] = {harness_xover(), "run", sweep, "--db", g_db, "--runs-dir", g_runs, "-j", "2",
+                          a1, a2, a3, NULL};
+    return harness_run(argv, NULL);
+}
+
+static long long q(const char *sql)
+{
+    char err[512];
+    db *d = db_open(g_db, DB_READONLY, err, sizeof err);
+    if (!d) return -1000;
+    long long v = -999;
+    if (db_query_int(d, sql, &v)) v = -998;
+    db_close(d);
+    return v;
+}
+
+/* Every metric point as text, in a fixed order, to compare two databases. */
+static int dump_row(void *ctx, int ncol, const db_value *v)
+{
+    char **buf = ctx;
+    char line[256];
+    snprintf(line, sizeof line, "%s %s %lld %.17g\n", v[0].s, v[1].s, v[2].i, ncol > 3 ? v[3].d : 0.0);
+    size_t a = *buf ? strlen(*buf) : 0;
+    char *n = realloc(*buf, a + strlen(line) + 1);
+    if (!n) return 1;
+    memcpy(n + a, line, strlen(line) + 1);
+    *buf = n;
+    return 0;
+}
+
+static char *dump_metrics(const char *dbpath)
+{
+    char err[512];
+    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
+    if (!d) return NULL;
+    char *buf = NULL;
+    db_sink sink = {NULL, dump_row, &buf};
+    db_query(d, "SELECT r.key, m.name, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
+                "ORDER BY r.key, m.name, m.step", &sink);
+    db_close(d);
+    return buf;
+}
+
+static const char *trainer(void)
+{
+    static char path[1024];
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd)) return "tests/fake_trainer.py";
+    snprintf(path, sizeof path, "%s/tests/fake_trainer.py", cwd);
+    return path;
+}
+
+TEST(run_smoke_end_to_end_then_nothing_to_do)
+{
+    paths();
+    harness_proc r = xrun("experiments/smoke.yaml", NULL, NULL, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "sweep smoke: 4 done, 0 failed");
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    CHECK_INT(q("SELECT count(DISTINCT objective) FROM runs"), 2);
+    /* both objectives have validation losses at several steps, in the db */
+    CHECK(q("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.objective = 'mdm' AND m.name = 'val_loss'") >= 4);
+    CHECK(q("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id "
+            "WHERE r.objective = 'ar' AND m.name = 'val_loss'") >= 4);
+    /* the final AR loss is below the initial one: it trained */
+    CHECK_INT(q("SELECT count(*) FROM runs r WHERE r.objective = 'ar' AND "
+                "(SELECT value FROM metrics WHERE run_id = r.id AND name = 'val_loss' ORDER BY step DESC LIMIT 1) < "
+                "(SELECT value FROM metrics WHERE run_id = r.id AND name = 'val_loss' ORDER BY step LIMIT 1)"), 2);
+    CHECK_INT(q("SELECT count(*) FROM sweep_runs"), 4);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE run_dir LIKE '%/runs/smoke/' || key"), 4);
+    long long points = q("SELECT count(*) FROM metrics");
+    /* each run directory holds its config.json and final status */
+    const char *la[] = {"/bin/sh", "-c", "cat \"$0\"/smoke/*/status | grep -c '^done$'; ls \"$0\"/smoke/*/config.json | wc -l",
+                        g_runs, NULL};
+    harness_proc c = harness_run(la, NULL);
+    CHECK_STR(c.out, "4\n4\n");
+    harness_proc_free(&c);
+
+    /* a second run does nothing and changes nothing */
+    r = xrun("experiments/smoke.yaml", NULL, NULL, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "nothing to run: 4 runs done, 0 failed");
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT sum(attempts) FROM runs"), 4);
+    CHECK_INT(q("SELECT count(*) FROM metrics"), points);
+}
+
+static void write_sweep(const char *name, const char *body)
+{
+    char path[512];
+    harness_path(path, sizeof path, name);
+    char *text = malloc(strlen(body) + 2048);
+    sprintf(text, body, trainer());
+    harness_write(path, text);
+    free(text);
+}
+
+TEST(run_external_jsonl_and_retry_failed_reruns_only_failed)
+{
+    paths();
+    write_sweep("e.yaml", "sweep: ext\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, lr: [1e-3, 2e-3], flag: [--ok, --fail]}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '12', '{lr}', '{flag}']}\n");
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "e.yaml");
+    harness_proc r = xrun(sweep, NULL, NULL, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "FAILED");
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
+                "'exit code 3: error: this configuration is refused on purpose%'"), 2);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND log_tail LIKE '%refused on purpose%'"), 2);
+    /* 12 points per done run, the loss a function of (lr, step) */
+    CHECK_INT(q("SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 24);
+    CHECK_INT(q("SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.step = 12 AND "
+                "abs(m.value - 10.0 / (1 + json_extract(r.config, '$.train.lr') * 12000)) < 1e-12"), 2);
+    CHECK_INT(q("SELECT count(*) FROM metrics WHERE tokens = step * 100"), 24);
+
+    /* without --retry-failed: nothing to run, still a failure */
+    r = xrun(sweep, NULL, NULL, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.out, "nothing to run: 2 runs done, 2 failed (--retry-failed reruns them)");
+    harness_proc_free(&r);
+    /* --retry-failed reruns the two failed runs and nothing else */
+    r = xrun(sweep, "--retry-failed", NULL, NULL);
+    CHECK_INT(r.status, 1);
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND attempts = 2"), 2);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), 2);
+}
+
+TEST(run_external_regex_metrics)
+{
+    paths();
+    write_sweep("r.yaml", "sweep: rx\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: [ar, mdm], steps: [7, 9]}\n"
+                          "trainer:\n"
+                          "  command: ['%s', '{run_dir}', text, '{steps}', '0.002']\n"
+                          "  metrics: {regex: 'step (?<step>\\d+) loss (?<train_loss>[\\d.]+)'}\n");
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "r.yaml");
+    harness_proc r = xrun(sweep, NULL, NULL, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    CHECK_INT(q("SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 2 * (7 + 9));
+    CHECK_INT(q("SELECT count(*) FROM metrics WHERE abs(value - 10.0 / (1 + 2.0 * step)) < 1e-12"), 32);
+    /* the free axis `steps` is part of the key: four distinct runs */
+    CHECK_INT(q("SELECT count(DISTINCT key) FROM runs"), 4);
+}
+
+TEST(run_nonfinite_loss_and_timeout_fail_the_run)
+{
+    paths();
+    write_sweep("n.yaml", "sweep: nan\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, extra: ['--nan-at', '--sleep']}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '40', '0.001', '{extra}', '5']}\n");
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "n.yaml");
+    harness_proc r = xrun(sweep, "--timeout", "1s", NULL);
+    CHECK_INT(r.status, 1);
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'train_loss is not finite at step 5'"), 1);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 1s'"), 1);
+}
+
+TEST(run_only_and_dry_run)
+{
+    paths();
+    write_sweep("o.yaml", "sweep: only\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, lr: [1e-3, 2e-3, 3e-3]}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '3', '{lr}']}\n");
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "o.yaml");
+    const char *pa[] = {harness_xover(), "plan", sweep, "--format", "json", "--db", g_db, NULL};
+    harness_proc p = harness_run(pa, NULL);
+    CHECK_INT(p.status, 0);
+    const char *k = strstr(p.out, "\"key\":\"");
+    CHECK(k);
+    char prefix[9];
+    memcpy(prefix, k + 7, 8);
+    prefix[8] = 0;
+    harness_proc_free(&p);
+    harness_proc r = xrun(sweep, "--dry-run", NULL, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would run 3 runs");
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'pending'"), 3);
+    r = xrun(sweep, "--only", prefix, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    char like[160];
+    snprintf(like, sizeof like, "SELECT count(*) FROM runs WHERE status = 'done' AND key LIKE '%s%%'", prefix);
+    CHECK_INT(q(like), 1);
+    r = xrun(sweep, "--only", "ffffffffffff", NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "no run of sweep only has a key starting so");
+    harness_proc_free(&r);
+    r = xrun(sweep, "--timeout", "soon", NULL);
+    CHECK_INT(r.status, 2);
+    harness_proc_free(&r);
+}
+
+/* Start `xover run` in the background with its output in files. */
+static pid_t spawn_run(const char *sweep, const char *dbp, const char *runs)
+{
+    char out[512];
+    harness_path(out, sizeof out, "driver.log");
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(out, "a", stderr);
+        (void)f;
+        f = freopen("/dev/null", "w", stdout);
+        (void)f;
+        execl(harness_xover(), harness_xover(), "run", sweep, "--db", dbp, "--runs-dir", runs, "-j", "2",
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int count_lines(const char *path)
+{
+    size_t n;
+    char *t = harness_slurp(path, &n);
+    int lines = 0;
+    for (size_t i = 0; t && i < n; i++) lines += t[i] == '\n';
+    free(t);
+    return lines;
+}
+
+TEST(run_ctrl_c_then_resume_equals_uninterrupted)
+{
+    paths();
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "c.yaml");
+    CHECK_INT(harness_write(sweep, "sweep: cc\n"
+                                   "data: {corpus: synthetic, vocab: 300, val_tokens: 2k}\n"
+                                   "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
+                                   "train: {seq_len: 32, batch: 8, lr: 3e-3, eval_every: 50 steps, eval_draws: 1}\n"
+                                   "grid: {objective: [ar, mdm], unique_tokens: [4k], epochs: [48]}\n"), 0);
+    /* the uninterrupted reference */
+    char ref_db[512], ref_runs[512];
+    harness_path(ref_db, sizeof ref_db, "ref.db");
+    harness_path(ref_runs, sizeof ref_runs, "ref-runs");
+    const char *argv[] = {harness_xover(), "run", sweep, "--db", ref_db, "--runs-dir", ref_runs, "-j", "2", NULL};
+    harness_proc r = harness_run(argv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+
+    /* interrupted once both runs have written some metrics */
+    pid_t pid = spawn_run(sweep, g_db, g_runs);
+    CHECK(pid > 0);
+    char m1[1024], m2[1024];
+    int waited = 0;
+    for (;;) {
+        snprintf(m1, sizeof m1, "%s/cc", g_runs);
+        /* metrics files of both runs, whatever their keys */
+        int ready = 0;
+        const char *la[] = {"/bin/sh", "-c", "cat \"$0\"/*/metrics.jsonl 2>/dev/null | wc -l", m1, NULL};
+        harness_proc c = harness_run(la, NULL);
+        ready = atoi(c.out) >= 6;
+        harness_proc_free(&c);
+        if (ready || waited > 600) break;
+        usleep(10000);
+        waited++;
+    }
+    (void)m2;
+    kill(pid, SIGINT);
+    int ws;
+    CHECK(waitpid(pid, &ws, 0) == pid);
+    CHECK(WIFEXITED(ws));
+    CHECK_INT(WEXITSTATUS(ws), 130);
+    char drv[512];
+    harness_path(drv, sizeof drv, "driver.log");
+    long long interrupted = q("SELECT count(*) FROM runs WHERE status = 'interrupted'");
+    long long done = q("SELECT count(*) FROM runs WHERE status = 'done'");
+    CHECK_INT(interrupted + done, 2);
+    CHECK(interrupted >= 1);
+    CHECK(count_lines(drv) > 0);
+
+    /* the next run resumes and ends with exactly the reference's metrics */
+    r = xrun(sweep, NULL, NULL, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    CHECK(q("SELECT max(attempts) FROM runs") == 2);
+    char *a = dump_metrics(ref_db), *b = dump_metrics(g_db);
+    CHECK(a && b);
+    CHECK(strlen(a) > 1000);
+    int same = !strcmp(a, b);
+    if (!same) fprintf(stderr, "reference:\n%.2000s\nresumed:\n%.2000s\n", a, b);
+    free(a);
+    free(b);
+    CHECK(same);
+}
