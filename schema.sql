@@ -174,3 +174,195 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r
   JOIN runs r ON r.id = m.run_id;
 
 -- (Crossover views arrive in a later migration section.)
+
+-- @migration 2: crossover views: AR/MDM pairs, seed-aggregated curves and the crossover point
+
+-- Every AR or MDM run with its `cell`: the resolved config without `objective`
+-- and `seed`. Runs of one cell differ only in objective and seed: its AR runs
+-- are the seeds of one side of a pair, its MDM runs the other side.
+-- The runs of one sweep:  ... WHERE cell IN (SELECT r.cell FROM crossover_runs r
+--   JOIN sweep_runs sr ON sr.run_id = r.run_id JOIN sweeps s ON s.id = sr.sweep_id
+--   WHERE s.name = 'demo')
+CREATE VIEW crossover_runs AS
+SELECT id AS run_id, key, objective, json_remove(config, '$.objective', '$.seed') AS cell,
+       model, params, unique_tokens, quality, epochs, seed, status
+  FROM runs
+ WHERE objective IN ('ar', 'mdm');
+
+-- The seed-aggregated learning curves: one row per (cell, objective, metric,
+-- x_axis, x) for x_axis in 'tokens', 'epochs', 'flops' (metrics.tokens,
+-- .epoch, .flops).
+--   A run contributes its points whose value and x are known; where one run
+--   has several points at one x, the one of the largest step.
+--   seeds   the runs of (cell, objective) with at least one such point
+--   x       kept only where EVERY one of those seeds has a point (so a seed
+--           still training shortens the curve instead of skewing the mean)
+--   value   the mean over the seeds; sd their sample standard deviation
+--           (NULL for one seed)
+--   better  'min' | 'max', by the rule of metric_series
+--   best    best-so-far of `value` along x (running min or max): the value an
+--           early-stopped run reaches by x
+CREATE VIEW crossover_curves AS
+WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
+pt AS (
+    SELECT r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
+           r.epochs, m.name AS metric, a.x_axis, m.step, m.value,
+           CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
+                ELSE m.flops END AS REAL) AS x
+      FROM crossover_runs r
+      JOIN metrics m ON m.run_id = r.run_id
+     CROSS JOIN axis a
+     WHERE m.value IS NOT NULL
+),
+latest AS (
+    SELECT pt.*, row_number() OVER (PARTITION BY run_id, metric, x_axis, x ORDER BY step DESC) AS k
+      FROM pt WHERE x IS NOT NULL
+),
+seeds AS (
+    SELECT cell, objective, metric, x_axis, count(DISTINCT run_id) AS n
+      FROM latest GROUP BY cell, objective, metric, x_axis
+),
+centred AS (
+    SELECT latest.*, avg(value) OVER (PARTITION BY cell, objective, metric, x_axis, x) AS mean
+      FROM latest WHERE k = 1
+),
+agg AS (
+    SELECT cell, objective, metric, x_axis, x, count(*) AS k, max(mean) AS mean,
+           sum((value - mean) * (value - mean)) AS ss, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs
+      FROM centred GROUP BY cell, objective, metric, x_axis, x
+),
+kept AS (
+    SELECT a.*, s.n AS seeds,
+           CASE WHEN a.metric LIKE '%loss' OR a.metric LIKE '%nll' OR a.metric LIKE '%elbo'
+                     OR a.metric LIKE '%ppl' THEN 'min' ELSE 'max' END AS better
+      FROM agg a JOIN seeds s USING (cell, objective, metric, x_axis)
+     WHERE a.k = s.n
+)
+SELECT cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
+       x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
+       CASE better WHEN 'min' THEN min(mean) OVER w ELSE max(mean) OVER w END AS best
+  FROM kept
+WINDOW w AS (PARTITION BY cell, objective, metric, x_axis ORDER BY x);
+
+-- The crossover of every pair: one row per (cell, metric, x_axis) where both
+-- objectives have a curve in crossover_curves. xover crossover computes the
+-- same rows (tests/test_crossover.c holds the two to the same numbers).
+--
+-- THE DEFINITION. Let A(x) and M(x) be the AR and MDM best-so-far curves
+-- (crossover_curves.best), each linearly interpolated between its own
+-- evaluation points. The common range is [x_start, x_end] = [the later first
+-- x, the earlier last x]. At every evaluation x of either curve inside it,
+-- the MDM advantage is adv(x) = A(x) - M(x) for a 'min' metric and
+-- M(x) - A(x) for a 'max' one: positive when MDM is better. Between two such
+-- points adv is linear, so with x_b the last point where adv <= 0:
+--   verdict 'crossover'  x_b < x_end: crossover = the zero of adv between x_b
+--                        and the next point: x_b + (x_n - x_b) * -adv_b / (adv_n - adv_b)
+--   verdict 'mdm_ahead'  adv > 0 at every point: crossover = x_start
+--   verdict 'none'       adv(x_end) <= 0: MDM is not ahead by the end of the
+--                        budget; crossover is NULL
+--   verdict 'no_overlap' the two curves share no x; crossover is NULL
+-- Columns:
+--   metric, better, x_axis                which curve and against what
+--   model .. epochs                       the cell's axes; cell is its config
+--   ar_seeds, mdm_seeds                   seeds averaged on each side
+--   crossover, x_start, x_end             in units of x_axis
+--   final_gap                             adv(x_end): MDM's advantage at the end
+--   ar_best, ar_best_x, ar_best_sd        the best mean value of the AR curve
+--                                         over ALL its points, the earliest x
+--                                         reaching it (the onset of overfitting
+--                                         when AR then gets worse) and the seed
+--                                         sd there; mdm_* the same for MDM
+CREATE VIEW crossover AS
+WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
+pairs AS (
+    SELECT cell, metric, x_axis FROM c
+     GROUP BY cell, metric, x_axis HAVING count(DISTINCT objective) = 2
+),
+u AS (
+    SELECT c.* FROM c JOIN pairs USING (cell, metric, x_axis)
+),
+knots AS (
+    SELECT cell, metric, better, x_axis, x,
+           max(CASE WHEN objective = 'ar' THEN x END) OVER lo AS ax0,
+           min(CASE WHEN objective = 'ar' THEN x END) OVER hi AS ax1,
+           max(CASE WHEN objective = 'mdm' THEN x END) OVER lo AS mx0,
+           min(CASE WHEN objective = 'mdm' THEN x END) OVER hi AS mx1,
+           -- best-so-far is monotone, so its value at the last knot <= x is the
+           -- running min (max) and at the first knot >= x the max (min) beyond
+           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'ar' THEN best END) OVER lo
+                ELSE max(CASE WHEN objective = 'ar' THEN best END) OVER lo END AS ab0,
+           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'ar' THEN best END) OVER hi
+                ELSE min(CASE WHEN objective = 'ar' THEN best END) OVER hi END AS ab1,
+           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'mdm' THEN best END) OVER lo
+                ELSE max(CASE WHEN objective = 'mdm' THEN best END) OVER lo END AS mb0,
+           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'mdm' THEN best END) OVER hi
+                ELSE min(CASE WHEN objective = 'mdm' THEN best END) OVER hi END AS mb1
+      FROM u
+    WINDOW lo AS (PARTITION BY cell, metric, x_axis ORDER BY x
+                  RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           hi AS (PARTITION BY cell, metric, x_axis ORDER BY x
+                  RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+),
+interp AS (
+    SELECT cell, metric, better, x_axis, x,
+           CASE WHEN ax1 = ax0 THEN ab0 ELSE ab0 + (ab1 - ab0) * (x - ax0) / (ax1 - ax0) END AS a,
+           CASE WHEN mx1 = mx0 THEN mb0 ELSE mb0 + (mb1 - mb0) * (x - mx0) / (mx1 - mx0) END AS m
+      FROM knots
+     WHERE ax0 IS NOT NULL AND ax1 IS NOT NULL AND mx0 IS NOT NULL AND mx1 IS NOT NULL
+     GROUP BY cell, metric, x_axis, x
+),
+adv AS (
+    SELECT cell, metric, x_axis, x, adv,
+           lead(x) OVER p AS x_n, lead(adv) OVER p AS adv_n,
+           max(x) OVER whole AS x_end,
+           max(CASE WHEN adv <= 0 THEN x END) OVER whole AS x_b
+      FROM (SELECT cell, metric, x_axis, x,
+                   CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv FROM interp)
+    WINDOW p AS (PARTITION BY cell, metric, x_axis ORDER BY x),
+           whole AS (PARTITION BY cell, metric, x_axis)
+),
+range AS (
+    SELECT cell, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
+           max(CASE WHEN x = x_end THEN adv END) AS final_gap,
+           max(x_b) AS x_b,
+           max(CASE WHEN x = x_b AND x_n IS NOT NULL
+                    THEN x + (x_n - x) * -adv / (adv_n - adv) END) AS cross_b
+      FROM adv GROUP BY cell, metric, x_axis
+),
+best AS (
+    SELECT u.cell, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
+           u.value AS best, u.seeds
+      FROM u JOIN (SELECT cell, metric, x_axis, objective,
+                          CASE WHEN better = 'min' THEN min(value) ELSE max(value) END AS bv
+                     FROM u GROUP BY cell, metric, x_axis, objective) o
+        ON o.cell = u.cell AND o.metric = u.metric AND o.x_axis = u.x_axis
+       AND o.objective = u.objective AND u.value = o.bv
+     GROUP BY u.cell, u.metric, u.x_axis, u.objective
+),
+axes AS (
+    SELECT cell, metric, x_axis, max(better) AS better, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs
+      FROM u GROUP BY cell, metric, x_axis
+)
+SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
+       ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
+       CASE WHEN r.x_end IS NULL THEN 'no_overlap'
+            WHEN r.final_gap <= 0 THEN 'none'
+            WHEN r.x_b IS NULL THEN 'mdm_ahead'
+            ELSE 'crossover' END AS verdict,
+       CASE WHEN r.x_end IS NULL OR r.final_gap <= 0 THEN NULL
+            WHEN r.x_b IS NULL THEN r.x_start
+            ELSE r.cross_b END AS crossover,
+       r.x_start, r.x_end, r.final_gap,
+       ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
+       bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
+       x.cell
+  FROM axes x
+  JOIN best ba ON ba.cell = x.cell AND ba.metric = x.metric AND ba.x_axis = x.x_axis
+              AND ba.objective = 'ar'
+  JOIN best bm ON bm.cell = x.cell AND bm.metric = x.metric AND bm.x_axis = x.x_axis
+              AND bm.objective = 'mdm'
+  LEFT JOIN range r ON r.cell = x.cell AND r.metric = x.metric AND r.x_axis = x.x_axis;

@@ -18,6 +18,10 @@ int cmd_show(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_crossover(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 const cli_command cli_commands[] = {
     {"help", cmd_help, "show the commands, or one command's options",
@@ -156,5 +160,61 @@ const cli_command cli_commands[] = {
      "first; without a terminal, --yes is required.\n\n"
      "  -y, --yes   do not ask\n"
      "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"crossover", cmd_crossover, "where MDM overtakes AR: the crossover of every AR/MDM pair",
+     "usage: xover crossover [--sweep S] [--metric M] [--x tokens|epochs|flops]\n"
+     "                       [--format md|csv|json|table] [--fit] [--db PATH]\n\n"
+     "Pair each AR run with the MDM runs whose configs agree on everything but the\n"
+     "objective and the seed; average each side over its seeds (mean and sd at every\n"
+     "x all seeds measured); compare the best-so-far curves, linearly interpolated,\n"
+     "over the x range both measured. The crossover is the smallest x from which MDM\n"
+     "is better to the end of that range (verdict crossover), x_start when MDM leads\n"
+     "throughout (mdm_ahead), or none within the budget (none). Also: each side's\n"
+     "best value and the earliest x reaching it (for AR, the onset of overfitting),\n"
+     "and final_gap, MDM's advantage at the end (positive = MDM ahead). The same\n"
+     "numbers as the SQL view: sqlite3 xover.db \"SELECT * FROM crossover\".\n\n"
+     "  --sweep S      only the runs of sweep S (default: every run)\n"
+     "  --metric M     the metric (default val_loss); lower-better if its name ends in\n"
+     "                 loss, nll, elbo or ppl, higher-better otherwise (mc_acc)\n"
+     "  --x AXIS       tokens seen (default), epochs, or training flops\n"
+     "  -f, --format F md (default), table, csv or json (csv/json add the cell's config)\n"
+     "  --fit          instead, fit crossover = a * U^k over the unique budgets U (least\n"
+     "                 squares in log-log, with R^2), per model and quality; with --x\n"
+     "                 flops this is the critical compute C_crit of Prabhudesai et al.\n"
+     "  --db PATH      the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"table", cmd_table, "pivot the crossover results: one axis down, one across, one column in the cells",
+     "usage: xover table [--rows AXIS] [--cols AXIS] [--cell COLUMN] [--metric M]\n"
+     "                   [--x tokens|epochs|flops] [--where AXIS=VALUE]... [--sweep S]\n"
+     "                   [--format md|csv|json|table] [--db PATH]\n\n"
+     "The papers' tables: e.g. unique tokens down, model across, the crossover in\n"
+     "tokens in each cell (the defaults). An empty cell has no pair; 'none' means MDM\n"
+     "did not overtake AR within the budget.\n\n"
+     "  --rows AXIS     default unique_tokens; --cols AXIS default model. An axis is\n"
+     "                  model, params, unique_tokens, quality, epochs, or a path in\n"
+     "                  the run config such as train.lr or model.dim\n"
+     "  --cell COLUMN   a column of 'xover crossover' (default crossover_tokens):\n"
+     "                  crossover, ar_best, mdm_best, final_gap, verdict, ar_best_x, ...;\n"
+     "                  crossover_epochs / _flops (and ar_best_x_tokens, ...) pick the x axis\n"
+     "  --where A=V     only pairs whose axis A has value V (repeatable)\n"
+     "  --metric, --x, --sweep, --format, --db   as for xover crossover\n"},
+    {"plot", cmd_plot, "SVG plots: each pair's curves with the crossover, and a grid of them",
+     "usage: xover plot [--sweep S] [--metric M] [--x tokens|epochs|flops] [--rows AXIS]\n"
+     "                  [--cols AXIS] [--out DIR] [--db PATH]\n\n"
+     "Write one SVG per AR/MDM pair (the metric against x for both objectives, seed sd\n"
+     "as a band, best-so-far dashed, AR's best and the crossover marked) and one grid\n"
+     "of small multiples (grid-METRIC-X.svg) with rows and columns over two axes. The\n"
+     "x axis is logarithmic when it spans more than a decade and a half. Prints the\n"
+     "files written.\n\n"
+     "  --out DIR       where to write (default plots), created if missing\n"
+     "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
+     "  --metric, --x, --sweep, --db   as for xover crossover\n"},
+    {"report", cmd_report, "a static HTML report: crossover tables, plots, run status, sweep YAML",
+     "usage: xover report [--sweep S] [--metric M]... [--x tokens|epochs|flops]\n"
+     "                    [--rows AXIS] [--cols AXIS] [--db PATH] OUTDIR\n\n"
+     "Write OUTDIR/index.html, one page that opens from disk without a server: the\n"
+     "runs' status, for each metric the crossover table, the fit when there are\n"
+     "budgets to fit, the grid and every pair's plot (inline SVG; also written to\n"
+     "OUTDIR/plots/), and the sweep YAML. Files are written atomically.\n\n"
+     "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
+     "  --sweep, --x, --rows, --cols, --db   as for xover crossover and xover plot\n"},
     {0, 0, 0, 0},
 };

@@ -255,4 +255,42 @@ typedef struct {
  * the checks themselves could not run. */
 int db_check(db *d, db_report *r);
 
+/* ---- crossover analysis (db_crossover.c) ------------------------------ */
+
+/* The direction of metric `name` by THE rule of schema.sql (metric_series):
+ * 1 when lower is better (a name ending in loss, nll, elbo or ppl, any
+ * case), 0 when higher is better. */
+int db_metric_lower_better(const char *name);
+
+/* One (run, metric) series of an AR or MDM run, for the crossover analysis.
+ * `cell` is the run's config without objective and seed (crossover_runs.cell):
+ * runs with one cell differ only in objective and seed. Arrays hold n points
+ * in step order; unknown tokens/epoch/flops and non-finite values are NaN.
+ * Everything is valid only during the callback. */
+typedef struct {
+    long long run_id;
+    const char *cell, *objective, *model, *quality, *status, *metric;
+    long long params, unique_tokens, seed;
+    double epochs;
+    size_t n;
+    const long long *step;
+    const double *tokens, *epoch, *flops, *value;
+} db_series;
+typedef int (*db_series_fn)(void *ctx, const db_series *s);
+
+/* Every series of every AR and MDM run, of one sweep (sweep_id > 0) or of
+ * the whole database (0), of one metric (NULL = all), by run id then metric
+ * name. Needs schema version 2 (the crossover views): on an older database
+ * it fails with DB_EINPUT and a message saying how to upgrade. */
+int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series_fn fn,
+                        void *ctx);
+
+/* The YAML text of sweep `name` into *yaml (malloc'd; the caller frees).
+ * DB_ENOTFOUND if there is no such sweep. */
+int db_sweep_yaml(db *d, const char *name, char **yaml);
+
+/* The names of every sweep, in name order. */
+typedef int (*db_name_fn)(void *ctx, const char *name);
+int db_sweep_names(db *d, db_name_fn fn, void *ctx);
+
 #endif

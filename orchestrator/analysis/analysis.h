@@ -1,0 +1,175 @@
+/*
+ * analysis.h — the crossover analysis: where MDM's learning curve overtakes
+ * AR's, the power-law fit of the critical compute, SVG plots and the HTML
+ * report. The computation works on plain arrays; an_pairs_load() is the one
+ * function that reads the results database (through db.h).
+ *
+ * The definition (the same as the crossover view of schema.sql, which a test
+ * holds to the same numbers):
+ *   pair     an AR and an MDM "side" of one cell: runs whose configs agree on
+ *            everything but objective and seed
+ *   side     the seeds of one objective, aggregated: at every x that EVERY
+ *            seed measured (a seed's last point per x), the mean and the
+ *            sample sd over seeds; best = best-so-far of the mean along x
+ *   compare  both best-so-far curves, each linearly interpolated between its
+ *            own points, at every point of either inside the common range;
+ *            adv(x) = how much MDM is better (positive = MDM ahead)
+ *   crossover the smallest x from which adv > 0 to the end of the common
+ *            range: the zero of adv between the last point with adv <= 0 and
+ *            the next (adv is linear there), or x_start if MDM leads
+ *            throughout; none when adv(x_end) <= 0.
+ *
+ *     an_pairs ps;
+ *     if (an_pairs_load(d, sweep_id, "val_loss", AN_TOKENS, &ps, err, sizeof err)) ...
+ *     for (size_t i = 0; i < ps.n; i++) ps.p[i].res.crossover ...
+ *     an_pairs_free(&ps);
+ */
+#ifndef XOVER_ANALYSIS_H
+#define XOVER_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "orchestrator/db/db.h"
+
+/* ---- x axes ----------------------------------------------------------- */
+
+typedef enum { AN_TOKENS, AN_EPOCHS, AN_FLOPS } an_xaxis;
+const char *an_xaxis_name(an_xaxis x);      /* "tokens" | "epochs" | "flops" */
+int an_xaxis_parse(const char *name);       /* -1 if not one of them */
+
+/* ---- curves on arrays --------------------------------------------------- */
+
+/* One run's series: n points (x, y), in any order; NaN x or y are skipped. */
+typedef struct {
+    size_t n;
+    const double *x, *y;
+    const long long *step; /* may be NULL; among points at one x the largest step wins */
+} an_series;
+
+/* A side: the seed-aggregated curve, x strictly increasing. */
+typedef struct {
+    size_t n;
+    int seeds;
+    double *x, *mean, *sd, *best; /* sd NaN for one seed */
+} an_curve;
+
+/* Aggregate `nrun` series into *out (seeds = series with at least one
+ * point). Returns 0, or -1 when out of memory. */
+int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *out);
+void an_curve_free(an_curve *c);
+
+/* Best-so-far of curve c at x by linear interpolation between its points;
+ * NaN outside [x[0], x[n-1]]. */
+double an_best_at(const an_curve *c, double x);
+
+enum { AN_CROSSOVER, AN_MDM_AHEAD, AN_NONE, AN_NO_OVERLAP };
+const char *an_verdict_name(int v); /* "crossover", "mdm_ahead", "none", "no_overlap" */
+
+typedef struct {
+    int verdict;
+    double crossover;            /* NaN unless AN_CROSSOVER or AN_MDM_AHEAD */
+    double x_start, x_end;       /* the common range (NaN for no overlap) */
+    double final_gap;            /* adv(x_end) */
+    double ar_best, ar_best_x, ar_best_sd;    /* over all of AR's points */
+    double mdm_best, mdm_best_x, mdm_best_sd;
+} an_result;
+
+void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r);
+
+/* ---- pairs from the database ------------------------------------------ */
+
+typedef struct {
+    char *cell;           /* the config without objective and seed (JSON) */
+    char *model, *quality, *metric;
+    long long params, unique_tokens;
+    double epochs;
+    int lower_better;
+    an_xaxis xaxis;
+    int all_done;         /* every run of the pair has status done */
+    an_curve ar, mdm;
+    an_result res;
+} an_pair;
+
+typedef struct {
+    an_pair *p;
+    size_t n;
+} an_pairs;
+
+/* Every pair of sweep `sweep_id` (0 = the whole database) for `metric`
+ * (NULL = every metric), against x axis `x`, computed; ordered by metric,
+ * model, unique_tokens, quality, epochs, cell. Returns 0, or a DB_E* code
+ * with the message in err. */
+int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                  char *err, size_t errlen);
+void an_pairs_free(an_pairs *ps);
+
+/* ---- rows: the columns of the crossover view --------------------------- */
+
+/* The column names, in the view's order; AN_NCOL of them. */
+#define AN_NCOL 22
+extern const char *const an_columns[AN_NCOL];
+/* The index of column `name`, or -1. */
+int an_column_index(const char *name);
+/* Fill vals[AN_NCOL] for pair p. Text cells point into p. With round6,
+ * reals are rounded to 6 significant digits (for reading, not for data). */
+void an_pair_row(const an_pair *p, db_value *vals, int round6);
+
+/* The value of axis `axis` for pair p into v: a typed axis (model, params,
+ * unique_tokens, quality, epochs) or a dotted path into the cell's config
+ * ("train.lr", "model.dim"). buf holds text values. Returns 0, or -1 when
+ * the axis names nothing (v is then NULL). */
+int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n);
+
+/* ---- the power law ------------------------------------------------------ */
+
+/* Least squares of ln c = ln a + k ln u over n points (u, c > 0; others
+ * skipped). r2 is the coefficient of determination in log space. Returns
+ * 0, or -1 when fewer than two distinct u remain. */
+typedef struct {
+    double a, k, r2;
+    int n;
+} an_fit;
+int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
+
+/* ---- pictures ------------------------------------------------------------ */
+
+/* An SVG document of one pair: the mean curves of AR and MDM (seed sd as a
+ * band, best-so-far dashed), AR's best marked, the crossover marked. Returns
+ * malloc'd text, or NULL when out of memory. */
+char *an_svg_pair(const an_pair *p);
+
+/* An SVG grid of small multiples: pairs[0..n) placed by the values of axes
+ * `rows` and `cols` (sorted), one shared legend. Pairs that fall on an
+ * occupied panel are left out and counted in *dropped. */
+char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const char *cols,
+                  const char *title, size_t *dropped);
+
+/* A file name for pair p: "pair-<metric>-<x>-<model>-U<n>-<quality>-<hash>.svg". */
+void an_pair_filename(const an_pair *p, char *buf, size_t n);
+
+/* Write text to path atomically (a temp file renamed over it). Returns 0, or
+ * -1 with errno set. */
+int an_write_atomic(const char *path, const char *text, size_t len);
+
+/* Format x for a label: 1500 -> "1.5k", 2.5e6 -> "2.5M", 0.25 -> "0.25". */
+void an_si(double x, char *buf, size_t n);
+
+/* ---- the report ------------------------------------------------------- */
+
+typedef struct {
+    const char *sweep;          /* NULL = every sweep */
+    const char *const *metrics; /* NULL-terminated; NULL = val_loss and mc_acc */
+    an_xaxis x;
+    const char *rows, *cols;    /* grid axes */
+    const char *db_path;        /* shown on the page */
+} an_report_opts;
+
+/* Write OUTDIR/index.html (tables, inline SVG plots, run status, sweep YAML)
+ * and OUTDIR/plots/<each plot>.svg, each file atomically. *nplots is the
+ * number of SVG plots on the page. Returns 0, or a DB_E* code / -1 (I/O)
+ * with the message in err. */
+int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, char *err,
+              size_t errlen);
+
+#endif

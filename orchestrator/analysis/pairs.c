@@ -1,0 +1,304 @@
+/*
+ * pairs.c — AR/MDM pairs read from the results database: series grouped
+ * by (metric, cell, objective), each side aggregated over its seeds, the
+ * crossover computed; and a pair as a row of the crossover view's columns.
+ */
+#include "orchestrator/analysis/analysis.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One run's series as loaded: x for the chosen axis, copied. */
+typedef struct {
+    char *cell, *objective, *model, *quality, *metric;
+    long long params, unique_tokens;
+    double epochs;
+    int done;
+    size_t n;
+    double *x, *y;
+    long long *step;
+} rec;
+
+typedef struct {
+    an_xaxis xaxis;
+    rec *r;
+    size_t n, cap;
+    int oom;
+} loader;
+
+static char *sdup(const char *s) { return s ? strdup(s) : strdup(""); }
+
+static void rec_free(rec *r)
+{
+    free(r->cell);
+    free(r->objective);
+    free(r->model);
+    free(r->quality);
+    free(r->metric);
+    free(r->x);
+    free(r->y);
+    free(r->step);
+}
+
+static int on_series(void *ctx, const db_series *s)
+{
+    loader *L = ctx;
+    if (L->n == L->cap) {
+        size_t cap = L->cap ? L->cap * 2 : 64;
+        rec *t = realloc(L->r, cap * sizeof *t);
+        if (!t) { L->oom = 1; return 1; }
+        L->r = t;
+        L->cap = cap;
+    }
+    rec *r = &L->r[L->n];
+    memset(r, 0, sizeof *r);
+    const double *xs = L->xaxis == AN_TOKENS ? s->tokens : L->xaxis == AN_EPOCHS ? s->epoch : s->flops;
+    r->cell = sdup(s->cell);
+    r->objective = sdup(s->objective);
+    r->model = sdup(s->model);
+    r->quality = sdup(s->quality);
+    r->metric = sdup(s->metric);
+    r->params = s->params;
+    r->unique_tokens = s->unique_tokens;
+    r->epochs = s->epochs;
+    r->done = s->status && strcmp(s->status, "done") == 0;
+    r->n = s->n;
+    size_t k = s->n ? s->n : 1;
+    r->x = malloc(k * sizeof *r->x);
+    r->y = malloc(k * sizeof *r->y);
+    r->step = malloc(k * sizeof *r->step);
+    L->n++;
+    if (!r->cell || !r->objective || !r->model || !r->quality || !r->metric || !r->x || !r->y ||
+        !r->step) {
+        L->oom = 1;
+        return 1;
+    }
+    memcpy(r->x, xs, s->n * sizeof *r->x);
+    memcpy(r->y, s->value, s->n * sizeof *r->y);
+    memcpy(r->step, s->step, s->n * sizeof *r->step);
+    return 0;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const rec *p = a, *q = b;
+    int c = strcmp(p->metric, q->metric);
+    if (!c) c = strcmp(p->cell, q->cell);
+    if (!c) c = strcmp(p->objective, q->objective);
+    return c;
+}
+
+static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const an_pair *p = a, *q = b;
+    int c = strcmp(p->metric, q->metric);
+    if (!c) c = cmp_str(p->model, q->model);
+    if (!c) c = (p->unique_tokens > q->unique_tokens) - (p->unique_tokens < q->unique_tokens);
+    if (!c) c = cmp_str(p->quality, q->quality);
+    if (!c) c = (p->epochs > q->epochs) - (p->epochs < q->epochs);
+    if (!c) c = strcmp(p->cell, q->cell);
+    return c;
+}
+
+/* Aggregate recs [i, j) (one side) into c. */
+static int side(const rec *r, size_t i, size_t j, int lower, an_curve *c, int *done)
+{
+    an_series *s = malloc((j - i + 1) * sizeof *s);
+    if (!s) return -1;
+    for (size_t k = i; k < j; k++) {
+        s[k - i] = (an_series){r[k].n, r[k].x, r[k].y, r[k].step};
+        if (!r[k].done) *done = 0;
+    }
+    int rc = an_aggregate(s, (int)(j - i), lower, c);
+    free(s);
+    return rc;
+}
+
+void an_pairs_free(an_pairs *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        an_pair *p = &ps->p[i];
+        free(p->cell);
+        free(p->model);
+        free(p->quality);
+        free(p->metric);
+        an_curve_free(&p->ar);
+        an_curve_free(&p->mdm);
+    }
+    free(ps->p);
+    ps->p = NULL;
+    ps->n = 0;
+}
+
+int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                  char *err, size_t errlen)
+{
+    out->p = NULL;
+    out->n = 0;
+    loader L = {x, NULL, 0, 0, 0};
+    int rc = db_crossover_series(d, sweep_id, metric, on_series, &L);
+    if (L.oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+    else if (rc) snprintf(err, errlen, "%s", db_errmsg(d));
+    if (!rc) {
+        qsort(L.r, L.n, sizeof *L.r, cmp_rec);
+        out->p = calloc(L.n / 2 + 1, sizeof *out->p);
+        if (!out->p) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+    }
+    /* Groups of equal (metric, cell): the AR recs, then the MDM recs. */
+    for (size_t i = 0; !rc && i < L.n;) {
+        size_t j = i;
+        while (j < L.n && !strcmp(L.r[j].metric, L.r[i].metric) && !strcmp(L.r[j].cell, L.r[i].cell))
+            j++;
+        size_t k = i;
+        while (k < j && !strcmp(L.r[k].objective, "ar")) k++;
+        if (k > i && k < j) { /* both sides present */
+            an_pair *p = &out->p[out->n];
+            memset(p, 0, sizeof *p);
+            const rec *r = &L.r[i];
+            p->cell = sdup(r->cell);
+            p->model = sdup(r->model);
+            p->quality = sdup(r->quality);
+            p->metric = sdup(r->metric);
+            p->params = r->params;
+            p->unique_tokens = r->unique_tokens;
+            p->epochs = r->epochs;
+            p->lower_better = db_metric_lower_better(r->metric);
+            p->xaxis = x;
+            p->all_done = 1;
+            out->n++;
+            if (!p->cell || !p->model || !p->quality || !p->metric ||
+                side(L.r, i, k, p->lower_better, &p->ar, &p->all_done) ||
+                side(L.r, k, j, p->lower_better, &p->mdm, &p->all_done)) {
+                rc = DB_EIO;
+                snprintf(err, errlen, "out of memory");
+                break;
+            }
+            /* A side whose seeds all lack this x axis is no curve: not a pair. */
+            if (p->ar.seeds == 0 || p->mdm.seeds == 0) {
+                free(p->cell); free(p->model); free(p->quality); free(p->metric);
+                an_curve_free(&p->ar);
+                an_curve_free(&p->mdm);
+                out->n--;
+            } else {
+                an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
+            }
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < L.n; i++) rec_free(&L.r[i]);
+    free(L.r);
+    if (rc) {
+        an_pairs_free(out);
+        return rc;
+    }
+    qsort(out->p, out->n, sizeof *out->p, cmp_pair);
+    return DB_OK;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+const char *const an_columns[AN_NCOL] = {
+    "metric", "better", "x_axis", "model", "params", "unique_tokens", "quality", "epochs",
+    "ar_seeds", "mdm_seeds", "verdict", "crossover", "x_start", "x_end", "final_gap",
+    "ar_best", "ar_best_x", "ar_best_sd", "mdm_best", "mdm_best_x", "mdm_best_sd", "cell"};
+
+int an_column_index(const char *name)
+{
+    for (int i = 0; i < AN_NCOL; i++)
+        if (name && strcmp(name, an_columns[i]) == 0) return i;
+    return -1;
+}
+
+static double round6(double v)
+{
+    if (!isfinite(v) || v == 0) return v;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.6g", v);
+    return strtod(buf, NULL);
+}
+
+static db_value text(const char *s)
+{
+    db_value v = {DB_NULL, 0, 0, NULL, 0};
+    if (s) v.type = DB_TEXT, v.s = s, v.len = strlen(s);
+    return v;
+}
+
+static db_value integer(long long i)
+{
+    db_value v = {DB_NULL, 0, 0, NULL, 0};
+    if (i >= 0) v.type = DB_INT, v.i = i;
+    return v;
+}
+
+static db_value real(double d, int r6)
+{
+    db_value v = {DB_NULL, 0, 0, NULL, 0};
+    if (!isnan(d)) v.type = DB_REAL, v.d = r6 ? round6(d) : d;
+    return v;
+}
+
+void an_pair_row(const an_pair *p, db_value *v, int r6)
+{
+    const an_result *r = &p->res;
+    v[0] = text(p->metric);
+    v[1] = text(p->lower_better ? "min" : "max");
+    v[2] = text(an_xaxis_name(p->xaxis));
+    v[3] = text(p->model);
+    v[4] = integer(p->params);
+    v[5] = integer(p->unique_tokens);
+    v[6] = text(p->quality);
+    v[7] = real(p->epochs, r6);
+    v[8] = integer(p->ar.seeds);
+    v[9] = integer(p->mdm.seeds);
+    v[10] = text(an_verdict_name(r->verdict));
+    v[11] = real(r->crossover, r6);
+    v[12] = real(r->x_start, r6);
+    v[13] = real(r->x_end, r6);
+    v[14] = real(r->final_gap, r6);
+    v[15] = real(r->ar_best, r6);
+    v[16] = real(r->ar_best_x, r6);
+    v[17] = real(r->ar_best_sd, r6);
+    v[18] = real(r->mdm_best, r6);
+    v[19] = real(r->mdm_best_x, r6);
+    v[20] = real(r->mdm_best_sd, r6);
+    v[21] = text(p->cell);
+}
+
+int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n)
+{
+    *v = (db_value){DB_NULL, 0, 0, NULL, 0};
+    if (!strcmp(axis, "model")) { *v = text(p->model); return 0; }
+    if (!strcmp(axis, "quality")) { *v = text(p->quality); return 0; }
+    if (!strcmp(axis, "params")) { *v = integer(p->params); return 0; }
+    if (!strcmp(axis, "unique_tokens")) { *v = integer(p->unique_tokens); return 0; }
+    if (!strcmp(axis, "epochs")) { *v = real(p->epochs, 0); return 0; }
+    if (!strcmp(axis, "metric")) { *v = text(p->metric); return 0; }
+    /* A dotted path into the cell's config: train.lr, model.dim, data.vocab. */
+    json_t *root = json_loads(p->cell, 0, NULL);
+    json_t *j = root;
+    char path[256];
+    snprintf(path, sizeof path, "%s", axis);
+    for (char *save = NULL, *tok = strtok_r(path, ".", &save); j && tok;
+         tok = strtok_r(NULL, ".", &save))
+        j = json_is_object(j) ? json_object_get(j, tok) : NULL;
+    int rc = 0;
+    if (!j || j == root) rc = -1;
+    else if (json_is_integer(j)) *v = integer(json_integer_value(j));
+    else if (json_is_real(j)) *v = real(json_real_value(j), 0);
+    else if (json_is_string(j)) { snprintf(buf, n, "%s", json_string_value(j)); *v = text(buf); }
+    else if (json_is_boolean(j)) { snprintf(buf, n, "%s", json_is_true(j) ? "true" : "false"); *v = text(buf); }
+    else if (!json_is_null(j)) {
+        char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(buf, n, "%s", s ? s : "");
+        free(s);
+        *v = text(buf);
+    }
+    json_decref(root);
+    return rc;
+}

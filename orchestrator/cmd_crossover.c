@@ -1,0 +1,140 @@
+/*
+ * cmd_crossover.c — `xover crossover`: where MDM overtakes AR, per pair, as
+ * a table (the columns of the crossover view), or with --fit the power law
+ * of the crossover against the unique-token budget.
+ */
+#include "orchestrator/analysis/analysis.h"
+#include "orchestrator/cli.h"
+#include "orchestrator/db/db.h"
+#include "orchestrator/rowfmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMATS ((1u << ROWFMT_TABLE) | (1u << ROWFMT_CSV) | (1u << ROWFMT_JSON) | (1u << ROWFMT_MD))
+
+static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
+
+/* --fit: one line per (model, quality) with crossovers at two or more
+ * budgets: C = a * U^k in log-log least squares. */
+static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
+{
+    static const char *const cols[] = {"metric", "x_axis", "model", "quality", "points",
+                                       "budgets", "a", "k", "r2"};
+    if (rowfmt_columns(f, 9, cols)) return -1;
+    size_t n = ps->n;
+    char *used = calloc(n + 1, 1);
+    double *u = malloc((n + 1) * sizeof *u), *c = malloc((n + 1) * sizeof *c);
+    int rc = used && u && c ? 0 : -1;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (used[i]) continue;
+        const an_pair *p = &ps->p[i];
+        int k = 0;
+        long long ulast = -1, budgets = 0;
+        for (size_t j = i; j < n; j++) {
+            const an_pair *q = &ps->p[j];
+            if (used[j] || cmp_str(q->model, p->model) || cmp_str(q->quality, p->quality) ||
+                strcmp(q->metric, p->metric))
+                continue;
+            used[j] = 1;
+            if (isnan(q->res.crossover) || q->unique_tokens <= 0) continue;
+            u[k] = (double)q->unique_tokens;
+            c[k++] = q->res.crossover;
+            if (q->unique_tokens != ulast) budgets++, ulast = q->unique_tokens;
+        }
+        an_fit fit;
+        if (an_powerlaw_fit(u, c, k, &fit)) continue;
+        db_value v[9] = {
+            {DB_TEXT, 0, 0, p->metric, strlen(p->metric)},
+            {DB_TEXT, 0, 0, an_xaxis_name(p->xaxis), strlen(an_xaxis_name(p->xaxis))},
+            {DB_TEXT, 0, 0, p->model, strlen(p->model)},
+            {DB_TEXT, 0, 0, p->quality, strlen(p->quality)},
+            {DB_INT, fit.n, 0, NULL, 0},
+            {DB_INT, budgets, 0, NULL, 0},
+            {DB_REAL, 0, fit.a, NULL, 0},
+            {DB_REAL, 0, fit.k, NULL, 0},
+            {DB_REAL, 0, fit.r2, NULL, 0}};
+        if (r6) {
+            char b[32];
+            for (int m = 6; m < 9; m++) snprintf(b, sizeof b, "%.6g", v[m].d), v[m].d = strtod(b, NULL);
+        }
+        if (rowfmt_row(f, 9, v)) rc = -1;
+    }
+    free(used);
+    free(u);
+    free(c);
+    return rc;
+}
+
+int cmd_crossover(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"sweep", required_argument, 0, 's'},
+                                         {"metric", required_argument, 0, 'm'},
+                                         {"x", required_argument, 0, 'x'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"fit", no_argument, 0, 'F'},
+                                         {0, 0, 0, 0}};
+    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = "tokens",
+               *fmt = "md";
+    int fit = 0, c;
+    while ((c = cli_getopt("crossover", argc, argv, "f:", opts)) != -1) {
+        switch (c) {
+        case 'd': opt_db = optarg; break;
+        case 's': sweep = optarg; break;
+        case 'm': metric = optarg; break;
+        case 'x': xname = optarg; break;
+        case 'f': fmt = optarg; break;
+        case 'F': fit = 1; break;
+        default: return XO_USAGE;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("crossover", "unexpected argument '%s'", argv[optind]);
+    int kind = rowfmt_parse(fmt, FORMATS);
+    if (kind < 0) return rowfmt_bad_format("crossover", fmt, FORMATS);
+    int x = an_xaxis_parse(xname);
+    if (x < 0)
+        return cli_usage_error("crossover", "--x must be tokens, epochs or flops, not '%s'", xname);
+
+    const char *path = cli_db_path(opt_db);
+    char err[1024];
+    db *d = db_open(path, DB_READONLY, err, sizeof err);
+    if (!d) return cli_error(XO_USAGE, "%s", err);
+    long long sweep_id = 0;
+    if (sweep && db_sweep_id(d, sweep, &sweep_id)) {
+        cli_error(XO_USAGE, "no sweep named '%s' in %s", sweep, path);
+        db_close(d);
+        return XO_USAGE;
+    }
+    an_pairs ps;
+    int rc = an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
+    db_close(d);
+    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    if (ps.n == 0)
+        cli_warn("no AR/MDM pair has metric '%s' against %s%s%s", metric, xname,
+                 sweep ? " in sweep " : "", sweep ? sweep : "");
+
+    int r6 = kind == ROWFMT_MD || kind == ROWFMT_TABLE;
+    rowfmt *f = rowfmt_new((rowfmt_kind)kind, stdout);
+    int bad = !f;
+    if (!bad && fit) {
+        bad = print_fit(&ps, f, r6);
+    } else if (!bad) {
+        /* The cell's JSON is for SQL and the machine formats; in a table
+         * for reading it drowns the rest. */
+        int ncol = r6 ? AN_NCOL - 1 : AN_NCOL;
+        bad = rowfmt_columns(f, ncol, an_columns);
+        db_value v[AN_NCOL];
+        for (size_t i = 0; !bad && i < ps.n; i++) {
+            an_pair_row(&ps.p[i], v, r6);
+            bad = rowfmt_row(f, ncol, v);
+        }
+    }
+    if (f && rowfmt_finish(f)) bad = 1;
+    rowfmt_free(f);
+    an_pairs_free(&ps);
+    return bad ? cli_error(XO_FAILED, "writing the table failed") : XO_OK;
+}

@@ -1,0 +1,231 @@
+/*
+ * db_crossover.c — what the crossover analysis reads: AR and MDM runs with
+ * their cell (schema.sql, crossover_runs), each (run, metric) series as plain
+ * arrays, and the sweeps' YAML for the report. The analysis itself is in
+ * orchestrator/analysis/, on arrays; the same definition in SQL is the
+ * crossover view of schema.sql.
+ */
+#include "orchestrator/db/db_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int db_metric_lower_better(const char *name)
+{
+    /* The LIKE patterns of metric_series, through SQLite's own LIKE so the
+     * case folding is exactly the view's. */
+    static const char *const pats[] = {"%loss", "%nll", "%elbo", "%ppl"};
+    if (!name) return 0;
+    for (size_t i = 0; i < sizeof pats / sizeof *pats; i++)
+        if (sqlite3_strlike(pats[i], name, 0) == 0) return 1;
+    return 0;
+}
+
+/* A growing set of arrays for one series. */
+typedef struct {
+    size_t n, cap;
+    long long *step;
+    double *tokens, *epoch, *flops, *value;
+} points;
+
+static int points_push(points *p, long long step, double tokens, double epoch, double flops,
+                       double value)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        long long *s = realloc(p->step, cap * sizeof *s);
+        if (s) p->step = s;
+        double **arrs[] = {&p->tokens, &p->epoch, &p->flops, &p->value};
+        int ok = s != NULL;
+        for (int i = 0; i < 4 && ok; i++) {
+            double *a = realloc(*arrs[i], cap * sizeof **arrs[i]);
+            if (a) *arrs[i] = a;
+            else ok = 0;
+        }
+        if (!ok) return -1;
+        p->cap = cap;
+    }
+    p->step[p->n] = step;
+    p->tokens[p->n] = tokens;
+    p->epoch[p->n] = epoch;
+    p->flops[p->n] = flops;
+    p->value[p->n] = value;
+    p->n++;
+    return 0;
+}
+
+static void points_free(points *p)
+{
+    free(p->step);
+    free(p->tokens);
+    free(p->epoch);
+    free(p->flops);
+    free(p->value);
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static long long col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    return s ? strdup(s) : NULL;
+}
+
+/* One run's row copied out of the runs statement, so the metrics statement
+ * can step while we hold it. */
+typedef struct {
+    long long id, params, unique_tokens, seed;
+    double epochs;
+    char *cell, *objective, *model, *quality, *status;
+} run_row;
+
+static void run_row_free(run_row *r)
+{
+    free(r->cell);
+    free(r->objective);
+    free(r->model);
+    free(r->quality);
+    free(r->status);
+}
+
+/* Stream the metric rows of one run, calling fn once per metric name. */
+static int run_series(db *d, sqlite3_stmt *ms, const run_row *r, const char *metric,
+                      db_series_fn fn, void *ctx)
+{
+    sqlite3_reset(ms);
+    sqlite3_bind_int64(ms, 1, r->id);
+    db_bind_text(ms, 2, metric);
+    points p = {0};
+    char *name = NULL;
+    int rc, out = DB_OK;
+    for (;;) {
+        rc = sqlite3_step(ms);
+        const char *nm = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(ms, 0) : NULL;
+        if (name && (rc != SQLITE_ROW || !nm || strcmp(nm, name) != 0)) {
+            db_series s = {r->id, r->cell, r->objective, r->model, r->quality, r->status, name,
+                           r->params, r->unique_tokens, r->seed, r->epochs, p.n, p.step,
+                           p.tokens, p.epoch, p.flops, p.value};
+            if (fn(ctx, &s)) { out = db_fail(d, DB_EABORT, "stopped"); break; }
+            free(name);
+            name = NULL;
+            p.n = 0;
+        }
+        if (rc != SQLITE_ROW) break;
+        if (!name && !(name = strdup(nm ? nm : ""))) { out = db_fail(d, DB_EIO, "out of memory"); break; }
+        if (points_push(&p, sqlite3_column_int64(ms, 1), col_real(ms, 2), col_real(ms, 3),
+                        col_real(ms, 4), col_real(ms, 5))) {
+            out = db_fail(d, DB_EIO, "out of memory");
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW && out == DB_OK)
+        out = db_sqlite_fail(d, rc, "reading metrics");
+    sqlite3_reset(ms);
+    free(name);
+    points_free(&p);
+    return out;
+}
+
+int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series_fn fn,
+                        void *ctx)
+{
+    if (d->version < 2)
+        return db_fail(d, DB_EINPUT, "'%s' has schema version %d, without the crossover views; "
+                       "'xover db init %s' upgrades it", d->path, d->version, d->path);
+    sqlite3_stmt *rs = NULL, *ms = NULL;
+    int rc = sqlite3_prepare_v2(d->h,
+        "SELECT run_id, cell, objective, model, params, unique_tokens, quality, epochs, seed, "
+        "status FROM crossover_runs WHERE ?1 <= 0 OR run_id IN "
+        "(SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) ORDER BY run_id", -1, &rs, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(d->h,
+            "SELECT name, step, tokens, epoch, flops, value FROM metrics "
+            "WHERE run_id = ?1 AND (?2 IS NULL OR name = ?2) ORDER BY name, step", -1, &ms, NULL);
+    if (rc != SQLITE_OK) {
+        int out = db_sqlite_fail(d, rc, "preparing the crossover query");
+        sqlite3_finalize(rs);
+        sqlite3_finalize(ms);
+        return out;
+    }
+    sqlite3_bind_int64(rs, 1, sweep_id);
+    int out = DB_OK;
+    /* The runs are few (one row each); copy them first so the one read
+     * transaction per statement stays simple. */
+    run_row *runs = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(rs)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t c2 = cap ? cap * 2 : 64;
+            run_row *t = realloc(runs, c2 * sizeof *t);
+            if (!t) { out = db_fail(d, DB_EIO, "out of memory"); break; }
+            runs = t;
+            cap = c2;
+        }
+        run_row *r = &runs[n++];
+        r->id = sqlite3_column_int64(rs, 0);
+        r->cell = dup_col(rs, 1);
+        r->objective = dup_col(rs, 2);
+        r->model = dup_col(rs, 3);
+        r->params = col_int(rs, 4);
+        r->unique_tokens = col_int(rs, 5);
+        r->quality = dup_col(rs, 6);
+        r->epochs = col_real(rs, 7);
+        r->seed = col_int(rs, 8);
+        r->status = dup_col(rs, 9);
+        if (!r->cell || !r->objective) { out = db_fail(d, DB_EIO, "out of memory"); break; }
+    }
+    if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "reading runs");
+    for (size_t i = 0; i < n && out == DB_OK; i++) out = run_series(d, ms, &runs[i], metric, fn, ctx);
+    for (size_t i = 0; i < n; i++) run_row_free(&runs[i]);
+    free(runs);
+    sqlite3_finalize(rs);
+    sqlite3_finalize(ms);
+    return out;
+}
+
+int db_sweep_yaml(db *d, const char *name, char **yaml)
+{
+    *yaml = NULL;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(d->h, "SELECT yaml FROM sweeps WHERE name = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "reading a sweep");
+    db_bind_text(st, 1, name);
+    int out = DB_OK;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        if (!(*yaml = strdup(s ? s : ""))) out = db_fail(d, DB_EIO, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        out = db_fail(d, DB_ENOTFOUND, "no sweep named '%s' in '%s'", name, d->path);
+    } else {
+        out = db_sqlite_fail(d, rc, "reading a sweep");
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+int db_sweep_names(db *d, db_name_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(d->h, "SELECT name FROM sweeps ORDER BY name", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "reading sweeps");
+    int out = DB_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) {
+            out = db_fail(d, DB_EABORT, "stopped");
+            break;
+        }
+    }
+    if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "reading sweeps");
+    sqlite3_finalize(st);
+    return out;
+}
