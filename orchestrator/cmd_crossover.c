@@ -15,56 +15,36 @@
 
 #define FORMATS ((1u << ROWFMT_TABLE) | (1u << ROWFMT_CSV) | (1u << ROWFMT_JSON) | (1u << ROWFMT_MD))
 
-static int cmp_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
-
 /* --fit: one line per (model, quality) with crossovers at two or more
- * budgets: C = a * U^k in log-log least squares. */
+ * budgets: crossover = a * U^k in log-log least squares. */
 static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
 {
     static const char *const cols[] = {"metric", "x_axis", "model", "quality", "points",
                                        "budgets", "a", "k", "r2"};
     if (rowfmt_columns(f, 9, cols)) return -1;
-    size_t n = ps->n;
-    char *used = calloc(n + 1, 1);
-    double *u = malloc((n + 1) * sizeof *u), *c = malloc((n + 1) * sizeof *c);
-    int rc = used && u && c ? 0 : -1;
+    an_fit_row *fr = malloc((ps->n + 1) * sizeof *fr);
+    if (!fr) return -1;
+    size_t n = an_fit_pairs(ps, fr);
+    int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        if (used[i]) continue;
-        const an_pair *p = &ps->p[i];
-        int k = 0;
-        long long ulast = -1, budgets = 0;
-        for (size_t j = i; j < n; j++) {
-            const an_pair *q = &ps->p[j];
-            if (used[j] || cmp_str(q->model, p->model) || cmp_str(q->quality, p->quality) ||
-                strcmp(q->metric, p->metric))
-                continue;
-            used[j] = 1;
-            if (isnan(q->res.crossover) || q->unique_tokens <= 0) continue;
-            u[k] = (double)q->unique_tokens;
-            c[k++] = q->res.crossover;
-            if (q->unique_tokens != ulast) budgets++, ulast = q->unique_tokens;
-        }
-        an_fit fit;
-        if (an_powerlaw_fit(u, c, k, &fit)) continue;
-        db_value v[9] = {
-            {DB_TEXT, 0, 0, p->metric, strlen(p->metric)},
-            {DB_TEXT, 0, 0, an_xaxis_name(p->xaxis), strlen(an_xaxis_name(p->xaxis))},
-            {DB_TEXT, 0, 0, p->model, strlen(p->model)},
-            {DB_TEXT, 0, 0, p->quality, strlen(p->quality)},
-            {DB_INT, fit.n, 0, NULL, 0},
-            {DB_INT, budgets, 0, NULL, 0},
-            {DB_REAL, 0, fit.a, NULL, 0},
-            {DB_REAL, 0, fit.k, NULL, 0},
-            {DB_REAL, 0, fit.r2, NULL, 0}};
+        const an_pair *p = fr[i].first;
+        const char *x = an_xaxis_name(p->xaxis);
+        db_value v[9] = {{DB_TEXT, 0, 0, p->metric, strlen(p->metric)},
+                         {DB_TEXT, 0, 0, x, strlen(x)},
+                         {DB_TEXT, 0, 0, p->model, strlen(p->model)},
+                         {DB_TEXT, 0, 0, p->quality, strlen(p->quality)},
+                         {DB_INT, fr[i].fit.n, 0, NULL, 0},
+                         {DB_INT, fr[i].budgets, 0, NULL, 0},
+                         {DB_REAL, 0, fr[i].fit.a, NULL, 0},
+                         {DB_REAL, 0, fr[i].fit.k, NULL, 0},
+                         {DB_REAL, 0, fr[i].fit.r2, NULL, 0}};
         if (r6) {
             char b[32];
             for (int m = 6; m < 9; m++) snprintf(b, sizeof b, "%.6g", v[m].d), v[m].d = strtod(b, NULL);
         }
-        if (rowfmt_row(f, 9, v)) rc = -1;
+        rc = rowfmt_row(f, 9, v);
     }
-    free(used);
-    free(u);
-    free(c);
+    free(fr);
     return rc;
 }
 

@@ -1,8 +1,100 @@
-/* cmd_plot.c — placeholder until the SVG writer lands (next commit). */
+/*
+ * cmd_plot.c — `xover plot`: SVG files, one per AR/MDM pair and one grid of
+ * small multiples, drawn by xover's own writer (orchestrator/analysis/svg.c).
+ */
+#include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/db/db.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int write_svg(const char *dir, const char *name, char *svg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!svg) return cli_error(XO_FAILED, "out of memory drawing %s", name);
+    int rc = an_write_atomic(path, svg, strlen(svg));
+    free(svg);
+    if (rc) return cli_error(XO_FAILED, "cannot write '%s': %s", path, strerror(errno));
+    printf("%s\n", path);
+    return XO_OK;
+}
+
 int cmd_plot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_error(XO_FAILED, "xover plot: not built yet");
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},   {"sweep", required_argument, 0, 's'},
+        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
+        {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},  {0, 0, 0, 0}};
+    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = "tokens",
+               *rows = "unique_tokens", *cols = "model", *out = "plots";
+    int c;
+    while ((c = cli_getopt("plot", argc, argv, "o:", opts)) != -1) {
+        switch (c) {
+        case 'd': opt_db = optarg; break;
+        case 's': sweep = optarg; break;
+        case 'm': metric = optarg; break;
+        case 'x': xname = optarg; break;
+        case 'r': rows = optarg; break;
+        case 'c': cols = optarg; break;
+        case 'o': out = optarg; break;
+        default: return XO_USAGE;
+        }
+    }
+    if (optind < argc) return cli_usage_error("plot", "unexpected argument '%s'", argv[optind]);
+    int x = an_xaxis_parse(xname);
+    if (x < 0) return cli_usage_error("plot", "--x must be tokens, epochs or flops, not '%s'", xname);
+
+    const char *path = cli_db_path(opt_db);
+    char err[1024];
+    db *d = db_open(path, DB_READONLY, err, sizeof err);
+    if (!d) return cli_error(XO_USAGE, "%s", err);
+    long long sweep_id = 0;
+    if (sweep && db_sweep_id(d, sweep, &sweep_id)) {
+        db_close(d);
+        return cli_error(XO_USAGE, "no sweep named '%s' in %s", sweep, path);
+    }
+    an_pairs ps;
+    int rc = an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
+    db_close(d);
+    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    if (ps.n == 0) {
+        an_pairs_free(&ps);
+        return cli_error(XO_USAGE, "no AR/MDM pair has metric '%s'%s%s: nothing to plot", metric,
+                         sweep ? " in sweep " : "", sweep ? sweep : "");
+    }
+    if (mkdir(out, 0755) && errno != EEXIST) {
+        an_pairs_free(&ps);
+        return cli_error(XO_FAILED, "cannot create '%s': %s", out, strerror(errno));
+    }
+    int code = XO_OK;
+    char name[512];
+    for (size_t i = 0; code == XO_OK && i < ps.n; i++) {
+        an_pair_filename(&ps.p[i], name, sizeof name);
+        code = write_svg(out, name, an_svg_pair(&ps.p[i]));
+    }
+    const an_pair **pp = malloc(ps.n * sizeof *pp);
+    if (code == XO_OK && !pp) code = cli_error(XO_FAILED, "out of memory");
+    if (code == XO_OK) {
+        for (size_t i = 0; i < ps.n; i++) pp[i] = &ps.p[i];
+        char title[256];
+        size_t dropped = 0;
+        snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
+                 xname, rows, cols);
+        snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
+        for (char *s = name; *s; s++)
+            if (*s == '/') *s = '_';
+        code = write_svg(out, name, an_svg_grid(pp, ps.n, rows, cols, title, &dropped));
+        if (dropped)
+            cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
+                     "varies); each still has its own plot", dropped, rows, cols);
+    }
+    free(pp);
+    an_pairs_free(&ps);
+    return code;
 }

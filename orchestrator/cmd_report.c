@@ -1,8 +1,59 @@
-/* cmd_report.c — placeholder until the SVG writer lands (next commit). */
+/*
+ * cmd_report.c — `xover report OUTDIR`: the static HTML report
+ * (orchestrator/analysis/report.c).
+ */
+#include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/db/db.h"
+
+#include <stdio.h>
+
+#define MAX_METRICS 16
+
 int cmd_report(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_error(XO_FAILED, "xover report: not built yet");
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},   {"sweep", required_argument, 0, 's'},
+        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
+        {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
+        {0, 0, 0, 0}};
+    const char *opt_db = NULL, *xname = "tokens";
+    const char *metrics[MAX_METRICS + 1];
+    int nm = 0, c;
+    an_report_opts o = {NULL, NULL, AN_TOKENS, "unique_tokens", "model", NULL};
+    while ((c = cli_getopt("report", argc, argv, "", opts)) != -1) {
+        switch (c) {
+        case 'd': opt_db = optarg; break;
+        case 's': o.sweep = optarg; break;
+        case 'x': xname = optarg; break;
+        case 'r': o.rows = optarg; break;
+        case 'c': o.cols = optarg; break;
+        case 'm':
+            if (nm == MAX_METRICS)
+                return cli_usage_error("report", "at most %d --metric options", MAX_METRICS);
+            metrics[nm++] = optarg;
+            break;
+        default: return XO_USAGE;
+        }
+    }
+    if (optind >= argc) return cli_usage_error("report", "give the output directory: xover report OUTDIR");
+    if (argc - optind > 1) return cli_usage_error("report", "one OUTDIR; '%s' is extra", argv[optind + 1]);
+    int x = an_xaxis_parse(xname);
+    if (x < 0) return cli_usage_error("report", "--x must be tokens, epochs or flops, not '%s'", xname);
+    o.x = (an_xaxis)x;
+    metrics[nm] = NULL;
+    if (nm) o.metrics = metrics;
+    const char *outdir = argv[optind];
+
+    const char *path = cli_db_path(opt_db);
+    o.db_path = path;
+    char err[1024];
+    db *d = db_open(path, DB_READONLY, err, sizeof err);
+    if (!d) return cli_error(XO_USAGE, "%s", err);
+    int nplots = 0;
+    int rc = an_report(d, outdir, &o, &nplots, err, sizeof err);
+    db_close(d);
+    if (rc) return cli_error(rc == DB_ENOTFOUND || rc == DB_EINPUT ? XO_USAGE : XO_FAILED, "%s", err);
+    printf("%s/index.html (%d plots)\n", outdir, nplots);
+    return XO_OK;
 }

@@ -132,6 +132,16 @@ typedef struct {
 } an_fit;
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
 
+/* The fits of a set of pairs: one per (metric, model, quality) whose pairs
+ * have a crossover at two or more unique budgets U, of crossover = a * U^k.
+ * out needs room for ps->n rows; returns how many were written. */
+typedef struct {
+    const an_pair *first; /* a pair of the group: its metric, model, quality, x axis */
+    int budgets;          /* distinct U with a crossover */
+    an_fit fit;
+} an_fit_row;
+size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
+
 /* ---- pictures ------------------------------------------------------------ */
 
 /* An SVG document of one pair: the mean curves of AR and MDM (seed sd as a

@@ -257,3 +257,37 @@ int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f)
     f->r2 = syy > 0 ? 1 - fmax(ssres, 0) / syy : 1.0;
     return 0;
 }
+
+static int same_str(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
+{
+    size_t n = ps->n, rows = 0;
+    char *used = calloc(n + 1, 1);
+    double *u = malloc((n + 1) * sizeof *u), *c = malloc((n + 1) * sizeof *c);
+    for (size_t i = 0; used && u && c && i < n; i++) {
+        if (used[i]) continue;
+        const an_pair *p = &ps->p[i];
+        int k = 0, budgets = 0;
+        double seen = -1;
+        /* Pairs are sorted by metric, model, U: a group's U come in order. */
+        for (size_t j = i; j < n; j++) {
+            const an_pair *q = &ps->p[j];
+            if (used[j] || !same_str(q->model, p->model) || !same_str(q->quality, p->quality) ||
+                !same_str(q->metric, p->metric))
+                continue;
+            used[j] = 1;
+            if (isnan(q->res.crossover) || q->unique_tokens <= 0) continue;
+            u[k] = (double)q->unique_tokens;
+            c[k++] = q->res.crossover;
+            if (u[k - 1] != seen) budgets++, seen = u[k - 1];
+        }
+        an_fit f;
+        if (an_powerlaw_fit(u, c, k, &f)) continue;
+        out[rows++] = (an_fit_row){p, budgets, f};
+    }
+    free(used);
+    free(u);
+    free(c);
+    return rows;
+}

@@ -1,0 +1,460 @@
+/*
+ * svg.c — a small SVG writer for the crossover plots: one pair's curves, and
+ * a grid of small multiples. No plotting library: text appended to a
+ * growing buffer, coordinates computed here (linear or log x, "nice" ticks).
+ */
+#include "orchestrator/analysis/analysis.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AR_COLOR "#1f5fa8"
+#define MDM_COLOR "#e0701a"
+#define CROSS_COLOR "#1b8a3a"
+
+/* ---- a growing text buffer ------------------------------------------------ */
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sb;
+
+static void put(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sb *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->oom = 1; return; }
+        if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)k;
+        char *t = realloc(b->s, cap);
+        if (!t) { b->oom = 1; return; }
+        b->s = t;
+        b->cap = cap;
+    }
+}
+
+/* Text with &, <, > and " escaped. */
+static void put_text(sb *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': put(b, "&amp;"); break;
+        case '<': put(b, "&lt;"); break;
+        case '>': put(b, "&gt;"); break;
+        case '"': put(b, "&quot;"); break;
+        default: put(b, "%c", *s); break;
+        }
+    }
+}
+
+static char *sb_done(sb *b)
+{
+    if (b->oom) { free(b->s); return NULL; }
+    return b->s;
+}
+
+void an_si(double x, char *buf, size_t n)
+{
+    static const struct { double v; const char *s; } u[] = {
+        {1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}};
+    double a = fabs(x);
+    for (size_t i = 0; i < sizeof u / sizeof *u; i++)
+        if (a >= u[i].v) { snprintf(buf, n, "%.3g%s", x / u[i].v, u[i].s); return; }
+    snprintf(buf, n, "%.3g", x);
+}
+
+/* ---- scales and ticks ------------------------------------------------------- */
+
+typedef struct {
+    double lo, hi;   /* data range shown */
+    int log;         /* log10 scale */
+    double p0, p1;   /* pixel range */
+} scale;
+
+static double map(const scale *s, double v)
+{
+    double a = s->log ? log10(s->lo) : s->lo, b = s->log ? log10(s->hi) : s->hi;
+    double t = s->log ? log10(v) : v;
+    return s->p0 + (t - a) / (b - a) * (s->p1 - s->p0);
+}
+
+/* Up to ~6 ticks at 1, 2, 5 x 10^k steps (linear) or at decades (log,
+ * with 2 and 5 between when the range spans under three decades). */
+static int ticks(const scale *s, double *t, int max, int small)
+{
+    int n = 0;
+    if (s->log) {
+        int span = (int)(floor(log10(s->hi)) - ceil(log10(s->lo)));
+        for (int e = (int)floor(log10(s->lo)); e <= (int)ceil(log10(s->hi)) && n < max; e++)
+            for (int m = 1; m <= 5 && n < max; m = m == 1 ? 2 : m + 3) {
+                if (m > 1 && span >= (small ? 1 : 3)) break;
+                double v = m * pow(10, e);
+                if (v >= s->lo * (1 - 1e-9) && v <= s->hi * (1 + 1e-9)) t[n++] = v;
+            }
+        return n;
+    }
+    double raw = (s->hi - s->lo) / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+    for (double v = ceil(s->lo / step) * step; v <= s->hi + step * 1e-9 && n < max; v += step)
+        t[n++] = fabs(v) < step * 1e-9 ? 0 : v;
+    return n;
+}
+
+/* ---- one panel ---------------------------------------------------------------- */
+
+static const char *x_label(an_xaxis x)
+{
+    return x == AN_TOKENS ? "tokens seen" : x == AN_EPOCHS ? "epochs" : "training FLOPs";
+}
+
+/* Whether point i of c is drawn on scale xs. */
+static int visible(const scale *xs, double x) { return !xs->log || x > 0; }
+
+/* The x and y ranges of a pair. y leaves out each curve's first point (the
+ * untrained model's loss would squash everything else) unless that is all. */
+static void ranges(const an_pair *p, scale *xs, scale *ys)
+{
+    const an_curve *cs[2] = {&p->ar, &p->mdm};
+    double xmin = INFINITY, xmax = -INFINITY, xpos = INFINITY;
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < cs[k]->n; i++) {
+            double x = cs[k]->x[i];
+            xmin = fmin(xmin, x);
+            xmax = fmax(xmax, x);
+            if (x > 0) xpos = fmin(xpos, x);
+        }
+    xs->log = isfinite(xpos) && xmax / xpos >= 30;
+    xs->lo = xs->log ? xpos : xmin;
+    xs->hi = xmax;
+    if (!(xs->hi > xs->lo)) xs->lo -= 0.5, xs->hi += 0.5;
+    double ylo = INFINITY, yhi = -INFINITY;
+    for (int pass = 0; pass < 2 && !(yhi >= ylo); pass++)
+        for (int k = 0; k < 2; k++)
+            for (size_t i = pass ? 0 : 1; i < cs[k]->n; i++) {
+                if (!visible(xs, cs[k]->x[i])) continue;
+                double m = cs[k]->mean[i], sd = isnan(cs[k]->sd[i]) ? 0 : cs[k]->sd[i];
+                ylo = fmin(ylo, m - sd);
+                yhi = fmax(yhi, m + sd);
+            }
+    if (!(yhi >= ylo)) ylo = 0, yhi = 1;
+    if (yhi - ylo < 1e-12) ylo -= 0.5, yhi += 0.5;
+    double pad = (yhi - ylo) * 0.06;
+    ys->lo = ylo - pad;
+    ys->hi = yhi + pad;
+    ys->log = 0;
+}
+
+static void polyline(sb *b, const an_curve *c, const double *y, const scale *xs, const scale *ys,
+                     const char *color, double width, const char *dash)
+{
+    put(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s points=\"", color,
+        width, dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
+    for (size_t i = 0; i < c->n; i++)
+        if (visible(xs, c->x[i])) put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, y[i]));
+    put(b, "\"/>\n");
+}
+
+static void band(sb *b, const an_curve *c, const scale *xs, const scale *ys, const char *color)
+{
+    if (c->seeds < 2) return;
+    put(b, "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"", color);
+    for (size_t i = 0; i < c->n; i++)
+        if (visible(xs, c->x[i]) && !isnan(c->sd[i]))
+            put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] + c->sd[i]));
+    for (size_t i = c->n; i-- > 0;)
+        if (visible(xs, c->x[i]) && !isnan(c->sd[i]))
+            put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] - c->sd[i]));
+    put(b, "\"/>\n");
+}
+
+static unsigned long clip_id;
+
+/* Draw pair p in the box (x, y, w, h); `small` for grid panels (fewer
+ * words, smaller type). */
+static void panel(sb *b, const an_pair *p, double x, double y, double w, double h, int small,
+                  const char *title)
+{
+    double fs = small ? 11 : 13;
+    double ml = small ? 48 : 64, mr = 14, mt = small ? 22 : 34, mbot = small ? 34 : 48;
+    scale xs = {0}, ys = {0};
+    ranges(p, &xs, &ys);
+    xs.p0 = x + ml, xs.p1 = x + w - mr;
+    ys.p0 = y + h - mbot, ys.p1 = y + mt;
+    char buf[64];
+
+    put(b, "<g class=\"panel\">\n");
+    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" font-weight=\"bold\">", x + ml,
+        y + (small ? 15 : 22), fs + (small ? 0 : 2));
+    put_text(b, title);
+    put(b, "</text>\n");
+    /* Frame, grid lines and tick labels. */
+    put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
+        "stroke=\"#888\"/>\n", xs.p0, ys.p1, xs.p1 - xs.p0, ys.p0 - ys.p1);
+    double t[32];
+    int nt = ticks(&xs, t, 32, small);
+    for (int i = 0; i < nt; i++) {
+        double px = map(&xs, t[i]);
+        an_si(t[i], buf, sizeof buf);
+        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
+            px, ys.p1, px, ys.p0);
+        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
+            px, ys.p0 + fs + 3, fs - 1, buf);
+    }
+    nt = ticks(&ys, t, 32, small);
+    for (int i = 0; i < nt; i++) {
+        double py = map(&ys, t[i]);
+        snprintf(buf, sizeof buf, "%g", t[i]);
+        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
+            xs.p0, py, xs.p1, py);
+        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"end\">%s</text>\n",
+            xs.p0 - 4, py + 4, fs - 1, buf);
+    }
+    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s%s</text>\n",
+        (xs.p0 + xs.p1) / 2, y + h - 6, fs, x_label(p->xaxis), xs.log ? " (log scale)" : "");
+    if (!small) {
+        put(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" "
+            "text-anchor=\"middle\">", x + 14, (ys.p0 + ys.p1) / 2, fs);
+        put_text(b, p->metric);
+        put(b, " (%s is better)</text>\n", p->lower_better ? "lower" : "higher");
+    }
+
+    /* The curves, clipped to the frame. */
+    unsigned long id = ++clip_id;
+    put(b, "<clipPath id=\"c%lu\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
+        "</clipPath>\n<g clip-path=\"url(#c%lu)\">\n", id, xs.p0, ys.p1, xs.p1 - xs.p0,
+        ys.p0 - ys.p1, id);
+    band(b, &p->ar, &xs, &ys, AR_COLOR);
+    band(b, &p->mdm, &xs, &ys, MDM_COLOR);
+    polyline(b, &p->ar, p->ar.best, &xs, &ys, AR_COLOR, 1.2, "5,4");
+    polyline(b, &p->mdm, p->mdm.best, &xs, &ys, MDM_COLOR, 1.2, "5,4");
+    polyline(b, &p->ar, p->ar.mean, &xs, &ys, AR_COLOR, 2, NULL);
+    polyline(b, &p->mdm, p->mdm.mean, &xs, &ys, MDM_COLOR, 2, NULL);
+    const an_result *r = &p->res;
+    if (!isnan(r->ar_best_x) && visible(&xs, r->ar_best_x))
+        put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
+            "stroke-width=\"2\"><title>AR best</title></circle>\n", map(&xs, r->ar_best_x),
+            map(&ys, r->ar_best), AR_COLOR);
+    if (!isnan(r->crossover) && visible(&xs, r->crossover)) {
+        double px = map(&xs, r->crossover);
+        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"1.8\" stroke-dasharray=\"6,3\"/>\n", px, ys.p1, px, ys.p0, CROSS_COLOR);
+        double py = map(&ys, an_best_at(&p->mdm, r->crossover));
+        if (isfinite(py))
+            put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", px, py, CROSS_COLOR);
+    }
+    put(b, "</g>\n");
+    /* The verdict, in words, at the bottom-left of the frame. */
+    char v[96];
+    if (r->verdict == AN_CROSSOVER || r->verdict == AN_MDM_AHEAD) {
+        an_si(r->crossover, buf, sizeof buf);
+        snprintf(v, sizeof v, "%s %s", r->verdict == AN_CROSSOVER ? "crossover at" : "MDM ahead from", buf);
+    } else {
+        snprintf(v, sizeof v, "%s", r->verdict == AN_NONE ? "no crossover within the budget"
+                                                          : "the curves do not overlap");
+    }
+    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" font-weight=\"bold\">%s"
+        "</text>\n", xs.p0 + 6, ys.p0 - 6, fs, r->verdict <= AN_MDM_AHEAD ? CROSS_COLOR : "#555", v);
+    put(b, "</g>\n");
+}
+
+/* A horizontal legend starting at (x, y). */
+/* show_sd: say what the bands are (some side has several seeds). */
+static void legend(sb *b, double x, double y, int show_sd)
+{
+    struct { const char *label, *color, *dash; double w; } items[] = {
+        {"AR (mean)", AR_COLOR, NULL, 2},         {"MDM (mean)", MDM_COLOR, NULL, 2},
+        {"best so far", "#666", "5,4", 1.2},       {"crossover", CROSS_COLOR, "6,3", 1.8}};
+    for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
+        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"%.1f\"%s%s%s/>\n", x, y - 4, x + 24, y - 4, items[i].color, items[i].w,
+            items[i].dash ? " stroke-dasharray=\"" : "", items[i].dash ? items[i].dash : "",
+            items[i].dash ? "\"" : "");
+        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n", x + 29, y,
+            items[i].label);
+        x += 44 + 7.2 * strlen(items[i].label);
+    }
+    put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
+        "stroke-width=\"2\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">AR best</text>\n",
+        x + 6, y - 4, AR_COLOR, x + 14, y);
+    if (show_sd)
+        put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"#888\" "
+            "fill-opacity=\"0.3\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">mean ± sd "
+            "over seeds</text>\n", x + 80, y - 9, x + 102, y);
+}
+
+static void pair_title(const an_pair *p, char *buf, size_t n, int small)
+{
+    char u[32];
+    an_si((double)p->unique_tokens, u, sizeof u);
+    if (small) snprintf(buf, n, "U %s · %s", u, p->model);
+    else snprintf(buf, n, "%s: model %s, U = %s unique tokens, quality %s, %g epochs", p->metric,
+                  p->model, u, p->quality, p->epochs);
+}
+
+char *an_svg_pair(const an_pair *p)
+{
+    sb b = {0};
+    const double W = 800, H = 470;
+    char title[256];
+    pair_title(p, title, sizeof title, 0);
+    put(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+        W, H, W, H);
+    put(&b, "<title>");
+    put_text(&b, title);
+    put(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    panel(&b, p, 0, 0, W, H - 26, 0, title);
+    legend(&b, 64, H - 8, p->ar.seeds > 1 || p->mdm.seeds > 1);
+    put(&b, "</svg>\n");
+    return sb_done(&b);
+}
+
+/* ---- the grid ----------------------------------------------------------------- */
+
+typedef struct {
+    char text[128];
+    double num;
+    int is_num;
+} gkey;
+
+static void gkey_of(const an_pair *p, const char *axis, gkey *k)
+{
+    db_value v;
+    char buf[128];
+    memset(k, 0, sizeof *k);
+    an_pair_axis(p, axis, &v, buf, sizeof buf);
+    if (v.type == DB_INT || v.type == DB_REAL) {
+        k->is_num = 1;
+        k->num = v.type == DB_INT ? (double)v.i : v.d;
+        an_si(k->num, k->text, sizeof k->text);
+    } else {
+        snprintf(k->text, sizeof k->text, "%s", v.type == DB_TEXT ? v.s : "-");
+    }
+}
+
+static int gkey_cmp(const void *a, const void *b)
+{
+    const gkey *p = a, *q = b;
+    if (p->is_num && q->is_num) return (p->num > q->num) - (p->num < q->num);
+    if (p->is_num != q->is_num) return q->is_num - p->is_num;
+    return strcmp(p->text, q->text);
+}
+
+static size_t uniq(gkey *k, size_t n)
+{
+    qsort(k, n, sizeof *k, gkey_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!u || gkey_cmp(&k[u - 1], &k[i])) k[u++] = k[i];
+    return u;
+}
+
+static size_t index_of(const gkey *k, size_t n, const gkey *x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!gkey_cmp(&k[i], x)) return i;
+    return 0;
+}
+
+char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const char *cols,
+                  const char *title, size_t *dropped)
+{
+    *dropped = 0;
+    gkey *rk = malloc((n + 1) * sizeof *rk), *ck = malloc((n + 1) * sizeof *ck);
+    const an_pair **cell = NULL;
+    sb b = {0};
+    if (!rk || !ck) goto fail;
+    for (size_t i = 0; i < n; i++) gkey_of(pairs[i], rows, &rk[i]), gkey_of(pairs[i], cols, &ck[i]);
+    size_t nr = uniq(rk, n), nc = uniq(ck, n);
+    cell = calloc(nr * nc + 1, sizeof *cell);
+    if (!cell) goto fail;
+    int seeds = 0;
+    for (size_t i = 0; i < n; i++) {
+        gkey a, c;
+        gkey_of(pairs[i], rows, &a);
+        gkey_of(pairs[i], cols, &c);
+        size_t at = index_of(rk, nr, &a) * nc + index_of(ck, nc, &c);
+        if (cell[at]) (*dropped)++;
+        else cell[at] = pairs[i];
+        if (pairs[i]->ar.seeds > 1 || pairs[i]->mdm.seeds > 1) seeds = 1;
+    }
+    const double PW = 330, PH = 240, LM = 110, TM = 74;
+    double W = LM + PW * (double)nc + 10, H = TM + PH * (double)nr + 10;
+    if (W < 640) W = 640;
+    put(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+        W, H, W, H);
+    put(&b, "<title>");
+    put_text(&b, title);
+    put(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    put(&b, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
+    put_text(&b, title);
+    put(&b, "</text>\n");
+    legend(&b, 10, 46, seeds);
+    for (size_t q = 0; q < nc; q++) {
+        put(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\" "
+            "font-weight=\"bold\">", LM + PW * ((double)q + 0.5), TM - 6);
+        put_text(&b, cols);
+        put(&b, " = ");
+        put_text(&b, ck[q].text);
+        put(&b, "</text>\n");
+    }
+    for (size_t r = 0; r < nr; r++) {
+        double cy = TM + PH * ((double)r + 0.5);
+        put(&b, "<text x=\"10\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">", cy - 8);
+        put_text(&b, rows);
+        put(&b, "</text>\n<text x=\"10\" y=\"%.1f\" font-size=\"13\">= ", cy + 10);
+        put_text(&b, rk[r].text);
+        put(&b, "</text>\n");
+        for (size_t q = 0; q < nc; q++) {
+            const an_pair *p = cell[r * nc + q];
+            double x = LM + PW * (double)q, y = TM + PH * (double)r;
+            if (!p) {
+                put(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#999\" "
+                    "text-anchor=\"middle\">no pair</text>\n", x + PW / 2, y + PH / 2);
+                continue;
+            }
+            char t[256];
+            pair_title(p, t, sizeof t, 1);
+            panel(&b, p, x, y, PW, PH, 1, t);
+        }
+    }
+    put(&b, "</svg>\n");
+    free(rk);
+    free(ck);
+    free(cell);
+    return sb_done(&b);
+fail:
+    free(rk);
+    free(ck);
+    free(cell);
+    free(b.s);
+    return NULL;
+}
+
+/* ---- file names ------------------------------------------------------------------ */
+
+void an_pair_filename(const an_pair *p, char *buf, size_t n)
+{
+    /* FNV-1a of the cell: configs that differ beyond the typed axes still
+     * get their own file. */
+    uint32_t h = 2166136261u;
+    for (const char *s = p->cell; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    char raw[256];
+    snprintf(raw, sizeof raw, "pair-%s-%s-%s-U%lld-%s-%08x", p->metric, an_xaxis_name(p->xaxis),
+             p->model, p->unique_tokens, p->quality, h);
+    size_t k = 0;
+    for (const char *s = raw; *s && k + 5 < n; s++)
+        buf[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                           *s == '-' || *s == '_' || *s == '.' ? *s : '_';
+    snprintf(buf + k, n - k, ".svg");
+}

@@ -1,0 +1,378 @@
+/*
+ * test_crossover_cli.c — xover crossover / table / plot / report on a small
+ * hand-made sweep: the CLI's JSON equals the SQL view's, the pivot tables,
+ * the SVG files, and the HTML report as headless Chromium renders it.
+ */
+#include "tests/harness.h"
+#include "orchestrator/db/db.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+extern const char xover_schema_sql[];
+
+static long long add_run(db *d, long long sweep, const char *objective, const char *model,
+                         long long U, const char *quality, long long seed)
+{
+    char config[512], key[128];
+    snprintf(config, sizeof config,
+             "{\"data\":{\"quality\":\"%s\",\"unique_tokens\":%lld},\"model\":{\"name\":\"%s\"},"
+             "\"objective\":\"%s\",\"seed\":%lld,\"train\":{\"epochs\":10,\"lr\":0.002}}",
+             quality, U, model, objective, seed);
+    snprintf(key, sizeof key, "%s-%s-%lld-%s-%lld", objective, model, U, quality, seed);
+    db_run_spec s = {.key = key, .config = config, .objective = objective, .model = model,
+                     .params = !strcmp(model, "s") ? 4000 : 1000, .unique_tokens = U,
+                     .quality = quality, .epochs = 10, .seed = seed};
+    long long id = -1;
+    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id))
+        fprintf(stderr, "run: %s\n", db_errmsg(d));
+    return id;
+}
+
+/* 41 evaluations over 10 epochs. AR: val_loss U-shaped, best 4.0 at epoch
+ * 3. MDM: falls by `rate` per epoch from 6, so it passes 4.0 at epoch
+ * 2 / rate. mc_acc mirrors it upward when `acc` is set. */
+static void add_curves(db *d, long long id, const char *objective, long long U, double rate,
+                       double shift, int acc)
+{
+    db_metric m[82];
+    int n = 0;
+    for (int i = 0; i <= 40; i++) {
+        double e = i / 4.0, v;
+        if (!strcmp(objective, "ar")) v = 6 - 2 * fmin(e, 3) / 3 + 0.2 * fmax(0, e - 3);
+        else v = 6 - rate * e;
+        long long tok = (long long)(e * (double)U);
+        m[n++] = (db_metric){"val_loss", i, tok, e, 6.0 * 1000 * (double)tok, v + shift};
+        if (acc) m[n++] = (db_metric){"mc_acc", i, tok, e, 6.0 * 1000 * (double)tok, 1 - v / 8};
+    }
+    if (db_ingest_metrics(d, id, m, (size_t)n)) fprintf(stderr, "ingest: %s\n", db_errmsg(d));
+}
+
+/* The fixture: sweep "demo" with pairs (model, U, quality):
+ *   xs 1000 high (2 seeds), xs 4000 high, s 1000 high, s 4000 high: crossover
+ *   xs 1000 low: none within the budget (mc_acc not reported)
+ * 5 val_loss pairs, 4 mc_acc pairs. Returns the database path. */
+static const char *fixture(void)
+{
+    static char path[4096];
+    char err[512];
+    harness_path(path, sizeof path, "xover.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    if (!d) { fprintf(stderr, "%s\n", err); return NULL; }
+    long long sw;
+    db_sweep_put(d, "demo", "sweep: demo\ngrid: {objective: [ar, mdm], model: [xs, s]}\n",
+                 "hash", &sw);
+    const char *models[] = {"xs", "s"};
+    long long Us[] = {1000, 4000};
+    for (int mi = 0; mi < 2; mi++)
+        for (int ui = 0; ui < 2; ui++) {
+            double rate = mi ? 0.4 : 0.25;
+            int seeds = mi == 0 && ui == 0 ? 2 : 1;
+            for (int s = 0; s < seeds; s++) {
+                add_curves(d, add_run(d, sw, "ar", models[mi], Us[ui], "high", s), "ar", Us[ui],
+                           rate, 0.02 * s, 1);
+                add_curves(d, add_run(d, sw, "mdm", models[mi], Us[ui], "high", s), "mdm",
+                           Us[ui], rate, 0.02 * s, 1);
+            }
+        }
+    add_curves(d, add_run(d, sw, "ar", "xs", 1000, "low", 0), "ar", 1000, 0.1, 0, 0);
+    add_curves(d, add_run(d, sw, "mdm", "xs", 1000, "low", 0), "mdm", 1000, 0.1, 0, 0);
+    db_run_finished(d, 1, "done", NULL, NULL, 1e9);
+    db_close(d);
+    return path;
+}
+
+/* Run the xover under test with the given arguments (up to the first NULL). */
+static harness_proc run_xover(const char *const *args)
+{
+    const char *argv[32] = {harness_xover()};
+    for (int i = 0; args[i] && i < 30; i++) argv[i + 1] = args[i];
+    return harness_run(argv, NULL);
+}
+#define xover(...) run_xover((const char *const[]){__VA_ARGS__, NULL})
+
+static int same_json(json_t *a, json_t *b, const char *where)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        if (fabs(x - y) <= 1e-12 * fmax(1, fabs(x))) return 1;
+    } else if (json_equal(a, b)) {
+        return 1;
+    }
+    char *sa = json_dumps(a, JSON_ENCODE_ANY), *sb = json_dumps(b, JSON_ENCODE_ANY);
+    fprintf(stderr, "%s: CLI %s, SQL %s\n", where, sa ? sa : "?", sb ? sb : "?");
+    free(sa);
+    free(sb);
+    return 0;
+}
+
+/* xover crossover --format json and the view through xover sql: same rows,
+ * same keys, same numbers. */
+static int cli_equals_view(const char *path, const char *metric, const char *x, size_t rows)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT * FROM crossover WHERE metric = '%s' AND x_axis = '%s' "
+             "ORDER BY metric, model, unique_tokens, quality, epochs, cell", metric, x);
+    const char *argv[] = {harness_xover(), "crossover", "--metric", metric, "--x", x, "--format",
+                          "json", "--db", path, NULL};
+    harness_proc a = harness_run(argv, NULL),
+                 b = xover("sql", sql, "--format", "json", "--db", path, NULL, NULL);
+    json_t *ja = json_loads(a.out, 0, NULL), *jb = json_loads(b.out, 0, NULL);
+    int ok = a.status == 0 && b.status == 0 && json_is_array(ja) && json_is_array(jb) &&
+             json_array_size(ja) == rows && json_array_size(jb) == rows;
+    if (!ok) fprintf(stderr, "status %d/%d, rows %zu/%zu: %s %s\n", a.status, b.status,
+                     json_array_size(ja), json_array_size(jb), a.err, b.err);
+    for (size_t i = 0; ok && i < rows; i++) {
+        json_t *ra = json_array_get(ja, i), *rb = json_array_get(jb, i);
+        ok = json_object_size(ra) == json_object_size(rb);
+        const char *k;
+        json_t *v;
+        json_object_foreach(ra, k, v) {
+            char where[128];
+            snprintf(where, sizeof where, "%s/%s row %zu %s", metric, x, i, k);
+            if (!same_json(v, json_object_get(rb, k), where)) ok = 0;
+        }
+    }
+    json_decref(ja);
+    json_decref(jb);
+    harness_proc_free(&a);
+    harness_proc_free(&b);
+    return ok;
+}
+
+TEST(crossover_cli_json_equals_the_sql_view)
+{
+    const char *path = fixture();
+    CHECK(path);
+    CHECK(cli_equals_view(path, "val_loss", "tokens", 5));
+    CHECK(cli_equals_view(path, "val_loss", "epochs", 5));
+    CHECK(cli_equals_view(path, "val_loss", "flops", 5));
+    CHECK(cli_equals_view(path, "mc_acc", "tokens", 4));
+
+    /* The plain sqlite3 shell answers too, with the known crossovers:
+     * xs passes AR's best (4.0) at epoch 8, s at epoch 5. */
+    const char *argv[] = {"sqlite3", path,
+                          "SELECT model, unique_tokens, quality, verdict, round(crossover, 6) "
+                          "FROM crossover WHERE metric = 'val_loss' AND x_axis = 'epochs' "
+                          "ORDER BY model, unique_tokens, quality", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_STR(p.out, "s|1000|high|crossover|5.0\ns|4000|high|crossover|5.0\n"
+                     "xs|1000|high|crossover|8.0\nxs|1000|low|none|\nxs|4000|high|crossover|8.0\n");
+    harness_proc_free(&p);
+
+    /* md for reading: no cell column, the verdicts in words. */
+    p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "| metric   | better | x_axis |");
+    CHECK_CONTAINS(p.out, "| none      |");
+    CHECK(!strstr(p.out, "\"objective\""));
+    harness_proc_free(&p);
+
+    /* The fit: crossover in tokens = 8 U for xs, exactly linear: k = 1. */
+    p = xover("crossover", "--fit", "--format", "csv", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2\n");
+    CHECK_CONTAINS(p.out, "val_loss,tokens,xs,high,2,2,8.0");
+    harness_proc_free(&p);
+
+    /* Bad input: exit 2 with the reason. */
+    p = xover("crossover", "--x", "steps", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "tokens, epochs or flops");
+    harness_proc_free(&p);
+    p = xover("crossover", "--sweep", "nope", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "no sweep named 'nope'");
+    harness_proc_free(&p);
+    p = xover("crossover", "--format", "jsonl", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    harness_proc_free(&p);
+}
+
+TEST(crossover_cli_on_an_older_database_says_how_to_upgrade)
+{
+    char path[4096], err[512];
+    harness_path(path, sizeof path, "old.db");
+    db *d = db_open_schema(path, xover_schema_sql, 1, err, sizeof err);
+    CHECK(d);
+    db_run_spec s = {.key = "k", .config = "{\"objective\":\"ar\"}", .objective = "ar",
+                     .params = -1, .unique_tokens = -1, .epochs = NAN, .seed = 0};
+    long long id;
+    CHECK_INT(db_run_put(d, &s, &id), DB_OK);
+    db_close(d);
+    harness_proc p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "schema version 1");
+    CHECK_CONTAINS(p.err, "xover db init");
+    harness_proc_free(&p);
+    /* Opening it for writing adds the views and keeps the run. */
+    d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_version_found(d), 1);
+    CHECK(db_version(d) >= 2);
+    long long n = -1;
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover_runs", &n), DB_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover", &n), DB_OK);
+    CHECK_INT(n, 0);
+    db_close(d);
+}
+
+TEST(crossover_cli_table_pivots)
+{
+    const char *path = fixture();
+    CHECK(path);
+    harness_proc p = xover("table", "--where", "quality=high", "--cell", "crossover_epochs",
+                           "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_STR(p.out, "| unique_tokens \\ model |   s |  xs |\n"
+                     "| --------------------- | --: | --: |\n"
+                     "| 1000                  | 5.0 | 8.0 |\n"
+                     "| 4000                  | 5.0 | 8.0 |\n");
+    harness_proc_free(&p);
+
+    /* Any axes, any column; csv and json. quality down: 'none' for low. */
+    p = xover("table", "--rows", "quality", "--cols", "unique_tokens", "--where", "model=xs",
+              "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "| high                    | 8000.0 | 32000.0 |");
+    CHECK_CONTAINS(p.out, "| low                     | none   |         |");
+    harness_proc_free(&p);
+    const char *argv[] = {harness_xover(), "table", "--rows", "train.lr", "--cols", "model",
+                          "--cell", "ar_best", "--where", "quality=high", "--where",
+                          "unique_tokens=4000", "--format", "json", "--db", path, NULL};
+    p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    json_t *j = json_loads(p.out, 0, NULL);
+    CHECK(json_is_array(j) && json_array_size(j) == 1);
+    CHECK_NEAR(json_number_value(json_object_get(json_array_get(j, 0), "xs")), 4.0, 1e-12);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(j, 0), "train.lr \\ model")),
+              "0.002");
+    json_decref(j);
+    harness_proc_free(&p);
+
+    /* Two pairs in one cell: an error naming the axis that differs. */
+    p = xover("table", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "differ in quality");
+    harness_proc_free(&p);
+    p = xover("table", "--cell", "crossover_token", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "did you mean 'crossover_tokens'");
+    harness_proc_free(&p);
+    p = xover("table", "--rows", "colour", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "'colour' is not an axis");
+    harness_proc_free(&p);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+TEST(crossover_cli_plot_writes_svg_per_pair_and_a_grid)
+{
+    const char *path = fixture();
+    CHECK(path);
+    char out[4096];
+    harness_path(out, sizeof out, "plots");
+    harness_proc p = xover("plot", "--db", path, "--out", out, "--where", NULL, NULL);
+    CHECK_INT(p.status, 2); /* --where is table's, not plot's */
+    harness_proc_free(&p);
+    p = xover("plot", "--db", path, "--out", out, "--sweep", "demo", NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_INT(count(p.out, ".svg\n"), 6); /* 5 pairs and the grid */
+    CHECK_CONTAINS(p.err, "share a grid panel"); /* xs 1000 high and low */
+    /* Each file is a whole SVG document with its labels and legend. */
+    char *line = p.out;
+    for (int i = 0; i < 6; i++) {
+        char *nl = strchr(line, '\n');
+        *nl = 0;
+        char *svg = harness_slurp(line, NULL);
+        CHECK(svg);
+        CHECK(!strncmp(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\"", 39));
+        CHECK_CONTAINS(svg, "</svg>\n");
+        CHECK_CONTAINS(svg, "MDM (mean)");
+        CHECK_CONTAINS(svg, "tokens seen");
+        if (strstr(line, "xs-U1000-low")) CHECK_CONTAINS(svg, "no crossover within the budget");
+        if (strstr(line, "xs-U4000-high")) CHECK_CONTAINS(svg, "crossover at 32k");
+        if (strstr(line, "grid-")) CHECK_INT(count(svg, "class=\"panel\""), 4);
+        free(svg);
+        line = nl + 1;
+    }
+    harness_proc_free(&p);
+}
+
+TEST(crossover_cli_report_renders_in_chromium)
+{
+    const char *path = fixture();
+    CHECK(path);
+    char out[4096], index[4200], profile[4096], url[4300];
+    harness_path(out, sizeof out, "report");
+    harness_path(profile, sizeof profile, "chromium-profile");
+    CHECK(mkdir(profile, 0700) == 0);
+    harness_proc p = xover("report", "--db", path, out, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "(11 plots)"); /* val_loss: grid + 5, mc_acc: grid + 4 */
+    harness_proc_free(&p);
+    snprintf(index, sizeof index, "%s/index.html", out);
+    snprintf(url, sizeof url, "file://%s", index);
+
+    char flag[4200];
+    snprintf(flag, sizeof flag, "--user-data-dir=%s", profile);
+    const char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                          "--disable-quic", "--no-first-run", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync", flag, "--dump-dom",
+                          url, NULL};
+    p = harness_run(argv, NULL);
+    if (p.status != 0)
+        fprintf(stderr, "chromium failed (status %d): it is required for this test; install "
+                "it with 'apt-get install chromium' (.ci/deps test). %s\n", p.status, p.err);
+    CHECK_INT(p.status, 0);
+    /* What the browser built, not just the file's text: the parsed DOM. */
+    CHECK_CONTAINS(p.out, "<h1>xover report</h1>");
+    CHECK_INT(count(p.out, "<svg"), 11);
+    CHECK_INT(count(p.out, "</svg>"), 11);
+    CHECK_INT(count(p.out, "<table class=\"crossover\">"), 2);
+    CHECK_INT(count(p.out, "<table class=\"status\">"), 1);
+    CHECK_INT(count(p.out, "<table class=\"fit\">"), 2);
+    CHECK_INT(count(p.out, "<tr class=\"crossover\">"), 8);
+    CHECK_CONTAINS(p.out, "none within the budget");
+    CHECK_CONTAINS(p.out, "sweep: demo\ngrid: {objective: [ar, mdm], model: [xs, s]}");
+    CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">11</td><td class=\"n\">0</td>"
+                          "<td class=\"n\">1</td>");
+    harness_proc_free(&p);
+
+    /* The plots are also files beside the page; no temporary file is left. */
+    char plots[4200];
+    snprintf(plots, sizeof plots, "%s/plots/grid-val_loss-tokens.svg", out);
+    char *svg = harness_slurp(plots, NULL);
+    CHECK(svg);
+    free(svg);
+    const char *dirs[] = {out, plots, NULL};
+    plots[strlen(plots) - strlen("/grid-val_loss-tokens.svg")] = 0;
+    for (int i = 0; dirs[i]; i++) {
+        DIR *dir = opendir(dirs[i]);
+        CHECK(dir);
+        int files = 0, tmp = 0;
+        for (struct dirent *e; (e = readdir(dir));) {
+            files++;
+            if (strstr(e->d_name, "tmp")) tmp++;
+        }
+        closedir(dir);
+        CHECK_INT(tmp, 0);
+        CHECK_INT(files, i == 0 ? 4 : 13); /* ., .., index.html, plots; ., .. and 11 SVGs */
+    }
+
+    /* A sweep that does not exist: exit 2. */
+    p = xover("report", "--sweep", "nope", "--db", path, out, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    harness_proc_free(&p);
+}
