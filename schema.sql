@@ -179,15 +179,19 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r
 
 -- Every AR or MDM run with its `cell`: the resolved config without `objective`
 -- and `seed`. Runs of one cell differ only in objective and seed: its AR runs
--- are the seeds of one side of a pair, its MDM runs the other side.
+-- are the seeds of one side of a pair, its MDM runs the other side. cell_id,
+-- the smallest run id of the cell, names it compactly (the views below group
+-- by it: sorting integers, not configs).
 -- The runs of one sweep:  ... WHERE cell IN (SELECT r.cell FROM crossover_runs r
 --   JOIN sweep_runs sr ON sr.run_id = r.run_id JOIN sweeps s ON s.id = sr.sweep_id
 --   WHERE s.name = 'demo')
 CREATE VIEW crossover_runs AS
-SELECT id AS run_id, key, objective, json_remove(config, '$.objective', '$.seed') AS cell,
-       model, params, unique_tokens, quality, epochs, seed, status
-  FROM runs
- WHERE objective IN ('ar', 'mdm');
+SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, cell, model,
+       params, unique_tokens, quality, epochs, seed, status
+  FROM (SELECT id AS run_id, key, objective, json_remove(config, '$.objective', '$.seed') AS cell,
+               model, params, unique_tokens, quality, epochs, seed, status
+          FROM runs
+         WHERE objective IN ('ar', 'mdm'));
 
 -- The seed-aggregated learning curves: one row per (cell, objective, metric,
 -- x_axis, x) for x_axis in 'tokens', 'epochs', 'flops' (metrics.tokens,
@@ -205,7 +209,7 @@ SELECT id AS run_id, key, objective, json_remove(config, '$.objective', '$.seed'
 CREATE VIEW crossover_curves AS
 WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
 pt AS (
-    SELECT r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
+    SELECT r.cell_id, r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
            r.epochs, m.name AS metric, a.x_axis, m.step, m.value,
            CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
                 ELSE m.flops END AS REAL) AS x
@@ -219,32 +223,33 @@ latest AS (
       FROM pt WHERE x IS NOT NULL
 ),
 seeds AS (
-    SELECT cell, objective, metric, x_axis, count(DISTINCT run_id) AS n
-      FROM latest GROUP BY cell, objective, metric, x_axis
+    SELECT cell_id, objective, metric, x_axis, count(DISTINCT run_id) AS n
+      FROM latest GROUP BY cell_id, objective, metric, x_axis
 ),
 centred AS (
-    SELECT latest.*, avg(value) OVER (PARTITION BY cell, objective, metric, x_axis, x) AS mean
+    SELECT latest.*, avg(value) OVER (PARTITION BY cell_id, objective, metric, x_axis, x) AS mean
       FROM latest WHERE k = 1
 ),
 agg AS (
-    SELECT cell, objective, metric, x_axis, x, count(*) AS k, max(mean) AS mean,
+    SELECT cell_id, max(cell) AS cell, objective, metric, x_axis, x, count(*) AS k,
+           max(mean) AS mean,
            sum((value - mean) * (value - mean)) AS ss, max(model) AS model,
            max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
            max(epochs) AS epochs
-      FROM centred GROUP BY cell, objective, metric, x_axis, x
+      FROM centred GROUP BY cell_id, objective, metric, x_axis, x
 ),
 kept AS (
     SELECT a.*, s.n AS seeds,
            CASE WHEN a.metric LIKE '%loss' OR a.metric LIKE '%nll' OR a.metric LIKE '%elbo'
                      OR a.metric LIKE '%ppl' THEN 'min' ELSE 'max' END AS better
-      FROM agg a JOIN seeds s USING (cell, objective, metric, x_axis)
+      FROM agg a JOIN seeds s USING (cell_id, objective, metric, x_axis)
      WHERE a.k = s.n
 )
-SELECT cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
+SELECT cell_id, cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
        x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
        CASE better WHEN 'min' THEN min(mean) OVER w ELSE max(mean) OVER w END AS best
   FROM kept
-WINDOW w AS (PARTITION BY cell, objective, metric, x_axis ORDER BY x);
+WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
 
 -- The crossover of every pair: one row per (cell, metric, x_axis) where both
 -- objectives have a curve in crossover_curves. xover crossover computes the
@@ -277,14 +282,14 @@ WINDOW w AS (PARTITION BY cell, objective, metric, x_axis ORDER BY x);
 CREATE VIEW crossover AS
 WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
 pairs AS (
-    SELECT cell, metric, x_axis FROM c
-     GROUP BY cell, metric, x_axis HAVING count(DISTINCT objective) = 2
+    SELECT cell_id, metric, x_axis FROM c
+     GROUP BY cell_id, metric, x_axis HAVING count(DISTINCT objective) = 2
 ),
-u AS (
-    SELECT c.* FROM c JOIN pairs USING (cell, metric, x_axis)
+u AS MATERIALIZED (
+    SELECT c.* FROM c JOIN pairs USING (cell_id, metric, x_axis)
 ),
 knots AS (
-    SELECT cell, metric, better, x_axis, x,
+    SELECT cell_id, metric, better, x_axis, x,
            max(CASE WHEN objective = 'ar' THEN x END) OVER lo AS ax0,
            min(CASE WHEN objective = 'ar' THEN x END) OVER hi AS ax1,
            max(CASE WHEN objective = 'mdm' THEN x END) OVER lo AS mx0,
@@ -300,52 +305,52 @@ knots AS (
            CASE better WHEN 'min' THEN max(CASE WHEN objective = 'mdm' THEN best END) OVER hi
                 ELSE min(CASE WHEN objective = 'mdm' THEN best END) OVER hi END AS mb1
       FROM u
-    WINDOW lo AS (PARTITION BY cell, metric, x_axis ORDER BY x
+    WINDOW lo AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
                   RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-           hi AS (PARTITION BY cell, metric, x_axis ORDER BY x
+           hi AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
                   RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
 interp AS (
-    SELECT cell, metric, better, x_axis, x,
+    SELECT cell_id, metric, better, x_axis, x,
            CASE WHEN ax1 = ax0 THEN ab0 ELSE ab0 + (ab1 - ab0) * (x - ax0) / (ax1 - ax0) END AS a,
            CASE WHEN mx1 = mx0 THEN mb0 ELSE mb0 + (mb1 - mb0) * (x - mx0) / (mx1 - mx0) END AS m
       FROM knots
      WHERE ax0 IS NOT NULL AND ax1 IS NOT NULL AND mx0 IS NOT NULL AND mx1 IS NOT NULL
-     GROUP BY cell, metric, x_axis, x
+     GROUP BY cell_id, metric, x_axis, x
 ),
 adv AS (
-    SELECT cell, metric, x_axis, x, adv,
+    SELECT cell_id, metric, x_axis, x, adv,
            lead(x) OVER p AS x_n, lead(adv) OVER p AS adv_n,
            max(x) OVER whole AS x_end,
            max(CASE WHEN adv <= 0 THEN x END) OVER whole AS x_b
-      FROM (SELECT cell, metric, x_axis, x,
+      FROM (SELECT cell_id, metric, x_axis, x,
                    CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv FROM interp)
-    WINDOW p AS (PARTITION BY cell, metric, x_axis ORDER BY x),
-           whole AS (PARTITION BY cell, metric, x_axis)
+    WINDOW p AS (PARTITION BY cell_id, metric, x_axis ORDER BY x),
+           whole AS (PARTITION BY cell_id, metric, x_axis)
 ),
 range AS (
-    SELECT cell, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
+    SELECT cell_id, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
            max(CASE WHEN x = x_end THEN adv END) AS final_gap,
            max(x_b) AS x_b,
            max(CASE WHEN x = x_b AND x_n IS NOT NULL
                     THEN x + (x_n - x) * -adv / (adv_n - adv) END) AS cross_b
-      FROM adv GROUP BY cell, metric, x_axis
+      FROM adv GROUP BY cell_id, metric, x_axis
 ),
 best AS (
-    SELECT u.cell, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
+    SELECT u.cell_id, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
            u.value AS best, u.seeds
-      FROM u JOIN (SELECT cell, metric, x_axis, objective,
+      FROM u JOIN (SELECT cell_id, metric, x_axis, objective,
                           CASE WHEN better = 'min' THEN min(value) ELSE max(value) END AS bv
-                     FROM u GROUP BY cell, metric, x_axis, objective) o
-        ON o.cell = u.cell AND o.metric = u.metric AND o.x_axis = u.x_axis
+                     FROM u GROUP BY cell_id, metric, x_axis, objective) o
+        ON o.cell_id = u.cell_id AND o.metric = u.metric AND o.x_axis = u.x_axis
        AND o.objective = u.objective AND u.value = o.bv
-     GROUP BY u.cell, u.metric, u.x_axis, u.objective
+     GROUP BY u.cell_id, u.metric, u.x_axis, u.objective
 ),
 axes AS (
-    SELECT cell, metric, x_axis, max(better) AS better, max(model) AS model,
+    SELECT cell_id, max(cell) AS cell, metric, x_axis, max(better) AS better, max(model) AS model,
            max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
            max(epochs) AS epochs
-      FROM u GROUP BY cell, metric, x_axis
+      FROM u GROUP BY cell_id, metric, x_axis
 )
 SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
        ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
@@ -361,8 +366,8 @@ SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quali
        bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
        x.cell
   FROM axes x
-  JOIN best ba ON ba.cell = x.cell AND ba.metric = x.metric AND ba.x_axis = x.x_axis
+  JOIN best ba ON ba.cell_id = x.cell_id AND ba.metric = x.metric AND ba.x_axis = x.x_axis
               AND ba.objective = 'ar'
-  JOIN best bm ON bm.cell = x.cell AND bm.metric = x.metric AND bm.x_axis = x.x_axis
+  JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
               AND bm.objective = 'mdm'
-  LEFT JOIN range r ON r.cell = x.cell AND r.metric = x.metric AND r.x_axis = x.x_axis;
+  LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
