@@ -1,6 +1,7 @@
 /*
  * cmd_run.c — `xover run SWEEP.yaml`: plan the sweep and run what is not
- * done yet on worker processes (orchestrator/exec/driver.c).
+ * done yet on worker processes (orchestrator/exec/driver.c), or, with
+ * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
  */
 #include "orchestrator/cli.h"
 #include "orchestrator/exec/exec.h"
@@ -43,68 +44,143 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* Slurm's time limit formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+static int slurm_time_ok(const char *s)
+{
+    if (!strcmp(s, "UNLIMITED") || !strcmp(s, "INFINITE")) return 1;
+    const char *p = s;
+    size_t d = strspn(p, "0123456789");
+    if (!d) return 0;
+    int days = p[d] == '-';
+    if (days) p += d + 1;
+    int parts = 0;
+    for (;;) {
+        size_t n = strspn(p, "0123456789");
+        if (!n) return 0;
+        parts++;
+        p += n;
+        if (!*p) break;
+        if (*p++ != ':') return 0;
+    }
+    return parts <= 3;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"jobs", required_argument, 0, 'j'},     {"retry-failed", no_argument, 0, 'r'},
         {"timeout", required_argument, 0, 't'},  {"only", required_argument, 0, 'o'},
         {"dry-run", no_argument, 0, 'n'},        {"runs-dir", required_argument, 0, 'R'},
-        {"db", required_argument, 0, 'd'},       {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'd'},       {"backend", required_argument, 0, 'B'},
+        {"partition", required_argument, 0, 'P'}, {"time", required_argument, 0, 'T'},
+        {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
+        {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
+        {"no-wait", no_argument, 0, 'W'},        {0, 0, 0, 0}};
     exec_options o = {0};
+    exec_slurm_options so = {0};
+    int slurm = 0, slurm_opt = 0;
     const char *dbopt = NULL;
     char **only = calloc((size_t)argc + 1, sizeof *only);
-    if (!only) return cli_error(XO_FAILED, "out of memory");
+    const char **sargs = calloc((size_t)argc + 1, sizeof *sargs);
+    if (!only || !sargs) {
+        free(only);
+        free(sargs);
+        return cli_error(XO_FAILED, "out of memory");
+    }
     size_t nonly = 0;
     int c, rc = XO_OK;
+    /* Every usage error below frees both lists. */
+#define RUN_USAGE(...) (free(only), free(sargs), cli_usage_error("run", __VA_ARGS__))
     while ((c = cli_getopt("run", argc, argv, "j:rt:o:nR:d:", opts)) != -1) {
         long long v;
         switch (c) {
-        case 'j':
-            if (cli_parse_long("run", "-j", optarg, &v) || v < 1 || v > 4096) {
+        case 'B':
+            if (!strcmp(optarg, "slurm")) slurm = 1;
+            else if (strcmp(optarg, "local")) return RUN_USAGE("--backend is local or slurm, not '%s'", optarg);
+            break;
+        case 'P':
+            if (!*optarg) return RUN_USAGE("--partition expects a partition name");
+            so.partition = optarg;
+            slurm_opt = 1;
+            break;
+        case 'T':
+            if (!slurm_time_ok(optarg))
+                return RUN_USAGE("--time expects a Slurm time limit (minutes, HH:MM:SS, D-HH:MM), not '%s'", optarg);
+            so.time = optarg;
+            slurm_opt = 1;
+            break;
+        case 'C':
+            if (cli_parse_long("run", "--cpus-per-run", optarg, &v) || v < 1 || v > 4096) {
                 free(only);
-                return cli_usage_error("run", "-j expects a number of workers from 1 to 4096, not '%s'", optarg);
+                free(sargs);
+                return XO_USAGE;
             }
+            so.cpus_per_run = (int)v;
+            slurm_opt = 1;
+            break;
+        case 'M': {
+            size_t dg = strspn(optarg, "0123456789");
+            if (!dg || (optarg[dg] && (strchr("KMGTkmgt", optarg[dg]) == NULL || optarg[dg + 1])))
+                return RUN_USAGE("--mem expects a size like 4000, 512M or 4G, not '%s'", optarg);
+            so.mem = optarg;
+            slurm_opt = 1;
+            break;
+        }
+        case 'A':
+            if (cli_parse_long("run", "--array-parallelism", optarg, &v) || v < 1 || v > 1000000) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
+            so.array_parallelism = (int)v;
+            slurm_opt = 1;
+            break;
+        case 'S':
+            if (optarg[0] != '-') return RUN_USAGE("--sbatch-arg expects an sbatch option (like --qos=low), not '%s'", optarg);
+            sargs[so.nsbatch_args++] = optarg;
+            slurm_opt = 1;
+            break;
+        case 'W':
+            so.no_wait = 1;
+            slurm_opt = 1;
+            break;
+        case 'j':
+            if (cli_parse_long("run", "-j", optarg, &v) || v < 1 || v > 4096)
+                return RUN_USAGE("-j expects a number of workers from 1 to 4096, not '%s'", optarg);
             o.jobs = (int)v;
             break;
         case 'r': o.retry_failed = 1; break;
         case 't':
             o.timeout = parse_duration(optarg);
-            if (o.timeout <= 0) {
-                free(only);
-                return cli_usage_error("run", "--timeout expects a duration like 90s, 30m or 2h, not '%s'", optarg);
-            }
+            if (o.timeout <= 0)
+                return RUN_USAGE("--timeout expects a duration like 90s, 30m or 2h, not '%s'", optarg);
             break;
         case 'o':
             /* --only a,b and --only a --only b; keys are hex prefixes */
             for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64) {
-                    free(only);
-                    return cli_usage_error("run", "--only expects run keys (hex prefixes), not '%s'", tok);
-                }
+                if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
+                    return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", tok);
                 only[nonly++] = tok;
             }
             break;
         case 'n': o.dry_run = 1; break;
         case 'R': o.runs_dir = optarg; break;
         case 'd': dbopt = optarg; break;
-        default: free(only); return XO_USAGE;
+        default: free(only); free(sargs); return XO_USAGE;
         }
     }
+    if (slurm_opt && !slurm)
+        return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg and "
+                         "--no-wait go with --backend slurm");
+    if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
+    so.sbatch_args = sargs;
     /* Keys may also follow --only as plain arguments after the sweep. */
-    if (optind >= argc) {
-        free(only);
-        return cli_usage_error("run", "expected a sweep file");
-    }
+    if (optind >= argc) return RUN_USAGE("expected a sweep file");
     const char *path = argv[optind++];
     for (; optind < argc; optind++) {
-        if (!nonly) {
-            free(only);
-            return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-        }
-        if (strspn(argv[optind], "0123456789abcdef") != strlen(argv[optind])) {
-            free(only);
-            return cli_usage_error("run", "--only expects run keys (hex prefixes), not '%s'", argv[optind]);
-        }
+        if (!nonly) return RUN_USAGE("unexpected argument '%s'", argv[optind]);
+        if (strspn(argv[optind], "0123456789abcdef") != strlen(argv[optind]))
+            return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", argv[optind]);
         only[nonly++] = argv[optind];
     }
     o.only = (const char *const *)only;
@@ -115,6 +191,7 @@ int cmd_run(int argc, char **argv)
     sweep *s = sweep_load(path, err, sizeof err);
     if (!s) {
         free(only);
+        free(sargs);
         return cli_error(XO_USAGE, "%s", err);
     }
     sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
@@ -122,11 +199,13 @@ int cmd_run(int argc, char **argv)
         rc = cli_error(XO_USAGE, "%s", err);
     } else {
         o.yaml_text = slurp(path, &o.yaml_len);
-        rc = exec_run(p, &o);
+        rc = slurm ? exec_slurm_run(p, &o, &so) : exec_run(p, &o);
         free((char *)o.yaml_text);
     }
     sweep_plan_free(p);
     sweep_free(s);
     free(only);
+    free(sargs);
     return rc;
+#undef RUN_USAGE
 }

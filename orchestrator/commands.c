@@ -16,6 +16,9 @@ int cmd_status(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_crossover(int argc, char **argv);
@@ -119,7 +122,9 @@ const cli_command cli_commands[] = {
      "  --seed N         sampling seed (default 0)\n"},
     {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
-     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n\n"
+     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
+     "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
      "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
      "processes, each `xover train` (or the sweep's external trainer) with one BLAS\n"
@@ -136,7 +141,22 @@ const cli_command cli_commands[] = {
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
-     "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n"},
+     "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"
+     "With --backend slurm the runs not done (and not still queued) become ONE Slurm job\n"
+     "array, submitted with sbatch; each task runs `xover worker` on one run directory.\n"
+     "The run directories (--runs-dir) must be on a filesystem the compute nodes share;\n"
+     "the database stays here. The sbatch script is kept in DIR/<sweep>/slurm/. The\n"
+     "driver then follows the tasks (squeue, sacct, status files) and ingests metrics\n"
+     "as they arrive; Ctrl-C stops following, not the jobs.\n"
+     "  --backend B             local (default) or slurm\n"
+     "  --partition P           the Slurm partition\n"
+     "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
+     "                          default: --timeout rounded up to minutes, else none\n"
+     "  --cpus-per-run N        CPUs (and BLAS threads) per run (default 1)\n"
+     "  --mem M                 memory per run (4000, 512M, 4G)\n"
+     "  --array-parallelism K   at most K tasks at once\n"
+     "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"
+     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"},
     {"status", cmd_status, "where runs stand: the whole database, or one sweep's unfinished runs",
      "usage: xover status [SWEEP] [--db PATH]\n\n"
      "Without SWEEP: runs per status, and per sweep. With SWEEP (its name or its\n"
@@ -153,6 +173,31 @@ const cli_command cli_commands[] = {
      "KEY is a run key or any unambiguous prefix of it (xover plan and xover status\n"
      "show 12 digits).\n\n"
      "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"collect", cmd_collect, "ingest what a sweep's Slurm tasks wrote, and how they ended",
+     "usage: xover collect SWEEP [--wait] [--db PATH]\n\n"
+     "For the runs of SWEEP (its name or YAML file) submitted with\n"
+     "`xover run --backend slurm` and not yet ended: ingest the metrics their run\n"
+     "directories hold, and record which started, finished, failed or were interrupted,\n"
+     "with the scheduler's reason (squeue, or sacct when the cluster keeps accounting).\n"
+     "Safe to repeat: nothing is stored twice. Exit 1 when some run failed.\n\n"
+     "  --wait      keep following until every task has ended (as `xover run` does)\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"cancel", cmd_cancel, "cancel a sweep's Slurm job arrays",
+     "usage: xover cancel SWEEP [--db PATH]\n\n"
+     "scancel the job arrays of SWEEP that still have tasks queued or running, wait for\n"
+     "them to stop (running trainers checkpoint on Slurm's SIGTERM), and record their\n"
+     "runs: interrupted, or pending when they never started. `xover run SWEEP.yaml\n"
+     "--backend slurm` later resubmits only what is not done, resuming checkpoints.\n\n"
+     "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
+    {"worker", cmd_worker, "run one run directory (what a Slurm array task runs)",
+     "usage: xover worker RUNDIR\n"
+     "       xover worker --list FILE [--index N]\n\n"
+     "Run the trainer recorded in RUNDIR/worker.json (written by\n"
+     "`xover run --backend slurm`), or in the directory on line N+1 of FILE (N defaults\n"
+     "to $SLURM_ARRAY_TASK_ID). Records the attempt (RUNDIR/attempt.json), appends the\n"
+     "trainer's output to RUNDIR/log, and writes only RUNDIR, never the database.\n"
+     "One BLAS thread per CPU of the task ($SLURM_CPUS_PER_TASK). Exits with the\n"
+     "trainer's exit code.\n"},
     {"rm", cmd_rm, "delete a sweep or a run, with its metrics and run directories",
      "usage: xover rm SWEEP|KEY [--yes] [--db PATH]\n\n"
      "Delete a sweep (by name or YAML file) with the runs no other sweep uses, or one\n"

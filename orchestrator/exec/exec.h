@@ -84,4 +84,41 @@ typedef struct {
  * after Ctrl-C. Messages and progress go to stderr. */
 int exec_run(const sweep_plan *p, const exec_options *o);
 
+/* The run's axes that vary in its sweep, "objective=ar unique_tokens=4000". */
+void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n);
+
+/* ---- the Slurm backend (slurm*.c) ----------------------------------------
+ *
+ * The runs not done become ONE job array, each task `xover worker` on one
+ * run directory under o->runs_dir, which must be on a filesystem the compute
+ * nodes share with the driver; the database stays with the driver, which
+ * (or `xover collect`) ingests what the workers write. */
+
+typedef struct {
+    const char *partition;     /* NULL: the cluster's default */
+    const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
+    const char *mem;           /* "4G"; NULL: none given */
+    int cpus_per_run;          /* --cpus-per-task and BLAS threads; 0 = 1 */
+    int array_parallelism;     /* at most this many tasks at once (%K); 0 = no limit */
+    const char *const *sbatch_args; /* more sbatch options, passed as they are */
+    size_t nsbatch_args;
+    int no_wait;               /* submit and return */
+} exec_slurm_options;
+
+/* Submit and (unless no_wait) follow until every task has ended. o's jobs
+ * is not used; o->timeout becomes the time limit when so->time is NULL.
+ * Returns like exec_run; XO_INTERRUPTED after Ctrl-C, which stops following
+ * but not the jobs. */
+int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_options *so);
+/* Ingest what the sweep's submitted runs wrote and record how their tasks
+ * ended; once, or until every task has ended (wait). Idempotent. */
+int exec_slurm_collect(const char *db_path, const char *sweep, int wait);
+/* scancel the sweep's arrays that still have tasks queued or running, wait
+ * for them to stop, record their runs (interrupted, or pending if they
+ * never started). */
+int exec_slurm_cancel(const char *db_path, const char *sweep);
+/* `xover worker`: run the run directory `dir`, or line `index` (0-based;
+ * < 0: $SLURM_ARRAY_TASK_ID) of the list file `list`. */
+int exec_worker(const char *dir, const char *list, long index);
+
 #endif

@@ -1,0 +1,115 @@
+/*
+ * internal_slurm.h — private to orchestrator/exec/, like internal.h: the
+ * pieces of the Slurm backend (slurm.c submits, slurm_follow.c follows,
+ * collects and cancels, slurm_sched.c talks to sbatch/squeue/sacct/scancel,
+ * slurm_worker.c is `xover worker`). exec.h is the module's contract.
+ *
+ * What a run directory holds beyond the local backend's files:
+ *   worker.json   written by the driver at submission: what `xover worker`
+ *                 runs and where its metrics go:
+ *                 {"key", "argv": [...], "stdout": path|null,
+ *                  "metrics": path, "regex": text|null}
+ *   attempt.json  written by the worker when an attempt starts (a requeued
+ *                 task starts a new one): {"job_id", "host", "pid",
+ *                 "started" (Unix seconds), "restarts"}
+ *   status        as for local runs, plus "pending" (submitted, not started).
+ */
+#ifndef XOVER_EXEC_INTERNAL_SLURM_H
+#define XOVER_EXEC_INTERNAL_SLURM_H
+
+#include "orchestrator/exec/internal.h"
+
+/* ---- slurm_sched.c: the scheduler's commands ---------------------------- */
+
+/* Run argv (fork/exec, never a shell) and capture its stdout and stderr
+ * (malloc'd, NUL-terminated; either may be NULL to discard). *status is the
+ * exit code, 128+signal, or 127 when the program cannot be run. 0, or -1
+ * when no process could be started (err says why). */
+int sl_capture(char *const argv[], char **out, char **errtxt, int *status, char *err, size_t errlen);
+
+/* One array task as the scheduler sees it. */
+typedef struct {
+    char id[64];      /* "1234_7" */
+    char state[32];   /* PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, ... */
+    char reason[128]; /* squeue %r / sacct Reason, "None" when none */
+    char node[128];
+} sl_task;
+
+typedef struct {
+    sl_task *t;
+    size_t n, cap;
+    int answered;     /* squeue ran and answered (else: status files only) */
+} sl_table;
+
+/* The tasks of array jobs `jobs` (array job ids, no "_N"): squeue (every
+ * task it still knows, finished ones too), then sacct for those squeue has
+ * forgotten (when accounting is on). Replaces t's content. Never fails: a
+ * scheduler that cannot be asked leaves t->answered = 0. */
+void sl_query(sl_table *t, const char *const *jobs, size_t njobs);
+const sl_task *sl_find(const sl_table *t, const char *task_id);
+void sl_table_free(sl_table *t);
+
+/* A state in which the task's process has ended for good (it may still be
+ * requeued by hand). Live: PENDING, RUNNING, REQUEUED, SUSPENDED, ... */
+int sl_state_ended(const char *state);
+/* Ended states that mean "stopped from outside, may resume from the
+ * checkpoint": TIMEOUT, PREEMPTED, CANCELLED, DEADLINE. */
+int sl_state_interrupts(const char *state);
+
+/* sbatch --parsable ARGS... SCRIPT: the job id into jobid. 0, or -1 with
+ * sbatch's own message in err. */
+int sl_submit(char *const *args, size_t nargs, const char *script, char *jobid, size_t jlen, char *err,
+              size_t errlen);
+/* scancel JOB...: 0, or -1 with scancel's message in err. */
+int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen);
+
+/* ---- run directory files ------------------------------------------------ */
+
+/* The status file's word and reason ("" when absent). 0, or -1 if none. */
+int sl_read_status(const char *dir, char *word, size_t wlen, char *reason, size_t rlen);
+/* Write the status file (word, then reason on the second line). */
+int sl_write_status(const char *dir, const char *word, const char *reason);
+/* A whole small file, malloc'd; NULL if it cannot be read. */
+char *sl_slurp(const char *path, size_t *len);
+
+/* ---- slurm_follow.c: following submitted runs ---------------------------- */
+
+/* One run the follower watches. */
+typedef struct {
+    long long id;
+    char key[65];
+    char *dir;
+    char job[64];       /* "1234_7" */
+    char who[200];      /* the run's axes, for messages */
+    exec_estimate est;
+    ingest *ing;
+    pcre2_code *re;     /* a regex trainer's metrics pattern */
+    char *metrics;      /* the metrics file */
+    double stamp;       /* attempt.json "started" of the attempt followed */
+    double ended_at;    /* when the scheduler first said the task ended
+                           while the status file had no final word */
+    double tok_t, tok_s;
+    long long tok_last;
+    int running, finished;
+    char final[16];     /* done, failed, interrupted, pending */
+} sl_run;
+
+/* Load what the follower needs from DIR/worker.json (metrics path, regex):
+ * 0, or -1 with err. */
+int sl_run_load(sl_run *r, char *err, size_t errlen);
+void sl_run_free(sl_run *r);
+
+typedef struct {
+    const char *sweep;  /* its name, for messages */
+    int wait;           /* follow until every run ended (else one pass) */
+    int quiet_start;    /* no "following" line */
+    size_t skipped_done, skipped_failed;
+} sl_follow_opts;
+
+/* Follow runs until they end (or one pass): ingest their metrics, record
+ * starts, ends and the scheduler's reasons in the database, show progress.
+ * Returns an XO_* code: OK when every run is done, FAILED when some failed
+ * or were interrupted, INTERRUPTED after Ctrl-C (the jobs keep running). */
+int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o);
+
+#endif

@@ -1,0 +1,567 @@
+/*
+ * slurm.c — `xover run --backend slurm`: the sweep's runs that are not done
+ * become ONE Slurm job array, each task `xover worker` on one run directory.
+ *
+ * The database never leaves the driver's machine: what the compute nodes
+ * need is on the shared filesystem, under --runs-dir (absolute paths only):
+ *
+ *   RUNS/<sweep>/<key>/                config.json, worker.json, then what
+ *                                      the worker writes (metrics.jsonl,
+ *                                      checkpoint, log, status, attempt.json)
+ *   RUNS/<sweep>/slurm/array-T.sh      the sbatch script, kept to read and to
+ *                                      resubmit by hand (its header says how)
+ *   RUNS/<sweep>/slurm/array-T.runs    its run directories, one per line:
+ *                                      task i runs line i+1
+ *   RUNS/<sweep>/slurm/%A_%a.out       Slurm's output of each task
+ *
+ * Every sbatch option goes on sbatch's argv (never through a shell); the
+ * script itself only quotes three absolute paths. The job id of each run
+ * ("1234_7") goes to the database, so that `xover collect`, `xover cancel`
+ * and the next `xover run` find the tasks again; a run whose task is still
+ * queued or running is followed, not submitted twice.
+ *
+ * Then the driver follows the array (slurm_follow.c) unless --no-wait.
+ */
+#include "orchestrator/exec/internal_slurm.h"
+
+#include "orchestrator/cli.h"
+#include "orchestrator/run_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* "0.1.0+<commit>", defined next to `xover --version` (cmd_version.c). */
+const char *xover_build_id(void);
+
+typedef struct {
+    size_t i;           /* in the plan */
+    long long id;
+    char key[65];
+    char *status, *run_dir, *job_id; /* as found in the database */
+    int live;           /* its task is still queued or running */
+} cand;
+
+typedef struct {
+    char *status, *run_dir, *job_id;
+} found;
+
+static int found_fn(void *ctx, const db_run_info *r)
+{
+    found *f = ctx;
+    f->status = r->status ? strdup(r->status) : NULL;
+    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
+    f->job_id = r->job_id ? strdup(r->job_id) : NULL;
+    return 0;
+}
+
+static int matches_only(const exec_options *o, const char *key)
+{
+    if (!o->nonly) return 1;
+    for (size_t k = 0; k < o->nonly; k++)
+        if (!strncmp(key, o->only[k], strlen(o->only[k]))) return 1;
+    return 0;
+}
+
+void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t a = 0; a < sweep_naxes(s) && len + 1 < n; a++) {
+        if (sweep_axis_nvalues(s, a) < 2) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
+                                sweep_plan_axis_text(p, i, a));
+    }
+}
+
+/* Register the sweep and its runs (as the local driver does) and pick the
+ * runs that are not done. */
+static int register_plan(db *d, const sweep_plan *p, const exec_options *o, cand **out, size_t *nout,
+                         size_t *skipped_done, size_t *skipped_failed)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    size_t n = sweep_plan_count(p);
+    char hash[65], err[1024];
+    SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
+    long long sweep_id;
+    if (db_sweep_put(d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
+        return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    for (size_t k = 0; k < o->nonly; k++) {
+        size_t hits = 0;
+        char key[65];
+        for (size_t i = 0; i < n; i++) {
+            sweep_plan_key(p, i, key);
+            hits += !strncmp(key, o->only[k], strlen(o->only[k]));
+        }
+        if (!hits)
+            return cli_error(XO_USAGE, "--only %s: no run of sweep %s has a key starting so", o->only[k], sweep_name(s));
+    }
+    cand *c = calloc(n ? n : 1, sizeof *c);
+    if (!c) return cli_error(XO_FAILED, "out of memory");
+    size_t nc = 0;
+    if (db_begin(d)) {
+        free(c);
+        return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    }
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
+        if (!cfg) {
+            db_rollback(d);
+            free(c);
+            return cli_error(XO_USAGE, "%s", err);
+        }
+        char *text = run_config_canonical(cfg);
+        exec_estimate e;
+        exec_estimate_run(p, i, &e);
+        json_t *data = json_object_get(cfg, "data");
+        db_run_spec spec = {
+            .key = key, .config = text,
+            .objective = json_string_value(json_object_get(cfg, "objective")),
+            .model = json_string_value(json_object_get(json_object_get(cfg, "model"), "name")),
+            .params = e.params > 0 ? (long long)e.params : -1,
+            .unique_tokens = (long long)json_integer_value(json_object_get(data, "unique_tokens")),
+            .quality = json_string_value(json_object_get(data, "quality")),
+            .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
+            .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
+            .run_dir = NULL,
+        };
+        long long id;
+        int bad = !text || db_run_put(d, &spec, &id) || db_sweep_link(d, sweep_id, id);
+        free(text);
+        json_decref(cfg);
+        if (bad) {
+            db_rollback(d);
+            free(c);
+            return cli_error(XO_FAILED, "%s", db_errmsg(d));
+        }
+        found f = {0};
+        db_run_by_key(d, key, found_fn, &f);
+        const char *st = f.status ? f.status : "pending";
+        int take = matches_only(o, key);
+        if (!strcmp(st, "done")) {
+            take = 0;
+            (*skipped_done)++;
+        } else if (!strcmp(st, "failed") && !o->retry_failed) {
+            take = 0;
+            (*skipped_failed)++;
+        }
+        if (take) {
+            cand *x = &c[nc++];
+            x->i = i;
+            x->id = id;
+            memcpy(x->key, key, 65);
+            x->status = f.status;
+            x->run_dir = f.run_dir;
+            x->job_id = f.job_id;
+        } else {
+            free(f.status);
+            free(f.run_dir);
+            free(f.job_id);
+        }
+    }
+    if (db_commit(d)) {
+        free(c);
+        return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    }
+    *out = c;
+    *nout = nc;
+    return XO_OK;
+}
+
+/* Which candidates' tasks are still queued or running (not to submit twice). */
+static void mark_live(cand *c, size_t n)
+{
+    const char **jobs = calloc(n ? n : 1, sizeof *jobs);
+    char (*ids)[64] = calloc(n ? n : 1, sizeof *ids);
+    size_t nj = 0;
+    for (size_t k = 0; jobs && ids && k < n; k++) {
+        if (!c[k].job_id) continue;
+        snprintf(ids[nj], sizeof ids[nj], "%.*s", (int)strcspn(c[k].job_id, "_"), c[k].job_id);
+        int dup = 0;
+        for (size_t m = 0; m < nj && !dup; m++) dup = !strcmp(ids[m], ids[nj]);
+        if (!dup) jobs[nj] = ids[nj], nj++;
+    }
+    if (nj) {
+        sl_table t = {0};
+        sl_query(&t, jobs, nj);
+        for (size_t k = 0; k < n; k++) {
+            if (!c[k].job_id) continue;
+            const sl_task *tk = sl_find(&t, c[k].job_id);
+            c[k].live = tk && !sl_state_ended(tk->state);
+        }
+        sl_table_free(&t);
+    }
+    free(jobs);
+    free(ids);
+}
+
+/* 'text' quoted for sh: inside single quotes, ' becomes '\''. */
+static void sh_quote(FILE *f, const char *text)
+{
+    fputc('\'', f);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\'') fputs("'\\''", f);
+        else fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+/* The run's directory gets config.json, worker.json and status "pending". */
+static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, const char *self, char *err,
+                       size_t errlen)
+{
+    char path[4200];
+    if (rd_mkdirs(dir, err, errlen)) return -1;
+    json_t *cfg = sweep_plan_config(p, c->i, err, errlen);
+    if (!cfg) return -1;
+    char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(cfg);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    int bad = rd_write_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    if (bad) return -1;
+
+    const sweep *s = sweep_plan_sweep(p);
+    sweep_trainer_info tr = sweep_trainer(s);
+    json_t *argv = json_array(), *w = json_object();
+    char metrics[4200], outp[4200];
+    const char *stdout_path = NULL;
+    snprintf(outp, sizeof outp, "%s/stdout", dir);
+    if (tr.external) {
+        char *mfile = NULL;
+        char **av = sweep_plan_argv(p, c->i, dir, c->key, &mfile, err, errlen);
+        if (!av) {
+            json_decref(argv);
+            json_decref(w);
+            return -1;
+        }
+        for (char **a = av; *a; a++) json_array_append_new(argv, json_string(*a));
+        sweep_argv_free(av);
+        snprintf(metrics, sizeof metrics, "%s", mfile ? mfile : outp);
+        if (!tr.metrics_file) stdout_path = outp;
+        free(mfile);
+    } else {
+        char cfgpath[4200];
+        snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
+        json_array_append_new(argv, json_string(self));
+        json_array_append_new(argv, json_string("train"));
+        json_array_append_new(argv, json_string("--config"));
+        json_array_append_new(argv, json_string(cfgpath));
+        json_array_append_new(argv, json_string("--out"));
+        json_array_append_new(argv, json_string(dir));
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    }
+    json_object_set_new(w, "key", json_string(c->key));
+    json_object_set_new(w, "argv", argv);
+    json_object_set_new(w, "stdout", stdout_path ? json_string(stdout_path) : json_null());
+    json_object_set_new(w, "metrics", json_string(metrics));
+    json_object_set_new(w, "regex", tr.external && tr.metrics == SWEEP_METRICS_REGEX ? json_string(tr.regex) : json_null());
+    text = json_dumps(w, JSON_INDENT(2));
+    json_decref(w);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/worker.json", dir);
+    bad = rd_write_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    if (bad) return -1;
+    /* A fresh word, so that an old final status is not read as this
+     * submission's. */
+    if (sl_write_status(dir, "pending", "submitted to Slurm")) {
+        snprintf(err, errlen, "cannot write %s/status", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* Build the sbatch argv (owned strings) for an array of n tasks. */
+static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const char *slurmdir, size_t n,
+                          double timeout, size_t *nargs)
+{
+    char **a = calloc(16 + so->nsbatch_args, sizeof *a);
+    if (!a) return NULL;
+    size_t k = 0;
+    char buf[4400];
+    snprintf(buf, sizeof buf, "--job-name=xover-%s", sweep);
+    a[k++] = strdup(buf);
+    if (so->array_parallelism > 0) snprintf(buf, sizeof buf, "--array=0-%zu%%%d", n - 1, so->array_parallelism);
+    else snprintf(buf, sizeof buf, "--array=0-%zu", n - 1);
+    a[k++] = strdup(buf);
+    snprintf(buf, sizeof buf, "--cpus-per-task=%d", so->cpus_per_run > 0 ? so->cpus_per_run : 1);
+    a[k++] = strdup(buf);
+    if (so->partition) {
+        snprintf(buf, sizeof buf, "--partition=%s", so->partition);
+        a[k++] = strdup(buf);
+    }
+    if (so->time) {
+        snprintf(buf, sizeof buf, "--time=%s", so->time);
+        a[k++] = strdup(buf);
+    } else if (timeout > 0) {
+        /* --timeout in whole minutes, rounded up: Slurm's unit */
+        snprintf(buf, sizeof buf, "--time=%lld", (long long)((timeout + 59) / 60));
+        a[k++] = strdup(buf);
+    }
+    if (so->mem) {
+        snprintf(buf, sizeof buf, "--mem=%s", so->mem);
+        a[k++] = strdup(buf);
+    }
+    if (snprintf(buf, sizeof buf, "--output=%s/%%A_%%a.out", slurmdir) < (int)sizeof buf) a[k++] = strdup(buf);
+    a[k++] = strdup("--open-mode=append"); /* a requeued task adds to its output */
+    a[k++] = strdup("--requeue");          /* node failure, preemption: run again, resume */
+    for (size_t m = 0; m < so->nsbatch_args; m++) a[k++] = strdup(so->sbatch_args[m]);
+    for (size_t m = 0; m < k; m++)
+        if (!a[m]) {
+            for (size_t j = 0; j < k; j++) free(a[j]);
+            free(a);
+            return NULL;
+        }
+    *nargs = k;
+    return a;
+}
+
+static int write_script(const char *path, const char *sweep, size_t n, char *const *args, size_t nargs,
+                        const char *cwd, const char *self, const char *list, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    fprintf(f, "#!/bin/sh\n");
+    fprintf(f, "# xover: sweep %s, %zu runs as one Slurm job array (xover run --backend slurm).\n", sweep, n);
+    fprintf(f, "# Submitted with these options, on sbatch's command line:\n#   sbatch --parsable");
+    for (size_t k = 0; k < nargs; k++) {
+        fputs(" ", f);
+        sh_quote(f, args[k]);
+    }
+    fprintf(f, " THIS_SCRIPT\n");
+    fprintf(f, "# Task i runs `xover worker` on the run directory on line i+1 of\n#   %s\n", list);
+    fprintf(f, "# Workers write only their run directory (shared filesystem); the waiting\n"
+               "# `xover run`, or `xover collect %s`, ingests it into the database.\n", sweep);
+    fprintf(f, "cd ");
+    sh_quote(f, cwd);
+    fprintf(f, " || exit 1\nexec ");
+    sh_quote(f, self);
+    fprintf(f, " worker --list ");
+    sh_quote(f, list);
+    fprintf(f, " --index \"$SLURM_ARRAY_TASK_ID\"\n");
+    if (fclose(f)) {
+        free(text);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = rd_write_atomic(path, text, len, err, errlen);
+    free(text);
+    return rc;
+}
+
+static void free_cands(cand *c, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(c[k].status);
+        free(c[k].run_dir);
+        free(c[k].job_id);
+    }
+    free(c);
+}
+
+int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_options *so)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    char err[1024];
+    db *d = db_open(o->db_path, DB_WRITE, err, sizeof err);
+    if (!d) return cli_error(XO_USAGE, "%s", err);
+    cand *c = NULL;
+    size_t nc = 0, skipped_done = 0, skipped_failed = 0;
+    int rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
+    if (rc != XO_OK) {
+        db_close(d);
+        return rc;
+    }
+    mark_live(c, nc);
+    size_t nsubmit = 0, nlive = 0;
+    for (size_t k = 0; k < nc; k++) c[k].live ? nlive++ : nsubmit++;
+
+    /* Absolute paths: tasks run on other machines, from another directory. */
+    char self[PATH_MAX], cwd[PATH_MAX], runs[PATH_MAX], sdir[PATH_MAX + 300], slurmdir[PATH_MAX + 320];
+    ssize_t sl = o->self_exe ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
+    if (o->self_exe ? !realpath(o->self_exe, self) : sl <= 0) {
+        free_cands(c, nc);
+        db_close(d);
+        return cli_error(XO_FAILED, "cannot find the xover binary's own path: %s", strerror(errno));
+    }
+    if (sl > 0) self[sl] = 0;
+    if (!getcwd(cwd, sizeof cwd)) {
+        free_cands(c, nc);
+        db_close(d);
+        return cli_error(XO_FAILED, "cannot get the current directory: %s", strerror(errno));
+    }
+    const char *runs_opt = o->runs_dir ? o->runs_dir : "runs";
+    if (!o->dry_run && nsubmit && rd_mkdirs(runs_opt, err, sizeof err)) {
+        free_cands(c, nc);
+        db_close(d);
+        return cli_error(XO_USAGE, "--runs-dir: %s", err);
+    }
+    int too_long = 0;
+    if (!realpath(runs_opt, runs))
+        too_long |= snprintf(runs, sizeof runs, "%s%s%s", runs_opt[0] == '/' ? "" : cwd, runs_opt[0] == '/' ? "" : "/",
+                             runs_opt) >= (int)sizeof runs;
+    too_long |= snprintf(sdir, sizeof sdir, "%s/%s", runs, sweep_name(s)) >= (int)sizeof sdir;
+    too_long |= snprintf(slurmdir, sizeof slurmdir, "%s/slurm", sdir) >= (int)sizeof slurmdir;
+    if (too_long) {
+        free_cands(c, nc);
+        db_close(d);
+        return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, sweep_name(s));
+    }
+
+    if (o->dry_run || !nc) {
+        if (!nc)
+            printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), skipped_done,
+                   skipped_failed, skipped_failed ? " (--retry-failed reruns them)" : "");
+        else {
+            printf("sweep %s: would submit %zu runs as one Slurm job array (%zu still queued or running, "
+                   "%zu done, %zu failed not retried):\n", sweep_name(s), nsubmit, nlive, skipped_done, skipped_failed);
+            for (size_t k = 0; k < nc; k++) {
+                char who[256];
+                exec_describe_run(p, c[k].i, who, sizeof who);
+                printf("  %.12s  %-11s %s  %s\n", c[k].key, c[k].live ? "queued" : c[k].status ? c[k].status : "new",
+                       who, c[k].live ? c[k].job_id : "");
+            }
+        }
+        rc = skipped_failed && !nc ? XO_FAILED : XO_OK;
+        free_cands(c, nc);
+        db_close(d);
+        return rc;
+    }
+
+    char jobid[64] = "";
+    if (nsubmit) {
+        if (rd_mkdirs(slurmdir, err, sizeof err)) {
+            free_cands(c, nc);
+            db_close(d);
+            return cli_error(XO_FAILED, "%s", err);
+        }
+        /* Each submission's files are named by its time (and our pid). */
+        char stamp[64], script[PATH_MAX + 400], list[PATH_MAX + 400];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        if (snprintf(script, sizeof script, "%s/array-%s-%ld.sh", slurmdir, stamp, (long)getpid()) >= (int)sizeof script ||
+            snprintf(list, sizeof list, "%s/array-%s-%ld.runs", slurmdir, stamp, (long)getpid()) >= (int)sizeof list) {
+            free_cands(c, nc);
+            db_close(d);
+            return cli_error(XO_USAGE, "--runs-dir: the path %s is too long", slurmdir);
+        }
+        char *listtext = NULL;
+        size_t listlen = 0;
+        FILE *lf = open_memstream(&listtext, &listlen);
+        size_t task = 0;
+        rc = XO_OK;
+        for (size_t k = 0; k < nc && lf; k++) {
+            if (c[k].live) continue;
+            if (!c[k].run_dir || c[k].run_dir[0] != '/') {
+                char d2[PATH_MAX + 400];
+                snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
+                free(c[k].run_dir);
+                c[k].run_dir = strdup(d2); /* else: resume where its checkpoint is */
+            }
+            if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, err, sizeof err)) {
+                rc = cli_error(XO_FAILED, "run %.12s: %s", c[k].key, c[k].run_dir ? err : "out of memory");
+                break;
+            }
+            fprintf(lf, "%s\n", c[k].run_dir);
+            task++;
+        }
+        if (!lf || fclose(lf)) rc = rc ? rc : cli_error(XO_FAILED, "out of memory");
+        size_t nargs = 0;
+        char **args = rc ? NULL : sbatch_args(so, sweep_name(s), slurmdir, task, o->timeout, &nargs);
+        if (!rc && !args) rc = cli_error(XO_FAILED, "out of memory");
+        if (!rc && rd_write_atomic(list, listtext, listlen, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
+        if (!rc && write_script(script, sweep_name(s), task, args, nargs, cwd, self, list, err, sizeof err))
+            rc = cli_error(XO_FAILED, "%s", err);
+        if (!rc && sl_submit(args, nargs, script, jobid, sizeof jobid, err, sizeof err))
+            rc = cli_error(XO_FAILED, "%s (the script is %s)", err, script);
+        for (size_t k = 0; args && k < nargs; k++) free(args[k]);
+        free(args);
+        free(listtext);
+        if (rc) {
+            free_cands(c, nc);
+            db_close(d);
+            return rc;
+        }
+        /* Record every task's id at once. */
+        char build[64];
+        snprintf(build, sizeof build, "%s", xover_build_id());
+        db_begin(d);
+        task = 0;
+        for (size_t k = 0; k < nc; k++) {
+            if (c[k].live) continue;
+            char jid[96];
+            snprintf(jid, sizeof jid, "%s_%zu", jobid, task++);
+            free(c[k].job_id);
+            c[k].job_id = strdup(jid);
+            db_run_update u = {.set = DB_SET_STATUS | DB_SET_JOB | DB_SET_RUN_DIR | DB_SET_BUILD | DB_SET_ERROR |
+                                      DB_SET_LOG_TAIL,
+                               .status = "pending", .job_id = jid, .run_dir = c[k].run_dir, .build_id = build};
+            if (db_run_set(d, c[k].id, &u)) cli_warn("run %.12s: %s", c[k].key, db_errmsg(d));
+        }
+        if (db_commit(d)) cli_warn("recording the job ids: %s", db_errmsg(d));
+        fprintf(stderr, "sweep %s: submitted %zu runs as Slurm job array %s (%zu still queued or running, %zu done, "
+                        "%zu failed not retried)\n  script: %s\n", sweep_name(s), nsubmit, jobid, nlive,
+                skipped_done, skipped_failed, script);
+    } else {
+        fprintf(stderr, "sweep %s: nothing to submit: %zu runs still queued or running (%zu done, %zu failed "
+                        "not retried)\n", sweep_name(s), nlive, skipped_done, skipped_failed);
+    }
+    if (so->no_wait) {
+        fprintf(stderr, "  follow with `xover collect %s` (ingests what the runs wrote), cancel with "
+                        "`xover cancel %s`\n", sweep_name(s), sweep_name(s));
+        free_cands(c, nc);
+        db_close(d);
+        return XO_OK;
+    }
+
+    sl_run *follow = calloc(nc, sizeof *follow);
+    size_t nr = 0;
+    rc = follow ? XO_OK : cli_error(XO_FAILED, "out of memory");
+    for (size_t k = 0; follow && k < nc; k++) {
+        if (!c[k].job_id || !c[k].run_dir) continue;
+        sl_run *r = &follow[nr++];
+        r->id = c[k].id;
+        memcpy(r->key, c[k].key, 65);
+        r->dir = strdup(c[k].run_dir);
+        snprintf(r->job, sizeof r->job, "%s", c[k].job_id);
+        exec_describe_run(p, c[k].i, r->who, sizeof r->who);
+        exec_estimate_run(p, c[k].i, &r->est);
+        if (!r->dir || sl_run_load(r, err, sizeof err)) {
+            rc = cli_error(XO_FAILED, "run %.12s: %s", r->key, r->dir ? err : "out of memory");
+            break;
+        }
+    }
+    if (rc == XO_OK) {
+        sl_follow_opts fo = {.sweep = sweep_name(s), .wait = 1, .skipped_done = skipped_done,
+                             .skipped_failed = skipped_failed};
+        rc = sl_follow(d, follow, nr, &fo);
+    }
+    for (size_t k = 0; k < nr; k++) sl_run_free(&follow[k]);
+    free(follow);
+    free_cands(c, nc);
+    db_close(d);
+    return rc;
+}

@@ -1,0 +1,407 @@
+/*
+ * slurm_follow.c — following a sweep's Slurm array tasks from the driver's
+ * machine: `xover run --backend slurm` (after submitting), `xover collect`
+ * and `xover cancel`.
+ *
+ * The run directories are the source of truth (the workers write them on
+ * the shared filesystem); the scheduler tells what the files cannot: that a
+ * task was killed before it could write its final status, timed out,
+ * was preempted or cancelled, or is queued again after a requeue. Every
+ * half second each unfinished run is looked at in this order:
+ *
+ *   attempt.json  a new start time is a new attempt (the first, or a
+ *                 requeue): the run becomes running (attempts + 1, node,
+ *                 pid) and its metrics are read again from the start, since
+ *                 a resumed trainer cuts metrics.jsonl back to its checkpoint;
+ *   metrics       ingested as they grow (idempotent: keyed by run, name,
+ *                 step), so `xover collect` can repeat at will;
+ *   status        done / failed end the run; interrupted ends it once the
+ *                 scheduler says the task has ended (not when it is requeued);
+ *                 with no final word, a task the scheduler says has ended
+ *                 ends the run with the scheduler's state and reason:
+ *                 TIMEOUT, PREEMPTED, CANCELLED -> interrupted (the next
+ *                 `xover run` resumes it), others -> failed; a task cancelled
+ *                 before it started puts its run back to pending.
+ *
+ * squeue is asked every 2 s. Without squeue (not installed, not answering),
+ * the status files alone decide. Ctrl-C stops following, never the jobs.
+ */
+#include "orchestrator/exec/internal_slurm.h"
+
+#include "orchestrator/cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- one run ---------------------------------------------------------------- */
+
+int sl_run_load(sl_run *r, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/worker.json", r->dir);
+    json_error_t je;
+    json_t *w = json_load_file(path, 0, &je);
+    if (!w) {
+        snprintf(err, errlen, "%s: %s", path, je.text);
+        return -1;
+    }
+    const char *m = json_string_value(json_object_get(w, "metrics"));
+    const char *rx = json_string_value(json_object_get(w, "regex"));
+    if (!m) {
+        snprintf(err, errlen, "%s: no \"metrics\" path", path);
+        json_decref(w);
+        return -1;
+    }
+    r->metrics = strdup(m);
+    if (rx) {
+        int ec;
+        PCRE2_SIZE eo;
+        r->re = pcre2_compile((PCRE2_SPTR)rx, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
+        if (!r->re) {
+            snprintf(err, errlen, "%s: the metrics regex does not compile", path);
+            json_decref(w);
+            return -1;
+        }
+    }
+    json_decref(w);
+    r->ing = r->metrics ? ingest_new(r->metrics, r->re) : NULL;
+    if (!r->ing) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void sl_run_free(sl_run *r)
+{
+    free(r->dir);
+    free(r->metrics);
+    ingest_free(r->ing);
+    if (r->re) pcre2_code_free(r->re);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- the follower ----------------------------------------------------------- */
+
+typedef struct {
+    db *d;
+    sl_run *runs;
+    size_t n;
+    const sl_follow_opts *o;
+    sl_table tab;
+    size_t ndone, nfailed, ninterrupted, npending;
+    double t0, last_draw, last_plain, done_flops, total_flops;
+    int tty, drawn;
+} follower;
+
+static volatile sig_atomic_t g_stop;
+static void on_int(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void clear_block(follower *f)
+{
+    if (!f->tty || !f->drawn) return;
+    fprintf(stderr, "\033[%dA\033[J", f->drawn);
+    f->drawn = 0;
+}
+
+static void event(follower *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(follower *f, const char *fmt, ...)
+{
+    clear_block(f);
+    if (!f->tty) {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+        fprintf(stderr, "%s ", ts);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static size_t count_running(const follower *f)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < f->n; i++) k += f->runs[i].running && !f->runs[i].finished;
+    return k;
+}
+
+/* The local driver's progress line, with queued tasks as pending. */
+static void sweep_line(follower *f, char *buf, size_t n)
+{
+    double el = rd_now() - f->t0, done = f->done_flops, tok_s = 0;
+    size_t running = 0, queued = 0;
+    for (size_t k = 0; k < f->n; k++) {
+        sl_run *r = &f->runs[k];
+        if (r->finished) continue;
+        if (!r->running) {
+            queued++;
+            continue;
+        }
+        running++;
+        tok_s += r->tok_s;
+        const ingest_state *st = ingest_get(r->ing);
+        if (r->est.tokens > 0 && st->tokens > 0) done += r->est.flops * fmin(1.0, (double)st->tokens / r->est.tokens);
+    }
+    char eta[32] = "?", ts[32];
+    if (done > 0 && el > 1 && f->total_flops > done) exec_duration((f->total_flops - done) * el / done, eta, sizeof eta);
+    else if (f->total_flops <= done) snprintf(eta, sizeof eta, "0s");
+    exec_human(tok_s, ts, sizeof ts);
+    snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s", f->o->sweep,
+             f->ndone + f->o->skipped_done, running, f->nfailed, queued, ts, eta);
+}
+
+static void draw(follower *f, int force)
+{
+    double now = rd_now();
+    char line[512];
+    if (f->tty) {
+        if (!force && now - f->last_draw < 0.25) return;
+        f->last_draw = now;
+        clear_block(f);
+        sweep_line(f, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+        f->drawn = 1;
+        for (size_t k = 0; k < f->n; k++) {
+            sl_run *r = &f->runs[k];
+            if (r->finished || !r->running) continue;
+            const ingest_state *st = ingest_get(r->ing);
+            char ts[32];
+            exec_human(r->tok_s, ts, sizeof ts);
+            fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s  [%s]\n", r->key, r->who,
+                    st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts, r->job);
+            f->drawn++;
+        }
+        fflush(stderr);
+    } else if (force || now - f->last_plain >= 30) {
+        f->last_plain = now;
+        sweep_line(f, line, sizeof line);
+        event(f, "%s", line);
+    }
+}
+
+/* A run has ended with `status` ("pending": it never started). `from_sched`:
+ * the worker left no final word, so the status file gets it too. */
+static void finish(follower *f, sl_run *r, const char *status, const char *reason, const sl_task *tk, int from_sched)
+{
+    char err[512] = "";
+    if (ingest_poll(r->ing, f->d, r->id, 1, err, sizeof err)) event(f, "warning: %s", err);
+    const ingest_state *st = ingest_get(r->ing);
+    char why[1024];
+    snprintf(why, sizeof why, "%s", reason ? reason : "");
+    if (!strcmp(status, "done") && st->nonfinite) {
+        status = "failed";
+        snprintf(why, sizeof why, "%s", st->nonfinite_what);
+    }
+    snprintf(r->final, sizeof r->final, "%s", status);
+    r->finished = 1;
+    if (!strcmp(status, "pending")) {
+        db_run_update u = {.set = DB_SET_STATUS | DB_SET_ERROR, .status = "pending", .error = why};
+        if (db_run_set(f->d, r->id, &u)) event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+        sl_write_status(r->dir, "pending", why);
+        f->npending++;
+        event(f, "not started %.12s %s: %s", r->key, r->who, why);
+        return;
+    }
+    if (r->stamp <= 0) /* it ended before we saw it start: still an attempt */
+        db_run_started(f->d, r->id, tk && *tk->node ? tk->node : NULL, -1, rd_now());
+    char logp[4200];
+    snprintf(logp, sizeof logp, "%s/log", r->dir);
+    char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
+    if (db_run_finished(f->d, r->id, status, *why ? why : NULL, tail, rd_now()))
+        event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+    free(tail);
+    if (from_sched) sl_write_status(r->dir, status, why);
+    if (!strcmp(status, "done")) {
+        f->ndone++;
+        f->done_flops += r->est.flops;
+        event(f, "done    %.12s %s (%lld steps) [%s]", r->key, r->who, st->step, r->job);
+    } else if (!strcmp(status, "failed")) {
+        f->nfailed++;
+        event(f, "FAILED  %.12s %s [%s]: %s", r->key, r->who, r->job, why);
+    } else {
+        f->ninterrupted++;
+        event(f, "interrupted %.12s %s at step %lld [%s]: %s", r->key, r->who, st->step < 0 ? 0 : st->step, r->job,
+              why);
+    }
+}
+
+/* The scheduler's word on a task, for a reason: "slurm: TIMEOUT (reason)". */
+static void sched_words(const sl_task *tk, const char *job, char *buf, size_t n)
+{
+    if (!tk) snprintf(buf, n, "slurm no longer knows task %s", job);
+    else if (!strcmp(tk->reason, "None") || !*tk->reason) snprintf(buf, n, "slurm: %s", tk->state);
+    else snprintf(buf, n, "slurm: %s (%s)", tk->state, tk->reason);
+}
+
+static void tend(follower *f, sl_run *r)
+{
+    double now = rd_now();
+    char path[4200], err[512];
+
+    /* 1. A new attempt? (before the metrics: a resumed trainer rewrites them) */
+    snprintf(path, sizeof path, "%s/attempt.json", r->dir);
+    json_t *a = json_load_file(path, 0, NULL);
+    double started = a ? json_number_value(json_object_get(a, "started")) : 0;
+    if (a && started > r->stamp) {
+        const char *host = json_string_value(json_object_get(a, "host"));
+        json_t *pid = json_object_get(a, "pid");
+        r->stamp = started;
+        ingest_free(r->ing);
+        r->ing = ingest_new(r->metrics, r->re);
+        r->running = 1;
+        r->tok_t = now;
+        r->tok_last = 0;
+        r->tok_s = 0;
+        if (db_run_started(f->d, r->id, host, json_is_integer(pid) ? json_integer_value(pid) : -1, started))
+            event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+        if (!f->tty) event(f, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
+    }
+    json_decref(a);
+    if (!r->ing) return; /* out of memory: try again next time */
+
+    /* 2. Metrics. */
+    if (ingest_poll(r->ing, f->d, r->id, 0, err, sizeof err)) event(f, "warning: %s", err);
+    const ingest_state *st = ingest_get(r->ing);
+    if (st->tokens > r->tok_last && now > r->tok_t + 0.5) {
+        if (r->tok_last > 0) r->tok_s = (double)(st->tokens - r->tok_last) / (now - r->tok_t);
+        r->tok_last = st->tokens;
+        r->tok_t = now;
+    }
+
+    /* 3. The final word. */
+    char word[32], reason[600], sched[300];
+    sl_read_status(r->dir, word, sizeof word, reason, sizeof reason);
+    const sl_task *tk = f->tab.answered ? sl_find(&f->tab, r->job) : NULL;
+    /* The scheduler says the task is over (or has forgotten it). */
+    int ended = f->tab.answered && (!tk || sl_state_ended(tk->state));
+    sched_words(tk, r->job, sched, sizeof sched);
+    char why[1024];
+    if (!strcmp(word, "done")) {
+        finish(f, r, "done", NULL, tk, 0);
+    } else if (!strcmp(word, "failed")) {
+        if (tk && ended && strcmp(tk->state, "COMPLETED") && strcmp(tk->state, "FAILED"))
+            snprintf(why, sizeof why, "%s; %s", reason, sched);
+        else snprintf(why, sizeof why, "%s", reason);
+        finish(f, r, "failed", why, tk, 0);
+    } else if (!strcmp(word, "interrupted")) {
+        /* Still exiting, or requeued: it will run again and resume. */
+        if (f->tab.answered && !ended) return;
+        if (tk) snprintf(why, sizeof why, "%s; %s", reason, sched);
+        else snprintf(why, sizeof why, "%s", reason);
+        finish(f, r, "interrupted", why, tk, 0);
+    } else if (ended) {
+        /* No final word: the task died hard, or never started. Give the
+         * shared filesystem a moment to show a status written at the end. */
+        if (!r->ended_at) r->ended_at = now;
+        if (f->o->wait && now - r->ended_at < 3) return;
+        const char *state = tk ? tk->state : "UNKNOWN";
+        int never = r->stamp <= 0 && strcmp(word, "running");
+        if (never && !strncmp(state, "CANCELLED", 9)) {
+            snprintf(why, sizeof why, "task %s was cancelled before it started", r->job);
+            finish(f, r, "pending", why, tk, 1);
+        } else if (tk && sl_state_interrupts(state)) {
+            snprintf(why, sizeof why, "%s", sched);
+            finish(f, r, "interrupted", why, tk, 1);
+        } else {
+            snprintf(why, sizeof why, "%s%s", sched,
+                     never ? "; the worker never started (see the task's output under slurm/)"
+                           : "; the worker ended without a final status");
+            finish(f, r, "failed", why, tk, 1);
+        }
+    } else {
+        r->ended_at = 0;
+    }
+}
+
+int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
+{
+    follower f = {.d = d, .runs = runs, .n = n, .o = o};
+    f.tty = o->wait && cli_stderr_is_tty();
+    f.t0 = rd_now();
+    char (*ids)[64] = calloc(n ? n : 1, sizeof *ids);
+    const char **jobs = calloc(n ? n : 1, sizeof *jobs);
+    if (!ids || !jobs) {
+        free(ids);
+        free(jobs);
+        return cli_error(XO_FAILED, "out of memory");
+    }
+    size_t nj = 0;
+    for (size_t k = 0; k < n; k++) {
+        f.total_flops += runs[k].est.flops;
+        snprintf(ids[nj], sizeof ids[nj], "%.*s", (int)strcspn(runs[k].job, "_"), runs[k].job);
+        int dup = 0;
+        for (size_t m = 0; m < nj && !dup; m++) dup = !strcmp(ids[m], ids[nj]);
+        if (!dup) jobs[nj] = ids[nj], nj++;
+    }
+    struct sigaction sa = {0}, old_int;
+    sa.sa_handler = on_int;
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    if (o->wait) sigaction(SIGINT, &sa, &old_int);
+    if (o->wait && !o->quiet_start)
+        event(&f, "sweep %s: following %zu runs on Slurm (job%s %s%s); Ctrl-C stops following, not the jobs", o->sweep,
+              n, nj > 1 ? "s" : "", nj ? jobs[0] : "", nj > 1 ? ", ..." : "");
+    double last_q = -1e9;
+    int detached = 0;
+    for (;;) {
+        if (rd_now() - last_q >= 2) {
+            sl_query(&f.tab, jobs, nj);
+            last_q = rd_now();
+        }
+        size_t left = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (runs[k].finished) continue;
+            tend(&f, &runs[k]);
+            left += !runs[k].finished;
+        }
+        if (!left || !o->wait) break;
+        if (g_stop) {
+            detached = 1;
+            break;
+        }
+        draw(&f, 0);
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (o->wait) sigaction(SIGINT, &old_int, NULL);
+    clear_block(&f);
+    size_t running = count_running(&f), queued = 0;
+    for (size_t k = 0; k < n; k++) queued += !runs[k].finished && !runs[k].running;
+    char el[32];
+    exec_duration(rd_now() - f.t0, el, sizeof el);
+    if (o->wait)
+        event(&f, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu back to pending%s in %s", o->sweep,
+              f.ndone + o->skipped_done, f.nfailed + o->skipped_failed, f.ninterrupted, f.npending,
+              detached ? ", stopped following" : ",", el);
+    else
+        fprintf(stderr, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu running, %zu queued, %zu back to pending\n",
+                o->sweep, f.ndone + o->skipped_done, f.nfailed + o->skipped_failed, f.ninterrupted, running, queued,
+                f.npending);
+    if (detached)
+        fprintf(stderr, "xover: the jobs keep running; `xover collect %s` ingests them, `xover cancel %s` "
+                        "cancels them\n", o->sweep, o->sweep);
+    sl_table_free(&f.tab);
+    free(ids);
+    free(jobs);
+    if (detached) return XO_INTERRUPTED;
+    if (f.nfailed || o->skipped_failed) return XO_FAILED;
+    if (o->wait && (f.ninterrupted || f.npending)) return XO_FAILED;
+    return XO_OK;
+}

@@ -1,0 +1,213 @@
+/*
+ * slurm_worker.c — `xover worker`: what one Slurm array task runs, on a
+ * compute node, for one run directory.
+ *
+ * It finds its run directory (line SLURM_ARRAY_TASK_ID+1 of the list file
+ * the driver wrote next to the sbatch script), records the attempt
+ * (attempt.json: job id, node, pid, start time), and runs the command of
+ * DIR/worker.json — `xover train` for the built-in trainer, which resumes
+ * from DIR/checkpoint when a requeued task runs again — with the local
+ * driver's conventions: stdin /dev/null, stderr (and stdout, unless the
+ * trainer reports metrics there) appended to DIR/log, one BLAS thread per
+ * CPU Slurm gave the task. It writes nothing but its run directory: the
+ * database stays on the driver's machine.
+ *
+ * The trainer gets Slurm's signals itself (Slurm signals every process of
+ * the job step); the worker forwards SIGTERM/SIGINT in case only the batch
+ * shell was signalled, and waits. When the trainer ends without writing a
+ * final status (an external trainer, or a crash), the worker writes it from
+ * the exit status, so the driver always finds a final word.
+ */
+#include "orchestrator/exec/internal_slurm.h"
+
+#include "orchestrator/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_child;
+
+static void forward(int sig)
+{
+    if (g_child > 0) kill(g_child, sig);
+}
+
+/* Line `index` (0-based) of the list file, without its newline. */
+static char *list_line(const char *list, long index, char *err, size_t errlen)
+{
+    char *text = sl_slurp(list, NULL);
+    if (!text) {
+        snprintf(err, errlen, "cannot read the run list %s: %s", list, strerror(errno));
+        return NULL;
+    }
+    char *p = text;
+    for (long k = 0; k < index && p; k++) {
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    if (!p || !*p) {
+        snprintf(err, errlen, "%s has no line %ld (task index out of range)", list, index + 1);
+        free(text);
+        return NULL;
+    }
+    char *line = strndup(p, strcspn(p, "\n"));
+    free(text);
+    if (!line) snprintf(err, errlen, "out of memory");
+    return line;
+}
+
+static int record_attempt(const char *dir, char *err, size_t errlen)
+{
+    char host[256];
+    if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown");
+    const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID");
+    const char *jid = getenv("SLURM_JOB_ID"), *rs = getenv("SLURM_RESTART_COUNT");
+    char job[96] = "";
+    if (aj && at) snprintf(job, sizeof job, "%s_%s", aj, at);
+    else if (jid) snprintf(job, sizeof job, "%s", jid);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
+                          "started", rd_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0));
+    char *text = o ? json_dumps(o, JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/attempt.json", dir);
+    int rc = rd_write_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+}
+
+/* Run the command of worker.json in dir and wait for it. Returns the
+ * worker's exit code. */
+static int run_dir(const char *dir)
+{
+    char err[5200], path[4200];
+    snprintf(path, sizeof path, "%s/worker.json", dir);
+    json_error_t je;
+    json_t *w = json_load_file(path, 0, &je);
+    json_t *argv_j = w ? json_object_get(w, "argv") : NULL;
+    if (!json_is_array(argv_j) || !json_array_size(argv_j)) {
+        snprintf(err, sizeof err, "%s: %s", path, w ? "no \"argv\" array" : je.text);
+        json_decref(w);
+        sl_write_status(dir, "failed", err);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    size_t argc = json_array_size(argv_j);
+    char **argv = calloc(argc + 1, sizeof *argv);
+    if (!argv) {
+        json_decref(w);
+        return cli_error(XO_FAILED, "out of memory");
+    }
+    for (size_t k = 0; k < argc; k++) argv[k] = (char *)json_string_value(json_array_get(argv_j, k));
+    for (size_t k = 0; k < argc; k++)
+        if (!argv[k]) {
+            snprintf(err, sizeof err, "%s: argv[%zu] is not a string", path, k);
+            free(argv);
+            json_decref(w);
+            sl_write_status(dir, "failed", err);
+            return cli_error(XO_USAGE, "%s", err);
+        }
+    const char *out_path = json_string_value(json_object_get(w, "stdout"));
+    const char *key = json_string_value(json_object_get(w, "key"));
+
+    if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
+    /* One BLAS thread per CPU of the task (set before the trainer starts:
+     * OpenBLAS reads it once, when it loads). */
+    const char *cpus = getenv("SLURM_CPUS_PER_TASK");
+    setenv("OPENBLAS_NUM_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
+    setenv("XOVER_RUN_DIR", dir, 1);
+    if (key) setenv("XOVER_RUN_KEY", key, 1);
+    char logp[4200];
+    snprintf(logp, sizeof logp, "%s/log", dir);
+
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = forward;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, sizeof err, "cannot start the trainer: %s", strerror(errno));
+        free(argv);
+        json_decref(w);
+        sl_write_status(dir, "failed", err);
+        return cli_error(XO_FAILED, "%s", err);
+    }
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        int in = open("/dev/null", O_RDONLY);
+        int lg = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
+        if (in < 0 || lg < 0 || out < 0) _exit(127);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(lg, 2);
+        execvp(argv[0], argv);
+        dprintf(2, "xover worker: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    g_child = pid;
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    g_child = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+
+    /* The trainer's own final word stands; otherwise say what happened. */
+    char word[32], reason[512];
+    sl_read_status(dir, word, sizeof word, reason, sizeof reason);
+    if (strcmp(word, "done") && strcmp(word, "failed") && strcmp(word, "interrupted")) {
+        char *last = rd_last_line(logp);
+        if (WIFEXITED(ws) && code == 0) {
+            sl_write_status(dir, "done", NULL);
+        } else if (WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGTERM || WTERMSIG(ws) == SIGINT)) {
+            snprintf(reason, sizeof reason, "stopped by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+            sl_write_status(dir, "interrupted", reason);
+        } else {
+            if (WIFSIGNALED(ws))
+                snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%.300s", WTERMSIG(ws),
+                         strsignal(WTERMSIG(ws)), last ? ": " : "", last ? last : "");
+            else snprintf(reason, sizeof reason, "exit code %d%s%.300s", code, last ? ": " : "", last ? last : "");
+            sl_write_status(dir, "failed", reason);
+        }
+        free(last);
+    }
+    free(argv);
+    json_decref(w);
+    return code;
+}
+
+int exec_worker(const char *dir, const char *list, long index)
+{
+    char err[1024];
+    char *line = NULL;
+    if (!dir) {
+        if (index < 0) {
+            const char *t = getenv("SLURM_ARRAY_TASK_ID");
+            char *end;
+            index = t ? strtol(t, &end, 10) : -1;
+            if (!t || *end || index < 0)
+                return cli_error(XO_USAGE, "worker: no --index and no SLURM_ARRAY_TASK_ID (is this a Slurm array task?)");
+        }
+        line = list_line(list, index, err, sizeof err);
+        if (!line) return cli_error(XO_USAGE, "worker: %s", err);
+        dir = line;
+    }
+    int rc = run_dir(dir);
+    free(line);
+    return rc;
+}
