@@ -53,6 +53,19 @@ static int confirm(const char *what, int yes)
     return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* A run directory's last part is its run key: 64 lowercase hex digits. */
+static int is_run_dir_name(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    if (n - b != 64) return 0;
+    for (size_t k = b; k < n; k++)
+        if (!strchr("0123456789abcdef", dir[k])) return 0;
+    return 1;
+}
+
 int cmd_rm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -123,8 +136,15 @@ int cmd_rm(int argc, char **argv)
             db_rollback(d);
         }
     }
-    /* Directories only once the database no longer points at them. */
+    /* Directories only once the database no longer points at them, and only
+     * directories that are runs' (named by a run key): a database's run_dir
+     * column is data, and data must not choose what gets deleted. */
     for (size_t i = 0; i < dirs.n; i++) {
+        if (rc == XO_OK && !is_run_dir_name(dirs.dirs[i])) {
+            cli_warn("not removing %s: not a run directory (its name is not a run key)", dirs.dirs[i]);
+            free(dirs.dirs[i]);
+            continue;
+        }
         if (rc == XO_OK && access(dirs.dirs[i], F_OK) == 0 && nftw(dirs.dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS))
             cli_warn("cannot remove %s", dirs.dirs[i]);
         free(dirs.dirs[i]);

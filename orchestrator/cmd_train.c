@@ -25,6 +25,10 @@
  *   checkpoint     models' binary checkpoint (atomic, CRC-checked), written at
  *                  every evaluation (or every train.checkpoint_every steps),
  *                  at the end, and on SIGINT/SIGTERM.
+ *   checkpoint.prev the checkpoint before it: a resume whose checkpoint
+ *                  fails its CRC or size check sets it aside as
+ *                  checkpoint.bad and takes this one (or starts from
+ *                  scratch), and says so in the log.
  *   log            human-readable lines (appended).
  *   status         one word on the first line: running | done | failed |
  *                  interrupted; a reason on the second for failed and
@@ -40,14 +44,18 @@
  *
  * For tests: XOVER_TRAIN_STOP_AT=N raises SIGTERM right after step N, so an
  * interruption can be placed exactly.
+ * XOVER_FAULT injects crashes, hangs, NaNs, damaged checkpoints and
+ * metrics, and a full disk at chosen steps (orchestrator/fault.h).
  */
 #include "models/models.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/fault.h"
 #include "orchestrator/run_config.h"
 #include "orchestrator/train_source.h"
 
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -60,6 +68,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
+static fault_plan g_fault; /* XOVER_FAULT (tests only; fault.h) */
 static void on_signal(int sig) { stop_signal = sig; }
 
 static double now(void)
@@ -156,12 +165,14 @@ static void metric_line(FILE *m, uint64_t step, double tokens, double epoch, dou
 
 static int flush_file(FILE *f) { return fflush(f) != 0 || fsync(fileno(f)) != 0 ? -1 : 0; }
 
+enum { EVAL_EPOCH, EVAL_STEP, EVAL_LOG };
+
 typedef struct {
     model_config mc;
     model_optim opt;
     model_schedule sched;
     double lr, warmup, decay, min_frac, epochs, eval_every;
-    int eval_in_epochs;
+    int eval_unit; /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
     model_eval_opts eval;
 } train_cfg;
@@ -172,6 +183,21 @@ static const char *str(const json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
+}
+
+/* Whether to evaluate after `step`. Units "epoch" and "step": every eval_iv
+ * steps. Unit "log": eval_every evaluations per doubling of the epochs seen,
+ * from the first epoch on (1, 2^(1/n), 2^(2/n), ... epochs), so one run
+ * samples both AR's early minimum (~10 epochs) and the MDM's late one
+ * (hundreds of epochs) densely without evaluating every epoch. */
+static int eval_due(const train_cfg *t, uint64_t step, uint64_t eval_iv, double steps_per_epoch)
+{
+    if (t->eval_unit != EVAL_LOG) return step % eval_iv == 0;
+    double spe = steps_per_epoch < 1 ? 1 : steps_per_epoch;
+    double now = (double)step / spe, before = (double)(step - 1) / spe;
+    if (now < 1) return 0;
+    if (before < 1) return 1;
+    return floor(t->eval_every * log2(now) + 1e-9) > floor(t->eval_every * log2(before) + 1e-9);
 }
 
 /* Read the resolved config into the trainer's terms and check the model. */
@@ -193,7 +219,8 @@ static int read_train_cfg(const json_t *c, train_cfg *t, char *err, size_t errle
     t->min_frac = num(tr, "min_lr_frac");
     t->epochs = num(tr, "epochs");
     t->eval_every = num(tr, "eval_every");
-    t->eval_in_epochs = strcmp(str(tr, "eval_unit"), "step") != 0;
+    const char *unit = str(tr, "eval_unit");
+    t->eval_unit = !strcmp(unit, "step") ? EVAL_STEP : !strcmp(unit, "log") ? EVAL_LOG : EVAL_EPOCH;
     t->seed = (uint64_t)num(c, "seed");
     t->ckpt_every = (uint64_t)num(tr, "checkpoint_every");
     t->eval = (model_eval_opts){(int)num(tr, "eval_draws"), strcmp(str(tr, "eval_estimator"), "bernoulli") == 0,
@@ -207,6 +234,81 @@ static void human_time(double s, char *buf, size_t n)
     else if (s < 60) snprintf(buf, n, "%.0fs", s);
     else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
     else snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+/* Checkpoints: the newest in RUNDIR/checkpoint, the one before it in
+ * RUNDIR/checkpoint.prev. Each is written atomically and CRC-checked
+ * (models/checkpoint.c); keeping the previous one means a checkpoint that
+ * is damaged later (a bad disk, a truncating copy) costs one checkpoint
+ * interval, not the run. */
+static int save_checkpoint(const model *m, const char *ckpath, const model_ckpt_state *ck, char *err,
+                           size_t errlen)
+{
+    char prev[4300];
+    snprintf(prev, sizeof prev, "%s.prev", ckpath);
+    /* A crash between the two renames leaves only checkpoint.prev, which
+     * resume() takes. */
+    if (rename(ckpath, prev) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot keep the previous checkpoint as %s: %s", prev, strerror(errno));
+        return -1;
+    }
+    return model_save(m, ckpath, ck, err, errlen);
+}
+
+/* Load the newest good checkpoint into m: 0 (resumed), 1 (none: start from
+ * scratch). A checkpoint that fails its checks (checksum, size, config) is
+ * set aside as *.bad and the log says what was lost; model_load changes
+ * nothing in m when it fails, so falling back is safe. */
+static int resume(model *m, rundir *rd, const char *ckpath, model_ckpt_state *ck)
+{
+    char prev[4300], bad[4400], why[3000] = "";
+    snprintf(prev, sizeof prev, "%s.prev", ckpath);
+    const char *cands[2] = {ckpath, prev};
+    for (int i = 0; i < 2; i++) {
+        if (access(cands[i], F_OK) != 0) continue;
+        char err[1024];
+        if (model_load(m, cands[i], ck, err, sizeof err) == 0) {
+            if (*why) {
+                logf_(rd, "%s; resuming from the previous checkpoint (step %llu)", why,
+                      (unsigned long long)model_step(m));
+                fprintf(stderr, "xover: %s; resuming from the previous checkpoint (step %llu)\n", why,
+                        (unsigned long long)model_step(m));
+            }
+            return 0;
+        }
+        snprintf(bad, sizeof bad, "%s.bad", cands[i]);
+        rename(cands[i], bad);
+        size_t at = strlen(why);
+        if (snprintf(why + at, sizeof why - at, "%s%s (kept as %s)", at ? "; " : "", err, bad) < 0) why[at] = 0;
+    }
+    if (*why) {
+        logf_(rd, "%s; no good checkpoint left: starting from scratch", why);
+        fprintf(stderr, "xover: %s; no good checkpoint left: starting from scratch\n", why);
+    }
+    return 1;
+}
+
+/* XOVER_FAULT's faults that strike after an optimizer step (fault.h). */
+static void inject_after_step(FILE *metrics, uint64_t step)
+{
+    if (!g_fault.n) return;
+    if (fault_due(&g_fault, FAULT_CRASH, step)) fault_die(SIGABRT);
+    if (fault_due(&g_fault, FAULT_KILL, step)) fault_die(SIGKILL);
+    if (fault_due(&g_fault, FAULT_HANG, step)) fault_hang();
+    if (fault_due(&g_fault, FAULT_TORN_METRICS, step)) {
+        fprintf(metrics, "{\"step\":%llu,\"tokens\":12", (unsigned long long)step);
+        fflush(metrics);
+        fault_die(SIGKILL);
+    }
+    if (fault_due(&g_fault, FAULT_ENOSPC, step)) {
+        /* A real ENOSPC from the kernel: every later write of metrics.jsonl fails. */
+        fflush(metrics);
+        int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+        if (full >= 0) {
+            dup2(full, fileno(metrics));
+            close(full);
+        }
+    }
 }
 
 /* Evaluate and append an eval line. Returns 0, or -1 (err). */
@@ -279,8 +381,9 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     double tok_step = (double)B * T, fpt = model_flops_per_token(mc);
     uint64_t total = (uint64_t)ceil(t.epochs * (double)spe / B - 1e-9);
     if (total < 1) total = 1;
-    uint64_t eval_iv = (uint64_t)llround(t.eval_in_epochs ? t.eval_every * spe / B : t.eval_every);
+    uint64_t eval_iv = (uint64_t)llround(t.eval_unit == EVAL_STEP ? t.eval_every : t.eval_every * spe / B);
     if (eval_iv < 1) eval_iv = 1;
+    double steps_per_epoch = (double)spe / B;
     uint64_t log_iv = total / 500 > 0 ? total / 500 : 1;
 
     /* model.json: sizes and costs, for the orchestrator and for people. */
@@ -307,8 +410,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     char ckpath[4200], mpath[4200];
     path_in(rd, ckpath, sizeof ckpath, "checkpoint");
     path_in(rd, mpath, sizeof mpath, "metrics.jsonl");
-    if (access(ckpath, F_OK) == 0) {
-        if (model_load(m, ckpath, &ck, err, sizeof err)) goto fail;
+    if (resume(m, rd, ckpath, &ck) == 0) {
         if (train_source_set_position(src, ck.data_pos)) {
             snprintf(err, sizeof err, "checkpoint %s: its data position does not fit this data", ckpath);
             goto fail;
@@ -345,9 +447,14 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     while (step < total && !stop_signal) {
         float lr = model_lr(t.sched, step, total, (float)t.lr, t.warmup, t.decay, t.min_frac);
         train_source_next_batch(src, tokens, B);
+        if (fault_due(&g_fault, FAULT_NAN, step + 1)) {
+            size_t np_;
+            model_params(m, &np_)[0] = NAN;
+        }
         if (model_train_step(m, tokens, &t.opt, lr, &st, err, sizeof err)) goto fail;
         step++;
         if (stop_at && step == stop_at) raise(SIGTERM);
+        inject_after_step(metrics, step);
         wsum += st.loss;
         wn += 1;
         double seen = step * tok_step, flops = seen * fpt;
@@ -359,7 +466,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             wsum = wn = 0;
         }
         int evaled = 0;
-        if (step % eval_iv == 0 || step == total) {
+        if (eval_due(&t, step, eval_iv, steps_per_epoch) || step == total) {
             if (evaluate(m, src, &t, metrics, step, seen, flops, &val, err, sizeof err)) goto fail;
             logf_(rd, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)step, st.loss,
                   val, train_source_epoch(src));
@@ -374,7 +481,9 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
                 snprintf(err, sizeof err, "cannot write %s: %s", mpath, strerror(errno));
                 goto fail;
             }
-            if (model_save(m, ckpath, &ck, err, sizeof err)) goto fail;
+            if (save_checkpoint(m, ckpath, &ck, err, sizeof err)) goto fail;
+            if (fault_due(&g_fault, FAULT_CORRUPT_CKPT, step)) fault_corrupt_file(ckpath), fault_die(SIGKILL);
+            if (fault_due(&g_fault, FAULT_TRUNCATE_CKPT, step)) fault_truncate_file(ckpath), fault_die(SIGKILL);
         }
         double el = now() - t0;
         if (el - last_print >= (tty ? 0.25 : 10.0) || step == total) {
@@ -395,7 +504,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         if (step == step0) { /* no step ran since start: make sure a checkpoint exists */
             train_source_get_position(src, ck.data_pos);
             ck.extra[0] = wsum, ck.extra[1] = wn;
-            if (flush_file(metrics) || model_save(m, ckpath, &ck, err, sizeof err)) goto fail;
+            if (flush_file(metrics) || save_checkpoint(m, ckpath, &ck, err, sizeof err)) goto fail;
         }
         set_status(rd, "interrupted", why);
         logf_(rd, "interrupted: %s", why);
@@ -498,6 +607,12 @@ int cmd_train(int argc, char **argv)
     rd.log = fopen(path, "a");
     set_status(&rd, "running", NULL);
     logf_(&rd, "xover train --config %s --out %s (key %s)", config, out, key);
+    if (fault_parse(getenv("XOVER_FAULT"), out, &g_fault, err, sizeof err)) {
+        if (rd.log) fclose(rd.log);
+        set_status(&rd, "failed", err);
+        json_decref(cfg);
+        return cli_error(XO_USAGE, "%s", err);
+    }
 
     openblas_set_num_threads((int)threads);
     struct sigaction sa, old_int, old_term;

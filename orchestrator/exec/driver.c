@@ -13,8 +13,12 @@
  * self-pipe; otherwise it wakes every 100 ms to ingest and redraw.
  *
  * The driver is the database's only writer: workers write only their run
- * directory. A worker that crashes, times out or reports a non-finite loss
+ * directory. A worker that fails, times out or reports a non-finite loss
  * makes its run `failed` (reason and log tail recorded); the sweep goes on.
+ * A worker killed by a signal is retried from its checkpoint (at most
+ * EXEC_SIGNAL_RETRIES times). Locks (guard.c) keep a second driver off the
+ * sweep and any other process off a run whose worker still lives; workers
+ * die with their driver (docs/reliability.md).
  */
 #include "orchestrator/exec/internal.h"
 
@@ -51,7 +55,16 @@ typedef struct {
     double tok_t;      /* for tokens/s */
     long long tok_last;
     double tok_s;
+    int lock_fd;       /* the run lock (guard.c) while its worker runs; -1 */
+    int waiting;       /* to launch at wait_until: a retry, or a locked directory */
+    double wait_until;
+    int retries;       /* automatic retries after a worker died by a signal */
 } job;
+
+/* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
+ * told to stop from outside is retried from its checkpoint this many times
+ * before its run is marked failed; errors it reports itself are not. */
+#define EXEC_SIGNAL_RETRIES 2
 
 typedef struct {
     const sweep_plan *p;
@@ -62,7 +75,8 @@ typedef struct {
     char build[64];
     job *jobs;         /* the runs this invocation will run */
     size_t njobs, next;
-    size_t running, ndone, nfailed, ninterrupted;
+    size_t running, ndone, nfailed, ninterrupted, nwaiting;
+    int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
     double total_flops, done_flops, t0, last_draw, last_plain;
     int tty, drawn;
@@ -138,7 +152,7 @@ static void sweep_line(driver *dr, char *buf, size_t n)
     if (done > 0 && el > 1 && dr->total_flops > done) exec_duration((dr->total_flops - done) * el / done, eta, sizeof eta);
     else if (dr->total_flops <= done) snprintf(eta, sizeof eta, "0s");
     exec_human(tok_s, ts, sizeof ts);
-    size_t pending = dr->njobs - dr->next;
+    size_t pending = dr->njobs - dr->next + dr->nwaiting;
     snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s",
              sweep_name(sweep_plan_sweep(dr->p)), dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
              pending, ts, eta);
@@ -190,12 +204,20 @@ static void write_status(const job *j, const char *status, const char *reason)
     rd_write_atomic(path, text, (size_t)n, err, sizeof err);
 }
 
+static int claim_run(driver *dr, job *j, char *err, size_t errlen);
+
+/* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
+ * now: its directory is locked by another process; j->waiting is set), 2
+ * (nothing to do: another driver has finished it meanwhile). */
 static int launch(driver *dr, job *j)
 {
     char err[1024], path[4200];
     const sweep *s = sweep_plan_sweep(dr->p);
     sweep_trainer_info tr = sweep_trainer(s);
     if (rd_mkdirs(j->dir, err, sizeof err)) goto fail;
+    int claim = claim_run(dr, j, err, sizeof err);
+    if (claim < 0) goto fail;
+    if (claim > 0) return claim;
     json_t *cfg = sweep_plan_config(dr->p, j->i, err, sizeof err);
     if (!cfg) goto fail;
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
@@ -214,6 +236,15 @@ static int launch(driver *dr, job *j)
     if (tr.external) {
         argv = sweep_plan_argv(dr->p, j->i, j->dir, j->key, &mfile, err, sizeof err);
         if (!argv) goto fail;
+        if (mfile && !guard_inside(j->dir, mfile)) {
+            /* A value with ".." or a path in it must not move the file the
+             * driver reads (or the trainer writes) out of the run. */
+            snprintf(err, sizeof err, "trainer.metrics_file resolves to %s, which is outside the run directory %s",
+                     mfile, j->dir);
+            free(mfile);
+            sweep_argv_free(argv);
+            goto fail;
+        }
         if (mfile) snprintf(metrics, sizeof metrics, "%s", mfile);
         else snprintf(metrics, sizeof metrics, "%s/stdout", j->dir);
         free(mfile);
@@ -239,6 +270,7 @@ static int launch(driver *dr, job *j)
 
     fflush(stdout);
     fflush(stderr);
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, sizeof err, "cannot start a worker: %s", strerror(errno));
@@ -247,6 +279,7 @@ static int launch(driver *dr, job *j)
     }
     if (pid == 0) {
         setpgid(0, 0);
+        guard_worker(j->lock_fd, self);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -287,6 +320,8 @@ static int launch(driver *dr, job *j)
     return 0;
 fail:
     /* The run cannot even start (a bad config, a full disk): record why. */
+    guard_unlock(j->lock_fd);
+    j->lock_fd = -1;
     j->finished = 1;
     dr->nfailed++;
     db_run_finished(dr->d, j->id, "failed", err, NULL, rd_now());
@@ -322,6 +357,15 @@ static void finish(driver *dr, job *j, int ws)
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
+    } else if ((sig || code == XO_INTERRUPTED) && !dr->stopping && j->retries < EXEC_SIGNAL_RETRIES) {
+        /* Killed from outside: transient, as far as we can tell. The run
+         * resumes from its checkpoint at once. */
+        status = "interrupted";
+        j->retries++;
+        if (sig) snprintf(reason, sizeof reason, "killed by signal %d (%s); retry %d of %d from its checkpoint", sig,
+                          strsignal(sig), j->retries, EXEC_SIGNAL_RETRIES);
+        else snprintf(reason, sizeof reason, "stopped from outside (exit code %d); retry %d of %d from its checkpoint",
+                      code, j->retries, EXEC_SIGNAL_RETRIES);
     } else {
         status = "failed";
         char *last = rd_last_line(logp);
@@ -335,9 +379,19 @@ static void finish(driver *dr, job *j, int ws)
         event(dr, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
     write_status(j, status, reason);
+    guard_unlock(j->lock_fd); /* only now: the run is recorded */
+    j->lock_fd = -1;
     j->pid = 0;
     j->finished = 1;
     dr->running--;
+    if (!strcmp(status, "interrupted") && !dr->stopping) {
+        j->finished = 0;
+        j->waiting = 1;
+        j->wait_until = rd_now();
+        dr->nwaiting++;
+        event(dr, "retrying %.12s: %s", j->key, reason);
+        return;
+    }
     char who[200];
     describe_run(dr, j->i, who, sizeof who);
     if (!strcmp(status, "done")) {
@@ -408,6 +462,55 @@ static int matches_only(const exec_options *o, const char *key)
     return 0;
 }
 
+/* Claim run j before starting it: take its run lock, then look again at its
+ * status, which another driver (of another sweep with this run) may have
+ * changed since prepare(). 0 = claimed, 1 = locked by another process (try
+ * again later), 2 = done meanwhile, -1 = error. */
+static int claim_run(driver *dr, job *j, char *err, size_t errlen)
+{
+    int fd = guard_run_lock(j->dir, err, errlen);
+    if (fd == -2) {
+        if (!j->waiting) {
+            dr->nwaiting++;
+            event(dr, "waiting for %.12s: %s", j->key, err);
+        }
+        j->waiting = 1;
+        j->wait_until = rd_now() + 1;
+        return 1;
+    }
+    if (fd < 0) return -1;
+    j->lock_fd = fd;
+    found f = {0};
+    db_run_by_key(dr->d, j->key, found_fn, &f);
+    int done = f.status && !strcmp(f.status, "done");
+    free(f.status);
+    free(f.run_dir);
+    if (done) {
+        guard_unlock(j->lock_fd);
+        j->lock_fd = -1;
+        j->finished = 1;
+        dr->skipped_done++;
+        event(dr, "skipped %.12s: done meanwhile by another driver", j->key);
+        return 2;
+    }
+    return 0;
+}
+
+/* Launch what the free slots allow: first the runs waiting whose time has
+ * come (retries, locked directories), then new ones in plan order. */
+static void launch_some(driver *dr, size_t slots)
+{
+    double now = rd_now();
+    for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
+        job *j = &dr->jobs[k];
+        if (!j->waiting || now < j->wait_until) continue;
+        j->waiting = 0;
+        dr->nwaiting--;
+        launch(dr, j);
+    }
+    while (dr->running < slots && dr->next < dr->njobs) launch(dr, &dr->jobs[dr->next++]);
+}
+
 /* Register the sweep and its runs; pick the runs to do. */
 static int prepare(driver *dr)
 {
@@ -474,10 +577,11 @@ static int prepare(driver *dr)
             job *j = &dr->jobs[dr->njobs++];
             j->i = i;
             j->id = id;
+            j->lock_fd = -1;
             memcpy(j->key, key, 65);
             j->status = f.status;
             f.status = NULL;
-            if (f.run_dir) {
+            if (f.run_dir && guard_is_run_dir_of(f.run_dir, key)) {
                 j->dir = f.run_dir; /* resume where its checkpoint is */
                 f.run_dir = NULL;
             } else {
@@ -503,13 +607,14 @@ static void cleanup(driver *dr)
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
+    guard_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);
 }
 
 int exec_run(const sweep_plan *p, const exec_options *o)
 {
-    driver dr = {.p = p, .o = o};
+    driver dr = {.p = p, .o = o, .lock_fd = -1};
     char err[1024];
     const sweep *s = sweep_plan_sweep(p);
     sweep_trainer_info tr = sweep_trainer(s);
@@ -523,6 +628,10 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     if (!dr.d) {
         cleanup(&dr);
         return cli_error(XO_USAGE, "%s", err);
+    }
+    if (!o->dry_run && (dr.lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err)) < 0) {
+        cleanup(&dr);
+        return cli_error(XO_FAILED, "%s", err);
     }
     if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
     snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
@@ -593,8 +702,8 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
             for (size_t k = 0; k < dr.njobs; k++)
                 if (dr.jobs[k].pid == pid) finish(&dr, &dr.jobs[k], ws);
-        while (!dr.stopping && dr.running < (size_t)jobs && dr.next < dr.njobs) launch(&dr, &dr.jobs[dr.next++]);
-        if (!dr.running && (dr.stopping || dr.next >= dr.njobs)) break;
+        if (!dr.stopping) launch_some(&dr, (size_t)jobs);
+        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting))) break;
         tend(&dr);
         draw(&dr, 0);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
@@ -611,7 +720,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
     exec_duration(rd_now() - dr.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next;
+    size_t pending = dr.njobs - dr.next + dr.nwaiting;
     event(&dr, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
     if (dr.stopping) rc = XO_INTERRUPTED;

@@ -22,7 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Points parsed but not yet stored. */
+typedef struct {
+    db_metric *rows;
+    char **names;
+    size_t n, cap;
+} batch;
+
 struct ingest {
+    batch pending;
     char *path;
     const pcre2_code *re;
     pcre2_match_data *md;
@@ -30,6 +38,8 @@ struct ingest {
     long long ordinal;
     ingest_state st;
 };
+
+static void drop_pending(ingest *g);
 
 ingest *ingest_new(const char *path, const pcre2_code *re)
 {
@@ -53,16 +63,13 @@ void ingest_free(ingest *g)
     if (!g) return;
     free(g->path);
     if (g->md) pcre2_match_data_free(g->md);
+    drop_pending(g);
+    free(g->pending.rows);
+    free(g->pending.names);
     free(g);
 }
 
 const ingest_state *ingest_get(const ingest *g) { return &g->st; }
-
-typedef struct {
-    db_metric *rows;
-    char **names;
-    size_t n, cap;
-} batch;
 
 static int add_row(batch *b, const char *name, long long step, long long tokens, double epoch, double flops,
                    double value)
@@ -105,6 +112,14 @@ static void note_point(ingest *g, const char *name, long long step, long long to
     }
 }
 
+/* A coordinate as an integer: -1 (unknown) when it is not finite or out of
+ * range, as a trainer's "tokens": 1e300 would be (converting such a double
+ * is undefined behaviour; found by fuzzing). */
+static long long to_ll(double x)
+{
+    return isfinite(x) && x > -9.2e18 && x < 9.2e18 ? (long long)x : -1;
+}
+
 static double num_of(json_t *v) { return json_is_number(v) ? json_number_value(v) : NAN; }
 
 static void parse_json_line(ingest *g, batch *b, const char *line, size_t len)
@@ -120,7 +135,7 @@ static void parse_json_line(ingest *g, batch *b, const char *line, size_t len)
     }
     long long step = json_integer_value(stepv);
     json_t *tv = json_object_get(o, "tokens");
-    long long tokens = json_is_number(tv) ? (long long)json_number_value(tv) : -1;
+    long long tokens = json_is_number(tv) ? to_ll(json_number_value(tv)) : -1;
     double epoch = num_of(json_object_get(o, "epoch"));
     double flops = num_of(json_object_get(o, "flops"));
     const char *k;
@@ -163,8 +178,8 @@ static void parse_regex_line(ingest *g, batch *b, const char *line, size_t len)
         char *end;
         double x = strtod(buf, &end);
         if (end == buf) x = NAN;
-        if (!strcmp(name, "step")) step = (long long)x;
-        else if (!strcmp(name, "tokens")) tokens = (long long)x;
+        if (!strcmp(name, "step")) step = to_ll(x < 0 ? NAN : x);
+        else if (!strcmp(name, "tokens")) tokens = to_ll(x);
         else if (!strcmp(name, "epoch")) epoch = x;
         else if (!strcmp(name, "flops")) flops = x;
         else if (nv < 32) {
@@ -172,10 +187,41 @@ static void parse_regex_line(ingest *g, batch *b, const char *line, size_t len)
             vals[nv++] = x;
         }
     }
+    if (step < 0) { /* a step group that is no count: not a point */
+        g->st.bad_lines++;
+        return;
+    }
     for (size_t i = 0; i < nv; i++)
         if (add_row(b, names[i], step, tokens, epoch, flops, vals[i]) == 0)
             note_point(g, names[i], step, tokens, epoch, vals[i]);
     g->st.lines++;
+}
+
+size_t ingest_parse(ingest *g, const char *buf, size_t len, int final)
+{
+    batch *b = &g->pending;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        if (!nl && !final) break; /* torn: the writer is mid-line */
+        size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+        if (l && buf[pos + l - 1] == '\r') l--;
+        if (l) {
+            if (g->re) parse_regex_line(g, b, buf + pos, l);
+            else parse_json_line(g, b, buf + pos, l);
+        }
+        pos += (nl ? (size_t)(nl - (buf + pos)) + 1 : len - pos);
+    }
+    return pos;
+}
+
+size_t ingest_npending(const ingest *g) { return g->pending.n; }
+
+static void drop_pending(ingest *g)
+{
+    batch *b = &g->pending;
+    for (size_t i = 0; i < b->n; i++) free(b->names[i]);
+    b->n = 0;
 }
 
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen)
@@ -202,29 +248,17 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
     }
     fclose(f);
     buf[len] = 0;
-    batch b = {0};
-    size_t pos = 0;
-    while (pos < len) {
-        char *nl = memchr(buf + pos, '\n', len - pos);
-        if (!nl && !final) break; /* torn: the writer is mid-line */
-        size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
-        if (l && buf[pos + l - 1] == '\r') l--;
-        if (l) {
-            if (g->re) parse_regex_line(g, &b, buf + pos, l);
-            else parse_json_line(g, &b, buf + pos, l);
-        }
-        pos += (nl ? (size_t)(nl - (buf + pos)) + 1 : len - pos);
-    }
+    long long ordinal = g->ordinal;
+    size_t pos = ingest_parse(g, buf, len, final);
     int rc = 0;
-    if (b.n && db_ingest_metrics(d, run_id, b.rows, b.n)) {
+    if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
         snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
+        g->ordinal = ordinal; /* read these lines again next time */
         rc = -1;
     } else {
         g->offset += (long)pos;
     }
-    for (size_t i = 0; i < b.n; i++) free(b.names[i]);
-    free(b.names);
-    free(b.rows);
+    drop_pending(g);
     free(buf);
     return rc;
 }

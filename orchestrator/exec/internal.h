@@ -34,6 +34,11 @@ ingest *ingest_new(const char *path, const pcre2_code *re);
  * left for the next call, unless `final` (the writer has exited). */
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen);
 const ingest_state *ingest_get(const ingest *g);
+/* The parsing half of ingest_poll, on bytes in memory (the fuzzer's entry):
+ * parse the complete lines of buf (and a torn last one if final) into
+ * points held until the next poll stores them. Returns the bytes consumed. */
+size_t ingest_parse(ingest *g, const char *buf, size_t len, int final);
+size_t ingest_npending(const ingest *g);
 void ingest_free(ingest *g);
 
 /* ---- rundir.c: files -------------------------------------------------- */
@@ -51,5 +56,26 @@ int rd_remove_tree(const char *path);
 /* "30s", "5m", "2h", "1d", "90" (seconds) -> seconds; -1 if malformed. */
 double rd_parse_duration(const char *s);
 double rd_now(void); /* Unix time, seconds */
+
+/* ---- guard.c: one driver per sweep, one worker per run ------------------ */
+
+/* Take the driver lock of `sweep` on the database at db_path (the file
+ * <db_path>.<sweep>.lock): an fd to keep until the driver ends, or -1 with
+ * a message naming the holder (pid, host, since when). */
+int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen);
+/* Take the lock of a run directory (run_dir/lock, close-on-exec): an fd,
+ * -2 when another process holds it (err names it), -1 on error. */
+int guard_run_lock(const char *run_dir, char *err, size_t errlen);
+void guard_unlock(int fd);
+/* In a forked worker, before exec: keep run_lock_fd open across exec (so
+ * the worker holds the run lock while it lives) and die with the driver. */
+void guard_worker(int run_lock_fd, pid_t driver);
+/* True when path lies inside dir (textually: under dir/, no ".." part),
+ * for paths built from a sweep's names and values (trainer.metrics_file). */
+int guard_inside(const char *dir, const char *path);
+/* True when dir names the directory of run `key` (its last part is the
+ * key): a run_dir read back from a database is used, written to and
+ * removed only then. */
+int guard_is_run_dir_of(const char *dir, const char *key);
 
 #endif
