@@ -448,8 +448,9 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         float lr = model_lr(t.sched, step, total, (float)t.lr, t.warmup, t.decay, t.min_frac);
         train_source_next_batch(src, tokens, B);
         if (fault_due(&g_fault, FAULT_NAN, step + 1)) {
-            size_t np_;
-            model_params(m, &np_)[0] = NAN;
+            size_t np_; /* every parameter: a single one may be an unused embedding row */
+            float *w = model_params(m, &np_);
+            for (size_t k = 0; k < np_; k++) w[k] = NAN;
         }
         if (model_train_step(m, tokens, &t.opt, lr, &st, err, sizeof err)) goto fail;
         step++;

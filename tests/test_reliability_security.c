@@ -1,0 +1,210 @@
+/*
+ * test_reliability_security.c — what a sweep file or a database cannot make
+ * xover do: shell metacharacters and option-looking values in an external
+ * trainer's placeholders stay one argument each (there is no shell); paths
+ * built from names cannot leave the run directory; a run_dir read from a
+ * database is neither written to nor deleted unless it is a run's; `xover
+ * sql` cannot write a file (VACUUM INTO), load code, or create anything.
+ */
+#include "tests/reliability.h"
+
+#include <jansson.h>
+#include <sys/stat.h>
+
+static char g_db[512], g_runs[512], g_sweep[512];
+
+/* A trainer that records its argv (as JSON) in its run directory. */
+static const char *argv_trainer(void)
+{
+    static char path[512];
+    harness_path(path, sizeof path, "argv_trainer.py");
+    harness_write(path, "import json, os, sys\n"
+                        "open(os.path.join(os.environ['XOVER_RUN_DIR'], 'argv.json'), 'w').write(json.dumps(sys.argv))\n"
+                        "print(json.dumps({'step': 1, 'train_loss': 1.5}))\n");
+    return path;
+}
+
+static void paths(void)
+{
+    harness_path(g_db, sizeof g_db, "s.db");
+    harness_path(g_runs, sizeof g_runs, "runs");
+    harness_path(g_sweep, sizeof g_sweep, "s.yaml");
+}
+
+static harness_proc run_sweep(const char *extra)
+{
+    const char *argv[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, extra, NULL};
+    return harness_run(argv, NULL);
+}
+
+TEST(security_placeholders_never_reach_a_shell_nor_split)
+{
+    paths();
+    const char *tr = argv_trainer();
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "sweep: sec\n"
+             "data: {corpus: synthetic, vocab: 300, val_tokens: 4k}\n"
+             "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
+             "grid:\n"
+             "  objective: [ar]\n"
+             "  tag: ['a b', '; touch PWNED1', '$(touch PWNED2)', '`touch PWNED3`', '--lr=9 --evil', '*', "
+             "'x\" y', '| cat /etc/passwd']\n"
+             "trainer:\n"
+             "  command: [python3, '%s', --tag, '{tag}', '--out={run_dir}']\n"
+             "  metrics: jsonl\n",
+             tr);
+    harness_write(g_sweep, yaml);
+    harness_proc r = run_sweep(NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 8);
+    /* Each run got exactly its 4 arguments, the tag whole as one of them. */
+    char *dirs = rel_qtext(g_db, "SELECT run_dir FROM runs ORDER BY id");
+    CHECK(dirs);
+    int n = 0;
+    for (char *line = dirs; *line;) {
+        char *nl = strchr(line, '\n');
+        *nl = 0;
+        if (nl > line && nl[-1] == ' ') nl[-1] = 0;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/argv.json", line);
+        char *a = harness_slurp(path, NULL);
+        CHECK(a);
+        json_error_t e;
+        json_t *arr = json_loads(a, 0, &e);
+        free(a);
+        CHECK(json_is_array(arr));
+        /* python's sys.argv: the script, --tag, TAG, --out=DIR */
+        int ok = json_array_size(arr) == 4 && !strcmp(json_string_value(json_array_get(arr, 1)), "--tag");
+        const char *tag = json_string_value(json_array_get(arr, 2));
+        const char *out = json_string_value(json_array_get(arr, 3));
+        ok = ok && tag && out && !strncmp(out, "--out=", 6) && !strcmp(out + 6, line);
+        ok = ok && (strchr(tag, ' ') || strchr(tag, '$') || strchr(tag, '`') || !strcmp(tag, "*"));
+        if (!ok) {
+            char *dump = json_dumps(arr, 0);
+            fprintf(stderr, "argv of %s: %s\n", line, dump);
+            free(dump);
+        }
+        json_decref(arr);
+        CHECK(ok);
+        n++;
+        line = nl + 1;
+    }
+    free(dirs);
+    CHECK_INT(n, 8);
+    /* nothing was run by a shell, here or in the working directory */
+    const char *pw[] = {"PWNED1", "PWNED2", "PWNED3"};
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        harness_path(path, sizeof path, pw[i]);
+        CHECK(access(path, F_OK) != 0);
+        CHECK(access(pw[i], F_OK) != 0);
+    }
+}
+
+TEST(security_names_cannot_move_files_out_of_the_run_directory)
+{
+    paths();
+    const char *tr = argv_trainer();
+    /* metrics_file templates whose values climb out or are absolute */
+    static const char *const templates[] = {"{run_dir}/../../{tag}.jsonl", "{tag}", "{run_dir}/{tag}"};
+    static const char *const tags[] = {"x", "/etc/passwd", "../../../etc/passwd"};
+    for (int t = 0; t < 3; t++) {
+        char yaml[4096];
+        snprintf(yaml, sizeof yaml,
+                 "sweep: esc%d\n"
+                 "data: {corpus: synthetic, vocab: 300, val_tokens: 4k}\n"
+                 "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
+                 "grid: {objective: [ar], tag: ['%s']}\n"
+                 "trainer:\n"
+                 "  command: [python3, '%s', --tag, '{tag}', '--out={run_dir}']\n"
+                 "  metrics: jsonl\n"
+                 "  metrics_file: '%s'\n",
+                 t, tags[t], tr, templates[t]);
+        harness_write(g_sweep, yaml);
+        harness_proc r = run_sweep(NULL);
+        CHECK_INT(r.status, 1);
+        CHECK_CONTAINS(r.err, "outside the run directory");
+        harness_proc_free(&r);
+    }
+    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
+                             "error LIKE 'trainer.metrics_file resolves to %outside the run directory%'"), 3);
+    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM metrics"), 0);
+    /* sweep names become directories: only plain names are accepted */
+    static const char *const bad[] = {"../evil", "/tmp/evil", "a/b", ".hidden"};
+    for (int i = 0; i < 4; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, "sweep: '%s'\ngrid: {objective: [ar]}\n", bad[i]);
+        harness_write(g_sweep, yaml);
+        harness_proc r = run_sweep(NULL);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, "must be letters, digits");
+        harness_proc_free(&r);
+    }
+}
+
+TEST(security_a_run_dir_from_the_database_is_not_trusted)
+{
+    paths();
+    rel_write_sweep("s.yaml", "trust", "objective: [ar], unique_tokens: [4k], total_tokens: [8k]");
+    harness_proc r = run_sweep(NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    /* someone points the run at a directory of theirs... */
+    char victim[512], keep[600];
+    harness_path(victim, sizeof victim, "victim");
+    mkdir(victim, 0755);
+    snprintf(keep, sizeof keep, "%s/precious", victim);
+    harness_write(keep, "do not delete\n");
+    char err[512], sql[1200];
+    db *d = db_open(g_db, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    snprintf(sql, sizeof sql, "UPDATE runs SET run_dir = '%s', status = 'failed'", victim);
+    CHECK_INT(db_exec(d, sql), 0);
+    db_close(d);
+    /* ...a retry trains in the run's own directory, not there */
+    r = run_sweep("--retry-failed");
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/config.json", victim);
+    CHECK(access(cfg, F_OK) != 0);
+    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE run_dir LIKE '%/runs/trust/' || key"), 1);
+    /* ...and `xover rm` does not delete it */
+    d = db_open(g_db, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_exec(d, sql), 0);
+    db_close(d);
+    const char *rm[] = {harness_xover(), "rm", "trust", "--db", g_db, "--yes", NULL};
+    r = harness_run(rm, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "not removing");
+    harness_proc_free(&r);
+    CHECK(access(keep, F_OK) == 0);
+}
+
+TEST(security_sql_cannot_write_files_load_code_or_create)
+{
+    paths();
+    const char *init[] = {harness_xover(), "db", "init", "--db", g_db, NULL};
+    harness_proc r = harness_run(init, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char out[512], vac[700];
+    harness_path(out, sizeof out, "copy.db");
+    snprintf(vac, sizeof vac, "VACUUM INTO '%s'", out);
+    const char *stmts[] = {vac, "SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "CREATE TEMP TABLE t (x)",
+                           "CREATE TEMP VIEW v AS SELECT 1", "PRAGMA wal_checkpoint(TRUNCATE)", "BEGIN IMMEDIATE",
+                           "REINDEX", "ANALYZE"};
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
+        const char *argv[] = {harness_xover(), "sql", stmts[i], "--db", g_db, NULL};
+        r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "not refused: %s\n", stmts[i]);
+        CHECK_INT(r.status, 2);
+        CHECK(strstr(r.err, "refused") || strstr(r.err, "not authorized"));
+        harness_proc_free(&r);
+    }
+    CHECK(access(out, F_OK) != 0);
+}
