@@ -44,7 +44,7 @@ TEST_OBJ := $(patsubst %.c,build/asan/%.o,$(TEST_SRC))
 BENCH_BIN:= $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
 
 .PHONY: all test test-build check-tests bench bench-build demo demo-run deps \
-        deps-test deps-bench install uninstall clean
+        deps-test deps-bench install uninstall clean fuzz
 
 all: build/xover
 
@@ -107,6 +107,24 @@ demo: deps
 
 demo-run: build/xover
 	sh experiments/demo.sh
+
+# Fuzzing (clang + libFuzzer; not part of `make test`, which replays the
+# committed corpora through tests/test_fuzz_replay.c with the gcc build).
+# `make fuzz` builds build/fuzz/fuzz_<target>; docs/reliability.md says how to run them.
+FUZZ_TARGETS := sweep expr metrics corpus tokenizer
+FUZZ_CC      := clang
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all $(WARN) -Wno-unknown-attributes
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) tests/fuzz/targets.c)
+
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_main.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=fuzz_$* -o $@ $^ $(PKG_LIBS)
 
 install: build/xover
 	install -d $(DESTDIR)$(PREFIX)/bin
