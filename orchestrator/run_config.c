@@ -73,7 +73,7 @@ static const field fields[] = {
     {"train", "beta2", F_REAL, 0, 0.95, NULL, 0, 0.999999, NULL},
     {"train", "adam_eps", F_REAL, 0, 1e-8, NULL, 1e-30, 1, NULL},
     {"train", "eval_every", F_REAL, 0, 1, NULL, 1e-9, 1e12, NULL},
-    {"train", "eval_unit", F_STR, 0, 0, "epoch", 0, 0, "epoch|step"},
+    {"train", "eval_unit", F_STR, 0, 0, "epoch", 0, 0, "epoch|step|log"},
     {"train", "eval_draws", F_INT, 0, 8, NULL, 1, 1e6, NULL},
     {"train", "eval_estimator", F_STR, 0, 0, "exact", 0, 0, "exact|bernoulli"},
     {"train", "eval_seed", F_INT, 0, 1234, NULL, 0, BIG, NULL},
