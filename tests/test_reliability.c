@@ -22,6 +22,15 @@ static void setup(const char *grid)
     rel_write_sweep("rel.yaml", "rel", grid);
 }
 
+/* The sweep's length grows with the number of trials (the long version),
+ * so that the kills keep landing mid-sweep. */
+static void setup_scaled(const char *fmt, long ktokens, long trials)
+{
+    char grid[256];
+    snprintf(grid, sizeof grid, fmt, ktokens * (trials > 20 ? trials : 20) / 20);
+    setup(grid);
+}
+
 /* The uninterrupted sweep every interrupted one must equal. */
 static char *reference(void)
 {
@@ -100,10 +109,10 @@ static void check_final(const char *ref, int nruns)
 
 TEST(reliability_driver_kill9_at_random_moments)
 {
-    setup("objective: [ar, mdm], unique_tokens: [4k, 8k], total_tokens: [192k]");
+    long trials = rel_env_long("XOVER_KILL_TRIALS", 20);
+    setup_scaled("objective: [ar, mdm], unique_tokens: [4k, 8k], total_tokens: [%ldk]", 192, trials);
     char *ref = reference();
     CHECK(ref);
-    long trials = rel_env_long("XOVER_KILL_TRIALS", 20);
     uint64_t rng = (uint64_t)rel_env_long("XOVER_KILL_SEED", 1);
     char log[512];
     harness_path(log, sizeof log, "drivers.log");
@@ -164,10 +173,10 @@ TEST(reliability_driver_kill9_at_random_moments)
 
 TEST(reliability_worker_kill9_resumes_bit_exact)
 {
-    setup("objective: [ar, mdm], unique_tokens: [4k], total_tokens: [320k]");
+    long trials = rel_env_long("XOVER_KILL_TRIALS", 20);
+    setup_scaled("objective: [ar, mdm], unique_tokens: [4k], total_tokens: [%ldk]", 320, trials);
     char *ref = reference();
     CHECK(ref);
-    long trials = rel_env_long("XOVER_KILL_TRIALS", 20);
     uint64_t rng = (uint64_t)rel_env_long("XOVER_KILL_SEED", 1) ^ 0x5eed;
     char log[512];
     harness_path(log, sizeof log, "drivers.log");
