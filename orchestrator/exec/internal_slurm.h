@@ -69,6 +69,9 @@ int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen);
 int sl_read_status(const char *dir, char *word, size_t wlen, char *reason, size_t rlen);
 /* Write the status file (word, then reason on the second line). */
 int sl_write_status(const char *dir, const char *word, const char *reason);
+/* ISO-8601 UTC as the database stores times ("2026-01-02T03:04:05.678Z")
+ * to Unix seconds; 0 when it does not parse. */
+double sl_iso_seconds(const char *iso);
 /* A whole small file, malloc'd; NULL if it cannot be read. */
 char *sl_slurp(const char *path, size_t *len);
 

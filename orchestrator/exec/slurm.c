@@ -44,11 +44,13 @@ typedef struct {
     long long id;
     char key[65];
     char *status, *run_dir, *job_id; /* as found in the database */
+    double started;     /* its last start, Unix seconds (0: none) */
     int live;           /* its task is still queued or running */
 } cand;
 
 typedef struct {
     char *status, *run_dir, *job_id;
+    double started;
 } found;
 
 static int found_fn(void *ctx, const db_run_info *r)
@@ -57,6 +59,7 @@ static int found_fn(void *ctx, const db_run_info *r)
     f->status = r->status ? strdup(r->status) : NULL;
     f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
     f->job_id = r->job_id ? strdup(r->job_id) : NULL;
+    f->started = sl_iso_seconds(r->started_at);
     return 0;
 }
 
@@ -161,6 +164,7 @@ static int register_plan(db *d, const sweep_plan *p, const exec_options *o, cand
             x->status = f.status;
             x->run_dir = f.run_dir;
             x->job_id = f.job_id;
+            x->started = f.started;
         } else {
             free(f.status);
             free(f.run_dir);
@@ -278,8 +282,13 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
     bad = rd_write_atomic(path, text, strlen(text), err, errlen);
     free(text);
     if (bad) return -1;
-    /* A fresh word, so that an old final status is not read as this
-     * submission's. */
+    /* A fresh word, so that an old final status or attempt is not read as
+     * this submission's. */
+    snprintf(path, sizeof path, "%s/attempt.json", dir);
+    if (unlink(path) && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove %.900s: %s", path, strerror(errno));
+        return -1;
+    }
     if (sl_write_status(dir, "pending", "submitted to Slurm")) {
         snprintf(err, errlen, "cannot write %s/status", dir);
         return -1;
@@ -549,6 +558,10 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         snprintf(r->job, sizeof r->job, "%s", c[k].job_id);
         exec_describe_run(p, c[k].i, r->who, sizeof r->who);
         exec_estimate_run(p, c[k].i, &r->est);
+        if (c[k].live && c[k].status && !strcmp(c[k].status, "running") && c[k].started > 0) {
+            r->stamp = c[k].started + 0.001; /* the database counts this attempt already */
+            r->running = 1;
+        }
         if (!r->dir || sl_run_load(r, err, sizeof err)) {
             rc = cli_error(XO_FAILED, "run %.12s: %s", r->key, r->dir ? err : "out of memory");
             break;

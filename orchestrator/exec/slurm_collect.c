@@ -54,6 +54,13 @@ static int gather_fn(void *ctx, const db_run_info *r)
     snprintf(x->key, sizeof x->key, "%s", r->key);
     x->dir = strdup(r->run_dir);
     snprintf(x->job, sizeof x->job, "%s", r->job_id);
+    /* The attempt the database already counts is not a new one (its time
+     * is stored to the millisecond). */
+    if (!strcmp(st, "running") || !strcmp(st, "interrupted")) {
+        double t = sl_iso_seconds(r->started_at);
+        if (t > 0) x->stamp = t + 0.001;
+        x->running = !strcmp(st, "running");
+    }
     /* interrupted: only while its task may still come back (requeued) */
     snprintf(x->final, sizeof x->final, "%s", st);
     snprintf(x->who, sizeof x->who, "objective=%s model=%s unique_tokens=%lld", r->objective ? r->objective : "?",
@@ -211,8 +218,8 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
     size_t nj = array_ids(&g, ids, jobs);
     /* Only arrays with a task still queued or running. */
     sl_table t = {0};
-    sl_query(&t, jobs, nj);
-    if (!t.answered) rc = cli_error(XO_FAILED, "squeue does not answer: cannot tell which jobs to cancel");
+    if (nj) sl_query(&t, jobs, nj);
+    if (nj && !t.answered) rc = cli_error(XO_FAILED, "squeue does not answer: cannot tell which jobs to cancel");
     size_t live = 0, w = 0;
     for (size_t j = 0; !rc && j < nj; j++) {
         int has = 0;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- running a command ---------------------------------------------------- */
@@ -353,4 +354,18 @@ int sl_write_status(const char *dir, const char *word, const char *reason)
     int n = snprintf(text, sizeof text, "%s\n%s%s", word, reason ? reason : "", reason && *reason ? "\n" : "");
     if (n >= (int)sizeof text) n = (int)sizeof text - 1;
     return rd_write_atomic(path, text, (size_t)n, err, sizeof err);
+}
+
+/* ISO-8601 UTC as the database writes it ("2026-01-02T03:04:05.678Z") to
+ * Unix seconds; 0 when it does not parse. */
+double sl_iso_seconds(const char *iso)
+{
+    struct tm tm = {0};
+    double sec;
+    if (!iso || sscanf(iso, "%d-%d-%dT%d:%d:%lfZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                       &sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) + sec;
 }

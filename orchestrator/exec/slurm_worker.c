@@ -121,6 +121,9 @@ static int run_dir(const char *dir)
     const char *key = json_string_value(json_object_get(w, "key"));
 
     if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
+    /* This attempt's word replaces the last one's (an external trainer
+     * writes none of its own). */
+    sl_write_status(dir, "running", NULL);
     /* One BLAS thread per CPU of the task (set before the trainer starts:
      * OpenBLAS reads it once, when it loads). */
     const char *cpus = getenv("SLURM_CPUS_PER_TASK");

@@ -1,0 +1,375 @@
+/*
+ * test_slurm.c — the Slurm backend against a REAL single-node Slurm that
+ * each test starts itself (tests/slurm/start.sh: munged, slurmctld and
+ * slurmd on this machine, as root) and stops by pid (tests/slurm/stop.sh),
+ * also when a check fails; a watchdog stops it if the test process dies.
+ * When Slurm cannot start, the test FAILS, with the daemons' logs.
+ *
+ *   - a sweep of both objectives through --backend slurm: every run done,
+ *     with the same metrics as the local backend; a second run submits
+ *     nothing; collect is idempotent;
+ *   - an array cancelled part way: a new `xover run` finishes the rest,
+ *     resuming the interrupted run, repeating no finished one;
+ *   - an external trainer: a failing task's reason, and a task requeued
+ *     while it runs resumes from its checkpoint.
+ */
+#include "tests/harness.h"
+#include "orchestrator/db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char g_db[512], g_runs[512];
+
+/* ---- the cluster ----------------------------------------------------------- */
+
+static char g_owner[32];
+
+static int cluster_start(void)
+{
+    snprintf(g_owner, sizeof g_owner, "%ld", (long)getpid());
+    const char *argv[] = {"sh", "tests/slurm/start.sh", g_owner, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int ok = p.status == 0 && p.out[0] == '/';
+    if (ok) {
+        p.out[strcspn(p.out, "\n")] = 0;
+        setenv("SLURM_CONF", p.out, 1);
+    } else {
+        fprintf(stderr, "    Slurm did not start (exit %d):\n%s%s\n", p.status, p.out, p.err);
+    }
+    harness_proc_free(&p);
+    return ok ? 0 : -1;
+}
+
+static void cluster_stop(void)
+{
+    const char *argv[] = {"sh", "tests/slurm/stop.sh", g_owner, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    harness_proc_free(&p);
+}
+
+/* Run a test body between start and stop, whatever the body does. */
+#define WITH_SLURM(body)                                                        \
+    do {                                                                        \
+        int up_ = cluster_start() == 0;                                         \
+        if (up_) body();                                                        \
+        cluster_stop();                                                         \
+        CHECK(up_);                                                             \
+    } while (0)
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void paths(void)
+{
+    harness_path(g_db, sizeof g_db, "s.db");
+    harness_path(g_runs, sizeof g_runs, "runs");
+}
+
+static long long q(const char *dbpath, const char *sql)
+{
+    char err[512];
+    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
+    if (!d) return -1000;
+    long long v = -999;
+    if (db_query_int(d, sql, &v)) v = -998;
+    db_close(d);
+    return v;
+}
+
+static int dump_row(void *ctx, int ncol, const db_value *v)
+{
+    char **buf = ctx;
+    char line[256];
+    snprintf(line, sizeof line, "%s %s %lld %.17g\n", v[0].s, v[1].s, v[2].i, ncol > 3 ? v[3].d : 0.0);
+    size_t a = *buf ? strlen(*buf) : 0;
+    char *n = realloc(*buf, a + strlen(line) + 1);
+    if (!n) return 1;
+    memcpy(n + a, line, strlen(line) + 1);
+    *buf = n;
+    return 0;
+}
+
+/* Every metric point (run key, name, step, value) in a fixed order. */
+static char *dump_metrics(const char *dbpath)
+{
+    char err[512];
+    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
+    if (!d) return NULL;
+    char *buf = NULL;
+    db_sink sink = {NULL, dump_row, &buf};
+    db_query(d, "SELECT r.key, m.name, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
+                "ORDER BY r.key, m.name, m.step", &sink);
+    db_close(d);
+    return buf;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* `xover collect` until `sql` (on the database) is true; 0, or -1 after
+ * `limit` seconds. */
+static int collect_until(const char *sweep, const char *sql, double limit)
+{
+    for (double t = 0; t < limit; t += 0.3) {
+        const char *argv[] = {harness_xover(), "collect", sweep, "--db", g_db, NULL};
+        harness_proc p = harness_run(argv, NULL);
+        harness_proc_free(&p);
+        if (q(g_db, sql) == 1) return 0;
+        sleep_s(0.3);
+    }
+    return -1;
+}
+
+/* text with the first `from` replaced by `to` (malloc'd; text is freed). */
+static char *replace(char *text, const char *from, const char *to)
+{
+    char *p = text ? strstr(text, from) : NULL;
+    if (!p) return text;
+    char *out = malloc(strlen(text) + strlen(to) + 1);
+    if (out) sprintf(out, "%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
+    free(text);
+    return out;
+}
+
+/* The smoke sweep with more tokens per run, so a run lasts a few seconds. */
+static void write_long_sweep(const char *path)
+{
+    char *text = harness_slurp("experiments/smoke.yaml", NULL);
+    text = replace(text, "sweep: smoke", "sweep: longer");
+    text = replace(text, "total_tokens: [64k]", "total_tokens: [256k]");
+    harness_write(path, text ? text : "");
+    free(text);
+}
+
+/* ---- a sweep of both objectives --------------------------------------------- */
+
+static void sweep_matches_local(void)
+{
+    paths();
+    char local_db[512], local_runs[512];
+    harness_path(local_db, sizeof local_db, "local.db");
+    harness_path(local_runs, sizeof local_runs, "local-runs");
+    const char *lv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--db", local_db, "--runs-dir", local_runs,
+                        "-j", "2", NULL};
+    harness_proc r = harness_run(lv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+
+    const char *sv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
+                        "--runs-dir", g_runs, "--cpus-per-run", "1", "--time", "10", NULL};
+    r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "submitted 4 runs as Slurm job array");
+    CHECK_CONTAINS(r.err, "sweep smoke: 4 done, 0 failed, 0 interrupted");
+    harness_proc_free(&r);
+
+    /* every run done, by a Slurm task of one array, counted once */
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), 4);
+    CHECK_INT(q(g_db, "SELECT count(DISTINCT objective) FROM runs"), 2);
+    CHECK_INT(q(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 1);
+    CHECK_INT(q(g_db, "SELECT count(DISTINCT job_id) FROM runs WHERE job_id GLOB '[0-9]*_[0-3]'"), 4);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE host IS NOT NULL AND pid > 0 AND run_dir LIKE '/%'"), 4);
+
+    /* the same metrics as the local backend, point for point */
+    char *a = dump_metrics(local_db), *b = dump_metrics(g_db);
+    CHECK(a && b && strlen(a) > 1000);
+    int same = !strcmp(a, b);
+    free(a);
+    free(b);
+    CHECK(same);
+
+    /* the sbatch script is kept, runs `xover worker` with absolute paths */
+    const char *ls[] = {"/bin/sh", "-c", "cat \"$0\"/smoke/slurm/array-*.sh", g_runs, NULL};
+    harness_proc c = harness_run(ls, NULL);
+    CHECK_CONTAINS(c.out, "#!/bin/sh");
+    CHECK_CONTAINS(c.out, "' worker --list '/");
+    CHECK_CONTAINS(c.out, "'--array=0-3'");
+    CHECK_CONTAINS(c.out, "'--time=10'");
+    harness_proc_free(&c);
+
+    /* again: nothing to submit; collect changes nothing */
+    long long points = q(g_db, "SELECT count(*) FROM metrics");
+    r = harness_run(sv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "nothing to run: 4 runs done");
+    harness_proc_free(&r);
+    const char *cv[] = {harness_xover(), "collect", "smoke", "--db", g_db, NULL};
+    r = harness_run(cv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "nothing to collect: 4 done");
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics"), points);
+    CHECK_INT(q(g_db, "SELECT sum(attempts) FROM runs"), 4);
+}
+
+TEST(slurm_sweep_of_both_objectives_matches_local_backend)
+{
+    WITH_SLURM(sweep_matches_local);
+}
+
+/* ---- cancel part way, then finish --------------------------------------------- */
+
+static void cancel_then_finish(void)
+{
+    paths();
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "longer.yaml");
+    write_long_sweep(sweep);
+    /* one task at a time: cancel while the second runs */
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--array-parallelism", "1", "--no-wait", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "submitted 4 runs");
+    CHECK_CONTAINS(r.err, "xover collect longer");
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NOT NULL"), 4);
+
+    CHECK(collect_until("longer", "SELECT (SELECT count(*) FROM runs WHERE status = 'done') = 1 AND "
+                                  "(SELECT count(*) FROM runs r WHERE status = 'running' AND "
+                                  "EXISTS (SELECT 1 FROM metrics WHERE run_id = r.id AND step > 0))", 120) == 0);
+    const char *xv[] = {harness_xover(), "cancel", "longer", "--db", g_db, NULL};
+    r = harness_run(xv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "cancelled job");
+    harness_proc_free(&r);
+    /* one done, one interrupted part way (Slurm's reason recorded), the
+     * two never started are pending again */
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE '%slurm: CANCELLED%'"), 1);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND attempts = 0 AND "
+                      "error LIKE '%cancelled before it started%'"), 2);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND attempts = 1 AND "
+                      "(SELECT max(step) FROM metrics WHERE run_id = runs.id) BETWEEN 1 AND 999"), 1);
+    /* nothing left to cancel */
+    r = harness_run(xv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "nothing to cancel");
+    harness_proc_free(&r);
+
+    /* a new run submits the three not done, and resumes the interrupted one */
+    char done_before[32];
+    snprintf(done_before, sizeof done_before, "%lld", q(g_db, "SELECT id FROM runs WHERE status = 'done'"));
+    long long done_points = q(g_db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.status = 'done'");
+    const char *sv2[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                         "--array-parallelism", "2", NULL};
+    r = harness_run(sv2, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "submitted 3 runs");
+    CHECK_CONTAINS(r.err, "1 done, 0 failed not retried");
+    CHECK_CONTAINS(r.err, "sweep longer: 4 done, 0 failed");
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    /* the finished run was not repeated: one attempt, its job id kept */
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT attempts = 1 AND job_id LIKE '%%\\_0' ESCAPE '\\' FROM runs WHERE id = %s",
+             done_before);
+    CHECK_INT(q(g_db, sql), 1);
+    CHECK_INT(q(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 2);
+    CHECK_INT(q(g_db, "SELECT sum(attempts) FROM runs"), 5);
+    CHECK(q(g_db, "SELECT count(*) FROM metrics") > 4 * done_points / 2);
+    /* the interrupted run resumed from its checkpoint */
+    const char *lg[] = {"/bin/sh", "-c", "grep -l 'resuming from step' \"$0\"/longer/*/log | wc -l", g_runs, NULL};
+    harness_proc c = harness_run(lg, NULL);
+    CHECK_STR(c.out, "1\n");
+    harness_proc_free(&c);
+
+    /* and every metric equals an uninterrupted local run's */
+    char local_db[512], local_runs[512];
+    harness_path(local_db, sizeof local_db, "local.db");
+    harness_path(local_runs, sizeof local_runs, "local-runs");
+    const char *lv[] = {harness_xover(), "run", sweep, "--db", local_db, "--runs-dir", local_runs, "-j", "2", NULL};
+    r = harness_run(lv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char *a = dump_metrics(local_db), *b = dump_metrics(g_db);
+    CHECK(a && b && strlen(a) > 1000);
+    int same = !strcmp(a, b);
+    free(a);
+    free(b);
+    CHECK(same);
+}
+
+TEST(slurm_cancel_part_way_then_run_finishes_the_rest)
+{
+    WITH_SLURM(cancel_then_finish);
+}
+
+/* ---- an external trainer: failure reason, requeue ------------------------------ */
+
+static void external_fail_and_requeue(void)
+{
+    paths();
+    char cwd[512], sweep[512], text[2048];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    harness_path(sweep, sizeof sweep, "ext.yaml");
+    snprintf(text, sizeof text,
+             "sweep: ext\n"
+             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+             "grid: {objective: ar, lr: 1e-3, flag: [--ok, --fail]}\n"
+             "trainer: {command: ['%s/tests/fake_trainer.py', '{run_dir}', jsonl, '30', '{lr}', '{flag}',"
+             " --sleep, '0.15']}\n", cwd);
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--no-wait", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    /* requeue the good run's task once it has made progress */
+    CHECK(collect_until("ext", "SELECT count(*) FROM runs r WHERE status = 'running' AND "
+                               "(SELECT max(step) FROM metrics WHERE run_id = r.id) >= 3", 60) == 0);
+    char job[64] = "";
+    {
+        char err[512];
+        db *d = db_open(g_db, DB_READONLY, err, sizeof err);
+        CHECK(d != NULL);
+        long long idx = -1;
+        db_query_int(d, "SELECT CAST(substr(job_id, instr(job_id, '_') + 1) AS INTEGER) FROM runs "
+                        "WHERE status = 'running'", &idx);
+        long long jid = -1;
+        db_query_int(d, "SELECT CAST(substr(job_id, 1, instr(job_id, '_') - 1) AS INTEGER) FROM runs "
+                        "WHERE status = 'running'", &jid);
+        db_close(d);
+        snprintf(job, sizeof job, "%lld_%lld", jid, idx);
+    }
+    const char *rq[] = {"scontrol", "requeue", job, NULL};
+    r = harness_run(rq, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+
+    const char *cv[] = {harness_xover(), "collect", "ext", "--wait", "--db", g_db, NULL};
+    r = harness_run(cv, NULL);
+    int st = r.status;
+    harness_proc_free(&r);
+    CHECK_INT(st, 1); /* one run failed */
+    /* the failure's reason and log tail, from the worker */
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
+                      "'exit code 3: error: this configuration is refused on purpose%' AND "
+                      "log_tail LIKE '%refused on purpose%'"), 1);
+    /* the requeued run: a second attempt that resumed, every step once */
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2"), 1);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 30);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
+                      "abs(value - 10.0 / (1 + 1e-3 * 1000 * step)) < 1e-12"), 30);
+    const char *lg[] = {"/bin/sh", "-c", "grep -h 'resuming at step' \"$0\"/ext/*/log | wc -l", g_runs, NULL};
+    harness_proc c = harness_run(lg, NULL);
+    CHECK_STR(c.out, "1\n");
+    harness_proc_free(&c);
+}
+
+TEST(slurm_external_trainer_failure_reason_and_requeue_resumes)
+{
+    WITH_SLURM(external_fail_and_requeue);
+}
