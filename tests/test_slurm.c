@@ -373,3 +373,81 @@ TEST(slurm_external_trainer_failure_reason_and_requeue_resumes)
 {
     WITH_SLURM(external_fail_and_requeue);
 }
+
+/* ---- without a cluster: usage errors, a missing sbatch ------------------------- */
+
+static harness_proc xover(const char *a, const char *b, const char *c, const char *d, const char *e, const char *f)
+{
+    const char *argv[] = {harness_xover(), a, b, c, d, e, f, NULL};
+    return harness_run(argv, NULL);
+}
+
+TEST(slurm_options_bad_usage_is_exit_2)
+{
+    paths();
+    struct {
+        const char *a[6];
+        const char *msg;
+    } cases[] = {
+        {{"run", "experiments/smoke.yaml", "--backend", "pbs", NULL}, "--backend is local or slurm, not 'pbs'"},
+        {{"run", "experiments/smoke.yaml", "--partition", "cpu", NULL}, "go with --backend slurm"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--time", "2h"}, "--time expects a Slurm time limit"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--mem", "lots"}, "--mem expects a size"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "-j", "2"}, "use --array-parallelism"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--sbatch-arg", "qos"}, "expects an sbatch option"},
+        {{"worker", NULL}, "expected a run directory or --list FILE"},
+        {{"worker", "--index", "3", "somedir", NULL}, "--index goes with --list"},
+        {{"collect", NULL}, "expected one sweep"},
+        {{"cancel", "a", "b", NULL}, "expected one sweep"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        harness_proc r = xover(cases[k].a[0], cases[k].a[1], cases[k].a[2], cases[k].a[3], cases[k].a[4],
+                               cases[k].a[5]);
+        int st = r.status, has = strstr(r.err, cases[k].msg) != NULL;
+        if (st != 2 || !has) fprintf(stderr, "    case %zu: exit %d: %s", k, st, r.err);
+        harness_proc_free(&r);
+        CHECK_INT(st, 2);
+        CHECK(has);
+    }
+    /* collect and cancel name a sweep the database must know */
+    harness_proc r = xover("collect", "nosuch", "--db", g_db, NULL, NULL);
+    CHECK_INT(r.status, 2);
+    harness_proc_free(&r);
+    r = xover("db", "init", g_db, NULL, NULL, NULL);
+    harness_proc_free(&r);
+    r = xover("cancel", "nosuch", "--db", g_db, NULL, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "no sweep named 'nosuch'");
+    harness_proc_free(&r);
+}
+
+TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
+{
+    paths();
+    /* dry run: the runs it would submit, nothing written */
+    const char *dv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
+                        "--runs-dir", g_runs, "--dry-run", NULL};
+    harness_proc r = harness_run(dv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array");
+    harness_proc_free(&r);
+    CHECK(access(g_runs, F_OK) != 0);
+    /* no sbatch on PATH: exit 1, saying so; the runs stay pending */
+    const char *old = getenv("PATH");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("PATH", "/nonexistent", 1);
+    const char *sv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
+                        "--runs-dir", g_runs, NULL};
+    r = harness_run(sv, NULL);
+    if (saved) setenv("PATH", saved, 1);
+    free(saved);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "cannot run sbatch");
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NULL"), 4);
+    const char *cv[] = {harness_xover(), "collect", "smoke", "--db", g_db, NULL};
+    r = harness_run(cv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "4 never submitted to Slurm");
+    harness_proc_free(&r);
+}
