@@ -451,3 +451,67 @@ TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
     CHECK_CONTAINS(r.out, "4 never submitted to Slurm");
     harness_proc_free(&r);
 }
+
+/* ---- a task killed hard: Slurm's word, then --retry-failed resumes ------------- */
+
+static void killed_hard(void)
+{
+    paths();
+    char cwd[512], sweep[512], text[2048];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    harness_path(sweep, sizeof sweep, "kill.yaml");
+    snprintf(text, sizeof text,
+             "sweep: hard\n"
+             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+             "grid: {objective: ar, lr: 2e-3}\n"
+             "trainer: {command: ['%s/tests/fake_trainer.py', '{run_dir}', jsonl, '30', '{lr}', --sleep, '0.15']}\n",
+             cwd);
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--no-wait", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK(collect_until("hard", "SELECT count(*) FROM runs r WHERE status = 'running' AND "
+                                "(SELECT max(step) FROM metrics WHERE run_id = r.id) >= 3", 60) == 0);
+    /* SIGKILL the worker (as the OOM killer would): no final word from it */
+    const char *kv[] = {"/bin/sh", "-c",
+                        "kill -KILL $(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/' \"$0\"/hard/*/attempt.json)", g_runs, NULL};
+    r = harness_run(kv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    const char *cv[] = {harness_xover(), "collect", "hard", "--wait", "--db", g_db, NULL};
+    r = harness_run(cv, NULL);
+    CHECK_INT(r.status, 1);
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'slurm: FAILED%' AND "
+                      "error LIKE '%the worker ended without a final status'"), 1);
+    const char *st[] = {"/bin/sh", "-c", "head -n 1 \"$0\"/hard/*/status", g_runs, NULL};
+    r = harness_run(st, NULL);
+    CHECK_STR(r.out, "failed\n");
+    harness_proc_free(&r);
+    /* without --retry-failed nothing is submitted; with it the run resumes */
+    const char *rv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs, NULL};
+    r = harness_run(rv, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.out, "nothing to run: 0 runs done, 1 failed (--retry-failed reruns them)");
+    harness_proc_free(&r);
+    const char *fv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--retry-failed", NULL};
+    r = harness_run(fv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2 AND error IS NULL"), 1);
+    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
+                      "abs(value - 10.0 / (1 + 2e-3 * 1000 * step)) < 1e-12"), 30);
+    const char *lg[] = {"/bin/sh", "-c", "grep -c 'resuming at step' \"$0\"/hard/*/log", g_runs, NULL};
+    r = harness_run(lg, NULL);
+    CHECK_STR(r.out, "1\n");
+    harness_proc_free(&r);
+}
+
+TEST(slurm_task_killed_hard_fails_with_slurms_reason_then_resumes)
+{
+    WITH_SLURM(killed_hard);
+}
