@@ -4,6 +4,7 @@
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/files.h"
 #include "orchestrator/db/db.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@ static int write_svg(const char *dir, const char *name, char *svg)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!svg) return cli_error(XO_FAILED, "out of memory drawing %s", name);
-    int rc = an_write_atomic(path, svg, strlen(svg));
+    int rc = xo_write_atomic(path, svg, strlen(svg));
     free(svg);
     if (rc) return cli_error(XO_FAILED, "cannot write '%s': %s", path, strerror(errno));
     printf("%s\n", path);

@@ -158,10 +158,6 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
 /* A file name for pair p: "pair-<metric>-<x>-<model>-U<n>-<quality>-<hash>.svg". */
 void an_pair_filename(const an_pair *p, char *buf, size_t n);
 
-/* Write text to path atomically (a temp file renamed over it). Returns 0, or
- * -1 with errno set. */
-int an_write_atomic(const char *path, const char *text, size_t len);
-
 /* Format x for a label: 1500 -> "1.5k", 2.5e6 -> "2.5M", 0.25 -> "0.25". */
 void an_si(double x, char *buf, size_t n);
 

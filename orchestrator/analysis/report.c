@@ -6,89 +6,25 @@
  * is written to a temporary name and renamed, so a reader never sees half.
  */
 #include "orchestrator/analysis/analysis.h"
+#include "orchestrator/files.h"
+#include "orchestrator/textbuf.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-int an_write_atomic(const char *path, const char *text, size_t len)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return -1;
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) { free(tmp); return -1; }
-    /* mkstemp makes 0600; a report is for reading (and serving). */
-    int rc = fchmod(fd, 0644);
-    size_t off = 0;
-    while (!rc && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) rc = -1;
-        else off += (size_t)w;
-    }
-    if (close(fd) && !rc) rc = -1;
-    if (!rc && rename(tmp, path)) rc = -1;
-    if (rc) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-    }
-    free(tmp);
-    return rc;
-}
 
-/* ---- an HTML buffer -------------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} html;
-
-static void h(html *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void h(html *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
-        size_t cap = (b->cap ? b->cap * 2 : 65536) + (size_t)k;
-        char *t = realloc(b->s, cap);
-        if (!t) { b->oom = 1; return; }
-        b->s = t;
-        b->cap = cap;
-    }
-}
-
-static void esc(html *b, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '&') h(b, "&amp;");
-        else if (*s == '<') h(b, "&lt;");
-        else if (*s == '>') h(b, "&gt;");
-        else if (*s == '"') h(b, "&quot;");
-        else h(b, "%c", *s);
-    }
-}
-
-static void num(html *b, double v, int si)
+static void num(textbuf *b, double v, int si)
 {
     char buf[64];
-    if (isnan(v)) { h(b, "<td class=\"na\">–</td>"); return; }
+    if (isnan(v)) { tb_printf(b, "<td class=\"na\">–</td>"); return; }
     if (si) an_si(v, buf, sizeof buf);
     else snprintf(buf, sizeof buf, "%.4g", v);
-    h(b, "<td class=\"n\">%s</td>", buf);
+    tb_printf(b, "<td class=\"n\">%s</td>", buf);
 }
 
 static const char STYLE[] =
@@ -103,19 +39,19 @@ static const char STYLE[] =
 
 /* ---- sections ------------------------------------------------------------------ */
 
-static int status_row(html *b, db *d, const char *name, long long id)
+static int status_row(textbuf *b, db *d, const char *name, long long id)
 {
     long long c[DB_NSTATUS], total = 0;
     int rc = db_status_counts(d, id, c);
     if (rc) return rc;
-    h(b, "<tr><td>");
-    esc(b, name);
-    h(b, "</td>");
+    tb_printf(b, "<tr><td>");
+    tb_escape(b, name);
+    tb_printf(b, "</td>");
     for (int i = 0; i < DB_NSTATUS; i++) {
-        h(b, "<td class=\"n\">%lld</td>", c[i]);
+        tb_printf(b, "<td class=\"n\">%lld</td>", c[i]);
         total += c[i];
     }
-    h(b, "<td class=\"n\">%lld</td></tr>\n", total);
+    tb_printf(b, "<td class=\"n\">%lld</td></tr>\n", total);
     return 0;
 }
 
@@ -137,26 +73,26 @@ static int add_name(void *ctx, const char *name)
     return !(ns->names[ns->n++] = strdup(name ? name : ""));
 }
 
-static void crossover_table(html *b, const an_pairs *ps, an_xaxis x)
+static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
 {
     const char *xn = an_xaxis_name(x);
-    h(b, "<table class=\"crossover\"><tr><th>model</th><th>params</th><th>unique tokens</th>"
+    tb_printf(b, "<table class=\"crossover\"><tr><th>model</th><th>params</th><th>unique tokens</th>"
       "<th>quality</th><th>epochs</th><th>seeds AR/MDM</th><th>verdict</th>"
       "<th>crossover (%s)</th><th>AR best</th><th>at (%s)</th><th>MDM best</th>"
       "<th>at (%s)</th><th>final gap</th></tr>\n", xn, xn, xn);
     for (size_t i = 0; i < ps->n; i++) {
         const an_pair *p = &ps->p[i];
         const an_result *r = &p->res;
-        h(b, "<tr class=\"%s\"><td>", an_verdict_name(r->verdict));
-        esc(b, p->model);
-        h(b, "</td>");
+        tb_printf(b, "<tr class=\"%s\"><td>", an_verdict_name(r->verdict));
+        tb_escape(b, p->model);
+        tb_printf(b, "</td>");
         num(b, p->params >= 0 ? (double)p->params : NAN, 1);
         num(b, p->unique_tokens >= 0 ? (double)p->unique_tokens : NAN, 1);
-        h(b, "<td>");
-        esc(b, p->quality);
-        h(b, "</td>");
+        tb_printf(b, "<td>");
+        tb_escape(b, p->quality);
+        tb_printf(b, "</td>");
         num(b, p->epochs, 0);
-        h(b, "<td class=\"n\">%d/%d</td><td class=\"v\">%s</td>", p->ar.seeds, p->mdm.seeds,
+        tb_printf(b, "<td class=\"n\">%d/%d</td><td class=\"v\">%s</td>", p->ar.seeds, p->mdm.seeds,
           r->verdict == AN_NONE ? "none within the budget" : an_verdict_name(r->verdict));
         num(b, r->crossover, 1);
         num(b, r->ar_best, 0);
@@ -164,70 +100,70 @@ static void crossover_table(html *b, const an_pairs *ps, an_xaxis x)
         num(b, r->mdm_best, 0);
         num(b, r->mdm_best_x, 1);
         num(b, r->final_gap, 0);
-        h(b, "</tr>\n");
+        tb_printf(b, "</tr>\n");
     }
-    h(b, "</table>\n");
+    tb_printf(b, "</table>\n");
 }
 
-static void fit_table(html *b, const an_pairs *ps)
+static void fit_table(textbuf *b, const an_pairs *ps)
 {
     an_fit_row *fr = malloc((ps->n + 1) * sizeof *fr);
     if (!fr) { b->oom = 1; return; }
     size_t n = an_fit_pairs(ps, fr);
     if (n) {
-        h(b, "<p>Crossover against the unique budget U, fitted as a·U<sup>k</sup> (least "
+        tb_printf(b, "<p>Crossover against the unique budget U, fitted as a·U<sup>k</sup> (least "
           "squares in log–log; the published C<sub>crit</sub> ∝ U<sup>2.174</sup> is in "
           "FLOPs):</p>\n<table class=\"fit\"><tr><th>model</th><th>quality</th><th>budgets</th>"
           "<th>a</th><th>k</th><th>R²</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
-            h(b, "<tr><td>");
-            esc(b, fr[i].first->model);
-            h(b, "</td><td>");
-            esc(b, fr[i].first->quality);
-            h(b, "</td><td class=\"n\">%d</td>", fr[i].budgets);
+            tb_printf(b, "<tr><td>");
+            tb_escape(b, fr[i].first->model);
+            tb_printf(b, "</td><td>");
+            tb_escape(b, fr[i].first->quality);
+            tb_printf(b, "</td><td class=\"n\">%d</td>", fr[i].budgets);
             num(b, fr[i].fit.a, 0);
             num(b, fr[i].fit.k, 0);
             num(b, fr[i].fit.r2, 0);
-            h(b, "</tr>\n");
+            tb_printf(b, "</tr>\n");
         }
-        h(b, "</table>\n");
+        tb_printf(b, "</table>\n");
     }
     free(fr);
 }
 
 /* Write svg to OUTDIR/plots/name and inline it into the page. */
-static int plot(html *b, const char *outdir, const char *name, char *svg, int *nplots,
+static int plot(textbuf *b, const char *outdir, const char *name, char *svg, int *nplots,
                 char *err, size_t errlen)
 {
     if (!svg) { snprintf(err, errlen, "out of memory"); return -1; }
     char path[4096];
     snprintf(path, sizeof path, "%s/plots/%s", outdir, name);
-    if (an_write_atomic(path, svg, strlen(svg))) {
+    if (xo_write_atomic(path, svg, strlen(svg))) {
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         free(svg);
         return -1;
     }
-    h(b, "<figure>%s<figcaption><a href=\"plots/%s\">%s</a></figcaption></figure>\n", svg, name,
+    tb_printf(b, "<figure>%s<figcaption><a href=\"plots/%s\">%s</a></figcaption></figure>\n", svg, name,
       name);
     free(svg);
     (*nplots)++;
     return 0;
 }
 
-static int metric_section(html *b, db *d, long long sweep_id, const char *metric,
+static int metric_section(textbuf *b, db *d, long long sweep_id, const char *metric,
                           const an_report_opts *o, const char *outdir, int *nplots, char *err,
                           size_t errlen)
 {
     an_pairs ps;
     int rc = an_pairs_load(d, sweep_id, metric, o->x, &ps, err, errlen);
     if (rc) return rc;
-    h(b, "<h2>");
-    esc(b, metric);
-    h(b, " against %s</h2>\n", an_xaxis_name(o->x));
+    tb_printf(b, "<h2>");
+    tb_escape(b, metric);
+    tb_printf(b, " against %s</h2>\n", an_xaxis_name(o->x));
     if (ps.n == 0) {
-        h(b, "<p class=\"note\">No AR/MDM pair has reported ");
-        esc(b, metric);
-        h(b, " yet.</p>\n");
+        tb_printf(b, "<p class=\"note\">No AR/MDM pair has reported ");
+        tb_escape(b, metric);
+        tb_printf(b, " yet.</p>\n");
         an_pairs_free(&ps);
         return 0;
     }
@@ -246,14 +182,14 @@ static int metric_section(html *b, db *d, long long sweep_id, const char *metric
     rc = plot(b, outdir, name, an_svg_grid(pp, ps.n, o->rows, o->cols, title, &dropped), nplots,
               err, errlen);
     if (!rc && dropped)
-        h(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
+        tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
           "they are in the plots below.</p>\n", dropped);
-    h(b, "<div class=\"pairs\">\n");
+    tb_printf(b, "<div class=\"pairs\">\n");
     for (size_t i = 0; !rc && i < ps.n; i++) {
         an_pair_filename(&ps.p[i], name, sizeof name);
         rc = plot(b, outdir, name, an_svg_pair(&ps.p[i]), nplots, err, errlen);
     }
-    h(b, "</div>\n");
+    tb_printf(b, "</div>\n");
     free(pp);
     an_pairs_free(&ps);
     return rc;
@@ -293,26 +229,26 @@ int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, c
     else rc = db_sweep_names(d, add_name, &ns);
     if (rc) snprintf(err, errlen, "%s", rc == DB_EIO && !o->sweep ? "out of memory" : db_errmsg(d));
 
-    html b = {0};
+    textbuf b = {0};
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    h(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    tb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>xover report%s", o->sweep ? ": " : "");
-    esc(&b, o->sweep ? o->sweep : "");
-    h(&b, "</title>\n<style>%s</style></head>\n<body>\n<h1>xover report%s", STYLE,
+    tb_escape(&b, o->sweep ? o->sweep : "");
+    tb_printf(&b, "</title>\n<style>%s</style></head>\n<body>\n<h1>xover report%s", STYLE,
       o->sweep ? ": sweep " : "");
-    esc(&b, o->sweep ? o->sweep : "");
-    h(&b, "</h1>\n<p class=\"note\">Generated %s from ", when);
-    esc(&b, o->db_path ? o->db_path : "the results database");
-    h(&b, ". Pairs are AR and MDM runs whose configs differ only in objective and seed; seeds "
+    tb_escape(&b, o->sweep ? o->sweep : "");
+    tb_printf(&b, "</h1>\n<p class=\"note\">Generated %s from ", when);
+    tb_escape(&b, o->db_path ? o->db_path : "the results database");
+    tb_printf(&b, ". Pairs are AR and MDM runs whose configs differ only in objective and seed; seeds "
       "are averaged. The crossover is where MDM's best-so-far value becomes better than AR's and "
       "stays so to the end of the range both measured.</p>\n");
 
     /* Run status. */
-    h(&b, "<h2>Runs</h2>\n<table class=\"status\"><tr><th>sweep</th>");
-    for (int i = 0; i < DB_NSTATUS; i++) h(&b, "<th>%s</th>", db_status_names[i]);
-    h(&b, "<th>total</th></tr>\n");
+    tb_printf(&b, "<h2>Runs</h2>\n<table class=\"status\"><tr><th>sweep</th>");
+    for (int i = 0; i < DB_NSTATUS; i++) tb_printf(&b, "<th>%s</th>", db_status_names[i]);
+    tb_printf(&b, "<th>total</th></tr>\n");
     for (size_t i = 0; !rc && i < ns.n; i++) {
         long long id = 0;
         if ((rc = db_sweep_id(d, ns.names[i], &id)) || (rc = status_row(&b, d, ns.names[i], id)))
@@ -320,38 +256,38 @@ int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, c
     }
     if (!rc && !o->sweep && (rc = status_row(&b, d, "(all runs)", 0)))
         snprintf(err, errlen, "%s", db_errmsg(d));
-    h(&b, "</table>\n");
+    tb_printf(&b, "</table>\n");
 
     static const char *const dflt[] = {"val_loss", "mc_acc", NULL};
     const char *const *metrics = o->metrics ? o->metrics : dflt;
     for (int i = 0; !rc && metrics[i]; i++)
         rc = metric_section(&b, d, sweep_id, metrics[i], o, outdir, nplots, err, errlen);
 
-    if (!rc && ns.n) h(&b, "<h2>Sweeps</h2>\n");
+    if (!rc && ns.n) tb_printf(&b, "<h2>Sweeps</h2>\n");
     for (size_t i = 0; !rc && i < ns.n; i++) {
         char *yaml = NULL;
         if ((rc = db_sweep_yaml(d, ns.names[i], &yaml))) {
             snprintf(err, errlen, "%s", db_errmsg(d));
             break;
         }
-        h(&b, "<details open><summary>");
-        esc(&b, ns.names[i]);
-        h(&b, "</summary><pre class=\"yaml\">");
-        esc(&b, yaml);
-        h(&b, "</pre></details>\n");
+        tb_printf(&b, "<details open><summary>");
+        tb_escape(&b, ns.names[i]);
+        tb_printf(&b, "</summary><pre class=\"yaml\">");
+        tb_escape(&b, yaml);
+        tb_printf(&b, "</pre></details>\n");
         free(yaml);
     }
-    h(&b, "</body></html>\n");
+    tb_printf(&b, "</body></html>\n");
     if (!rc && b.oom) rc = -1, snprintf(err, errlen, "out of memory");
     if (!rc) {
         char path[4096];
         snprintf(path, sizeof path, "%s/index.html", outdir);
-        if (an_write_atomic(path, b.s, b.n)) {
+        if (xo_write_atomic(path, b.s, b.n)) {
             snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
             rc = -1;
         }
     }
-    free(b.s);
+    tb_free(&b);
     for (size_t i = 0; i < ns.n; i++) free((char *)ns.names[i]);
     free(ns.names);
     return rc;

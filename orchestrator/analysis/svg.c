@@ -4,9 +4,9 @@
  * growing buffer, coordinates computed here (linear or log x, "nice" ticks).
  */
 #include "orchestrator/analysis/analysis.h"
+#include "orchestrator/textbuf.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,53 +14,6 @@
 #define AR_COLOR "#1f5fa8"
 #define MDM_COLOR "#e0701a"
 #define CROSS_COLOR "#1b8a3a"
-
-/* ---- a growing text buffer ------------------------------------------------ */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sb;
-
-static void put(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sb *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
-        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)k;
-        char *t = realloc(b->s, cap);
-        if (!t) { b->oom = 1; return; }
-        b->s = t;
-        b->cap = cap;
-    }
-}
-
-/* Text with &, <, > and " escaped. */
-static void put_text(sb *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': put(b, "&amp;"); break;
-        case '<': put(b, "&lt;"); break;
-        case '>': put(b, "&gt;"); break;
-        case '"': put(b, "&quot;"); break;
-        default: put(b, "%c", *s); break;
-        }
-    }
-}
-
-static char *sb_done(sb *b)
-{
-    if (b->oom) { free(b->s); return NULL; }
-    return b->s;
-}
 
 void an_si(double x, char *buf, size_t n)
 {
@@ -153,34 +106,34 @@ static void ranges(const an_pair *p, scale *xs, scale *ys)
     ys->log = 0;
 }
 
-static void polyline(sb *b, const an_curve *c, const double *y, const scale *xs, const scale *ys,
+static void polyline(textbuf *b, const an_curve *c, const double *y, const scale *xs, const scale *ys,
                      const char *color, double width, const char *dash)
 {
-    put(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s points=\"", color,
+    tb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s points=\"", color,
         width, dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
     for (size_t i = 0; i < c->n; i++)
-        if (visible(xs, c->x[i])) put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, y[i]));
-    put(b, "\"/>\n");
+        if (visible(xs, c->x[i])) tb_printf(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, y[i]));
+    tb_printf(b, "\"/>\n");
 }
 
-static void band(sb *b, const an_curve *c, const scale *xs, const scale *ys, const char *color)
+static void band(textbuf *b, const an_curve *c, const scale *xs, const scale *ys, const char *color)
 {
     if (c->seeds < 2) return;
-    put(b, "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"", color);
+    tb_printf(b, "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"", color);
     for (size_t i = 0; i < c->n; i++)
         if (visible(xs, c->x[i]) && !isnan(c->sd[i]))
-            put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] + c->sd[i]));
+            tb_printf(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] + c->sd[i]));
     for (size_t i = c->n; i-- > 0;)
         if (visible(xs, c->x[i]) && !isnan(c->sd[i]))
-            put(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] - c->sd[i]));
-    put(b, "\"/>\n");
+            tb_printf(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, c->mean[i] - c->sd[i]));
+    tb_printf(b, "\"/>\n");
 }
 
 static unsigned long clip_id;
 
 /* Draw pair p in the box (x, y, w, h); `small` for grid panels (fewer
  * words, smaller type). */
-static void panel(sb *b, const an_pair *p, double x, double y, double w, double h, int small,
+static void panel(textbuf *b, const an_pair *p, double x, double y, double w, double h, int small,
                   const char *title)
 {
     double fs = small ? 11 : 13;
@@ -191,45 +144,45 @@ static void panel(sb *b, const an_pair *p, double x, double y, double w, double 
     ys.p0 = y + h - mbot, ys.p1 = y + mt;
     char buf[64];
 
-    put(b, "<g class=\"panel\">\n");
-    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" font-weight=\"bold\">", x + ml,
+    tb_printf(b, "<g class=\"panel\">\n");
+    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" font-weight=\"bold\">", x + ml,
         y + (small ? 15 : 22), fs + (small ? 0 : 2));
-    put_text(b, title);
-    put(b, "</text>\n");
+    tb_escape(b, title);
+    tb_printf(b, "</text>\n");
     /* Frame, grid lines and tick labels. */
-    put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
+    tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
         "stroke=\"#888\"/>\n", xs.p0, ys.p1, xs.p1 - xs.p0, ys.p0 - ys.p1);
     double t[32];
     int nt = ticks(&xs, t, 32, small);
     for (int i = 0; i < nt; i++) {
         double px = map(&xs, t[i]);
         an_si(t[i], buf, sizeof buf);
-        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
+        tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
             px, ys.p1, px, ys.p0);
-        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
+        tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s</text>\n",
             px, ys.p0 + fs + 3, fs - 1, buf);
     }
     nt = ticks(&ys, t, 32, small);
     for (int i = 0; i < nt; i++) {
         double py = map(&ys, t[i]);
         snprintf(buf, sizeof buf, "%g", t[i]);
-        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
+        tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n",
             xs.p0, py, xs.p1, py);
-        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"end\">%s</text>\n",
+        tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"end\">%s</text>\n",
             xs.p0 - 4, py + 4, fs - 1, buf);
     }
-    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s%s</text>\n",
+    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" text-anchor=\"middle\">%s%s</text>\n",
         (xs.p0 + xs.p1) / 2, y + h - 6, fs, x_label(p->xaxis), xs.log ? " (log scale)" : "");
     if (!small) {
-        put(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" "
+        tb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" "
             "text-anchor=\"middle\">", x + 14, (ys.p0 + ys.p1) / 2, fs);
-        put_text(b, p->metric);
-        put(b, " (%s is better)</text>\n", p->lower_better ? "lower" : "higher");
+        tb_escape(b, p->metric);
+        tb_printf(b, " (%s is better)</text>\n", p->lower_better ? "lower" : "higher");
     }
 
     /* The curves, clipped to the frame. */
     unsigned long id = ++clip_id;
-    put(b, "<clipPath id=\"c%lu\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
+    tb_printf(b, "<clipPath id=\"c%lu\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
         "</clipPath>\n<g clip-path=\"url(#c%lu)\">\n", id, xs.p0, ys.p1, xs.p1 - xs.p0,
         ys.p0 - ys.p1, id);
     band(b, &p->ar, &xs, &ys, AR_COLOR);
@@ -240,18 +193,18 @@ static void panel(sb *b, const an_pair *p, double x, double y, double w, double 
     polyline(b, &p->mdm, p->mdm.mean, &xs, &ys, MDM_COLOR, 2, NULL);
     const an_result *r = &p->res;
     if (!isnan(r->ar_best_x) && visible(&xs, r->ar_best_x))
-        put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
+        tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
             "stroke-width=\"2\"><title>AR best</title></circle>\n", map(&xs, r->ar_best_x),
             map(&ys, r->ar_best), AR_COLOR);
     if (!isnan(r->crossover) && visible(&xs, r->crossover)) {
         double px = map(&xs, r->crossover);
-        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+        tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
             "stroke-width=\"1.8\" stroke-dasharray=\"6,3\"/>\n", px, ys.p1, px, ys.p0, CROSS_COLOR);
         double py = map(&ys, an_best_at(&p->mdm, r->crossover));
         if (isfinite(py))
-            put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", px, py, CROSS_COLOR);
+            tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", px, py, CROSS_COLOR);
     }
-    put(b, "</g>\n");
+    tb_printf(b, "</g>\n");
     /* The verdict, in words, at the bottom-left of the frame. */
     char v[96];
     if (r->verdict == AN_CROSSOVER || r->verdict == AN_MDM_AHEAD) {
@@ -261,32 +214,32 @@ static void panel(sb *b, const an_pair *p, double x, double y, double w, double 
         snprintf(v, sizeof v, "%s", r->verdict == AN_NONE ? "no crossover within the budget"
                                                           : "the curves do not overlap");
     }
-    put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" font-weight=\"bold\">%s"
+    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" font-weight=\"bold\">%s"
         "</text>\n", xs.p0 + 6, ys.p0 - 6, fs, r->verdict <= AN_MDM_AHEAD ? CROSS_COLOR : "#555", v);
-    put(b, "</g>\n");
+    tb_printf(b, "</g>\n");
 }
 
 /* A horizontal legend starting at (x, y). */
 /* show_sd: say what the bands are (some side has several seeds). */
-static void legend(sb *b, double x, double y, int show_sd)
+static void legend(textbuf *b, double x, double y, int show_sd)
 {
     struct { const char *label, *color, *dash; double w; } items[] = {
         {"AR (mean)", AR_COLOR, NULL, 2},         {"MDM (mean)", MDM_COLOR, NULL, 2},
         {"best so far", "#666", "5,4", 1.2},       {"crossover", CROSS_COLOR, "6,3", 1.8}};
     for (size_t i = 0; i < sizeof items / sizeof *items; i++) {
-        put(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+        tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
             "stroke-width=\"%.1f\"%s%s%s/>\n", x, y - 4, x + 24, y - 4, items[i].color, items[i].w,
             items[i].dash ? " stroke-dasharray=\"" : "", items[i].dash ? items[i].dash : "",
             items[i].dash ? "\"" : "");
-        put(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n", x + 29, y,
+        tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n", x + 29, y,
             items[i].label);
         x += 44 + 7.2 * strlen(items[i].label);
     }
-    put(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
+    tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
         "stroke-width=\"2\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">AR best</text>\n",
         x + 6, y - 4, AR_COLOR, x + 14, y);
     if (show_sd)
-        put(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"#888\" "
+        tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"#888\" "
             "fill-opacity=\"0.3\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">mean ± sd "
             "over seeds</text>\n", x + 80, y - 9, x + 102, y);
 }
@@ -302,20 +255,20 @@ static void pair_title(const an_pair *p, char *buf, size_t n, int small)
 
 char *an_svg_pair(const an_pair *p)
 {
-    sb b = {0};
+    textbuf b = {0};
     const double W = 800, H = 470;
     char title[256];
     pair_title(p, title, sizeof title, 0);
-    put(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+    tb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
         "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
         W, H, W, H);
-    put(&b, "<title>");
-    put_text(&b, title);
-    put(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    tb_printf(&b, "<title>");
+    tb_escape(&b, title);
+    tb_printf(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
     panel(&b, p, 0, 0, W, H - 26, 0, title);
     legend(&b, 64, H - 8, p->ar.seeds > 1 || p->mdm.seeds > 1);
-    put(&b, "</svg>\n");
-    return sb_done(&b);
+    tb_printf(&b, "</svg>\n");
+    return tb_take(&b);
 }
 
 /* ---- the grid ----------------------------------------------------------------- */
@@ -371,7 +324,7 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
     *dropped = 0;
     gkey *rk = malloc((n + 1) * sizeof *rk), *ck = malloc((n + 1) * sizeof *ck);
     const an_pair **cell = NULL;
-    sb b = {0};
+    textbuf b = {0};
     if (!rk || !ck) goto fail;
     for (size_t i = 0; i < n; i++) gkey_of(pairs[i], rows, &rk[i]), gkey_of(pairs[i], cols, &ck[i]);
     size_t nr = uniq(rk, n), nc = uniq(ck, n);
@@ -390,36 +343,36 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
     const double PW = 330, PH = 240, LM = 110, TM = 74;
     double W = LM + PW * (double)nc + 10, H = TM + PH * (double)nr + 10;
     if (W < 640) W = 640;
-    put(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+    tb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
         "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
         W, H, W, H);
-    put(&b, "<title>");
-    put_text(&b, title);
-    put(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
-    put(&b, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
-    put_text(&b, title);
-    put(&b, "</text>\n");
+    tb_printf(&b, "<title>");
+    tb_escape(&b, title);
+    tb_printf(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    tb_printf(&b, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
+    tb_escape(&b, title);
+    tb_printf(&b, "</text>\n");
     legend(&b, 10, 46, seeds);
     for (size_t q = 0; q < nc; q++) {
-        put(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\" "
+        tb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\" "
             "font-weight=\"bold\">", LM + PW * ((double)q + 0.5), TM - 6);
-        put_text(&b, cols);
-        put(&b, " = ");
-        put_text(&b, ck[q].text);
-        put(&b, "</text>\n");
+        tb_escape(&b, cols);
+        tb_printf(&b, " = ");
+        tb_escape(&b, ck[q].text);
+        tb_printf(&b, "</text>\n");
     }
     for (size_t r = 0; r < nr; r++) {
         double cy = TM + PH * ((double)r + 0.5);
-        put(&b, "<text x=\"10\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">", cy - 8);
-        put_text(&b, rows);
-        put(&b, "</text>\n<text x=\"10\" y=\"%.1f\" font-size=\"13\">= ", cy + 10);
-        put_text(&b, rk[r].text);
-        put(&b, "</text>\n");
+        tb_printf(&b, "<text x=\"10\" y=\"%.1f\" font-size=\"13\" font-weight=\"bold\">", cy - 8);
+        tb_escape(&b, rows);
+        tb_printf(&b, "</text>\n<text x=\"10\" y=\"%.1f\" font-size=\"13\">= ", cy + 10);
+        tb_escape(&b, rk[r].text);
+        tb_printf(&b, "</text>\n");
         for (size_t q = 0; q < nc; q++) {
             const an_pair *p = cell[r * nc + q];
             double x = LM + PW * (double)q, y = TM + PH * (double)r;
             if (!p) {
-                put(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#999\" "
+                tb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#999\" "
                     "text-anchor=\"middle\">no pair</text>\n", x + PW / 2, y + PH / 2);
                 continue;
             }
@@ -428,16 +381,16 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
             panel(&b, p, x, y, PW, PH, 1, t);
         }
     }
-    put(&b, "</svg>\n");
+    tb_printf(&b, "</svg>\n");
     free(rk);
     free(ck);
     free(cell);
-    return sb_done(&b);
+    return tb_take(&b);
 fail:
     free(rk);
     free(ck);
     free(cell);
-    free(b.s);
+    tb_free(&b);
     return NULL;
 }
 

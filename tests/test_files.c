@@ -1,0 +1,81 @@
+/*
+ * test_files.c — atomic writes, whole-file reads and the text buffer.
+ */
+#include "tests/harness.h"
+#include "orchestrator/files.h"
+#include "orchestrator/textbuf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    return n;
+}
+
+TEST(files_write_atomic_replaces_whole_and_leaves_no_temp)
+{
+    char p[512];
+    harness_path(p, sizeof p, "f.txt");
+    umask(022);
+    CHECK_INT(xo_write_atomic(p, "first version\n", 14), 0);
+    CHECK_INT(xo_write_atomic(p, "second\n", 7), 0);
+    size_t n = 0;
+    char *s = xo_read_file(p, &n);
+    CHECK_STR(s, "second\n");
+    CHECK_INT(n, 7);
+    free(s);
+    CHECK_INT(count_entries(harness_tmpdir()), 1);
+    struct stat st;
+    CHECK_INT(stat(p, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0644); /* for others to read: not mkstemp's 0600 */
+}
+
+TEST(files_write_atomic_fails_cleanly)
+{
+    char p[512];
+    harness_path(p, sizeof p, "no/such/dir/f.txt");
+    errno = 0;
+    CHECK_INT(xo_write_atomic(p, "x", 1), -1);
+    CHECK_INT(errno, ENOENT);
+    CHECK(xo_read_file(p, NULL) == NULL);
+    CHECK_INT(count_entries(harness_tmpdir()), 0);
+}
+
+TEST(files_read_large_and_binary)
+{
+    char p[512];
+    harness_path(p, sizeof p, "big.bin");
+    size_t len = 100000;
+    char *data = malloc(len);
+    for (size_t i = 0; i < len; i++) data[i] = (char)(i * 7 + 3);
+    CHECK_INT(xo_write_atomic(p, data, len), 0);
+    size_t n = 0;
+    char *back = xo_read_file(p, &n);
+    CHECK_INT(n, len);
+    CHECK(memcmp(back, data, len) == 0);
+    CHECK_INT(back[len], 0);
+    free(back);
+    free(data);
+}
+
+TEST(textbuf_grows_escapes_and_hands_over)
+{
+    textbuf b = {0};
+    for (int i = 0; i < 5000; i++) tb_printf(&b, "%d,", i);
+    tb_escape(&b, "<a href=\"x\">&</a>");
+    char *s = tb_take(&b);
+    CHECK(s != NULL);
+    CHECK(strncmp(s, "0,1,2,", 6) == 0);
+    CHECK_CONTAINS(s, "4999,&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+    CHECK(b.s == NULL && b.n == 0);
+    free(s);
+    tb_free(&b); /* freeing an empty buffer is fine */
+}
