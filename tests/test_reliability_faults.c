@@ -224,7 +224,7 @@ TEST(reliability_second_driver_refuses_and_readers_never_see_locked)
     harness_path(g_db, sizeof g_db, "two.db");
     harness_path(g_runs, sizeof g_runs, "runs");
     harness_path(g_sweep, sizeof g_sweep, "two.yaml");
-    rel_write_sweep("two.yaml", "two", "objective: [ar, mdm], unique_tokens: [4k], total_tokens: [96k]");
+    rel_write_sweep("two.yaml", "two", "objective: [ar, mdm], unique_tokens: [4k], total_tokens: [160k]");
     char log[512];
     harness_path(log, sizeof log, "a.log");
     pid_t a = rel_spawn(g_sweep, g_db, g_runs, NULL, log);
