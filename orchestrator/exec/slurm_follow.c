@@ -23,7 +23,10 @@
  *                 `xover run` resumes it), others -> failed; a task cancelled
  *                 before it started puts its run back to pending.
  *
- * squeue is asked every 2 s. Without squeue (not installed, not answering),
+ * squeue is asked every 5 s (a cluster's controller is shared: no tight
+ * polling), and every second while some run waits for the scheduler's word
+ * (an interrupted task that may be requeued, a task that ended without a
+ * final status). Without squeue (not installed, not answering),
  * the status files alone decide. Ctrl-C stops following, never the jobs.
  */
 #include "orchestrator/exec/internal_slurm.h"
@@ -100,6 +103,7 @@ typedef struct {
     size_t ndone, nfailed, ninterrupted, npending;
     double t0, last_draw, last_plain, done_flops, total_flops;
     int tty, drawn;
+    int want_sched;     /* a run waits for the scheduler's word */
 } follower;
 
 static volatile sig_atomic_t g_stop;
@@ -302,7 +306,10 @@ static void tend(follower *f, sl_run *r)
         finish(f, r, "failed", why, tk, 0);
     } else if (!strcmp(word, "interrupted")) {
         /* Still exiting, or requeued: it will run again and resume. */
-        if (f->tab.answered && !ended) return;
+        if (f->tab.answered && !ended) {
+            f->want_sched = 1;
+            return;
+        }
         if (tk) snprintf(why, sizeof why, "%s; %s", reason, sched);
         else snprintf(why, sizeof why, "%s", reason);
         finish(f, r, "interrupted", why, tk, 0);
@@ -310,7 +317,10 @@ static void tend(follower *f, sl_run *r)
         /* No final word: the task died hard, or never started. Give the
          * shared filesystem a moment to show a status written at the end. */
         if (!r->ended_at) r->ended_at = now;
-        if (f->o->wait && now - r->ended_at < 3) return;
+        if (f->o->wait && now - r->ended_at < 3) {
+            f->want_sched = 1;
+            return;
+        }
         const char *state = tk ? tk->state : "UNKNOWN";
         int never = r->stamp <= 0 && strcmp(word, "running");
         if (never && !strncmp(state, "CANCELLED", 9)) {
@@ -361,10 +371,11 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
     double last_q = -1e9;
     int detached = 0;
     for (;;) {
-        if (rd_now() - last_q >= 2) {
+        if (rd_now() - last_q >= (f.want_sched ? 1 : 5)) {
             sl_query(&f.tab, jobs, nj);
             last_q = rd_now();
         }
+        f.want_sched = 0;
         size_t left = 0;
         for (size_t k = 0; k < n; k++) {
             if (runs[k].finished) continue;

@@ -153,8 +153,16 @@ static int run_dir(const char *dir)
         signal(SIGTERM, SIG_DFL);
         int in = open("/dev/null", O_RDONLY);
         int lg = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
-        int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
+        /* Appended, not truncated: a resumed attempt's lines follow the
+         * last one's, so no point the driver has not read yet is lost
+         * (points are keyed by step: a repeated one changes nothing). */
+        int out = out_path ? open(out_path, O_RDWR | O_CREAT | O_APPEND, 0666) : lg;
         if (in < 0 || lg < 0 || out < 0) _exit(127);
+        /* A line torn by a killed attempt is ended, so it does not swallow
+         * this attempt's first line. */
+        char last = '\n';
+        off_t end = out_path ? lseek(out, 0, SEEK_END) : 0;
+        if (end > 0 && pread(out, &last, 1, end - 1) == 1 && last != '\n' && write(out, "\n", 1) != 1) _exit(127);
         dup2(in, 0);
         dup2(out, 1);
         dup2(lg, 2);
