@@ -46,6 +46,7 @@ typedef struct {
     char *status, *run_dir, *job_id; /* as found in the database */
     double started;     /* its last start, Unix seconds (0: none) */
     int live;           /* its task is still queued or running */
+    int skip;           /* neither submitted nor followed (in use elsewhere) */
 } cand;
 
 typedef struct {
@@ -253,6 +254,15 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
         }
         for (char **a = av; *a; a++) json_array_append_new(argv, json_string(*a));
         sweep_argv_free(av);
+        if (mfile && !guard_inside(dir, mfile)) {
+            /* as for local runs: the file read must stay inside the run */
+            snprintf(err, errlen, "trainer.metrics_file resolves to %.800s, which is outside the run directory",
+                     mfile);
+            free(mfile);
+            json_decref(argv);
+            json_decref(w);
+            return -1;
+        }
         snprintf(metrics, sizeof metrics, "%s", mfile ? mfile : outp);
         if (!tr.metrics_file) stdout_path = outp;
         free(mfile);
@@ -458,10 +468,19 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         return rc;
     }
 
+    /* One driver per sweep and database, as for local runs: it is the
+     * sweep's only writer while it submits and follows. */
+    int lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err);
+    if (lock_fd < 0) {
+        free_cands(c, nc);
+        db_close(d);
+        return cli_error(XO_FAILED, "%s", err);
+    }
     char jobid[64] = "";
     if (nsubmit) {
         if (rd_mkdirs(slurmdir, err, sizeof err)) {
             free_cands(c, nc);
+            guard_unlock(lock_fd);
             db_close(d);
             return cli_error(XO_FAILED, "%s", err);
         }
@@ -474,6 +493,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         if (snprintf(script, sizeof script, "%s/array-%s-%ld.sh", slurmdir, stamp, (long)getpid()) >= (int)sizeof script ||
             snprintf(list, sizeof list, "%s/array-%s-%ld.runs", slurmdir, stamp, (long)getpid()) >= (int)sizeof list) {
             free_cands(c, nc);
+            guard_unlock(lock_fd);
             db_close(d);
             return cli_error(XO_USAGE, "--runs-dir: the path %s is too long", slurmdir);
         }
@@ -484,12 +504,21 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         rc = XO_OK;
         for (size_t k = 0; k < nc && lf; k++) {
             if (c[k].live) continue;
-            if (!c[k].run_dir || c[k].run_dir[0] != '/') {
+            if (!c[k].run_dir || c[k].run_dir[0] != '/' || !guard_is_run_dir_of(c[k].run_dir, c[k].key)) {
                 char d2[PATH_MAX + 400];
                 snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
                 free(c[k].run_dir);
                 c[k].run_dir = strdup(d2); /* else: resume where its checkpoint is */
             }
+            int lk = c[k].run_dir ? guard_run_lock(c[k].run_dir, err, sizeof err) : -1;
+            if (lk == -2) {
+                /* another driver's worker has it now (a run shared with another sweep) */
+                cli_warn("run %.12s not submitted: %s", c[k].key, err);
+                c[k].live = 1;
+                c[k].skip = 1;
+                continue;
+            }
+            guard_unlock(lk);
             if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, err, sizeof err)) {
                 rc = cli_error(XO_FAILED, "run %.12s: %s", c[k].key, c[k].run_dir ? err : "out of memory");
                 break;
@@ -511,6 +540,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         free(listtext);
         if (rc) {
             free_cands(c, nc);
+            guard_unlock(lock_fd);
             db_close(d);
             return rc;
         }
@@ -542,6 +572,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         fprintf(stderr, "  follow with `xover collect %s` (ingests what the runs wrote), cancel with "
                         "`xover cancel %s`\n", sweep_name(s), sweep_name(s));
         free_cands(c, nc);
+        guard_unlock(lock_fd);
         db_close(d);
         return XO_OK;
     }
@@ -550,7 +581,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     size_t nr = 0;
     rc = follow ? XO_OK : cli_error(XO_FAILED, "out of memory");
     for (size_t k = 0; follow && k < nc; k++) {
-        if (!c[k].job_id || !c[k].run_dir) continue;
+        if (!c[k].job_id || !c[k].run_dir || c[k].skip) continue;
         sl_run *r = &follow[nr++];
         r->id = c[k].id;
         memcpy(r->key, c[k].key, 65);
@@ -575,6 +606,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     for (size_t k = 0; k < nr; k++) sl_run_free(&follow[k]);
     free(follow);
     free_cands(c, nc);
+    guard_unlock(lock_fd);
     db_close(d);
     return rc;
 }

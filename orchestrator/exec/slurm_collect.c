@@ -113,7 +113,8 @@ static size_t array_ids(const gathered *g, char (*ids)[64], const char **jobs)
 
 /* Open the database and gather the sweep's submitted, unfinished runs.
  * Interrupted runs are kept only while their task is live (requeued). */
-static int gather(const char *db_path, const char *arg, db **dp, gathered *g, char *name, size_t namelen)
+static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, gathered *g, char *name,
+                  size_t namelen)
 {
     char err[1024];
     db *d = db_open(db_path, DB_WRITE, err, sizeof err);
@@ -124,8 +125,14 @@ static int gather(const char *db_path, const char *arg, db **dp, gathered *g, ch
         db_close(d);
         return rc;
     }
+    /* The sweep's only writer while it records (as `xover run` is). */
+    if ((*lock_fd = guard_sweep_lock(db_path, name, err, sizeof err)) < 0) {
+        db_close(d);
+        return cli_error(XO_FAILED, "%s", err);
+    }
     if (db_sweep_runs(d, sid, NULL, gather_fn, g)) {
         rc = cli_error(XO_FAILED, "%s", db_errmsg(d));
+        guard_unlock(*lock_fd);
         db_close(d);
         return rc;
     }
@@ -135,6 +142,7 @@ static int gather(const char *db_path, const char *arg, db **dp, gathered *g, ch
     if (!ids || !jobs) {
         free(ids);
         free(jobs);
+        guard_unlock(*lock_fd);
         db_close(d);
         return cli_error(XO_FAILED, "out of memory");
     }
@@ -164,6 +172,7 @@ static int gather(const char *db_path, const char *arg, db **dp, gathered *g, ch
     for (size_t k = 0; k < g->n; k++)
         if (sl_run_load(&g->runs[k], err, sizeof err)) {
             rc = cli_error(XO_FAILED, "run %.12s: %s", g->runs[k].key, err);
+            guard_unlock(*lock_fd);
             db_close(d);
             return rc;
         }
@@ -176,8 +185,9 @@ int exec_slurm_collect(const char *db_path, const char *sweep_arg, int wait)
 {
     gathered g = {0};
     db *d = NULL;
+    int lock_fd = -1;
     char name[256];
-    int rc = gather(db_path, sweep_arg, &d, &g, name, sizeof name);
+    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name);
     if (rc) {
         free_gathered(&g);
         return rc;
@@ -186,12 +196,14 @@ int exec_slurm_collect(const char *db_path, const char *sweep_arg, int wait)
         printf("sweep %s: nothing to collect: %zu done, %zu failed, %zu interrupted, %zu never submitted to Slurm\n",
                name, g.done, g.failed, g.interrupted, g.unsubmitted);
         free_gathered(&g);
+        guard_unlock(lock_fd);
         db_close(d);
         return XO_OK;
     }
     sl_follow_opts fo = {.sweep = name, .wait = wait, .skipped_done = g.done, .skipped_failed = g.failed};
     rc = sl_follow(d, g.runs, g.n, &fo);
     free_gathered(&g);
+    guard_unlock(lock_fd);
     db_close(d);
     return rc;
 }
@@ -200,8 +212,9 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
 {
     gathered g = {0};
     db *d = NULL;
+    int lock_fd = -1;
     char name[256], err[1024];
-    int rc = gather(db_path, sweep_arg, &d, &g, name, sizeof name);
+    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name);
     if (rc) {
         free_gathered(&g);
         return rc;
@@ -212,6 +225,7 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
         free(ids);
         free(jobs);
         free_gathered(&g);
+        guard_unlock(lock_fd);
         db_close(d);
         return cli_error(XO_FAILED, "out of memory");
     }
@@ -266,6 +280,7 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
         sl_follow(d, g.runs, g.n, &fo); /* the cancel itself succeeded */
     }
     free_gathered(&g);
+    guard_unlock(lock_fd);
     db_close(d);
     return rc;
 }

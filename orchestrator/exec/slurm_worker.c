@@ -120,6 +120,14 @@ static int run_dir(const char *dir)
     const char *out_path = json_string_value(json_object_get(w, "stdout"));
     const char *key = json_string_value(json_object_get(w, "key"));
 
+    /* The run's lock, held while this worker lives: no other worker (of
+     * this array after a requeue, or a local driver's) runs it meanwhile. */
+    int lock_fd = guard_run_lock(dir, err, sizeof err);
+    if (lock_fd < 0) {
+        free(argv);
+        json_decref(w);
+        return cli_error(XO_FAILED, "worker: run %s not started: %s", key ? key : dir, err);
+    }
     if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
@@ -146,6 +154,7 @@ static int run_dir(const char *dir)
         free(argv);
         json_decref(w);
         sl_write_status(dir, "failed", err);
+        guard_unlock(lock_fd);
         return cli_error(XO_FAILED, "%s", err);
     }
     if (pid == 0) {
@@ -197,6 +206,7 @@ static int run_dir(const char *dir)
         }
         free(last);
     }
+    guard_unlock(lock_fd);
     free(argv);
     json_decref(w);
     return code;
