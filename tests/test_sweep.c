@@ -332,3 +332,37 @@ TEST(sweep_expression_evaluator)
     CHECK(!isfinite(sw_expr_eval(e, v)));
     sw_expr_free(e);
 }
+
+TEST(sweep_eval_every_units)
+{
+    static const struct { const char *text, *unit; double every; } cases[] = {
+        {"1 epoch", "epoch", 1}, {"2.5 epochs", "epoch", 2.5}, {"500 steps", "step", 500},
+        {"4 per doubling", "log", 4}, {"3", "epoch", 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char y[512], err[512];
+        snprintf(y, sizeof y, HEAD "train: {eval_every: %s}\ngrid: {objective: [ar], model: [xs]}\n",
+                 cases[k].text);
+        sweep *s = parse(y, err, sizeof err);
+        CHECK(s);
+        sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
+        CHECK(p);
+        json_t *c = sweep_plan_config(p, 0, err, sizeof err);
+        CHECK(c);
+        json_t *tr = json_object_get(c, "train");
+        const char *unit = json_string_value(json_object_get(tr, "eval_unit"));
+        double every = json_number_value(json_object_get(tr, "eval_every"));
+        int ok = unit && !strcmp(unit, cases[k].unit) && every == cases[k].every;
+        if (!ok) fprintf(stderr, "    '%s' gave %s %g\n", cases[k].text, unit ? unit : "?", every);
+        json_decref(c);
+        sweep_plan_free(p);
+        sweep_free(s);
+        CHECK(ok);
+    }
+    char y[512], err[512];
+    snprintf(y, sizeof y, HEAD "train: {eval_every: 4 per fortnight}\ngrid: {objective: [ar], model: [xs]}\n");
+    sweep *s = parse(y, err, sizeof err);
+    CHECK(s == NULL);
+    CHECK_CONTAINS(err, "t.yaml:3:");
+    CHECK_CONTAINS(err, "'4 per doubling'");
+}

@@ -322,15 +322,22 @@ static int read_section(sp_ctx *c, yaml_node_t *n, const char *sec)
             }
         } else if (!strcmp(path, "train.eval_every") && v->type == YAML_SCALAR_NODE &&
                    strchr(sp_text(v), ' ')) {
-            /* "1 epoch", "500 steps": the interval and its unit in one. */
-            char num[64], unit[32];
-            if (sscanf(sp_text(v), "%63s %31s", num, unit) != 2)
-                return sp_err(c, v, "train.eval_every must be like '1 epoch' or '500 steps', not '%s'", sp_text(v));
+            /* "1 epoch", "500 steps": the interval and its unit in one;
+             * "4 per doubling": four evaluations per doubling of the epochs
+             * seen (eval_unit "log", docs/run-config.md). */
+            char num[64], unit[32], rest[32] = "";
+            int got = sscanf(sp_text(v), "%63s %31s %31s", num, unit, rest);
             double d;
-            size_t ul = strlen(unit);
-            if (ul > 1 && unit[ul - 1] == 's') unit[--ul] = 0;
-            if (sw_parse_number(num, &d) || (strcmp(unit, "epoch") && strcmp(unit, "step")))
-                return sp_err(c, v, "train.eval_every must be like '1 epoch' or '500 steps', not '%s'", sp_text(v));
+            if (got == 3 && !strcmp(unit, "per") && !strcmp(rest, "doubling")) {
+                strcpy(unit, "log");
+            } else {
+                size_t ul = strlen(unit);
+                if (ul > 1 && unit[ul - 1] == 's') unit[--ul] = 0;
+                if (got != 2 || (strcmp(unit, "epoch") && strcmp(unit, "step"))) unit[0] = 0;
+            }
+            if (!unit[0] || sw_parse_number(num, &d))
+                return sp_err(c, v, "train.eval_every must be like '1 epoch', '500 steps' or '4 per doubling', not '%s'",
+                              sp_text(v));
             json_object_set_new(out, "eval_unit", json_string(unit));
             val = json_real(d);
         } else {
