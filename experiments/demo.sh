@@ -1,9 +1,19 @@
 #!/bin/sh
-# The main job on the embedded default (grows as the sweep and crossover work lands).
+# make demo: run experiments/demo.yaml, then print its crossover tables and
+# write the HTML report. Re-running it trains nothing new (finished runs are
+# kept in xover.db and runs/) and prints the tables again.
 set -eu
-./build/xover --version
-# Until the crossover experiments land: the smoke sweep, planned, run, reported.
-export XOVER_DB="${XOVER_DB:-demo.db}"
-./build/xover plan experiments/smoke.yaml
-./build/xover run experiments/smoke.yaml --runs-dir demo-runs
-./build/xover status smoke
+xover=./build/xover
+$xover --version | head -n 1
+$xover plan experiments/demo.yaml
+$xover run experiments/demo.yaml -j 2
+echo
+echo "Crossover in validation loss (nats/token; x = training tokens seen):"
+$xover crossover --sweep demo --metric val_loss
+echo
+echo "Crossover in 4-way cloze accuracy (mc_acc, higher is better):"
+$xover crossover --sweep demo --metric mc_acc
+$xover report --sweep demo report
+echo
+echo "Report: $(pwd)/report/index.html"
+echo "Query the results: sqlite3 xover.db \"SELECT * FROM crossover\"   (or: $xover sql ...)"
