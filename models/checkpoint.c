@@ -6,6 +6,9 @@
  *   "XOVERCK1"  8 bytes magic
  *   int32[10]   version, layers, dim, heads, hidden, vocab, seq_len, batch,
  *               objective, mask_id
+ *               (version 2, written for a mixture of experts, adds int32[2]
+ *               experts, top_k; a dense model is written as version 1, as
+ *               before experts existed, so old and new builds read it)
  *   uint64      optimizer step
  *   uint64[4]   run RNG state
  *   uint64[2]   data position (the caller's)
@@ -27,8 +30,11 @@
 #include <zlib.h>
 
 #define CK_MAGIC "XOVERCK1"
-#define CK_VERSION 1
-#define CK_HEAD (8 + 10 * 4 + 8 + 32 + 16 + 8 * MODEL_CKPT_EXTRA + 8)
+#define CK_VERSION 2 /* the newest this build reads */
+/* Header bytes for `nint` config integers. */
+#define CK_HEAD_N(nint) (8 + (nint) * 4 + 8 + 32 + 16 + 8 * MODEL_CKPT_EXTRA + 8)
+#define CK_HEAD_MAX CK_HEAD_N(12)
+static int ck_nint(int32_t version) { return version >= 2 ? 12 : 10; }
 
 static void put(unsigned char **p, const void *v, size_t n)
 {
@@ -36,20 +42,23 @@ static void put(unsigned char **p, const void *v, size_t n)
     *p += n;
 }
 
-static void header(const model *m, const model_ckpt_state *st, unsigned char *buf)
+/* Returns the header's length. */
+static size_t header(const model *m, const model_ckpt_state *st, unsigned char *buf)
 {
     unsigned char *p = buf;
     const model_config *c = &m->cfg;
-    int32_t f[10] = {CK_VERSION, c->layers, c->dim, c->heads, c->hidden, c->vocab,
-                     c->seq_len, c->batch, (int32_t)c->objective, c->mask_id};
+    int32_t ver = c->experts > 0 ? 2 : 1;
+    int32_t f[12] = {ver, c->layers, c->dim, c->heads, c->hidden, c->vocab,
+                     c->seq_len, c->batch, (int32_t)c->objective, c->mask_id, c->experts, c->top_k};
     uint64_t n = m->n_params;
     put(&p, CK_MAGIC, 8);
-    put(&p, f, sizeof f);
+    put(&p, f, 4 * (size_t)ck_nint(ver));
     put(&p, &m->step, 8);
     put(&p, m->rng.s, 32);
     put(&p, st->data_pos, 16);
     put(&p, st->extra, 8 * MODEL_CKPT_EXTRA);
     put(&p, &n, 8);
+    return (size_t)(p - buf);
 }
 
 static int write_all(int fd, const void *buf, size_t n, uLong *crc)
@@ -77,8 +86,8 @@ static int write_all(int fd, const void *buf, size_t n, uLong *crc)
 int model_save(const model *m, const char *path, const model_ckpt_state *st, char *err,
                size_t errlen)
 {
-    unsigned char head[CK_HEAD];
-    header(m, st, head);
+    unsigned char head[CK_HEAD_MAX];
+    size_t hlen = header(m, st, head);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) return snprintf(err, errlen, "out of memory"), -1;
@@ -91,7 +100,7 @@ int model_save(const model *m, const char *path, const model_ckpt_state *st, cha
     }
     uLong crc = crc32(0L, Z_NULL, 0);
     size_t nb = sizeof(float) * m->n_params;
-    int bad = write_all(fd, head, sizeof head, &crc) || write_all(fd, m->params, nb, &crc) ||
+    int bad = write_all(fd, head, hlen, &crc) || write_all(fd, m->params, nb, &crc) ||
               write_all(fd, m->m, nb, &crc) || write_all(fd, m->v, nb, &crc);
     uint32_t c32 = (uint32_t)crc;
     bad = bad || write_all(fd, &c32, 4, NULL) || fsync(fd) != 0;
@@ -132,10 +141,11 @@ static unsigned char *read_checked(const char *path, size_t *len, char *err, siz
     fclose(f);
     const char *why = NULL;
     if (rerr) why = "read error";
-    else if (n < CK_HEAD + 4 || memcmp(buf, CK_MAGIC, 8) != 0) why = "not an xover checkpoint";
+    else if (n < CK_HEAD_N(10) + 4 || memcmp(buf, CK_MAGIC, 8) != 0) why = "not an xover checkpoint";
     else {
         int32_t ver;
         memcpy(&ver, buf + 8, 4);
+        if (ver >= 2 && n < CK_HEAD_N(12) + 4) ver = 0; /* too short: unsupported below */
         uint32_t want;
         memcpy(&want, buf + n - 4, 4);
         uLong crc = crc32(0L, Z_NULL, 0);
@@ -143,7 +153,7 @@ static unsigned char *read_checked(const char *path, size_t *len, char *err, siz
             size_t k = n - 4 - off < (1u << 30) ? n - 4 - off : (1u << 30);
             crc = crc32(crc, buf + off, (uInt)k);
         }
-        if (ver != CK_VERSION) why = "unsupported checkpoint version";
+        if (ver < 1 || ver > CK_VERSION) why = "unsupported checkpoint version";
         else if ((uint32_t)crc != want) why = "checksum mismatch (the file is corrupt or truncated)";
     }
     if (why) {
@@ -155,11 +165,17 @@ static unsigned char *read_checked(const char *path, size_t *len, char *err, siz
     return buf;
 }
 
-static void parse_config(const unsigned char *buf, model_config *c)
+/* The config in the header; returns the header's length. */
+static size_t parse_config(const unsigned char *buf, model_config *c)
 {
-    int32_t f[10];
-    memcpy(f, buf + 8, sizeof f);
-    *c = (model_config){f[1], f[2], f[3], f[4], f[5], f[6], f[7], (model_objective)f[8], f[9]};
+    int32_t f[12] = {0};
+    memcpy(f, buf + 8, 4);
+    int nint = ck_nint(f[0]);
+    memcpy(f, buf + 8, 4 * (size_t)nint);
+    *c = (model_config){.layers = f[1], .dim = f[2], .heads = f[3], .hidden = f[4], .vocab = f[5],
+                        .seq_len = f[6], .batch = f[7], .objective = (model_objective)f[8],
+                        .mask_id = f[9], .experts = f[10], .top_k = f[11]};
+    return CK_HEAD_N(nint);
 }
 
 int model_ckpt_config(const char *path, model_config *cfg, char *err, size_t errlen)
@@ -178,28 +194,31 @@ int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size
     unsigned char *buf = read_checked(path, &n, err, errlen);
     if (!buf) return -1;
     model_config c;
-    parse_config(buf, &c);
+    size_t hl = parse_config(buf, &c);
     const model_config *h = &m->cfg;
     uint64_t np;
-    memcpy(&np, buf + CK_HEAD - 8, 8);
-    /* The batch only sizes activations: a checkpoint loads at any batch. */
+    memcpy(&np, buf + hl - 8, 8);
+    /* The batch only sizes activations: a checkpoint loads at any batch.
+     * Training settings (noise, capacity, balance weight) are not the
+     * model's shape: they are the run config's to keep. */
     if (c.layers != h->layers || c.dim != h->dim || c.heads != h->heads || c.hidden != h->hidden ||
         c.vocab != h->vocab || c.seq_len != h->seq_len || c.objective != h->objective ||
-        (c.objective == MODEL_MDM && c.mask_id != h->mask_id) || np != m->n_params ||
-        n != CK_HEAD + 3 * sizeof(float) * np + 4) {
+        (c.objective == MODEL_MDM && c.mask_id != h->mask_id) || c.experts != h->experts ||
+        (c.experts > 0 && c.top_k != h->top_k) || np != m->n_params ||
+        n != hl + 3 * sizeof(float) * np + 4) {
         snprintf(err, errlen, "checkpoint %s was written for a different model config", path);
         free(buf);
         return -1;
     }
-    const unsigned char *p = buf + 8 + 40;
+    const unsigned char *p = buf + hl - (8 + 32 + 16 + 8 * MODEL_CKPT_EXTRA + 8);
     memcpy(&m->step, p, 8);
     memcpy(m->rng.s, p + 8, 32);
     memcpy(st->data_pos, p + 40, 16);
     memcpy(st->extra, p + 56, 8 * MODEL_CKPT_EXTRA);
     size_t nb = sizeof(float) * np;
-    memcpy(m->params, buf + CK_HEAD, nb);
-    memcpy(m->m, buf + CK_HEAD + nb, nb);
-    memcpy(m->v, buf + CK_HEAD + 2 * nb, nb);
+    memcpy(m->params, buf + hl, nb);
+    memcpy(m->m, buf + hl + nb, nb);
+    memcpy(m->v, buf + hl + 2 * nb, nb);
     free(buf);
     return 0;
 }

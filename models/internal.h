@@ -83,15 +83,26 @@ size_t mm_trace_end(void);
 typedef struct {
     float *wte, *whead, *lnf;         /* V x C, V x C, C */
     float *ln1, *ln2;                 /* L x C each */
-    float *wqkv, *wo, *w13, *w2;      /* L x 3C x C, L x C x C, L x 2F x C, L x C x F */
+    float *wqkv, *wo, *w13, *w2;      /* L x 3C x C, L x C x C, L x E' x 2F x C, L x E' x C x F
+                                         (E' = max(experts, 1)) */
+    float *wr;                        /* L x E x C: the routers (none when dense) */
 } model_tensors;
 
 typedef struct {
     float *res;   /* (L+1) x N x C: residual stream entering each layer, then final */
-    float *ln1, *rstd1, *qkv, *att, *atty, *mid, *ln2, *rstd2, *h13, *g; /* per layer */
+    /* per layer; h13 and g have R = N (dense) or N*top_k (experts) rows */
+    float *ln1, *rstd1, *qkv, *att, *atty, *mid, *ln2, *rstd2, *h13, *g;
     float *lnf, *rstdf;
+    /* mixture of experts, per layer (NULL when dense) */
+    float *probs, *gate, *xg, *y;
+    int32_t *choice, *row, *src, *off;
+    /* training noise masks (NULL when that noise is off): per token; per
+     * layer [B,H,T,T] (mask, then dropped probabilities); per layer and
+     * sublayer [2][N,C] */
+    float *tokmask, *attd, *resmask;
     /* scratch shared by all layers */
-    float *dres, *dln, *dqkv, *datty, *dh13, *dg, *dp, *head, *rope, *weights, *nll;
+    float *dres, *dln, *dqkv, *datty, *dh13, *dg, *dp, *head, *rope, *weights, *nll, *tmp;
+    float *dy, *dxg, *dprobs; /* experts only */
     int32_t *inputs, *targets;
 } model_acts;
 
@@ -103,6 +114,8 @@ struct model {
     model_acts a;
     uint64_t step;
     model_rng rng;
+    /* the last forward's balance loss (mean over layers) and dropped share */
+    double moe_aux, moe_dropped;
 };
 
 /* Final hidden states (after the last RMSNorm) into m->a.lnf for B x T. */

@@ -233,14 +233,29 @@ static int attn_block(int T, int causal)
     return T >= 256 ? 64 : 32;
 }
 
-void layer_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
-                             int H, int causal)
+void layer_dropout_mask(float *mask, size_t n, float p, model_rng *r)
+{
+    /* Two 32-bit draws per 64-bit number: drop when u < p * 2^32. */
+    uint64_t lim = (uint64_t)((double)p * 4294967296.0);
+    float keep = 1.0f / (1.0f - p);
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        uint64_t x = model_rng_next(r);
+        mask[i] = (x >> 32) < lim ? 0.0f : keep;
+        mask[i + 1] = (x & 0xffffffffu) < lim ? 0.0f : keep;
+    }
+    if (i < n) mask[i] = (model_rng_next(r) >> 32) < lim ? 0.0f : keep;
+}
+
+void layer_attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T,
+                             int C, int H, int causal)
 {
     int D = C / H, C3 = 3 * C, RB = attn_block(T, causal);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             const float *Q = qkv + (size_t)b * T * C3 + h * D, *K = Q + C, *V = Q + 2 * C;
             float *P = att + ((size_t)b * H + h) * T * T;
+            float *Pd = attd ? attd + ((size_t)b * H + h) * T * T : P;
             float *O = out + (size_t)b * T * C + h * D;
             for (int r0 = 0; r0 < T; r0 += RB) {
                 int r1 = r0 + RB < T ? r0 + RB : T;
@@ -248,19 +263,29 @@ void layer_attention_forward(float *out, float *att, const float *qkv, int B, in
                 float *Pr = P + (size_t)r0 * T;
                 mm('N', 'T', r1 - r0, kk, D, Q + (size_t)r0 * C3, C3, K, C3, 0.0f, Pr, T);
                 for (int i = r0; i < r1; i++) softmax_row(P + (size_t)i * T, causal ? i + 1 : T, T);
-                mm('N', 'N', r1 - r0, D, kk, Pr, T, V, C3, 0.0f, O + (size_t)r0 * C, C);
+                if (attd) /* the mask becomes the dropped probabilities */
+                    for (int i = r0; i < r1; i++) {
+                        const float *p = P + (size_t)i * T;
+                        float *d = Pd + (size_t)i * T;
+                        for (int j = 0; j < T; j++) d[j] *= p[j]; /* p is 0 past the row's keys */
+                    }
+                mm('N', 'N', r1 - r0, D, kk, Pd + (size_t)r0 * T, T, V, C3, 0.0f, O + (size_t)r0 * C, C);
             }
         }
 }
 
 void layer_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                              const float *att, int B, int T, int C, int H, int causal)
+                              const float *att, const float *attd, int B, int T, int C, int H,
+                              int causal)
 {
     int D = C / H, C3 = 3 * C, RB = attn_block(T, causal);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             const float *Q = qkv + (size_t)b * T * C3 + h * D, *K = Q + C, *V = Q + 2 * C;
             const float *P = att + ((size_t)b * H + h) * T * T;
+            /* With dropout, out = Pd V with Pd = P * M: dPd = dO V^T, and
+             * since P * dP = Pd * dPd, dS = Pd * dPd - P * rowdot(Pd, dPd). */
+            const float *Pd = attd ? attd + ((size_t)b * H + h) * T * T : P;
             const float *dO = dout + (size_t)b * T * C + h * D;
             float *dQ = dqkv + (size_t)b * T * C3 + h * D, *dK = dQ + C, *dV = dQ + 2 * C;
             float *dS = scratch;
@@ -274,6 +299,14 @@ void layer_attention_backward(float *dqkv, float *scratch, const float *dout, co
                     const float *p = P + (size_t)i * T;
                     float *d = dS + (size_t)i * T;
                     int len = causal ? i + 1 : T, j = 0;
+                    if (attd) {
+                        const float *pd = Pd + (size_t)i * T;
+                        float dot = 0;
+                        for (j = 0; j < len; j++) dot += pd[j] * d[j];
+                        for (j = 0; j < len; j++) d[j] = pd[j] * d[j] - p[j] * dot;
+                        if (len < kk) memset(d + len, 0, sizeof(float) * (kk - len));
+                        continue;
+                    }
                     v8f acc = v8_set1(0);
                     for (; j + 8 <= len; j += 8) acc += v8_load(p + j) * v8_load(d + j);
                     float dot = v8_sum(acc);
@@ -299,7 +332,7 @@ void layer_attention_backward(float *dqkv, float *scratch, const float *dout, co
                 int q0 = causal ? c0 : 0;
                 mm('T', 'N', c1 - c0, D, T - q0, dS + (size_t)q0 * T + c0, T, Q + (size_t)q0 * C3,
                    C3, 0.0f, dK + (size_t)c0 * C3, C3);
-                mm('T', 'N', c1 - c0, D, T - q0, P + (size_t)q0 * T + c0, T, dO + (size_t)q0 * C, C,
+                mm('T', 'N', c1 - c0, D, T - q0, Pd + (size_t)q0 * T + c0, T, dO + (size_t)q0 * C, C,
                    0.0f, dV + (size_t)c0 * C3, C3);
             }
         }

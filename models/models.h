@@ -41,7 +41,22 @@ typedef struct {
     int seq_len;      /* T: tokens per training sequence */
     int batch;        /* B: sequences per step (largest batch ever run) */
     model_objective objective;
-    int32_t mask_id;  /* MDM: the [MASK] id in [0, vocab); ignored for AR */
+    int32_t mask_id;  /* the [MASK] id in [0, vocab): the MDM's mask, and the
+                         token AR input masking (input_mask) substitutes */
+    /* Mixture of experts (0 = the dense SwiGLU): each feed-forward becomes E
+     * SwiGLU experts of `hidden` each and a softmax router; every token goes
+     * to its top_k experts (0 = 1). Training only: capacity_factor > 0 caps
+     * each expert at ceil(capacity_factor * N * top_k / E) of a batch's N
+     * tokens' choices (the rest are dropped and counted; 0 = no cap), and
+     * aux_weight weighs the load-balancing loss. Evaluation never drops. */
+    int experts, top_k;
+    float capacity_factor, aux_weight;
+    /* Training noise (all 0 = none; never applied in evaluation): share of
+     * input tokens replaced by [MASK] (targets unchanged), whole-token
+     * embedding dropout, dropout on attention probabilities, and dropout on
+     * each block's attention and feed-forward outputs before the residual
+     * add. Dropouts are inverted (kept values scaled by 1/(1-p)). */
+    float input_mask, token_dropout, attn_dropout, resid_dropout;
 } model_config;
 
 #define MODEL_MDM_EPS 1e-3
@@ -53,10 +68,15 @@ int model_default_hidden(int dim);
  * naming the offending field ("model.heads must be >= 1, not 0"). */
 int model_config_check(model_config *c, char *err, size_t errlen);
 
-/* Parameter counts: total, and without the two V x C embedding matrices. */
+/* Parameter counts: total, and without the two V x C embedding matrices.
+ * For a mixture of experts the total counts every expert and the routers. */
 size_t model_param_count(const model_config *c, size_t *non_embedding);
-/* Training FLOPs per token, the usual model-FLOPs convention:
- * 6 * (matmul parameters, head included, embedding lookup not) +
+/* Parameters a token actually uses: for a mixture of experts, top_k experts
+ * per layer plus the routers; for a dense model the total. */
+size_t model_active_param_count(const model_config *c);
+/* Training FLOPs per token, the usual model-FLOPs convention on ACTIVE
+ * parameters: 6 * (matmul parameters a token uses: attention, top_k experts
+ * (1 for dense), router, head; the embedding lookup not) +
  * 12 * layers * dim * seq_len (attention scores and values, full T x T). */
 double model_flops_per_token(const model_config *c);
 /* Theoretical bytes: parameters + gradients + 2 moments + activations
@@ -101,12 +121,29 @@ model_optim model_optim_default(void); /* 0.9, 0.95, 1e-8, 0.1, 1.0 */
  * scored). causal selects the attention mask. */
 double model_forward(model *m, const int32_t *inputs, const int32_t *targets,
                      int B, int T, int causal, const float *weights, float *nll);
-/* The same forward, then the backward: gradients overwrite model_grads. */
+/* The same forward, then the backward: gradients overwrite model_grads.
+ * No training noise. For a mixture of experts the gradient is that of the
+ * returned loss plus aux_weight * the balance loss (model_moe_aux). */
 double model_forward_backward(model *m, const int32_t *inputs, const int32_t *targets,
                               const float *weights, int B, int T, int causal);
+/* The same with the config's dropouts (token, attention, residual) drawn
+ * from noise_seed, and the config's expert capacity: what a training step
+ * runs. The same seed gives the same masks. */
+double model_forward_backward_noisy(model *m, const int32_t *inputs, const int32_t *targets,
+                                    const float *weights, int B, int T, int causal,
+                                    uint64_t noise_seed);
+/* After a forward (or a training step): the balance loss, mean over layers
+ * (unweighted: 1 for a uniform router; 0 for a dense model), and in
+ * *dropped (may be NULL) the share of the token-to-expert choices dropped
+ * for capacity (0 without a cap). */
+double model_moe_aux(const model *m, double *dropped);
 /* Global-norm clipping + AdamW (decoupled weight decay on matrices only).
  * Returns the gradient norm before clipping; step++. */
 double model_update(model *m, const model_optim *o, float lr);
+
+/* AR input noise: each of inputs[n] replaced by mask_id with probability
+ * rate (the targets are left alone). */
+void model_mask_inputs(model_rng *rng, int32_t *inputs, size_t n, double rate, int32_t mask_id);
 
 /* Objective batches: from tokens[B*T], fill inputs, targets, weights.
  * AR: targets[b,t] = tokens[b,t+1], last position unscored, weight
@@ -119,10 +156,13 @@ void model_mdm_batch(model_rng *rng, const int32_t *tokens, int B, int T, int32_
                      int32_t *inputs, int32_t *targets, float *weights, float *t_out);
 
 /* One training step on tokens[batch*seq_len] for the model's objective:
- * batch, forward, backward, update at learning rate lr. Returns 0, or -1
+ * batch, input masking (input_mask), forward and backward with the
+ * config's dropouts and expert capacity, update at learning rate lr. The
+ * noise comes from the run RNG (one draw per step, only when some noise is
+ * on), so a seed gives the same run and a checkpoint resumes it exactly. Returns 0, or -1
  * when the loss or the gradients are not finite (err names the step, and
  * the parameters are left untouched). */
-typedef struct { double loss, grad_norm; } model_step_stats;
+typedef struct { double loss, grad_norm; } model_step_stats; /* see also model_moe_aux */
 int model_train_step(model *m, const int32_t *tokens, const model_optim *o, float lr,
                      model_step_stats *st, char *err, size_t errlen);
 
@@ -237,14 +277,58 @@ void layer_rope_table(float *cs, int T, int D);
 void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H);
 void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H);
 /* Attention from qkv[N,3C] (q already scaled) into out[N,C]; att[B,H,T,T]
- * keeps the probabilities. Backward overwrites dqkv; scratch[T*T]. */
-void layer_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
-                             int H, int causal);
+ * keeps the probabilities. Backward overwrites dqkv; scratch[T*T].
+ * Dropout: attd (NULL = none) holds a mask [B,H,T,T] on entry (0 or the
+ * keep scale, see layer_dropout_mask) and the dropped probabilities att *
+ * mask on return; the values are weighted by those. */
+void layer_attention_forward(float *out, float *att, float *attd, const float *qkv, int B, int T,
+                             int C, int H, int causal);
 void layer_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                              const float *att, int B, int T, int C, int H, int causal);
+                              const float *att, const float *attd, int B, int T, int C, int H,
+                              int causal);
+/* mask[n]: 0 with probability p, else 1/(1-p) (inverted dropout), from r. */
+void layer_dropout_mask(float *mask, size_t n, float p, model_rng *r);
 /* g[N,F] = silu(h[:, :F]) * h[:, F:]  (h is [N, 2F]). Backward overwrites dh. */
 void layer_swiglu_forward(float *g, const float *h, int N, int F);
 void layer_swiglu_backward(float *dh, const float *dg, const float *h, int N, int F);
+/* Mixture-of-experts feed-forward (Switch/GShard style) on x[N,C]: router
+ * probabilities p = softmax(x Wr^T) over E experts (wr [E,C]); token i goes
+ * to its k most probable experts (ties to the lower index) with gate p_ie
+ * (not renormalised, so the router learns from the loss even for k = 1).
+ * Expert e is a SwiGLU (w13 + e*2F*C, w2 + e*C*F). With cap > 0 an expert
+ * takes at most cap of the batch's N*k choices, in choice-rank then token
+ * order; later ones are dropped (their term is 0) and counted. Each
+ * expert's rows are gathered into one block: two sgemms per expert.
+ * Forward ADDS sum_r gate * expert(x_i) onto out[N,C] and records in the
+ * cache what the backward needs, plus the balance loss
+ * aux = E * sum_e f_e P_e (f_e: share of the N*k choices that picked e,
+ * before capacity; P_e: mean router probability of e), which is exactly 1
+ * for a uniform router and is minimised by balanced routing.
+ * Backward: dx overwritten, dW +=; aux_coef is d(loss)/d(aux) (f_e held
+ * constant, as usual). Sizes: R = N*k grouped rows. */
+typedef struct {
+    float *probs;          /* [N,E] */
+    float *gate;           /* [N,k] */
+    int32_t *choice;       /* [N,k] the chosen experts, best first */
+    int32_t *row;          /* [N,k] the choice's grouped row, -1 if dropped */
+    int32_t *src;          /* [R] grouped row -> token */
+    int32_t *off;          /* [E+1] expert e owns grouped rows off[e] .. off[e+1]-1 */
+    float *xg, *h13, *g, *y; /* grouped rows: [R,C], [R,2F], [R,F], [R,C] */
+    double aux;            /* forward: the balance loss */
+    long dropped;          /* forward: choices dropped for capacity */
+} layer_moe_cache;
+typedef struct {
+    float *dy, *dg, *dh13, *dxg; /* [R,C], [R,F], [R,2F], [R,C] */
+    float *dprobs;               /* [N,E] */
+} layer_moe_scratch;
+void layer_moe_forward(float *out, layer_moe_cache *s, const float *x, const float *wr,
+                       const float *w13, const float *w2, int N, int C, int F, int E, int k,
+                       int cap);
+void layer_moe_backward(float *dx, float *dwr, float *dw13, float *dw2, const layer_moe_scratch *t,
+                        const float *dout, const float *x, const layer_moe_cache *s,
+                        const float *wr, const float *w13, const float *w2, int N, int C, int F,
+                        int E, int k, float aux_coef);
+
 /* Output head and weighted cross-entropy over the rows whose target >= 0:
  * returns sum_i w_i * CE_i (CE over the V logits x_i W^T without `excluded`;
  * -1 = none). nll[N] (optional) receives CE_i (0 for unscored rows). When dx

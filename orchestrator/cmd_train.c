@@ -205,10 +205,24 @@ static int read_train_cfg(const json_t *c, train_cfg *t, char *err, size_t errle
 {
     const json_t *m = sec(c, "model"), *tr = sec(c, "train"), *d = sec(c, "data");
     memset(t, 0, sizeof *t);
-    t->mc = (model_config){(int)num(m, "layers"), (int)num(m, "dim"), (int)num(m, "heads"),
-                           (int)num(m, "hidden"), (int)num(d, "vocab"), (int)num(tr, "seq_len"),
-                           (int)num(tr, "batch"), strcmp(str(c, "objective"), "mdm") ? MODEL_AR : MODEL_MDM,
-                           0};
+    t->mc = (model_config){.layers = (int)num(m, "layers"), .dim = (int)num(m, "dim"),
+                           .heads = (int)num(m, "heads"), .hidden = (int)num(m, "hidden"),
+                           .vocab = (int)num(d, "vocab"), .seq_len = (int)num(tr, "seq_len"),
+                           .batch = (int)num(tr, "batch"),
+                           .objective = strcmp(str(c, "objective"), "mdm") ? MODEL_AR : MODEL_MDM,
+                           .mask_id = 0,
+                           /* absent = the neutral value (run_config_number) */
+                           .experts = (int)run_config_number(c, "model.experts"),
+                           .top_k = (int)run_config_number(c, "model.top_k"),
+                           .capacity_factor = (float)run_config_number(c, "train.capacity_factor"),
+                           .aux_weight = (float)run_config_number(c, "train.aux_loss_weight"),
+                           .input_mask = (float)run_config_number(c, "train.input_mask"),
+                           .token_dropout = (float)run_config_number(c, "train.token_dropout"),
+                           .attn_dropout = (float)run_config_number(c, "train.attn_dropout"),
+                           .resid_dropout = (float)run_config_number(c, "train.resid_dropout")};
+    /* The [MASK] id is the data's (train()); input masking needs one now
+     * only to pass the check, which train() repeats with the real id. */
+    if (t->mc.input_mask > 0) t->mc.mask_id = t->mc.vocab - 1;
     if (model_config_check(&t->mc, err, errlen)) return -1;
     t->opt = (model_optim){(float)num(tr, "beta1"), (float)num(tr, "beta2"), (float)num(tr, "adam_eps"),
                            (float)num(tr, "weight_decay"), (float)num(tr, "clip")};

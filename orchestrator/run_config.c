@@ -20,8 +20,10 @@ typedef struct {
     const char *name;
     field_type type;
     int required;
-    double def_num;      /* default for F_INT / F_REAL */
-    const char *def_str; /* default for F_STR; for F_OBJ a JSON text */
+    double def_num;      /* default for F_INT / F_REAL; -1 = absent unless given */
+    const char *def_str; /* default for F_STR; for F_OBJ a JSON text; for a
+                            number absent unless given, the value its absence
+                            stands for (NULL: none) */
     double min, max;     /* inclusive range for numbers */
     const char *choices; /* F_STR: "a|b|c", or NULL for any string */
 } field;
@@ -39,6 +41,10 @@ static const field fields[] = {
     {"model", "dim", F_INT, 1, 0, NULL, 1, 65536, NULL},
     {"model", "heads", F_INT, 1, 0, NULL, 1, 1024, NULL},
     {"model", "hidden", F_INT, 0, 0, NULL, 0, 1 << 20, NULL},
+    /* Fields added after runs existed are absent unless given and stand for
+     * a neutral value when absent, so every earlier config keeps its key. */
+    {"model", "experts", F_INT, 0, -1, "0", 0, 1024, NULL},
+    {"model", "top_k", F_INT, 0, -1, "1", 1, 1024, NULL},
 
     {"data", "corpus", F_STR, 0, 0, "fortunes", 0, 0, NULL},
     {"data", "separator", F_STR, 0, 0, "", 0, 0, NULL},
@@ -78,6 +84,12 @@ static const field fields[] = {
     {"train", "eval_estimator", F_STR, 0, 0, "exact", 0, 0, "exact|bernoulli"},
     {"train", "eval_seed", F_INT, 0, 1234, NULL, 0, BIG, NULL},
     {"train", "checkpoint_every", F_INT, 0, 0, NULL, 0, BIG, NULL},
+    {"train", "capacity_factor", F_REAL, 0, -1, "0", 0, 1e6, NULL},
+    {"train", "aux_loss_weight", F_REAL, 0, -1, "0.01", 0, 1e6, NULL},
+    {"train", "input_mask", F_REAL, 0, -1, "0", 0, 0.99, NULL},
+    {"train", "token_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
+    {"train", "attn_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
+    {"train", "resid_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -223,6 +235,16 @@ int run_config_resolve(json_t *cfg, char *err, size_t errlen)
                  (long long)(dim / heads));
         return -1;
     }
+    double experts = run_config_number(cfg, "model.experts");
+    double top_k = run_config_number(cfg, "model.top_k");
+    if (top_k > (experts > 1 ? experts : 1)) {
+        if (experts > 0)
+            snprintf(err, errlen, "model.top_k (%g) must not exceed model.experts (%g)", top_k, experts);
+        else
+            snprintf(err, errlen, "model.top_k (%g) needs model.experts >= %g (a dense model routes nothing)",
+                     top_k, top_k);
+        return -1;
+    }
     json_t *qs = json_object_get(json_object_get(cfg, "data"), "quality_spec");
     if (json_object_get(qs, "degrade") && json_object_get(qs, "top")) {
         snprintf(err, errlen, "data.quality_spec takes degrade or top, not both");
@@ -237,6 +259,64 @@ int run_config_resolve(json_t *cfg, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* The field of a dotted path "section.name" (or a top-level name). */
+static const field *field_of(const char *path)
+{
+    const char *dot = strchr(path, '.');
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        if (dot ? f->section && strlen(f->section) == (size_t)(dot - path) &&
+                      !strncmp(f->section, path, (size_t)(dot - path)) && !strcmp(f->name, dot + 1)
+                : !f->section && !strcmp(f->name, path))
+            return f;
+    }
+    return NULL;
+}
+
+/* A field absent unless given that stands for a value when absent. */
+static int stands_for(const field *f, double *v)
+{
+    if (!f || (f->type != F_INT && f->type != F_REAL) || f->def_num >= 0 || !f->def_str) return 0;
+    *v = strtod(f->def_str, NULL);
+    return 1;
+}
+
+double run_config_number(const json_t *cfg, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    const json_t *v;
+    if (dot) {
+        char sec[64];
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - path), path);
+        v = json_object_get(json_object_get(cfg, sec), dot + 1);
+    } else {
+        v = json_object_get(cfg, path);
+    }
+    if (json_is_number(v)) return json_number_value(v);
+    const field *f = field_of(path);
+    double d;
+    if (stands_for(f, &d)) return d;
+    if (f && (f->type == F_INT || f->type == F_REAL) && f->def_num >= 0) return f->def_num;
+    return NAN;
+}
+
+int run_config_absent_value(const char *path, double *v)
+{
+    return stands_for(field_of(path), v) ? 0 : -1;
+}
+
+void run_config_fill_absent(json_t *cfg)
+{
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        double d;
+        if (!f->section || !stands_for(f, &d)) continue;
+        json_t *sec = json_object_get(cfg, f->section);
+        if (!json_is_object(sec) || json_object_get(sec, f->name)) continue;
+        json_object_set_new(sec, f->name, f->type == F_INT ? json_integer((json_int_t)d) : json_real(d));
+    }
 }
 
 /* Integral reals become integers so that 12, 12.0 and 1.2e1 hash alike. */

@@ -16,6 +16,22 @@
  * in err. */
 int run_config_resolve(json_t *cfg, char *err, size_t errlen);
 
+/* Fields added after runs existed (model.experts, train.input_mask, ...) are
+ * absent from a config unless given, so earlier configs keep their keys;
+ * their absence stands for a neutral value (docs/run-config.md).
+ *
+ * The number at dotted path `path` ("model.experts") of a resolved config:
+ * its value, else what its absence stands for, else its default; NaN when
+ * the path names no numeric field. */
+double run_config_number(const json_t *cfg, const char *path);
+/* What the absence of field `path` stands for, into *v: 0, or -1 when the
+ * field is not one of those absent unless given. */
+int run_config_absent_value(const char *path, double *v);
+/* Write those stand-in values into a resolved config where absent (for
+ * listing every field, e.g. the sweep's table of axes; never for a run's
+ * own config, whose key would change). */
+void run_config_fill_absent(json_t *cfg);
+
 /* The canonical text of a resolved config: sorted keys, compact, numbers
  * normalised (integral reals print as integers). Caller frees. */
 char *run_config_canonical(const json_t *cfg);

@@ -134,7 +134,7 @@ static void check_attention(int B, int T, int C, int H, int causal, size_t strid
     float *qkv = ref_tof(x, n), *rf = ref_tof(r, no), *y = malloc(sizeof(float) * no);
     float *att = malloc(sizeof(float) * B * H * T * T), *dqkv = malloc(sizeof(float) * n);
     float *scratch = malloc(sizeof(float) * T * T);
-    layer_attention_forward(y, att, qkv, B, T, C, H, causal);
+    layer_attention_forward(y, att, NULL, qkv, B, T, C, H, causal);
     lctx c = {.x = x, .r = r, .out = out, .B = B, .T = T, .C = C, .H = H, .causal = causal};
     f_attn(&c);
     *ok = max_diff(y, out, no) < 1e-5;
@@ -147,7 +147,7 @@ static void check_attention(int B, int T, int C, int H, int causal, size_t strid
         }
         if (fabs(s - 1) > 1e-5) *ok = 0;
     }
-    layer_attention_backward(dqkv, scratch, rf, qkv, att, B, T, C, H, causal);
+    layer_attention_backward(dqkv, scratch, rf, qkv, att, NULL, B, T, C, H, causal);
     if (*ok) *ok = fd_check(causal ? "attention causal" : "attention bidir", f_attn, &c, x, dqkv, n, stride) < TOL;
     free(x), free(r), free(out), free(qkv), free(rf), free(y), free(att), free(dqkv), free(scratch);
 }

@@ -136,36 +136,139 @@ static inline double ref_head(const double *x, const double *W, const int32_t *t
     return loss;
 }
 
+/* The mixture-of-experts feed-forward in double (models.h's definition):
+ * ADDS sum_r p_ie * SwiGLU_e(x_i) onto out for each accepted choice and
+ * returns the balance loss E * sum_e f_e P_e. Choices: the k largest
+ * probabilities, ties to the lower index; cap > 0 accepts an expert's
+ * choices in rank then token order up to cap. *dropped (may be NULL)
+ * counts the rest; *margin (may be NULL) receives the smallest gap between
+ * a chosen and an unchosen probability of one token (routing ties are
+ * where finite differences would cross a discontinuity). */
+static inline double ref_moe(double *out, const double *x, const double *wr, const double *w13,
+                             const double *w2, int N, int C, int F, int E, int k, int cap,
+                             long *dropped, double *margin)
+{
+    double *p = malloc(sizeof(double) * N * E), *h = malloc(sizeof(double) * 2 * F);
+    double *g = malloc(sizeof(double) * F);
+    int *ch = malloc(sizeof(int) * N * k), *cnt = calloc(E, sizeof(int)), *acc = calloc(E, sizeof(int));
+    double mg = 1e300;
+    for (int i = 0; i < N; i++) {
+        double mx = -1e300, sum = 0;
+        for (int e = 0; e < E; e++) {
+            double s = 0;
+            for (int c = 0; c < C; c++) s += x[i * C + c] * wr[e * C + c];
+            p[i * E + e] = s;
+            if (s > mx) mx = s;
+        }
+        for (int e = 0; e < E; e++) sum += (p[i * E + e] = exp(p[i * E + e] - mx));
+        for (int e = 0; e < E; e++) p[i * E + e] /= sum;
+        for (int r = 0; r < k; r++) {
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int q = 0; q < r; q++) taken |= ch[i * k + q] == e;
+                if (!taken && (best < 0 || p[i * E + e] > p[i * E + best])) best = e;
+            }
+            ch[i * k + r] = best;
+            cnt[best]++;
+        }
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int q = 0; q < k; q++) taken |= ch[i * k + q] == e;
+            if (!taken && fabs(p[i * E + ch[i * k + k - 1]] - p[i * E + e]) < mg)
+                mg = fabs(p[i * E + ch[i * k + k - 1]] - p[i * E + e]);
+        }
+    }
+    double aux = 0;
+    for (int e = 0; e < E; e++) {
+        double pe = 0;
+        for (int i = 0; i < N; i++) pe += p[i * E + e];
+        aux += (double)cnt[e] / ((double)N * k) * pe / N;
+    }
+    aux *= E;
+    long drop = 0;
+    for (int r = 0; r < k; r++)
+        for (int i = 0; i < N; i++) {
+            int e = ch[i * k + r];
+            if (cap > 0 && acc[e] >= cap) { drop++; continue; }
+            acc[e]++;
+            const double *W13 = w13 + (size_t)e * 2 * F * C, *W2 = w2 + (size_t)e * C * F;
+            for (int o = 0; o < 2 * F; o++) {
+                double s = 0;
+                for (int c = 0; c < C; c++) s += x[i * C + c] * W13[o * C + c];
+                h[o] = s;
+            }
+            for (int j = 0; j < F; j++) g[j] = h[j] / (1 + exp(-h[j])) * h[F + j];
+            for (int c = 0; c < C; c++) {
+                double s = 0;
+                for (int j = 0; j < F; j++) s += g[j] * W2[c * F + j];
+                out[i * C + c] += p[i * E + e] * s;
+            }
+        }
+    if (dropped) *dropped = drop;
+    if (margin) *margin = E > k ? mg : 1.0;
+    free(p), free(h), free(g), free(ch), free(cnt), free(acc);
+    return aux;
+}
+
+/* Training noise for the reference model: the float model's own masks
+ * (read from its activations after a noisy forward), NULL = none. */
+typedef struct {
+    const float *tokmask, *resmask; /* [N]; per layer [2][batch*seq_len*C] */
+    int cap;                        /* experts' capacity (0 = none) */
+} ref_noise;
+
 /* The whole model in double: params in the float model's layout (pd is a
- * double copy of model_params, same offsets). */
-static inline double ref_model_loss(const model *m, const double *pd, const int32_t *in, const int32_t *tg,
-                             const float *w, int B, int T, int causal)
+ * double copy of model_params, same offsets); with experts, the loss
+ * includes aux_weight * the mean balance loss, as the float gradient does. */
+static inline double ref_model_loss_ex(const model *m, const double *pd, const int32_t *in,
+                                       const int32_t *tg, const float *w, int B, int T, int causal,
+                                       const ref_noise *nz)
 {
     const model_config *c = &m->cfg;
     int L = c->layers, C = c->dim, F = c->hidden, H = c->heads, V = c->vocab, N = B * T;
+    int E = c->experts, K = c->top_k;
+    size_t NC = (size_t)c->batch * c->seq_len * C;
 #define P(field) (pd + (m->p.field - m->params))
     double *x = malloc(sizeof(double) * N * C), *ln = malloc(sizeof(double) * N * C);
     double *qkv = malloc(sizeof(double) * N * 3 * C), *qr = malloc(sizeof(double) * N * 3 * C);
     double *att = malloc(sizeof(double) * N * C), *h13 = malloc(sizeof(double) * N * 2 * F);
-    double *g = malloc(sizeof(double) * N * F);
+    double *g = malloc(sizeof(double) * N * F), *y = malloc(sizeof(double) * N * C);
+    double aux = 0;
+    const float *tm = nz ? nz->tokmask : NULL, *rm = nz ? nz->resmask : NULL;
     for (int i = 0; i < N; i++)
-        for (int k = 0; k < C; k++) x[i * C + k] = P(wte)[in[i] * C + k];
+        for (int k = 0; k < C; k++) x[i * C + k] = P(wte)[in[i] * C + k] * (tm ? tm[i] : 1.0);
     for (int l = 0; l < L; l++) {
+        const float *m1 = rm ? rm + (size_t)l * 2 * NC : NULL, *m2 = rm ? m1 + NC : NULL;
         ref_rmsnorm(ln, x, P(ln1) + l * C, N, C);
         ref_linear(qkv, ln, P(wqkv) + (size_t)l * 3 * C * C, N, C, 3 * C, 0);
         ref_rope(qr, qkv, B, T, C, H);
         ref_attention(att, qr, B, T, C, H, causal);
-        ref_linear(x, att, P(wo) + (size_t)l * C * C, N, C, C, 1);
+        ref_linear(y, att, P(wo) + (size_t)l * C * C, N, C, C, 0);
+        for (int i = 0; i < N * C; i++) x[i] += y[i] * (m1 ? m1[i] : 1.0);
         ref_rmsnorm(ln, x, P(ln2) + l * C, N, C);
-        ref_linear(h13, ln, P(w13) + (size_t)l * 2 * F * C, N, C, 2 * F, 0);
-        ref_swiglu(g, h13, N, F);
-        ref_linear(x, g, P(w2) + (size_t)l * C * F, N, F, C, 1);
+        if (E) {
+            for (int i = 0; i < N * C; i++) y[i] = 0;
+            aux += ref_moe(y, ln, P(wr) + (size_t)l * E * C, P(w13) + (size_t)l * E * 2 * F * C,
+                           P(w2) + (size_t)l * E * C * F, N, C, F, E, K, nz ? nz->cap : 0, NULL, NULL);
+        } else {
+            ref_linear(h13, ln, P(w13) + (size_t)l * 2 * F * C, N, C, 2 * F, 0);
+            ref_swiglu(g, h13, N, F);
+            ref_linear(y, g, P(w2) + (size_t)l * C * F, N, F, C, 0);
+        }
+        for (int i = 0; i < N * C; i++) x[i] += y[i] * (m2 ? m2[i] : 1.0);
     }
     ref_rmsnorm(ln, x, P(lnf), N, C);
     double loss = ref_head(ln, P(whead), tg, w, N, C, V, c->objective == MODEL_MDM ? c->mask_id : -1);
 #undef P
-    free(x), free(ln), free(qkv), free(qr), free(att), free(h13), free(g);
-    return loss;
+    free(x), free(ln), free(qkv), free(qr), free(att), free(h13), free(g), free(y);
+    return loss + (E ? (double)c->aux_weight * aux / L : 0.0);
+}
+
+static inline double ref_model_loss(const model *m, const double *pd, const int32_t *in, const int32_t *tg,
+                                    const float *w, int B, int T, int causal)
+{
+    return ref_model_loss_ex(m, pd, in, tg, w, B, T, causal, NULL);
 }
 
 /* Central differences of f over x[idx] for the listed indices, against the

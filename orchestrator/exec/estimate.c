@@ -24,10 +24,15 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     sweep_plan_number(p, i, "train.batch", &batch);
     sweep_plan_number(p, i, "train.epochs", &epochs);
     sweep_plan_number(p, i, "data.unique_tokens", &u);
+    double experts = 0, top_k = 1;
+    sweep_plan_number(p, i, "model.experts", &experts);
+    sweep_plan_number(p, i, "model.top_k", &top_k);
     model_config c = {.layers = (int)layers, .dim = (int)dim, .heads = (int)heads, .hidden = (int)hidden,
-                      .vocab = (int)vocab, .seq_len = (int)seq, .batch = (int)batch};
+                      .vocab = (int)vocab, .seq_len = (int)seq, .batch = (int)batch,
+                      .experts = (int)experts, .top_k = (int)top_k};
     if (!c.hidden && c.dim > 0) c.hidden = model_default_hidden(c.dim);
     e->params = (double)model_param_count(&c, NULL);
+    e->active_params = (double)model_active_param_count(&c);
     e->tokens = epochs * u;
     e->flops = e->tokens * model_flops_per_token(&c);
 }

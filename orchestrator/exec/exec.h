@@ -25,8 +25,9 @@
 
 typedef struct {
     double params; /* parameter count (0 when the config has no model) */
+    double active_params; /* parameters a token uses (a mixture of experts: top_k experts) */
     double tokens; /* training tokens: epochs x unique_tokens */
-    double flops;  /* tokens x model_flops_per_token */
+    double flops;  /* tokens x model_flops_per_token (active parameters) */
 } exec_estimate;
 
 /* Estimate run i of a plan from its config fields (no JSON built). */

@@ -284,6 +284,7 @@ int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *o
         json_t *d = json_pack("{s:s, s:{s:i, s:i, s:i}}", "objective", "ar", "model", "layers", 1, "dim", 2, "heads", 1);
         char e[256];
         if (!d || run_config_resolve(d, e, sizeof e)) { json_decref(d); return -1; }
+        run_config_fill_absent(d); /* what an absent model.experts, ... stands for */
         defaults = d;
     }
     v = json_object_get(json_object_get(defaults, sec), dot + 1);

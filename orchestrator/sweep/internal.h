@@ -101,14 +101,14 @@ typedef struct {
 } sw_pattern;
 
 /* Model fields an expression may name ("dim"), in sw_model.f order. */
-#define SW_NMODEL_FIELDS 4
+#define SW_NMODEL_FIELDS 6
 extern const char *const sw_model_fields[SW_NMODEL_FIELDS];
 
 typedef struct {
     char *name;
     json_t *obj; /* the model object, with its name */
     int line, col;
-    double f[SW_NMODEL_FIELDS]; /* layers, dim, heads, hidden */
+    double f[SW_NMODEL_FIELDS]; /* layers, dim, heads, hidden, experts, top_k */
 } sw_model;
 
 typedef struct {

@@ -133,10 +133,12 @@ static json_t *defaults_config(void)
         json_decref(d);
         return NULL;
     }
+    run_config_fill_absent(d); /* fields absent unless given are axes too */
     return d;
 }
 
-const char *const sw_model_fields[SW_NMODEL_FIELDS] = {"layers", "dim", "heads", "hidden"};
+const char *const sw_model_fields[SW_NMODEL_FIELDS] = {"layers", "dim", "heads", "hidden", "experts",
+                                                          "top_k"};
 
 static const char *const sections[] = {"model", "data", "train", NULL};
 
@@ -381,7 +383,11 @@ static int read_models(sp_ctx *c, yaml_node_t *n)
         }
         for (size_t f = 0; f < SW_NMODEL_FIELDS; f++) {
             json_t *fv = json_object_get(obj, sw_model_fields[f]);
-            sw->models[sw->nmodels - 1].f[f] = fv ? json_number_value(fv) : 0;
+            char fp[32];
+            double absent = 0;
+            snprintf(fp, sizeof fp, "model.%s", sw_model_fields[f]);
+            run_config_absent_value(fp, &absent); /* top_k absent stands for 1 */
+            sw->models[sw->nmodels - 1].f[f] = fv ? json_number_value(fv) : absent;
         }
         /* Check the size now (heads divide dim, ...) so the error points here. */
         json_t *trial = json_pack("{s:s, s:O}", "objective", "ar", "model", obj);
