@@ -371,3 +371,38 @@ SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quali
   JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
               AND bm.objective = 'mdm'
   LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
+
+-- @migration 3: sparse models and training noise: runs.active_params and the run_axes view
+
+-- Parameters a token uses (models.h model_active_param_count): for a mixture
+-- of experts its top_k experts per layer and the routers, for a dense model
+-- all of them. The driver fills it when it registers a run; NULL when unknown.
+ALTER TABLE runs ADD COLUMN active_params INTEGER;
+
+-- One row per run with the typed axes and the mixture-of-experts and noise
+-- settings of its config, absent fields read as what their absence stands
+-- for (docs/run-config.md), so `SELECT ... GROUP BY experts, input_mask`
+-- needs no JSON:
+--   active_params    runs.active_params; for a dense run (experts 0) whose
+--                    column is NULL, its params
+--   experts          model.experts (0 = dense)
+--   top_k            model.top_k (NULL for a dense run)
+--   capacity_factor  train.capacity_factor (0 = no cap)
+--   aux_loss_weight  train.aux_loss_weight (NULL for a dense run)
+--   input_mask, token_dropout, attn_dropout, resid_dropout   the train.* noise rates
+CREATE VIEW run_axes AS
+SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
+       coalesce(r.active_params, CASE WHEN x.experts = 0 THEN r.params END) AS active_params,
+       x.experts,
+       CASE WHEN x.experts > 0 THEN coalesce(json_extract(r.config, '$.model.top_k'), 1) END AS top_k,
+       coalesce(json_extract(r.config, '$.train.capacity_factor'), 0) AS capacity_factor,
+       CASE WHEN x.experts > 0 THEN coalesce(json_extract(r.config, '$.train.aux_loss_weight'), 0.01)
+       END AS aux_loss_weight,
+       coalesce(json_extract(r.config, '$.train.input_mask'), 0) AS input_mask,
+       coalesce(json_extract(r.config, '$.train.token_dropout'), 0) AS token_dropout,
+       coalesce(json_extract(r.config, '$.train.attn_dropout'), 0) AS attn_dropout,
+       coalesce(json_extract(r.config, '$.train.resid_dropout'), 0) AS resid_dropout,
+       r.unique_tokens, r.quality, r.epochs, r.seed, r.status
+  FROM runs r
+  JOIN (SELECT id, coalesce(json_extract(config, '$.model.experts'), 0) AS experts FROM runs) x
+    ON x.id = r.id;

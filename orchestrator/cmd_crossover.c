@@ -1,7 +1,8 @@
 /*
  * cmd_crossover.c — `xover crossover`: where MDM overtakes AR, per pair, as
  * a table (the columns of the crossover view), or with --fit the power law
- * of the crossover against the unique-token budget.
+ * of the crossover against the unique-token budget, or with --match-compute
+ * AR and MDM of any models compared at equal training FLOPs.
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
@@ -48,6 +49,51 @@ static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
     return rc;
 }
 
+/* --match-compute: one row per (AR side, MDM side) of a matched group. */
+#define NMATCH 21
+static const char *const match_cols[NMATCH] = {
+    "metric", "better", "x_axis", "ar_model", "mdm_model", "ar_active_params", "mdm_active_params",
+    "unique_tokens", "quality", "ar_epochs", "mdm_epochs", "ar_seeds", "mdm_seeds", "verdict",
+    "crossover", "final_gap", "ar_best", "ar_best_x", "mdm_best", "mdm_best_x", "cell"};
+
+static int print_matched(const an_pairs *ps, rowfmt *f, int r6)
+{
+    int ncol = r6 ? NMATCH - 1 : NMATCH;
+    if (rowfmt_columns(f, ncol, match_cols)) return -1;
+    for (size_t i = 0; i < ps->n; i++) {
+        const an_pair *p = &ps->p[i];
+        db_value full[AN_NCOL], v[NMATCH];
+        an_pair_row(p, full, r6); /* the shared columns, formatted alike */
+        int at = 0;
+        v[at++] = full[an_column_index("metric")];
+        v[at++] = full[an_column_index("better")];
+        v[at++] = full[an_column_index("x_axis")];
+        v[at++] = (db_value){DB_TEXT, 0, 0, p->ar_model, strlen(p->ar_model)};
+        v[at++] = full[an_column_index("model")];
+        v[at++] = p->ar_active_params >= 0 ? (db_value){DB_INT, p->ar_active_params, 0, NULL, 0}
+                                           : (db_value){DB_NULL, 0, 0, NULL, 0};
+        v[at++] = p->active_params >= 0 ? (db_value){DB_INT, p->active_params, 0, NULL, 0}
+                                        : (db_value){DB_NULL, 0, 0, NULL, 0};
+        v[at++] = full[an_column_index("unique_tokens")];
+        v[at++] = full[an_column_index("quality")];
+        v[at++] = isnan(p->ar_epochs) ? (db_value){DB_NULL, 0, 0, NULL, 0}
+                                      : (db_value){DB_REAL, 0, p->ar_epochs, NULL, 0};
+        v[at++] = full[an_column_index("epochs")];
+        v[at++] = full[an_column_index("ar_seeds")];
+        v[at++] = full[an_column_index("mdm_seeds")];
+        v[at++] = full[an_column_index("verdict")];
+        v[at++] = full[an_column_index("crossover")];
+        v[at++] = full[an_column_index("final_gap")];
+        v[at++] = full[an_column_index("ar_best")];
+        v[at++] = full[an_column_index("ar_best_x")];
+        v[at++] = full[an_column_index("mdm_best")];
+        v[at++] = full[an_column_index("mdm_best_x")];
+        v[at++] = full[an_column_index("cell")];
+        if (rowfmt_row(f, ncol, v)) return -1;
+    }
+    return 0;
+}
+
 int cmd_crossover(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
@@ -56,10 +102,11 @@ int cmd_crossover(int argc, char **argv)
                                          {"x", required_argument, 0, 'x'},
                                          {"format", required_argument, 0, 'f'},
                                          {"fit", no_argument, 0, 'F'},
+                                         {"match-compute", no_argument, 0, 'M'},
                                          {0, 0, 0, 0}};
-    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = "tokens",
+    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = NULL,
                *fmt = "md";
-    int fit = 0, c;
+    int fit = 0, match = 0, c;
     while ((c = cli_getopt("crossover", argc, argv, "f:", opts)) != -1) {
         switch (c) {
         case 'd': opt_db = optarg; break;
@@ -68,6 +115,7 @@ int cmd_crossover(int argc, char **argv)
         case 'x': xname = optarg; break;
         case 'f': fmt = optarg; break;
         case 'F': fit = 1; break;
+        case 'M': match = 1; break;
         default: return XO_USAGE;
         }
     }
@@ -75,6 +123,12 @@ int cmd_crossover(int argc, char **argv)
         return cli_usage_error("crossover", "unexpected argument '%s'", argv[optind]);
     int kind = rowfmt_parse(fmt, FORMATS);
     if (kind < 0) return rowfmt_bad_format("crossover", fmt, FORMATS);
+    if (match && xname && strcmp(xname, "flops") != 0)
+        return cli_usage_error("crossover", "--match-compute compares at equal FLOPs: --x must be flops, not '%s'",
+                               xname);
+    if (match && fit)
+        return cli_usage_error("crossover", "--match-compute and --fit do not go together");
+    if (!xname) xname = match ? "flops" : "tokens";
     int x = an_xaxis_parse(xname);
     if (x < 0)
         return cli_usage_error("crossover", "--x must be tokens, epochs or flops, not '%s'", xname);
@@ -90,7 +144,8 @@ int cmd_crossover(int argc, char **argv)
         return XO_USAGE;
     }
     an_pairs ps;
-    int rc = an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
+    int rc = match ? an_pairs_load_matched(d, sweep_id, metric, &ps, err, sizeof err)
+                   : an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
     db_close(d);
     if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
     if (ps.n == 0)
@@ -102,6 +157,8 @@ int cmd_crossover(int argc, char **argv)
     int bad = !f;
     if (!bad && fit) {
         bad = print_fit(&ps, f, r6);
+    } else if (!bad && match) {
+        bad = print_matched(&ps, f, r6);
     } else if (!bad) {
         /* The cell's JSON is for SQL and the machine formats; in a table
          * for reading it drowns the rest. */

@@ -8,17 +8,21 @@
  *
  *   config.json    the resolved run config (written only if absent).
  *   model.json     {"key", "objective", "params", "non_embedding_params",
- *                   "flops_per_token", "tokens_per_step", "total_steps",
- *                   "seqs_per_epoch", "vocab", "mask_id", "layers", "dim",
- *                   "heads", "hidden", "seq_len", "batch"}; written atomically
- *                   at the start.
+ *                   "active_params", "flops_per_token", "tokens_per_step",
+ *                   "total_steps", "seqs_per_epoch", "vocab", "mask_id",
+ *                   "layers", "dim", "heads", "hidden", "experts", "top_k",
+ *                   "seq_len", "batch"}; written atomically at the start.
+ *                   flops_per_token counts ACTIVE parameters (models.h).
  *   metrics.jsonl  one JSON object per line; EVERY line has "step" (optimizer
  *                  steps done), "tokens" (training tokens seen), "epoch"
  *                  (epochs over the unique tokens, fractional) and "flops"
  *                  (cumulative training FLOPs, model_flops_per_token x
  *                  tokens), plus either
  *                    "train_loss" (mean over the steps since the previous
- *                    train line), "lr", "grad_norm"            or
+ *                    train line), "lr", "grad_norm" (and for a mixture of
+ *                    experts "aux_loss", the balance loss, and "moe_dropped",
+ *                    the share of expert choices dropped for capacity, both
+ *                    means over the same steps)                 or
  *                    "val_loss" (nats/token) and, with cloze items, "mc_acc".
  *                  Evaluations happen at step 0, every eval interval and at
  *                  the last step; train lines about 500 times per run.
@@ -401,14 +405,16 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     uint64_t log_iv = total / 500 > 0 ? total / 500 : 1;
 
     /* model.json: sizes and costs, for the orchestrator and for people. */
-    size_t ne, np = model_param_count(mc, &ne);
-    json_t *info = json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+    size_t ne, np = model_param_count(mc, &ne), nact = model_active_param_count(mc);
+    json_t *info = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
+                             "s:i, s:i, s:i}",
                              "key", cfg_key, "objective", mc->objective == MODEL_MDM ? "mdm" : "ar", "params",
-                             (json_int_t)np, "non_embedding_params", (json_int_t)ne, "flops_per_token", fpt,
+                             (json_int_t)np, "non_embedding_params", (json_int_t)ne, "active_params",
+                             (json_int_t)nact, "flops_per_token", fpt,
                              "tokens_per_step", (json_int_t)tok_step, "total_steps", (json_int_t)total, "seqs_per_epoch",
                              (json_int_t)spe, "vocab", mc->vocab, "mask_id", (int)mc->mask_id, "layers",
-                             mc->layers, "dim", mc->dim, "heads", mc->heads, "hidden", mc->hidden, "seq_len", T,
-                             "batch", B);
+                             mc->layers, "dim", mc->dim, "heads", mc->heads, "hidden", mc->hidden, "experts",
+                             mc->experts, "top_k", mc->top_k, "seq_len", T, "batch", B);
     char *info_text = info ? json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(info);
     path_in(rd, path, sizeof path, "model.json");
@@ -442,16 +448,17 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         snprintf(err, sizeof err, "cannot open %s: %s", mpath, strerror(errno));
         goto fail;
     }
-    logf_(rd, "%s model: %zu params (%zu non-embedding), %.3g FLOPs/token; %llu steps of %d x %d tokens, "
-              "%zu sequences per epoch",
-          mc->objective == MODEL_MDM ? "mdm" : "ar", np, ne, fpt, (unsigned long long)total, B, T, spe);
+    logf_(rd, "%s model: %zu params (%zu non-embedding, %zu active), %.3g FLOPs/token; %llu steps of %d x %d "
+              "tokens, %zu sequences per epoch",
+          mc->objective == MODEL_MDM ? "mdm" : "ar", np, ne, nact, fpt, (unsigned long long)total, B, T, spe);
     double val = NAN;
     if (step == 0) {
         if (evaluate(m, src, &t, metrics, 0, 0, 0, &val, err, sizeof err)) goto fail;
         logf_(rd, "step 0: val_loss %.4f", val);
     }
-    /* The running train-loss window survives checkpoints (extra[0..1]). */
-    double wsum = ck.extra[0], wn = ck.extra[1];
+    /* The running train-loss window survives checkpoints (extra[0..1]; a
+     * mixture of experts' balance loss and dropped share: extra[2..3]). */
+    double wsum = ck.extra[0], wn = ck.extra[1], waux = ck.extra[2], wdrop = ck.extra[3];
     int tty = cli_stderr_is_tty();
     double t0 = now(), last_print = 0;
     uint64_t step0 = step;
@@ -472,13 +479,21 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         inject_after_step(metrics, step);
         wsum += st.loss;
         wn += 1;
+        if (mc->experts) {
+            double dropped, aux = model_moe_aux(m, &dropped);
+            waux += aux;
+            wdrop += dropped;
+        }
         double seen = step * tok_step, flops = seen * fpt;
         if (step % log_iv == 0 || step == total) {
-            char rest[160];
-            snprintf(rest, sizeof rest, ",\"train_loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g", wsum / wn, lr,
-                     st.grad_norm);
+            char rest[256];
+            int k = snprintf(rest, sizeof rest, ",\"train_loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g", wsum / wn,
+                             lr, st.grad_norm);
+            if (mc->experts)
+                snprintf(rest + k, sizeof rest - (size_t)k, ",\"aux_loss\":%.9g,\"moe_dropped\":%.9g", waux / wn,
+                         wdrop / wn);
             metric_line(metrics, step, seen, train_source_epoch(src), flops, rest);
-            wsum = wn = 0;
+            wsum = wn = waux = wdrop = 0;
         }
         int evaled = 0;
         if (eval_due(&t, step, eval_iv, steps_per_epoch) || step == total) {
@@ -491,6 +506,8 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         if (ckpt || step == total || stop_signal) {
             ck.extra[0] = wsum;
             ck.extra[1] = wn;
+            ck.extra[2] = waux;
+            ck.extra[3] = wdrop;
             train_source_get_position(src, ck.data_pos);
             if (flush_file(metrics)) {
                 snprintf(err, sizeof err, "cannot write %s: %s", mpath, strerror(errno));
@@ -518,7 +535,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         snprintf(why, sizeof why, "signal %d at step %llu", (int)stop_signal, (unsigned long long)step);
         if (step == step0) { /* no step ran since start: make sure a checkpoint exists */
             train_source_get_position(src, ck.data_pos);
-            ck.extra[0] = wsum, ck.extra[1] = wn;
+            ck.extra[0] = wsum, ck.extra[1] = wn, ck.extra[2] = waux, ck.extra[3] = wdrop;
             if (flush_file(metrics) || save_checkpoint(m, ckpath, &ck, err, sizeof err)) goto fail;
         }
         set_status(rd, "interrupted", why);

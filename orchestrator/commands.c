@@ -207,7 +207,8 @@ const cli_command cli_commands[] = {
      "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"},
     {"crossover", cmd_crossover, "where MDM overtakes AR: the crossover of every AR/MDM pair",
      "usage: xover crossover [--sweep S] [--metric M] [--x tokens|epochs|flops]\n"
-     "                       [--format md|csv|json|table] [--fit] [--db PATH]\n\n"
+     "                       [--format md|csv|json|table] [--fit] [--match-compute]\n"
+     "                       [--db PATH]\n\n"
      "Pair each AR run with the MDM runs whose configs agree on everything but the\n"
      "objective and the seed; average each side over its seeds (mean and sd at every\n"
      "x all seeds measured); compare the best-so-far curves, linearly interpolated,\n"
@@ -220,7 +221,12 @@ const cli_command cli_commands[] = {
      "  --sweep S      only the runs of sweep S (default: every run)\n"
      "  --metric M     the metric (default val_loss); lower-better if its name ends in\n"
      "                 loss, nll, elbo or ppl, higher-better otherwise (mc_acc)\n"
-     "  --x AXIS       tokens seen (default), epochs, or training flops\n"
+     "  --x AXIS       tokens seen (default), epochs, or training flops (counted on\n"
+     "                 active parameters: a mixture of experts' top_k experts)\n"
+     "  --match-compute  compare at equal training FLOPs across models: pair every AR\n"
+     "                 side with every MDM side whose configs agree on everything but\n"
+     "                 objective, seed, model and train.epochs (x is flops); columns\n"
+     "                 name each side's model and active parameters\n"
      "  -f, --format F md (default), table, csv or json (csv/json add the cell's config)\n"
      "  --fit          instead, fit crossover = a * U^k over the unique budgets U (least\n"
      "                 squares in log-log, with R^2), per model and quality; with --x\n"

@@ -80,9 +80,16 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
 /* ---- pairs from the database ------------------------------------------ */
 
 typedef struct {
-    char *cell;           /* the config without objective and seed (JSON) */
+    char *cell;           /* the config without objective and seed (JSON); for a
+                             matched-compute pair also without model and epochs */
     char *model, *quality, *metric;
     long long params, unique_tokens;
+    long long active_params; /* parameters a token uses (-1 unknown) */
+    /* Matched-compute pairs (an_pairs_load_matched): each side's model; the
+     * fields above then hold the MDM side's model, params and epochs. */
+    char *ar_model;       /* NULL for an ordinary pair */
+    long long ar_params, ar_active_params;
+    double ar_epochs;
     double epochs;
     int lower_better;
     an_xaxis xaxis;
@@ -104,6 +111,15 @@ int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_
                   char *err, size_t errlen);
 void an_pairs_free(an_pairs *ps);
 
+/* Compute-matched pairs: AR and MDM sides whose configs agree on everything
+ * but objective, seed, model and train.epochs, so a side may be any model
+ * trained for any length; every AR side of such a group is paired with
+ * every MDM side, on x = training FLOPs (the trainer's flops, counted on
+ * active parameters). Ordered by metric, unique_tokens, quality, cell,
+ * AR model, MDM model. Returns as an_pairs_load. */
+int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
+                          char *err, size_t errlen);
+
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */
@@ -116,9 +132,10 @@ int an_column_index(const char *name);
 void an_pair_row(const an_pair *p, db_value *vals, int round6);
 
 /* The value of axis `axis` for pair p into v: a typed axis (model, params,
- * unique_tokens, quality, epochs) or a dotted path into the cell's config
- * ("train.lr", "model.dim"). buf holds text values. Returns 0, or -1 when
- * the axis names nothing (v is then NULL). */
+ * active_params, unique_tokens, quality, epochs) or a dotted path into the
+ * cell's config ("train.lr", "model.dim"; a field absent unless given reads
+ * as what its absence stands for: model.experts 0). buf holds text values.
+ * Returns 0, or -1 when the axis names nothing (v is then NULL). */
 int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n);
 
 /* ---- the power law ------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * crossover computed; and a pair as a row of the crossover view's columns.
  */
 #include "orchestrator/analysis/analysis.h"
+#include "orchestrator/run_config.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -14,7 +15,8 @@
 /* One run's series as loaded: x for the chosen axis, copied. */
 typedef struct {
     char *cell, *objective, *model, *quality, *metric;
-    long long params, unique_tokens;
+    char *group; /* matched compute: the cell without model and epochs */
+    long long params, unique_tokens, active_params;
     double epochs;
     int done;
     size_t n;
@@ -24,6 +26,7 @@ typedef struct {
 
 typedef struct {
     an_xaxis xaxis;
+    int matched;
     rec *r;
     size_t n, cap;
     int oom;
@@ -38,6 +41,7 @@ static void rec_free(rec *r)
     free(r->model);
     free(r->quality);
     free(r->metric);
+    free(r->group);
     free(r->x);
     free(r->y);
     free(r->step);
@@ -62,6 +66,7 @@ static int on_series(void *ctx, const db_series *s)
     r->quality = sdup(s->quality);
     r->metric = sdup(s->metric);
     r->params = s->params;
+    r->active_params = s->active_params;
     r->unique_tokens = s->unique_tokens;
     r->epochs = s->epochs;
     r->done = s->status && strcmp(s->status, "done") == 0;
@@ -75,6 +80,17 @@ static int on_series(void *ctx, const db_series *s)
         !r->step) {
         L->oom = 1;
         return 1;
+    }
+    if (L->matched) {
+        json_t *c = json_loads(r->cell, 0, NULL);
+        json_object_del(c, "model");
+        json_object_del(json_object_get(c, "train"), "epochs");
+        r->group = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(r->cell);
+        json_decref(c);
+        if (!r->group) {
+            L->oom = 1;
+            return 1;
+        }
     }
     memcpy(r->x, xs, s->n * sizeof *r->x);
     memcpy(r->y, s->value, s->n * sizeof *r->y);
@@ -127,6 +143,7 @@ void an_pairs_free(an_pairs *ps)
         free(p->model);
         free(p->quality);
         free(p->metric);
+        free(p->ar_model);
         an_curve_free(&p->ar);
         an_curve_free(&p->mdm);
     }
@@ -140,7 +157,7 @@ int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_
 {
     out->p = NULL;
     out->n = 0;
-    loader L = {x, NULL, 0, 0, 0};
+    loader L = {x, 0, NULL, 0, 0, 0};
     int rc = db_crossover_series(d, sweep_id, metric, on_series, &L);
     if (L.oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
     else if (rc) snprintf(err, errlen, "%s", db_errmsg(d));
@@ -165,6 +182,7 @@ int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_
             p->quality = sdup(r->quality);
             p->metric = sdup(r->metric);
             p->params = r->params;
+            p->active_params = r->active_params;
             p->unique_tokens = r->unique_tokens;
             p->epochs = r->epochs;
             p->lower_better = db_metric_lower_better(r->metric);
@@ -197,6 +215,113 @@ int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_
         return rc;
     }
     qsort(out->p, out->n, sizeof *out->p, cmp_pair);
+    return DB_OK;
+}
+
+/* ---- compute-matched pairs ---------------------------------------------------- */
+
+static int cmp_matched(const void *a, const void *b)
+{
+    const rec *p = a, *q = b;
+    int c = strcmp(p->metric, q->metric);
+    if (!c) c = strcmp(p->group, q->group);
+    if (!c) c = strcmp(p->objective, q->objective);
+    if (!c) c = strcmp(p->cell, q->cell);
+    return c;
+}
+
+static int cmp_matched_pair(const void *a, const void *b)
+{
+    const an_pair *p = a, *q = b;
+    int c = strcmp(p->metric, q->metric);
+    if (!c) c = (p->unique_tokens > q->unique_tokens) - (p->unique_tokens < q->unique_tokens);
+    if (!c) c = cmp_str(p->quality, q->quality);
+    if (!c) c = strcmp(p->cell, q->cell);
+    if (!c) c = cmp_str(p->ar_model, q->ar_model);
+    if (!c) c = cmp_str(p->model, q->model);
+    if (!c) c = (p->ar_epochs > q->ar_epochs) - (p->ar_epochs < q->ar_epochs);
+    if (!c) c = (p->epochs > q->epochs) - (p->epochs < q->epochs);
+    return c;
+}
+
+/* The end of the run of recs from i with the same cell (one side). */
+static size_t side_end(const rec *r, size_t i, size_t j)
+{
+    size_t k = i;
+    while (k < j && !strcmp(r[k].cell, r[i].cell)) k++;
+    return k;
+}
+
+int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
+                          char *err, size_t errlen)
+{
+    out->p = NULL;
+    out->n = 0;
+    loader L = {AN_FLOPS, 1, NULL, 0, 0, 0};
+    int rc = db_crossover_series(d, sweep_id, metric, on_series, &L);
+    if (L.oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+    else if (rc) snprintf(err, errlen, "%s", db_errmsg(d));
+    size_t cap = 0;
+    if (!rc) qsort(L.r, L.n, sizeof *L.r, cmp_matched);
+    /* Groups of equal (metric, group): AR sides (one per cell), then MDM sides. */
+    for (size_t i = 0; !rc && i < L.n;) {
+        size_t j = i;
+        while (j < L.n && !strcmp(L.r[j].metric, L.r[i].metric) && !strcmp(L.r[j].group, L.r[i].group))
+            j++;
+        size_t k = i;
+        while (k < j && !strcmp(L.r[k].objective, "ar")) k++;
+        for (size_t a = i; !rc && a < k; a = side_end(L.r, a, k))
+            for (size_t m = k; !rc && m < j; m = side_end(L.r, m, j)) {
+                if (out->n == cap) {
+                    size_t c2 = cap ? cap * 2 : 16;
+                    an_pair *t = realloc(out->p, c2 * sizeof *t);
+                    if (!t) { rc = DB_EIO; snprintf(err, errlen, "out of memory"); break; }
+                    out->p = t;
+                    cap = c2;
+                }
+                an_pair *p = &out->p[out->n++];
+                memset(p, 0, sizeof *p);
+                const rec *ra = &L.r[a], *rm = &L.r[m];
+                p->cell = sdup(rm->group);
+                p->model = sdup(rm->model);
+                p->ar_model = sdup(ra->model);
+                p->quality = sdup(rm->quality);
+                p->metric = sdup(rm->metric);
+                p->params = rm->params;
+                p->active_params = rm->active_params;
+                p->ar_params = ra->params;
+                p->ar_active_params = ra->active_params;
+                p->unique_tokens = rm->unique_tokens;
+                p->epochs = rm->epochs;
+                p->ar_epochs = ra->epochs;
+                p->lower_better = db_metric_lower_better(rm->metric);
+                p->xaxis = AN_FLOPS;
+                p->all_done = 1;
+                if (!p->cell || !p->model || !p->ar_model || !p->quality || !p->metric ||
+                    side(L.r, a, side_end(L.r, a, k), p->lower_better, &p->ar, &p->all_done) ||
+                    side(L.r, m, side_end(L.r, m, j), p->lower_better, &p->mdm, &p->all_done)) {
+                    rc = DB_EIO;
+                    snprintf(err, errlen, "out of memory");
+                    break;
+                }
+                if (p->ar.seeds == 0 || p->mdm.seeds == 0) {
+                    free(p->cell); free(p->model); free(p->ar_model); free(p->quality); free(p->metric);
+                    an_curve_free(&p->ar);
+                    an_curve_free(&p->mdm);
+                    out->n--;
+                } else {
+                    an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
+                }
+            }
+        i = j;
+    }
+    for (size_t i = 0; i < L.n; i++) rec_free(&L.r[i]);
+    free(L.r);
+    if (rc) {
+        an_pairs_free(out);
+        return rc;
+    }
+    if (out->n) qsort(out->p, out->n, sizeof *out->p, cmp_matched_pair);
     return DB_OK;
 }
 
@@ -276,6 +401,7 @@ int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, siz
     if (!strcmp(axis, "model")) { *v = text(p->model); return 0; }
     if (!strcmp(axis, "quality")) { *v = text(p->quality); return 0; }
     if (!strcmp(axis, "params")) { *v = integer(p->params); return 0; }
+    if (!strcmp(axis, "active_params")) { *v = integer(p->active_params); return 0; }
     if (!strcmp(axis, "unique_tokens")) { *v = integer(p->unique_tokens); return 0; }
     if (!strcmp(axis, "epochs")) { *v = real(p->epochs, 0); return 0; }
     if (!strcmp(axis, "metric")) { *v = text(p->metric); return 0; }
@@ -288,6 +414,14 @@ int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, siz
          tok = strtok_r(NULL, ".", &save))
         j = json_is_object(j) ? json_object_get(j, tok) : NULL;
     int rc = 0;
+    double absent;
+    if (!j && root && run_config_absent_value(axis, &absent) == 0) {
+        /* model.experts, train.input_mask, ...: absent stands for a value */
+        json_decref(root);
+        if (absent == floor(absent)) *v = integer((long long)absent);
+        else *v = real(absent, 0);
+        return 0;
+    }
     if (!j || j == root) rc = -1;
     else if (json_is_integer(j)) *v = integer(json_integer_value(j));
     else if (json_is_real(j)) *v = real(json_real_value(j), 0);

@@ -109,6 +109,8 @@ typedef struct {
     double epochs;
     long long seed;
     const char *run_dir;   /* NULL leaves an existing value alone */
+    long long active_params; /* parameters a token uses (mixture of experts); <= 0 =
+                                unknown, which leaves an existing value alone */
 } db_run_spec;
 
 /* Insert the run with status 'pending', or, if a run with that key exists,
@@ -275,6 +277,7 @@ typedef struct {
     size_t n;
     const long long *step;
     const double *tokens, *epoch, *flops, *value;
+    long long active_params; /* run_axes.active_params (schema 3; -1 when unknown) */
 } db_series;
 typedef int (*db_series_fn)(void *ctx, const db_series *s);
 

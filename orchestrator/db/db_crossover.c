@@ -83,7 +83,7 @@ static char *dup_col(sqlite3_stmt *st, int i)
 /* One run's row copied out of the runs statement, so the metrics statement
  * can step while we hold it. */
 typedef struct {
-    long long id, params, unique_tokens, seed;
+    long long id, params, unique_tokens, seed, active_params;
     double epochs;
     char *cell, *objective, *model, *quality, *status;
 } run_row;
@@ -113,7 +113,7 @@ static int run_series(db *d, sqlite3_stmt *ms, const run_row *r, const char *met
         if (name && (rc != SQLITE_ROW || !nm || strcmp(nm, name) != 0)) {
             db_series s = {r->id, r->cell, r->objective, r->model, r->quality, r->status, name,
                            r->params, r->unique_tokens, r->seed, r->epochs, p.n, p.step,
-                           p.tokens, p.epoch, p.flops, p.value};
+                           p.tokens, p.epoch, p.flops, p.value, r->active_params};
             if (fn(ctx, &s)) { out = db_fail(d, DB_EABORT, "stopped"); break; }
             free(name);
             name = NULL;
@@ -142,9 +142,15 @@ int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series
         return db_fail(d, DB_EINPUT, "'%s' has schema version %d, without the crossover views; "
                        "'xover db init %s' upgrades it", d->path, d->version, d->path);
     sqlite3_stmt *rs = NULL, *ms = NULL;
-    int rc = sqlite3_prepare_v2(d->h,
+    /* Active parameters come with schema 3 (as in run_axes); before it, unknown. */
+    int rc = sqlite3_prepare_v2(d->h, d->version >= 3 ?
+        "SELECT c.run_id, c.cell, c.objective, c.model, c.params, c.unique_tokens, c.quality, "
+        "c.epochs, c.seed, c.status, coalesce(r.active_params, CASE WHEN "
+        "coalesce(json_extract(r.config, '$.model.experts'), 0) = 0 THEN r.params END) "
+        "FROM crossover_runs c JOIN runs r ON r.id = c.run_id WHERE ?1 <= 0 OR c.run_id IN "
+        "(SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) ORDER BY c.run_id" :
         "SELECT run_id, cell, objective, model, params, unique_tokens, quality, epochs, seed, "
-        "status FROM crossover_runs WHERE ?1 <= 0 OR run_id IN "
+        "status, NULL FROM crossover_runs WHERE ?1 <= 0 OR run_id IN "
         "(SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) ORDER BY run_id", -1, &rs, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(d->h,
@@ -181,6 +187,7 @@ int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series
         r->epochs = col_real(rs, 7);
         r->seed = col_int(rs, 8);
         r->status = dup_col(rs, 9);
+        r->active_params = col_int(rs, 10);
         if (!r->cell || !r->objective) { out = db_fail(d, DB_EIO, "out of memory"); break; }
     }
     if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "reading runs");

@@ -83,15 +83,23 @@ int db_run_put(db *d, const db_run_spec *r, long long *id)
     if (need_write(d)) return DB_EDENIED;
     if (!r->key || !*r->key || !r->config)
         return db_fail(d, DB_EINPUT, "a run needs its key and its config");
+    /* runs.active_params arrived with migration 3; a database kept in an
+     * older shape (db_open_schema) is written without it. A handle's version
+     * never changes, so the cached statement always matches it. */
+#define RUN_PUT(cols, vals, upd)                                                                   \
+    "INSERT INTO runs (key, config, objective, model, params, unique_tokens, quality, "           \
+    "epochs, seed, run_dir" cols ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10" vals ") "     \
+    "ON CONFLICT (key) DO UPDATE SET config = excluded.config, objective = excluded.objective, "   \
+    "model = excluded.model, params = excluded.params, "                                           \
+    "unique_tokens = excluded.unique_tokens, quality = excluded.quality, "                         \
+    "epochs = excluded.epochs, seed = excluded.seed, "                                             \
+    "run_dir = coalesce(excluded.run_dir, runs.run_dir), " upd "updated_at = " NOW " RETURNING id"
     sqlite3_stmt *st = db_stmt(d, ST_RUN_PUT,
-        "INSERT INTO runs (key, config, objective, model, params, unique_tokens, quality, "
-        "epochs, seed, run_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-        "ON CONFLICT (key) DO UPDATE SET config = excluded.config, objective = excluded.objective, "
-        "model = excluded.model, params = excluded.params, "
-        "unique_tokens = excluded.unique_tokens, quality = excluded.quality, "
-        "epochs = excluded.epochs, seed = excluded.seed, "
-        "run_dir = coalesce(excluded.run_dir, runs.run_dir), updated_at = " NOW
-        " RETURNING id");
+        d->version >= 3
+            ? RUN_PUT(", active_params", ", ?11",
+                      "active_params = coalesce(excluded.active_params, runs.active_params), ")
+            : RUN_PUT("", "", ""));
+#undef RUN_PUT
     if (!st) return DB_EIO;
     db_bind_text(st, 1, r->key);
     db_bind_text(st, 2, r->config);
@@ -103,6 +111,7 @@ int db_run_put(db *d, const db_run_spec *r, long long *id)
     db_bind_real(st, 8, r->epochs);
     db_bind_int(st, 9, r->seed);
     db_bind_text(st, 10, r->run_dir);
+    if (d->version >= 3) db_bind_int(st, 11, r->active_params > 0 ? r->active_params : -1);
     char what[300];
     snprintf(what, sizeof what, "recording run %.64s", r->key);
     int rc = step_id(d, st, id, what);
