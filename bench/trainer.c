@@ -15,9 +15,16 @@
  *            size (parameters + gradients + 2 moments + activations) and
  *            against a child that only initialises OpenBLAS.
  *
+ *   moe      a mixture of experts (config A with 8 experts, top-1 and top-2)
+ *            against the dense model of equal ACTIVE parameters (hidden F
+ *            for top-1, 2F for top-2): tokens/s and the active-FLOP rate
+ *            (model_flops_per_token counts active parameters), and their
+ *            ratio; the target is >= 60% of the dense rate.
+ *
  * Configs: A = 4 layers, dim 128, 4 heads, seq 128, batch 16, vocab 1024;
  *          B = 2 layers, dim 64, 2 heads, seq 64, batch 32, vocab 512.
- * Usage: build/bench/trainer [--quick]   (--quick: shorter timings)
+ * Usage: build/bench/trainer [--quick] [--moe]
+ *   --quick  shorter timings; --moe  only the mixture-of-experts rows
  */
 #include "models/models.h"
 
@@ -220,13 +227,55 @@ static double run_torch(const model_config *c, const char *obj, int tuned, int s
     return atof(p + 15);
 }
 
+/* The mixture-of-experts rows: each MoE against the dense model with the
+ * same active parameters, both timed the same way in their own child. */
+static int moe_rows(void)
+{
+    model_config a = {.layers = 4, .dim = 128, .heads = 4, .vocab = 1024, .seq_len = 128, .batch = 16,
+                      .objective = MODEL_AR, .mask_id = 1023};
+    int F = model_default_hidden(a.dim), fail = 0;
+    printf("\nmixture of experts (config A, AR): active-FLOP rate against the dense model of equal active "
+           "parameters (target >= 60%%)\n");
+    for (int k = 1; k <= 2; k++) {
+        model_config moe = a, dense = a;
+        moe.hidden = F;
+        moe.experts = 8;
+        moe.top_k = k;
+        dense.hidden = k * F;
+        ours_result rm, rd;
+        long kb;
+        if (in_child(&moe, 0, &rm, &kb) || in_child(&dense, 0, &rd, &kb)) {
+            printf("  top-%d: FAILED\n", k);
+            fail = 1;
+            continue;
+        }
+        printf("  moe 8 experts top-%d: %zu params, %zu active, %.2f MFLOP/token: %8.0f tokens/s %6.1f "
+               "active GFLOP/s\n",
+               k, model_param_count(&moe, NULL), model_active_param_count(&moe), model_flops_per_token(&moe) / 1e6,
+               rm.tok_s, rm.gflops);
+        printf("  dense hidden %4d:    %zu params, %zu active, %.2f MFLOP/token: %8.0f tokens/s %6.1f "
+               "GFLOP/s\n",
+               dense.hidden, model_param_count(&dense, NULL), model_active_param_count(&dense),
+               model_flops_per_token(&dense) / 1e6, rd.tok_s, rd.gflops);
+        printf("  -> moe / dense active-FLOP rate: %.0f%% (tokens/s %.0f%%)\n", 100 * rm.gflops / rd.gflops,
+               100 * rm.tok_s / rd.tok_s);
+    }
+    return fail;
+}
+
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, only_moe = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--moe")) only_moe = 1;
+        else return fprintf(stderr, "usage: %s [--quick] [--moe]\n", argv[0]), 2;
+    }
     if (quick) min_time = 0.5;
     openblas_set_num_threads(1);
     printf("bench/trainer: 1 thread; OpenBLAS %s; kernel %s\n", openblas_get_config(),
            openblas_get_corename());
+    if (only_moe) return moe_rows();
     int have_torch = find_script(argv[0]) == 0;
     if (!have_torch) printf("  (bench/trainer_torch.py not found: PyTorch peer skipped)\n");
     ours_result none;
@@ -237,8 +286,10 @@ int main(int argc, char **argv)
         model_config c;
         int torch_steps;
     } cfgs[] = {
-        {"A", {4, 128, 4, 0, 1024, 128, 16, MODEL_AR, 1023}, quick ? 6 : 16},
-        {"B", {2, 64, 2, 0, 512, 64, 32, MODEL_AR, 511}, quick ? 10 : 40},
+        {"A", {.layers = 4, .dim = 128, .heads = 4, .vocab = 1024, .seq_len = 128, .batch = 16, .mask_id = 1023},
+         quick ? 6 : 16},
+        {"B", {.layers = 2, .dim = 64, .heads = 2, .vocab = 512, .seq_len = 64, .batch = 32, .mask_id = 511},
+         quick ? 10 : 40},
     };
     int fail = 0;
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
@@ -279,5 +330,5 @@ int main(int argc, char **argv)
             if (t2 > 0) printf("  pytorch   %9.0f tokens/s with GLIBC_TUNABLES -> ours %.2fx\n", t2, r.tok_s / t2);
             else printf("  pytorch   failed (GLIBC_TUNABLES)\n");
         }
-    return fail;
+    return moe_rows() || fail;
 }
