@@ -4,6 +4,7 @@
  * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
  */
 #include "orchestrator/cli.h"
+#include "orchestrator/files.h"
 #include "orchestrator/exec/exec.h"
 #include "orchestrator/sweep/sweep.h"
 
@@ -26,22 +27,6 @@ static double parse_duration(const char *s)
     default: return -1;
     }
     return *end ? -1 : v * mult;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!buf) return NULL;
-    buf[got] = 0;
-    *len = got;
-    return buf;
 }
 
 /* Slurm's time limit formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
@@ -198,7 +183,7 @@ int cmd_run(int argc, char **argv)
     if (!p) {
         rc = cli_error(XO_USAGE, "%s", err);
     } else {
-        o.yaml_text = slurp(path, &o.yaml_len);
+        o.yaml_text = xo_read_file(path, &o.yaml_len);
         rc = slurm ? exec_slurm_run(p, &o, &so) : exec_run(p, &o);
         free((char *)o.yaml_text);
     }

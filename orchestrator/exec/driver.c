@@ -454,14 +454,6 @@ static int found_fn(void *ctx, const db_run_info *r)
     return 0;
 }
 
-static int matches_only(const exec_options *o, const char *key)
-{
-    if (!o->nonly) return 1;
-    for (size_t k = 0; k < o->nonly; k++)
-        if (!strncmp(key, o->only[k], strlen(o->only[k]))) return 1;
-    return 0;
-}
-
 /* Claim run j before starting it: take its run lock, then look again at its
  * status, which another driver (of another sweep with this run) may have
  * changed since prepare(). 0 = claimed, 1 = locked by another process (try
@@ -511,92 +503,43 @@ static void launch_some(driver *dr, size_t slots)
     while (dr->running < slots && dr->next < dr->njobs) launch(dr, &dr->jobs[dr->next++]);
 }
 
+/* A run to do becomes a job: resumed in the directory the database knows
+ * for it (where its checkpoint is), else in runs/<sweep>/<key>. */
+static int take_job(void *ctx, const exec_reg_run *r)
+{
+    driver *dr = ctx;
+    job *j = &dr->jobs[dr->njobs];
+    j->i = r->i;
+    j->id = r->id;
+    j->lock_fd = -1;
+    memcpy(j->key, r->key, 65);
+    j->status = strdup(r->status);
+    if (r->run_dir && guard_is_run_dir_of(r->run_dir, r->key)) {
+        j->dir = strdup(r->run_dir);
+    } else {
+        char d[4200];
+        snprintf(d, sizeof d, "%s/%s/%s", dr->o->runs_dir ? dr->o->runs_dir : "runs",
+                 sweep_name(sweep_plan_sweep(dr->p)), r->key);
+        j->dir = strdup(d);
+    }
+    if (!j->status || !j->dir) {
+        free(j->status);
+        free(j->dir);
+        return -1;
+    }
+    exec_estimate_run(dr->p, r->i, &j->est);
+    dr->total_flops += j->est.flops;
+    dr->njobs++;
+    return 0;
+}
+
 /* Register the sweep and its runs; pick the runs to do. */
 static int prepare(driver *dr)
 {
-    const sweep_plan *p = dr->p;
-    const sweep *s = sweep_plan_sweep(p);
-    const exec_options *o = dr->o;
-    size_t n = sweep_plan_count(p);
-    char hash[65];
-    SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
-    long long sweep_id;
-    if (db_sweep_put(dr->d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
-        return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
-    for (size_t k = 0; k < o->nonly; k++) {
-        size_t hits = 0;
-        char key[65];
-        for (size_t i = 0; i < n; i++) {
-            sweep_plan_key(p, i, key);
-            hits += !strncmp(key, o->only[k], strlen(o->only[k]));
-        }
-        if (!hits) return cli_error(XO_USAGE, "--only %s: no run of sweep %s has a key starting so", o->only[k], sweep_name(s));
-    }
+    size_t n = sweep_plan_count(dr->p);
     dr->jobs = calloc(n ? n : 1, sizeof *dr->jobs);
     if (!dr->jobs) return cli_error(XO_FAILED, "out of memory");
-    if (db_begin(dr->d)) return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
-    char err[1024];
-    for (size_t i = 0; i < n; i++) {
-        char key[65];
-        sweep_plan_key(p, i, key);
-        json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
-        if (!cfg) {
-            db_rollback(dr->d);
-            return cli_error(XO_USAGE, "%s", err);
-        }
-        char *text = run_config_canonical(cfg);
-        exec_estimate e;
-        exec_estimate_run(p, i, &e);
-        json_t *data = json_object_get(cfg, "data");
-        db_run_spec spec = {
-            .key = key, .config = text,
-            .objective = json_string_value(json_object_get(cfg, "objective")),
-            .model = json_string_value(json_object_get(json_object_get(cfg, "model"), "name")),
-            .params = e.params > 0 ? (long long)e.params : -1,
-            .unique_tokens = (long long)json_integer_value(json_object_get(data, "unique_tokens")),
-            .quality = json_string_value(json_object_get(data, "quality")),
-            .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
-            .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
-            .run_dir = NULL,
-        };
-        long long id;
-        int bad = !text || db_run_put(dr->d, &spec, &id) || db_sweep_link(dr->d, sweep_id, id);
-        free(text);
-        json_decref(cfg);
-        if (bad) {
-            db_rollback(dr->d);
-            return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
-        }
-        found f = {0};
-        db_run_by_key(dr->d, key, found_fn, &f);
-        const char *st = f.status ? f.status : "pending";
-        int take = matches_only(o, key);
-        if (!strcmp(st, "done")) { take = 0; dr->skipped_done++; }
-        else if (!strcmp(st, "failed") && !o->retry_failed) { take = 0; dr->skipped_failed++; }
-        if (take) {
-            job *j = &dr->jobs[dr->njobs++];
-            j->i = i;
-            j->id = id;
-            j->lock_fd = -1;
-            memcpy(j->key, key, 65);
-            j->status = f.status;
-            f.status = NULL;
-            if (f.run_dir && guard_is_run_dir_of(f.run_dir, key)) {
-                j->dir = f.run_dir; /* resume where its checkpoint is */
-                f.run_dir = NULL;
-            } else {
-                char d[4200];
-                snprintf(d, sizeof d, "%s/%s/%s", o->runs_dir ? o->runs_dir : "runs", sweep_name(s), key);
-                j->dir = strdup(d);
-            }
-            exec_estimate_run(p, i, &j->est);
-            dr->total_flops += j->est.flops;
-        }
-        free(f.status);
-        free(f.run_dir);
-    }
-    if (db_commit(dr->d)) return cli_error(XO_FAILED, "%s", db_errmsg(dr->d));
-    return XO_OK;
+    return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
 static void cleanup(driver *dr)

@@ -13,6 +13,30 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* ---- register.c: record a sweep's runs, pick those to do ---------------- */
+
+/* A run picked by exec_register: strings are valid during the callback. */
+typedef struct {
+    size_t i;               /* its index in the plan */
+    long long id;           /* runs.id */
+    const char *key;
+    const char *status;     /* as found in the database ("pending" if new) */
+    const char *run_dir;    /* as found, or NULL */
+    const char *job_id;     /* a scheduler's job id, or NULL */
+    const char *started_at; /* its last start (ISO 8601 UTC), or NULL */
+} exec_reg_run;
+/* Called for every run to do, in plan order; returns 0, or -1 (no memory). */
+typedef int (*exec_take_fn)(void *ctx, const exec_reg_run *r);
+
+/* Record the sweep and all its runs in one transaction and hand `take` the
+ * runs to do: neither done nor (unless o->retry_failed) failed, and matching
+ * o->only; the others are counted in *skipped_done and *skipped_failed.
+ * Returns XO_OK, or an exit code with the message printed (nothing kept). */
+int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+                  size_t *skipped_done, size_t *skipped_failed);
+/* True when key matches one of o->only's prefixes (or there are none). */
+int exec_matches_only(const exec_options *o, const char *key);
+
 /* ---- ingest.c: a run's metrics, read incrementally ---------------------- */
 
 typedef struct {

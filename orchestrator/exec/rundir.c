@@ -3,6 +3,7 @@
  * tailed for failure reports, removed.
  */
 #include "orchestrator/exec/internal.h"
+#include "orchestrator/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,31 +38,9 @@ int rd_mkdirs(const char *path, char *err, size_t errlen)
 
 int rd_write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) || close(fd) || rename(tmp, path)) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    if (xo_write_atomic(path, text, len) == 0) return 0;
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return -1;
 }
 
 static char *read_tail_bytes(const char *path, size_t max, size_t *len)

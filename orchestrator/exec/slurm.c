@@ -49,29 +49,6 @@ typedef struct {
     int skip;           /* neither submitted nor followed (in use elsewhere) */
 } cand;
 
-typedef struct {
-    char *status, *run_dir, *job_id;
-    double started;
-} found;
-
-static int found_fn(void *ctx, const db_run_info *r)
-{
-    found *f = ctx;
-    f->status = r->status ? strdup(r->status) : NULL;
-    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
-    f->job_id = r->job_id ? strdup(r->job_id) : NULL;
-    f->started = sl_iso_seconds(r->started_at);
-    return 0;
-}
-
-static int matches_only(const exec_options *o, const char *key)
-{
-    if (!o->nonly) return 1;
-    for (size_t k = 0; k < o->nonly; k++)
-        if (!strncmp(key, o->only[k], strlen(o->only[k]))) return 1;
-    return 0;
-}
-
 void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
 {
     const sweep *s = sweep_plan_sweep(p);
@@ -84,100 +61,50 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
     }
 }
 
-/* Register the sweep and its runs (as the local driver does) and pick the
- * runs that are not done. */
+typedef struct {
+    cand *c;
+    size_t n;
+} cands;
+
+/* A run to do becomes a candidate for the array (or for following, when
+ * its task is still queued or running: mark_live). */
+static int take_cand(void *ctx, const exec_reg_run *r)
+{
+    cands *cs = ctx;
+    cand *x = &cs->c[cs->n];
+    x->i = r->i;
+    x->id = r->id;
+    memcpy(x->key, r->key, 65);
+    x->status = strdup(r->status);
+    x->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
+    x->job_id = r->job_id ? strdup(r->job_id) : NULL;
+    x->started = sl_iso_seconds(r->started_at);
+    if (!x->status || (r->run_dir && !x->run_dir) || (r->job_id && !x->job_id)) {
+        free(x->status);
+        free(x->run_dir);
+        free(x->job_id);
+        return -1;
+    }
+    cs->n++;
+    return 0;
+}
+
+/* Register the sweep and its runs (exec_register, as the local driver
+ * does) and pick the runs that are not done. */
 static int register_plan(db *d, const sweep_plan *p, const exec_options *o, cand **out, size_t *nout,
                          size_t *skipped_done, size_t *skipped_failed)
 {
-    const sweep *s = sweep_plan_sweep(p);
     size_t n = sweep_plan_count(p);
-    char hash[65], err[1024];
-    SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
-    long long sweep_id;
-    if (db_sweep_put(d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
-        return cli_error(XO_FAILED, "%s", db_errmsg(d));
-    for (size_t k = 0; k < o->nonly; k++) {
-        size_t hits = 0;
-        char key[65];
-        for (size_t i = 0; i < n; i++) {
-            sweep_plan_key(p, i, key);
-            hits += !strncmp(key, o->only[k], strlen(o->only[k]));
-        }
-        if (!hits)
-            return cli_error(XO_USAGE, "--only %s: no run of sweep %s has a key starting so", o->only[k], sweep_name(s));
+    cands cs = {calloc(n ? n : 1, sizeof(cand)), 0};
+    if (!cs.c) return cli_error(XO_FAILED, "out of memory");
+    int rc = exec_register(d, p, o, take_cand, &cs, skipped_done, skipped_failed);
+    if (rc) {
+        for (size_t k = 0; k < cs.n; k++) free(cs.c[k].status), free(cs.c[k].run_dir), free(cs.c[k].job_id);
+        free(cs.c);
+        return rc;
     }
-    cand *c = calloc(n ? n : 1, sizeof *c);
-    if (!c) return cli_error(XO_FAILED, "out of memory");
-    size_t nc = 0;
-    if (db_begin(d)) {
-        free(c);
-        return cli_error(XO_FAILED, "%s", db_errmsg(d));
-    }
-    for (size_t i = 0; i < n; i++) {
-        char key[65];
-        sweep_plan_key(p, i, key);
-        json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
-        if (!cfg) {
-            db_rollback(d);
-            free(c);
-            return cli_error(XO_USAGE, "%s", err);
-        }
-        char *text = run_config_canonical(cfg);
-        exec_estimate e;
-        exec_estimate_run(p, i, &e);
-        json_t *data = json_object_get(cfg, "data");
-        db_run_spec spec = {
-            .key = key, .config = text,
-            .objective = json_string_value(json_object_get(cfg, "objective")),
-            .model = json_string_value(json_object_get(json_object_get(cfg, "model"), "name")),
-            .params = e.params > 0 ? (long long)e.params : -1,
-            .unique_tokens = (long long)json_integer_value(json_object_get(data, "unique_tokens")),
-            .quality = json_string_value(json_object_get(data, "quality")),
-            .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
-            .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
-            .run_dir = NULL,
-        };
-        long long id;
-        int bad = !text || db_run_put(d, &spec, &id) || db_sweep_link(d, sweep_id, id);
-        free(text);
-        json_decref(cfg);
-        if (bad) {
-            db_rollback(d);
-            free(c);
-            return cli_error(XO_FAILED, "%s", db_errmsg(d));
-        }
-        found f = {0};
-        db_run_by_key(d, key, found_fn, &f);
-        const char *st = f.status ? f.status : "pending";
-        int take = matches_only(o, key);
-        if (!strcmp(st, "done")) {
-            take = 0;
-            (*skipped_done)++;
-        } else if (!strcmp(st, "failed") && !o->retry_failed) {
-            take = 0;
-            (*skipped_failed)++;
-        }
-        if (take) {
-            cand *x = &c[nc++];
-            x->i = i;
-            x->id = id;
-            memcpy(x->key, key, 65);
-            x->status = f.status;
-            x->run_dir = f.run_dir;
-            x->job_id = f.job_id;
-            x->started = f.started;
-        } else {
-            free(f.status);
-            free(f.run_dir);
-            free(f.job_id);
-        }
-    }
-    if (db_commit(d)) {
-        free(c);
-        return cli_error(XO_FAILED, "%s", db_errmsg(d));
-    }
-    *out = c;
-    *nout = nc;
+    *out = cs.c;
+    *nout = cs.n;
     return XO_OK;
 }
 

@@ -1,0 +1,132 @@
+/*
+ * register.c — what every backend does before it runs anything: record the
+ * sweep and each of its runs in the database (one transaction), and pick the
+ * runs to do: not done, not failed unless retrying, and matching --only.
+ * The local driver and the Slurm backend differ only in what they do with
+ * the runs picked, which they say through a callback.
+ */
+#include "orchestrator/cli.h"
+#include "orchestrator/exec/internal.h"
+#include "orchestrator/run_config.h"
+
+#include <sha2.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The database's view of one run, copied out of the callback's lifetime. */
+typedef struct {
+    char *status, *run_dir, *job_id, *started_at;
+} found;
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static int found_fn(void *ctx, const db_run_info *r)
+{
+    found *f = ctx;
+    f->status = dup_or_null(r->status);
+    f->run_dir = dup_or_null(r->run_dir);
+    f->job_id = dup_or_null(r->job_id);
+    f->started_at = dup_or_null(r->started_at);
+    return 0;
+}
+
+static void found_free(found *f)
+{
+    free(f->status);
+    free(f->run_dir);
+    free(f->job_id);
+    free(f->started_at);
+}
+
+int exec_matches_only(const exec_options *o, const char *key)
+{
+    if (!o->nonly) return 1;
+    for (size_t k = 0; k < o->nonly; k++)
+        if (!strncmp(key, o->only[k], strlen(o->only[k]))) return 1;
+    return 0;
+}
+
+/* Every --only prefix must name a run of the sweep: a typo is an error, not
+ * a sweep that silently does nothing. */
+static int check_only(const sweep_plan *p, const exec_options *o)
+{
+    size_t n = sweep_plan_count(p);
+    for (size_t k = 0; k < o->nonly; k++) {
+        size_t hits = 0;
+        char key[65];
+        for (size_t i = 0; i < n && !hits; i++) {
+            sweep_plan_key(p, i, key);
+            hits += !strncmp(key, o->only[k], strlen(o->only[k]));
+        }
+        if (!hits)
+            return cli_error(XO_USAGE, "--only %s: no run of sweep %s has a key starting so", o->only[k],
+                             sweep_name(sweep_plan_sweep(p)));
+    }
+    return XO_OK;
+}
+
+/* Register run i of the plan; its id in *id. Returns XO_OK or an exit code. */
+static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, const char *key, long long *id)
+{
+    char err[1024];
+    json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
+    if (!cfg) return cli_error(XO_USAGE, "%s", err);
+    char *text = run_config_canonical(cfg);
+    exec_estimate e;
+    exec_estimate_run(p, i, &e);
+    json_t *data = json_object_get(cfg, "data");
+    db_run_spec spec = {
+        .key = key,
+        .config = text,
+        .objective = json_string_value(json_object_get(cfg, "objective")),
+        .model = json_string_value(json_object_get(json_object_get(cfg, "model"), "name")),
+        .params = e.params > 0 ? (long long)e.params : -1,
+        .unique_tokens = (long long)json_integer_value(json_object_get(data, "unique_tokens")),
+        .quality = json_string_value(json_object_get(data, "quality")),
+        .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
+        .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
+        .run_dir = NULL,
+    };
+    int bad = !text || db_run_put(d, &spec, id) || db_sweep_link(d, sweep_id, *id);
+    free(text);
+    json_decref(cfg);
+    return bad ? cli_error(XO_FAILED, "%s", db_errmsg(d)) : XO_OK;
+}
+
+int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+                  size_t *skipped_done, size_t *skipped_failed)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    int rc = check_only(p, o);
+    if (rc) return rc;
+    char hash[65];
+    SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
+    long long sweep_id;
+    if (db_sweep_put(d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
+        return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    if (db_begin(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    size_t n = sweep_plan_count(p);
+    for (size_t i = 0; i < n && rc == XO_OK; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        long long id;
+        rc = put_run(d, p, i, sweep_id, key, &id);
+        if (rc) break;
+        found f = {0};
+        db_run_by_key(d, key, found_fn, &f);
+        const char *st = f.status ? f.status : "pending";
+        if (!strcmp(st, "done")) (*skipped_done)++;
+        else if (!strcmp(st, "failed") && !o->retry_failed) (*skipped_failed)++;
+        else if (exec_matches_only(o, key)) {
+            exec_reg_run r = {i, id, key, st, f.run_dir, f.job_id, f.started_at};
+            if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
+        }
+        found_free(&f);
+    }
+    if (rc) {
+        db_rollback(d);
+        return rc;
+    }
+    if (db_commit(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
+    return XO_OK;
+}
