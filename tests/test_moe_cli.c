@@ -2,8 +2,9 @@
  * test_moe_cli.c — mixture of experts and training noise through the
  * orchestrator: the config fields (absent unless given, so earlier keys stay),
  * sweep axes and models: entries, `xover train` writing active parameters and
- * the balance loss, the run_axes view and runs.active_params, and
- * `xover crossover --match-compute`.
+ * the balance loss, the run_axes view and runs.active_params (registered by
+ * `xover run` equal to the trainer's count), and `xover crossover
+ * --match-compute`.
  */
 #include "tests/harness.h"
 #include "orchestrator/db/db.h"
@@ -249,4 +250,39 @@ TEST(crossover_match_compute_pairs_models_at_equal_flops_and_run_axes_reads_them
     CHECK_INT(p.status, 2);
     CHECK_CONTAINS(p.err, "--x must be flops");
     harness_proc_free(&p);
+}
+
+TEST(run_registers_active_params_that_match_the_trainers_model_json)
+{
+    char yaml[256], dbp[256], runs[256], err[512];
+    harness_path(yaml, sizeof yaml, "s.yaml");
+    harness_path(dbp, sizeof dbp, "s.db");
+    harness_path(runs, sizeof runs, "runs");
+    harness_write(yaml, "sweep: s\n"
+                        "data: {corpus: synthetic, vocab: 280, val_tokens: 600, unique_tokens: 2000}\n"
+                        "models: {moe: {layers: 1, dim: 16, heads: 2, experts: 3, top_k: 2}}\n"
+                        "train: {seq_len: 32, batch: 4, epochs: 0.5, eval_every: 1 epoch}\n"
+                        "grid: {objective: [ar], model: [moe]}\n");
+    const char *argv[] = {harness_xover(), "run", yaml, "--db", dbp, "--runs-dir", runs, "-j", "1", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    db *d = db_open(dbp, DB_READONLY, err, sizeof err);
+    CHECK(d != NULL);
+    long long act = -1, params = -1;
+    CHECK_INT(db_query_int(d, "SELECT active_params FROM runs", &act), DB_OK);
+    CHECK_INT(db_query_int(d, "SELECT params FROM run_axes WHERE experts = 3 AND top_k = 2", &params), DB_OK);
+    db_close(d);
+    /* what the trainer itself counted */
+    const char *find[] = {"find", runs, "-name", "model.json", NULL};
+    harness_proc f = harness_run(find, NULL);
+    char *nl = strchr(f.out, '\n');
+    if (nl) *nl = 0;
+    json_t *j = json_load_file(f.out, 0, NULL);
+    CHECK(j != NULL);
+    CHECK_INT(act, json_integer_value(json_object_get(j, "active_params")));
+    CHECK_INT(params, json_integer_value(json_object_get(j, "params")));
+    CHECK(act < params);
+    json_decref(j);
+    harness_proc_free(&f);
 }

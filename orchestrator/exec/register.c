@@ -86,6 +86,7 @@ static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, con
         .epochs = json_number_value(json_object_get(json_object_get(cfg, "train"), "epochs")),
         .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
         .run_dir = NULL,
+        .active_params = e.active_params > 0 ? (long long)e.active_params : -1,
     };
     int bad = !text || db_run_put(d, &spec, id) || db_sweep_link(d, sweep_id, *id);
     free(text);
