@@ -14,11 +14,18 @@
  *        of CE / t, divided by B*T; the [MASK] logit is left out of the
  *        softmax.
  *
+ * The feed-forward may instead be a mixture of experts (config.experts: a
+ * softmax router sends each token to its top_k SwiGLU experts; a balance
+ * loss keeps them used; FLOPs count active parameters), and training may add
+ * noise (input masking, token / attention / residual dropout), never applied
+ * in evaluation.
+ *
  * This module knows nothing of corpora, SQLite or the CLI: it takes token
  * sequences as plain int32 arrays. Memory follows llm.c: parameters,
  * gradients, the two AdamW moments and activations each live in ONE
  * allocation carved into named tensors; nothing is allocated in a step.
- * Every matrix product goes through cblas_sgemm (attention per batch x head).
+ * Every matrix product goes through cblas_sgemm (attention per batch x head,
+ * experts per expert on its gathered tokens).
  *
  * Library code never exits: errors return -1 (or NULL) with a message in the
  * caller's err buffer. Not thread-safe per model; different models are

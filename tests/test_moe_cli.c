@@ -7,6 +7,7 @@
  * --match-compute`.
  */
 #include "tests/harness.h"
+#include "orchestrator/analysis/analysis.h"
 #include "orchestrator/db/db.h"
 #include "orchestrator/run_config.h"
 #include "orchestrator/sweep/sweep.h"
@@ -285,4 +286,25 @@ TEST(run_registers_active_params_that_match_the_trainers_model_json)
     CHECK(act < params);
     json_decref(j);
     harness_proc_free(&f);
+}
+
+TEST(pair_axes_read_absent_fields_as_their_stand_in_values)
+{
+    an_pair p;
+    memset(&p, 0, sizeof p);
+    p.cell = "{\"model\":{\"name\":\"xs\",\"layers\":2},\"train\":{\"lr\":0.002,\"attn_dropout\":0.1}}";
+    p.active_params = 1234;
+    db_value v;
+    char buf[64];
+    CHECK_INT(an_pair_axis(&p, "model.experts", &v, buf, sizeof buf), 0);
+    CHECK(v.type == DB_INT && v.i == 0);
+    CHECK_INT(an_pair_axis(&p, "model.top_k", &v, buf, sizeof buf), 0);
+    CHECK(v.type == DB_INT && v.i == 1);
+    CHECK_INT(an_pair_axis(&p, "train.aux_loss_weight", &v, buf, sizeof buf), 0);
+    CHECK(v.type == DB_REAL && fabs(v.d - 0.01) < 1e-12);
+    CHECK_INT(an_pair_axis(&p, "train.attn_dropout", &v, buf, sizeof buf), 0);
+    CHECK(v.type == DB_REAL && fabs(v.d - 0.1) < 1e-12);
+    CHECK_INT(an_pair_axis(&p, "active_params", &v, buf, sizeof buf), 0);
+    CHECK(v.type == DB_INT && v.i == 1234);
+    CHECK_INT(an_pair_axis(&p, "train.nothing", &v, buf, sizeof buf), -1);
 }
