@@ -53,6 +53,7 @@
  */
 #include "models/models.h"
 #include "orchestrator/cli.h"
+#include "orchestrator/files.h"
 #include "orchestrator/fault.h"
 #include "orchestrator/run_config.h"
 #include "orchestrator/train_source.h"
@@ -92,22 +93,8 @@ static void path_in(const rundir *r, char *buf, size_t n, const char *name)
     snprintf(buf, n, "%s/%s", r->dir, name);
 }
 
-/* Write a whole small file atomically (temp + rename). */
-static int write_atomic(const char *path, const char *text)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    int bad = fputs(text, f) < 0;
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
+/* Write a whole small text file atomically (files.h). */
+static int write_atomic(const char *path, const char *text) { return xo_write_atomic(path, text, strlen(text)); }
 
 static void logf_(rundir *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(rundir *r, const char *fmt, ...)
