@@ -135,87 +135,138 @@ static int side(const rec *r, size_t i, size_t j, int lower, an_curve *c, int *d
     return rc;
 }
 
+static void pair_free(an_pair *p)
+{
+    free(p->cell);
+    free(p->model);
+    free(p->quality);
+    free(p->metric);
+    free(p->ar_model);
+    an_curve_free(&p->ar);
+    an_curve_free(&p->mdm);
+}
+
 void an_pairs_free(an_pairs *ps)
 {
-    for (size_t i = 0; i < ps->n; i++) {
-        an_pair *p = &ps->p[i];
-        free(p->cell);
-        free(p->model);
-        free(p->quality);
-        free(p->metric);
-        free(p->ar_model);
-        an_curve_free(&p->ar);
-        an_curve_free(&p->mdm);
-    }
+    for (size_t i = 0; i < ps->n; i++) pair_free(&ps->p[i]);
     free(ps->p);
     ps->p = NULL;
     ps->n = 0;
 }
 
-int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
-                  char *err, size_t errlen)
+/* Room for one more pair at out->p[out->n]; -1 when out of memory. */
+static int pairs_grow(an_pairs *out, size_t *cap)
+{
+    if (out->n < *cap) return 0;
+    size_t c2 = *cap ? *cap * 2 : 16;
+    an_pair *t = realloc(out->p, c2 * sizeof *t);
+    if (!t) return -1;
+    out->p = t;
+    *cap = c2;
+    return 0;
+}
+
+/* Pair AR recs [a, a_end) with MDM recs [m, m_end) into p: named by r and
+ * `cell`, and for a compute-matched pair (ar != NULL) also by the AR side's
+ * model, size and epochs. Returns 1 for a pair, 0 when a side's seeds all
+ * lack this x axis (no curve: not a pair), -1 when out of memory; on 0 and -1
+ * p is left freed. */
+static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t m, size_t m_end,
+                     const rec *r, const char *cell, const rec *ar, an_xaxis x)
+{
+    memset(p, 0, sizeof *p);
+    p->cell = sdup(cell);
+    p->model = sdup(r->model);
+    p->quality = sdup(r->quality);
+    p->metric = sdup(r->metric);
+    p->params = r->params;
+    p->active_params = r->active_params;
+    p->unique_tokens = r->unique_tokens;
+    p->epochs = r->epochs;
+    if (ar) {
+        p->ar_model = sdup(ar->model);
+        p->ar_params = ar->params;
+        p->ar_active_params = ar->active_params;
+        p->ar_epochs = ar->epochs;
+    }
+    p->lower_better = db_metric_lower_better(r->metric);
+    p->xaxis = x;
+    p->all_done = 1;
+    int rc = 1;
+    if (!p->cell || !p->model || (ar && !p->ar_model) || !p->quality || !p->metric ||
+        side(recs, a, a_end, p->lower_better, &p->ar, &p->all_done) ||
+        side(recs, m, m_end, p->lower_better, &p->mdm, &p->all_done))
+        rc = -1;
+    else if (p->ar.seeds == 0 || p->mdm.seeds == 0)
+        rc = 0;
+    if (rc == 1) an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
+    else pair_free(p);
+    return rc;
+}
+
+/* Load every series of the sweep's metric into L (matched: with its group). */
+static int load_recs(db *d, long long sweep_id, const char *metric, loader *L, an_pairs *out,
+                     char *err, size_t errlen)
 {
     out->p = NULL;
     out->n = 0;
-    loader L = {x, 0, NULL, 0, 0, 0};
-    int rc = db_crossover_series(d, sweep_id, metric, on_series, &L);
-    if (L.oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+    int rc = db_crossover_series(d, sweep_id, metric, on_series, L);
+    if (L->oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
     else if (rc) snprintf(err, errlen, "%s", db_errmsg(d));
-    if (!rc) {
-        qsort(L.r, L.n, sizeof *L.r, cmp_rec);
-        out->p = calloc(L.n / 2 + 1, sizeof *out->p);
-        if (!out->p) rc = DB_EIO, snprintf(err, errlen, "out of memory");
-    }
-    /* Groups of equal (metric, cell): the AR recs, then the MDM recs. */
-    for (size_t i = 0; !rc && i < L.n;) {
-        size_t j = i;
-        while (j < L.n && !strcmp(L.r[j].metric, L.r[i].metric) && !strcmp(L.r[j].cell, L.r[i].cell))
-            j++;
-        size_t k = i;
-        while (k < j && !strcmp(L.r[k].objective, "ar")) k++;
-        if (k > i && k < j) { /* both sides present */
-            an_pair *p = &out->p[out->n];
-            memset(p, 0, sizeof *p);
-            const rec *r = &L.r[i];
-            p->cell = sdup(r->cell);
-            p->model = sdup(r->model);
-            p->quality = sdup(r->quality);
-            p->metric = sdup(r->metric);
-            p->params = r->params;
-            p->active_params = r->active_params;
-            p->unique_tokens = r->unique_tokens;
-            p->epochs = r->epochs;
-            p->lower_better = db_metric_lower_better(r->metric);
-            p->xaxis = x;
-            p->all_done = 1;
-            out->n++;
-            if (!p->cell || !p->model || !p->quality || !p->metric ||
-                side(L.r, i, k, p->lower_better, &p->ar, &p->all_done) ||
-                side(L.r, k, j, p->lower_better, &p->mdm, &p->all_done)) {
-                rc = DB_EIO;
-                snprintf(err, errlen, "out of memory");
-                break;
-            }
-            /* A side whose seeds all lack this x axis is no curve: not a pair. */
-            if (p->ar.seeds == 0 || p->mdm.seeds == 0) {
-                free(p->cell); free(p->model); free(p->quality); free(p->metric);
-                an_curve_free(&p->ar);
-                an_curve_free(&p->mdm);
-                out->n--;
-            } else {
-                an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
-            }
-        }
-        i = j;
-    }
-    for (size_t i = 0; i < L.n; i++) rec_free(&L.r[i]);
-    free(L.r);
+    return rc;
+}
+
+/* Free the recs; on success sort the pairs, on failure free them. */
+static int finish(loader *L, an_pairs *out, int rc, int (*cmp)(const void *, const void *))
+{
+    for (size_t i = 0; i < L->n; i++) rec_free(&L->r[i]);
+    free(L->r);
     if (rc) {
         an_pairs_free(out);
         return rc;
     }
-    qsort(out->p, out->n, sizeof *out->p, cmp_pair);
+    if (out->n) qsort(out->p, out->n, sizeof *out->p, cmp);
     return DB_OK;
+}
+
+/* The end of the group from rec i: equal metric and cell (matched: group). */
+static size_t group_end(const loader *L, size_t i)
+{
+    size_t j = i;
+    while (j < L->n && !strcmp(L->r[j].metric, L->r[i].metric) &&
+           !strcmp(L->matched ? L->r[j].group : L->r[j].cell, L->matched ? L->r[i].group : L->r[i].cell))
+        j++;
+    return j;
+}
+
+/* The end of the AR recs at the start of group [i, j) (they sort first). */
+static size_t ar_end(const rec *r, size_t i, size_t j)
+{
+    size_t k = i;
+    while (k < j && !strcmp(r[k].objective, "ar")) k++;
+    return k;
+}
+
+int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                  char *err, size_t errlen)
+{
+    loader L = {x, 0, NULL, 0, 0, 0};
+    int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
+    size_t cap = 0;
+    if (!rc) qsort(L.r, L.n, sizeof *L.r, cmp_rec);
+    /* Groups of equal (metric, cell): the AR recs, then the MDM recs. */
+    for (size_t i = 0; !rc && i < L.n;) {
+        size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
+        if (k > i && k < j) { /* both sides present */
+            int made = -1;
+            if (pairs_grow(out, &cap) == 0)
+                made = pair_make(&out->p[out->n], L.r, i, k, k, j, &L.r[i], L.r[i].cell, NULL, x);
+            if (made < 0) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+            else out->n += (size_t)made;
+        }
+        i = j;
+    }
+    return finish(&L, out, rc, cmp_pair);
 }
 
 /* ---- compute-matched pairs ---------------------------------------------------- */
@@ -255,74 +306,26 @@ static size_t side_end(const rec *r, size_t i, size_t j)
 int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
                           char *err, size_t errlen)
 {
-    out->p = NULL;
-    out->n = 0;
     loader L = {AN_FLOPS, 1, NULL, 0, 0, 0};
-    int rc = db_crossover_series(d, sweep_id, metric, on_series, &L);
-    if (L.oom) rc = DB_EIO, snprintf(err, errlen, "out of memory");
-    else if (rc) snprintf(err, errlen, "%s", db_errmsg(d));
+    int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
     size_t cap = 0;
     if (!rc) qsort(L.r, L.n, sizeof *L.r, cmp_matched);
     /* Groups of equal (metric, group): AR sides (one per cell), then MDM sides. */
     for (size_t i = 0; !rc && i < L.n;) {
-        size_t j = i;
-        while (j < L.n && !strcmp(L.r[j].metric, L.r[i].metric) && !strcmp(L.r[j].group, L.r[i].group))
-            j++;
-        size_t k = i;
-        while (k < j && !strcmp(L.r[k].objective, "ar")) k++;
+        size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
         for (size_t a = i; !rc && a < k; a = side_end(L.r, a, k))
             for (size_t m = k; !rc && m < j; m = side_end(L.r, m, j)) {
-                if (out->n == cap) {
-                    size_t c2 = cap ? cap * 2 : 16;
-                    an_pair *t = realloc(out->p, c2 * sizeof *t);
-                    if (!t) { rc = DB_EIO; snprintf(err, errlen, "out of memory"); break; }
-                    out->p = t;
-                    cap = c2;
-                }
-                an_pair *p = &out->p[out->n++];
-                memset(p, 0, sizeof *p);
                 const rec *ra = &L.r[a], *rm = &L.r[m];
-                p->cell = sdup(rm->group);
-                p->model = sdup(rm->model);
-                p->ar_model = sdup(ra->model);
-                p->quality = sdup(rm->quality);
-                p->metric = sdup(rm->metric);
-                p->params = rm->params;
-                p->active_params = rm->active_params;
-                p->ar_params = ra->params;
-                p->ar_active_params = ra->active_params;
-                p->unique_tokens = rm->unique_tokens;
-                p->epochs = rm->epochs;
-                p->ar_epochs = ra->epochs;
-                p->lower_better = db_metric_lower_better(rm->metric);
-                p->xaxis = AN_FLOPS;
-                p->all_done = 1;
-                if (!p->cell || !p->model || !p->ar_model || !p->quality || !p->metric ||
-                    side(L.r, a, side_end(L.r, a, k), p->lower_better, &p->ar, &p->all_done) ||
-                    side(L.r, m, side_end(L.r, m, j), p->lower_better, &p->mdm, &p->all_done)) {
-                    rc = DB_EIO;
-                    snprintf(err, errlen, "out of memory");
-                    break;
-                }
-                if (p->ar.seeds == 0 || p->mdm.seeds == 0) {
-                    free(p->cell); free(p->model); free(p->ar_model); free(p->quality); free(p->metric);
-                    an_curve_free(&p->ar);
-                    an_curve_free(&p->mdm);
-                    out->n--;
-                } else {
-                    an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
-                }
+                int made = -1;
+                if (pairs_grow(out, &cap) == 0)
+                    made = pair_make(&out->p[out->n], L.r, a, side_end(L.r, a, k), m,
+                                     side_end(L.r, m, j), rm, rm->group, ra, AN_FLOPS);
+                if (made < 0) rc = DB_EIO, snprintf(err, errlen, "out of memory");
+                else out->n += (size_t)made;
             }
         i = j;
     }
-    for (size_t i = 0; i < L.n; i++) rec_free(&L.r[i]);
-    free(L.r);
-    if (rc) {
-        an_pairs_free(out);
-        return rc;
-    }
-    if (out->n) qsort(out->p, out->n, sizeof *out->p, cmp_matched_pair);
-    return DB_OK;
+    return finish(&L, out, rc, cmp_matched_pair);
 }
 
 /* ---- rows ------------------------------------------------------------------ */
