@@ -7,6 +7,7 @@
 #define XOVER_TESTS_RELIABILITY_H
 
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/db/db.h"
 
 #include <fcntl.h>
@@ -67,61 +68,11 @@ static REL_UNUSED harness_proc rel_run(const char *sweep, const char *dbp, const
     return harness_run(argv, NULL);
 }
 
-static REL_UNUSED long long rel_qint(const char *dbp, const char *sql)
-{
-    char err[512];
-    db *d = db_open(dbp, DB_READONLY, err, sizeof err);
-    if (!d) return -1000;
-    long long v = -999;
-    if (db_query_int(d, sql, &v)) v = -998;
-    db_close(d);
-    return v;
-}
-
-static REL_UNUSED int rel_append_row(void *ctx, int ncol, const db_value *v)
-{
-    char **buf = ctx;
-    char line[512];
-    size_t k = 0;
-    for (int c = 0; c < ncol; c++) {
-        if (v[c].type == DB_NULL) k += (size_t)snprintf(line + k, sizeof line - k, "NULL ");
-        else if (v[c].type == DB_INT) k += (size_t)snprintf(line + k, sizeof line - k, "%lld ", v[c].i);
-        else if (v[c].type == DB_REAL) k += (size_t)snprintf(line + k, sizeof line - k, "%.17g ", v[c].d);
-        else k += (size_t)snprintf(line + k, sizeof line - k, "%s ", v[c].s);
-        if (k >= sizeof line) k = sizeof line - 1;
-    }
-    size_t a = *buf ? strlen(*buf) : 0;
-    char *n = realloc(*buf, a + k + 2);
-    if (!n) return 1;
-    memcpy(n + a, line, k);
-    n[a + k] = '\n';
-    n[a + k + 1] = 0;
-    *buf = n;
-    return 0;
-}
-
-/* The rows of a query as text, one line each ("" when none; NULL on error). */
-static REL_UNUSED char *rel_qtext(const char *dbp, const char *sql)
-{
-    char err[512];
-    db *d = db_open(dbp, DB_READONLY, err, sizeof err);
-    if (!d) return NULL;
-    char *buf = NULL;
-    db_sink sink = {NULL, rel_append_row, &buf};
-    int rc = db_query(d, sql, &sink);
-    db_close(d);
-    if (rc) {
-        free(buf);
-        return NULL;
-    }
-    return buf ? buf : strdup("");
-}
-
 /* Every metric point (run key, name, step, tokens, value), in order. */
 static REL_UNUSED char *rel_dump_metrics(const char *dbp)
 {
-    return rel_qtext(dbp, "SELECT r.key, m.name, m.step, m.tokens, m.value FROM metrics m "
-                          "JOIN runs r ON r.id = m.run_id ORDER BY r.key, m.name, m.step");
+    return helper_qtext(dbp, "SELECT r.key, m.name, m.step, m.tokens, m.value FROM metrics m "
+                            "JOIN runs r ON r.id = m.run_id ORDER BY r.key, m.name, m.step");
 }
 
 /* How many lines of a file contain needle (0 when it cannot be read). */

@@ -50,7 +50,7 @@ typedef struct {
 
 static int read_runs(run_row *rows, int max)
 {
-    char *t = rel_qtext(g_db, "SELECT key, attempts FROM runs ORDER BY key");
+    char *t = helper_qtext(g_db, "SELECT key, attempts FROM runs ORDER BY key");
     if (!t) return -1;
     int n = 0;
     for (char *line = t; *line && n < max;) {
@@ -75,16 +75,16 @@ static int g_final_ok;
 static void check_final(const char *ref, int nruns)
 {
     g_final_ok = 0;
-    char *integrity = rel_qtext(g_db, "PRAGMA integrity_check");
+    char *integrity = helper_qtext(g_db, "PRAGMA integrity_check");
     int intact = integrity && !strcmp(integrity, "ok \n");
     if (!intact) fprintf(stderr, "integrity_check: %s\n", integrity ? integrity : "(cannot run)");
     free(integrity);
     CHECK(intact);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), nruns);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs"), nruns);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM metrics"),
-              rel_qint(g_db, "SELECT count(*) FROM (SELECT DISTINCT run_id, name, step FROM metrics)"));
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM metrics"), rel_qint(g_ref_db, "SELECT count(*) FROM metrics"));
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), nruns);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs"), nruns);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics"),
+              helper_qint(g_db, "SELECT count(*) FROM (SELECT DISTINCT run_id, name, step FROM metrics)"));
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics"), helper_qint(g_ref_db, "SELECT count(*) FROM metrics"));
     char *got = rel_dump_metrics(g_db);
     if (!got || !ref) free(got);
     CHECK(got && ref);
@@ -126,7 +126,7 @@ TEST(reliability_driver_kill9_at_random_moments)
             /* The first time, wait for a worker, to see it die with its driver. */
             for (int i = 0; i < 400 && worker <= 0; i++) {
                 rel_sleep_ms(10);
-                worker = (pid_t)rel_qint(g_db, "SELECT pid FROM runs WHERE status = 'running' AND pid > 0 LIMIT 1");
+                worker = (pid_t)helper_qint(g_db, "SELECT pid FROM runs WHERE status = 'running' AND pid > 0 LIMIT 1");
             }
         } else {
             rel_sleep_ms(delay);
@@ -193,7 +193,7 @@ TEST(reliability_worker_kill9_resumes_bit_exact)
         rel_sleep_ms(20 + (long)(rel_rand(&rng) % 150));
         if (waitpid(driver, &st, WNOHANG) == driver) {
             driver = 0;
-            if (rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'") == 2) break; /* all done */
+            if (helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'") == 2) break; /* all done */
             continue;
         }
         /* A running worker that has begun its log (so the attempt and the
@@ -204,7 +204,7 @@ TEST(reliability_worker_kill9_resumes_bit_exact)
         int i = (int)(rel_rand(&rng) % (uint64_t)n);
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT pid FROM runs WHERE key = '%s' AND status = 'running'", rows[i].key);
-        pid_t w = (pid_t)rel_qint(g_db, sql);
+        pid_t w = (pid_t)helper_qint(g_db, sql);
         if (w <= 0 || rows[i].starts != rows[i].attempts) continue;
         char *cmd = rel_cmdline(w);
         int ours = strstr(cmd, " train ") && strstr(cmd, rows[i].key);

@@ -38,7 +38,7 @@ static int reference(void)
     harness_proc_free(&r);
     if (!ok) return -1;
     g_ref = rel_dump_metrics(g_db);
-    char *k = rel_qtext(g_db, "SELECT key FROM runs");
+    char *k = helper_qtext(g_db, "SELECT key FROM runs");
     if (!k || strlen(k) < 65) {
         free(k);
         return -1;
@@ -99,8 +99,8 @@ TEST(reliability_faults_that_kill_the_worker_are_retried_bit_exact)
         CHECK_CONTAINS(r.err, "retrying");
         CHECK_CONTAINS(r.err, cases[c].driver_says);
         harness_proc_free(&r);
-        CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
-        CHECK_INT(rel_qint(g_db, "SELECT attempts FROM runs"), 2);
+        CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+        CHECK_INT(helper_qint(g_db, "SELECT attempts FROM runs"), 2);
         CHECK(same_as_reference());
         char *log = run_file("log");
         CHECK_CONTAINS(log, "XOVER_FAULT: injecting");
@@ -131,7 +131,7 @@ TEST(reliability_fault_nan_fails_the_run_with_its_reason)
     CHECK_CONTAINS(r.err, "non-finite training loss (nan) at step 7");
     CHECK(!strstr(r.err, "retrying")); /* an error the worker reports is not transient */
     harness_proc_free(&r);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND attempts = 1 AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND attempts = 1 AND "
                              "error LIKE '%non-finite training loss%'"), 1);
     /* a malformed XOVER_FAULT is refused by the worker, naming it */
     setenv("XOVER_FAULT", "explode@step:3", 1);
@@ -152,7 +152,7 @@ TEST(reliability_fault_hang_is_killed_at_the_timeout)
     CHECK_INT(r.status, 1);
     CHECK_CONTAINS(r.err, "timed out after 2s");
     harness_proc_free(&r);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 2s'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 2s'"), 1);
 }
 
 TEST(reliability_fault_enospc_fails_then_resumes_from_its_checkpoint)
@@ -165,7 +165,7 @@ TEST(reliability_fault_enospc_fails_then_resumes_from_its_checkpoint)
     CHECK_INT(r.status, 1);
     CHECK_CONTAINS(r.err, "No space left on device");
     harness_proc_free(&r);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
                              "error LIKE '%metrics.jsonl: No space left on device%'"), 1);
     /* space is back: --retry-failed resumes from the step-20 checkpoint */
     r = rel_run(g_sweep, g_db, g_runs, "--retry-failed");
@@ -232,7 +232,7 @@ TEST(reliability_second_driver_refuses_and_readers_never_see_locked)
     int running = 0;
     for (int i = 0; i < 1000 && !running; i++) {
         rel_sleep_ms(10);
-        running = rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running'") > 0;
+        running = helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running'") > 0;
     }
     CHECK(running);
     harness_proc b = rel_run(g_sweep, g_db, g_runs, NULL);

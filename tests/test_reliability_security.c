@@ -59,9 +59,9 @@ TEST(security_placeholders_never_reach_a_shell_nor_split)
     if (r.status) fprintf(stderr, "%s", r.err);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 8);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 8);
     /* Each run got exactly its 4 arguments, the tag whole as one of them. */
-    char *dirs = rel_qtext(g_db, "SELECT run_dir FROM runs ORDER BY id");
+    char *dirs = helper_qtext(g_db, "SELECT run_dir FROM runs ORDER BY id");
     CHECK(dirs);
     int n = 0;
     for (char *line = dirs; *line;) {
@@ -129,9 +129,9 @@ TEST(security_names_cannot_move_files_out_of_the_run_directory)
         CHECK_CONTAINS(r.err, "outside the run directory");
         harness_proc_free(&r);
     }
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
                              "error LIKE 'trainer.metrics_file resolves to %outside the run directory%'"), 3);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM metrics"), 0);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics"), 0);
     /* sweep names become directories: only plain names are accepted */
     static const char *const bad[] = {"../evil", "/tmp/evil", "a/b", ".hidden"};
     for (int i = 0; i < 4; i++) {
@@ -171,7 +171,7 @@ TEST(security_a_run_dir_from_the_database_is_not_trusted)
     char cfg[600];
     snprintf(cfg, sizeof cfg, "%s/config.json", victim);
     CHECK(access(cfg, F_OK) != 0);
-    CHECK_INT(rel_qint(g_db, "SELECT count(*) FROM runs WHERE run_dir LIKE '%/runs/trust/' || key"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE run_dir LIKE '%/runs/trust/' || key"), 1);
     /* ...and `xover rm` does not delete it */
     d = db_open(g_db, DB_WRITE, err, sizeof err);
     CHECK(d);

@@ -5,7 +5,7 @@
  * then resume giving the metrics of an uninterrupted run.
  */
 #include "tests/harness.h"
-#include "orchestrator/db/db.h"
+#include "tests/helpers.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -30,52 +30,7 @@ static harness_proc xrun(const char *sweep, const char *a1, const char *a2, cons
     return harness_run(argv, NULL);
 }
 
-static long long q(const char *sql)
-{
-    char err[512];
-    db *d = db_open(g_db, DB_READONLY, err, sizeof err);
-    if (!d) return -1000;
-    long long v = -999;
-    if (db_query_int(d, sql, &v)) v = -998;
-    db_close(d);
-    return v;
-}
-
-/* Every metric point as text, in a fixed order, to compare two databases. */
-static int dump_row(void *ctx, int ncol, const db_value *v)
-{
-    char **buf = ctx;
-    char line[256];
-    snprintf(line, sizeof line, "%s %s %lld %.17g\n", v[0].s, v[1].s, v[2].i, ncol > 3 ? v[3].d : 0.0);
-    size_t a = *buf ? strlen(*buf) : 0;
-    char *n = realloc(*buf, a + strlen(line) + 1);
-    if (!n) return 1;
-    memcpy(n + a, line, strlen(line) + 1);
-    *buf = n;
-    return 0;
-}
-
-static char *dump_metrics(const char *dbpath)
-{
-    char err[512];
-    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
-    if (!d) return NULL;
-    char *buf = NULL;
-    db_sink sink = {NULL, dump_row, &buf};
-    db_query(d, "SELECT r.key, m.name, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
-                "ORDER BY r.key, m.name, m.step", &sink);
-    db_close(d);
-    return buf;
-}
-
-static const char *trainer(void)
-{
-    static char path[1024];
-    char cwd[512];
-    if (!getcwd(cwd, sizeof cwd)) return "tests/fake_trainer.py";
-    snprintf(path, sizeof path, "%s/tests/fake_trainer.py", cwd);
-    return path;
-}
+static long long q(const char *sql) { return helper_qint(g_db, sql); }
 
 TEST(run_smoke_end_to_end_then_nothing_to_do)
 {
@@ -120,7 +75,7 @@ static void write_sweep(const char *name, const char *body)
     char path[512];
     harness_path(path, sizeof path, name);
     char *text = malloc(strlen(body) + 2048);
-    sprintf(text, body, trainer());
+    sprintf(text, body, helper_fake_trainer());
     harness_write(path, text);
     free(text);
 }
@@ -322,7 +277,7 @@ TEST(run_ctrl_c_then_resume_equals_uninterrupted)
     harness_proc_free(&r);
     CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 2);
     CHECK(q("SELECT max(attempts) FROM runs") == 2);
-    char *a = dump_metrics(ref_db), *b = dump_metrics(g_db);
+    char *a = helper_dump_metrics(ref_db), *b = helper_dump_metrics(g_db);
     CHECK(a && b);
     CHECK(strlen(a) > 1000);
     int same = !strcmp(a, b);

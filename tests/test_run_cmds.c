@@ -3,6 +3,7 @@
  * external trainer (fast: it exits at once).
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,13 @@ static void setup(void)
     harness_path(g_db, sizeof g_db, "x.db");
     harness_path(g_runs, sizeof g_runs, "runs");
     harness_path(g_sweep, sizeof g_sweep, "s.yaml");
-    char cwd[512], text[2048];
-    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+    char text[2048];
     snprintf(text, sizeof text,
              "sweep: cmds\n"
              "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
              "grid: {objective: ar, lr: [1e-3, 2e-3], flag: [--ok, --fail]}\n"
-             "trainer: {command: ['%s/tests/fake_trainer.py', '{run_dir}', jsonl, '5', '{lr}', '{flag}']}\n",
-             cwd);
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '5', '{lr}', '{flag}']}\n",
+             helper_fake_trainer());
     harness_write(g_sweep, text);
     const char *argv[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, NULL};
     harness_proc r = harness_run(argv, NULL);

@@ -14,6 +14,7 @@
  *     while it runs resumes from its checkpoint.
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/db/db.h"
 
 #include <stdio.h>
@@ -68,44 +69,6 @@ static void paths(void)
     harness_path(g_runs, sizeof g_runs, "runs");
 }
 
-static long long q(const char *dbpath, const char *sql)
-{
-    char err[512];
-    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
-    if (!d) return -1000;
-    long long v = -999;
-    if (db_query_int(d, sql, &v)) v = -998;
-    db_close(d);
-    return v;
-}
-
-static int dump_row(void *ctx, int ncol, const db_value *v)
-{
-    char **buf = ctx;
-    char line[256];
-    snprintf(line, sizeof line, "%s %s %lld %.17g\n", v[0].s, v[1].s, v[2].i, ncol > 3 ? v[3].d : 0.0);
-    size_t a = *buf ? strlen(*buf) : 0;
-    char *n = realloc(*buf, a + strlen(line) + 1);
-    if (!n) return 1;
-    memcpy(n + a, line, strlen(line) + 1);
-    *buf = n;
-    return 0;
-}
-
-/* Every metric point (run key, name, step, value) in a fixed order. */
-static char *dump_metrics(const char *dbpath)
-{
-    char err[512];
-    db *d = db_open(dbpath, DB_READONLY, err, sizeof err);
-    if (!d) return NULL;
-    char *buf = NULL;
-    db_sink sink = {NULL, dump_row, &buf};
-    db_query(d, "SELECT r.key, m.name, m.step, m.value FROM metrics m JOIN runs r ON r.id = m.run_id "
-                "ORDER BY r.key, m.name, m.step", &sink);
-    db_close(d);
-    return buf;
-}
-
 static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -120,7 +83,7 @@ static int collect_until(const char *sweep, const char *sql, double limit)
         const char *argv[] = {harness_xover(), "collect", sweep, "--db", g_db, NULL};
         harness_proc p = harness_run(argv, NULL);
         harness_proc_free(&p);
-        if (q(g_db, sql) == 1) return 0;
+        if (helper_qint(g_db, sql) == 1) return 0;
         sleep_s(0.3);
     }
     return -1;
@@ -147,23 +110,57 @@ static void write_long_sweep(const char *path)
     free(text);
 }
 
+/* Run `sweep` with the local backend into local.db; whether its metrics
+ * equal those in g_db, point for point (and there are some). */
+static int same_as_local(const char *sweep)
+{
+    char local_db[512], local_runs[512];
+    harness_path(local_db, sizeof local_db, "local.db");
+    harness_path(local_runs, sizeof local_runs, "local-runs");
+    const char *lv[] = {harness_xover(), "run", sweep, "--db", local_db, "--runs-dir", local_runs, "-j", "2", NULL};
+    harness_proc r = harness_run(lv, NULL);
+    if (r.status) fprintf(stderr, "    local run: exit %d: %s", r.status, r.err);
+    int ok = r.status == 0;
+    harness_proc_free(&r);
+    char *a = ok ? helper_dump_metrics(local_db) : NULL, *b = helper_dump_metrics(g_db);
+    int same = a && b && strlen(a) > 1000 && !strcmp(a, b);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* Write the test's `file`: a sweep `name` over `grid` of fake-trainer runs
+ * of 30 steps of 0.15 s, the trainer given `args` after its lr; submit it to
+ * Slurm with --no-wait. Returns the submit's exit status. */
+static int submit_fake(char *sweep, size_t n, const char *file, const char *name, const char *grid,
+                       const char *args)
+{
+    char text[2048];
+    harness_path(sweep, n, file);
+    snprintf(text, sizeof text,
+             "sweep: %s\n"
+             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+             "grid: {%s}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '30', '{lr}', %s--sleep, '0.15']}\n",
+             name, grid, helper_fake_trainer(), args);
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--no-wait", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    int st = r.status;
+    harness_proc_free(&r);
+    return st;
+}
+
 /* ---- a sweep of both objectives --------------------------------------------- */
 
 static void sweep_matches_local(void)
 {
     paths();
-    char local_db[512], local_runs[512];
-    harness_path(local_db, sizeof local_db, "local.db");
-    harness_path(local_runs, sizeof local_runs, "local-runs");
-    const char *lv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--db", local_db, "--runs-dir", local_runs,
-                        "-j", "2", NULL};
-    harness_proc r = harness_run(lv, NULL);
-    CHECK_INT(r.status, 0);
-    harness_proc_free(&r);
-
     const char *sv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
                         "--runs-dir", g_runs, "--cpus-per-run", "1", "--time", "10", NULL};
-    r = harness_run(sv, NULL);
+    harness_proc r = harness_run(sv, NULL);
     if (r.status) fprintf(stderr, "%s", r.err);
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.err, "submitted 4 runs as Slurm job array");
@@ -171,19 +168,14 @@ static void sweep_matches_local(void)
     harness_proc_free(&r);
 
     /* every run done, by a Slurm task of one array, counted once */
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), 4);
-    CHECK_INT(q(g_db, "SELECT count(DISTINCT objective) FROM runs"), 2);
-    CHECK_INT(q(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 1);
-    CHECK_INT(q(g_db, "SELECT count(DISTINCT job_id) FROM runs WHERE job_id GLOB '[0-9]*_[0-3]'"), 4);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE host IS NOT NULL AND pid > 0 AND run_dir LIKE '/%'"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(DISTINCT objective) FROM runs"), 2);
+    CHECK_INT(helper_qint(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(DISTINCT job_id) FROM runs WHERE job_id GLOB '[0-9]*_[0-3]'"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE host IS NOT NULL AND pid > 0 AND run_dir LIKE '/%'"), 4);
 
     /* the same metrics as the local backend, point for point */
-    char *a = dump_metrics(local_db), *b = dump_metrics(g_db);
-    CHECK(a && b && strlen(a) > 1000);
-    int same = !strcmp(a, b);
-    free(a);
-    free(b);
-    CHECK(same);
+    CHECK(same_as_local("experiments/smoke.yaml"));
 
     /* the sbatch script is kept, runs `xover worker` with absolute paths */
     const char *ls[] = {"/bin/sh", "-c", "cat \"$0\"/smoke/slurm/array-*.sh", g_runs, NULL};
@@ -195,7 +187,7 @@ static void sweep_matches_local(void)
     harness_proc_free(&c);
 
     /* again: nothing to submit; collect changes nothing */
-    long long points = q(g_db, "SELECT count(*) FROM metrics");
+    long long points = helper_qint(g_db, "SELECT count(*) FROM metrics");
     r = harness_run(sv, NULL);
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "nothing to run: 4 runs done");
@@ -205,8 +197,8 @@ static void sweep_matches_local(void)
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "nothing to collect: 4 done");
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics"), points);
-    CHECK_INT(q(g_db, "SELECT sum(attempts) FROM runs"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics"), points);
+    CHECK_INT(helper_qint(g_db, "SELECT sum(attempts) FROM runs"), 4);
 }
 
 TEST(slurm_sweep_of_both_objectives_matches_local_backend)
@@ -231,7 +223,7 @@ static void cancel_then_finish(void)
     CHECK_CONTAINS(r.err, "submitted 4 runs");
     CHECK_CONTAINS(r.err, "xover collect longer");
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NOT NULL"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NOT NULL"), 4);
 
     CHECK(collect_until("longer", "SELECT (SELECT count(*) FROM runs WHERE status = 'done') = 1 AND "
                                   "(SELECT count(*) FROM runs r WHERE status = 'running' AND "
@@ -244,11 +236,11 @@ static void cancel_then_finish(void)
     harness_proc_free(&r);
     /* one done, one interrupted part way (Slurm's reason recorded), the
      * two never started are pending again */
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE '%slurm: CANCELLED%'"), 1);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND attempts = 0 AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE '%slurm: CANCELLED%'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND attempts = 0 AND "
                       "error LIKE '%cancelled before it started%'"), 2);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND attempts = 1 AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND attempts = 1 AND "
                       "(SELECT max(step) FROM metrics WHERE run_id = runs.id) BETWEEN 1 AND 999"), 1);
     /* nothing left to cancel */
     r = harness_run(xv, NULL);
@@ -258,8 +250,8 @@ static void cancel_then_finish(void)
 
     /* a new run submits the three not done, and resumes the interrupted one */
     char done_before[32];
-    snprintf(done_before, sizeof done_before, "%lld", q(g_db, "SELECT id FROM runs WHERE status = 'done'"));
-    long long done_points = q(g_db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.status = 'done'");
+    snprintf(done_before, sizeof done_before, "%lld", helper_qint(g_db, "SELECT id FROM runs WHERE status = 'done'"));
+    long long done_points = helper_qint(g_db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.status = 'done'");
     const char *sv2[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
                          "--array-parallelism", "2", NULL};
     r = harness_run(sv2, NULL);
@@ -269,15 +261,15 @@ static void cancel_then_finish(void)
     CHECK_CONTAINS(r.err, "1 done, 0 failed not retried");
     CHECK_CONTAINS(r.err, "sweep longer: 4 done, 0 failed");
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
     /* the finished run was not repeated: one attempt, its job id kept */
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT attempts = 1 AND job_id LIKE '%%\\_0' ESCAPE '\\' FROM runs WHERE id = %s",
              done_before);
-    CHECK_INT(q(g_db, sql), 1);
-    CHECK_INT(q(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 2);
-    CHECK_INT(q(g_db, "SELECT sum(attempts) FROM runs"), 5);
-    CHECK(q(g_db, "SELECT count(*) FROM metrics") > 4 * done_points / 2);
+    CHECK_INT(helper_qint(g_db, sql), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(DISTINCT substr(job_id, 1, instr(job_id, '_') - 1)) FROM runs"), 2);
+    CHECK_INT(helper_qint(g_db, "SELECT sum(attempts) FROM runs"), 5);
+    CHECK(helper_qint(g_db, "SELECT count(*) FROM metrics") > 4 * done_points / 2);
     /* the interrupted run resumed from its checkpoint */
     const char *lg[] = {"/bin/sh", "-c", "grep -l 'resuming from step' \"$0\"/longer/*/log | wc -l", g_runs, NULL};
     harness_proc c = harness_run(lg, NULL);
@@ -285,19 +277,7 @@ static void cancel_then_finish(void)
     harness_proc_free(&c);
 
     /* and every metric equals an uninterrupted local run's */
-    char local_db[512], local_runs[512];
-    harness_path(local_db, sizeof local_db, "local.db");
-    harness_path(local_runs, sizeof local_runs, "local-runs");
-    const char *lv[] = {harness_xover(), "run", sweep, "--db", local_db, "--runs-dir", local_runs, "-j", "2", NULL};
-    r = harness_run(lv, NULL);
-    CHECK_INT(r.status, 0);
-    harness_proc_free(&r);
-    char *a = dump_metrics(local_db), *b = dump_metrics(g_db);
-    CHECK(a && b && strlen(a) > 1000);
-    int same = !strcmp(a, b);
-    free(a);
-    free(b);
-    CHECK(same);
+    CHECK(same_as_local(sweep));
 }
 
 TEST(slurm_cancel_part_way_then_run_finishes_the_rest)
@@ -310,22 +290,9 @@ TEST(slurm_cancel_part_way_then_run_finishes_the_rest)
 static void external_fail_and_requeue(void)
 {
     paths();
-    char cwd[512], sweep[512], text[2048];
-    CHECK(getcwd(cwd, sizeof cwd) != NULL);
-    harness_path(sweep, sizeof sweep, "ext.yaml");
-    snprintf(text, sizeof text,
-             "sweep: ext\n"
-             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
-             "grid: {objective: ar, lr: 1e-3, flag: [--ok, --fail]}\n"
-             "trainer: {command: ['%s/tests/fake_trainer.py', '{run_dir}', jsonl, '30', '{lr}', '{flag}',"
-             " --sleep, '0.15']}\n", cwd);
-    harness_write(sweep, text);
-    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
-                        "--no-wait", NULL};
-    harness_proc r = harness_run(sv, NULL);
-    if (r.status) fprintf(stderr, "%s", r.err);
-    CHECK_INT(r.status, 0);
-    harness_proc_free(&r);
+    char sweep[512];
+    CHECK_INT(submit_fake(sweep, sizeof sweep, "ext.yaml", "ext", "objective: ar, lr: 1e-3, flag: [--ok, --fail]",
+                          "'{flag}', "), 0);
     /* requeue the good run's task once it has made progress */
     CHECK(collect_until("ext", "SELECT count(*) FROM runs r WHERE status = 'running' AND "
                                "(SELECT max(step) FROM metrics WHERE run_id = r.id) >= 3", 60) == 0);
@@ -344,7 +311,7 @@ static void external_fail_and_requeue(void)
         snprintf(job, sizeof job, "%lld_%lld", jid, idx);
     }
     const char *rq[] = {"scontrol", "requeue", job, NULL};
-    r = harness_run(rq, NULL);
+    harness_proc r = harness_run(rq, NULL);
     if (r.status) fprintf(stderr, "%s", r.err);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
@@ -355,13 +322,13 @@ static void external_fail_and_requeue(void)
     harness_proc_free(&r);
     CHECK_INT(st, 1); /* one run failed */
     /* the failure's reason and log tail, from the worker */
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
                       "'exit code 3: error: this configuration is refused on purpose%' AND "
                       "log_tail LIKE '%refused on purpose%'"), 1);
     /* the requeued run: a second attempt that resumed, every step once */
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2"), 1);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 30);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 30);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
                       "abs(value - 10.0 / (1 + 1e-3 * 1000 * step)) < 1e-12"), 30);
     const char *lg[] = {"/bin/sh", "-c", "grep -h 'resuming at step' \"$0\"/ext/*/log | wc -l", g_runs, NULL};
     harness_proc c = harness_run(lg, NULL);
@@ -444,7 +411,7 @@ TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
     CHECK_INT(r.status, 1);
     CHECK_CONTAINS(r.err, "cannot run sbatch");
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NULL"), 4);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NULL"), 4);
     const char *cv[] = {harness_xover(), "collect", "smoke", "--db", g_db, NULL};
     r = harness_run(cv, NULL);
     CHECK_INT(r.status, 0);
@@ -457,34 +424,21 @@ TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
 static void killed_hard(void)
 {
     paths();
-    char cwd[512], sweep[512], text[2048];
-    CHECK(getcwd(cwd, sizeof cwd) != NULL);
-    harness_path(sweep, sizeof sweep, "kill.yaml");
-    snprintf(text, sizeof text,
-             "sweep: hard\n"
-             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
-             "grid: {objective: ar, lr: 2e-3}\n"
-             "trainer: {command: ['%s/tests/fake_trainer.py', '{run_dir}', jsonl, '30', '{lr}', --sleep, '0.15']}\n",
-             cwd);
-    harness_write(sweep, text);
-    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
-                        "--no-wait", NULL};
-    harness_proc r = harness_run(sv, NULL);
-    CHECK_INT(r.status, 0);
-    harness_proc_free(&r);
+    char sweep[512];
+    CHECK_INT(submit_fake(sweep, sizeof sweep, "kill.yaml", "hard", "objective: ar, lr: 2e-3", ""), 0);
     CHECK(collect_until("hard", "SELECT count(*) FROM runs r WHERE status = 'running' AND "
                                 "(SELECT max(step) FROM metrics WHERE run_id = r.id) >= 3", 60) == 0);
     /* SIGKILL the worker (as the OOM killer would): no final word from it */
     const char *kv[] = {"/bin/sh", "-c",
                         "kill -KILL $(sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/' \"$0\"/hard/*/attempt.json)", g_runs, NULL};
-    r = harness_run(kv, NULL);
+    harness_proc r = harness_run(kv, NULL);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
     const char *cv[] = {harness_xover(), "collect", "hard", "--wait", "--db", g_db, NULL};
     r = harness_run(cv, NULL);
     CHECK_INT(r.status, 1);
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'slurm: FAILED%' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'slurm: FAILED%' AND "
                       "error LIKE '%the worker ended without a final status'"), 1);
     const char *st[] = {"/bin/sh", "-c", "head -n 1 \"$0\"/hard/*/status", g_runs, NULL};
     r = harness_run(st, NULL);
@@ -502,8 +456,8 @@ static void killed_hard(void)
     if (r.status) fprintf(stderr, "%s", r.err);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2 AND error IS NULL"), 1);
-    CHECK_INT(q(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2 AND error IS NULL"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
                       "abs(value - 10.0 / (1 + 2e-3 * 1000 * step)) < 1e-12"), 30);
     const char *lg[] = {"/bin/sh", "-c", "grep -c 'resuming at step' \"$0\"/hard/*/log", g_runs, NULL};
     r = harness_run(lg, NULL);

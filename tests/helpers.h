@@ -1,0 +1,26 @@
+/*
+ * helpers.h — helpers that several test files share: reading a results
+ * database (one number, rows as text, every metric point) and the path of
+ * the fake external trainer. No TEST blocks: tests/helpers.c is compiled
+ * into the test binary like every test file.
+ */
+#ifndef XOVER_TESTS_HELPERS_H
+#define XOVER_TESTS_HELPERS_H
+
+/* The integer the query returns, read-only: -1000 when the database cannot
+ * be opened, -998 when the query fails, -999 when it returns no row. */
+long long helper_qint(const char *dbpath, const char *sql);
+
+/* The rows of a query as text, one line each, values separated by spaces
+ * ("" when none; NULL on error). Caller frees. */
+char *helper_qtext(const char *dbpath, const char *sql);
+
+/* Every metric point (run key, name, step, value) in a fixed order, to
+ * compare two databases; NULL on error. Caller frees. */
+char *helper_dump_metrics(const char *dbpath);
+
+/* The absolute path of tests/fake_trainer.py (a sweep's trainer command
+ * runs in the run's directory, so a relative path would not do). */
+const char *helper_fake_trainer(void);
+
+#endif
