@@ -78,8 +78,8 @@ typedef struct {
     size_t running, ndone, nfailed, ninterrupted, nwaiting;
     int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
-    double total_flops, done_flops, t0, last_draw, last_plain;
-    int tty, drawn;
+    double total_flops, done_flops;
+    progress pg;
     int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
 } driver;
 
@@ -99,32 +99,6 @@ static void on_signal(int sig)
 
 /* ---- progress ----------------------------------------------------------- */
 
-static void clear_block(driver *dr)
-{
-    if (!dr->tty || !dr->drawn) return;
-    fprintf(stderr, "\033[%dA\033[J", dr->drawn);
-    dr->drawn = 0;
-}
-
-static void event(driver *dr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void event(driver *dr, const char *fmt, ...)
-{
-    clear_block(dr);
-    if (!dr->tty) {
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        char ts[32];
-        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(stderr, "%s ", ts);
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
 {
     const sweep *s = sweep_plan_sweep(dr->p);
@@ -137,55 +111,29 @@ static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
     }
 }
 
-static void sweep_line(driver *dr, char *buf, size_t n)
+static void sweep_line(void *ctx, char *buf, size_t n)
 {
-    double now = rd_now(), el = now - dr->t0;
-    double done = dr->done_flops, tok_s = 0;
+    driver *dr = ctx;
+    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed, dr->njobs - dr->next + dr->nwaiting,
+                        0, dr->done_flops, dr->total_flops};
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
-        tok_s += j->tok_s;
-        const ingest_state *st = ingest_get(j->ing);
-        if (j->est.tokens > 0 && st->tokens > 0) done += j->est.flops * fmin(1.0, (double)st->tokens / j->est.tokens);
+        t.tok_s += j->tok_s;
+        t.done_flops += progress_run_flops(&j->est, ingest_get(j->ing));
     }
-    char eta[32] = "?", ts[32];
-    if (done > 0 && el > 1 && dr->total_flops > done) exec_duration((dr->total_flops - done) * el / done, eta, sizeof eta);
-    else if (dr->total_flops <= done) snprintf(eta, sizeof eta, "0s");
-    exec_human(tok_s, ts, sizeof ts);
-    size_t pending = dr->njobs - dr->next + dr->nwaiting;
-    snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s",
-             sweep_name(sweep_plan_sweep(dr->p)), dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
-             pending, ts, eta);
+    progress_sweep_line(&dr->pg, &t, sweep_name(sweep_plan_sweep(dr->p)), buf, n);
 }
 
-static void draw(driver *dr, int force)
+static void run_rows(void *ctx)
 {
-    double now = rd_now();
-    if (dr->tty) {
-        if (!force && now - dr->last_draw < 0.25) return;
-        dr->last_draw = now;
-        clear_block(dr);
-        char line[512];
-        sweep_line(dr, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-        dr->drawn = 1;
-        for (size_t k = 0; k < dr->njobs; k++) {
-            job *j = &dr->jobs[k];
-            if (!j->pid) continue;
-            const ingest_state *st = ingest_get(j->ing);
-            char who[200], ts[32];
-            describe_run(dr, j->i, who, sizeof who);
-            exec_human(j->tok_s, ts, sizeof ts);
-            fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s\n", j->key, who,
-                    st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts);
-            dr->drawn++;
-        }
-        fflush(stderr);
-    } else if (force || now - dr->last_plain >= 30) {
-        dr->last_plain = now;
-        char line[512];
-        sweep_line(dr, line, sizeof line);
-        event(dr, "%s", line);
+    driver *dr = ctx;
+    for (size_t k = 0; k < dr->njobs; k++) {
+        job *j = &dr->jobs[k];
+        if (!j->pid) continue;
+        char who[200];
+        describe_run(dr, j->i, who, sizeof who);
+        progress_row(&dr->pg, j->key, who, ingest_get(j->ing), j->tok_s, NULL);
     }
 }
 
@@ -316,7 +264,7 @@ static int launch(driver *dr, job *j)
     write_status(j, "running", NULL);
     char who[200];
     describe_run(dr, j->i, who, sizeof who);
-    if (!dr->tty) event(dr, "started %.12s %s (pid %d)", j->key, who, (int)pid);
+    if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
     /* The run cannot even start (a bad config, a full disk): record why. */
@@ -325,7 +273,7 @@ fail:
     j->finished = 1;
     dr->nfailed++;
     db_run_finished(dr->d, j->id, "failed", err, NULL, rd_now());
-    event(dr, "failed %.12s: %s", j->key, err);
+    progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
     return -1;
 }
 
@@ -338,7 +286,7 @@ static void signal_job(job *j, int sig)
 static void finish(driver *dr, job *j, int ws)
 {
     char err[512] = "";
-    if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) event(dr, "warning: %s", err);
+    if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(j->ing);
     char reason[1024] = "", logp[4200];
     const char *status;
@@ -376,7 +324,7 @@ static void finish(driver *dr, job *j, int ws)
     }
     char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
     if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
-        event(dr, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
+        progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
     write_status(j, status, reason);
     guard_unlock(j->lock_fd); /* only now: the run is recorded */
@@ -389,7 +337,7 @@ static void finish(driver *dr, job *j, int ws)
         j->waiting = 1;
         j->wait_until = rd_now();
         dr->nwaiting++;
-        event(dr, "retrying %.12s: %s", j->key, reason);
+        progress_event(&dr->pg, "retrying %.12s: %s", j->key, reason);
         return;
     }
     char who[200];
@@ -397,13 +345,13 @@ static void finish(driver *dr, job *j, int ws)
     if (!strcmp(status, "done")) {
         dr->ndone++;
         dr->done_flops += j->est.flops;
-        event(dr, "done    %.12s %s (%lld steps, %.0fs)", j->key, who, st->step, rd_now() - j->started);
+        progress_event(&dr->pg, "done    %.12s %s (%lld steps, %.0fs)", j->key, who, st->step, rd_now() - j->started);
     } else if (!strcmp(status, "failed")) {
         dr->nfailed++;
-        event(dr, "FAILED  %.12s %s: %s", j->key, who, reason);
+        progress_event(&dr->pg, "FAILED  %.12s %s: %s", j->key, who, reason);
     } else {
         dr->ninterrupted++;
-        event(dr, "interrupted %.12s %s at step %lld", j->key, who, st->step);
+        progress_event(&dr->pg, "interrupted %.12s %s at step %lld", j->key, who, st->step);
     }
 }
 
@@ -415,7 +363,7 @@ static void tend(driver *dr)
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
         char err[512];
-        if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) event(dr, "warning: %s", err);
+        if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
         if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
             j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
@@ -464,7 +412,7 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
     if (fd == -2) {
         if (!j->waiting) {
             dr->nwaiting++;
-            event(dr, "waiting for %.12s: %s", j->key, err);
+            progress_event(&dr->pg, "waiting for %.12s: %s", j->key, err);
         }
         j->waiting = 1;
         j->wait_until = rd_now() + 1;
@@ -482,7 +430,7 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
         j->lock_fd = -1;
         j->finished = 1;
         dr->skipped_done++;
-        event(dr, "skipped %.12s: done meanwhile by another driver", j->key);
+        progress_event(&dr->pg, "skipped %.12s: done meanwhile by another driver", j->key);
         return 2;
     }
     return 0;
@@ -619,9 +567,9 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, &old_chld);
 
-    dr.tty = cli_stderr_is_tty();
-    dr.t0 = rd_now();
-    event(&dr, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
+    dr.pg.tty = cli_stderr_is_tty();
+    dr.pg.t0 = rd_now();
+    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
           dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
     int seen_signals = 0;
     for (;;) {
@@ -632,12 +580,12 @@ int exec_run(const sweep_plan *p, const exec_options *o)
             if (dr.stopping == 0) {
                 dr.stopping = 1;
                 for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGINT);
-                event(&dr, "interrupting: %zu running runs checkpoint and stop (Ctrl-C again to stop at once)",
+                progress_event(&dr.pg, "interrupting: %zu running runs checkpoint and stop (Ctrl-C again to stop at once)",
                       dr.running);
             } else if (dr.stopping == 1) {
                 dr.stopping = 2;
                 for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGKILL);
-                event(&dr, "stopping at once");
+                progress_event(&dr.pg, "stopping at once");
             }
         }
         int ws;
@@ -648,13 +596,13 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
         if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting))) break;
         tend(&dr);
-        draw(&dr, 0);
+        progress_draw(&dr.pg, sweep_line, run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
         poll(&pfd, 1, 100);
         char drain[64];
         while (read(g_pipe[0], drain, sizeof drain) > 0) {}
     }
-    clear_block(&dr);
+    progress_clear(&dr.pg);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGCHLD, &old_chld, NULL);
@@ -662,9 +610,9 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     close(g_pipe[1]);
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
-    exec_duration(rd_now() - dr.t0, el, sizeof el);
+    exec_duration(rd_now() - dr.pg.t0, el, sizeof el);
     size_t pending = dr.njobs - dr.next + dr.nwaiting;
-    event(&dr, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
+    progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
     if (dr.stopping) rc = XO_INTERRUPTED;
     else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;

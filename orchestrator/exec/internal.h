@@ -102,4 +102,37 @@ int guard_inside(const char *dir, const char *path);
  * removed only then. */
 int guard_is_run_dir_of(const char *dir, const char *key);
 
+/* ---- progress.c: the progress display on stderr -------------------------- */
+
+typedef struct {
+    int tty;              /* a block redrawn in place; else timestamped lines */
+    int drawn;            /* lines of the block now on the screen */
+    double t0;            /* when the sweep started (rd_now) */
+    double last_draw, last_plain;
+} progress;
+
+/* What the sweep line counts. */
+typedef struct {
+    size_t done, running, failed, pending;
+    double tok_s;
+    double done_flops, total_flops; /* the ETA: the rest at the rate so far */
+} progress_tally;
+
+/* Erase the block (on a terminal) so that a line can be printed. */
+void progress_clear(progress *pg);
+/* An event line: above the block on a terminal, timestamped elsewhere. */
+void progress_event(progress *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The part of a running run's estimated FLOPs done, from its tokens so far. */
+double progress_run_flops(const exec_estimate *est, const ingest_state *st);
+/* "sweep NAME: N done, N running, N failed, N pending | R tok/s | ETA T". */
+void progress_sweep_line(const progress *pg, const progress_tally *t, const char *sweep, char *buf, size_t n);
+/* A running run's row of the block: key, its axes, step, losses, tokens/s
+ * and, when not NULL, its scheduler job. */
+void progress_row(progress *pg, const char *key, const char *who, const ingest_state *st, double tok_s,
+                  const char *job);
+/* Redraw when due: on a terminal the sweep line (line) then the rows (rows
+ * calls progress_row), at most four times a second; elsewhere the sweep
+ * line as an event every 30 s. */
+void progress_draw(progress *pg, void (*line)(void *ctx, char *buf, size_t n), void (*rows)(void *ctx), void *ctx);
+
 #endif

@@ -101,8 +101,8 @@ typedef struct {
     const sl_follow_opts *o;
     sl_table tab;
     size_t ndone, nfailed, ninterrupted, npending;
-    double t0, last_draw, last_plain, done_flops, total_flops;
-    int tty, drawn;
+    double done_flops, total_flops;
+    progress pg;
     int want_sched;     /* a run waits for the scheduler's word */
 } follower;
 
@@ -113,32 +113,6 @@ static void on_int(int sig)
     g_stop = 1;
 }
 
-static void clear_block(follower *f)
-{
-    if (!f->tty || !f->drawn) return;
-    fprintf(stderr, "\033[%dA\033[J", f->drawn);
-    f->drawn = 0;
-}
-
-static void event(follower *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void event(follower *f, const char *fmt, ...)
-{
-    clear_block(f);
-    if (!f->tty) {
-        time_t t = time(NULL);
-        struct tm tm;
-        localtime_r(&t, &tm);
-        char ts[32];
-        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
-        fprintf(stderr, "%s ", ts);
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static size_t count_running(const follower *f)
 {
     size_t k = 0;
@@ -147,56 +121,31 @@ static size_t count_running(const follower *f)
 }
 
 /* The local driver's progress line, with queued tasks as pending. */
-static void sweep_line(follower *f, char *buf, size_t n)
+static void sweep_line(void *ctx, char *buf, size_t n)
 {
-    double el = rd_now() - f->t0, done = f->done_flops, tok_s = 0;
-    size_t running = 0, queued = 0;
+    follower *f = ctx;
+    progress_tally t = {f->ndone + f->o->skipped_done, 0, f->nfailed, 0, 0, f->done_flops, f->total_flops};
     for (size_t k = 0; k < f->n; k++) {
         sl_run *r = &f->runs[k];
         if (r->finished) continue;
         if (!r->running) {
-            queued++;
+            t.pending++;
             continue;
         }
-        running++;
-        tok_s += r->tok_s;
-        const ingest_state *st = ingest_get(r->ing);
-        if (r->est.tokens > 0 && st->tokens > 0) done += r->est.flops * fmin(1.0, (double)st->tokens / r->est.tokens);
+        t.running++;
+        t.tok_s += r->tok_s;
+        t.done_flops += progress_run_flops(&r->est, ingest_get(r->ing));
     }
-    char eta[32] = "?", ts[32];
-    if (done > 0 && el > 1 && f->total_flops > done) exec_duration((f->total_flops - done) * el / done, eta, sizeof eta);
-    else if (f->total_flops <= done) snprintf(eta, sizeof eta, "0s");
-    exec_human(tok_s, ts, sizeof ts);
-    snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s", f->o->sweep,
-             f->ndone + f->o->skipped_done, running, f->nfailed, queued, ts, eta);
+    progress_sweep_line(&f->pg, &t, f->o->sweep, buf, n);
 }
 
-static void draw(follower *f, int force)
+static void run_rows(void *ctx)
 {
-    double now = rd_now();
-    char line[512];
-    if (f->tty) {
-        if (!force && now - f->last_draw < 0.25) return;
-        f->last_draw = now;
-        clear_block(f);
-        sweep_line(f, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-        f->drawn = 1;
-        for (size_t k = 0; k < f->n; k++) {
-            sl_run *r = &f->runs[k];
-            if (r->finished || !r->running) continue;
-            const ingest_state *st = ingest_get(r->ing);
-            char ts[32];
-            exec_human(r->tok_s, ts, sizeof ts);
-            fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s  [%s]\n", r->key, r->who,
-                    st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts, r->job);
-            f->drawn++;
-        }
-        fflush(stderr);
-    } else if (force || now - f->last_plain >= 30) {
-        f->last_plain = now;
-        sweep_line(f, line, sizeof line);
-        event(f, "%s", line);
+    follower *f = ctx;
+    for (size_t k = 0; k < f->n; k++) {
+        sl_run *r = &f->runs[k];
+        if (r->finished || !r->running) continue;
+        progress_row(&f->pg, r->key, r->who, ingest_get(r->ing), r->tok_s, r->job);
     }
 }
 
@@ -205,7 +154,7 @@ static void draw(follower *f, int force)
 static void finish(follower *f, sl_run *r, const char *status, const char *reason, const sl_task *tk, int from_sched)
 {
     char err[512] = "";
-    if (ingest_poll(r->ing, f->d, r->id, 1, err, sizeof err)) event(f, "warning: %s", err);
+    if (ingest_poll(r->ing, f->d, r->id, 1, err, sizeof err)) progress_event(&f->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(r->ing);
     char why[1024];
     snprintf(why, sizeof why, "%s", reason ? reason : "");
@@ -217,10 +166,10 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
     r->finished = 1;
     if (!strcmp(status, "pending")) {
         db_run_update u = {.set = DB_SET_STATUS | DB_SET_ERROR, .status = "pending", .error = why};
-        if (db_run_set(f->d, r->id, &u)) event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+        if (db_run_set(f->d, r->id, &u)) progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
         sl_write_status(r->dir, "pending", why);
         f->npending++;
-        event(f, "not started %.12s %s: %s", r->key, r->who, why);
+        progress_event(&f->pg, "not started %.12s %s: %s", r->key, r->who, why);
         return;
     }
     if (r->stamp <= 0) /* it ended before we saw it start: still an attempt */
@@ -229,19 +178,19 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
     snprintf(logp, sizeof logp, "%s/log", r->dir);
     char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
     if (db_run_finished(f->d, r->id, status, *why ? why : NULL, tail, rd_now()))
-        event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+        progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
     free(tail);
     if (from_sched) sl_write_status(r->dir, status, why);
     if (!strcmp(status, "done")) {
         f->ndone++;
         f->done_flops += r->est.flops;
-        event(f, "done    %.12s %s (%lld steps) [%s]", r->key, r->who, st->step, r->job);
+        progress_event(&f->pg, "done    %.12s %s (%lld steps) [%s]", r->key, r->who, st->step, r->job);
     } else if (!strcmp(status, "failed")) {
         f->nfailed++;
-        event(f, "FAILED  %.12s %s [%s]: %s", r->key, r->who, r->job, why);
+        progress_event(&f->pg, "FAILED  %.12s %s [%s]: %s", r->key, r->who, r->job, why);
     } else {
         f->ninterrupted++;
-        event(f, "interrupted %.12s %s at step %lld [%s]: %s", r->key, r->who, st->step < 0 ? 0 : st->step, r->job,
+        progress_event(&f->pg, "interrupted %.12s %s at step %lld [%s]: %s", r->key, r->who, st->step < 0 ? 0 : st->step, r->job,
               why);
     }
 }
@@ -274,14 +223,14 @@ static void tend(follower *f, sl_run *r)
         r->tok_last = 0;
         r->tok_s = 0;
         if (db_run_started(f->d, r->id, host, json_is_integer(pid) ? json_integer_value(pid) : -1, started))
-            event(f, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
-        if (!f->tty) event(f, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
+            progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
+        if (!f->pg.tty) progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
     }
     json_decref(a);
     if (!r->ing) return; /* out of memory: try again next time */
 
     /* 2. Metrics. */
-    if (ingest_poll(r->ing, f->d, r->id, 0, err, sizeof err)) event(f, "warning: %s", err);
+    if (ingest_poll(r->ing, f->d, r->id, 0, err, sizeof err)) progress_event(&f->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(r->ing);
     if (st->tokens > r->tok_last && now > r->tok_t + 0.5) {
         if (r->tok_last > 0) r->tok_s = (double)(st->tokens - r->tok_last) / (now - r->tok_t);
@@ -343,8 +292,8 @@ static void tend(follower *f, sl_run *r)
 int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
 {
     follower f = {.d = d, .runs = runs, .n = n, .o = o};
-    f.tty = o->wait && cli_stderr_is_tty();
-    f.t0 = rd_now();
+    f.pg.tty = o->wait && cli_stderr_is_tty();
+    f.pg.t0 = rd_now();
     char (*ids)[64] = calloc(n ? n : 1, sizeof *ids);
     const char **jobs = calloc(n ? n : 1, sizeof *jobs);
     if (!ids || !jobs) {
@@ -366,7 +315,7 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
     g_stop = 0;
     if (o->wait) sigaction(SIGINT, &sa, &old_int);
     if (o->wait && !o->quiet_start)
-        event(&f, "sweep %s: following %zu runs on Slurm (job%s %s%s); Ctrl-C stops following, not the jobs", o->sweep,
+        progress_event(&f.pg, "sweep %s: following %zu runs on Slurm (job%s %s%s); Ctrl-C stops following, not the jobs", o->sweep,
               n, nj > 1 ? "s" : "", nj ? jobs[0] : "", nj > 1 ? ", ..." : "");
     double last_q = -1e9;
     int detached = 0;
@@ -387,18 +336,18 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
             detached = 1;
             break;
         }
-        draw(&f, 0);
+        progress_draw(&f.pg, sweep_line, run_rows, &f);
         struct timespec ts = {0, 500 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (o->wait) sigaction(SIGINT, &old_int, NULL);
-    clear_block(&f);
+    progress_clear(&f.pg);
     size_t running = count_running(&f), queued = 0;
     for (size_t k = 0; k < n; k++) queued += !runs[k].finished && !runs[k].running;
     char el[32];
-    exec_duration(rd_now() - f.t0, el, sizeof el);
+    exec_duration(rd_now() - f.pg.t0, el, sizeof el);
     if (o->wait)
-        event(&f, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu back to pending%s in %s", o->sweep,
+        progress_event(&f.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu back to pending%s in %s", o->sweep,
               f.ndone + o->skipped_done, f.nfailed + o->skipped_failed, f.ninterrupted, f.npending,
               detached ? ", stopped following" : ",", el);
     else

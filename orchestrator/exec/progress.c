@@ -1,0 +1,89 @@
+/*
+ * progress.c — the progress display that `xover run`'s local driver and the
+ * Slurm follower share: on a terminal, a block (the sweep line, then a row
+ * per running run) redrawn in place at most four times a second, with event
+ * lines printed above it; elsewhere (a log file, a CI job), timestamped
+ * event lines and the sweep line every 30 s, never escape codes.
+ */
+#include "orchestrator/exec/internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+void progress_clear(progress *pg)
+{
+    if (!pg->tty || !pg->drawn) return;
+    fprintf(stderr, "\033[%dA\033[J", pg->drawn);
+    pg->drawn = 0;
+}
+
+void progress_event(progress *pg, const char *fmt, ...)
+{
+    progress_clear(pg);
+    if (!pg->tty) {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
+        fprintf(stderr, "%s ", ts);
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+double progress_run_flops(const exec_estimate *est, const ingest_state *st)
+{
+    if (est->tokens > 0 && st->tokens > 0) return est->flops * fmin(1.0, (double)st->tokens / est->tokens);
+    return 0;
+}
+
+void progress_sweep_line(const progress *pg, const progress_tally *t, const char *sweep, char *buf, size_t n)
+{
+    double el = rd_now() - pg->t0;
+    char eta[32] = "?", ts[32];
+    if (t->done_flops > 0 && el > 1 && t->total_flops > t->done_flops)
+        exec_duration((t->total_flops - t->done_flops) * el / t->done_flops, eta, sizeof eta);
+    else if (t->total_flops <= t->done_flops)
+        snprintf(eta, sizeof eta, "0s");
+    exec_human(t->tok_s, ts, sizeof ts);
+    snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s", sweep, t->done,
+             t->running, t->failed, t->pending, ts, eta);
+}
+
+void progress_row(progress *pg, const char *key, const char *who, const ingest_state *st, double tok_s,
+                  const char *job)
+{
+    char ts[32];
+    exec_human(tok_s, ts, sizeof ts);
+    fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s", key, who,
+            st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts);
+    if (job) fprintf(stderr, "  [%s]", job);
+    fputc('\n', stderr);
+    pg->drawn++;
+}
+
+void progress_draw(progress *pg, void (*line)(void *ctx, char *buf, size_t n), void (*rows)(void *ctx), void *ctx)
+{
+    double now = rd_now();
+    char buf[512];
+    if (pg->tty) {
+        if (now - pg->last_draw < 0.25) return;
+        pg->last_draw = now;
+        progress_clear(pg);
+        line(ctx, buf, sizeof buf);
+        fprintf(stderr, "%s\n", buf);
+        pg->drawn = 1;
+        rows(ctx);
+        fflush(stderr);
+    } else if (now - pg->last_plain >= 30) {
+        pg->last_plain = now;
+        line(ctx, buf, sizeof buf);
+        progress_event(pg, "%s", buf);
+    }
+}
