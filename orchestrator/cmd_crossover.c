@@ -7,6 +7,7 @@
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/pairs_query.h"
 #include "orchestrator/rowfmt.h"
 
 #include <math.h>
@@ -96,23 +97,17 @@ static int print_matched(const an_pairs *ps, rowfmt *f, int r6)
 
 int cmd_crossover(int argc, char **argv)
 {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"sweep", required_argument, 0, 's'},
-                                         {"metric", required_argument, 0, 'm'},
-                                         {"x", required_argument, 0, 'x'},
+    static const struct option opts[] = {PAIRS_QUERY_OPTIONS,
                                          {"format", required_argument, 0, 'f'},
                                          {"fit", no_argument, 0, 'F'},
                                          {"match-compute", no_argument, 0, 'M'},
                                          {0, 0, 0, 0}};
-    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = NULL,
-               *fmt = "md";
+    pairs_query q = PAIRS_QUERY_INIT;
+    const char *fmt = "md";
     int fit = 0, match = 0, c;
     while ((c = cli_getopt("crossover", argc, argv, "f:", opts)) != -1) {
+        if (pairs_query_option(&q, c, optarg)) continue;
         switch (c) {
-        case 'd': opt_db = optarg; break;
-        case 's': sweep = optarg; break;
-        case 'm': metric = optarg; break;
-        case 'x': xname = optarg; break;
         case 'f': fmt = optarg; break;
         case 'F': fit = 1; break;
         case 'M': match = 1; break;
@@ -123,34 +118,22 @@ int cmd_crossover(int argc, char **argv)
         return cli_usage_error("crossover", "unexpected argument '%s'", argv[optind]);
     int kind = rowfmt_parse(fmt, FORMATS);
     if (kind < 0) return rowfmt_bad_format("crossover", fmt, FORMATS);
-    if (match && xname && strcmp(xname, "flops") != 0)
+    if (match && q.x && strcmp(q.x, "flops") != 0)
         return cli_usage_error("crossover", "--match-compute compares at equal FLOPs: --x must be flops, not '%s'",
-                               xname);
+                               q.x);
     if (match && fit)
         return cli_usage_error("crossover", "--match-compute and --fit do not go together");
-    if (!xname) xname = match ? "flops" : "tokens";
+    const char *xname = q.x ? q.x : match ? "flops" : "tokens";
     int x = an_xaxis_parse(xname);
     if (x < 0)
         return cli_usage_error("crossover", "--x must be tokens, epochs or flops, not '%s'", xname);
 
-    const char *path = cli_db_path(opt_db);
-    char err[1024];
-    db *d = db_open(path, DB_READONLY, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
-    long long sweep_id = 0;
-    if (sweep && db_sweep_id(d, sweep, &sweep_id)) {
-        cli_error(XO_USAGE, "no sweep named '%s' in %s", sweep, path);
-        db_close(d);
-        return XO_USAGE;
-    }
     an_pairs ps;
-    int rc = match ? an_pairs_load_matched(d, sweep_id, metric, &ps, err, sizeof err)
-                   : an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
-    db_close(d);
-    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    int code = pairs_query_load(&q, (an_xaxis)x, match, &ps);
+    if (code) return code;
     if (ps.n == 0)
-        cli_warn("no AR/MDM pair has metric '%s' against %s%s%s", metric, xname,
-                 sweep ? " in sweep " : "", sweep ? sweep : "");
+        cli_warn("no AR/MDM pair has metric '%s' against %s%s%s", q.metric, xname,
+                 q.sweep ? " in sweep " : "", q.sweep ? q.sweep : "");
 
     int r6 = kind == ROWFMT_MD || kind == ROWFMT_TABLE;
     rowfmt *f = rowfmt_new((rowfmt_kind)kind, stdout);

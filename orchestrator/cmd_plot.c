@@ -6,6 +6,7 @@
 #include "orchestrator/cli.h"
 #include "orchestrator/files.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/pairs_query.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,19 +29,15 @@ static int write_svg(const char *dir, const char *name, char *svg)
 int cmd_plot(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},   {"sweep", required_argument, 0, 's'},
-        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
+        PAIRS_QUERY_OPTIONS,
         {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
         {"out", required_argument, 0, 'o'},  {0, 0, 0, 0}};
-    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = "tokens",
-               *rows = "unique_tokens", *cols = "model", *out = "plots";
+    pairs_query q = PAIRS_QUERY_INIT;
+    const char *rows = "unique_tokens", *cols = "model", *out = "plots";
     int c;
     while ((c = cli_getopt("plot", argc, argv, "o:", opts)) != -1) {
+        if (pairs_query_option(&q, c, optarg)) continue;
         switch (c) {
-        case 'd': opt_db = optarg; break;
-        case 's': sweep = optarg; break;
-        case 'm': metric = optarg; break;
-        case 'x': xname = optarg; break;
         case 'r': rows = optarg; break;
         case 'c': cols = optarg; break;
         case 'o': out = optarg; break;
@@ -48,22 +45,13 @@ int cmd_plot(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error("plot", "unexpected argument '%s'", argv[optind]);
+    const char *xname = q.x ? q.x : "tokens", *metric = q.metric, *sweep = q.sweep;
     int x = an_xaxis_parse(xname);
     if (x < 0) return cli_usage_error("plot", "--x must be tokens, epochs or flops, not '%s'", xname);
 
-    const char *path = cli_db_path(opt_db);
-    char err[1024];
-    db *d = db_open(path, DB_READONLY, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
-    long long sweep_id = 0;
-    if (sweep && db_sweep_id(d, sweep, &sweep_id)) {
-        db_close(d);
-        return cli_error(XO_USAGE, "no sweep named '%s' in %s", sweep, path);
-    }
     an_pairs ps;
-    int rc = an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
-    db_close(d);
-    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    int code = pairs_query_load(&q, (an_xaxis)x, 0, &ps);
+    if (code) return code;
     if (ps.n == 0) {
         an_pairs_free(&ps);
         return cli_error(XO_USAGE, "no AR/MDM pair has metric '%s'%s%s: nothing to plot", metric,
@@ -73,7 +61,6 @@ int cmd_plot(int argc, char **argv)
         an_pairs_free(&ps);
         return cli_error(XO_FAILED, "cannot create '%s': %s", out, strerror(errno));
     }
-    int code = XO_OK;
     char name[512];
     for (size_t i = 0; code == XO_OK && i < ps.n; i++) {
         an_pair_filename(&ps.p[i], name, sizeof name);

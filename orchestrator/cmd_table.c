@@ -6,6 +6,7 @@
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/pairs_query.h"
 #include "orchestrator/rowfmt.h"
 
 #include <math.h>
@@ -104,21 +105,17 @@ static int parse_cell(const char *cell, int *col, int *x)
 int cmd_table(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},     {"sweep", required_argument, 0, 's'},
-        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
+        PAIRS_QUERY_OPTIONS,
         {"rows", required_argument, 0, 'r'},   {"cols", required_argument, 0, 'c'},
         {"cell", required_argument, 0, 'C'},   {"where", required_argument, 0, 'w'},
         {"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
-    const char *opt_db = NULL, *sweep = NULL, *metric = "val_loss", *xname = NULL,
-               *rows = "unique_tokens", *cols = "model", *cell = "crossover_tokens", *fmt = "md";
+    pairs_query q = PAIRS_QUERY_INIT;
+    const char *rows = "unique_tokens", *cols = "model", *cell = "crossover_tokens", *fmt = "md";
     const char *where[MAX_WHERE];
     int nwhere = 0, c;
     while ((c = cli_getopt("table", argc, argv, "f:", opts)) != -1) {
+        if (pairs_query_option(&q, c, optarg)) continue;
         switch (c) {
-        case 'd': opt_db = optarg; break;
-        case 's': sweep = optarg; break;
-        case 'm': metric = optarg; break;
-        case 'x': xname = optarg; break;
         case 'r': rows = optarg; break;
         case 'c': cols = optarg; break;
         case 'C': cell = optarg; break;
@@ -135,6 +132,7 @@ int cmd_table(int argc, char **argv)
     if (optind < argc) return cli_usage_error("table", "unexpected argument '%s'", argv[optind]);
     int kind = rowfmt_parse(fmt, FORMATS);
     if (kind < 0) return rowfmt_bad_format("table", fmt, FORMATS);
+    const char *xname = q.x;
     int x = AN_TOKENS, col;
     if (xname && (x = an_xaxis_parse(xname)) < 0)
         return cli_usage_error("table", "--x must be tokens, epochs or flops, not '%s'", xname);
@@ -151,21 +149,10 @@ int cmd_table(int argc, char **argv)
         return cli_usage_error("table", "--cell %s and --x %s disagree on the x axis", cell, xname);
     x = xcell;
 
-    const char *path = cli_db_path(opt_db);
-    char err[1024];
-    db *d = db_open(path, DB_READONLY, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
-    long long sweep_id = 0;
-    if (sweep && db_sweep_id(d, sweep, &sweep_id)) {
-        db_close(d);
-        return cli_error(XO_USAGE, "no sweep named '%s' in %s", sweep, path);
-    }
     an_pairs ps;
-    int rc = an_pairs_load(d, sweep_id, metric, (an_xaxis)x, &ps, err, sizeof err);
-    db_close(d);
-    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    int code = pairs_query_load(&q, (an_xaxis)x, 0, &ps);
+    if (code) return code;
 
-    int code = XO_OK;
     char *sel = calloc(ps.n + 1, 1);
     key *rk = NULL, *ck = NULL;
     size_t nr = 0, nc = 0;
