@@ -135,6 +135,28 @@ int db_sweep_link(db *d, long long sweep_id, long long run_id)
     return rc;
 }
 
+/* DB_EINPUT naming the status when it is not one of the five. */
+static int check_status(db *d, const char *status)
+{
+    if (db_status_index(status) >= 0) return DB_OK;
+    return db_fail(d, DB_EINPUT, "'%s' is not a run status (pending, running, done, failed, interrupted)",
+                   status ? status : "(null)");
+}
+
+/* DB_OK when sql (a SELECT by id = ?1) finds the `noun` ("sweep", "run")
+ * with this id; DB_ENOTFOUND ("no run with id 7") when not. */
+static int check_exists(db *d, int slot, const char *sql, long long id, const char *noun)
+{
+    sqlite3_stmt *st = db_stmt(d, slot, sql);
+    if (!st) return DB_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    char what[64];
+    snprintf(what, sizeof what, "looking up a %s", noun);
+    int rc = step_id(d, st, NULL, what);
+    if (rc == DB_ENOTFOUND) return db_fail(d, rc, "no %s with id %lld", noun, id);
+    return rc;
+}
+
 static int check_changed(db *d, long long run_id, int rc)
 {
     if (rc == DB_OK && sqlite3_changes(d->h) == 0)
@@ -145,9 +167,7 @@ static int check_changed(db *d, long long run_id, int rc)
 int db_run_set(db *d, long long run_id, const db_run_update *u)
 {
     if (need_write(d)) return DB_EDENIED;
-    if ((u->set & DB_SET_STATUS) && db_status_index(u->status) < 0)
-        return db_fail(d, DB_EINPUT, "'%s' is not a run status (pending, running, done, "
-                       "failed, interrupted)", u->status ? u->status : "(null)");
+    if ((u->set & DB_SET_STATUS) && check_status(d, u->status)) return DB_EINPUT;
     if ((u->set & DB_SET_ATTEMPTS) && u->attempts < 0)
         return db_fail(d, DB_EINPUT, "attempts cannot be negative (%d)", u->attempts);
     /* One statement for every mask: each column keeps its value unless its
@@ -277,16 +297,10 @@ static int each_run(db *d, sqlite3_stmt *st, db_run_fn fn, void *ctx, long long 
 
 int db_sweep_runs(db *d, long long sweep_id, const char *status, db_run_fn fn, void *ctx)
 {
-    if (status && db_status_index(status) < 0)
-        return db_fail(d, DB_EINPUT, "'%s' is not a run status (pending, running, done, "
-                       "failed, interrupted)", status);
-    sqlite3_stmt *st = db_stmt(d, ST_SWEEP_EXISTS, "SELECT id FROM sweeps WHERE id = ?1");
-    if (!st) return DB_EIO;
-    sqlite3_bind_int64(st, 1, sweep_id);
-    int rc = step_id(d, st, NULL, "looking up a sweep");
-    if (rc == DB_ENOTFOUND) return db_fail(d, rc, "no sweep with id %lld", sweep_id);
+    if (status && check_status(d, status)) return DB_EINPUT;
+    int rc = check_exists(d, ST_SWEEP_EXISTS, "SELECT id FROM sweeps WHERE id = ?1", sweep_id, "sweep");
     if (rc) return rc;
-    st = db_stmt(d, ST_SWEEP_RUNS,
+    sqlite3_stmt *st = db_stmt(d, ST_SWEEP_RUNS,
         "SELECT " RUN_COLS " FROM sweep_runs sr JOIN runs r ON r.id = sr.run_id "
         "WHERE sr.sweep_id = ?1 AND (?2 IS NULL OR r.status = ?2) ORDER BY r.id");
     if (!st) return DB_EIO;
@@ -335,11 +349,7 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n)
         if (!rows[i].name || !*rows[i].name || rows[i].step < 0)
             return db_fail(d, DB_EINPUT, "metric row %zu of run %lld: %s", i, run_id,
                            rows[i].step < 0 ? "negative step" : "no metric name");
-    sqlite3_stmt *chk = db_stmt(d, ST_RUN_EXISTS, "SELECT id FROM runs WHERE id = ?1");
-    if (!chk) return DB_EIO;
-    sqlite3_bind_int64(chk, 1, run_id);
-    int rc = step_id(d, chk, NULL, "looking up a run");
-    if (rc == DB_ENOTFOUND) return db_fail(d, rc, "no run with id %lld", run_id);
+    int rc = check_exists(d, ST_RUN_EXISTS, "SELECT id FROM runs WHERE id = ?1", run_id, "run");
     if (rc) return rc;
 
     sqlite3_stmt *st = db_stmt(d, ST_METRIC_PUT,
