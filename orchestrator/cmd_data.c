@@ -230,12 +230,27 @@ static int common_opts(const char *cmd, int argc, char **argv, spec *s, const ch
     return 0;
 }
 
+/* The data set of s at vocab, prepared (or read from the cache) behind a
+ * progress bar that is ended before it returns: the caller prints next. */
 static data_set *open_set(const spec *s, int vocab, train_source_progress *pr, char *err,
                           size_t errlen)
 {
     data_set_spec ss = {s->corpus, vocab, s->val_tokens};
     data_progress prog = {train_source_progress_fn, pr};
-    return data_set_open(&ss, train_source_cache_dir(s->cache), &prog, err, errlen);
+    train_source_progress_init(pr);
+    data_set *ds = data_set_open(&ss, train_source_cache_dir(s->cache), &prog, err, errlen);
+    train_source_progress_end(pr);
+    return ds;
+}
+
+/* Tier t of s over ds, behind the progress bar (ended before it returns). */
+static data_tier *open_tier(const spec *s, int t, data_set *ds, train_source_progress *pr, char *err,
+                            size_t errlen)
+{
+    data_tier *tr = data_tier_open(ds, &s->tier[t].q, s->order_seed, &(data_progress){train_source_progress_fn, pr},
+                                   err, errlen);
+    train_source_progress_end(pr);
+    return tr;
 }
 
 static void tier_label(const tier_spec *t, char *buf, size_t n)
@@ -245,15 +260,15 @@ static void tier_label(const tier_spec *t, char *buf, size_t n)
     else snprintf(buf, n, "%s", t->name);
 }
 
-static int prepare_spec(spec *s, const char *file, int argc);
-
-static int data_prepare(int argc, char **argv)
+/* Read the subcommand's spec (options and SPEC file) and run fn on it;
+ * the spec's strings live in the SPEC file's JSON until fn returns. */
+static int with_spec(int argc, char **argv, int (*fn)(spec *s, const char *file, int argc))
 {
     spec s = {0};
     const char *file;
     json_t *root = NULL;
     int rc = common_opts("data", argc, argv, &s, &file, &root);
-    if (!rc) rc = prepare_spec(&s, file, argc);
+    if (!rc) rc = fn(&s, file, argc);
     json_decref(root);
     return rc;
 }
@@ -266,13 +281,8 @@ static int prepare_spec(spec *sp, const char *file, int argc)
     char err[1024];
     train_source_progress pr;
     for (int v = 0; v < s.nvocab; v++) {
-        train_source_progress_init(&pr);
         data_set *ds = open_set(&s, s.vocab[v], &pr, err, sizeof err);
-        if (!ds) {
-            train_source_progress_end(&pr);
-            return cli_error(XO_USAGE, "%s", err);
-        }
-        train_source_progress_end(&pr); /* end the bar before printing */
+        if (!ds) return cli_error(XO_USAGE, "%s", err);
         data_set_info in;
         data_set_info_get(ds, &in);
         printf("corpus %s, vocab %d: %s %s/%s.{bpe,set}\n", s.corpus.source, s.vocab[v],
@@ -281,15 +291,11 @@ static int prepare_spec(spec *sp, const char *file, int argc)
         printf("  %zu training documents, %llu tokens; validation %llu tokens\n", in.n_train_docs,
                (unsigned long long)in.train_tokens, (unsigned long long)in.val_tokens);
         for (int t = 0; t < s.ntier; t++) {
-            data_tier *tr = data_tier_open(ds, &s.tier[t].q, s.order_seed,
-                                           &(data_progress){train_source_progress_fn, &pr}, err,
-                                           sizeof err);
+            data_tier *tr = open_tier(&s, t, ds, &pr, err, sizeof err);
             if (!tr) {
-                train_source_progress_end(&pr);
                 data_set_close(ds);
                 return cli_error(XO_USAGE, "%s", err);
             }
-            train_source_progress_end(&pr);
             char label[128];
             tier_label(&s.tier[t], label, sizeof label);
             printf("  tier %s: %llu tokens in %zu documents\n", label,
@@ -355,21 +361,9 @@ static double unigram_ce(const data_set *ds, int vocab)
     return ce / (double)nv;
 }
 
-static int stats_spec(spec *s);
-
-static int data_stats(int argc, char **argv)
+static int stats_spec(spec *sp, const char *file, int argc)
 {
-    spec s = {0};
-    const char *file;
-    json_t *root = NULL;
-    int rc = common_opts("data", argc, argv, &s, &file, &root);
-    if (!rc) rc = stats_spec(&s);
-    json_decref(root);
-    return rc;
-}
-
-static int stats_spec(spec *sp)
-{
+    (void)file, (void)argc;
     spec s = *sp;
     if (s.ntier == 1 && !strcmp(s.tier[0].name, "all") && s.tier[0].q.top == 1 &&
         s.tier[0].q.degrade == 0) {
@@ -383,13 +377,8 @@ static int stats_spec(spec *sp)
     char err[1024], a[32], b[32];
     for (int v = 0; v < s.nvocab; v++) {
         train_source_progress pr;
-        train_source_progress_init(&pr);
         data_set *ds = open_set(&s, s.vocab[v], &pr, err, sizeof err);
-        if (!ds) {
-            train_source_progress_end(&pr);
-            return cli_error(XO_USAGE, "%s", err);
-        }
-        train_source_progress_end(&pr);
+        if (!ds) return cli_error(XO_USAGE, "%s", err);
         data_set_info in;
         data_set_info_get(ds, &in);
         int vocab = s.vocab[v];
@@ -422,15 +411,11 @@ static int stats_spec(spec *sp)
         }
         printf("\n");
         for (int t = 0; t < s.ntier; t++) {
-            data_tier *tr = data_tier_open(ds, &s.tier[t].q, s.order_seed,
-                                           &(data_progress){train_source_progress_fn, &pr}, err,
-                                           sizeof err);
+            data_tier *tr = open_tier(&s, t, ds, &pr, err, sizeof err);
             if (!tr) {
-                train_source_progress_end(&pr);
                 data_set_close(ds);
                 return cli_error(XO_USAGE, "%s", err);
             }
-            train_source_progress_end(&pr);
             char label[64];
             snprintf(label, sizeof label, "%s (%llu)", s.tier[t].name,
                      (unsigned long long)s.order_seed);
@@ -590,9 +575,7 @@ static int data_tokenize(int argc, char **argv)
         s.val_tokens = (uint64_t)val;
         spec_defaults(&s);
         train_source_progress pr;
-        train_source_progress_init(&pr);
         ds = open_set(&s, s.vocab[0], &pr, err, sizeof err);
-        train_source_progress_end(&pr);
     }
     const data_tok *t = tok ? tok : ds ? data_set_tokenizer(ds) : NULL;
     if (!t) {
@@ -630,8 +613,8 @@ int cmd_data(int argc, char **argv)
     if (argc < 2) return cli_usage_error("data", "data needs a subcommand: prepare, stats, score or tokenize");
     const char *sub = argv[1];
     /* The subcommand's own options start after it. */
-    if (!strcmp(sub, "prepare")) return data_prepare(argc - 1, argv + 1);
-    if (!strcmp(sub, "stats")) return data_stats(argc - 1, argv + 1);
+    if (!strcmp(sub, "prepare")) return with_spec(argc - 1, argv + 1, prepare_spec);
+    if (!strcmp(sub, "stats")) return with_spec(argc - 1, argv + 1, stats_spec);
     if (!strcmp(sub, "score")) return data_score_cmd(argc - 1, argv + 1);
     if (!strcmp(sub, "tokenize")) return data_tokenize(argc - 1, argv + 1);
     static const char *const subs[] = {"prepare", "stats", "score", "tokenize", NULL};
