@@ -383,23 +383,11 @@ static int valid_utf8(const unsigned char *s, size_t n)
     return 1;
 }
 
-typedef struct {
-    uint64_t h;
-    size_t i;
-} hidx;
-
-static int cmp_hidx(const void *a, const void *b)
-{
-    const hidx *x = a, *y = b;
-    if (x->h != y->h) return x->h < y->h ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 /* Drop exact duplicates (first occurrence wins), compacting in place. */
 static int dedupe(data_corpus *c)
 {
     size_t n = c->n_docs;
-    hidx *h = malloc((n ? n : 1) * sizeof *h);
+    data_hash_index *h = malloc((n ? n : 1) * sizeof *h);
     unsigned char *drop = calloc(n ? n : 1, 1);
     if (!h || !drop) {
         free(h);
@@ -407,8 +395,8 @@ static int dedupe(data_corpus *c)
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        h[i] = (hidx){data_hash64(c->text + c->off[i], c->off[i + 1] - c->off[i], 1), i};
-    qsort(h, n, sizeof *h, cmp_hidx);
+        h[i] = (data_hash_index){data_hash64(c->text + c->off[i], c->off[i + 1] - c->off[i], 1), i};
+    qsort(h, n, sizeof *h, data_cmp_hash_index);
     for (size_t a = 0; a < n;) {
         size_t b = a + 1;
         while (b < n && h[b].h == h[a].h) b++;

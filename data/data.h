@@ -49,6 +49,13 @@ uint64_t data_hash64(const void *p, size_t n, uint64_t seed); /* fast, stable */
 uint64_t data_splitmix64(uint64_t *state);                    /* seeded PRNG step */
 /* Uniform integer in [0, n) from the PRNG state. */
 uint64_t data_rand_below(uint64_t *state, uint64_t n);
+/* A document's hash and index; data_cmp_hash_index orders them (qsort) by
+ * hash, then index, so equal hashes keep their documents' order. */
+typedef struct {
+    uint64_t h;
+    size_t i;
+} data_hash_index;
+int data_cmp_hash_index(const void *a, const void *b);
 /* A seeded permutation of 0..n-1 (malloc'd; NULL if out of memory). */
 size_t *data_permutation(size_t n, uint64_t seed);
 /* Write `n` parts atomically to path (temp file in the same directory, fsync,

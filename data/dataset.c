@@ -125,18 +125,6 @@ static int map_file(data_set *ds, const char *path, char *err, size_t errlen)
 }
 
 typedef struct {
-    uint64_t h;
-    size_t i;
-} hidx;
-
-static int cmp_hidx(const void *a, const void *b)
-{
-    const hidx *x = a, *y = b;
-    if (x->h != y->h) return x->h < y->h ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-typedef struct {
     int32_t *v;
     size_t n, cap;
 } ivec;
@@ -149,7 +137,7 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     data_corpus *c = data_corpus_load(&spec->corpus, prog, err, errlen);
     if (!c) return -1;
     size_t n = c->n_docs;
-    hidx *order = malloc(n * sizeof *order);
+    data_hash_index *order = malloc(n * sizeof *order);
     const char **tdocs = NULL;
     size_t *tlens = NULL;
     unsigned char *is_val = calloc(n, 1);
@@ -161,8 +149,8 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     data_scorer *sc = NULL;
     if (!order || !is_val) goto oom;
     for (size_t i = 0; i < n; i++)
-        order[i] = (hidx){data_hash64(c->text + c->off[i], c->off[i + 1] - c->off[i], 2), i};
-    qsort(order, n, sizeof *order, cmp_hidx);
+        order[i] = (data_hash_index){data_hash64(c->text + c->off[i], c->off[i + 1] - c->off[i], 2), i};
+    qsort(order, n, sizeof *order, data_cmp_hash_index);
 
     /* The held-out pool: a prefix of the hash order. */
     uint64_t want_bytes = spec->val_tokens * POOL_BYTES_PER_TOKEN, got = 0;

@@ -76,6 +76,13 @@ uint64_t data_rand_below(uint64_t *state, uint64_t n)
     return r % n;
 }
 
+int data_cmp_hash_index(const void *a, const void *b)
+{
+    const data_hash_index *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
 size_t *data_permutation(size_t n, uint64_t seed)
 {
     size_t *p = malloc((n ? n : 1) * sizeof *p);
