@@ -4,30 +4,12 @@
  */
 #include "orchestrator/cli.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/files.h"
 #include "orchestrator/rowfmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The whole of stdin, for `xover sql -`. */
-static char *read_stdin(void)
-{
-    size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    while (s) {
-        size_t got = fread(s + len, 1, cap - len - 1, stdin);
-        len += got;
-        if (got == 0) break;
-        if (cap - len - 1 == 0) {
-            char *t = realloc(s, cap *= 2);
-            if (!t) { free(s); return NULL; }
-            s = t;
-        }
-    }
-    if (s) s[len] = 0;
-    return s;
-}
 
 int cmd_sql(int argc, char **argv)
 {
@@ -53,7 +35,7 @@ int cmd_sql(int argc, char **argv)
     char *from_stdin = NULL;
     const char *sql = argv[optind];
     if (!strcmp(sql, "-")) {
-        if (!(sql = from_stdin = read_stdin())) return cli_error(XO_FAILED, "reading stdin failed");
+        if (!(sql = from_stdin = xo_read_stream(stdin, NULL))) return cli_error(XO_FAILED, "reading stdin failed");
     }
 
     char err[1024];

@@ -45,6 +45,15 @@ char *xo_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
+    char *buf = xo_read_stream(f, len);
+    int e = errno;
+    fclose(f);
+    errno = e;
+    return buf;
+}
+
+char *xo_read_stream(FILE *f, size_t *len)
+{
     size_t cap = 8192, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -59,7 +68,6 @@ char *xo_read_file(const char *path, size_t *len)
         }
     }
     int bad = ferror(f);
-    fclose(f);
     if (!buf) { errno = ENOMEM; return NULL; }
     if (bad) { free(buf); errno = EIO; return NULL; }
     buf[n] = 0;

@@ -7,6 +7,7 @@
 #define XOVER_FILES_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Write data to path atomically: a temporary file in the same directory,
  * written in full, fsync'd, then renamed over path; readers see the old file
@@ -17,5 +18,7 @@ int xo_write_atomic(const char *path, const void *data, size_t len);
 /* Read a whole file into a NUL-terminated buffer (caller frees); NULL with
  * errno set when it cannot be read. *len (if given) gets the byte count. */
 char *xo_read_file(const char *path, size_t *len);
+/* The same for the rest of an open stream (stdin for `xover sql -`). */
+char *xo_read_stream(FILE *f, size_t *len);
 
 #endif
