@@ -253,18 +253,24 @@ static void pair_title(const an_pair *p, char *buf, size_t n, int small)
                   p->model, u, p->quality, p->epochs);
 }
 
+/* The document's start: its size, the title tooltip, a white background. */
+static void svg_open(textbuf *b, double W, double H, const char *title)
+{
+    tb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+        W, H, W, H);
+    tb_printf(b, "<title>");
+    tb_escape(b, title);
+    tb_printf(b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+}
+
 char *an_svg_pair(const an_pair *p)
 {
     textbuf b = {0};
     const double W = 800, H = 470;
     char title[256];
     pair_title(p, title, sizeof title, 0);
-    tb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
-        W, H, W, H);
-    tb_printf(&b, "<title>");
-    tb_escape(&b, title);
-    tb_printf(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    svg_open(&b, W, H, title);
     panel(&b, p, 0, 0, W, H - 26, 0, title);
     legend(&b, 64, H - 8, p->ar.seeds > 1 || p->mdm.seeds > 1);
     tb_printf(&b, "</svg>\n");
@@ -343,12 +349,7 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
     const double PW = 330, PH = 240, LM = 110, TM = 74;
     double W = LM + PW * (double)nc + 10, H = TM + PH * (double)nr + 10;
     if (W < 640) W = 640;
-    tb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
-        W, H, W, H);
-    tb_printf(&b, "<title>");
-    tb_escape(&b, title);
-    tb_printf(&b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
+    svg_open(&b, W, H, title);
     tb_printf(&b, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
     tb_escape(&b, title);
     tb_printf(&b, "</text>\n");
