@@ -247,28 +247,6 @@ static size_t ar_end(const rec *r, size_t i, size_t j)
     return k;
 }
 
-int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
-                  char *err, size_t errlen)
-{
-    loader L = {x, 0, NULL, 0, 0, 0};
-    int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
-    size_t cap = 0;
-    if (!rc) qsort(L.r, L.n, sizeof *L.r, cmp_rec);
-    /* Groups of equal (metric, cell): the AR recs, then the MDM recs. */
-    for (size_t i = 0; !rc && i < L.n;) {
-        size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
-        if (k > i && k < j) { /* both sides present */
-            int made = -1;
-            if (pairs_grow(out, &cap) == 0)
-                made = pair_make(&out->p[out->n], L.r, i, k, k, j, &L.r[i], L.r[i].cell, NULL, x);
-            if (made < 0) rc = DB_EIO, snprintf(err, errlen, "out of memory");
-            else out->n += (size_t)made;
-        }
-        i = j;
-    }
-    return finish(&L, out, rc, cmp_pair);
-}
-
 /* ---- compute-matched pairs ---------------------------------------------------- */
 
 static int cmp_matched(const void *a, const void *b)
@@ -303,14 +281,17 @@ static size_t side_end(const rec *r, size_t i, size_t j)
     return k;
 }
 
-int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
-                          char *err, size_t errlen)
+/* Pairs of every group of equal (metric, cell) — matched: (metric, group) —
+ * whose recs sort AR first: each AR side (the recs of one cell) with each
+ * MDM side. An ordinary group has one cell, so one pair, named by its AR
+ * side; a matched one names the MDM side and the AR side's model. */
+static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x, int matched,
+                      an_pairs *out, char *err, size_t errlen)
 {
-    loader L = {AN_FLOPS, 1, NULL, 0, 0, 0};
+    loader L = {x, matched, NULL, 0, 0, 0};
     int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
     size_t cap = 0;
-    if (!rc) qsort(L.r, L.n, sizeof *L.r, cmp_matched);
-    /* Groups of equal (metric, group): AR sides (one per cell), then MDM sides. */
+    if (!rc) qsort(L.r, L.n, sizeof *L.r, matched ? cmp_matched : cmp_rec);
     for (size_t i = 0; !rc && i < L.n;) {
         size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
         for (size_t a = i; !rc && a < k; a = side_end(L.r, a, k))
@@ -318,14 +299,26 @@ int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pair
                 const rec *ra = &L.r[a], *rm = &L.r[m];
                 int made = -1;
                 if (pairs_grow(out, &cap) == 0)
-                    made = pair_make(&out->p[out->n], L.r, a, side_end(L.r, a, k), m,
-                                     side_end(L.r, m, j), rm, rm->group, ra, AN_FLOPS);
+                    made = pair_make(&out->p[out->n], L.r, a, side_end(L.r, a, k), m, side_end(L.r, m, j),
+                                     matched ? rm : ra, matched ? rm->group : ra->cell, matched ? ra : NULL, x);
                 if (made < 0) rc = DB_EIO, snprintf(err, errlen, "out of memory");
                 else out->n += (size_t)made;
             }
         i = j;
     }
-    return finish(&L, out, rc, cmp_matched_pair);
+    return finish(&L, out, rc, matched ? cmp_matched_pair : cmp_pair);
+}
+
+int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                  char *err, size_t errlen)
+{
+    return load_pairs(d, sweep_id, metric, x, 0, out, err, errlen);
+}
+
+int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
+                          char *err, size_t errlen)
+{
+    return load_pairs(d, sweep_id, metric, AN_FLOPS, 1, out, err, errlen);
 }
 
 /* ---- rows ------------------------------------------------------------------ */
