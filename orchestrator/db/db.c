@@ -364,6 +364,12 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
     }
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, DB_BUSY_MS);
+    /* The last connection to close a WAL database would otherwise take an
+     * exclusive lock to checkpoint and delete the -wal file; a reader that
+     * opens in that instant (the sqlite3 shell has no busy timeout) would see
+     * "database is locked". db_close() checkpoints passively instead, which
+     * never blocks readers; the -wal file stays (it is reused). */
+    sqlite3_db_config(d->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
 
     /* The first read of the header tells an SQLite file from anything else. */
     long long v;
@@ -429,6 +435,11 @@ void db_close(db *d)
 {
     if (!d) return;
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(d->st[i]);
+    /* Copy what the WAL holds into the database file, so that the file alone
+     * (copied, mailed, opened by an old tool) has every committed result.
+     * PASSIVE: it skips frames a reader still needs rather than wait. */
+    if (d->h && sqlite3_db_readonly(d->h, "main") == 0)
+        sqlite3_wal_checkpoint_v2(d->h, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     sqlite3_close_v2(d->h);
     free(d);
 }
