@@ -197,29 +197,44 @@ void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int 
 
 /* ---- attention ------------------------------------------------------------ */
 
-/* Softmax of row[0..len) in place; row[len..T) set to 0. */
-static void softmax_row(float *row, int len, int T)
+/* The largest of row[0..len). */
+static float row_max(const float *row, int len)
 {
     v8f mv = v8_set1(-FLT_MAX);
     int j = 0;
     for (; j + 8 <= len; j += 8) mv = v8_maxv(mv, v8_load(row + j));
     float mx = v8_max(mv);
     for (; j < len; j++) mx = row[j] > mx ? row[j] : mx;
+    return mx;
+}
+
+/* Sum of exp(row[j] - mx) over row[0..len); with store, each exp replaces
+ * its row[j]. The shared half of softmax and cross-entropy. */
+static float row_exp_sum(float *row, int len, float mx, int store)
+{
     v8f mb = v8_set1(mx), acc = v8_set1(0);
-    for (j = 0; j + 8 <= len; j += 8) {
+    int j = 0;
+    for (; j + 8 <= len; j += 8) {
         v8f e = v8_exp(v8_load(row + j) - mb);
         acc += e;
-        v8_store(row + j, e);
+        if (store) v8_store(row + j, e);
     }
     float sum = v8_sum(acc);
     for (; j < len; j++) {
         float e = scalar_exp(row[j] - mx);
-        row[j] = e;
         sum += e;
+        if (store) row[j] = e;
     }
-    float inv = 1.0f / sum;
+    return sum;
+}
+
+/* Softmax of row[0..len) in place; row[len..T) set to 0. */
+static void softmax_row(float *row, int len, int T)
+{
+    float inv = 1.0f / row_exp_sum(row, len, row_max(row, len), 1);
     v8f iv = v8_set1(inv);
-    for (j = 0; j + 8 <= len; j += 8) v8_store(row + j, v8_load(row + j) * iv);
+    int j = 0;
+    for (; j + 8 <= len; j += 8) v8_store(row + j, v8_load(row + j) * iv);
     for (; j < len; j++) row[j] *= inv;
     if (len < T) memset(row + len, 0, sizeof(float) * (T - len));
 }
@@ -394,23 +409,9 @@ static float ce_row(float *row, int V, int32_t tgt, int32_t excluded, float w, i
 {
     if (excluded >= 0) row[excluded] = -FLT_MAX;
     float lt = row[tgt];
-    v8f mv = v8_set1(-FLT_MAX);
-    int j = 0;
-    for (; j + 8 <= V; j += 8) mv = v8_maxv(mv, v8_load(row + j));
-    float mx = v8_max(mv);
-    for (; j < V; j++) mx = row[j] > mx ? row[j] : mx;
-    v8f mb = v8_set1(mx), acc = v8_set1(0);
-    for (j = 0; j + 8 <= V; j += 8) {
-        v8f e = v8_exp(v8_load(row + j) - mb);
-        acc += e;
-        if (grad) v8_store(row + j, e);
-    }
-    float sum = v8_sum(acc);
-    for (; j < V; j++) {
-        float e = scalar_exp(row[j] - mx);
-        sum += e;
-        if (grad) row[j] = e;
-    }
+    float mx = row_max(row, V);
+    float sum = row_exp_sum(row, V, mx, grad);
+    int j;
     if (excluded >= 0) sum -= grad ? row[excluded] : scalar_exp(-FLT_MAX);
     float ce = mx + logf(sum) - lt;
     if (grad) {
