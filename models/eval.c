@@ -104,8 +104,14 @@ double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_
         int B = 0;
         for (; B < Bm && it < items; B++, it++) {
             size_t s = it / K;
-            mdm_draw(o, s, (int)(it % K), seqs + s * T, T, 0, T, c->mask_id, a->inputs + (size_t)B * T,
-                     a->targets + (size_t)B * T, a->weights + (size_t)B * T, perm, 1.0 / T);
+            /* Position 0 stays visible and unscored: AR cannot predict it
+             * (it has no prefix), so both objectives score the same T-1
+             * tokens given the same first token. Scoring all T here would
+             * charge the MDM for a token AR is never charged for (~0.01
+             * nats/token at T = 128, the size of the gaps being measured). */
+            mdm_draw(o, s, (int)(it % K), seqs + s * T, T, 1, T - 1, c->mask_id,
+                     a->inputs + (size_t)B * T, a->targets + (size_t)B * T,
+                     a->weights + (size_t)B * T, perm, 1.0 / (T - 1));
         }
         total += model_forward(m, a->inputs, a->targets, B, T, 0, a->weights, NULL);
     }

@@ -188,10 +188,12 @@ typedef struct {
     uint64_t seed;    /* fixed masks: the same seed gives the same draws */
 } model_eval_opts;
 
-/* Validation loss in nats/token over n sequences of seq_len tokens.
- * AR: exact NLL of the next token over all B*(T-1) predictions. MDM: the
- * ELBO (an upper bound on the NLL) by Monte Carlo, draw k of sequence i from
- * the generator (seed, i), so it does not depend on batching. */
+/* Validation loss in nats/token over n sequences of seq_len tokens, both
+ * objectives scoring the same tokens, 1..T-1, given token 0 (which AR cannot
+ * predict). AR: exact NLL of the next token over all n*(T-1) predictions.
+ * MDM: the ELBO (an upper bound on the same NLL) by Monte Carlo with token 0
+ * always visible, draw k of sequence i from the generator (seed, i), so it
+ * does not depend on batching. */
 double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o);
 
 /* Multiple-choice cloze items: item i has context[i*C..], K candidates of M

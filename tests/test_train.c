@@ -287,6 +287,33 @@ TEST(train_eval_mc_and_sampling_learn_a_pattern)
     model_free(ar), model_free(mdm);
 }
 
+/* The MDM's validation loss scores the tokens AR scores, 1..T-1 given token
+ * 0, never token 0 itself. At T = 2 the estimator has one possible draw
+ * (mask token 1, keep token 0), so the exact-l estimator must equal that
+ * one forward, whatever the number of draws or the seed. */
+TEST(train_mdm_val_loss_scores_the_tokens_ar_scores)
+{
+    char err[256];
+    model_config c = {.layers = 1, .dim = 16, .heads = 2, .vocab = 12, .seq_len = 2, .batch = 3,
+                      .objective = MODEL_MDM, .mask_id = 11};
+    model *m = model_create(&c, 5, err, sizeof err);
+    CHECK(m != NULL);
+    int32_t val[3 * 2] = {4, 7, 0, 9, 3, 3};
+    int32_t in[6], tg[6];
+    float w[6];
+    for (int b = 0; b < 3; b++) {
+        in[2 * b] = val[2 * b], tg[2 * b] = -1, w[2 * b] = 0;
+        in[2 * b + 1] = 11, tg[2 * b + 1] = val[2 * b + 1], w[2 * b + 1] = 1.0f / 3;
+    }
+    double want = model_forward(m, in, tg, 3, 2, 0, w, NULL);
+    model_eval_opts opts[] = {{1, 0, 1}, {4, 0, 2}, {3, 0, 3}};
+    for (int i = 0; i < 3; i++) CHECK_NEAR(model_val_loss(m, val, 3, &opts[i]), want, 1e-6);
+    /* changing token 0 changes the context, so the loss: it is read, not scored */
+    val[0] = 5;
+    CHECK(fabs(model_val_loss(m, val, 3, &opts[0]) - want) > 1e-7);
+    model_free(m);
+}
+
 /* ---- the command ----------------------------------------------------------- */
 
 static const char *CFG =
