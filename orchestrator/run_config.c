@@ -90,6 +90,7 @@ static const field fields[] = {
     {"train", "token_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "attn_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "resid_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
+    {"train", "early_stop_margin", F_REAL, 0, -1, "0", 0, 1e6, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
