@@ -163,6 +163,7 @@ typedef struct {
     model_optim opt;
     model_schedule sched;
     double lr, warmup, decay, min_frac, epochs, eval_every;
+    double stop_margin; /* early stopping: nats above the best val_loss; 0 = off */
     int eval_unit; /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
     model_eval_opts eval;
@@ -228,6 +229,7 @@ static int read_train_cfg(const json_t *c, train_cfg *t, char *err, size_t errle
     t->eval_unit = !strcmp(unit, "step") ? EVAL_STEP : !strcmp(unit, "log") ? EVAL_LOG : EVAL_EPOCH;
     t->seed = (uint64_t)num(c, "seed");
     t->ckpt_every = (uint64_t)num(tr, "checkpoint_every");
+    t->stop_margin = run_config_number(c, "train.early_stop_margin");
     t->eval = (model_eval_opts){(int)num(tr, "eval_draws"), strcmp(str(tr, "eval_estimator"), "bernoulli") == 0,
                                 (uint64_t)num(tr, "eval_seed")};
     return 0;
@@ -438,10 +440,16 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     logf_(rd, "%s model: %zu params (%zu non-embedding, %zu active), %.3g FLOPs/token; %llu steps of %d x %d "
               "tokens, %zu sequences per epoch",
           mc->objective == MODEL_MDM ? "mdm" : "ar", np, ne, nact, fpt, (unsigned long long)total, B, T, spe);
+    /* Early stopping (train.early_stop_margin): the best val_loss so far and
+     * whether the run has stopped survive checkpoints (extra[4..6]), so a
+     * resumed run neither forgets its best nor trains past its stop. */
+    double best_val = ck.extra[4];
+    int have_best = ck.extra[5] != 0, stopped = ck.extra[6] != 0;
     double val = NAN;
     if (step == 0) {
         if (evaluate(m, src, &t, metrics, 0, 0, 0, &val, err, sizeof err)) goto fail;
         logf_(rd, "step 0: val_loss %.4f", val);
+        if (isfinite(val)) best_val = val, have_best = 1;
     }
     /* The running train-loss window survives checkpoints (extra[0..1]; a
      * mixture of experts' balance loss and dropped share: extra[2..3]). */
@@ -452,7 +460,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     const char *stop_env = getenv("XOVER_TRAIN_STOP_AT");
     uint64_t stop_at = stop_env ? strtoull(stop_env, NULL, 10) : 0;
     model_step_stats st = {0, 0};
-    while (step < total && !stop_signal) {
+    while (step < total && !stop_signal && !stopped) {
         float lr = model_lr(t.sched, step, total, (float)t.lr, t.warmup, t.decay, t.min_frac);
         train_source_next_batch(src, tokens, B);
         if (fault_due(&g_fault, FAULT_NAN, step + 1)) {
@@ -488,6 +496,18 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             logf_(rd, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)step, st.loss,
                   val, train_source_epoch(src));
             evaled = 1;
+            if (isfinite(val) && (!have_best || val < best_val)) {
+                best_val = val, have_best = 1;
+            } else if (t.stop_margin > 0 && have_best && val > best_val + t.stop_margin && step < total) {
+                /* The line's value is the planned length, so the crossover
+                 * knows how far this run's best-so-far stands (docs/run-config.md). */
+                char rest[64];
+                snprintf(rest, sizeof rest, ",\"early_stop\":%llu", (unsigned long long)total);
+                metric_line(metrics, step, seen, train_source_epoch(src), flops, rest);
+                logf_(rd, "stopping early at step %llu of %llu: val_loss %.4f is more than %g above the best, %.4f",
+                      (unsigned long long)step, (unsigned long long)total, val, t.stop_margin, best_val);
+                stopped = 1;
+            }
         }
         int ckpt = t.ckpt_every ? step % t.ckpt_every == 0 : evaled;
         if (ckpt || step == total || stop_signal) {
@@ -495,6 +515,9 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             ck.extra[1] = wn;
             ck.extra[2] = waux;
             ck.extra[3] = wdrop;
+            ck.extra[4] = best_val;
+            ck.extra[5] = have_best;
+            ck.extra[6] = stopped;
             train_source_get_position(src, ck.data_pos);
             if (flush_file(metrics)) {
                 snprintf(err, sizeof err, "cannot write %s: %s", mpath, strerror(errno));
@@ -505,7 +528,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             if (fault_due(&g_fault, FAULT_TRUNCATE_CKPT, step)) fault_truncate_file(ckpath), fault_die(SIGKILL);
         }
         double el = now() - t0;
-        if (el - last_print >= (tty ? 0.25 : 10.0) || step == total) {
+        if (el - last_print >= (tty ? 0.25 : 10.0) || step == total || stopped) {
             double rate = (step - step0) * tok_step / (el > 0 ? el : 1e-9);
             char eta[32];
             human_time((total - step) * tok_step / rate, eta, sizeof eta);
@@ -535,7 +558,14 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         goto fail;
     }
     set_status(rd, "done", NULL);
-    logf_(rd, "done: %llu steps", (unsigned long long)step);
+    if (stopped) {
+        logf_(rd, "done: stopped early after %llu of %llu steps", (unsigned long long)step,
+              (unsigned long long)total);
+        fprintf(stderr, "xover: stopped early after %llu of %llu steps: val_loss rose more than %g above its best "
+                        "(%.4f; train.early_stop_margin)\n",
+                (unsigned long long)step, (unsigned long long)total, t.stop_margin, best_val);
+    }
+    else logf_(rd, "done: %llu steps", (unsigned long long)step);
     rc = XO_OK;
     goto out;
 fail:
