@@ -406,3 +406,243 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
   FROM runs r
   JOIN (SELECT id, coalesce(json_extract(config, '$.model.experts'), 0) AS experts FROM runs) x
     ON x.id = r.id;
+
+-- @migration 4: early-stopped runs: early_stop_margin left out of a pair's cell, and the hold
+
+-- A run that stops early (train.early_stop_margin, docs/run-config.md) writes
+-- one metrics row named 'early_stop' at its stop step s, whose value is S, the
+-- planned number of steps (S > s), with the tokens/epoch/flops of the stop
+-- point; its status is 'done'. Tokens, epochs and FLOPs are all linear in
+-- steps, so on each x axis the run would have ended at its HOLD point
+--   x_hold = x_stop * S / s.
+-- 'early_stop' is a marker, not a learning curve: the views below leave it
+-- out of the curves. (metric_series, run_final, run_best and curves, of
+-- migration 1, list it like any other name.)
+
+-- crossover_runs as in migration 2, but the cell also leaves out
+-- train.early_stop_margin: stopping early changes nothing before the stop,
+-- so an AR run with a margin pairs with an MDM run without one (or with
+-- another margin), everything else equal. The views that read it are
+-- recreated with it.
+DROP VIEW crossover;
+DROP VIEW crossover_curves;
+DROP VIEW crossover_runs;
+
+CREATE VIEW crossover_runs AS
+SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, cell, model,
+       params, unique_tokens, quality, epochs, seed, status
+  FROM (SELECT id AS run_id, key, objective,
+               json_remove(config, '$.objective', '$.seed', '$.train.early_stop_margin') AS cell,
+               model, params, unique_tokens, quality, epochs, seed, status
+          FROM runs
+         WHERE objective IN ('ar', 'mdm'));
+
+-- crossover_curves as in migration 2 (one row per (cell, objective, metric,
+-- x_axis, x); seeds, value, sd, best), without the 'early_stop' rows, and
+-- with one more column:
+--   hold    the side's hold point on x_axis, the same on every row of the
+--           side: when EVERY one of its seeds stopped early (has an
+--           'early_stop' row; of several, the one of the largest step) with
+--           a known x_hold, the smallest of their x_hold; NULL otherwise
+--           (one seed that ran to its end, or whose stop point lacks this x,
+--           and the side does not hold)
+CREATE VIEW crossover_curves AS
+WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
+pt AS (
+    SELECT r.cell_id, r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
+           r.epochs, m.name AS metric, a.x_axis, m.step, m.value,
+           CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
+                ELSE m.flops END AS REAL) AS x
+      FROM crossover_runs r
+      JOIN metrics m ON m.run_id = r.run_id
+     CROSS JOIN axis a
+     WHERE m.value IS NOT NULL AND m.name <> 'early_stop'
+),
+latest AS (
+    SELECT pt.*, row_number() OVER (PARTITION BY run_id, metric, x_axis, x ORDER BY step DESC) AS k
+      FROM pt WHERE x IS NOT NULL
+),
+stop AS (
+    SELECT m.run_id, m.step, m.tokens, m.epoch, m.flops, m.value,
+           row_number() OVER (PARTITION BY m.run_id ORDER BY m.step DESC) AS k
+      FROM crossover_runs r
+      JOIN metrics m ON m.run_id = r.run_id AND m.name = 'early_stop'
+),
+stop_x AS (
+    SELECT s.run_id, a.x_axis,
+           CASE WHEN s.step > 0
+                THEN CAST(CASE a.x_axis WHEN 'tokens' THEN s.tokens WHEN 'epochs' THEN s.epoch
+                          ELSE s.flops END AS REAL) * s.value / s.step END AS hold
+      FROM stop s
+     CROSS JOIN axis a
+     WHERE s.k = 1
+),
+seeds AS (
+    SELECT l.cell_id, l.objective, l.metric, l.x_axis, count(*) AS n,
+           CASE WHEN count(h.hold) = count(*) THEN min(h.hold) END AS hold
+      FROM (SELECT DISTINCT cell_id, objective, metric, x_axis, run_id FROM latest) l
+      LEFT JOIN stop_x h ON h.run_id = l.run_id AND h.x_axis = l.x_axis
+     GROUP BY l.cell_id, l.objective, l.metric, l.x_axis
+),
+centred AS (
+    SELECT latest.*, avg(value) OVER (PARTITION BY cell_id, objective, metric, x_axis, x) AS mean
+      FROM latest WHERE k = 1
+),
+agg AS (
+    SELECT cell_id, max(cell) AS cell, objective, metric, x_axis, x, count(*) AS k,
+           max(mean) AS mean,
+           sum((value - mean) * (value - mean)) AS ss, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs
+      FROM centred GROUP BY cell_id, objective, metric, x_axis, x
+),
+kept AS (
+    SELECT a.*, s.n AS seeds, s.hold AS hold,
+           CASE WHEN a.metric LIKE '%loss' OR a.metric LIKE '%nll' OR a.metric LIKE '%elbo'
+                     OR a.metric LIKE '%ppl' THEN 'min' ELSE 'max' END AS better
+      FROM agg a JOIN seeds s USING (cell_id, objective, metric, x_axis)
+     WHERE a.k = s.n
+)
+SELECT cell_id, cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
+       x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
+       CASE better WHEN 'min' THEN min(mean) OVER w ELSE max(mean) OVER w END AS best,
+       hold
+  FROM kept
+WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
+
+-- The crossover of every pair, as in migration 2 (the same columns), with
+-- the hold. xover crossover computes the same rows (tests/test_crossover.c
+-- holds the two to the same numbers).
+--
+-- THE DEFINITION. Let A(x) and M(x) be the AR and MDM best-so-far curves
+-- (crossover_curves.best), each linearly interpolated between its own
+-- evaluation points; a side that HOLDS (crossover_curves.hold is not NULL)
+-- keeps its last best-so-far from its last point up to its hold. Each side
+-- ends at the larger of its last x and its hold. The common range is
+-- [x_start, x_end] = [the later first x, the earlier end], with x_end moved
+-- back to the last evaluation x of either curve inside it (the curves have
+-- no points but their own). At every evaluation x of either curve inside
+-- it, the MDM advantage is adv(x) = A(x) - M(x) for a 'min' metric and
+-- M(x) - A(x) for a 'max' one: positive when MDM is better. Between two such
+-- points adv is linear, so with x_b the last point where adv <= 0:
+--   verdict 'crossover'  x_b < x_end: crossover = the zero of adv between x_b
+--                        and the next point: x_b + (x_n - x_b) * -adv_b / (adv_n - adv_b)
+--   verdict 'mdm_ahead'  adv > 0 at every point: crossover = x_start
+--   verdict 'none'       adv(x_end) <= 0: MDM is not ahead by the end of the
+--                        budget; crossover is NULL
+--   verdict 'no_overlap' the two curves share no x; crossover is NULL
+-- WHY THE HOLD. Early stopping only cuts a curve short once the run has
+-- clearly overfit (its validation loss a margin above its best); the
+-- learning-rate schedule still spanned the planned length, so the run up to
+-- the stop is the run it would have been; and the best-so-far is what an
+-- early-stopped run delivers: its best checkpoint, kept to the end of the
+-- planned budget. Without the hold, AR's curve would end at its stop and the
+-- comparison with it. A side holds only when every seed stopped: one seed
+-- that ran on still measures the rest of the curve, and its points say more
+-- than a held value. Without any 'early_stop' row every number is the one
+-- migration 2 gave.
+-- Columns: those of migration 2 (metric .. mdm_best_sd, cell), in its order.
+CREATE VIEW crossover AS
+WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
+pairs AS (
+    SELECT cell_id, metric, x_axis FROM c
+     GROUP BY cell_id, metric, x_axis HAVING count(DISTINCT objective) = 2
+),
+u AS MATERIALIZED (
+    SELECT c.* FROM c JOIN pairs USING (cell_id, metric, x_axis)
+),
+holds AS (
+    SELECT cell_id, metric, x_axis,
+           max(CASE WHEN objective = 'ar' THEN hold END) AS ah,
+           max(CASE WHEN objective = 'mdm' THEN hold END) AS mh
+      FROM u GROUP BY cell_id, metric, x_axis
+),
+knots AS (
+    SELECT cell_id, metric, better, x_axis, x,
+           max(CASE WHEN objective = 'ar' THEN x END) OVER lo AS ax0,
+           min(CASE WHEN objective = 'ar' THEN x END) OVER hi AS ax1,
+           max(CASE WHEN objective = 'mdm' THEN x END) OVER lo AS mx0,
+           min(CASE WHEN objective = 'mdm' THEN x END) OVER hi AS mx1,
+           -- best-so-far is monotone, so its value at the last knot <= x is the
+           -- running min (max) and at the first knot >= x the max (min) beyond
+           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'ar' THEN best END) OVER lo
+                ELSE max(CASE WHEN objective = 'ar' THEN best END) OVER lo END AS ab0,
+           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'ar' THEN best END) OVER hi
+                ELSE min(CASE WHEN objective = 'ar' THEN best END) OVER hi END AS ab1,
+           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'mdm' THEN best END) OVER lo
+                ELSE max(CASE WHEN objective = 'mdm' THEN best END) OVER lo END AS mb0,
+           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'mdm' THEN best END) OVER hi
+                ELSE min(CASE WHEN objective = 'mdm' THEN best END) OVER hi END AS mb1
+      FROM u
+    WINDOW lo AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
+                  RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           hi AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
+                  RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
+),
+-- Past a side's last point (no knot >= x: ax1 or mx1 NULL) only up to its
+-- hold, at the value of its last point (ab0, mb0: the best-so-far there).
+interp AS (
+    SELECT k.cell_id, k.metric, k.better, k.x_axis, k.x,
+           CASE WHEN k.ax1 IS NULL OR k.ax1 = k.ax0 THEN k.ab0
+                ELSE k.ab0 + (k.ab1 - k.ab0) * (k.x - k.ax0) / (k.ax1 - k.ax0) END AS a,
+           CASE WHEN k.mx1 IS NULL OR k.mx1 = k.mx0 THEN k.mb0
+                ELSE k.mb0 + (k.mb1 - k.mb0) * (k.x - k.mx0) / (k.mx1 - k.mx0) END AS m
+      FROM knots k
+      JOIN holds h ON h.cell_id = k.cell_id AND h.metric = k.metric AND h.x_axis = k.x_axis
+     WHERE k.ax0 IS NOT NULL AND (k.ax1 IS NOT NULL OR k.x <= h.ah)
+       AND k.mx0 IS NOT NULL AND (k.mx1 IS NOT NULL OR k.x <= h.mh)
+     GROUP BY k.cell_id, k.metric, k.x_axis, k.x
+),
+adv AS (
+    SELECT cell_id, metric, x_axis, x, adv,
+           lead(x) OVER p AS x_n, lead(adv) OVER p AS adv_n,
+           max(x) OVER whole AS x_end,
+           max(CASE WHEN adv <= 0 THEN x END) OVER whole AS x_b
+      FROM (SELECT cell_id, metric, x_axis, x,
+                   CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv FROM interp)
+    WINDOW p AS (PARTITION BY cell_id, metric, x_axis ORDER BY x),
+           whole AS (PARTITION BY cell_id, metric, x_axis)
+),
+range AS (
+    SELECT cell_id, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
+           max(CASE WHEN x = x_end THEN adv END) AS final_gap,
+           max(x_b) AS x_b,
+           max(CASE WHEN x = x_b AND x_n IS NOT NULL
+                    THEN x + (x_n - x) * -adv / (adv_n - adv) END) AS cross_b
+      FROM adv GROUP BY cell_id, metric, x_axis
+),
+best AS (
+    SELECT u.cell_id, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
+           u.value AS best, u.seeds
+      FROM u JOIN (SELECT cell_id, metric, x_axis, objective,
+                          CASE WHEN better = 'min' THEN min(value) ELSE max(value) END AS bv
+                     FROM u GROUP BY cell_id, metric, x_axis, objective) o
+        ON o.cell_id = u.cell_id AND o.metric = u.metric AND o.x_axis = u.x_axis
+       AND o.objective = u.objective AND u.value = o.bv
+     GROUP BY u.cell_id, u.metric, u.x_axis, u.objective
+),
+axes AS (
+    SELECT cell_id, max(cell) AS cell, metric, x_axis, max(better) AS better, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs
+      FROM u GROUP BY cell_id, metric, x_axis
+)
+SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
+       ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
+       CASE WHEN r.x_end IS NULL THEN 'no_overlap'
+            WHEN r.final_gap <= 0 THEN 'none'
+            WHEN r.x_b IS NULL THEN 'mdm_ahead'
+            ELSE 'crossover' END AS verdict,
+       CASE WHEN r.x_end IS NULL OR r.final_gap <= 0 THEN NULL
+            WHEN r.x_b IS NULL THEN r.x_start
+            ELSE r.cross_b END AS crossover,
+       r.x_start, r.x_end, r.final_gap,
+       ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
+       bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
+       x.cell
+  FROM axes x
+  JOIN best ba ON ba.cell_id = x.cell_id AND ba.metric = x.metric AND ba.x_axis = x.x_axis
+              AND ba.objective = 'ar'
+  JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
+              AND bm.objective = 'mdm'
+  LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;

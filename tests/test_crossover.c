@@ -23,22 +23,32 @@ static db *open_db(const char *name)
     return d;
 }
 
-/* A run of cell (model, U, quality, lr) with this objective and seed. */
-static long long run(db *d, const char *objective, const char *model, long long U,
-                     const char *quality, long long seed)
+/* A run of cell (model, U, quality, lr) with this objective and seed, and
+ * train.early_stop_margin `margin` unless it is NaN (absent). */
+static long long run_margin(db *d, const char *objective, const char *model, long long U,
+                            const char *quality, long long seed, double margin)
 {
-    char config[512], key[128];
+    char config[512], key[128], train[96];
+    if (isnan(margin)) snprintf(train, sizeof train, "{\"lr\":0.001}");
+    else snprintf(train, sizeof train, "{\"early_stop_margin\":%g,\"lr\":0.001}", margin);
     snprintf(config, sizeof config,
              "{\"data\":{\"quality\":\"%s\",\"unique_tokens\":%lld},\"model\":{\"dim\":64,"
-             "\"name\":\"%s\"},\"objective\":\"%s\",\"seed\":%lld,\"train\":{\"lr\":0.001}}",
-             quality, U, model, objective, seed);
-    snprintf(key, sizeof key, "%s-%s-%lld-%s-%lld", objective, model, U, quality, seed);
+             "\"name\":\"%s\"},\"objective\":\"%s\",\"seed\":%lld,\"train\":%s}",
+             quality, U, model, objective, seed, train);
+    int k = snprintf(key, sizeof key, "%s-%s-%lld-%s-%lld", objective, model, U, quality, seed);
+    if (!isnan(margin)) snprintf(key + k, sizeof key - (size_t)k, "-m%g", margin);
     db_run_spec s = {.key = key, .config = config, .objective = objective, .model = model,
                      .params = 1000, .unique_tokens = U, .quality = quality, .epochs = 10,
                      .seed = seed};
     long long id = -1;
     if (db_run_put(d, &s, &id)) fprintf(stderr, "run_put: %s\n", db_errmsg(d));
     return id;
+}
+
+static long long run(db *d, const char *objective, const char *model, long long U,
+                     const char *quality, long long seed)
+{
+    return run_margin(d, objective, model, U, quality, seed, NAN);
 }
 
 /* Points (x[i], y[i]) of `metric`: tokens = x, epoch = x / 1000, flops = 6e3 x. */
@@ -49,6 +59,14 @@ static int curve(db *d, long long id, const char *metric, int n, const double *x
     for (int i = 0; i < n; i++)
         m[i] = (db_metric){metric, i * 10, (long long)x[i], x[i] / 1000, 6e3 * x[i], y[i]};
     return db_ingest_metrics(d, id, m, (size_t)n);
+}
+
+/* The early_stop row of a run that stopped at `step` (at x, axes as in
+ * curve()) of `planned` steps. */
+static int stop(db *d, long long id, long long step, double x, double planned)
+{
+    db_metric m = {"early_stop", step, (long long)x, x / 1000, 6e3 * x, planned};
+    return db_ingest_metrics(d, id, &m, 1);
 }
 
 #define N(a) ((int)(sizeof a / sizeof *a))
@@ -100,7 +118,33 @@ static int same(double a, double b)
     return fabs(a - b) <= 1e-12 * fmax(1, fabs(a));
 }
 
-/* The view's row for `model` equals the analysis module's pair, field by field. */
+static int on_hold(void *ctx, int n, const db_value *v)
+{
+    (void)n;
+    double *h = ctx;
+    *h = v[0].type == DB_REAL ? v[0].d : v[0].type == DB_INT ? (double)v[0].i : NAN;
+    return 0;
+}
+
+/* crossover_curves.hold of one side (NaN for NULL). */
+static double view_hold(db *d, const char *model, const char *metric, const char *x,
+                        const char *objective)
+{
+    double h = -1;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT max(hold) FROM crossover_curves WHERE model = '%s' AND metric = '%s'"
+             " AND x_axis = '%s' AND objective = '%s'", model, metric, x, objective);
+    db_sink sink = {NULL, on_hold, &h};
+    if (db_query(d, sql, &sink)) fprintf(stderr, "hold: %s\n", db_errmsg(d));
+    return h;
+}
+
+/* Equal to the last bit (or both NaN). */
+static int same_bits(double a, double b) { return isnan(a) ? isnan(b) : a == b; }
+
+/* The view's row for `model` equals the analysis module's pair, field by
+ * field, and each side's hold in crossover_curves equals the module's. */
 static int agree(db *d, const an_pairs *ps, const char *model, const char *metric, const char *x)
 {
     const an_pair *p = find(ps, model);
@@ -120,6 +164,12 @@ static int agree(db *d, const an_pairs *ps, const char *model, const char *metri
             ok = 0;
         }
     if (!ok) fprintf(stderr, "%s: verdict C %s SQL %s\n", model, an_verdict_name(r->verdict), v.verdict);
+    double ha = view_hold(d, model, metric, x, "ar"), hm = view_hold(d, model, metric, x, "mdm");
+    if (!same_bits(p->ar.hold, ha) || !same_bits(p->mdm.hold, hm)) {
+        fprintf(stderr, "%s: hold C %.17g/%.17g, SQL %.17g/%.17g\n", model, p->ar.hold,
+                p->mdm.hold, ha, hm);
+        ok = 0;
+    }
     return ok;
 }
 
@@ -379,4 +429,306 @@ TEST(crossover_fit_recovers_a_known_exponent)
     CHECK_INT(json_integer_value(json_object_get(o, "budgets")), 4);
     json_decref(j);
     harness_proc_free(&pr);
+}
+
+/* ---- early-stopped runs: the hold ---------------------------------------------- */
+
+/* agree() on every x axis. */
+static int agree_all(db *d, const char *model, const char *metric)
+{
+    int ok = 1;
+    for (int x = AN_TOKENS; x <= AN_FLOPS; x++) {
+        an_pairs ps;
+        char err[512];
+        if (an_pairs_load(d, 0, metric, (an_xaxis)x, &ps, err, sizeof err)) {
+            fprintf(stderr, "load: %s\n", err);
+            return 0;
+        }
+        if (!agree(d, &ps, model, metric, an_xaxis_name((an_xaxis)x))) ok = 0;
+        an_pairs_free(&ps);
+    }
+    return ok;
+}
+
+static const double X6[] = {0, 100, 200, 300, 400, 500};
+static const double AR6[] = {5, 4, 3, 2.5, 2.6, 3.2}; /* best 2.5 at 300, overfitting after */
+static const double MDM11[] = {5.5, 5, 4.5, 4, 3.5, 3, 2.8, 2.6, 2.4, 2.3, 2.2};
+
+/* Pairs whose AR side (margin 0.5) stopped at step 50 (x 500) of `planned`
+ * steps (0: did not stop), MDM as in the "found" case: it passes AR's 2.5 at
+ * 750, after AR's last point. */
+static void held_pair(db *d, const char *model, double planned)
+{
+    long long a = run_margin(d, "ar", model, 1000, "high", 0, 0.5);
+    curve(d, a, "val_loss", 6, X6, AR6);
+    if (planned > 0) stop(d, a, 50, 500, planned);
+    curve(d, run(d, "mdm", model, 1000, "high", 0), "val_loss", 11, X11, MDM11);
+}
+
+TEST(crossover_early_stop_holds_the_best_so_far)
+{
+    db *d = open_db("e.db");
+    CHECK(d);
+    held_pair(d, "held", 120);  /* hold 500 * 120 / 50 = 1200, past MDM's end */
+    held_pair(d, "ran", 0);     /* the same points, no early_stop row */
+    held_pair(d, "short", 85);  /* hold 850: no knot there */
+    /* mc_acc of the held pair: AR peaks at 0.5 (x 200); MDM passes it
+     * between 700 (0.49) and 800 (0.52), at 700 + 100 * 0.01 / 0.03. */
+    double acc_ar[] = {0.25, 0.4, 0.5, 0.45, 0.42, 0.4};
+    double acc_mdm[] = {0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.48, 0.49, 0.52, 0.55, 0.56};
+    CHECK_INT(curve(d, run_margin(d, "ar", "held", 1000, "high", 0, 0.5), "mc_acc", 6, X6, acc_ar), 0);
+    CHECK_INT(curve(d, run(d, "mdm", "held", 1000, "high", 0), "mc_acc", 11, X11, acc_mdm), 0);
+    /* MDM stopped instead (at 500 of 100 steps: hold 1000), AR ran to 1000:
+     * MDM passes 2.5 between 300 (2.8) and 400 (2.45), and AR's points to
+     * 1000 are compared against MDM's held 2.3. */
+    double ar11[] = {5, 4, 3, 2.5, 2.6, 2.8, 3, 3.2, 3.4, 3.6, 3.8};
+    double mdm6[] = {5.5, 4.5, 3.5, 2.8, 2.45, 2.3};
+    CHECK_INT(curve(d, run(d, "ar", "mheld", 1000, "high", 0), "val_loss", 11, X11, ar11), 0);
+    long long m = run_margin(d, "mdm", "mheld", 1000, "high", 0, 0.5);
+    CHECK_INT(curve(d, m, "val_loss", 6, X6, mdm6), 0);
+    CHECK_INT(stop(d, m, 50, 500, 100), 0);
+
+    an_pairs ps;
+    char err[512];
+    CHECK_INT(an_pairs_load(d, 0, NULL, AN_TOKENS, &ps, err, sizeof err), 0);
+    CHECK_INT(ps.n, 5); /* early_stop is no metric of its own */
+    const an_pair *p = find(&ps, "held");
+    CHECK(p && !strcmp(p->metric, "mc_acc"));
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_NEAR(p->res.crossover, 700 + 100 * 0.01 / 0.03, 1e-9);
+    CHECK_NEAR(p->res.x_end, 1000, 0);
+    CHECK_NEAR(p->ar.hold, 1200, 0);
+
+    for (size_t i = 0; i < ps.n; i++)
+        if (!strcmp(ps.p[i].model, "held") && !strcmp(ps.p[i].metric, "val_loss")) p = &ps.p[i];
+    CHECK_STR(p->metric, "val_loss");
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_NEAR(p->res.crossover, 750, 1e-9);
+    CHECK_NEAR(p->res.x_start, 0, 0);
+    CHECK_NEAR(p->res.x_end, 1000, 0); /* MDM's last point: the earlier end */
+    CHECK_NEAR(p->res.final_gap, 0.3, 1e-12);
+    CHECK_NEAR(p->res.ar_best, 2.5, 0);
+    CHECK_NEAR(p->res.ar_best_x, 300, 0);
+    CHECK_NEAR(p->ar.hold, 1200, 0);
+    CHECK(isnan(p->mdm.hold));
+    CHECK_INT(p->ar.n, 6); /* no synthetic point in the curve */
+    CHECK_NEAR(an_best_at(&p->ar, 1100), 2.5, 0);
+    CHECK_NEAR(an_best_at(&p->ar, 1200), 2.5, 0);
+    CHECK(isnan(an_best_at(&p->ar, 1201)));
+    CHECK(isnan(an_best_at(&p->mdm, 1001)));
+
+    /* Without the early_stop row the same points give another verdict. */
+    p = find(&ps, "ran");
+    CHECK(p);
+    CHECK(isnan(p->ar.hold));
+    CHECK_STR(an_verdict_name(p->res.verdict), "none");
+    CHECK_NEAR(p->res.x_end, 500, 0);
+    CHECK_NEAR(p->res.final_gap, -0.5, 1e-12);
+    CHECK(isnan(an_best_at(&p->ar, 501)));
+
+    /* A hold between knots: the range ends at 850, x_end at MDM's 800. */
+    p = find(&ps, "short");
+    CHECK(p);
+    CHECK_NEAR(p->ar.hold, 850, 0);
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_NEAR(p->res.crossover, 750, 1e-9);
+    CHECK_NEAR(p->res.x_end, 800, 0);
+    CHECK_NEAR(p->res.final_gap, 0.1, 1e-12);
+
+    p = find(&ps, "mheld");
+    CHECK(p);
+    CHECK_NEAR(p->mdm.hold, 1000, 0);
+    CHECK(isnan(p->ar.hold));
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_NEAR(p->res.crossover, 300 + 100 * 0.3 / 0.35, 1e-9);
+    CHECK_NEAR(p->res.x_end, 1000, 0);
+    CHECK_NEAR(p->res.final_gap, 0.2, 1e-12);
+    an_pairs_free(&ps);
+
+    /* The same on epochs (x / 1000) and FLOPs (6e3 x): the hold scales. */
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_EPOCHS, &ps, err, sizeof err), 0);
+    CHECK_NEAR(find(&ps, "held")->ar.hold, 0.5 * 120 / 50, 0);
+    CHECK_NEAR(find(&ps, "held")->res.crossover, 0.75, 1e-12);
+    CHECK_NEAR(find(&ps, "held")->res.x_end, 1, 0);
+    an_pairs_free(&ps);
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_FLOPS, &ps, err, sizeof err), 0);
+    CHECK_NEAR(find(&ps, "held")->ar.hold, 3e6 * 120 / 50, 0);
+    CHECK_NEAR(find(&ps, "held")->res.crossover, 4.5e6, 1e-3);
+    CHECK_STR(an_verdict_name(find(&ps, "ran")->res.verdict), "none");
+    an_pairs_free(&ps);
+
+    /* The SQL view says the same, on every axis. */
+    const char *models[] = {"held", "ran", "short", "mheld"};
+    for (int i = 0; i < 4; i++) CHECK(agree_all(d, models[i], "val_loss"));
+    CHECK(agree_all(d, "held", "mc_acc"));
+    long long n = -1;
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover_curves WHERE metric = 'early_stop'",
+                           &n), 0);
+    CHECK_INT(n, 0);
+    db_close(d);
+}
+
+TEST(crossover_early_stop_holds_only_when_every_seed_stopped)
+{
+    db *d = open_db("e2.db");
+    CHECK(d);
+    /* Two AR seeds at +-0.2 around AR6 (their mean is AR6), both measured to
+     * 500; only seed 0 stopped. One seed ran on: no hold. */
+    double a0[6], a1[6];
+    for (int i = 0; i < 6; i++) a0[i] = AR6[i] - 0.2, a1[i] = AR6[i] + 0.2;
+    long long s0 = run_margin(d, "ar", "two", 1000, "high", 0, 0.5);
+    long long s1 = run_margin(d, "ar", "two", 1000, "high", 1, 0.5);
+    CHECK_INT(curve(d, s0, "val_loss", 6, X6, a0), 0);
+    CHECK_INT(curve(d, s1, "val_loss", 6, X6, a1), 0);
+    CHECK_INT(stop(d, s0, 50, 500, 120), 0);
+    CHECK_INT(curve(d, run(d, "mdm", "two", 1000, "high", 0), "val_loss", 11, X11, MDM11), 0);
+
+    an_pairs ps;
+    char err[512];
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err), 0);
+    CHECK_INT(ps.n, 1);
+    CHECK_INT(ps.p[0].ar.seeds, 2);
+    CHECK(isnan(ps.p[0].ar.hold));
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "none");
+    CHECK_NEAR(ps.p[0].res.x_end, 500, 0);
+    an_pairs_free(&ps);
+    CHECK(agree_all(d, "two", "val_loss"));
+
+    /* Seed 1 stops too, at 110 planned steps (hold 1100): the side holds
+     * to the smaller hold, 1100. */
+    CHECK_INT(stop(d, s1, 50, 500, 110), 0);
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err), 0);
+    CHECK_NEAR(ps.p[0].ar.hold, 1100, 0);
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    CHECK_NEAR(ps.p[0].res.crossover, 750, 1e-9);
+    CHECK_NEAR(ps.p[0].res.x_end, 1000, 0);
+    an_pairs_free(&ps);
+    CHECK(agree_all(d, "two", "val_loss"));
+    db_close(d);
+}
+
+TEST(crossover_early_stop_margin_is_left_out_of_the_cell)
+{
+    db *d = open_db("e3.db");
+    CHECK(d);
+    /* AR with a margin, MDM seed 0 without one, MDM seed 1 with another:
+     * one pair, one cell, for ordinary and compute-matched pairs alike. */
+    held_pair(d, "margin", 120);
+    long long m1 = run_margin(d, "mdm", "margin", 1000, "high", 1, 0.3);
+    CHECK_INT(curve(d, m1, "val_loss", 11, X11, MDM11), 0);
+    long long n = -1;
+    CHECK_INT(db_query_int(d, "SELECT count(DISTINCT cell_id) FROM crossover_runs", &n), 0);
+    CHECK_INT(n, 1);
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover_runs WHERE cell LIKE "
+                              "'%early_stop_margin%'", &n), 0);
+    CHECK_INT(n, 0);
+
+    an_pairs ps;
+    char err[512];
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err), 0);
+    CHECK_INT(ps.n, 1);
+    CHECK_INT(ps.p[0].ar.seeds, 1);
+    CHECK_INT(ps.p[0].mdm.seeds, 2);
+    CHECK(!strstr(ps.p[0].cell, "early_stop_margin"));
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    an_pairs_free(&ps);
+    CHECK(agree_all(d, "margin", "val_loss"));
+
+    CHECK_INT(an_pairs_load_matched(d, 0, "val_loss", &ps, err, sizeof err), 0);
+    CHECK_INT(ps.n, 1);
+    CHECK_INT(ps.p[0].mdm.seeds, 2);
+    CHECK_NEAR(ps.p[0].ar.hold, 3e6 * 120 / 50, 0);
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    CHECK_NEAR(ps.p[0].res.crossover, 4.5e6, 1e-3);
+    an_pairs_free(&ps);
+    db_close(d);
+}
+
+/* The x of the last point of the n-th polyline in svg whose stroke is color
+ * and which is dashed (best-so-far) or not (mean), and its point count. */
+static int last_point(const char *svg, const char *color, int dashed, double *x)
+{
+    char want[64];
+    snprintf(want, sizeof want, "stroke=\"%s\"", color);
+    for (const char *p = strstr(svg, "<polyline"); p; p = strstr(p + 1, "<polyline")) {
+        const char *end = strstr(p, "/>"), *pts = strstr(p, "points=\"");
+        const char *c = strstr(p, want), *dash = strstr(p, "stroke-dasharray");
+        if (!end || !pts || !c || c > end || (dash && dash < end) != dashed) continue;
+        int n = 0;
+        for (const char *q = pts + 8; *q != '"';) {
+            char *e;
+            double v = strtod(q, &e);
+            if (e == q) break;
+            *x = v, n++;
+            q = strchr(e, ' ');
+            if (!q) break;
+            q++;
+        }
+        return n;
+    }
+    return -1;
+}
+
+TEST(crossover_early_stop_plot_and_cli)
+{
+    char path[4096];
+    harness_path(path, sizeof path, "cli.db");
+    db *d = open_db("cli.db");
+    CHECK(d);
+    held_pair(d, "held", 120);
+    an_pairs ps;
+    char err[512];
+    CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err), 0);
+    CHECK_INT(ps.n, 1);
+    char *svg = an_svg_pair(&ps.p[0]);
+    an_pairs_free(&ps);
+    db_close(d);
+    CHECK(svg);
+    /* AR's best-so-far goes on flat past its 6 points to the hold (1200),
+     * clipped to the x range (MDM's end, 1000); its mean does not. */
+    double ar_best = 0, ar_mean = 0, mdm_best = 0;
+    int nb = last_point(svg, "#1f5fa8", 1, &ar_best), nm = last_point(svg, "#1f5fa8", 0, &ar_mean);
+    int nmdm = last_point(svg, "#e0701a", 1, &mdm_best);
+    free(svg);
+    CHECK_INT(nb, 7);
+    CHECK_INT(nm, 6);
+    CHECK_INT(nmdm, 11);
+    CHECK_NEAR(ar_best, mdm_best, 0);
+    CHECK(ar_mean < ar_best);
+
+    const char *argv[] = {harness_xover(), "crossover", "--format", "csv", "--db", path, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, ",crossover,750.0,0.0,1000.0,");
+    harness_proc_free(&p);
+    const char *argv2[] = {harness_xover(), "crossover", "--db", path, NULL};
+    p = harness_run(argv2, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "crossover");
+    CHECK_CONTAINS(p.out, "750");
+    harness_proc_free(&p);
+}
+
+TEST(crossover_early_stop_database_of_schema_3_upgrades)
+{
+    /* A database written before migration 4 with an early-stopped AR run:
+     * its cell still holds the margin, so no pair. Opened for writing, it
+     * upgrades: one pair, held, the view and the module agree. */
+    char path[4096], err[512];
+    harness_path(path, sizeof path, "old.db");
+    db *d = db_open_schema(path, xover_schema_sql, 3, err, sizeof err);
+    CHECK(d);
+    held_pair(d, "held", 120);
+    long long n = -1;
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover", &n), 0);
+    CHECK_INT(n, 0);
+    db_close(d);
+    d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_version_found(d), 3);
+    CHECK_INT(db_version(d), 4);
+    CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover WHERE verdict = 'crossover'", &n), 0);
+    CHECK_INT(n, 3); /* tokens, epochs, flops */
+    CHECK(agree_all(d, "held", "val_loss"));
+    db_close(d);
 }

@@ -7,17 +7,30 @@
  * The definition (the same as the crossover view of schema.sql, which a test
  * holds to the same numbers):
  *   pair     an AR and an MDM "side" of one cell: runs whose configs agree on
- *            everything but objective and seed
+ *            everything but objective, seed and train.early_stop_margin
  *   side     the seeds of one objective, aggregated: at every x that EVERY
  *            seed measured (a seed's last point per x), the mean and the
  *            sample sd over seeds; best = best-so-far of the mean along x
+ *   hold     a run that stopped early (an early_stop row at step s, value S =
+ *            the planned steps) would have ended at x_hold = x_stop * S / s
+ *            (tokens, epochs and FLOPs are linear in steps). A side holds
+ *            when EVERY seed stopped early; its hold is the smallest x_hold,
+ *            and its best-so-far stays at its last value from its last point
+ *            up to the hold. Why: early stopping only cuts a curve short once
+ *            the run has clearly overfit; the learning-rate schedule still
+ *            spanned the planned length; and the best-so-far is what an
+ *            early-stopped run delivers (its best checkpoint).
  *   compare  both best-so-far curves, each linearly interpolated between its
- *            own points, at every point of either inside the common range;
+ *            own points, at every point of either inside the common range
+ *            [the later first x, the earlier end], a side's end being the
+ *            larger of its last x and its hold (x_end is then the last
+ *            evaluation point inside that range: no synthetic points);
  *            adv(x) = how much MDM is better (positive = MDM ahead)
  *   crossover the smallest x from which adv > 0 to the end of the common
  *            range: the zero of adv between the last point with adv <= 0 and
  *            the next (adv is linear there), or x_start if MDM leads
  *            throughout; none when adv(x_end) <= 0.
+ * Without early-stopped runs the hold changes nothing.
  *
  *     an_pairs ps;
  *     if (an_pairs_load(d, sweep_id, "val_loss", AN_TOKENS, &ps, err, sizeof err)) ...
@@ -45,6 +58,8 @@ typedef struct {
     size_t n;
     const double *x, *y;
     const long long *step; /* may be NULL; among points at one x the largest step wins */
+    int stopped;           /* 1: the run stopped early (0 when left out: it did not) */
+    double hold;           /* then: its x_hold on this axis (NaN unknown: no hold) */
 } an_series;
 
 /* A side: the seed-aggregated curve, x strictly increasing. */
@@ -52,15 +67,21 @@ typedef struct {
     size_t n;
     int seeds;
     double *x, *mean, *sd, *best; /* sd NaN for one seed */
+    double hold; /* the side's hold (NaN: it does not hold) */
 } an_curve;
 
 /* Aggregate `nrun` series into *out (seeds = series with at least one
- * point). Returns 0, or -1 when out of memory. */
+ * point; the side holds when every seed has stopped with a known hold).
+ * Returns 0, or -1 when out of memory. */
 int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *out);
 void an_curve_free(an_curve *c);
 
-/* Best-so-far of curve c at x by linear interpolation between its points;
- * NaN outside [x[0], x[n-1]]. */
+/* Curve c's end: the larger of its last x and its hold (NaN when empty). */
+double an_curve_end(const an_curve *c);
+
+/* Best-so-far of curve c at x by linear interpolation between its points,
+ * best[n-1] past its last point up to its hold; NaN outside
+ * [x[0], an_curve_end(c)]. */
 double an_best_at(const an_curve *c, double x);
 
 enum { AN_CROSSOVER, AN_MDM_AHEAD, AN_NONE, AN_NO_OVERLAP };
@@ -80,8 +101,9 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
 /* ---- pairs from the database ------------------------------------------ */
 
 typedef struct {
-    char *cell;           /* the config without objective and seed (JSON); for a
-                             matched-compute pair also without model and epochs */
+    char *cell;           /* the config without objective, seed and
+                             train.early_stop_margin (JSON); for a matched-compute
+                             pair also without model and epochs */
     char *model, *quality, *metric;
     long long params, unique_tokens;
     long long active_params; /* parameters a token uses (-1 unknown) */
@@ -112,7 +134,7 @@ int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_
 void an_pairs_free(an_pairs *ps);
 
 /* Compute-matched pairs: AR and MDM sides whose configs agree on everything
- * but objective, seed, model and train.epochs, so a side may be any model
+ * but objective, seed, train.early_stop_margin, model and train.epochs, so a side may be any model
  * trained for any length; every AR side of such a group is paired with
  * every MDM side, on x = training FLOPs (the trainer's flops, counted on
  * active parameters). Ordered by metric, unique_tokens, quality, cell,
@@ -162,7 +184,9 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
 /* ---- pictures ------------------------------------------------------------ */
 
 /* An SVG document of one pair: the mean curves of AR and MDM (seed sd as a
- * band, best-so-far dashed), AR's best marked, the crossover marked. Returns
+ * band, best-so-far dashed; a held side's best-so-far runs on flat to its
+ * hold, within the plot's x range; its mean curve does not), AR's best
+ * marked, the crossover marked. Returns
  * malloc'd text, or NULL when out of memory. */
 char *an_svg_pair(const an_pair *p);
 

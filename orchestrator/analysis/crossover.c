@@ -77,6 +77,7 @@ void an_curve_free(an_curve *c)
     free(c->sd);
     free(c->best);
     memset(c, 0, sizeof *c);
+    c->hold = NAN;
 }
 
 int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *out)
@@ -84,9 +85,13 @@ int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *ou
     memset(out, 0, sizeof *out);
     pt **p = calloc(nrun > 0 ? (size_t)nrun : 1, sizeof *p);
     size_t *np = calloc(nrun > 0 ? (size_t)nrun : 1, sizeof *np);
-    int rc = -1, seeds = 0;
+    int rc = -1, seeds = 0, held = 1;
+    double hold = NAN;
+    out->hold = NAN;
     if (!p || !np) goto done;
-    /* Seeds: the runs with at least one point, kept in the given order. */
+    /* Seeds: the runs with at least one point, kept in the given order. The
+     * side holds when every seed stopped early with a known hold: at the
+     * smallest (crossover_curves.hold). */
     for (int i = 0; i < nrun; i++) {
         size_t n;
         pt *c = clean(&runs[i], &n);
@@ -94,8 +99,12 @@ int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *ou
         if (n == 0) { free(c); continue; }
         p[seeds] = c;
         np[seeds++] = n;
+        if (!runs[i].stopped || isnan(runs[i].hold)) held = 0;
+        else if (isnan(hold) || runs[i].hold < hold) hold = runs[i].hold;
     }
+    held = held && seeds > 0;
     out->seeds = seeds;
+    out->hold = held ? hold : NAN;
     size_t cap = seeds ? np[0] : 0;
     out->x = malloc((cap ? cap : 1) * sizeof(double));
     out->mean = malloc((cap ? cap : 1) * sizeof(double));
@@ -136,9 +145,16 @@ done:
 
 /* ---- comparing two sides --------------------------------------------------- */
 
+double an_curve_end(const an_curve *c)
+{
+    /* fmax ignores a NaN hold: a side that does not hold ends at its last x. */
+    return c->n ? fmax(c->x[c->n - 1], c->hold) : NAN;
+}
+
 double an_best_at(const an_curve *c, double x)
 {
-    if (c->n == 0 || !(x >= c->x[0]) || !(x <= c->x[c->n - 1])) return NAN;
+    if (c->n == 0 || !(x >= c->x[0]) || !(x <= an_curve_end(c))) return NAN;
+    if (x > c->x[c->n - 1]) return c->best[c->n - 1]; /* held: flat to the hold */
     size_t lo = 0, hi = c->n - 1; /* the last knot <= x */
     while (lo < hi) {
         size_t mid = (lo + hi + 1) / 2;
@@ -178,7 +194,9 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
     side_best(ar, lower_better, &r->ar_best, &r->ar_best_x, &r->ar_best_sd);
     side_best(mdm, lower_better, &r->mdm_best, &r->mdm_best_x, &r->mdm_best_sd);
     if (ar->n == 0 || mdm->n == 0) return;
-    double lo = fmax(ar->x[0], mdm->x[0]), hi = fmin(ar->x[ar->n - 1], mdm->x[mdm->n - 1]);
+    /* A held side ends at its hold; hi need then not be a knot, and x_end
+     * below is the last knot inside [lo, hi]. */
+    double lo = fmax(ar->x[0], mdm->x[0]), hi = fmin(an_curve_end(ar), an_curve_end(mdm));
     if (lo > hi) return;
 
     /* Every knot of either side inside [lo, hi], once. */
@@ -195,7 +213,7 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
     for (size_t i = 0; i < n; i++)
         if (!m || xs[m - 1] != xs[i]) xs[m++] = xs[i];
     n = m;
-    if (n == 0) { /* cannot happen (lo and hi are knots), but never read adv[-1] */
+    if (n == 0) { /* cannot happen (lo is a knot), but never read adv[-1] */
         free(xs);
         free(adv);
         return;

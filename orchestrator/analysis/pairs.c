@@ -19,6 +19,8 @@ typedef struct {
     long long params, unique_tokens, active_params;
     double epochs;
     int done;
+    int stopped;  /* the run stopped early; hold: its x_hold on this axis */
+    double hold;
     size_t n;
     double *x, *y;
     long long *step;
@@ -70,6 +72,12 @@ static int on_series(void *ctx, const db_series *s)
     r->unique_tokens = s->unique_tokens;
     r->epochs = s->epochs;
     r->done = s->status && strcmp(s->status, "done") == 0;
+    /* x_hold = x_stop * S / s, in the view's order of operations (the same
+     * bits); no hold without a positive stop step (crossover_curves). */
+    const double xstop = L->xaxis == AN_TOKENS ? s->stop_tokens
+                       : L->xaxis == AN_EPOCHS ? s->stop_epoch : s->stop_flops;
+    r->stopped = s->stop_step >= 0;
+    r->hold = s->stop_step > 0 ? xstop * s->stop_total / (double)s->stop_step : NAN;
     r->n = s->n;
     size_t k = s->n ? s->n : 1;
     r->x = malloc(k * sizeof *r->x);
@@ -127,7 +135,7 @@ static int side(const rec *r, size_t i, size_t j, int lower, an_curve *c, int *d
     an_series *s = malloc((j - i + 1) * sizeof *s);
     if (!s) return -1;
     for (size_t k = i; k < j; k++) {
-        s[k - i] = (an_series){r[k].n, r[k].x, r[k].y, r[k].step};
+        s[k - i] = (an_series){r[k].n, r[k].x, r[k].y, r[k].step, r[k].stopped, r[k].hold};
         if (!r[k].done) *done = 0;
     }
     int rc = an_aggregate(s, (int)(j - i), lower, c);

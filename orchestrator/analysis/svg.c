@@ -106,13 +106,17 @@ static void ranges(const an_pair *p, scale *xs, scale *ys)
     ys->log = 0;
 }
 
-static void polyline(textbuf *b, const an_curve *c, const double *y, const scale *xs, const scale *ys,
-                     const char *color, double width, const char *dash)
+/* The curve y of c; with `to` past its last x (a held side's hold), on
+ * flat from its last point to `to`, but no further than the x range shown. */
+static void polyline(textbuf *b, const an_curve *c, const double *y, double to, const scale *xs,
+                     const scale *ys, const char *color, double width, const char *dash)
 {
     tb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\"%s%s%s points=\"", color,
         width, dash ? " stroke-dasharray=\"" : "", dash ? dash : "", dash ? "\"" : "");
     for (size_t i = 0; i < c->n; i++)
         if (visible(xs, c->x[i])) tb_printf(b, "%.1f,%.1f ", map(xs, c->x[i]), map(ys, y[i]));
+    if (c->n && to > c->x[c->n - 1] && c->x[c->n - 1] < xs->hi && visible(xs, c->x[c->n - 1]))
+        tb_printf(b, "%.1f,%.1f ", map(xs, fmin(to, xs->hi)), map(ys, y[c->n - 1]));
     tb_printf(b, "\"/>\n");
 }
 
@@ -187,10 +191,12 @@ static void panel(textbuf *b, const an_pair *p, double x, double y, double w, do
         ys.p0 - ys.p1, id);
     band(b, &p->ar, &xs, &ys, AR_COLOR);
     band(b, &p->mdm, &xs, &ys, MDM_COLOR);
-    polyline(b, &p->ar, p->ar.best, &xs, &ys, AR_COLOR, 1.2, "5,4");
-    polyline(b, &p->mdm, p->mdm.best, &xs, &ys, MDM_COLOR, 1.2, "5,4");
-    polyline(b, &p->ar, p->ar.mean, &xs, &ys, AR_COLOR, 2, NULL);
-    polyline(b, &p->mdm, p->mdm.mean, &xs, &ys, MDM_COLOR, 2, NULL);
+    /* A held side's best-so-far goes on to its hold (what the comparison
+     * uses); its mean curve stops at its last evaluation. */
+    polyline(b, &p->ar, p->ar.best, p->ar.hold, &xs, &ys, AR_COLOR, 1.2, "5,4");
+    polyline(b, &p->mdm, p->mdm.best, p->mdm.hold, &xs, &ys, MDM_COLOR, 1.2, "5,4");
+    polyline(b, &p->ar, p->ar.mean, NAN, &xs, &ys, AR_COLOR, 2, NULL);
+    polyline(b, &p->mdm, p->mdm.mean, NAN, &xs, &ys, MDM_COLOR, 2, NULL);
     const an_result *r = &p->res;
     if (!isnan(r->ar_best_x) && visible(&xs, r->ar_best_x))
         tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "

@@ -264,11 +264,20 @@ int db_check(db *d, db_report *r);
  * case), 0 when higher is better. */
 int db_metric_lower_better(const char *name);
 
+/* The metric name of the row an early-stopped run writes at its stop step
+ * (docs/run-config.md, schema.sql migration 4): value S = the planned number
+ * of steps. It is a marker, never a series of db_crossover_series. */
+#define DB_EARLY_STOP "early_stop"
+
 /* One (run, metric) series of an AR or MDM run, for the crossover analysis.
- * `cell` is the run's config without objective and seed (crossover_runs.cell):
- * runs with one cell differ only in objective and seed. Arrays hold n points
- * in step order; unknown tokens/epoch/flops and non-finite values are NaN.
- * Everything is valid only during the callback. */
+ * `cell` is the run's config without objective, seed and
+ * train.early_stop_margin (crossover_runs.cell): runs with one cell differ
+ * only in those. Arrays hold n points in step order; unknown
+ * tokens/epoch/flops and non-finite values are NaN. stop_step is the step of
+ * the run's early_stop row (of several, the largest; -1 when it has none),
+ * stop_total its value S (NaN unknown) and stop_tokens/epoch/flops the x of
+ * the stop point (NaN unknown). Everything is valid only during the
+ * callback. */
 typedef struct {
     long long run_id;
     const char *cell, *objective, *model, *quality, *status, *metric;
@@ -278,12 +287,14 @@ typedef struct {
     const long long *step;
     const double *tokens, *epoch, *flops, *value;
     long long active_params; /* run_axes.active_params (schema 3; -1 when unknown) */
+    long long stop_step;
+    double stop_total, stop_tokens, stop_epoch, stop_flops;
 } db_series;
 typedef int (*db_series_fn)(void *ctx, const db_series *s);
 
 /* Every series of every AR and MDM run, of one sweep (sweep_id > 0) or of
- * the whole database (0), of one metric (NULL = all), by run id then metric
- * name. Needs schema version 2 (the crossover views): on an older database
+ * the whole database (0), of one metric (NULL = all but DB_EARLY_STOP), by
+ * run id then metric name. Needs schema version 2 (the crossover views): on an older database
  * it fails with DB_EINPUT and a message saying how to upgrade. */
 int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series_fn fn,
                         void *ctx);

@@ -83,8 +83,8 @@ static char *dup_col(sqlite3_stmt *st, int i)
 /* One run's row copied out of the runs statement, so the metrics statement
  * can step while we hold it. */
 typedef struct {
-    long long id, params, unique_tokens, seed, active_params;
-    double epochs;
+    long long id, params, unique_tokens, seed, active_params, stop_step;
+    double epochs, stop_total, stop_tokens, stop_epoch, stop_flops;
     char *cell, *objective, *model, *quality, *status;
 } run_row;
 
@@ -113,7 +113,9 @@ static int run_series(db *d, sqlite3_stmt *ms, const run_row *r, const char *met
         if (name && (rc != SQLITE_ROW || !nm || strcmp(nm, name) != 0)) {
             db_series s = {r->id, r->cell, r->objective, r->model, r->quality, r->status, name,
                            r->params, r->unique_tokens, r->seed, r->epochs, p.n, p.step,
-                           p.tokens, p.epoch, p.flops, p.value, r->active_params};
+                           p.tokens, p.epoch, p.flops, p.value, r->active_params,
+                           r->stop_step, r->stop_total, r->stop_tokens, r->stop_epoch,
+                           r->stop_flops};
             if (fn(ctx, &s)) { out = db_fail(d, DB_EABORT, "stopped"); break; }
             free(name);
             name = NULL;
@@ -142,20 +144,32 @@ int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series
         return db_fail(d, DB_EINPUT, "'%s' has schema version %d, without the crossover views; "
                        "'xover db init %s' upgrades it", d->path, d->version, d->path);
     sqlite3_stmt *rs = NULL, *ms = NULL;
-    /* Active parameters come with schema 3 (as in run_axes); before it, unknown. */
+    /* Active parameters come with schema 3 (as in run_axes); before it,
+     * unknown. The run's early_stop row (the stop of the largest step, as
+     * crossover_curves takes it) rides along: the hold is computed from it
+     * per x axis by the analysis. */
+#define STOP_COLS ", e.step, e.value, e.tokens, e.epoch, e.flops "
+#define STOP_JOIN                                                                      \
+    "LEFT JOIN metrics e ON e.run_id = c.run_id AND e.name = '" DB_EARLY_STOP "' "     \
+    "AND e.step = (SELECT max(step) FROM metrics WHERE run_id = c.run_id AND name = '" \
+    DB_EARLY_STOP "') "
     int rc = sqlite3_prepare_v2(d->h, d->version >= 3 ?
         "SELECT c.run_id, c.cell, c.objective, c.model, c.params, c.unique_tokens, c.quality, "
         "c.epochs, c.seed, c.status, coalesce(r.active_params, CASE WHEN "
-        "coalesce(json_extract(r.config, '$.model.experts'), 0) = 0 THEN r.params END) "
-        "FROM crossover_runs c JOIN runs r ON r.id = c.run_id WHERE ?1 <= 0 OR c.run_id IN "
+        "coalesce(json_extract(r.config, '$.model.experts'), 0) = 0 THEN r.params END)" STOP_COLS
+        "FROM crossover_runs c JOIN runs r ON r.id = c.run_id " STOP_JOIN "WHERE ?1 <= 0 OR c.run_id IN "
         "(SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) ORDER BY c.run_id" :
-        "SELECT run_id, cell, objective, model, params, unique_tokens, quality, epochs, seed, "
-        "status, NULL FROM crossover_runs WHERE ?1 <= 0 OR run_id IN "
-        "(SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) ORDER BY run_id", -1, &rs, NULL);
+        "SELECT c.run_id, c.cell, c.objective, c.model, c.params, c.unique_tokens, c.quality, "
+        "c.epochs, c.seed, c.status, NULL" STOP_COLS "FROM crossover_runs c " STOP_JOIN
+        "WHERE ?1 <= 0 OR c.run_id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) "
+        "ORDER BY c.run_id", -1, &rs, NULL);
+#undef STOP_COLS
+#undef STOP_JOIN
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(d->h,
             "SELECT name, step, tokens, epoch, flops, value FROM metrics "
-            "WHERE run_id = ?1 AND (?2 IS NULL OR name = ?2) ORDER BY name, step", -1, &ms, NULL);
+            "WHERE run_id = ?1 AND (?2 IS NULL OR name = ?2) AND name <> '" DB_EARLY_STOP "' "
+            "ORDER BY name, step", -1, &ms, NULL);
     if (rc != SQLITE_OK) {
         int out = db_sqlite_fail(d, rc, "preparing the crossover query");
         sqlite3_finalize(rs);
@@ -188,6 +202,11 @@ int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series
         r->seed = col_int(rs, 8);
         r->status = dup_col(rs, 9);
         r->active_params = col_int(rs, 10);
+        r->stop_step = col_int(rs, 11);
+        r->stop_total = col_real(rs, 12);
+        r->stop_tokens = col_real(rs, 13);
+        r->stop_epoch = col_real(rs, 14);
+        r->stop_flops = col_real(rs, 15);
         if (!r->cell || !r->objective) { out = db_fail(d, DB_EIO, "out of memory"); break; }
     }
     if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "reading runs");
