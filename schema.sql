@@ -414,7 +414,11 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
 -- planned number of steps (S > s), with the tokens/epoch/flops of the stop
 -- point; its status is 'done'. Tokens, epochs and FLOPs are all linear in
 -- steps, so on each x axis the run would have ended at its HOLD point
---   x_hold = x_stop * S / s.
+--   x_hold = x_stop * S / s, stretched by 1e-6 (* 1.000001): the trainer
+-- writes epoch and flops to 9 significant digits, so the product can fall a
+-- hair short of the planned end where the other side's last point sits;
+-- evaluation points are far more than 1e-6 apart, so the stretch reaches no
+-- point the run would not have reached.
 -- 'early_stop' is a marker, not a learning curve: the views below leave it
 -- out of the curves. (metric_series, run_final, run_best and curves, of
 -- migration 1, list it like any other name.)
@@ -472,7 +476,7 @@ stop_x AS (
     SELECT s.run_id, a.x_axis,
            CASE WHEN s.step > 0
                 THEN CAST(CASE a.x_axis WHEN 'tokens' THEN s.tokens WHEN 'epochs' THEN s.epoch
-                          ELSE s.flops END AS REAL) * s.value / s.step END AS hold
+                          ELSE s.flops END AS REAL) * s.value / s.step * 1.000001 END AS hold
       FROM stop s
      CROSS JOIN axis a
      WHERE s.k = 1

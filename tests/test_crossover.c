@@ -487,17 +487,25 @@ TEST(crossover_early_stop_holds_the_best_so_far)
     long long m = run_margin(d, "mdm", "mheld", 1000, "high", 0, 0.5);
     CHECK_INT(curve(d, m, "val_loss", 6, X6, mdm6), 0);
     CHECK_INT(stop(d, m, 50, 500, 100), 0);
+    /* The trainer prints epochs to 9 digits: a stop at a third of the run
+     * reads 0.333333333 epochs, whose hold 0.999999999 would fall short of
+     * the MDM's last point, 1 epoch. The 1e-6 stretch reaches it. */
+    long long g = run_margin(d, "ar", "digits", 1000, "high", 0, 0.5);
+    CHECK_INT(curve(d, g, "val_loss", 6, X6, AR6), 0);
+    db_metric third = {"early_stop", 50, 333, 0.333333333, 2e6, 150};
+    CHECK_INT(db_ingest_metrics(d, g, &third, 1), 0);
+    CHECK_INT(curve(d, run(d, "mdm", "digits", 1000, "high", 0), "val_loss", 11, X11, MDM11), 0);
 
     an_pairs ps;
     char err[512];
     CHECK_INT(an_pairs_load(d, 0, NULL, AN_TOKENS, &ps, err, sizeof err), 0);
-    CHECK_INT(ps.n, 5); /* early_stop is no metric of its own */
+    CHECK_INT(ps.n, 6); /* early_stop is no metric of its own */
     const an_pair *p = find(&ps, "held");
     CHECK(p && !strcmp(p->metric, "mc_acc"));
     CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
     CHECK_NEAR(p->res.crossover, 700 + 100 * 0.01 / 0.03, 1e-9);
     CHECK_NEAR(p->res.x_end, 1000, 0);
-    CHECK_NEAR(p->ar.hold, 1200, 0);
+    CHECK_NEAR(p->ar.hold, 1200 * 1.000001, 0);
 
     for (size_t i = 0; i < ps.n; i++)
         if (!strcmp(ps.p[i].model, "held") && !strcmp(ps.p[i].metric, "val_loss")) p = &ps.p[i];
@@ -509,7 +517,7 @@ TEST(crossover_early_stop_holds_the_best_so_far)
     CHECK_NEAR(p->res.final_gap, 0.3, 1e-12);
     CHECK_NEAR(p->res.ar_best, 2.5, 0);
     CHECK_NEAR(p->res.ar_best_x, 300, 0);
-    CHECK_NEAR(p->ar.hold, 1200, 0);
+    CHECK_NEAR(p->ar.hold, 1200 * 1.000001, 0);
     CHECK(isnan(p->mdm.hold));
     CHECK_INT(p->ar.n, 6); /* no synthetic point in the curve */
     CHECK_NEAR(an_best_at(&p->ar, 1100), 2.5, 0);
@@ -529,7 +537,7 @@ TEST(crossover_early_stop_holds_the_best_so_far)
     /* A hold between knots: the range ends at 850, x_end at MDM's 800. */
     p = find(&ps, "short");
     CHECK(p);
-    CHECK_NEAR(p->ar.hold, 850, 0);
+    CHECK_NEAR(p->ar.hold, 850 * 1.000001, 0);
     CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
     CHECK_NEAR(p->res.crossover, 750, 1e-9);
     CHECK_NEAR(p->res.x_end, 800, 0);
@@ -537,7 +545,7 @@ TEST(crossover_early_stop_holds_the_best_so_far)
 
     p = find(&ps, "mheld");
     CHECK(p);
-    CHECK_NEAR(p->mdm.hold, 1000, 0);
+    CHECK_NEAR(p->mdm.hold, 1000 * 1.000001, 0);
     CHECK(isnan(p->ar.hold));
     CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
     CHECK_NEAR(p->res.crossover, 300 + 100 * 0.3 / 0.35, 1e-9);
@@ -547,19 +555,22 @@ TEST(crossover_early_stop_holds_the_best_so_far)
 
     /* The same on epochs (x / 1000) and FLOPs (6e3 x): the hold scales. */
     CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_EPOCHS, &ps, err, sizeof err), 0);
-    CHECK_NEAR(find(&ps, "held")->ar.hold, 0.5 * 120 / 50, 0);
+    CHECK_NEAR(find(&ps, "held")->ar.hold, 0.5 * 120 / 50 * 1.000001, 0);
     CHECK_NEAR(find(&ps, "held")->res.crossover, 0.75, 1e-12);
     CHECK_NEAR(find(&ps, "held")->res.x_end, 1, 0);
+    CHECK(find(&ps, "digits")->ar.hold < 1.000001 && 0.333333333 * 150 / 50 < 1);
+    CHECK_NEAR(find(&ps, "digits")->res.x_end, 1, 0);
+    CHECK_STR(an_verdict_name(find(&ps, "digits")->res.verdict), "crossover");
     an_pairs_free(&ps);
     CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_FLOPS, &ps, err, sizeof err), 0);
-    CHECK_NEAR(find(&ps, "held")->ar.hold, 3e6 * 120 / 50, 0);
+    CHECK_NEAR(find(&ps, "held")->ar.hold, 3e6 * 120 / 50 * 1.000001, 0);
     CHECK_NEAR(find(&ps, "held")->res.crossover, 4.5e6, 1e-3);
     CHECK_STR(an_verdict_name(find(&ps, "ran")->res.verdict), "none");
     an_pairs_free(&ps);
 
     /* The SQL view says the same, on every axis. */
-    const char *models[] = {"held", "ran", "short", "mheld"};
-    for (int i = 0; i < 4; i++) CHECK(agree_all(d, models[i], "val_loss"));
+    const char *models[] = {"held", "ran", "short", "mheld", "digits"};
+    for (int i = 0; i < 5; i++) CHECK(agree_all(d, models[i], "val_loss"));
     CHECK(agree_all(d, "held", "mc_acc"));
     long long n = -1;
     CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover_curves WHERE metric = 'early_stop'",
@@ -598,7 +609,7 @@ TEST(crossover_early_stop_holds_only_when_every_seed_stopped)
      * to the smaller hold, 1100. */
     CHECK_INT(stop(d, s1, 50, 500, 110), 0);
     CHECK_INT(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err), 0);
-    CHECK_NEAR(ps.p[0].ar.hold, 1100, 0);
+    CHECK_NEAR(ps.p[0].ar.hold, 1100 * 1.000001, 0);
     CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
     CHECK_NEAR(ps.p[0].res.crossover, 750, 1e-9);
     CHECK_NEAR(ps.p[0].res.x_end, 1000, 0);
@@ -637,7 +648,7 @@ TEST(crossover_early_stop_margin_is_left_out_of_the_cell)
     CHECK_INT(an_pairs_load_matched(d, 0, "val_loss", &ps, err, sizeof err), 0);
     CHECK_INT(ps.n, 1);
     CHECK_INT(ps.p[0].mdm.seeds, 2);
-    CHECK_NEAR(ps.p[0].ar.hold, 3e6 * 120 / 50, 0);
+    CHECK_NEAR(ps.p[0].ar.hold, 3e6 * 120 / 50 * 1.000001, 0);
     CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
     CHECK_NEAR(ps.p[0].res.crossover, 4.5e6, 1e-3);
     an_pairs_free(&ps);

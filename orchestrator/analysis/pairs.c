@@ -72,12 +72,13 @@ static int on_series(void *ctx, const db_series *s)
     r->unique_tokens = s->unique_tokens;
     r->epochs = s->epochs;
     r->done = s->status && strcmp(s->status, "done") == 0;
-    /* x_hold = x_stop * S / s, in the view's order of operations (the same
-     * bits); no hold without a positive stop step (crossover_curves). */
+    /* x_hold = x_stop * S / s * 1.000001 (the stretch covers x_stop's 9
+     * printed digits: schema.sql, migration 4), in the view's order of
+     * operations (the same bits); no hold without a positive stop step. */
     const double xstop = L->xaxis == AN_TOKENS ? s->stop_tokens
                        : L->xaxis == AN_EPOCHS ? s->stop_epoch : s->stop_flops;
     r->stopped = s->stop_step >= 0;
-    r->hold = s->stop_step > 0 ? xstop * s->stop_total / (double)s->stop_step : NAN;
+    r->hold = s->stop_step > 0 ? xstop * s->stop_total / (double)s->stop_step * 1.000001 : NAN;
     r->n = s->n;
     size_t k = s->n ? s->n : 1;
     r->x = malloc(k * sizeof *r->x);
