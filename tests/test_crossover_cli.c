@@ -115,7 +115,7 @@ static int cli_equals_view(const char *path, const char *metric, const char *x, 
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT * FROM crossover WHERE metric = '%s' AND x_axis = '%s' "
-             "ORDER BY metric, model, unique_tokens, quality, epochs, cell", metric, x);
+             "ORDER BY metric, params, model, unique_tokens, quality, epochs, cell", metric, x);
     const char *argv[] = {harness_xover(), "crossover", "--metric", metric, "--x", x, "--format",
                           "json", "--db", path, NULL};
     harness_proc a = harness_run(argv, NULL),

@@ -127,7 +127,7 @@ typedef struct {
 
 /* Every pair of sweep `sweep_id` (0 = the whole database) for `metric`
  * (NULL = every metric), against x axis `x`, computed; ordered by metric,
- * model, unique_tokens, quality, epochs, cell. Returns 0, or a DB_E* code
+ * model (by params, then name), unique_tokens, quality, epochs, cell. Returns 0, or a DB_E* code
  * with the message in err. */
 int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
                   char *err, size_t errlen);

@@ -122,6 +122,8 @@ static int cmp_pair(const void *a, const void *b)
 {
     const an_pair *p = a, *q = b;
     int c = strcmp(p->metric, q->metric);
+    /* models smallest first (d32, d64, d128), not alphabetically */
+    if (!c) c = (p->params > q->params) - (p->params < q->params);
     if (!c) c = cmp_str(p->model, q->model);
     if (!c) c = (p->unique_tokens > q->unique_tokens) - (p->unique_tokens < q->unique_tokens);
     if (!c) c = cmp_str(p->quality, q->quality);
