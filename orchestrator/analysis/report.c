@@ -241,9 +241,10 @@ int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, c
     tb_escape(&b, o->sweep ? o->sweep : "");
     tb_printf(&b, "</h1>\n<p class=\"note\">Generated %s from ", when);
     tb_escape(&b, o->db_path ? o->db_path : "the results database");
-    tb_printf(&b, ". Pairs are AR and MDM runs whose configs differ only in objective and seed; seeds "
-      "are averaged. The crossover is where MDM's best-so-far value becomes better than AR's and "
-      "stays so to the end of the range both measured.</p>\n");
+    tb_printf(&b, ". Pairs are AR and MDM runs whose configs differ only in objective, seed and "
+      "early-stopping margin; seeds are averaged. The crossover is where MDM's best-so-far value "
+      "becomes better than AR's and stays so to the end of the range both measured; a run that "
+      "stopped early keeps its best-so-far to where it would have ended.</p>\n");
 
     /* Run status. */
     tb_printf(&b, "<h2>Runs</h2>\n<table class=\"status\"><tr><th>sweep</th>");
