@@ -1,8 +1,9 @@
 /*
  * test_run.c — `xover run`: a sweep end to end with the built-in trainer,
  * a second run doing nothing, --retry-failed, external trainers (JSON Lines
- * and regex), non-finite losses, timeouts, --only, --dry-run, and Ctrl-C
- * then resume giving the metrics of an uninterrupted run.
+ * and regex), non-finite losses, timeouts, --only, --dry-run, Ctrl-C
+ * then resume giving the metrics of an uninterrupted run, and a run two
+ * sweeps share trained once.
  */
 #include "tests/harness.h"
 #include "tests/helpers.h"
@@ -194,7 +195,7 @@ TEST(run_only_and_dry_run)
 }
 
 /* Start `xover run` in the background with its output in files. */
-static pid_t spawn_run(const char *sweep, const char *dbp, const char *runs)
+static pid_t spawn_run_j(const char *sweep, const char *dbp, const char *runs, const char *jobs)
 {
     char out[512];
     harness_path(out, sizeof out, "driver.log");
@@ -204,11 +205,16 @@ static pid_t spawn_run(const char *sweep, const char *dbp, const char *runs)
         (void)f;
         f = freopen("/dev/null", "w", stdout);
         (void)f;
-        execl(harness_xover(), harness_xover(), "run", sweep, "--db", dbp, "--runs-dir", runs, "-j", "2",
+        execl(harness_xover(), harness_xover(), "run", sweep, "--db", dbp, "--runs-dir", runs, "-j", jobs,
               (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t spawn_run(const char *sweep, const char *dbp, const char *runs)
+{
+    return spawn_run_j(sweep, dbp, runs, "2");
 }
 
 static int count_lines(const char *path)
@@ -285,4 +291,88 @@ TEST(run_ctrl_c_then_resume_equals_uninterrupted)
     free(a);
     free(b);
     CHECK(same);
+}
+
+/* Two sweeps share a run S of `s_ep` epochs. Sweep b (one worker) plans S
+ * while it is still pending and first trains its own run L of `l_ep` epochs;
+ * once L is running, sweep a trains S in a's directory (in the background
+ * when `a_bg`). When b reaches S it must follow S to a's directory instead
+ * of training it again in its own: wait there while a's worker holds it,
+ * then skip it as done, leaving no empty directory in b's runs. Returns b's
+ * driver log. */
+static char *shared_run(int l_ep, int s_ep, int a_bg)
+{
+    paths();
+    const char *common = "data: {corpus: synthetic, vocab: 300, val_tokens: 2k}\n"
+                         "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
+                         "train: {seq_len: 32, batch: 8, lr: 3e-3, eval_every: 1 epoch, eval_draws: 1}\n";
+    char a[512], b[512], a_db[512], text[1024];
+    harness_path(a, sizeof a, "a.yaml");
+    harness_path(b, sizeof b, "b.yaml");
+    snprintf(text, sizeof text, "sweep: b\n%sgrid: {objective: [ar], unique_tokens: [4k], epochs: [%d, %d]}\n",
+             common, l_ep, s_ep);
+    if (harness_write(b, text)) return NULL;
+    snprintf(text, sizeof text, "sweep: a\n%sgrid: {objective: [ar], unique_tokens: [4k], epochs: [%d]}\n",
+             common, s_ep);
+    if (harness_write(a, text)) return NULL;
+    snprintf(a_db, sizeof a_db, "%s", g_db);
+
+    pid_t pb = spawn_run_j(b, g_db, g_runs, "1");
+    for (int i = 0; i < 3000 && q("SELECT count(*) FROM runs WHERE status = 'running'") != 1; i++)
+        usleep(10000);
+    if (q("SELECT count(*) FROM runs WHERE status = 'running'") != 1) return NULL;
+    int ws, ok = 1;
+    if (a_bg) {
+        pid_t pa = spawn_run_j(a, a_db, g_runs, "1");
+        ok = waitpid(pa, &ws, 0) == pa && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+    } else {
+        harness_proc r = xrun(a, NULL, NULL, NULL);
+        ok = r.status == 0;
+        harness_proc_free(&r);
+    }
+    ok = waitpid(pb, &ws, 0) == pb && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && ok;
+    char drv[512];
+    harness_path(drv, sizeof drv, "driver.log");
+    return ok ? harness_slurp(drv, NULL) : NULL;
+}
+
+/* S's directory under sweep `sw` exists (1) or not (0). */
+static int s_dir_in(const char *sw, int s_ep)
+{
+    char sql[256], dir[1024];
+    snprintf(sql, sizeof sql, "SELECT key FROM runs WHERE config LIKE '%%\"epochs\":%d,%%'", s_ep);
+    char *key = helper_qtext(g_db, sql);
+    if (!key || strlen(key) < 64) return free(key), -1;
+    key[64] = 0;
+    snprintf(dir, sizeof dir, "%s/%s/%s", g_runs, sw, key);
+    free(key);
+    struct stat st;
+    return stat(dir, &st) == 0;
+}
+
+TEST(run_shared_run_done_by_another_sweep_is_skipped_cleanly)
+{
+    /* L (80 epochs) outlasts S (2): S is done before b reaches it */
+    char *log = shared_run(80, 2, 0);
+    CHECK(log != NULL);
+    CHECK_CONTAINS(log, "done meanwhile by another driver");
+    free(log);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    CHECK_INT(q("SELECT attempts FROM runs WHERE config LIKE '%\"epochs\":2,%'"), 1);
+    CHECK_INT(s_dir_in("a", 2), 1);
+    CHECK_INT(s_dir_in("b", 2), 0);
+}
+
+TEST(run_shared_run_still_training_elsewhere_is_waited_for_not_trained_twice)
+{
+    /* L (2 epochs) ends while a still trains S (160): b must wait for it */
+    char *log = shared_run(2, 160, 1);
+    CHECK(log != NULL);
+    CHECK_CONTAINS(log, "waiting for");
+    CHECK_CONTAINS(log, "done meanwhile by another driver");
+    free(log);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    CHECK_INT(q("SELECT attempts FROM runs WHERE config LIKE '%\"epochs\":160,%'"), 1);
+    CHECK_INT(s_dir_in("a", 160), 1);
+    CHECK_INT(s_dir_in("b", 160), 0);
 }

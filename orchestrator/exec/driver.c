@@ -423,16 +423,34 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
     found f = {0};
     db_run_by_key(dr->d, j->key, found_fn, &f);
     int done = f.status && !strcmp(f.status, "done");
+    /* Started by a driver of another sweep since prepare(), in that sweep's
+     * directory: this one was made only for the lock, and the lock that
+     * decides who trains the run is the one over there. */
+    int elsewhere = f.run_dir && strcmp(f.run_dir, j->dir) != 0 && guard_is_run_dir_of(f.run_dir, j->key);
     free(f.status);
-    free(f.run_dir);
-    if (done) {
+    if (elsewhere || done) {
         guard_unlock(j->lock_fd);
         j->lock_fd = -1;
+    }
+    if (elsewhere) { /* leave no empty directory behind (rmdir keeps a non-empty one) */
+        char lock[4400];
+        snprintf(lock, sizeof lock, "%s/lock", j->dir);
+        unlink(lock);
+        rmdir(j->dir);
+        free(j->dir);
+        j->dir = f.run_dir;
+        f.run_dir = NULL;
+    }
+    free(f.run_dir);
+    if (done) {
         j->finished = 1;
         dr->skipped_done++;
         progress_event(&dr->pg, "skipped %.12s: done meanwhile by another driver", j->key);
         return 2;
     }
+    /* Not done there: follow it (wait while its worker holds the lock, or
+     * resume its checkpoint) rather than train it a second time here. */
+    if (elsewhere) return claim_run(dr, j, err, errlen);
     return 0;
 }
 
