@@ -46,6 +46,10 @@ static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
         }
         rc = rowfmt_row(f, 9, v);
     }
+    /* An empty table alone would leave the reader guessing why. */
+    if (n == 0)
+        fprintf(stderr, "xover: no fit: no model and quality has crossovers at two or more unique budgets "
+                        "(the fit needs two; `xover crossover` shows which budgets crossed)\n");
     free(fr);
     return rc;
 }

@@ -177,6 +177,12 @@ TEST(crossover_cli_json_equals_the_sql_view)
     CHECK_INT(p.status, 0);
     CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2\n");
     CHECK_CONTAINS(p.out, "val_loss,tokens,xs,high,2,2,8.0");
+    CHECK(!strstr(p.err, "no fit"));
+    harness_proc_free(&p);
+    /* Nothing to fit: the header, and a line saying why. */
+    p = xover("crossover", "--fit", "--metric", "nonesuch", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.err, "no fit: no model and quality has crossovers at two or more unique budgets");
     harness_proc_free(&p);
 
     /* Bad input: exit 2 with the reason. */
