@@ -302,7 +302,7 @@ static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x,
     loader L = {x, matched, NULL, 0, 0, 0};
     int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
     size_t cap = 0;
-    if (!rc) qsort(L.r, L.n, sizeof *L.r, matched ? cmp_matched : cmp_rec);
+    if (!rc && L.n) qsort(L.r, L.n, sizeof *L.r, matched ? cmp_matched : cmp_rec);
     for (size_t i = 0; !rc && i < L.n;) {
         size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
         for (size_t a = i; !rc && a < k; a = side_end(L.r, a, k))
