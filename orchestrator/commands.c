@@ -94,7 +94,8 @@ const cli_command cli_commands[] = {
      "key's first 12 hex digits, estimated training tokens and FLOPs, and the\n"
      "status the database has for it (new when it has none). Then the counts and\n"
      "the estimated time at the training speed measured on finished runs (or an\n"
-     "assumed 20 GFLOP/s per worker when there are none). Nothing is written.\n\n"
+     "assumed 60 GFLOP/s per worker when there are none; a run that stops early,\n"
+     "train.early_stop_margin, costs less than estimated). Nothing is written.\n\n"
      "  --format F    table (default) or json\n"
      "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
      "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"},

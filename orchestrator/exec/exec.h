@@ -20,8 +20,11 @@
 
 /* The training speed assumed when the database has no finished run to
  * measure it from: FLOP/s of one worker (one BLAS thread), counted as
- * models' model_flops_per_token() x tokens. */
-#define EXEC_DEFAULT_FLOPS_PER_S 2.0e10
+ * models' model_flops_per_token() x tokens. 60 GFLOP/s: the built-in
+ * trainer measured 64 on the demo's 0.27M-parameter MDM and 86-102 on
+ * bench/trainer's models, one thread each; 20 (the first guess) made
+ * `make demo` look three times longer than it was. */
+#define EXEC_DEFAULT_FLOPS_PER_S 6.0e10
 
 typedef struct {
     double params; /* parameter count (0 when the config has no model) */
