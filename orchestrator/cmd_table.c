@@ -21,6 +21,7 @@
 typedef struct {
     int is_num, is_null;
     double num;
+    double order; /* text keys sort by this first: a model by its params */
     char text[256];
 } key;
 
@@ -36,6 +37,7 @@ static void key_of(const an_pair *p, const char *axis, key *k)
         rowfmt_cell(&v, k->text, sizeof k->text);
     } else if (v.type == DB_TEXT) {
         snprintf(k->text, sizeof k->text, "%s", v.s);
+        if (!strcmp(axis, "model")) k->order = (double)p->params; /* d32, d64, d128 */
     } else {
         k->is_null = 1;
     }
@@ -46,6 +48,7 @@ static int key_cmp(const key *a, const key *b)
     if (a->is_null != b->is_null) return a->is_null - b->is_null;
     if (a->is_num && b->is_num) return (a->num > b->num) - (a->num < b->num);
     if (a->is_num != b->is_num) return b->is_num - a->is_num;
+    if (a->order != b->order) return (a->order > b->order) - (a->order < b->order);
     return strcmp(a->text, b->text);
 }
 
