@@ -17,40 +17,17 @@
 #define FORMATS ((1u << ROWFMT_TABLE) | (1u << ROWFMT_CSV) | (1u << ROWFMT_JSON) | (1u << ROWFMT_MD))
 #define MAX_WHERE 16
 
-/* An axis value copied out (text or number), for sorting and matching. */
-typedef struct {
-    int is_num, is_null;
-    double num;
-    double order; /* text keys sort by this first: a model by its params */
-    char text[256];
-} key;
+/* An axis value copied out, for sorting and matching (an_axis_key), with
+ * numbers labelled as the table prints them. */
+typedef an_axis_key key;
 
 static void key_of(const an_pair *p, const char *axis, key *k)
 {
-    db_value v;
-    char buf[256];
-    memset(k, 0, sizeof *k);
-    an_pair_axis(p, axis, &v, buf, sizeof buf);
-    if (v.type == DB_INT || v.type == DB_REAL) {
-        k->is_num = 1;
-        k->num = v.type == DB_INT ? (double)v.i : v.d;
-        rowfmt_cell(&v, k->text, sizeof k->text);
-    } else if (v.type == DB_TEXT) {
-        snprintf(k->text, sizeof k->text, "%s", v.s);
-        if (!strcmp(axis, "model")) k->order = (double)p->params; /* d32, d64, d128 */
-    } else {
-        k->is_null = 1;
-    }
+    an_axis_key_of(p, axis, k);
+    if (k->v.type == DB_INT || k->v.type == DB_REAL) rowfmt_cell(&k->v, k->text, sizeof k->text);
 }
 
-static int key_cmp(const key *a, const key *b)
-{
-    if (a->is_null != b->is_null) return a->is_null - b->is_null;
-    if (a->is_num && b->is_num) return (a->num > b->num) - (a->num < b->num);
-    if (a->is_num != b->is_num) return b->is_num - a->is_num;
-    if (a->order != b->order) return (a->order > b->order) - (a->order < b->order);
-    return strcmp(a->text, b->text);
-}
+static int key_cmp(const key *a, const key *b) { return an_axis_key_cmp(a, b); }
 
 static int key_cmp_v(const void *a, const void *b) { return key_cmp(a, b); }
 
@@ -175,8 +152,8 @@ int cmd_table(int argc, char **argv)
             snprintf(ax, sizeof ax, "%.*s", (int)(eq - where[w]), where[w]);
             key k;
             key_of(&ps.p[i], ax, &k);
-            sel[i] = !k.is_null && (!strcmp(k.text, eq + 1) ||
-                                    (k.is_num && strtod(eq + 1, NULL) == k.num));
+            int num = k.v.type == DB_INT || k.v.type == DB_REAL;
+            sel[i] = k.v.type != DB_NULL && (!strcmp(k.text, eq + 1) || (num && strtod(eq + 1, NULL) == k.num));
         }
     }
     rk = distinct(&ps, sel, rows, &nr);

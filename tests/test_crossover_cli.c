@@ -310,7 +310,12 @@ TEST(crossover_cli_plot_writes_svg_per_pair_and_a_grid)
         CHECK_CONTAINS(svg, "tokens seen");
         if (strstr(line, "xs-U1000-low")) CHECK_CONTAINS(svg, "no crossover within the budget");
         if (strstr(line, "xs-U4000-high")) CHECK_CONTAINS(svg, "crossover at 32k");
-        if (strstr(line, "grid-")) CHECK_INT(count(svg, "class=\"panel\""), 4);
+        if (strstr(line, "grid-")) {
+            CHECK_INT(count(svg, "class=\"panel\""), 4);
+            /* columns by model size (xs 1000 params, s 4000), as in xover table */
+            char *xs = strstr(svg, "model = xs<"), *sm = strstr(svg, "model = s<");
+            CHECK(xs && sm && xs < sm);
+        }
         free(svg);
         line = nl + 1;
     }

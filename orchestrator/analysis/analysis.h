@@ -160,6 +160,19 @@ void an_pair_row(const an_pair *p, db_value *vals, int round6);
  * Returns 0, or -1 when the axis names nothing (v is then NULL). */
 int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n);
 
+/* The value of axis `axis` for pair p as a sort key, for tables and grids
+ * over two axes: numbers by value, then text (a model by its parameter count
+ * first, so d32 < d64 < d128 rather than by name), then unknown (DB_NULL).
+ * text holds a text value; callers label numbers their own way from v. */
+typedef struct {
+    db_value v;     /* DB_INT, DB_REAL, DB_TEXT (v.s = text) or DB_NULL */
+    double num;     /* the number, for DB_INT and DB_REAL */
+    double order;   /* text keys sort by this first */
+    char text[256];
+} an_axis_key;
+void an_axis_key_of(const an_pair *p, const char *axis, an_axis_key *k);
+int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b);
+
 /* ---- the power law ------------------------------------------------------ */
 
 /* Least squares of ln c = ln a + k ln u over n points (u, c > 0; others

@@ -443,3 +443,31 @@ int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, siz
     json_decref(root);
     return rc;
 }
+
+/* ---- axis values as sort keys ------------------------------------------------ */
+
+void an_axis_key_of(const an_pair *p, const char *axis, an_axis_key *k)
+{
+    char buf[sizeof k->text];
+    memset(k, 0, sizeof *k);
+    if (an_pair_axis(p, axis, &k->v, buf, sizeof buf) || k->v.type == DB_BLOB) k->v.type = DB_NULL;
+    if (k->v.type == DB_INT || k->v.type == DB_REAL) {
+        k->num = k->v.type == DB_INT ? (double)k->v.i : k->v.d;
+    } else if (k->v.type == DB_TEXT) {
+        snprintf(k->text, sizeof k->text, "%s", k->v.s);
+        if (!strcmp(axis, "model")) k->order = (double)p->params; /* d32, d64, d128 */
+    }
+    k->v.s = k->v.type == DB_TEXT ? k->text : NULL; /* buf is gone after return */
+    k->v.len = k->v.s ? strlen(k->text) : 0;
+}
+
+int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b)
+{
+    int an = a->v.type == DB_NULL, bn = b->v.type == DB_NULL;
+    if (an != bn) return an - bn;
+    int anum = a->v.type == DB_INT || a->v.type == DB_REAL, bnum = b->v.type == DB_INT || b->v.type == DB_REAL;
+    if (anum && bnum) return (a->num > b->num) - (a->num < b->num);
+    if (anum != bnum) return bnum - anum;
+    if (a->order != b->order) return (a->order > b->order) - (a->order < b->order);
+    return strcmp(a->text, b->text);
+}

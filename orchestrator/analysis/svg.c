@@ -285,34 +285,17 @@ char *an_svg_pair(const an_pair *p)
 
 /* ---- the grid ----------------------------------------------------------------- */
 
-typedef struct {
-    char text[128];
-    double num;
-    int is_num;
-} gkey;
+/* A grid axis value (an_axis_key), numbers labelled "50k", unknown "-". */
+typedef an_axis_key gkey;
 
 static void gkey_of(const an_pair *p, const char *axis, gkey *k)
 {
-    db_value v;
-    char buf[128];
-    memset(k, 0, sizeof *k);
-    an_pair_axis(p, axis, &v, buf, sizeof buf);
-    if (v.type == DB_INT || v.type == DB_REAL) {
-        k->is_num = 1;
-        k->num = v.type == DB_INT ? (double)v.i : v.d;
-        an_si(k->num, k->text, sizeof k->text);
-    } else {
-        snprintf(k->text, sizeof k->text, "%s", v.type == DB_TEXT ? v.s : "-");
-    }
+    an_axis_key_of(p, axis, k);
+    if (k->v.type == DB_INT || k->v.type == DB_REAL) an_si(k->num, k->text, sizeof k->text);
+    else if (k->v.type == DB_NULL) snprintf(k->text, sizeof k->text, "-");
 }
 
-static int gkey_cmp(const void *a, const void *b)
-{
-    const gkey *p = a, *q = b;
-    if (p->is_num && q->is_num) return (p->num > q->num) - (p->num < q->num);
-    if (p->is_num != q->is_num) return q->is_num - p->is_num;
-    return strcmp(p->text, q->text);
-}
+static int gkey_cmp(const void *a, const void *b) { return an_axis_key_cmp(a, b); }
 
 static size_t uniq(gkey *k, size_t n)
 {
