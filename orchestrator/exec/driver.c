@@ -432,11 +432,8 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
         guard_unlock(j->lock_fd);
         j->lock_fd = -1;
     }
-    if (elsewhere) { /* leave no empty directory behind (rmdir keeps a non-empty one) */
-        char lock[4400];
-        snprintf(lock, sizeof lock, "%s/lock", j->dir);
-        unlink(lock);
-        rmdir(j->dir);
+    if (elsewhere) {
+        guard_run_dir_remove_if_empty(j->dir);
         free(j->dir);
         j->dir = f.run_dir;
         f.run_dir = NULL;

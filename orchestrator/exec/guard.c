@@ -98,10 +98,13 @@ int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t e
     return fd < 0 ? -1 : fd;
 }
 
+/* A run directory's lock file: run_dir/lock. */
+static void run_lock_path(const char *run_dir, char *path, size_t n) { snprintf(path, n, "%s/lock", run_dir); }
+
 int guard_run_lock(const char *run_dir, char *err, size_t errlen)
 {
     char path[4400], holder[512];
-    snprintf(path, sizeof path, "%s/lock", run_dir);
+    run_lock_path(run_dir, path, sizeof path);
     int fd = lock_file(path, holder, sizeof holder, err, errlen);
     if (fd == -2) snprintf(err, errlen, "its directory %s is in use by xover %s", run_dir, holder);
     return fd;
@@ -110,6 +113,14 @@ int guard_run_lock(const char *run_dir, char *err, size_t errlen)
 void guard_unlock(int fd)
 {
     if (fd >= 0) close(fd);
+}
+
+void guard_run_dir_remove_if_empty(const char *run_dir)
+{
+    char path[4400];
+    run_lock_path(run_dir, path, sizeof path);
+    unlink(path); /* a lock file is made again by whoever locks next */
+    rmdir(run_dir);
 }
 
 void guard_worker(int run_lock_fd, pid_t driver)

@@ -91,6 +91,9 @@ int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t e
  * -2 when another process holds it (err names it), -1 on error. */
 int guard_run_lock(const char *run_dir, char *err, size_t errlen);
 void guard_unlock(int fd);
+/* Remove a run directory that holds nothing but its released lock file
+ * (rmdir leaves a directory with anything else in it, minus the lock). */
+void guard_run_dir_remove_if_empty(const char *run_dir);
 /* In a forked worker, before exec: keep run_lock_fd open across exec (so
  * the worker holds the run lock while it lives) and die with the driver. */
 void guard_worker(int run_lock_fd, pid_t driver);
