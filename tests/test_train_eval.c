@@ -25,24 +25,32 @@ static int eval_epochs(const char *metrics, double *out, int max)
     return n;
 }
 
+/* `xover train` on config `text` into the test's directory `name` (its path
+ * into out): the exit status, with the trainer's stderr shown on failure. */
+static int train_text(const char *text, const char *name, char *out, size_t n)
+{
+    char cfg[512], cache[512];
+    harness_path(cfg, sizeof cfg, "run.json");
+    harness_path(out, n, name);
+    harness_path(cache, sizeof cache, "cache");
+    harness_write(cfg, text);
+    const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", out, "--cache", cache, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int status = p.status;
+    if (status) fprintf(stderr, "%s", p.err);
+    harness_proc_free(&p);
+    return status;
+}
+
 static int run_with(const char *unit, double every, double *epochs, int max)
 {
-    char cfg[512], out[512], cache[512], text[1024];
+    char out[512], text[1024];
     snprintf(text, sizeof text,
              "{\"objective\":\"ar\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},"
              "\"data\":{\"corpus\":\"synthetic\",\"vocab\":280,\"val_tokens\":600,\"unique_tokens\":3000},"
              "\"train\":{\"seq_len\":32,\"batch\":4,\"epochs\":8,\"eval_every\":%g,\"eval_unit\":\"%s\"}}",
              every, unit);
-    harness_path(cfg, sizeof cfg, "run.json");
-    harness_path(out, sizeof out, unit);
-    harness_path(cache, sizeof cache, "cache");
-    harness_write(cfg, text);
-    const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", out, "--cache", cache, NULL};
-    harness_proc p = harness_run(argv, NULL);
-    int ok = p.status == 0;
-    if (!ok) fprintf(stderr, "%s", p.err);
-    harness_proc_free(&p);
-    if (!ok) return -1;
+    if (train_text(text, unit, out, sizeof out)) return -1;
     char mpath[600];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", out);
     char *m = harness_slurp(mpath, NULL);
@@ -96,18 +104,9 @@ static const char *STOP_CFG =
 
 static int train_dir(const char *extra, const char *name, char *out, size_t n)
 {
-    char cfg[512], cache[512], text[1024];
+    char text[1024];
     snprintf(text, sizeof text, STOP_CFG, extra);
-    harness_path(cfg, sizeof cfg, "stop.json");
-    harness_path(out, n, name);
-    harness_path(cache, sizeof cache, "cache");
-    harness_write(cfg, text);
-    const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", out, "--cache", cache, NULL};
-    harness_proc p = harness_run(argv, NULL);
-    int status = p.status;
-    if (status) fprintf(stderr, "%s", p.err);
-    harness_proc_free(&p);
-    return status;
+    return train_text(text, name, out, n);
 }
 
 static char *file_in(const char *dir, const char *name)
