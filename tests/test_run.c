@@ -306,7 +306,7 @@ static char *shared_run(int l_ep, int s_ep, int a_bg)
     const char *common = "data: {corpus: synthetic, vocab: 300, val_tokens: 2k}\n"
                          "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
                          "train: {seq_len: 32, batch: 8, lr: 3e-3, eval_every: 1 epoch, eval_draws: 1}\n";
-    char a[512], b[512], a_db[512], text[1024];
+    char a[512], b[512], text[1024];
     harness_path(a, sizeof a, "a.yaml");
     harness_path(b, sizeof b, "b.yaml");
     snprintf(text, sizeof text, "sweep: b\n%sgrid: {objective: [ar], unique_tokens: [4k], epochs: [%d, %d]}\n",
@@ -315,7 +315,6 @@ static char *shared_run(int l_ep, int s_ep, int a_bg)
     snprintf(text, sizeof text, "sweep: a\n%sgrid: {objective: [ar], unique_tokens: [4k], epochs: [%d]}\n",
              common, s_ep);
     if (harness_write(a, text)) return NULL;
-    snprintf(a_db, sizeof a_db, "%s", g_db);
 
     pid_t pb = spawn_run_j(b, g_db, g_runs, "1");
     for (int i = 0; i < 3000 && q("SELECT count(*) FROM runs WHERE status = 'running'") != 1; i++)
@@ -323,7 +322,7 @@ static char *shared_run(int l_ep, int s_ep, int a_bg)
     if (q("SELECT count(*) FROM runs WHERE status = 'running'") != 1) return NULL;
     int ws, ok = 1;
     if (a_bg) {
-        pid_t pa = spawn_run_j(a, a_db, g_runs, "1");
+        pid_t pa = spawn_run_j(a, g_db, g_runs, "1");
         ok = waitpid(pa, &ws, 0) == pa && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
     } else {
         harness_proc r = xrun(a, NULL, NULL, NULL);
