@@ -21,7 +21,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
 # The build commit, for `xover --version` and the runs' build id. The header is
-# rewritten only when the commit changes, so only cmd_version.c recompiles.
+# rewritten only when the commit changes, so only util/version.c recompiles.
 COMMIT    := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 $(shell mkdir -p build/gen && echo '#define XOVER_COMMIT "$(COMMIT)"' > build/gen/commit.h.new && \
         { cmp -s build/gen/commit.h.new build/gen/commit.h || mv build/gen/commit.h.new build/gen/commit.h; } ; \

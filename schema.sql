@@ -650,3 +650,21 @@ SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quali
   JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
               AND bm.objective = 'mdm'
   LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
+
+-- @migration 5: annealed branches: a run may be a trunk, or a branch forked from one
+
+-- Warmup-stable-decay runs of every length share one constant-rate trunk: a
+-- sweep with train.anneal_at expands into one TRUNK run (constant learning
+-- rate after warmup, no cooldown) and one BRANCH run per annealing point E,
+-- which starts from the trunk's checkpoint at its fork step (1 - decay_frac)
+-- of E and runs its own linear cooldown to the end of E (docs/sweep.md).
+-- A branch is a run like any other (key, row, directory, status, metrics);
+-- its `epochs` column is its budget E, and its metrics continue the trunk's
+-- step, token, epoch and FLOP counts from the fork on.
+--   role       'run' (an ordinary run), 'trunk' or 'branch'
+--   parent_id  for a branch, the trunk it forks from; NULL otherwise
+--   fork_step  for a branch, the trunk's optimizer step it starts from
+ALTER TABLE runs ADD COLUMN role TEXT NOT NULL DEFAULT 'run' CHECK (role IN ('run', 'trunk', 'branch'));
+ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs (id);
+ALTER TABLE runs ADD COLUMN fork_step INTEGER CHECK (fork_step IS NULL OR fork_step >= 0);
+CREATE INDEX runs_parent ON runs (parent_id);

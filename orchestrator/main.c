@@ -2,13 +2,11 @@
  * main.c — `xover <command> [options]`: find the command, honour --help and
  * --version, suggest the nearest command for a typo, and hand over.
  */
-#include "orchestrator/cli.h"
+#include "orchestrator/commands/commands.h"
 
 #include <stdio.h>
 #include <string.h>
 
-int cmd_help(int argc, char **argv);
-int cmd_version(int argc, char **argv);
 
 static int wants_help(int argc, char **argv)
 {
@@ -24,7 +22,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         char *help_argv[] = {"help", NULL};
-        cmd_help(1, help_argv);
+        cmd_help_def.fn(1, help_argv);
         return XO_USAGE;
     }
     const char *name = argv[1];
@@ -35,7 +33,7 @@ int main(int argc, char **argv)
     if (!c) {
         const char *names[64];
         size_t n = 0;
-        for (const cli_command *k = cli_commands; k->name && n < 63; k++) names[n++] = k->name;
+        for (const cli_command *const *k = cli_commands; *k && n < 63; k++) names[n++] = (*k)->name;
         names[n] = NULL;
         const char *hint = name[0] == '-' ? NULL : cli_did_you_mean(name, names);
         if (name[0] == '-')
@@ -47,7 +45,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "Try 'xover --help'.\n");
         return XO_USAGE;
     }
-    if (c->fn != cmd_help && wants_help(argc - 1, argv + 1)) {
+    if (c != &cmd_help_def && wants_help(argc - 1, argv + 1)) {
         cli_print_help(c);
         return XO_OK;
     }

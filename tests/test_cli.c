@@ -2,7 +2,8 @@
  * test_cli.c — the dispatcher: help, version, unknown commands and options.
  */
 #include "tests/harness.h"
-#include "orchestrator/cli.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/util/util.h"
 
 TEST(cli_help_lists_commands)
 {

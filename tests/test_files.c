@@ -2,8 +2,7 @@
  * test_files.c — atomic writes, whole-file reads and the text buffer.
  */
 #include "tests/harness.h"
-#include "orchestrator/files.h"
-#include "orchestrator/textbuf.h"
+#include "orchestrator/util/util.h"
 
 #include <dirent.h>
 #include <errno.h>

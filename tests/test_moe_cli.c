@@ -9,7 +9,7 @@
 #include "tests/harness.h"
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/db/db.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 #include "orchestrator/sweep/sweep.h"
 
 #include <jansson.h>

@@ -2,7 +2,7 @@
  * test_run_config.c — the resolved run config: defaults, checks, keys.
  */
 #include "tests/harness.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 
 #include <stdlib.h>
 

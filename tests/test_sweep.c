@@ -3,7 +3,7 @@
  * include, derive, seeds) and keys.
  */
 #include "tests/harness.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 #include "orchestrator/sweep/internal.h"
 #include "orchestrator/sweep/sweep.h"
 

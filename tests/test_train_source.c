@@ -3,7 +3,7 @@
  * synthetic corpus: batches, epochs, positions, validation, cloze, caching.
  */
 #include "tests/harness.h"
-#include "orchestrator/train_source.h"
+#include "orchestrator/run/train_source.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>

@@ -4,7 +4,7 @@
  * crossover computed; and a pair as a row of the crossover view's columns.
  */
 #include "orchestrator/analysis/analysis.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -6,8 +6,7 @@
  * is written to a temporary name and renamed, so a reader never sees half.
  */
 #include "orchestrator/analysis/analysis.h"
-#include "orchestrator/files.h"
-#include "orchestrator/textbuf.h"
+#include "orchestrator/util/util.h"
 
 #include <errno.h>
 #include <math.h>

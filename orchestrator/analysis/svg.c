@@ -4,7 +4,7 @@
  * growing buffer, coordinates computed here (linear or log x, "nice" ticks).
  */
 #include "orchestrator/analysis/analysis.h"
-#include "orchestrator/textbuf.h"
+#include "orchestrator/util/util.h"
 
 #include <math.h>
 #include <stdint.h>

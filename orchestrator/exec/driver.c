@@ -20,10 +20,11 @@
  * sweep and any other process off a run whose worker still lives; workers
  * die with their driver (docs/reliability.md).
  */
+#include "orchestrator/util/util.h"
 #include "orchestrator/exec/internal.h"
 
-#include "orchestrator/cli.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/run/run_config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +38,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* "0.1.0+<commit>", defined next to `xover --version` (cmd_version.c). */
-const char *xover_build_id(void);
 
 typedef struct {
     size_t i;          /* run index in the plan */

@@ -4,8 +4,8 @@
  */
 #include "orchestrator/exec/exec.h"
 
-#include "orchestrator/cli.h"
-#include "orchestrator/rowfmt.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/cli/rowfmt.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,9 +5,9 @@
  * The local driver and the Slurm backend differ only in what they do with
  * the runs picked, which they say through a callback.
  */
-#include "orchestrator/cli.h"
+#include "orchestrator/cli/cli.h"
 #include "orchestrator/exec/internal.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 
 #include <sha2.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * tailed for failure reports, removed.
  */
 #include "orchestrator/exec/internal.h"
-#include "orchestrator/files.h"
+#include "orchestrator/util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

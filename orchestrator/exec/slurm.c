@@ -22,10 +22,11 @@
  *
  * Then the driver follows the array (slurm_follow.c) unless --no-wait.
  */
+#include "orchestrator/util/util.h"
 #include "orchestrator/exec/internal_slurm.h"
 
-#include "orchestrator/cli.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/run/run_config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -35,9 +36,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* "0.1.0+<commit>", defined next to `xover --version` (cmd_version.c). */
-const char *xover_build_id(void);
 
 typedef struct {
     size_t i;           /* in the plan */

@@ -10,7 +10,7 @@
  */
 #include "orchestrator/exec/internal_slurm.h"
 
-#include "orchestrator/cli.h"
+#include "orchestrator/cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,7 +31,7 @@
  */
 #include "orchestrator/exec/internal_slurm.h"
 
-#include "orchestrator/cli.h"
+#include "orchestrator/cli/cli.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -20,7 +20,7 @@
  */
 #include "orchestrator/exec/internal_slurm.h"
 
-#include "orchestrator/cli.h"
+#include "orchestrator/cli/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,8 +11,8 @@
  */
 #include "orchestrator/sweep/internal.h"
 
-#include "orchestrator/cli.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/run/run_config.h"
 
 #include <math.h>
 #include <stdio.h>

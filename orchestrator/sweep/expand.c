@@ -9,7 +9,7 @@
  */
 #include "orchestrator/sweep/internal.h"
 
-#include "orchestrator/run_config.h"
+#include "orchestrator/run/run_config.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
  */
 #include "orchestrator/sweep/internal.h"
 
-#include "orchestrator/cli.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/run/run_config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

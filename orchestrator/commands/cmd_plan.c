@@ -1,0 +1,233 @@
+/*
+ * cmd_plan.c — `xover plan SWEEP.yaml`: the runs a sweep expands into, what
+ * the database already has of them, and what the rest will cost. Reads the
+ * database (if there is one); writes nothing.
+ */
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/commands/commands.h"
+#include "orchestrator/exec/exec.h"
+#include "orchestrator/sweep/sweep.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    size_t n, nnew, ndone, nfailed, nother;
+    double tokens, flops;          /* of the runs not done */
+    double all_tokens, all_flops;
+} totals;
+
+static const char *status_of(const exec_statuses *st, const char *key)
+{
+    const char *s = exec_status_of(st, key);
+    return s ? s : "new";
+}
+
+static void count(totals *t, const char *status, const exec_estimate *e)
+{
+    t->n++;
+    t->all_tokens += e->tokens;
+    t->all_flops += e->flops;
+    if (!strcmp(status, "done")) { t->ndone++; return; }
+    if (!strcmp(status, "new")) t->nnew++;
+    else if (!strcmp(status, "failed")) t->nfailed++;
+    else t->nother++;
+    t->tokens += e->tokens;
+    t->flops += e->flops;
+}
+
+static int print_table(const sweep_plan *p, const exec_statuses *st, totals *t)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    size_t na = sweep_naxes(s), nd = sweep_nderived(s), n = sweep_plan_count(p);
+    /* Only axes that vary are worth a column. */
+    int *show = calloc(na + 1, sizeof *show);
+    int *width = calloc(na + nd + 1, sizeof *width);
+    if (!show || !width) { free(show); free(width); return cli_error(XO_FAILED, "out of memory"); }
+    for (size_t a = 0; a < na; a++) {
+        show[a] = sweep_axis_nvalues(s, a) > 1;
+        width[a] = (int)strlen(sweep_axis_name(s, a));
+    }
+    for (size_t d = 0; d < nd; d++) {
+        width[na + d] = (int)strlen(sweep_derived_name(s, d));
+        if (width[na + d] < 8) width[na + d] = 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < na; a++) {
+            int l = (int)strlen(sweep_plan_axis_text(p, i, a));
+            if (show[a] && l > width[a]) width[a] = l;
+        }
+    int nw = snprintf(NULL, 0, "%zu", n);
+    printf("%*s  %-12s", nw, "#", "key");
+    for (size_t a = 0; a < na; a++)
+        if (show[a]) printf("  %-*s", width[a], sweep_axis_name(s, a));
+    for (size_t d = 0; d < nd; d++) printf("  %*s", width[na + d], sweep_derived_name(s, d));
+    printf("  %8s  %8s  %s\n", "tokens", "FLOPs", "status");
+    for (size_t i = 0; i < n; i++) {
+        char key[65], tok[32], fl[32];
+        sweep_plan_key(p, i, key);
+        const char *status = status_of(st, key);
+        exec_estimate e;
+        exec_estimate_run(p, i, &e);
+        count(t, status, &e);
+        exec_human(e.tokens, tok, sizeof tok);
+        exec_human(e.flops, fl, sizeof fl);
+        printf("%*zu  %.12s", nw, i + 1, key);
+        for (size_t a = 0; a < na; a++)
+            if (show[a]) printf("  %-*s", width[a], sweep_plan_axis_text(p, i, a));
+        for (size_t d = 0; d < nd; d++) printf("  %*.4g", width[na + d], sweep_plan_derived(p, i, d));
+        printf("  %8s  %8s  %s\n", tok, fl, status);
+    }
+    free(show);
+    free(width);
+    return XO_OK;
+}
+
+static int print_json_runs(const sweep_plan *p, const exec_statuses *st, totals *t)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    size_t na = sweep_naxes(s), nd = sweep_nderived(s), n = sweep_plan_count(p);
+    printf("\"runs\": [");
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        const char *status = status_of(st, key);
+        exec_estimate e;
+        exec_estimate_run(p, i, &e);
+        count(t, status, &e);
+        json_t *axes = json_object(), *der = json_object();
+        for (size_t a = 0; a < na; a++)
+            json_object_set_new(axes, sweep_axis_name(s, a), json_string(sweep_plan_axis_text(p, i, a)));
+        for (size_t d = 0; d < nd; d++)
+            json_object_set_new(der, sweep_derived_name(s, d), json_real(sweep_plan_derived(p, i, d)));
+        json_t *run = json_pack("{s:s, s:o, s:o, s:s, s:f, s:f, s:f}", "key", key, "axes", axes, "derived", der,
+                                "status", status, "params", e.params, "tokens", e.tokens, "flops", e.flops);
+        char *text = run ? json_dumps(run, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(run);
+        if (!text) return cli_error(XO_FAILED, "out of memory");
+        printf("%s\n  %s", i ? "," : "", text);
+        free(text);
+    }
+    printf("\n]");
+    return XO_OK;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"db", required_argument, 0, 'd'},
+        {"jobs", required_argument, 0, 'j'}, {0, 0, 0, 0}};
+    const char *format = "table", *dbopt = NULL;
+    long long jobs = 0;
+    int c;
+    while ((c = cli_getopt("plan", argc, argv, "f:d:j:", opts)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'd': dbopt = optarg; break;
+        case 'j':
+            if (cli_parse_long("plan", "-j", optarg, &jobs)) return XO_USAGE;
+            break;
+        default: return XO_USAGE;
+        }
+    }
+    int json = !strcmp(format, "json");
+    if (!json && strcmp(format, "table"))
+        return cli_usage_error("plan", "--format must be table or json, not '%s'", format);
+    if (optind != argc - 1) return cli_usage_error("plan", "expected one sweep file");
+    if (jobs <= 0) jobs = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+
+    char err[1024];
+    sweep *s = sweep_load(argv[optind], err, sizeof err);
+    if (!s) return cli_error(XO_USAGE, "%s", err);
+    sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
+    if (!p) {
+        sweep_free(s);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    /* The database is optional here: no file means every run is new. */
+    const char *path = cli_db_path(dbopt);
+    db *d = NULL;
+    if (access(path, F_OK) == 0) {
+        d = db_open(path, DB_READONLY, err, sizeof err);
+        if (!d) {
+            sweep_plan_free(p);
+            sweep_free(s);
+            return cli_error(XO_USAGE, "%s", err);
+        }
+    }
+    exec_statuses *st = exec_statuses_load(d, err, sizeof err);
+    long long measured_runs = 0;
+    double speed = d ? exec_measured_speed(d, &measured_runs) : 0;
+    if (speed <= 0) speed = EXEC_DEFAULT_FLOPS_PER_S;
+    int rc = XO_OK;
+    totals t = {0};
+    if (!st) {
+        rc = cli_error(XO_FAILED, "%s", err);
+    } else if (json) {
+        printf("{\"sweep\": ");
+        json_t *name = json_string(sweep_name(s));
+        json_dumpf(name, stdout, JSON_ENCODE_ANY);
+        json_decref(name);
+        printf(",\n");
+        rc = print_json_runs(p, st, &t);
+    } else {
+        rc = print_table(p, st, &t);
+    }
+    if (rc == XO_OK) {
+        double cpu = t.flops / speed;
+        double slots = (double)jobs < (double)(t.n - t.ndone) ? (double)jobs : (double)(t.n - t.ndone);
+        double wall = slots > 0 ? cpu / slots : 0;
+        if (json) {
+            json_t *sum = json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
+                "runs", (json_int_t)t.n, "grid", (json_int_t)sweep_plan_grid(p), "excluded",
+                (json_int_t)sweep_plan_excluded(p), "included", (json_int_t)sweep_plan_included(p), "merged",
+                (json_int_t)sweep_plan_merged(p), "new", (json_int_t)t.nnew, "done", (json_int_t)t.ndone,
+                "failed", (json_int_t)t.nfailed, "other", (json_int_t)t.nother, "tokens_to_train", t.tokens,
+                "flops_to_train", t.flops, "flops_per_s", speed, "cpu_seconds", cpu, "wall_seconds", wall,
+                "jobs", (json_int_t)jobs, "speed_measured_runs", (json_int_t)measured_runs);
+            printf(",\n\"summary\": ");
+            json_dumpf(sum, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(sum);
+            printf("}\n");
+        } else {
+            char a[32], b[32], sp[32], w[32], cpus[32];
+            printf("\nsweep %s: %zu runs (%zu grid combinations, %zu excluded, %zu included, %zu merged as identical)\n",
+                   sweep_name(s), t.n, sweep_plan_grid(p), sweep_plan_excluded(p), sweep_plan_included(p),
+                   sweep_plan_merged(p));
+            printf("status: %zu new, %zu done, %zu failed, %zu pending/running/interrupted\n", t.nnew, t.ndone,
+                   t.nfailed, t.nother);
+            exec_human(t.tokens, a, sizeof a);
+            exec_human(t.flops, b, sizeof b);
+            exec_human(speed, sp, sizeof sp);
+            exec_duration(wall, w, sizeof w);
+            exec_duration(cpu, cpus, sizeof cpus);
+            printf("to train: %zu runs, %s tokens, %s FLOPs: about %s on %lld workers (%s CPU) at %sFLOP/s per worker",
+                   t.n - t.ndone, a, b, w, jobs, cpus, sp);
+            if (measured_runs) printf(" (measured on %lld finished runs)\n", measured_runs);
+            else printf(" (assumed: no finished run to measure yet)\n");
+        }
+    }
+    exec_statuses_free(st);
+    db_close(d);
+    sweep_plan_free(p);
+    sweep_free(s);
+    return rc;
+}
+
+const cli_command cmd_plan_def = {"plan", cmd_plan, "show the runs a sweep expands into, their status and their cost",
+     "usage: xover plan SWEEP.yaml [--format table|json] [--db PATH] [-j N]\n\n"
+     "Expand the sweep (grid x zip, minus exclude, plus include, with derive and\n"
+     "seeds) and list its runs: the axes that vary, derived parameters, the run\n"
+     "key's first 12 hex digits, estimated training tokens and FLOPs, and the\n"
+     "status the database has for it (new when it has none). Then the counts and\n"
+     "the estimated time at the training speed measured on finished runs (or an\n"
+     "assumed 60 GFLOP/s per worker when there are none; a run that stops early,\n"
+     "train.early_stop_margin, costs less than estimated). Nothing is written.\n\n"
+     "  --format F    table (default) or json\n"
+     "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
+     "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"};

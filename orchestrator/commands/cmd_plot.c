@@ -1,0 +1,100 @@
+/*
+ * cmd_plot.c — `xover plot`: SVG files, one per AR/MDM pair and one grid of
+ * small multiples, drawn by xover's own writer (orchestrator/analysis/svg.c).
+ */
+#include "orchestrator/analysis/analysis.h"
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/util/util.h"
+#include "orchestrator/db/db.h"
+#include "orchestrator/commands/commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int write_svg(const char *dir, const char *name, char *svg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!svg) return cli_error(XO_FAILED, "out of memory drawing %s", name);
+    int rc = xo_write_atomic(path, svg, strlen(svg));
+    free(svg);
+    if (rc) return cli_error(XO_FAILED, "cannot write '%s': %s", path, strerror(errno));
+    printf("%s\n", path);
+    return XO_OK;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        PAIRS_QUERY_OPTIONS,
+        {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},  {0, 0, 0, 0}};
+    pairs_query q = PAIRS_QUERY_INIT;
+    const char *rows = "unique_tokens", *cols = "model", *out = "plots";
+    int c;
+    while ((c = cli_getopt("plot", argc, argv, "o:", opts)) != -1) {
+        if (pairs_query_option(&q, c, optarg)) continue;
+        switch (c) {
+        case 'r': rows = optarg; break;
+        case 'c': cols = optarg; break;
+        case 'o': out = optarg; break;
+        default: return XO_USAGE;
+        }
+    }
+    if (optind < argc) return cli_usage_error("plot", "unexpected argument '%s'", argv[optind]);
+    const char *xname = q.x ? q.x : "tokens", *metric = q.metric, *sweep = q.sweep;
+    int x = an_xaxis_parse(xname);
+    if (x < 0) return cli_usage_error("plot", "--x must be tokens, epochs or flops, not '%s'", xname);
+
+    an_pairs ps;
+    int code = pairs_query_load(&q, (an_xaxis)x, 0, &ps);
+    if (code) return code;
+    if (ps.n == 0) {
+        an_pairs_free(&ps);
+        return cli_error(XO_USAGE, "no AR/MDM pair has metric '%s'%s%s: nothing to plot", metric,
+                         sweep ? " in sweep " : "", sweep ? sweep : "");
+    }
+    if (mkdir(out, 0755) && errno != EEXIST) {
+        an_pairs_free(&ps);
+        return cli_error(XO_FAILED, "cannot create '%s': %s", out, strerror(errno));
+    }
+    char name[512];
+    for (size_t i = 0; code == XO_OK && i < ps.n; i++) {
+        an_pair_filename(&ps.p[i], name, sizeof name);
+        code = write_svg(out, name, an_svg_pair(&ps.p[i]));
+    }
+    const an_pair **pp = malloc(ps.n * sizeof *pp);
+    if (code == XO_OK && !pp) code = cli_error(XO_FAILED, "out of memory");
+    if (code == XO_OK) {
+        for (size_t i = 0; i < ps.n; i++) pp[i] = &ps.p[i];
+        char title[256];
+        size_t dropped = 0;
+        snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
+                 xname, rows, cols);
+        snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
+        for (char *s = name; *s; s++)
+            if (*s == '/') *s = '_';
+        code = write_svg(out, name, an_svg_grid(pp, ps.n, rows, cols, title, &dropped));
+        if (dropped)
+            cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
+                     "varies); each still has its own plot", dropped, rows, cols);
+    }
+    free(pp);
+    an_pairs_free(&ps);
+    return code;
+}
+
+const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curves with the crossover, and a grid of them",
+     "usage: xover plot [--sweep S] [--metric M] [--x tokens|epochs|flops] [--rows AXIS]\n"
+     "                  [--cols AXIS] [--out DIR] [--db PATH]\n\n"
+     "Write one SVG per AR/MDM pair (the metric against x for both objectives, seed sd\n"
+     "as a band, best-so-far dashed, AR's best and the crossover marked) and one grid\n"
+     "of small multiples (grid-METRIC-X.svg) with rows and columns over two axes. The\n"
+     "x axis is logarithmic when it spans more than a decade and a half. Prints the\n"
+     "files written.\n\n"
+     "  --out DIR       where to write (default plots), created if missing\n"
+     "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
+     "  --metric, --x, --sweep, --db   as for xover crossover\n"};

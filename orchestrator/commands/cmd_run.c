@@ -1,0 +1,235 @@
+/*
+ * cmd_run.c — `xover run SWEEP.yaml`: plan the sweep and run what is not
+ * done yet on worker processes (orchestrator/exec/driver.c), or, with
+ * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
+ */
+#include "orchestrator/cli/cli.h"
+#include "orchestrator/commands/commands.h"
+#include "orchestrator/util/util.h"
+#include "orchestrator/exec/exec.h"
+#include "orchestrator/sweep/sweep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double parse_duration(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return -1;
+    double mult = 1;
+    switch (*end) {
+    case 0: break;
+    case 's': end++; break;
+    case 'm': mult = 60; end++; break;
+    case 'h': mult = 3600; end++; break;
+    case 'd': mult = 86400; end++; break;
+    default: return -1;
+    }
+    return *end ? -1 : v * mult;
+}
+
+/* Slurm's time limit formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
+static int slurm_time_ok(const char *s)
+{
+    if (!strcmp(s, "UNLIMITED") || !strcmp(s, "INFINITE")) return 1;
+    const char *p = s;
+    size_t d = strspn(p, "0123456789");
+    if (!d) return 0;
+    int days = p[d] == '-';
+    if (days) p += d + 1;
+    int parts = 0;
+    for (;;) {
+        size_t n = strspn(p, "0123456789");
+        if (!n) return 0;
+        parts++;
+        p += n;
+        if (!*p) break;
+        if (*p++ != ':') return 0;
+    }
+    return parts <= 3;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"jobs", required_argument, 0, 'j'},     {"retry-failed", no_argument, 0, 'r'},
+        {"timeout", required_argument, 0, 't'},  {"only", required_argument, 0, 'o'},
+        {"dry-run", no_argument, 0, 'n'},        {"runs-dir", required_argument, 0, 'R'},
+        {"db", required_argument, 0, 'd'},       {"backend", required_argument, 0, 'B'},
+        {"partition", required_argument, 0, 'P'}, {"time", required_argument, 0, 'T'},
+        {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
+        {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
+        {"no-wait", no_argument, 0, 'W'},        {0, 0, 0, 0}};
+    exec_options o = {0};
+    exec_slurm_options so = {0};
+    int slurm = 0, slurm_opt = 0;
+    const char *dbopt = NULL;
+    char **only = calloc((size_t)argc + 1, sizeof *only);
+    const char **sargs = calloc((size_t)argc + 1, sizeof *sargs);
+    if (!only || !sargs) {
+        free(only);
+        free(sargs);
+        return cli_error(XO_FAILED, "out of memory");
+    }
+    size_t nonly = 0;
+    int c, rc = XO_OK;
+    /* Every usage error below frees both lists. */
+#define RUN_USAGE(...) (free(only), free(sargs), cli_usage_error("run", __VA_ARGS__))
+    while ((c = cli_getopt("run", argc, argv, "j:rt:o:nR:d:", opts)) != -1) {
+        long long v;
+        switch (c) {
+        case 'B':
+            if (!strcmp(optarg, "slurm")) slurm = 1;
+            else if (strcmp(optarg, "local")) return RUN_USAGE("--backend is local or slurm, not '%s'", optarg);
+            break;
+        case 'P':
+            if (!*optarg) return RUN_USAGE("--partition expects a partition name");
+            so.partition = optarg;
+            slurm_opt = 1;
+            break;
+        case 'T':
+            if (!slurm_time_ok(optarg))
+                return RUN_USAGE("--time expects a Slurm time limit (minutes, HH:MM:SS, D-HH:MM), not '%s'", optarg);
+            so.time = optarg;
+            slurm_opt = 1;
+            break;
+        case 'C':
+            if (cli_parse_long("run", "--cpus-per-run", optarg, &v) || v < 1 || v > 4096) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
+            so.cpus_per_run = (int)v;
+            slurm_opt = 1;
+            break;
+        case 'M': {
+            size_t dg = strspn(optarg, "0123456789");
+            if (!dg || (optarg[dg] && (strchr("KMGTkmgt", optarg[dg]) == NULL || optarg[dg + 1])))
+                return RUN_USAGE("--mem expects a size like 4000, 512M or 4G, not '%s'", optarg);
+            so.mem = optarg;
+            slurm_opt = 1;
+            break;
+        }
+        case 'A':
+            if (cli_parse_long("run", "--array-parallelism", optarg, &v) || v < 1 || v > 1000000) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
+            so.array_parallelism = (int)v;
+            slurm_opt = 1;
+            break;
+        case 'S':
+            if (optarg[0] != '-') return RUN_USAGE("--sbatch-arg expects an sbatch option (like --qos=low), not '%s'", optarg);
+            sargs[so.nsbatch_args++] = optarg;
+            slurm_opt = 1;
+            break;
+        case 'W':
+            so.no_wait = 1;
+            slurm_opt = 1;
+            break;
+        case 'j':
+            if (cli_parse_long("run", "-j", optarg, &v) || v < 1 || v > 4096)
+                return RUN_USAGE("-j expects a number of workers from 1 to 4096, not '%s'", optarg);
+            o.jobs = (int)v;
+            break;
+        case 'r': o.retry_failed = 1; break;
+        case 't':
+            o.timeout = parse_duration(optarg);
+            if (o.timeout <= 0)
+                return RUN_USAGE("--timeout expects a duration like 90s, 30m or 2h, not '%s'", optarg);
+            break;
+        case 'o':
+            /* --only a,b and --only a --only b; keys are hex prefixes */
+            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+                if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
+                    return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", tok);
+                only[nonly++] = tok;
+            }
+            break;
+        case 'n': o.dry_run = 1; break;
+        case 'R': o.runs_dir = optarg; break;
+        case 'd': dbopt = optarg; break;
+        default: free(only); free(sargs); return XO_USAGE;
+        }
+    }
+    if (slurm_opt && !slurm)
+        return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg and "
+                         "--no-wait go with --backend slurm");
+    if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
+    so.sbatch_args = sargs;
+    /* Keys may also follow --only as plain arguments after the sweep. */
+    if (optind >= argc) return RUN_USAGE("expected a sweep file");
+    const char *path = argv[optind++];
+    for (; optind < argc; optind++) {
+        if (!nonly) return RUN_USAGE("unexpected argument '%s'", argv[optind]);
+        if (strspn(argv[optind], "0123456789abcdef") != strlen(argv[optind]))
+            return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", argv[optind]);
+        only[nonly++] = argv[optind];
+    }
+    o.only = (const char *const *)only;
+    o.nonly = nonly;
+    o.db_path = cli_db_path(dbopt);
+
+    char err[1024];
+    sweep *s = sweep_load(path, err, sizeof err);
+    if (!s) {
+        free(only);
+        free(sargs);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
+    if (!p) {
+        rc = cli_error(XO_USAGE, "%s", err);
+    } else {
+        o.yaml_text = xo_read_file(path, &o.yaml_len);
+        rc = slurm ? exec_slurm_run(p, &o, &so) : exec_run(p, &o);
+        free((char *)o.yaml_text);
+    }
+    sweep_plan_free(p);
+    sweep_free(s);
+    free(only);
+    free(sargs);
+    return rc;
+#undef RUN_USAGE
+}
+
+const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
+     "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
+     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
+     "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
+     "Plan the sweep, record it and its runs in the database, and run every run that\n"
+     "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
+     "processes, each `xover train` (or the sweep's external trainer) with one BLAS\n"
+     "thread in its run directory DIR/<sweep>/<key>/ (config.json, metrics.jsonl,\n"
+     "checkpoint, log, status). Metrics reach the database while runs train.\n"
+     "Ctrl-C stops launching and interrupts the running runs, which checkpoint and\n"
+     "are marked interrupted (exit 130); the next `xover run` resumes them. A second\n"
+     "Ctrl-C stops them at once. A run that crashes, times out or reports a\n"
+     "non-finite loss is failed, with its reason and log tail; the sweep goes on.\n"
+     "Exit 0 when every run is done, 1 when some failed.\n\n"
+     "  -j, --jobs N       worker processes (default: one per core)\n"
+     "  --retry-failed     rerun the runs that failed\n"
+     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h)\n"
+     "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
+     "  -n, --dry-run      list what would run; run nothing\n"
+     "  --runs-dir DIR     where run directories go (default: runs)\n"
+     "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"
+     "With --backend slurm the runs not done (and not still queued) become ONE Slurm job\n"
+     "array, submitted with sbatch; each task runs `xover worker` on one run directory.\n"
+     "The run directories (--runs-dir) must be on a filesystem the compute nodes share;\n"
+     "the database stays here. The sbatch script is kept in DIR/<sweep>/slurm/. The\n"
+     "driver then follows the tasks (squeue, sacct, status files) and ingests metrics\n"
+     "as they arrive; Ctrl-C stops following, not the jobs.\n"
+     "  --backend B             local (default) or slurm\n"
+     "  --partition P           the Slurm partition\n"
+     "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
+     "                          default: --timeout rounded up to minutes, else none\n"
+     "  --cpus-per-run N        CPUs (and BLAS threads) per run (default 1)\n"
+     "  --mem M                 memory per run (4000, 512M, 4G)\n"
+     "  --array-parallelism K   at most K tasks at once\n"
+     "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"
+     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"};

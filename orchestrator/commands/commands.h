@@ -1,0 +1,72 @@
+/*
+ * commands.h — what the commands share (git's builtin.h): each command's
+ * entry in the command table, and pairs_query.
+ *
+ * pairs_query (commands/pairs_query.c): what `xover crossover`, `xover table`
+ * and `xover plot` share: the options that choose the AR/MDM pairs (--db, --sweep, --metric,
+ * --x) and reading those pairs from the results database.
+ *
+ *     pairs_query q = PAIRS_QUERY_INIT;
+ *     static const struct option opts[] = {PAIRS_QUERY_OPTIONS, {"rows", ...}, {0, 0, 0, 0}};
+ *     while ((c = cli_getopt(...)) != -1) {
+ *         if (pairs_query_option(&q, c, optarg)) continue;
+ *         switch (c) { ... }
+ *     }
+ *     an_pairs ps;
+ *     int code = pairs_query_load(&q, x, 0, &ps);
+ *     if (code) return code;
+ */
+#ifndef XOVER_COMMANDS_H
+#define XOVER_COMMANDS_H
+
+#include "orchestrator/analysis/analysis.h"
+#include "orchestrator/cli/cli.h"
+
+/* One entry per command, defined in commands/cmd_NAME.c. */
+extern const cli_command cmd_help_def;
+extern const cli_command cmd_version_def;
+extern const cli_command cmd_db_def;
+extern const cli_command cmd_sql_def;
+extern const cli_command cmd_export_def;
+extern const cli_command cmd_data_def;
+extern const cli_command cmd_plan_def;
+extern const cli_command cmd_train_def;
+extern const cli_command cmd_sample_def;
+extern const cli_command cmd_run_def;
+extern const cli_command cmd_status_def;
+extern const cli_command cmd_ls_def;
+extern const cli_command cmd_show_def;
+extern const cli_command cmd_collect_def;
+extern const cli_command cmd_cancel_def;
+extern const cli_command cmd_worker_def;
+extern const cli_command cmd_rm_def;
+extern const cli_command cmd_crossover_def;
+extern const cli_command cmd_table_def;
+extern const cli_command cmd_plot_def;
+extern const cli_command cmd_report_def;
+
+typedef struct {
+    const char *db;     /* --db, NULL: cli_db_path's default */
+    const char *sweep;  /* --sweep, NULL: every sweep */
+    const char *metric; /* --metric */
+    const char *x;      /* --x as given, NULL when not; each command parses it */
+} pairs_query;
+
+#define PAIRS_QUERY_INIT {NULL, NULL, "val_loss", NULL}
+
+/* The long options pairs_query_option takes, for a command's option table. */
+#define PAIRS_QUERY_OPTIONS                                                  \
+    {"db", required_argument, 0, 'd'}, {"sweep", required_argument, 0, 's'}, \
+        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'}
+
+/* Take option c (from cli_getopt) with its argument into q: 1 when it is one
+ * of PAIRS_QUERY_OPTIONS, 0 when it is the command's own. */
+int pairs_query_option(pairs_query *q, int c, const char *arg);
+
+/* Read q's pairs against x (matched: compute-matched pairs, against FLOPs)
+ * into out. XO_OK, or an exit code with the message printed (out is then
+ * empty): XO_USAGE for a database that cannot be opened or a sweep it does
+ * not know, XO_FAILED when reading fails. */
+int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out);
+
+#endif

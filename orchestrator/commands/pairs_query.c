@@ -1,0 +1,38 @@
+/*
+ * pairs_query.c — the options and the loading that crossover, table and
+ * plot share (pairs_query.h).
+ */
+#include "orchestrator/commands/commands.h"
+
+#include "orchestrator/cli/cli.h"
+
+int pairs_query_option(pairs_query *q, int c, const char *arg)
+{
+    switch (c) {
+    case 'd': q->db = arg; return 1;
+    case 's': q->sweep = arg; return 1;
+    case 'm': q->metric = arg; return 1;
+    case 'x': q->x = arg; return 1;
+    default: return 0;
+    }
+}
+
+int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out)
+{
+    out->p = NULL;
+    out->n = 0;
+    const char *path = cli_db_path(q->db);
+    char err[1024];
+    db *d = db_open(path, DB_READONLY, err, sizeof err);
+    if (!d) return cli_error(XO_USAGE, "%s", err);
+    long long sweep_id = 0;
+    if (q->sweep && db_sweep_id(d, q->sweep, &sweep_id)) {
+        db_close(d);
+        return cli_error(XO_USAGE, "no sweep named '%s' in %s", q->sweep, path);
+    }
+    int rc = matched ? an_pairs_load_matched(d, sweep_id, q->metric, out, err, sizeof err)
+                     : an_pairs_load(d, sweep_id, q->metric, x, out, err, sizeof err);
+    db_close(d);
+    if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
+    return XO_OK;
+}

@@ -1,0 +1,263 @@
+/*
+ * train_source.c — a run's data, from its resolved config to the arrays the
+ * trainer reads: data_set (cached tokenizer and tokens) -> quality tier ->
+ * budget of U tokens -> epoch iterator; validation windows; cloze items.
+ *
+ * On a cache hit this is a few stats, one tokenizer file parse and an mmap,
+ * plus O(U) copying: cheap enough for every run of a sweep to call at start.
+ */
+#include "orchestrator/run/train_source.h"
+
+#include "data/data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct train_source {
+    data_set *ds;
+    data_tier *tier;
+    int32_t *budget;
+    uint64_t U;
+    data_epochs ep;
+    int seq_len;
+    size_t n_val_seqs;
+    data_cloze cloze;
+    train_source_cloze cloze_view;
+};
+
+/* ---- progress on stderr ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void train_source_progress_init(train_source_progress *p)
+{
+    memset(p, 0, sizeof *p);
+    p->t0 = now();
+    p->tty = isatty(2);
+}
+
+void train_source_progress_fn(void *ctx, const char *what, double done, double total)
+{
+    train_source_progress *p = ctx;
+    double t = now();
+    /* Quiet for the first second: fast work shows nothing. */
+    if (t - p->t0 < 1.0) return;
+    int new_stage = strncmp(p->stage, what, sizeof p->stage - 1) != 0;
+    if (new_stage) {
+        if (p->tty && p->shown) fputc('\n', stderr);
+        snprintf(p->stage, sizeof p->stage, "%s", what);
+        p->stage_t0 = t;
+        p->last = 0;
+    }
+    if (p->tty) {
+        if (!new_stage && t - p->last < 0.1) return;
+        p->last = t;
+        double frac = total > 0 ? done / total : 0;
+        if (frac > 1) frac = 1;
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        double el = t - p->stage_t0;
+        if (total > 0 && frac > 0.01)
+            fprintf(stderr, "\r%-28s [%s] %3.0f%%  ETA %.0fs   ", what, bar, 100 * frac,
+                    el / frac - el);
+        else
+            fprintf(stderr, "\r%-28s [%s] %.0fs   ", what, bar, el);
+    } else {
+        if (!new_stage && t - p->last < 2.0) return;
+        p->last = t;
+        if (total > 0)
+            fprintf(stderr, "xover: %s: %.0f%%\n", what, 100 * (done / total > 1 ? 1 : done / total));
+        else
+            fprintf(stderr, "xover: %s...\n", what);
+    }
+    p->shown = 1;
+}
+
+void train_source_progress_end(train_source_progress *p)
+{
+    if (p->tty && p->shown) fputc('\n', stderr);
+    p->shown = 0;
+}
+
+const char *train_source_cache_dir(const char *opt)
+{
+    if (opt && *opt) return opt;
+    const char *env = getenv("XOVER_CACHE");
+    if (env && *env) return env;
+    return ".cache/xover";
+}
+
+/* ---- reading the config ---- */
+
+static const char *str_or(const json_t *o, const char *k, const char *def)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : def;
+}
+
+static double num_or(const json_t *o, const char *k, double def)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+int train_source_read_config(const json_t *cfg, train_source_config *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    const json_t *data = json_object_get(cfg, "data");
+    const json_t *train = json_object_get(cfg, "train");
+    const json_t *qs = json_object_get(data, "quality_spec");
+    const json_t *cl = json_object_get(data, "cloze");
+    c->set.corpus.source = str_or(data, "corpus", "fortunes");
+    c->set.corpus.separator = str_or(data, "separator", "");
+    c->set.corpus.text_field = str_or(data, "text_field", "text");
+    double vocab = num_or(data, "vocab", 512), val = num_or(data, "val_tokens", 50000);
+    double U = num_or(data, "unique_tokens", 50000), os = num_or(data, "order_seed", 0);
+    double seq = num_or(train, "seq_len", 128), seed = num_or(cfg, "seed", 0);
+    if (vocab < DATA_TOK_MIN_VOCAB || vocab > (1 << 24)) {
+        snprintf(err, errlen, "data.vocab must be from %d to %d, not %g", DATA_TOK_MIN_VOCAB,
+                 1 << 24, vocab);
+        return -1;
+    }
+    if (val < 1 || U < 1 || os < 0 || seq < 2 || seed < 0) {
+        snprintf(err, errlen, "data.val_tokens, data.unique_tokens and train.seq_len must be "
+                 "positive, data.order_seed and seed non-negative");
+        return -1;
+    }
+    c->set.vocab = (int)vocab;
+    c->set.val_tokens = (uint64_t)val;
+    c->unique_tokens = (uint64_t)U;
+    c->order_seed = (uint64_t)os;
+    c->seq_len = (int)seq;
+    c->seed = (uint64_t)seed;
+    c->quality.degrade = num_or(qs, "degrade", 0);
+    c->quality.top = num_or(qs, "top", 1);
+    if (c->quality.degrade < 0) c->quality.degrade = 0; /* -1 = absent in some writers */
+    if (c->quality.top <= 0) c->quality.top = 1;
+    c->cloze_items = (size_t)num_or(cl, "items", 0);
+    c->cloze_context = (int)num_or(cl, "context", 32);
+    c->cloze_candidates = (int)num_or(cl, "candidates", 4);
+    c->cloze_length = (int)num_or(cl, "length", 8);
+    return 0;
+}
+
+/* ---- the source ---- */
+
+train_source *train_source_open(const json_t *run_config, const char *cache_dir, char *err,
+                                size_t errlen)
+{
+    train_source_config c;
+    if (train_source_read_config(run_config, &c, err, errlen) != 0) return NULL;
+    train_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    train_source_progress pr;
+    train_source_progress_init(&pr);
+    data_progress prog = {train_source_progress_fn, &pr};
+    cache_dir = train_source_cache_dir(cache_dir);
+
+    s->seq_len = c.seq_len;
+    s->U = c.unique_tokens;
+    if (!(s->ds = data_set_open(&c.set, cache_dir, &prog, err, errlen))) goto fail;
+    if (!(s->tier = data_tier_open(s->ds, &c.quality, c.order_seed, &prog, err, errlen))) goto fail;
+    if (!(s->budget = data_budget(s->ds, s->tier, c.unique_tokens, NULL, err, errlen))) goto fail;
+    if (data_epochs_init(&s->ep, s->budget, c.unique_tokens, c.seq_len, c.seed, err, errlen) != 0)
+        goto fail;
+    s->n_val_seqs = c.set.val_tokens / (uint64_t)c.seq_len;
+    if (s->n_val_seqs == 0) {
+        snprintf(err, errlen, "data.val_tokens (%llu) is less than one sequence of train.seq_len %d",
+                 (unsigned long long)c.set.val_tokens, c.seq_len);
+        goto fail;
+    }
+    if (data_cloze_build(s->ds, c.cloze_items, c.cloze_context, c.cloze_candidates,
+                         c.cloze_length, c.order_seed, &s->cloze, err, errlen) != 0)
+        goto fail;
+    s->cloze_view = (train_source_cloze){s->cloze.n_items, s->cloze.C, s->cloze.K, s->cloze.M,
+                                         s->cloze.context, s->cloze.cands, s->cloze.answer};
+    train_source_progress_end(&pr);
+    return s;
+fail:
+    train_source_progress_end(&pr);
+    train_source_close(s);
+    return NULL;
+}
+
+void train_source_close(train_source *s)
+{
+    if (!s) return;
+    data_cloze_free(&s->cloze);
+    data_epochs_free(&s->ep);
+    free(s->budget);
+    data_tier_free(s->tier);
+    data_set_close(s->ds);
+    free(s);
+}
+
+int train_source_vocab(const train_source *s) { return data_tok_vocab(data_set_tokenizer(s->ds)); }
+int32_t train_source_eos(const train_source *s) { (void)s; return DATA_TOK_EOS; }
+int32_t train_source_mask(const train_source *s) { (void)s; return DATA_TOK_MASK; }
+size_t train_source_seqs_per_epoch(const train_source *s) { return s->ep.n_seqs; }
+
+void train_source_next_batch(train_source *s, int32_t *tokens, int B)
+{
+    data_epochs_next(&s->ep, tokens, B);
+}
+
+double train_source_epoch(const train_source *s) { return data_epochs_epoch(&s->ep); }
+
+void train_source_get_position(const train_source *s, uint64_t pos[2])
+{
+    pos[0] = s->ep.epoch;
+    pos[1] = s->ep.index;
+}
+
+int train_source_set_position(train_source *s, const uint64_t pos[2])
+{
+    if (pos[1] >= s->ep.n_seqs) return -1;
+    s->ep.epoch = pos[0];
+    s->ep.index = pos[1];
+    return 0;
+}
+
+const int32_t *train_source_val(const train_source *s, size_t *n_seqs)
+{
+    size_t n;
+    const int32_t *v = data_set_val(s->ds, &n);
+    *n_seqs = s->n_val_seqs;
+    return v; /* windows are consecutive: row i is v[i*seq_len .. +seq_len) */
+}
+
+train_source_cloze train_source_cloze_items(const train_source *s) { return s->cloze_view; }
+
+char *train_source_decode(const train_source *s, const int32_t *ids, size_t n)
+{
+    return data_tok_decode(data_set_tokenizer(s->ds), ids, n, NULL);
+}
+
+int32_t *train_source_encode(const train_source *s, const char *text, size_t *n)
+{
+    int32_t *out = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (data_tok_encode(data_set_tokenizer(s->ds), text, strlen(text), &out, n, &cap) != 0) {
+        free(out);
+        *n = 0;
+        return NULL;
+    }
+    if (!out) out = malloc(sizeof *out); /* empty text: an empty, freeable array */
+    return out;
+}
+
+const data_set *train_source_data_set(const train_source *s) { return s->ds; }
