@@ -737,7 +737,7 @@ TEST(crossover_early_stop_database_of_schema_3_upgrades)
     d = db_open(path, DB_WRITE, err, sizeof err);
     CHECK(d);
     CHECK_INT(db_version_found(d), 3);
-    CHECK_INT(db_version(d), 4);
+    CHECK(db_version(d) >= 4); /* upgraded past migration 4, to the latest */
     CHECK_INT(db_query_int(d, "SELECT count(*) FROM crossover WHERE verdict = 'crossover'", &n), 0);
     CHECK_INT(n, 3); /* tokens, epochs, flops */
     CHECK(agree_all(d, "held", "val_loss"));
