@@ -2,7 +2,7 @@
  * train_source.h — the glue between the data module and the trainer: what
  * `xover train` asks of a run's data. Implemented in train_source.c on top of
  * data/ (corpus -> tokenizer -> budget -> epoch iterator, validation set,
- * cloze items); used by cmd_train.c to feed models/. Neither models/ nor
+ * cloze items); used by train_loop.c to feed models/. Neither models/ nor
  * data/ includes this header: it is where the two meet.
  *
  * Tokens are int32 ids in [0, vocab). EOS is a real token of the vocabulary;
