@@ -55,54 +55,43 @@ typedef struct {
     model_eval_opts eval;
 } train_cfg;
 
-static const json_t *sec(const json_t *c, const char *s) { return json_object_get(c, s); }
-static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
-static const char *str(const json_t *o, const char *k)
+/* The config in the trainer's terms, the model checked. */
+static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errlen)
 {
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-/* Read the resolved config into the trainer's terms and check the model. */
-static int read_train_cfg(const json_t *c, train_cfg *t, char *err, size_t errlen)
-{
-    const json_t *m = sec(c, "model"), *tr = sec(c, "train"), *d = sec(c, "data");
     memset(t, 0, sizeof *t);
-    t->mc = (model_config){.layers = (int)num(m, "layers"), .dim = (int)num(m, "dim"),
-                           .heads = (int)num(m, "heads"), .hidden = (int)num(m, "hidden"),
-                           .vocab = (int)num(d, "vocab"), .seq_len = (int)num(tr, "seq_len"),
-                           .batch = (int)num(tr, "batch"),
-                           .objective = strcmp(str(c, "objective"), "mdm") ? MODEL_AR : MODEL_MDM,
+    t->mc = (model_config){.layers = (int)c->model.layers, .dim = (int)c->model.dim, .heads = (int)c->model.heads,
+                           .hidden = (int)c->model.hidden, .vocab = (int)c->data.vocab,
+                           .seq_len = (int)c->train.seq_len, .batch = (int)c->train.batch,
+                           .objective = strcmp(c->objective, "mdm") ? MODEL_AR : MODEL_MDM,
                            .mask_id = 0,
-                           /* absent = the neutral value (run_config_number) */
-                           .experts = (int)run_config_number(c, "model.experts"),
-                           .top_k = (int)run_config_number(c, "model.top_k"),
-                           .capacity_factor = (float)run_config_number(c, "train.capacity_factor"),
-                           .aux_weight = (float)run_config_number(c, "train.aux_loss_weight"),
-                           .input_mask = (float)run_config_number(c, "train.input_mask"),
-                           .token_dropout = (float)run_config_number(c, "train.token_dropout"),
-                           .attn_dropout = (float)run_config_number(c, "train.attn_dropout"),
-                           .resid_dropout = (float)run_config_number(c, "train.resid_dropout")};
+                           .experts = (int)c->model.experts,
+                           .top_k = (int)c->model.top_k,
+                           .capacity_factor = (float)c->train.capacity_factor,
+                           .aux_weight = (float)c->train.aux_loss_weight,
+                           .input_mask = (float)c->train.input_mask,
+                           .token_dropout = (float)c->train.token_dropout,
+                           .attn_dropout = (float)c->train.attn_dropout,
+                           .resid_dropout = (float)c->train.resid_dropout};
     /* The [MASK] id is the data's (setup()); input masking needs one now
      * only to pass the check, which setup() repeats with the real id. */
     if (t->mc.input_mask > 0) t->mc.mask_id = t->mc.vocab - 1;
     if (model_config_check(&t->mc, err, errlen)) return -1;
-    t->opt = (model_optim){(float)num(tr, "beta1"), (float)num(tr, "beta2"), (float)num(tr, "adam_eps"),
-                           (float)num(tr, "weight_decay"), (float)num(tr, "clip")};
-    t->sched = strcmp(str(tr, "schedule"), "cosine") ? MODEL_SCHED_WSD : MODEL_SCHED_COSINE;
-    t->lr = num(tr, "lr");
-    t->warmup = num(tr, "warmup_frac");
-    t->decay = num(tr, "decay_frac");
-    t->min_frac = num(tr, "min_lr_frac");
-    t->epochs = num(tr, "epochs");
-    t->eval_every = num(tr, "eval_every");
-    const char *unit = str(tr, "eval_unit");
-    t->eval_unit = !strcmp(unit, "step") ? EVAL_STEP : !strcmp(unit, "log") ? EVAL_LOG : EVAL_EPOCH;
-    t->seed = (uint64_t)num(c, "seed");
-    t->ckpt_every = (uint64_t)num(tr, "checkpoint_every");
-    t->stop_margin = run_config_number(c, "train.early_stop_margin");
-    t->eval = (model_eval_opts){(int)num(tr, "eval_draws"), strcmp(str(tr, "eval_estimator"), "bernoulli") == 0,
-                                (uint64_t)num(tr, "eval_seed")};
+    t->opt = (model_optim){(float)c->train.beta1, (float)c->train.beta2, (float)c->train.adam_eps,
+                           (float)c->train.weight_decay, (float)c->train.clip};
+    t->sched = strcmp(c->train.schedule, "cosine") ? MODEL_SCHED_WSD : MODEL_SCHED_COSINE;
+    t->lr = c->train.lr;
+    t->warmup = c->train.warmup_frac;
+    t->decay = c->train.decay_frac;
+    t->min_frac = c->train.min_lr_frac;
+    t->epochs = c->train.epochs;
+    t->eval_every = c->train.eval_every;
+    t->eval_unit = !strcmp(c->train.eval_unit, "step") ? EVAL_STEP : !strcmp(c->train.eval_unit, "log") ? EVAL_LOG
+                                                                                                         : EVAL_EPOCH;
+    t->seed = (uint64_t)c->seed;
+    t->ckpt_every = (uint64_t)c->train.checkpoint_every;
+    t->stop_margin = c->train.early_stop_margin;
+    t->eval = (model_eval_opts){(int)c->train.eval_draws, strcmp(c->train.eval_estimator, "bernoulli") == 0,
+                                (uint64_t)c->train.eval_seed};
     return 0;
 }
 
@@ -206,7 +195,8 @@ static void state_from_slots(const double *x, run_state *s)
 typedef struct {
     const char *dir; /* the run directory */
     FILE *log;
-    train_cfg cfg;
+    run_cfg rc;    /* the resolved config (strings point into its JSON) */
+    train_cfg cfg; /* the same in the trainer's terms */
     fault_plan faults;
     train_source *src;
     model *m;
@@ -539,14 +529,15 @@ static int finish(trainer *tr)
 
 /* The run config at path, resolved and read; its key. 0, or an exit code
  * with the message printed. */
-static int load_config(const char *path, json_t **cfg, train_cfg *t, char key[65])
+static int load_config(const char *path, json_t **cfg, run_cfg *rc, train_cfg *t, char key[65])
 {
     json_error_t je;
     char err[8192];
     *cfg = json_load_file(path, 0, &je);
     if (!*cfg) return cli_error(XO_USAGE, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     if (!json_is_object(*cfg)) return cli_error(XO_USAGE, "%s: a run config is a JSON object", path);
-    if (run_config_resolve(*cfg, err, sizeof err) || read_train_cfg(*cfg, t, err, sizeof err))
+    if (run_config_resolve(*cfg, err, sizeof err) || run_config_read(*cfg, rc, err, sizeof err) ||
+        read_train_cfg(rc, t, err, sizeof err))
         return cli_error(XO_USAGE, "%s: %s", path, err);
     run_config_key(*cfg, key);
     return 0;
@@ -591,7 +582,7 @@ static int open_run_dir(trainer *tr, const json_t *cfg, const char *key, const c
 static int run(trainer *tr, const json_t *cfg, const char *key, const char *cache)
 {
     int rc;
-    rundir_log(tr->log, "opening data (%s)", str(sec(cfg, "data"), "corpus"));
+    rundir_log(tr->log, "opening data (%s)", tr->rc.data.corpus);
     if (!(tr->src = train_source_open(cfg, cache, tr->err, sizeof tr->err))) return XO_USAGE;
     if ((rc = setup(tr, key)) || (rc = resume(tr)) || (rc = train(tr))) return rc;
     return finish(tr);
@@ -604,7 +595,7 @@ int run_train(const run_train_opts *o)
     tr->dir = o->dir;
     json_t *cfg = NULL;
     char key[65];
-    int rc = load_config(o->config, &cfg, &tr->cfg, key);
+    int rc = load_config(o->config, &cfg, &tr->rc, &tr->cfg, key);
     if (!rc) rc = open_run_dir(tr, cfg, key, o->config);
     if (!rc) {
         openblas_set_num_threads(o->threads);

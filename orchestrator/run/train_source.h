@@ -71,8 +71,10 @@ int32_t *train_source_encode(const train_source *s, const char *text, size_t *n)
  * in the current directory. train_source_open(cfg, NULL, ...) uses this. */
 const char *train_source_cache_dir(const char *opt);
 
-/* The data-related fields of a run config, read with the documented
- * defaults (docs/run-config.md). Strings point into cfg. */
+/* The data-related fields of a run config (or of a partial one: a data
+ * section alone), in the data module's terms: run_config_read, so with the
+ * defaults and checks of run_config.h's field lists. Strings point into cfg
+ * or are static. 0, or -1 with a message naming the field. */
 typedef struct {
     data_set_spec set;
     data_quality quality;
