@@ -52,10 +52,11 @@ static int same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* "parent.name" (or "name"), for messages: cut short if it does not fit. */
 static void path_of(char *buf, size_t n, const char *parent, const char *name)
 {
-    if (parent && *parent) snprintf(buf, n, "%s.%s", parent, name);
-    else snprintf(buf, n, "%s", name);
+    int w = parent && *parent ? snprintf(buf, n, "%s.%s", parent, name) : snprintf(buf, n, "%s", name);
+    if (w < 0) buf[0] = 0;
 }
 
 /* A short rendering of a JSON value for error messages. */
