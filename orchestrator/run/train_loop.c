@@ -18,6 +18,13 @@
  * Everything a resumed run needs besides the model and its data position is
  * the run state below; the checkpoint keeps it by name, so a resumed run's
  * metrics and checkpoint equal an uninterrupted run's bit for bit.
+ *
+ * Where what comes next fits: a run that starts from another run's
+ * checkpoint (an annealed branch) loads that file in resume() when its own
+ * directory has none; checkpoints kept at chosen steps under names of their
+ * own are one more condition beside train()'s checkpoint decision; a final
+ * evaluation with other options (more mask draws) is evaluate(tr, &opts) at
+ * the last step, and a standard error one more run_value of its line.
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/fault.h"
