@@ -73,6 +73,9 @@ TEST(cli_did_you_mean_and_distance)
 {
     const char *cands[] = {"format", "db", "runs", NULL};
     CHECK_INT(cli_edit_distance("kitten", "sitting"), 3);
+    CHECK_INT(cli_edit_distance("d46", "d64"), 1); /* a transposition is one slip */
+    CHECK_INT(cli_edit_distance("ca", "abc"), 3);  /* no edit twice (optimal string alignment) */
+    CHECK_INT(cli_edit_distance("", "abc"), 3);
     CHECK_STR(cli_did_you_mean("fromat", cands), "format");
     CHECK_STR(cli_did_you_mean("form", cands), "format");
     CHECK(cli_did_you_mean("zzzzzzzz", cands) == NULL);
