@@ -208,19 +208,20 @@ WITH RECURSIVE s (run_id, name) AS (
                       ORDER BY m.name LIMIT 1))
       FROM s WHERE s.run_id IS NOT NULL
 ),
-k (run_id, name, kind) AS (
-    SELECT run_id, name,
-           coalesce((SELECT r.kind FROM metric_rule r WHERE s.name LIKE r.pattern
-                      ORDER BY instr(r.pattern, '%') LIMIT 1), 'metric')
-      FROM s WHERE run_id IS NOT NULL
+-- The rule looked up once per distinct name, not once per series.
+rules (name, kind, better) AS MATERIALIZED (
+    SELECT n.name,
+           coalesce((SELECT r.kind FROM metric_rule r WHERE n.name LIKE r.pattern
+                      ORDER BY instr(r.pattern, '%') LIMIT 1), 'metric'),
+           (SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern
+             ORDER BY instr(r.pattern, '%') LIMIT 1)
+      FROM (SELECT DISTINCT name FROM s WHERE run_id IS NOT NULL) n
 ),
 d (run_id, name, kind, better) AS (
-    SELECT run_id, name, kind,
-           CASE kind WHEN 'metric' THEN coalesce((SELECT r.better FROM metric_rule r WHERE k.name LIKE r.pattern
-                                                   ORDER BY instr(r.pattern, '%') LIMIT 1), 'max')
-                     ELSE (SELECT r.better FROM metric_rule r WHERE k.name LIKE r.pattern
-                            ORDER BY instr(r.pattern, '%') LIMIT 1) END
-      FROM k
+    SELECT s.run_id, s.name, u.kind,
+           CASE u.kind WHEN 'metric' THEN coalesce(u.better, 'max') ELSE u.better END
+      FROM s JOIN rules u ON u.name = s.name
+     WHERE s.run_id IS NOT NULL
 )
 SELECT d.run_id, d.name, d.kind, d.better,
        (SELECT max(m.step) FROM metrics m WHERE m.run_id = d.run_id AND m.name = d.name) AS last_step,
