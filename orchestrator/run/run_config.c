@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_INT, F_REAL, F_STR, F_OBJ } field_type;
+typedef enum { F_INT, F_REAL, F_STR, F_OBJ, F_LIST } field_type; /* F_LIST: reals in min..max, increasing */
 
 typedef struct {
     const char *section; /* NULL = top level */
     const char *name;
     field_type type;
     int required;
-    double def_num;      /* default for F_INT / F_REAL; -1 = absent unless given */
+    double def_num;      /* default for F_INT / F_REAL; -1 = absent unless given (any type) */
     const char *def_str; /* default for F_STR; for F_OBJ a JSON text; for a
                             number absent unless given, the value its absence
                             stands for (NULL: none) */
@@ -91,6 +91,12 @@ static const field fields[] = {
     {"train", "attn_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "resid_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "early_stop_margin", F_REAL, 0, -1, "0", 0, 1e6, NULL},
+    /* Annealed branches (docs/sweep.md): an absolute warmup, evaluations
+     * through the final decay, and what makes a run a trunk or a branch. */
+    {"train", "warmup_epochs", F_REAL, 0, -1, NULL, 0, 1e9, NULL},
+    {"train", "cooldown_evals", F_INT, 0, -1, "0", 0, 1e6, NULL},
+    {"train", "anneal_at", F_LIST, 0, -1, NULL, 1e-9, 1e9, NULL},
+    {"train", "branch_of", F_STR, 0, -1, NULL, 0, 0, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -159,6 +165,28 @@ static int check_field(const field *f, json_t *v, const char *path, char *err, s
             return -1;
         }
         return 0;
+    case F_LIST: {
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            snprintf(err, errlen, "%s must be a non-empty list of numbers, not %s", path, shown);
+            return -1;
+        }
+        size_t i;
+        json_t *e;
+        double prev = -1;
+        json_array_foreach(v, i, e) {
+            double x = json_number_value(e);
+            if (!json_is_number(e) || !isfinite(x) || x < f->min || x > f->max) {
+                snprintf(err, errlen, "%s must hold numbers between %g and %g, not %s", path, f->min, f->max, shown);
+                return -1;
+            }
+            if (x <= prev) {
+                snprintf(err, errlen, "%s must be in increasing order without repeats, not %s", path, shown);
+                return -1;
+            }
+            prev = x;
+        }
+        return 0;
+    }
     }
     return 0;
 }
@@ -193,9 +221,10 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
                 snprintf(err, errlen, "missing field %s", p);
                 return -1;
             }
-            /* Optional numbers with default -1 are "absent unless given". */
-            if ((f->type == F_INT || f->type == F_REAL) && f->def_num < 0) continue;
+            /* Optional fields with default -1 are "absent unless given". */
+            if (f->def_num < 0) continue;
             switch (f->type) {
+            case F_LIST: continue; /* every list is absent unless given */
             case F_INT: v = json_integer((json_int_t)f->def_num); break;
             case F_REAL: v = json_real(f->def_num); break;
             case F_STR: v = json_string(f->def_str); break;
@@ -214,12 +243,66 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
     return 0;
 }
 
+/* The fields of annealed branches (docs/sweep.md): a trunk (anneal_at) and
+ * a branch (branch_of) need a warmup-stable-decay schedule with a decay. */
+static int check_anneal(const json_t *train, char *err, size_t errlen)
+{
+    const json_t *at = json_object_get(train, "anneal_at"), *of = json_object_get(train, "branch_of");
+    const char *sched = json_string_value(json_object_get(train, "schedule"));
+    double decay = json_number_value(json_object_get(train, "decay_frac"));
+    double warm = json_number_value(json_object_get(train, "warmup_frac"));
+    if (json_object_get(train, "warmup_epochs") && warm != 0) {
+        snprintf(err, errlen, "give train.warmup_frac or train.warmup_epochs, not both (warmup_frac is %g)", warm);
+        return -1;
+    }
+    if (json_integer_value(json_object_get(train, "cooldown_evals")) > 0 && (strcmp(sched, "wsd") || decay <= 0)) {
+        snprintf(err, errlen, "train.cooldown_evals needs a final decay (schedule wsd, decay_frac > 0)");
+        return -1;
+    }
+    if (!at && !of) return 0;
+    const char *what = at ? "train.anneal_at" : "train.branch_of";
+    if (at && of) {
+        snprintf(err, errlen, "a run is a trunk (train.anneal_at) or a branch (train.branch_of), not both");
+        return -1;
+    }
+    if (strcmp(sched, "wsd") || decay <= 0) {
+        snprintf(err, errlen, "%s needs schedule wsd with decay_frac > 0 (a branch is a cooldown)", what);
+        return -1;
+    }
+    if (at) {
+        double last = json_number_value(json_array_get(at, json_array_size(at) - 1));
+        double epochs = json_number_value(json_object_get(train, "epochs"));
+        if (epochs != last) {
+            snprintf(err, errlen, "train.epochs (%.17g) must be the largest point of train.anneal_at (%.17g)", epochs,
+                     last);
+            return -1;
+        }
+        return 0;
+    }
+    const char *k = json_string_value(of);
+    size_t n = strspn(k, "0123456789abcdef");
+    if (n != 64 || k[n]) {
+        snprintf(err, errlen, "train.branch_of must be a run key (64 lowercase hex digits), not \"%.80s\"", k);
+        return -1;
+    }
+    if (json_object_get(train, "early_stop_margin")) {
+        snprintf(err, errlen, "a branch does not stop early: train.early_stop_margin belongs to its trunk");
+        return -1;
+    }
+    return 0;
+}
+
 int run_config_resolve(json_t *cfg, char *err, size_t errlen)
 {
     if (!json_is_object(cfg)) {
         snprintf(err, errlen, "a run config must be a JSON object");
         return -1;
     }
+    /* An absolute warmup replaces the relative one: an absent warmup_frac
+     * then resolves to 0, not to its default. */
+    json_t *tr0 = json_object_get(cfg, "train");
+    if (json_is_object(tr0) && json_object_get(tr0, "warmup_epochs") && !json_object_get(tr0, "warmup_frac"))
+        json_object_set_new(tr0, "warmup_frac", json_integer(0));
     if (resolve_object(cfg, NULL, "", err, errlen)) return -1;
 
     /* Cross-field rules the table cannot say. */
@@ -259,7 +342,7 @@ int run_config_resolve(json_t *cfg, char *err, size_t errlen)
                  warm, decay);
         return -1;
     }
-    return 0;
+    return check_anneal(train, err, errlen);
 }
 
 /* The field of a dotted path "section.name" (or a top-level name). */

@@ -1,0 +1,62 @@
+/*
+ * anneal.h — annealed branches (docs/sweep.md, "Annealed branches"): one
+ * constant-rate TRUNK run and one BRANCH run per annealing point E, each
+ * branch the trunk's state at its fork step plus its own linear cooldown.
+ *
+ * This is the one place that says how a trunk's config becomes its
+ * branches' configs and where a branch forks, so that the sweep (which
+ * plans the branches and their keys) and the trainer (which writes each
+ * branch's fork checkpoint and trains it) cannot disagree:
+ *
+ *   trunk config   a run config with train.anneal_at = [E1, ..., En]
+ *                  (increasing; train.epochs = En), an absolute warmup
+ *                  (train.warmup_epochs) and train.decay_frac d
+ *   branch config  the trunk's, with train.epochs = Ei, train.branch_of =
+ *                  the trunk's key, and neither anneal_at nor
+ *                  early_stop_margin. Without branch_of it is exactly the
+ *                  standalone warmup-stable-decay run of Ei epochs that the
+ *                  branch reproduces bit for bit.
+ *   steps          a run of E epochs takes total(E) optimizer steps; its
+ *                  decay is the last floor(d * total) of them and it forks
+ *                  from the trunk at fork(E) = total - decay. The trunk
+ *                  trains to fork(En).
+ */
+#ifndef XOVER_ANNEAL_H
+#define XOVER_ANNEAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when a resolved config is a trunk (train.anneal_at), a branch
+ * (train.branch_of); 0 otherwise. */
+int anneal_is_trunk(const json_t *cfg);
+int anneal_is_branch(const json_t *cfg);
+
+/* The number of annealing points of a trunk config and point i (epochs). */
+size_t anneal_npoints(const json_t *trunk);
+double anneal_point(const json_t *trunk, size_t i);
+
+/* The resolved config of the branch at `epochs` (one of the trunk's points)
+ * of the resolved trunk config `trunk` whose key is trunk_key. NULL with a
+ * message in err. Caller decrefs. */
+json_t *anneal_branch_config(const json_t *trunk, const char *trunk_key, double epochs, char *err,
+                             size_t errlen);
+/* The key of that branch (65 bytes): 0, or -1 with err. */
+int anneal_branch_key(const json_t *trunk, const char *trunk_key, double epochs, char key[65], char *err,
+                      size_t errlen);
+
+/* ---- steps (the trainer's arithmetic, kept here so the sweep agrees) ---- */
+
+/* Optimizer steps of a run of `epochs` epochs with seqs_per_epoch training
+ * sequences in batches of `batch`: at least 1. */
+uint64_t anneal_total_steps(double epochs, size_t seqs_per_epoch, int batch);
+/* Steps of the final linear decay of a run of `total` steps. */
+uint64_t anneal_decay_steps(uint64_t total, double decay_frac);
+/* The step a branch of `total` steps forks from its trunk at. */
+uint64_t anneal_fork_step(uint64_t total, double decay_frac);
+/* Warmup steps of a resolved config for a run of `total` steps: an absolute
+ * train.warmup_epochs when given, else train.warmup_frac of total. */
+uint64_t anneal_warmup_steps(const json_t *cfg, uint64_t total, size_t seqs_per_epoch, int batch);
+
+#endif
