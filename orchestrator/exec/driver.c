@@ -107,6 +107,13 @@ static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
                                 sweep_plan_axis_text(dr->p, i, a));
     }
+    /* a branch by its budget, so that the family's runs tell apart */
+    int role = sweep_plan_role(dr->p, i);
+    double e = 0;
+    if (role == SWEEP_BRANCH && sweep_plan_number(dr->p, i, "train.epochs", &e) == 0 && len + 1 < n)
+        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
+    else if (role == SWEEP_TRUNK && len + 1 < n)
+        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
 }
 
 static void sweep_line(void *ctx, char *buf, size_t n)

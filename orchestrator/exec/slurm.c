@@ -57,6 +57,13 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
                                 sweep_plan_axis_text(p, i, a));
     }
+    /* a branch by its budget, so that the family's runs tell apart */
+    int role = sweep_plan_role(p, i);
+    double e = 0;
+    if (role == SWEEP_BRANCH && sweep_plan_number(p, i, "train.epochs", &e) == 0 && len + 1 < n)
+        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
+    else if (role == SWEEP_TRUNK && len + 1 < n)
+        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
 }
 
 typedef struct {
