@@ -19,11 +19,18 @@
  * EXEC_SIGNAL_RETRIES times). Locks (guard.c) keep a second driver off the
  * sweep and any other process off a run whose worker still lives; workers
  * die with their driver (docs/reliability.md).
+ *
+ * Annealed branches (docs/sweep.md) make the runs a dependency graph: a
+ * branch waits ("blocked") until its trunk has written the checkpoint it
+ * forks from, then runs like any run, on whichever worker is free; a trunk
+ * that waits for a branch's annealed value (its early-stopping rule) does
+ * not hold a worker meanwhile.
  */
 #include "orchestrator/util/util.h"
 #include "orchestrator/exec/internal.h"
 
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <errno.h>
@@ -57,6 +64,11 @@ typedef struct {
     int waiting;       /* to launch at wait_until: a retry, or a locked directory */
     double wait_until;
     int retries;       /* automatic retries after a worker died by a signal */
+    int role;          /* SWEEP_RUN, SWEEP_TRUNK or SWEEP_BRANCH */
+    long trunk;        /* a branch: its trunk's job, or -1 when the trunk is not run here */
+    char *trunk_dir;   /* a branch whose trunk is not run here: the trunk's directory */
+    int blocked;       /* a branch waiting for its fork */
+    int dir_known;     /* the directory came from the database (a resumed run) */
 } job;
 
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
@@ -74,6 +86,8 @@ typedef struct {
     job *jobs;         /* the runs this invocation will run */
     size_t njobs, next;
     size_t running, ndone, nfailed, ninterrupted, nwaiting;
+    size_t nblocked, nstuck;  /* branches waiting for their fork; never to get it here */
+    size_t last_trunk;        /* the job of the last trunk taken, (size_t)-1 */
     int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
     double total_flops, done_flops;
@@ -119,7 +133,8 @@ static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
 static void sweep_line(void *ctx, char *buf, size_t n)
 {
     driver *dr = ctx;
-    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed, dr->njobs - dr->next + dr->nwaiting,
+    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
+                        dr->njobs - dr->next + dr->nwaiting + dr->nblocked,
                         0, dr->done_flops, dr->total_flops};
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
@@ -360,6 +375,46 @@ static void finish(driver *dr, job *j, int ws)
     }
 }
 
+typedef struct {
+    char *status, *run_dir;
+} found;
+
+static int found_fn(void *ctx, const db_run_info *r)
+{
+    found *f = ctx;
+    f->status = r->status ? strdup(r->status) : NULL;
+    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
+    return 0;
+}
+
+/* A trunk waits for a branch's annealed value (its `waiting` file names the
+ * branch). If this driver will not run that branch (--only left it out, or
+ * its fork never came), the wait would never end: stop the trunk, which
+ * checkpoints and is resumed by a later `xover run`. */
+static void check_trunk_wait(driver *dr, job *j, double now)
+{
+    char path[4300], key[80] = "";
+    anneal_waiting_path(j->dir, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(key, sizeof key, f)) key[0] = 0;
+    fclose(f);
+    key[strcspn(key, "\n")] = 0;
+    if (strlen(key) != 64) return; /* being written */
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (!strcmp(dr->jobs[k].key, key) && (!dr->jobs[k].finished || !strcmp(dr->jobs[k].status, "done"))) return;
+    found fd = {0};
+    db_run_by_key(dr->d, key, found_fn, &fd);
+    int done = fd.status && !strcmp(fd.status, "done");
+    free(fd.status);
+    free(fd.run_dir);
+    if (done) return;
+    progress_event(&dr->pg, "stopping trunk %.12s: it waits for branch %.12s, which this `xover run` does not run",
+                   j->key, key);
+    j->term_at = now;
+    signal_job(j, SIGTERM);
+}
+
 /* Ingest what running workers wrote; enforce timeouts and finite losses. */
 static void tend(driver *dr)
 {
@@ -385,6 +440,7 @@ static void tend(driver *dr)
             j->term_at = now;
             signal_job(j, SIGTERM);
         }
+        if (j->role == SWEEP_TRUNK && !j->term_at) check_trunk_wait(dr, j, now);
         /* A worker that ignores SIGTERM for 5 s is killed. */
         if (j->term_at && !j->kill_at && now - j->term_at > 5) {
             j->kill_at = now;
@@ -395,17 +451,6 @@ static void tend(driver *dr)
 
 /* ---- setup -------------------------------------------------------------- */
 
-typedef struct {
-    char *status, *run_dir;
-} found;
-
-static int found_fn(void *ctx, const db_run_info *r)
-{
-    found *f = ctx;
-    f->status = r->status ? strdup(r->status) : NULL;
-    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
-    return 0;
-}
 
 /* Claim run j before starting it: take its run lock, then look again at its
  * status, which another driver (of another sweep with this run) may have
@@ -456,11 +501,105 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- annealed branches --------------------------------------------------- */
+
+/* The directory of branch j's trunk. */
+static const char *trunk_dir_of(const driver *dr, const job *j)
+{
+    return j->trunk >= 0 ? dr->jobs[j->trunk].dir : j->trunk_dir;
+}
+
+/* Whether j's trunk may still write its forks: it is to run here (and has
+ * not ended), or another process holds its directory's lock. */
+static int trunk_live(const driver *dr, const job *j)
+{
+    if (j->trunk >= 0) {
+        const job *t = &dr->jobs[j->trunk];
+        return !t->finished;
+    }
+    char err[256];
+    int fd = guard_run_lock(j->trunk_dir, err, sizeof err);
+    if (fd == -2) return 1;
+    guard_unlock(fd);
+    return 0;
+}
+
+/* A branch's directory: beside its trunk's (the trunk reads its branches'
+ * results there; docs/sweep.md), unless the database knows where it ran. */
+static void place_branch(job *j, const char *trunk_dir)
+{
+    if (j->dir_known) return;
+    const char *slash = strrchr(trunk_dir, '/');
+    char d[4300];
+    snprintf(d, sizeof d, "%.*s%s%s", slash ? (int)(slash - trunk_dir) : 0, trunk_dir, slash ? "/" : "", j->key);
+    char *nd = strdup(d);
+    if (nd) free(j->dir), j->dir = nd;
+}
+
+/* Record a branch its trunk did not need (the trunk stopped early before
+ * its fork): done, untrained, with the reason. */
+static void skip_branch(driver *dr, job *j, long long fork_step, long long stopped_at)
+{
+    char why[256];
+    snprintf(why, sizeof why, "not trained: its trunk stopped early at step %lld (train.early_stop_margin), before "
+                              "this branch's fork at step %lld", stopped_at, fork_step);
+    if (fork_step >= 0) db_run_set_fork(dr->d, j->id, fork_step);
+    db_run_finished(dr->d, j->id, "done", why, NULL, rd_now());
+    j->finished = 1;
+    dr->ndone++;
+    progress_event(&dr->pg, "skipped %.12s: %s", j->key, why);
+}
+
+/* Look at a blocked branch again: launch it once its fork exists (if a
+ * worker is free), settle it when the fork will never come. */
+static void unblock(driver *dr, job *j, int worker_free)
+{
+    long long fork_step, stopped_at;
+    const char *td = trunk_dir_of(dr, j);
+    int st = anneal_fork_state(td, j->key, trunk_live(dr, j), &fork_step, &stopped_at);
+    if (st == ANNEAL_FORK_WAIT || (st == ANNEAL_FORK_READY && !worker_free)) return;
+    j->blocked = 0;
+    dr->nblocked--;
+    if (st == ANNEAL_FORK_READY) {
+        if (fork_step >= 0) db_run_set_fork(dr->d, j->id, fork_step);
+        place_branch(j, td);
+        launch(dr, j);
+        return;
+    }
+    if (st == ANNEAL_FORK_NOT_NEEDED) {
+        skip_branch(dr, j, fork_step, stopped_at);
+        return;
+    }
+    /* Its trunk ended (failed, interrupted, or not run here) without the
+     * fork: the branch stays pending for the next `xover run`. */
+    j->finished = 1;
+    dr->nstuck++;
+    progress_event(&dr->pg, "not started %.12s: its trunk (%s) ended before writing the fork checkpoint", j->key, td);
+}
+
+/* Workers a trunk waiting for a branch's annealed value does not use (its
+ * `waiting` file): they may run that branch meanwhile. */
+static size_t idle_trunks(const driver *dr)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < dr->njobs && dr->running; k++) {
+        const job *j = &dr->jobs[k];
+        char path[4300];
+        if (j->role != SWEEP_TRUNK || !j->pid) continue;
+        anneal_waiting_path(j->dir, path, sizeof path);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
 /* Launch what the free slots allow: first the runs waiting whose time has
- * come (retries, locked directories), then new ones in plan order. */
+ * come (retries, locked directories), then branches whose fork has come,
+ * then new runs in plan order (a branch whose fork is not there yet is put
+ * aside as blocked). */
 static void launch_some(driver *dr, size_t slots)
 {
     double now = rd_now();
+    slots += idle_trunks(dr);
     for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
         job *j = &dr->jobs[k];
         if (!j->waiting || now < j->wait_until) continue;
@@ -468,7 +607,18 @@ static void launch_some(driver *dr, size_t slots)
         dr->nwaiting--;
         launch(dr, j);
     }
-    while (dr->running < slots && dr->next < dr->njobs) launch(dr, &dr->jobs[dr->next++]);
+    for (size_t k = 0; k < dr->next && dr->nblocked; k++)
+        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], dr->running < slots);
+    while (dr->running < slots && dr->next < dr->njobs) {
+        job *j = &dr->jobs[dr->next++];
+        if (j->role == SWEEP_BRANCH) {
+            j->blocked = 1;
+            dr->nblocked++;
+            unblock(dr, j, 1);
+            continue;
+        }
+        launch(dr, j);
+    }
 }
 
 /* A run to do becomes a job: resumed in the directory the database knows
@@ -482,18 +632,42 @@ static int take_job(void *ctx, const exec_reg_run *r)
     j->lock_fd = -1;
     memcpy(j->key, r->key, 65);
     j->status = strdup(r->status);
+    const char *runs = dr->o->runs_dir ? dr->o->runs_dir : "runs", *sw = sweep_name(sweep_plan_sweep(dr->p));
     if (r->run_dir && guard_is_run_dir_of(r->run_dir, r->key)) {
         j->dir = strdup(r->run_dir);
+        j->dir_known = 1;
     } else {
         char d[4200];
-        snprintf(d, sizeof d, "%s/%s/%s", dr->o->runs_dir ? dr->o->runs_dir : "runs",
-                 sweep_name(sweep_plan_sweep(dr->p)), r->key);
+        snprintf(d, sizeof d, "%s/%s/%s", runs, sw, r->key);
         j->dir = strdup(d);
     }
     if (!j->status || !j->dir) {
         free(j->status);
         free(j->dir);
         return -1;
+    }
+    j->role = sweep_plan_role(dr->p, r->i);
+    j->trunk = -1;
+    if (j->role == SWEEP_TRUNK) dr->last_trunk = dr->njobs;
+    if (j->role == SWEEP_BRANCH) {
+        /* Its trunk: a job of this driver (the plan lists it just before
+         * its branches), or a run done or run elsewhere, in the directory
+         * the database knows. */
+        size_t t = dr->last_trunk;
+        if (t != (size_t)-1 && dr->jobs[t].i == sweep_plan_parent(dr->p, r->i)) {
+            j->trunk = (long)t;
+        } else {
+            char tkey[65], d[4200];
+            sweep_plan_key(dr->p, sweep_plan_parent(dr->p, r->i), tkey);
+            found f = {0};
+            db_run_by_key(dr->d, tkey, found_fn, &f);
+            if (f.run_dir && guard_is_run_dir_of(f.run_dir, tkey)) snprintf(d, sizeof d, "%s", f.run_dir);
+            else snprintf(d, sizeof d, "%s/%s/%s", runs, sw, tkey);
+            free(f.status);
+            free(f.run_dir);
+            j->trunk_dir = strdup(d);
+            if (!j->trunk_dir) return -1;
+        }
     }
     exec_estimate_run(dr->p, r->i, &j->est);
     dr->total_flops += j->est.flops;
@@ -515,6 +689,7 @@ static void cleanup(driver *dr)
     for (size_t k = 0; k < dr->njobs; k++) {
         free(dr->jobs[k].dir);
         free(dr->jobs[k].status);
+        free(dr->jobs[k].trunk_dir);
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
@@ -525,7 +700,7 @@ static void cleanup(driver *dr)
 
 int exec_run(const sweep_plan *p, const exec_options *o)
 {
-    driver dr = {.p = p, .o = o, .lock_fd = -1};
+    driver dr = {.p = p, .o = o, .lock_fd = -1, .last_trunk = (size_t)-1};
     char err[1024];
     const sweep *s = sweep_plan_sweep(p);
     sweep_trainer_info tr = sweep_trainer(s);
@@ -614,7 +789,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
             for (size_t k = 0; k < dr.njobs; k++)
                 if (dr.jobs[k].pid == pid) finish(&dr, &dr.jobs[k], ws);
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
-        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting))) break;
+        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
         progress_draw(&dr.pg, sweep_line, run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
@@ -631,11 +806,11 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
     exec_duration(rd_now() - dr.pg.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next + dr.nwaiting;
+    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nblocked + dr.nstuck;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
     if (dr.stopping) rc = XO_INTERRUPTED;
-    else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;
+    else rc = dr.nfailed || dr.skipped_failed || dr.nstuck ? XO_FAILED : XO_OK;
     cleanup(&dr);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static json_t *train_of(const json_t *cfg) { return json_object_get(cfg, "train"); }
 
@@ -74,4 +75,37 @@ uint64_t anneal_warmup_steps(const json_t *cfg, uint64_t total, size_t seqs_per_
     const json_t *tr = train_of(cfg), *w = json_object_get(tr, "warmup_epochs");
     if (json_is_number(w)) return (uint64_t)floor(json_number_value(w) * (double)seqs_per_epoch / batch + 1e-9);
     return (uint64_t)floor(json_number_value(json_object_get(tr, "warmup_frac")) * (double)total);
+}
+
+/* ---- a trunk's directory ---------------------------------------------------- */
+
+void anneal_fork_path(const char *trunk_dir, const char *branch_key, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/forks/%s", trunk_dir, branch_key);
+}
+
+void anneal_forks_json_path(const char *trunk_dir, char *buf, size_t n) { snprintf(buf, n, "%s/forks.json", trunk_dir); }
+
+void anneal_waiting_path(const char *trunk_dir, char *buf, size_t n) { snprintf(buf, n, "%s/waiting", trunk_dir); }
+
+int anneal_fork_state(const char *trunk_dir, const char *branch_key, int trunk_live, long long *fork_step,
+                      long long *stopped_at)
+{
+    char path[4200];
+    *fork_step = *stopped_at = -1;
+    anneal_forks_json_path(trunk_dir, path, sizeof path);
+    json_t *f = json_load_file(path, 0, NULL);
+    json_t *st = json_object_get(f, "stopped_at");
+    if (json_is_integer(st)) *stopped_at = json_integer_value(st);
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(f, "branches"), i, b)
+        if (!strcmp(json_string_value(json_object_get(b, "key")) ? json_string_value(json_object_get(b, "key")) : "",
+                    branch_key) && json_is_integer(json_object_get(b, "fork_step")))
+            *fork_step = json_integer_value(json_object_get(b, "fork_step"));
+    json_decref(f);
+    anneal_fork_path(trunk_dir, branch_key, path, sizeof path);
+    if (access(path, F_OK) == 0) return ANNEAL_FORK_READY;
+    if (*stopped_at >= 0 && *fork_step > *stopped_at) return ANNEAL_FORK_NOT_NEEDED;
+    return trunk_live ? ANNEAL_FORK_WAIT : ANNEAL_FORK_MISSING;
 }

@@ -46,6 +46,31 @@ json_t *anneal_branch_config(const json_t *trunk, const char *trunk_key, double 
 int anneal_branch_key(const json_t *trunk, const char *trunk_key, double epochs, char key[65], char *err,
                       size_t errlen);
 
+/* ---- a trunk's directory: what its branches and the drivers read -------
+ *
+ *   forks/KEY    the checkpoint branch KEY starts from, written when the
+ *                trunk passes that branch's fork step and kept.
+ *   forks.json   {"trunk": KEY, "total_steps": T, "stopped_at": S|null,
+ *                 "branches": [{"key", "epochs", "fork_step",
+ *                 "total_steps"}]}: written when the trunk starts, and
+ *                again with stopped_at when it stops early (docs/sweep.md),
+ *                after which branches forking later are not needed.
+ *   waiting      while the trunk waits for a branch's annealed value (its
+ *                early-stopping rule): that branch's key. A driver does not
+ *                count a waiting trunk against its workers.
+ */
+void anneal_fork_path(const char *trunk_dir, const char *branch_key, char *buf, size_t n);
+void anneal_forks_json_path(const char *trunk_dir, char *buf, size_t n);
+void anneal_waiting_path(const char *trunk_dir, char *buf, size_t n);
+
+/* Where branch `key` stands, from its trunk's directory. trunk_live is 1
+ * while the trunk may still write (running, or to be run), 0 once it has
+ * ended. *fork_step gets the branch's fork step when forks.json lists it
+ * (else -1), *stopped_at the trunk's early stop (else -1). */
+enum { ANNEAL_FORK_READY, ANNEAL_FORK_WAIT, ANNEAL_FORK_NOT_NEEDED, ANNEAL_FORK_MISSING };
+int anneal_fork_state(const char *trunk_dir, const char *branch_key, int trunk_live, long long *fork_step,
+                      long long *stopped_at);
+
 /* ---- steps (the trainer's arithmetic, kept here so the sweep agrees) ---- */
 
 /* Optimizer steps of a run of `epochs` epochs with seqs_per_epoch training
