@@ -172,6 +172,12 @@ static void write_status(const job *j, const char *status, const char *reason)
     rd_write_atomic(path, text, (size_t)n, err, sizeof err);
 }
 
+/* The directory of branch j's trunk. */
+static const char *trunk_dir_of(const driver *dr, const job *j)
+{
+    return j->trunk >= 0 ? dr->jobs[j->trunk].dir : j->trunk_dir;
+}
+
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
 
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
@@ -346,6 +352,7 @@ static void finish(driver *dr, job *j, int ws)
     if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
         progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
+    if (j->role == SWEEP_BRANCH) exec_record_fork(dr->d, j->id, j->dir, trunk_dir_of(dr, j));
     write_status(j, status, reason);
     guard_unlock(j->lock_fd); /* only now: the run is recorded */
     j->lock_fd = -1;
@@ -503,11 +510,6 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
 
 /* ---- annealed branches --------------------------------------------------- */
 
-/* The directory of branch j's trunk. */
-static const char *trunk_dir_of(const driver *dr, const job *j)
-{
-    return j->trunk >= 0 ? dr->jobs[j->trunk].dir : j->trunk_dir;
-}
 
 /* Whether j's trunk may still write its forks: it is to run here (and has
  * not ended), or another process holds its directory's lock. */

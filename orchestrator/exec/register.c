@@ -7,6 +7,7 @@
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/exec/internal.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <sha2.h>
@@ -36,6 +37,29 @@ static void found_free(found *f)
     free(f->run_dir);
     free(f->job_id);
     free(f->started_at);
+}
+
+void exec_record_fork(db *d, long long run_id, const char *dir, const char *trunk_dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    json_t *f = json_object_get(m, "fork_step");
+    long long step = json_is_integer(f) ? json_integer_value(f) : -1;
+    json_decref(m);
+    if (step < 0) {
+        json_t *w = NULL;
+        if (!trunk_dir) {
+            snprintf(path, sizeof path, "%s/worker.json", dir);
+            w = json_load_file(path, 0, NULL);
+            trunk_dir = json_string_value(json_object_get(w, "trunk"));
+        }
+        const char *slash = strrchr(dir, '/');
+        long long stopped;
+        if (trunk_dir) anneal_fork_state(trunk_dir, slash ? slash + 1 : dir, 0, &step, &stopped);
+        json_decref(w);
+    }
+    if (step >= 0) db_run_set_fork(d, run_id, step);
 }
 
 int exec_matches_only(const exec_options *o, const char *key)

@@ -17,10 +17,17 @@
  * shell was signalled, and waits. When the trainer ends without writing a
  * final status (an external trainer, or a crash), the worker writes it from
  * the exit status, so the driver always finds a final word.
+ *
+ * A branch (worker.json names its trunk's directory) first waits on its
+ * node until its trunk has written the checkpoint it forks from (the
+ * array lists each trunk before its branches, so a trunk's task starts
+ * first); it ends at once, untrained, when the trunk stopped early before
+ * its fork, and "interrupted" when the trunk ended without it.
  */
 #include "orchestrator/exec/internal_slurm.h"
 
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/run/anneal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,11 +39,51 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_child;
+static volatile sig_atomic_t g_child, g_stop;
 
 static void forward(int sig)
 {
+    g_stop = sig;
     if (g_child > 0) kill(g_child, sig);
+}
+
+/* How often a branch looks for its fork checkpoint. */
+#define FORK_POLL_SECONDS 2
+
+/* Wait until branch `key` in dir may start: 0 to train it, 1 when it is
+ * settled without training (its final status written). */
+static int wait_for_fork(const char *dir, const char *trunk, const char *key)
+{
+    char own[4200];
+    snprintf(own, sizeof own, "%s/checkpoint", dir);
+    if (access(own, F_OK) == 0) return 0; /* started before: it resumes its own */
+    int said = 0;
+    for (;;) {
+        char word[32], why[512];
+        long long fork_step, stopped_at;
+        sl_read_status(trunk, word, sizeof word, why, sizeof why);
+        int live = !strcmp(word, "pending") || !strcmp(word, "running") || !*word;
+        int st = anneal_fork_state(trunk, key, live, &fork_step, &stopped_at);
+        if (st == ANNEAL_FORK_READY) return 0;
+        if (st == ANNEAL_FORK_NOT_NEEDED) {
+            snprintf(why, sizeof why, "not trained: its trunk stopped early at step %lld (train.early_stop_margin), "
+                                      "before this branch's fork at step %lld", stopped_at, fork_step);
+            sl_write_status(dir, "done", why);
+            return 1;
+        }
+        if (st == ANNEAL_FORK_MISSING || g_stop) {
+            snprintf(why, sizeof why, g_stop ? "stopped while waiting for its trunk's fork checkpoint"
+                                             : "its trunk ended (%s) before writing the fork checkpoint; "
+                                               "`xover run` again submits both", word);
+            sl_write_status(dir, "interrupted", why);
+            return 1;
+        }
+        if (!said) {
+            fprintf(stderr, "xover worker: waiting for the fork checkpoint of trunk %s\n", trunk);
+            said = 1;
+        }
+        sleep(FORK_POLL_SECONDS);
+    }
 }
 
 /* Line `index` (0-based) of the list file, without its newline. */
@@ -132,6 +179,20 @@ static int run_dir(const char *dir)
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
     sl_write_status(dir, "running", NULL);
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = forward;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    const char *trunk = json_string_value(json_object_get(w, "trunk"));
+    if (trunk && key && wait_for_fork(dir, trunk, key)) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        guard_unlock(lock_fd);
+        free(argv);
+        json_decref(w);
+        return g_stop ? XO_INTERRUPTED : XO_OK;
+    }
     /* One BLAS thread per CPU of the task (set before the trainer starts:
      * OpenBLAS reads it once, when it loads). */
     const char *cpus = getenv("SLURM_CPUS_PER_TASK");
@@ -141,11 +202,6 @@ static int run_dir(const char *dir)
     char logp[4200];
     snprintf(logp, sizeof logp, "%s/log", dir);
 
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = forward;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
