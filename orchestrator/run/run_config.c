@@ -245,27 +245,15 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
 
 /* The fields of annealed branches (docs/sweep.md): a trunk (anneal_at) and
  * a branch (branch_of) need a warmup-stable-decay schedule with a decay. */
-static int check_anneal(const json_t *train, char *err, size_t errlen)
+static int check_family(const json_t *train, const json_t *at, const json_t *of, char *err, size_t errlen)
 {
-    const json_t *at = json_object_get(train, "anneal_at"), *of = json_object_get(train, "branch_of");
-    const char *sched = json_string_value(json_object_get(train, "schedule"));
-    double decay = json_number_value(json_object_get(train, "decay_frac"));
-    double warm = json_number_value(json_object_get(train, "warmup_frac"));
-    if (json_object_get(train, "warmup_epochs") && warm != 0) {
-        snprintf(err, errlen, "give train.warmup_frac or train.warmup_epochs, not both (warmup_frac is %g)", warm);
-        return -1;
-    }
-    if (json_integer_value(json_object_get(train, "cooldown_evals")) > 0 && (strcmp(sched, "wsd") || decay <= 0)) {
-        snprintf(err, errlen, "train.cooldown_evals needs a final decay (schedule wsd, decay_frac > 0)");
-        return -1;
-    }
-    if (!at && !of) return 0;
     const char *what = at ? "train.anneal_at" : "train.branch_of";
+    const char *sched = json_string_value(json_object_get(train, "schedule"));
     if (at && of) {
         snprintf(err, errlen, "a run is a trunk (train.anneal_at) or a branch (train.branch_of), not both");
         return -1;
     }
-    if (strcmp(sched, "wsd") || decay <= 0) {
+    if (strcmp(sched, "wsd") || json_number_value(json_object_get(train, "decay_frac")) <= 0) {
         snprintf(err, errlen, "%s needs schedule wsd with decay_frac > 0 (a branch is a cooldown)", what);
         return -1;
     }
@@ -287,6 +275,24 @@ static int check_anneal(const json_t *train, char *err, size_t errlen)
     }
     if (json_object_get(train, "early_stop_margin")) {
         snprintf(err, errlen, "a branch does not stop early: train.early_stop_margin belongs to its trunk");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_anneal(const json_t *train, char *err, size_t errlen)
+{
+    const json_t *at = json_object_get(train, "anneal_at"), *of = json_object_get(train, "branch_of");
+    double warm = json_number_value(json_object_get(train, "warmup_frac"));
+    if (json_object_get(train, "warmup_epochs") && warm != 0) {
+        snprintf(err, errlen, "give train.warmup_frac or train.warmup_epochs, not both (warmup_frac is %g)", warm);
+        return -1;
+    }
+    if ((at || of) && check_family(train, at, of, err, errlen)) return -1;
+    if (json_integer_value(json_object_get(train, "cooldown_evals")) > 0 &&
+        (strcmp(json_string_value(json_object_get(train, "schedule")), "wsd") ||
+         json_number_value(json_object_get(train, "decay_frac")) <= 0)) {
+        snprintf(err, errlen, "train.cooldown_evals needs a final decay (schedule wsd, decay_frac > 0)");
         return -1;
     }
     return 0;
