@@ -54,6 +54,7 @@ TEST(anneal_sweep_expands_each_run_into_a_trunk_then_its_branches)
         CHECK_NEAR(tnum(trunk, "warmup_epochs"), 6.4, 1e-12);
         CHECK_NEAR(tnum(trunk, "warmup_frac"), 0, 0);
         CHECK_INT(json_integer_value(json_object_get(train_of(trunk), "cooldown_evals")), 4);
+        CHECK_NEAR(tnum(trunk, "log_every"), 0.64, 1e-12); /* the largest point / 500 */
         CHECK_NEAR(tnum(trunk, "early_stop_margin"), 0.5, 0);
         double from, to;
         sweep_plan_span(p, t, &from, &to);

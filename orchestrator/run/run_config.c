@@ -95,6 +95,7 @@ static const field fields[] = {
      * through the final decay, and what makes a run a trunk or a branch. */
     {"train", "warmup_epochs", F_REAL, 0, -1, NULL, 0, 1e9, NULL},
     {"train", "cooldown_evals", F_INT, 0, -1, "0", 0, 1e6, NULL},
+    {"train", "log_every", F_REAL, 0, -1, NULL, 1e-9, 1e12, NULL},
     {"train", "anneal_at", F_LIST, 0, -1, NULL, 1e-9, 1e9, NULL},
     {"train", "branch_of", F_STR, 0, -1, NULL, 0, 0, NULL},
 };

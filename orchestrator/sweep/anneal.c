@@ -139,6 +139,10 @@ int sw_anneal_apply(const sweep *sw, json_t *cfg, const char *who, char *err, si
         json_object_del(tr, "warmup_frac");
         json_object_set_new(tr, "warmup_epochs", json_real(warm));
     }
+    /* Train lines at one cadence for the whole family (a window of losses
+     * that depended on each run's length would make a branch differ from
+     * its standalone run): about 500 over the longest run, as usual. */
+    if (!json_object_get(tr, "log_every")) json_object_set_new(tr, "log_every", json_real(round_sig(last / 500, 4)));
     if (!json_object_get(tr, "cooldown_evals"))
         json_object_set_new(tr, "cooldown_evals", json_integer(DEFAULT_COOLDOWN_EVALS));
     double decay = run_config_number(cfg, "train.decay_frac");

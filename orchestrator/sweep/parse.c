@@ -134,8 +134,9 @@ static json_t *defaults_config(void)
         return NULL;
     }
     run_config_fill_absent(d); /* fields absent unless given are axes too */
-    /* ... and the absolute warmup, whose absence stands for no number */
+    /* ... and those whose absence stands for no number */
     json_object_set_new(json_object_get(d, "train"), "warmup_epochs", json_real(0));
+    json_object_set_new(json_object_get(d, "train"), "log_every", json_real(1));
     return d;
 }
 
