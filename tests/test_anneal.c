@@ -175,14 +175,19 @@ TEST(anneal_run_config_fields_checked)
 {
     char err[512];
     const char *bad[][2] = {
-        {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"anneal_at\":[10,20]}}",
+        {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"anneal_at\":[10,20],"
+         "\"warmup_epochs\":1}}",
          "train.epochs (1) must be the largest point of train.anneal_at (20)"},
         {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"anneal_at\":[20,10],"
          "\"epochs\":10}}", "train.anneal_at must be in increasing order"},
-        {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"branch_of\":\"abc\"}}",
+        {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"anneal_at\":[10],"
+         "\"epochs\":10}}", "train.anneal_at needs an absolute warmup: train.warmup_epochs"},
+        {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"branch_of\":\"abc\","
+         "\"warmup_epochs\":1}}",
          "train.branch_of must be a run key"},
         {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"branch_of\":"
-         "\"0000000000000000000000000000000000000000000000000000000000000000\",\"early_stop_margin\":0.5}}",
+         "\"0000000000000000000000000000000000000000000000000000000000000000\",\"early_stop_margin\":0.5,"
+         "\"warmup_epochs\":1}}",
          "a branch does not stop early"},
         {"{\"objective\":\"ar\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},\"train\":{\"anneal_at\":[1],"
          "\"branch_of\":\"0000000000000000000000000000000000000000000000000000000000000000\"}}",

@@ -55,6 +55,7 @@
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/util/util.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/fault.h"
 #include "orchestrator/run/run_config.h"
 #include "orchestrator/run/train_source.h"
@@ -345,9 +346,82 @@ static int evaluate(model *m, train_source *src, const train_cfg *t, FILE *metri
     return 0;
 }
 
+/* Annealed branches (orchestrator/run/anneal.h): a trunk writes, at each
+ * branch's fork step, the checkpoint that branch starts from. */
+static int write_forks(const anneal_family *f, uint64_t step, const model *m, const model_ckpt_state *ck,
+                       char *err, size_t errlen)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->b[i].fork != step) continue;
+        char path[4300];
+        snprintf(path, sizeof path, "%s/forks", f->dir);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            return -1;
+        }
+        anneal_fork_path(f->dir, f->b[i].key, path, sizeof path);
+        if (access(path, F_OK) == 0) continue; /* written by an earlier attempt: the same bytes */
+        if (model_save(m, path, ck, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+/* A trunk at the fork step `step` with an early-stopping margin: wait for
+ * the branches forking earlier (their `waiting` file says which), then
+ * ANNEAL_GO or ANNEAL_STOP; -1 when a signal came meanwhile. */
+static int trunk_gate(const anneal_family *f, uint64_t step, rundir *rd, char *why, size_t whylen)
+{
+    char wpath[4300];
+    anneal_waiting_path(f->dir, wpath, sizeof wpath);
+    size_t wi = 0, said = (size_t)-1;
+    int g;
+    while ((g = anneal_gate(f, step, &wi, why, whylen)) == ANNEAL_WAIT && !stop_signal) {
+        if (said != wi) {
+            char text[80];
+            snprintf(text, sizeof text, "%s\n", f->b[wi].key);
+            write_atomic(wpath, text);
+            logf_(rd, "step %llu: waiting for the annealed value of the %g-epoch branch %.12s (train.early_stop_margin)",
+                  (unsigned long long)step, f->b[wi].epochs, f->b[wi].key);
+            said = wi;
+        }
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+    if (said != (size_t)-1) unlink(wpath);
+    return stop_signal ? -1 : g;
+}
+
+/* A branch without a checkpoint of its own starts from its trunk's. 0, or
+ * -1 with err. */
+static int load_fork(model *m, const json_t *cfg, const char *key, rundir *rd, uint64_t fork, model_ckpt_state *ck,
+                     char *err, size_t errlen)
+{
+    char tdir[4200], path[4400];
+    anneal_trunk_dir(cfg, rd->dir, tdir, sizeof tdir);
+    anneal_fork_path(tdir, key, path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        snprintf(err, errlen, "its fork checkpoint %s is not there: the trunk has not reached step %llu yet", path,
+                 (unsigned long long)fork);
+        return -1;
+    }
+    char why[1024];
+    if (model_load(m, path, ck, why, sizeof why)) {
+        snprintf(err, errlen, "fork checkpoint %s: %s", path, why);
+        return -1;
+    }
+    if (model_step(m) != fork) {
+        snprintf(err, errlen, "fork checkpoint %s is at step %llu, not this branch's fork step %llu", path,
+                 (unsigned long long)model_step(m), (unsigned long long)fork);
+        return -1;
+    }
+    logf_(rd, "forking from %s (step %llu)", path, (unsigned long long)fork);
+    return 0;
+}
+
 static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char *cache)
 {
     char err[8192], path[4200];
+    anneal_family fam = {0};
     train_cfg t;
     if (read_train_cfg(cfg, &t, err, sizeof err)) {
         set_status(rd, "failed", err);
@@ -392,7 +466,17 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     uint64_t eval_iv = (uint64_t)llround(t.eval_unit == EVAL_STEP ? t.eval_every : t.eval_every * spe / B);
     if (eval_iv < 1) eval_iv = 1;
     double steps_per_epoch = (double)spe / B;
-    uint64_t log_iv = total / 500 > 0 ? total / 500 : 1;
+    /* Annealed branches: a trunk trains at the constant rate to its last
+     * fork; a branch (and any run with an absolute warmup or a train-line
+     * cadence) sizes its warmup and windows the same way as its family. */
+    int trunk = anneal_is_trunk(cfg), branch = anneal_is_branch(cfg);
+    if (trunk && anneal_family_open(cfg, cfg_key, rd->dir, spe, B, &fam, err, sizeof err)) goto fail;
+    if (trunk) total = fam.total;
+    uint64_t warm = anneal_warmup_steps(cfg, total, spe, B);
+    uint64_t dec = trunk ? 0 : anneal_decay_steps(total, t.decay);
+    uint64_t cool_n = (uint64_t)run_config_number(cfg, "train.cooldown_evals");
+    uint64_t fork = branch ? anneal_fork_step(total, t.decay) : 0;
+    uint64_t log_iv = anneal_log_interval(cfg, total, spe, B);
 
     /* model.json: sizes and costs, for the orchestrator and for people. */
     size_t ne, np = model_param_count(mc, &ne), nact = model_active_param_count(mc);
@@ -426,6 +510,12 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             goto fail;
         }
         logf_(rd, "resuming from step %llu", (unsigned long long)model_step(m));
+    } else if (branch) {
+        if (load_fork(m, cfg, cfg_key, rd, fork, &ck, err, sizeof err) ||
+            train_source_set_position(src, ck.data_pos)) {
+            if (!*err) snprintf(err, sizeof err, "its fork checkpoint's data position does not fit this data");
+            goto fail;
+        }
     }
     uint64_t step = model_step(m);
     if (cut_metrics(mpath, step == 0 ? -1 : (long long)step)) {
@@ -461,8 +551,35 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     const char *stop_env = getenv("XOVER_TRAIN_STOP_AT");
     uint64_t stop_at = stop_env ? strtoull(stop_env, NULL, 10) : 0;
     model_step_stats st = {0, 0};
-    while (step < total && !stop_signal && !stopped) {
-        float lr = model_lr(t.sched, step, total, (float)t.lr, t.warmup, t.decay, t.min_frac);
+    if (trunk && anneal_family_write(&fam, stopped ? (long long)step : -1, err, sizeof err)) goto fail;
+    for (;;) {
+        if (trunk) {
+            /* The state at this step is what a standalone run of each
+             * branch forking here has: its fork checkpoint; then the
+             * family's early-stopping rule. */
+            ck.extra[0] = wsum, ck.extra[1] = wn, ck.extra[2] = waux, ck.extra[3] = wdrop;
+            ck.extra[4] = best_val, ck.extra[5] = have_best, ck.extra[6] = stopped;
+            train_source_get_position(src, ck.data_pos);
+            if (write_forks(&fam, step, m, &ck, err, sizeof err)) goto fail;
+            char why[512];
+            int g = stopped || step >= total ? ANNEAL_GO : trunk_gate(&fam, step, rd, why, sizeof why);
+            if (g == ANNEAL_STOP) {
+                char rest[64];
+                snprintf(rest, sizeof rest, ",\"early_stop\":%llu", (unsigned long long)total);
+                metric_line(metrics, step, step * tok_step, train_source_epoch(src), step * tok_step * fpt, rest);
+                logf_(rd, "stopping early at step %llu of %llu: %s", (unsigned long long)step, (unsigned long long)total,
+                      why);
+                stopped = 1;
+                ck.extra[6] = 1;
+                if (anneal_family_write(&fam, (long long)step, err, sizeof err)) goto fail;
+            }
+            if (g != ANNEAL_GO) {
+                if (flush_file(metrics) || save_checkpoint(m, ckpath, &ck, err, sizeof err)) goto fail;
+                break;
+            }
+        }
+        if (!(step < total && !stop_signal && !stopped)) break;
+        float lr = model_lr_steps(t.sched, step, total, (float)t.lr, warm, dec, t.min_frac);
         train_source_next_batch(src, tokens, B);
         if (fault_due(&g_fault, FAULT_NAN, step + 1)) {
             size_t np_; /* every parameter: a single one may be an unused embedding row */
@@ -481,7 +598,8 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             wdrop += dropped;
         }
         double seen = step * tok_step, flops = seen * fpt;
-        if (step % log_iv == 0 || step == total) {
+        int at_end = step == total && !trunk; /* a trunk's end is its last branch's fork */
+        if (step % log_iv == 0 || at_end) {
             char rest[256];
             int k = snprintf(rest, sizeof rest, ",\"train_loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g", wsum / wn,
                              lr, st.grad_norm);
@@ -492,14 +610,14 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             wsum = wn = waux = wdrop = 0;
         }
         int evaled = 0;
-        if (eval_due(&t, step, eval_iv, steps_per_epoch) || step == total) {
+        if (eval_due(&t, step, eval_iv, steps_per_epoch) || at_end || anneal_cooldown_due(step, total, dec, cool_n)) {
             if (evaluate(m, src, &t, metrics, step, seen, flops, &val, err, sizeof err)) goto fail;
             logf_(rd, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)step, st.loss,
                   val, train_source_epoch(src));
             evaled = 1;
             if (isfinite(val) && (!have_best || val < best_val)) {
                 best_val = val, have_best = 1;
-            } else if (t.stop_margin > 0 && have_best && val > best_val + t.stop_margin && step < total) {
+            } else if (!trunk && t.stop_margin > 0 && have_best && val > best_val + t.stop_margin && step < total) {
                 /* The line's value is the planned length, so the crossover
                  * knows how far this run's best-so-far stands (docs/run-config.md). */
                 char rest[64];
@@ -511,7 +629,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
             }
         }
         int ckpt = t.ckpt_every ? step % t.ckpt_every == 0 : evaled;
-        if (ckpt || step == total || stop_signal) {
+        if (ckpt || step == total || stop_signal) { /* (a trunk's: before its last fork is written) */
             ck.extra[0] = wsum;
             ck.extra[1] = wn;
             ck.extra[2] = waux;
@@ -541,7 +659,7 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
     }
     if (tty) fputc('\n', stderr);
     if (stop_signal && step < total) {
-        /* The loop checkpointed at this step before leaving. */
+        /* The loop checkpointed at this step before leaving (a waiting trunk too). */
         char why[64];
         snprintf(why, sizeof why, "signal %d at step %llu", (int)stop_signal, (unsigned long long)step);
         if (step == step0) { /* no step ran since start: make sure a checkpoint exists */
@@ -574,6 +692,7 @@ fail:
     logf_(rd, "failed: %s", err);
     cli_error(rc, "%s", err);
 out:
+    anneal_family_free(&fam);
     if (metrics) fclose(metrics);
     free(tokens);
     model_free(m);

@@ -5,8 +5,11 @@
 
 #include "orchestrator/run/run_config.h"
 
+#include "orchestrator/util/util.h"
+
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,4 +111,143 @@ int anneal_fork_state(const char *trunk_dir, const char *branch_key, int trunk_l
     if (access(path, F_OK) == 0) return ANNEAL_FORK_READY;
     if (*stopped_at >= 0 && *fork_step > *stopped_at) return ANNEAL_FORK_NOT_NEEDED;
     return trunk_live ? ANNEAL_FORK_WAIT : ANNEAL_FORK_MISSING;
+}
+
+/* ---- the trainer's side ----------------------------------------------------------- */
+
+int anneal_family_open(const json_t *trunk, const char *key, const char *dir, size_t seqs_per_epoch, int batch,
+                       anneal_family *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "%s", dir);
+    snprintf(f->key, sizeof f->key, "%s", key);
+    f->n = anneal_npoints(trunk);
+    f->b = calloc(f->n ? f->n : 1, sizeof *f->b);
+    if (!f->b) return snprintf(err, errlen, "out of memory"), -1;
+    double decay = json_number_value(json_object_get(train_of(trunk), "decay_frac"));
+    f->margin = run_config_number(trunk, "train.early_stop_margin");
+    for (size_t i = 0; i < f->n; i++) {
+        anneal_branch *b = &f->b[i];
+        b->epochs = anneal_point(trunk, i);
+        if (anneal_branch_key(trunk, key, b->epochs, b->key, err, errlen)) {
+            anneal_family_free(f);
+            return -1;
+        }
+        b->total = anneal_total_steps(b->epochs, seqs_per_epoch, batch);
+        b->fork = anneal_fork_step(b->total, decay);
+        if (b->fork > f->total) f->total = b->fork;
+    }
+    if (f->total < 1) {
+        anneal_family_free(f);
+        return snprintf(err, errlen, "train.anneal_at: every point forks at step 0 (too few steps per epoch)"), -1;
+    }
+    return 0;
+}
+
+void anneal_family_free(anneal_family *f)
+{
+    free(f->b);
+    f->b = NULL;
+    f->n = 0;
+}
+
+int anneal_family_write(const anneal_family *f, long long stopped_at, char *err, size_t errlen)
+{
+    json_t *bs = json_array();
+    for (size_t i = 0; bs && i < f->n; i++)
+        json_array_append_new(bs, json_pack("{s:s, s:f, s:I, s:I}", "key", f->b[i].key, "epochs", f->b[i].epochs,
+                                            "fork_step", (json_int_t)f->b[i].fork, "total_steps",
+                                            (json_int_t)f->b[i].total));
+    json_t *o = json_pack("{s:s, s:I, s:o, s:o}", "trunk", f->key, "total_steps", (json_int_t)f->total, "stopped_at",
+                          stopped_at >= 0 ? json_integer(stopped_at) : json_null(), "branches", bs);
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    char path[4200];
+    anneal_forks_json_path(f->dir, path, sizeof path);
+    int rc = text ? xo_write_atomic(path, text, strlen(text)) : -1;
+    free(text);
+    if (rc) snprintf(err, errlen, "cannot write %s", path);
+    return rc;
+}
+
+/* Branch b's annealed val_loss: 0 (done, *v set), 1 (failed: no value), 2
+ * (not there yet). */
+static int branch_result(const anneal_family *f, const anneal_branch *b, double *v)
+{
+    char dir[4200], path[4300], word[32] = "";
+    const char *slash = strrchr(f->dir, '/');
+    snprintf(dir, sizeof dir, "%.*s%s%s", slash ? (int)(slash - f->dir) : 0, f->dir, slash ? "/" : "", b->key);
+    snprintf(path, sizeof path, "%s/status", dir);
+    FILE *s = fopen(path, "r");
+    if (s) {
+        if (!fgets(word, sizeof word, s)) word[0] = 0;
+        fclose(s);
+    }
+    word[strcspn(word, "\n")] = 0;
+    if (!strcmp(word, "failed")) return 1;
+    if (strcmp(word, "done")) return 2;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *m = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    while (m && getline(&line, &cap, m) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *st = json_object_get(o, "step"), *val = json_object_get(o, "val_loss");
+        if (json_is_integer(st) && (uint64_t)json_integer_value(st) == b->total && json_is_number(val))
+            *v = json_number_value(val), found = 1;
+        json_decref(o);
+    }
+    free(line);
+    if (m) fclose(m);
+    return found ? 0 : 1; /* done without a last evaluation: no value */
+}
+
+int anneal_gate(const anneal_family *f, uint64_t step, size_t *waiting_for, char *why, size_t whylen)
+{
+    if (f->margin <= 0 || step >= f->total) return ANNEAL_GO;
+    int at_fork = 0;
+    for (size_t i = 0; i < f->n; i++) at_fork |= f->b[i].fork == step;
+    if (!at_fork) return ANNEAL_GO;
+    double best = INFINITY;
+    for (size_t i = 0; i < f->n && f->b[i].fork < step; i++) {
+        double v;
+        int r = branch_result(f, &f->b[i], &v);
+        if (r == 2) {
+            *waiting_for = i;
+            return ANNEAL_WAIT;
+        }
+        if (r == 1) continue;
+        if (v < best) best = v;
+        else if (v > best + f->margin) {
+            snprintf(why, whylen, "the %g-epoch branch's annealed val_loss %.4f is more than %g above the best "
+                                  "annealed value, %.4f (train.early_stop_margin)", f->b[i].epochs, v, f->margin, best);
+            return ANNEAL_STOP;
+        }
+    }
+    return ANNEAL_GO;
+}
+
+int anneal_cooldown_due(uint64_t step, uint64_t total, uint64_t decay_steps, uint64_t n)
+{
+    if (!n || !decay_steps || step > total || step <= total - decay_steps) return 0;
+    uint64_t start = total - decay_steps, k = step - start; /* 1..decay_steps */
+    return (k * n) / decay_steps > ((k - 1) * n) / decay_steps;
+}
+
+uint64_t anneal_log_interval(const json_t *cfg, uint64_t total, size_t seqs_per_epoch, int batch)
+{
+    const json_t *e = json_object_get(train_of(cfg), "log_every");
+    if (json_is_number(e)) {
+        long long n = llround(json_number_value(e) * (double)seqs_per_epoch / batch);
+        return n < 1 ? 1 : (uint64_t)n;
+    }
+    return total / 500 > 0 ? total / 500 : 1;
+}
+
+void anneal_trunk_dir(const json_t *branch, const char *dir, char *buf, size_t n)
+{
+    const char *of = json_string_value(json_object_get(train_of(branch), "branch_of"));
+    const char *slash = strrchr(dir, '/');
+    snprintf(buf, n, "%.*s%s%s", slash ? (int)(slash - dir) : 0, dir, slash ? "/" : "", of ? of : "");
 }

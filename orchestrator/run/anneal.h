@@ -84,4 +84,50 @@ uint64_t anneal_fork_step(uint64_t total, double decay_frac);
  * train.warmup_epochs when given, else train.warmup_frac of total. */
 uint64_t anneal_warmup_steps(const json_t *cfg, uint64_t total, size_t seqs_per_epoch, int batch);
 
+/* ---- the trainer's side ------------------------------------------------------ */
+
+/* A trunk's branches in the trainer's terms, for a run with seqs_per_epoch
+ * training sequences in batches of `batch`. */
+typedef struct {
+    char key[65];
+    double epochs;
+    uint64_t total, fork; /* its steps; the trunk's step it starts from */
+} anneal_branch;
+typedef struct {
+    char dir[4096];       /* the trunk's run directory */
+    char key[65];
+    anneal_branch *b;     /* in point order */
+    size_t n;
+    uint64_t total;       /* the trunk's steps: the largest fork */
+    double margin;        /* train.early_stop_margin: the family's rule; 0 = none */
+} anneal_family;
+/* 0, or -1 with err. Free with anneal_family_free. */
+int anneal_family_open(const json_t *trunk, const char *key, const char *dir, size_t seqs_per_epoch, int batch,
+                       anneal_family *f, char *err, size_t errlen);
+void anneal_family_free(anneal_family *f);
+/* Write forks.json (stopped_at < 0: not stopped). 0, or -1 with err. */
+int anneal_family_write(const anneal_family *f, long long stopped_at, char *err, size_t errlen);
+
+/* The early-stopping rule of a family with a margin (docs/sweep.md), at
+ * step `step` of the trunk (GO unless it is a fork step), before it trains
+ * past it: it needs the annealed
+ * val_loss of every branch forking earlier. ANNEAL_GO: train on;
+ * ANNEAL_STOP: stop here (why says so); ANNEAL_WAIT: a branch's result is
+ * not there yet (*waiting_for is its index): call again later. Branches
+ * that failed count as no value. */
+enum { ANNEAL_GO, ANNEAL_STOP, ANNEAL_WAIT };
+int anneal_gate(const anneal_family *f, uint64_t step, size_t *waiting_for, char *why, size_t whylen);
+
+/* train.cooldown_evals: whether to evaluate after `step` of a run of
+ * `total` steps whose last decay_steps decay, n times evenly through it
+ * (the n-th at the last step). */
+int anneal_cooldown_due(uint64_t step, uint64_t total, uint64_t decay_steps, uint64_t n);
+/* Train lines every this many steps: train.log_every epochs when given,
+ * else about 500 a run. */
+uint64_t anneal_log_interval(const json_t *cfg, uint64_t total, size_t seqs_per_epoch, int batch);
+
+/* A branch's trunk directory: beside its own (docs/sweep.md), named by
+ * train.branch_of. */
+void anneal_trunk_dir(const json_t *branch, const char *dir, char *buf, size_t n);
+
 #endif

@@ -258,6 +258,11 @@ static int check_family(const json_t *train, const json_t *at, const json_t *of,
         snprintf(err, errlen, "%s needs schedule wsd with decay_frac > 0 (a branch is a cooldown)", what);
         return -1;
     }
+    if (!json_object_get(train, "warmup_epochs")) {
+        /* a warmup of warmup_frac would differ with each branch's length */
+        snprintf(err, errlen, "%s needs an absolute warmup: train.warmup_epochs", what);
+        return -1;
+    }
     if (at) {
         double last = json_number_value(json_array_get(at, json_array_size(at) - 1));
         double epochs = json_number_value(json_object_get(train, "epochs"));
