@@ -395,9 +395,10 @@ static int found_fn(void *ctx, const db_run_info *r)
 }
 
 /* A trunk waits for a branch's annealed value (its `waiting` file names the
- * branch). If this driver will not run that branch (--only left it out, or
- * its fork never came), the wait would never end: stop the trunk, which
- * checkpoints and is resumed by a later `xover run`. */
+ * branch). If this driver does not run that branch (--only left it out) and
+ * it is not done, the wait would never end: stop the trunk, which
+ * checkpoints and is resumed by a later `xover run`. (A branch of this
+ * driver that failed ends the wait itself: the trunk reads its status.) */
 static void check_trunk_wait(driver *dr, job *j, double now)
 {
     char path[4300], key[80] = "";
@@ -409,7 +410,7 @@ static void check_trunk_wait(driver *dr, job *j, double now)
     key[strcspn(key, "\n")] = 0;
     if (strlen(key) != 64) return; /* being written */
     for (size_t k = 0; k < dr->njobs; k++)
-        if (!strcmp(dr->jobs[k].key, key) && (!dr->jobs[k].finished || !strcmp(dr->jobs[k].status, "done"))) return;
+        if (!strcmp(dr->jobs[k].key, key)) return;
     found fd = {0};
     db_run_by_key(dr->d, key, found_fn, &fd);
     int done = fd.status && !strcmp(fd.status, "done");
@@ -457,7 +458,6 @@ static void tend(driver *dr)
 }
 
 /* ---- setup -------------------------------------------------------------- */
-
 
 /* Claim run j before starting it: take its run lock, then look again at its
  * status, which another driver (of another sweep with this run) may have
@@ -509,7 +509,6 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
 }
 
 /* ---- annealed branches --------------------------------------------------- */
-
 
 /* Whether j's trunk may still write its forks: it is to run here (and has
  * not ended), or another process holds its directory's lock. */
