@@ -37,6 +37,7 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     double from, to;
     sweep_plan_span(p, i, &from, &to);
     e->tokens = (to - from) * u;
+    e->from_tokens = from * u;
     e->flops = e->tokens * model_flops_per_token(&c);
 }
 
