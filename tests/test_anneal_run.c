@@ -412,4 +412,30 @@ TEST(anneal_early_stop_rule_reads_the_branches_and_ignores_timing)
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "nothing to run: 8 runs done");
     harness_proc_free(&r);
+    /* The trunk alone (--only): at its first wait, for a branch this run
+     * does not include, it is stopped, resumable, not retried; a full run
+     * then finishes with the same numbers. */
+    char *tkey = helper_qtext(db[0], "SELECT substr(key, 1, 16) FROM runs WHERE role = 'trunk'");
+    CHECK(tkey);
+    tkey[strcspn(tkey, " \n")] = 0;
+    char odb[512], oruns[512];
+    harness_path(odb, sizeof odb, "only.db");
+    harness_path(oruns, sizeof oruns, "runs-only");
+    const char *argv[] = {harness_xover(), "run", sweep, "--db", odb, "--runs-dir", oruns, "--only", tkey, NULL};
+    r = harness_run(argv, NULL);
+    free(tkey);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "which this `xover run` does not run");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(odb, "SELECT count(*) FROM runs WHERE role = 'trunk' AND status = 'interrupted' AND "
+                               "attempts = 1 AND error LIKE 'its early-stopping rule waits for branch %'"), 1);
+    r = run_j(sweep, odb, oruns, "2", NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    x = rel_dump_metrics(odb);
+    y = rel_dump_metrics(db[0]);
+    same = x && y && !strcmp(x, y);
+    free(x);
+    free(y);
+    CHECK(same);
 }

@@ -69,6 +69,8 @@ typedef struct {
     char *trunk_dir;   /* a branch whose trunk is not run here: the trunk's directory */
     int blocked;       /* a branch waiting for its fork */
     int dir_known;     /* the directory came from the database (a resumed run) */
+    int held;          /* a trunk stopped because it waits for a branch not run here */
+    char held_for[65];
 } job;
 
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
@@ -331,6 +333,10 @@ static void finish(driver *dr, job *j, int ws)
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
+    } else if (j->held && (code == XO_INTERRUPTED || sig)) {
+        status = "interrupted"; /* stopped by check_trunk_wait: a later run resumes it */
+        snprintf(reason, sizeof reason, "its early-stopping rule waits for branch %.12s, which this run does not include",
+                 j->held_for);
     } else if ((sig || code == XO_INTERRUPTED) && !dr->stopping && j->retries < EXEC_SIGNAL_RETRIES) {
         /* Killed from outside: transient, as far as we can tell. The run
          * resumes from its checkpoint at once. */
@@ -359,7 +365,7 @@ static void finish(driver *dr, job *j, int ws)
     j->pid = 0;
     j->finished = 1;
     dr->running--;
-    if (!strcmp(status, "interrupted") && !dr->stopping) {
+    if (!strcmp(status, "interrupted") && !dr->stopping && !j->held) {
         j->finished = 0;
         j->waiting = 1;
         j->wait_until = rd_now();
@@ -419,6 +425,8 @@ static void check_trunk_wait(driver *dr, job *j, double now)
     if (done) return;
     progress_event(&dr->pg, "stopping trunk %.12s: it waits for branch %.12s, which this `xover run` does not run",
                    j->key, key);
+    j->held = 1;
+    memcpy(j->held_for, key, 65); /* 64 hex digits, checked above */
     j->term_at = now;
     signal_job(j, SIGTERM);
 }
@@ -811,7 +819,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
     if (dr.stopping) rc = XO_INTERRUPTED;
-    else rc = dr.nfailed || dr.skipped_failed || dr.nstuck ? XO_FAILED : XO_OK;
+    else rc = dr.nfailed || dr.skipped_failed || dr.nstuck || dr.ninterrupted ? XO_FAILED : XO_OK;
     cleanup(&dr);
     return rc;
 }
