@@ -220,6 +220,18 @@ TEST(anneal_driver_starts_no_branch_before_its_fork_exists)
     free(x);
     free(y);
     CHECK(same);
+    /* `xover rm` of a trunk takes its branches (rows and directories) along */
+    char *tkey = helper_qtext(b, "SELECT substr(key, 1, 16) FROM runs WHERE role = 'trunk' AND objective = 'ar'");
+    CHECK(tkey);
+    tkey[strcspn(tkey, " \n")] = 0;
+    const char *rm[] = {harness_xover(), "rm", tkey, "--db", b, "--yes", NULL};
+    harness_proc r = harness_run(rm, NULL);
+    free(tkey);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "and its 3 annealed branches");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(b, "SELECT count(*) FROM runs WHERE objective = 'ar'"), 0);
+    CHECK_INT(helper_qint(b, "SELECT count(*) FROM runs WHERE objective = 'mdm'"), 4);
 }
 
 TEST(anneal_failed_trunk_leaves_later_branches_pending_then_resumes)

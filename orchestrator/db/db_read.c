@@ -187,11 +187,15 @@ int db_export(db *d, const char *where, long long *count, const db_sink *sink)
 /* ---- rm ----------------------------------------------------------------- */
 
 /* THE set `xover rm` deletes, in every statement below: the runs of sweep
- * ?1 that no other sweep lists, or (?1 <= 0) the run with key ?2. */
-#define RM_RUNS                                                                            \
-    "(SELECT id FROM runs WHERE CASE WHEN ?1 > 0 THEN "                                    \
+ * ?1 that no other sweep lists, or (?1 <= 0) the run with key ?2; and the
+ * annealed branches of the trunks among them (runs.parent_id, schema 5),
+ * which cannot outlive the trunk they fork from. */
+#define RM_CHOSEN                                                                          \
+    "CASE WHEN ?1 > 0 THEN "                                                               \
     "id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) "                           \
-    "AND id NOT IN (SELECT run_id FROM sweep_runs WHERE sweep_id <> ?1) ELSE key = ?2 END)"
+    "AND id NOT IN (SELECT run_id FROM sweep_runs WHERE sweep_id <> ?1) ELSE key = ?2 END"
+#define RM_RUNS                                                                            \
+    "(SELECT id FROM runs WHERE " RM_CHOSEN " OR parent_id IN (SELECT id FROM runs WHERE " RM_CHOSEN "))"
 
 static sqlite3_stmt *rm_stmt(db *d, const char *sql, long long sweep_id, const char *key)
 {
