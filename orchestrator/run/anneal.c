@@ -3,14 +3,18 @@
  */
 #include "orchestrator/run/anneal.h"
 
+#include "orchestrator/run/run.h"
 #include "orchestrator/run/run_config.h"
-
 #include "orchestrator/util/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static json_t *train_of(const json_t *cfg) { return json_object_get(cfg, "train"); }
@@ -84,20 +88,15 @@ uint64_t anneal_warmup_steps(const json_t *cfg, uint64_t total, size_t seqs_per_
 
 void anneal_fork_path(const char *trunk_dir, const char *branch_key, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/forks/%s", trunk_dir, branch_key);
+    snprintf(buf, n, "%s/%s", rundir_path(trunk_dir, RUN_FORKS).s, branch_key);
 }
-
-void anneal_forks_json_path(const char *trunk_dir, char *buf, size_t n) { snprintf(buf, n, "%s/forks.json", trunk_dir); }
-
-void anneal_waiting_path(const char *trunk_dir, char *buf, size_t n) { snprintf(buf, n, "%s/waiting", trunk_dir); }
 
 int anneal_fork_state(const char *trunk_dir, const char *branch_key, int trunk_live, long long *fork_step,
                       long long *stopped_at)
 {
-    char path[4200];
+    char path[PATH_MAX + 100];
     *fork_step = *stopped_at = -1;
-    anneal_forks_json_path(trunk_dir, path, sizeof path);
-    json_t *f = json_load_file(path, 0, NULL);
+    json_t *f = json_load_file(rundir_path(trunk_dir, RUN_FORKS_JSON).s, 0, NULL);
     json_t *st = json_object_get(f, "stopped_at");
     if (json_is_integer(st)) *stopped_at = json_integer_value(st);
     size_t i;
@@ -162,32 +161,30 @@ int anneal_family_write(const anneal_family *f, long long stopped_at, char *err,
                           stopped_at >= 0 ? json_integer(stopped_at) : json_null(), "branches", bs);
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
-    char path[4200];
-    anneal_forks_json_path(f->dir, path, sizeof path);
-    int rc = text ? xo_write_atomic(path, text, strlen(text)) : -1;
+    run_path path = rundir_path(f->dir, RUN_FORKS_JSON);
+    int rc = text ? xo_write_atomic(path.s, text, strlen(text)) : -1;
     free(text);
-    if (rc) snprintf(err, errlen, "cannot write %s", path);
+    if (rc) snprintf(err, errlen, "cannot write %s: %s", path.s, strerror(errno));
     return rc;
 }
 
-/* Branch b's annealed val_loss: 0 (done, *v set), 1 (failed: no value), 2
- * (not there yet). */
+/* Branch b's directory: beside its trunk's. */
+static void branch_dir(const anneal_family *f, const anneal_branch *b, char *buf, size_t n)
+{
+    const char *slash = strrchr(f->dir, '/');
+    snprintf(buf, n, "%.*s%s%s", slash ? (int)(slash - f->dir) : 0, f->dir, slash ? "/" : "", b->key);
+}
+
+/* Branch b's annealed val_loss, the value of its last step: 0 (done, *v
+ * set), 1 (failed, or done without it: no value), 2 (not there yet). */
 static int branch_result(const anneal_family *f, const anneal_branch *b, double *v)
 {
-    char dir[4200], path[4300], word[32] = "";
-    const char *slash = strrchr(f->dir, '/');
-    snprintf(dir, sizeof dir, "%.*s%s%s", slash ? (int)(slash - f->dir) : 0, f->dir, slash ? "/" : "", b->key);
-    snprintf(path, sizeof path, "%s/status", dir);
-    FILE *s = fopen(path, "r");
-    if (s) {
-        if (!fgets(word, sizeof word, s)) word[0] = 0;
-        fclose(s);
-    }
-    word[strcspn(word, "\n")] = 0;
+    char dir[PATH_MAX], word[32], reason[8];
+    branch_dir(f, b, dir, sizeof dir);
+    rundir_status(dir, word, sizeof word, reason, sizeof reason);
     if (!strcmp(word, "failed")) return 1;
     if (strcmp(word, "done")) return 2;
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    FILE *m = fopen(path, "r");
+    FILE *m = fopen(rundir_path(dir, RUN_METRICS).s, "r");
     char *line = NULL;
     size_t cap = 0;
     int found = 0;
@@ -200,7 +197,7 @@ static int branch_result(const anneal_family *f, const anneal_branch *b, double 
     }
     free(line);
     if (m) fclose(m);
-    return found ? 0 : 1; /* done without a last evaluation: no value */
+    return found ? 0 : 1;
 }
 
 int anneal_gate(const anneal_family *f, uint64_t step, size_t *waiting_for, char *why, size_t whylen)
@@ -250,4 +247,69 @@ void anneal_trunk_dir(const json_t *branch, const char *dir, char *buf, size_t n
     const char *of = json_string_value(json_object_get(train_of(branch), "branch_of"));
     const char *slash = strrchr(dir, '/');
     snprintf(buf, n, "%.*s%s%s", slash ? (int)(slash - dir) : 0, dir, slash ? "/" : "", of ? of : "");
+}
+
+/* ---- the loop's three moves ---------------------------------------------------------- */
+
+int anneal_write_forks(const anneal_family *f, uint64_t step, const model *m, const model_ckpt_state *ck,
+                       const char *text, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->b[i].fork != step) continue;
+        run_path dir = rundir_path(f->dir, RUN_FORKS);
+        if (mkdir(dir.s, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", dir.s, strerror(errno));
+            return -1;
+        }
+        char path[PATH_MAX + 100];
+        anneal_fork_path(f->dir, f->b[i].key, path, sizeof path);
+        if (access(path, F_OK) == 0) continue; /* an earlier attempt's: the same bytes */
+        if (model_save_text(m, path, ck, text, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int anneal_wait_gate(const anneal_family *f, uint64_t step, FILE *log, volatile sig_atomic_t *stop, char *why,
+                     size_t whylen)
+{
+    run_path wpath = rundir_path(f->dir, RUN_WAITING);
+    size_t wi = 0, said = (size_t)-1;
+    int g;
+    while ((g = anneal_gate(f, step, &wi, why, whylen)) == ANNEAL_WAIT && !*stop) {
+        if (said != wi) {
+            char text[80];
+            snprintf(text, sizeof text, "%s\n", f->b[wi].key);
+            xo_write_atomic(wpath.s, text, strlen(text));
+            rundir_log(log, "step %llu: waiting for the annealed value of the %g-epoch branch %.12s "
+                            "(train.early_stop_margin)", (unsigned long long)step, f->b[wi].epochs, f->b[wi].key);
+            said = wi;
+        }
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+    if (said != (size_t)-1) unlink(wpath.s);
+    return *stop ? -1 : g;
+}
+
+int anneal_load_fork(const json_t *branch, const char *key, const char *dir, uint64_t fork, model *m,
+                     model_ckpt_state *ck, char *text, size_t textlen, char *err, size_t errlen)
+{
+    char tdir[PATH_MAX], path[PATH_MAX + 100], why[1024];
+    anneal_trunk_dir(branch, dir, tdir, sizeof tdir);
+    anneal_fork_path(tdir, key, path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        snprintf(err, errlen, "its fork checkpoint %s is not there: its trunk has not reached step %llu yet", path,
+                 (unsigned long long)fork);
+        return -1;
+    }
+    if (model_load_text(m, path, ck, text, textlen, why, sizeof why)) {
+        snprintf(err, errlen, "fork checkpoint %s: %s", path, why);
+        return -1;
+    }
+    if (model_step(m) != fork) {
+        snprintf(err, errlen, "fork checkpoint %s is at step %llu, not this branch's fork step %llu", path,
+                 (unsigned long long)model_step(m), (unsigned long long)fork);
+        return -1;
+    }
+    return 0;
 }

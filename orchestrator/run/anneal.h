@@ -24,9 +24,13 @@
 #ifndef XOVER_ANNEAL_H
 #define XOVER_ANNEAL_H
 
+#include "models/models.h"
+
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* 1 when a resolved config is a trunk (train.anneal_at), a branch
  * (train.branch_of); 0 otherwise. */
@@ -48,6 +52,7 @@ int anneal_branch_key(const json_t *trunk, const char *trunk_key, double epochs,
 
 /* ---- a trunk's directory: what its branches and the drivers read -------
  *
+ * (names: run.h, RUN_FORKS, RUN_FORKS_JSON, RUN_WAITING)
  *   forks/KEY    the checkpoint branch KEY starts from, written when the
  *                trunk passes that branch's fork step and kept.
  *   forks.json   {"trunk": KEY, "total_steps": T, "stopped_at": S|null,
@@ -58,10 +63,9 @@ int anneal_branch_key(const json_t *trunk, const char *trunk_key, double epochs,
  *   waiting      while the trunk waits for a branch's annealed value (its
  *                early-stopping rule): that branch's key. A driver does not
  *                count a waiting trunk against its workers.
+ * A branch's directory is beside its trunk's: dirname(trunk)/KEY.
  */
 void anneal_fork_path(const char *trunk_dir, const char *branch_key, char *buf, size_t n);
-void anneal_forks_json_path(const char *trunk_dir, char *buf, size_t n);
-void anneal_waiting_path(const char *trunk_dir, char *buf, size_t n);
 
 /* Where branch `key` stands, from its trunk's directory. trunk_live is 1
  * while the trunk may still write (running, or to be run), 0 once it has
@@ -129,5 +133,24 @@ uint64_t anneal_log_interval(const json_t *cfg, uint64_t total, size_t seqs_per_
 /* A branch's trunk directory: beside its own (docs/sweep.md), named by
  * train.branch_of. */
 void anneal_trunk_dir(const json_t *branch, const char *dir, char *buf, size_t n);
+
+/* What the training loop does for a family (orchestrator/run/train_loop.c):
+ *
+ * A trunk at `step`: write the fork checkpoint of every branch forking
+ * there (the model, ck and the run state's text: what the standalone run of
+ * that branch holds at that step), unless an earlier attempt did. 0, or -1
+ * with err. */
+int anneal_write_forks(const anneal_family *f, uint64_t step, const model *m, const model_ckpt_state *ck,
+                       const char *text, char *err, size_t errlen);
+/* A trunk at `step`, before it trains past it: anneal_gate, waiting (the
+ * `waiting` file written, a log line) while a branch's result is not
+ * there. ANNEAL_GO or ANNEAL_STOP (why says why), or -1 once *stop is set. */
+int anneal_wait_gate(const anneal_family *f, uint64_t step, FILE *log, volatile sig_atomic_t *stop, char *why,
+                     size_t whylen);
+/* A branch without a checkpoint of its own: load its trunk's fork
+ * checkpoint into m, ck and text (MODEL_CKPT_TEXT bytes), checking it is at
+ * step `fork`. 0, or -1 with err. */
+int anneal_load_fork(const json_t *branch, const char *key, const char *dir, uint64_t fork, model *m,
+                     model_ckpt_state *ck, char *text, size_t textlen, char *err, size_t errlen);
 
 #endif
