@@ -13,18 +13,24 @@
  *       evaluate         validation loss (and cloze accuracy), one line
  *       early_stop       whether the run has overfit past its margin
  *       checkpoint       the model, the data position and the run state
+ *       trunk_at_step    a trunk's fork checkpoints and its family's rule
  *     finish       the final status
  *
  * Everything a resumed run needs besides the model and its data position is
  * the run state below; the checkpoint keeps it by name, so a resumed run's
  * metrics and checkpoint equal an uninterrupted run's bit for bit.
  *
- * Where what comes next fits: a run that starts from another run's
- * checkpoint (an annealed branch) loads that file in resume() when its own
- * directory has none; checkpoints kept at chosen steps under names of their
- * own are one more condition beside train()'s checkpoint decision; a final
- * evaluation with other options (more mask draws) is evaluate(tr, &opts) at
- * the last step, and a standard error one more run_value of its line.
+ * Annealed branches (run/anneal.h): a trunk trains at the constant rate
+ * after its warmup and, at each branch's fork step, writes the checkpoint
+ * that branch starts from, then (with an early-stopping margin) waits for
+ * the branches' annealed values (trunk_at_step); a branch whose directory
+ * has no checkpoint starts from that one (resume). Warmup, decay, train-line
+ * cadence and the cooldown's evaluations are sized from the config alone,
+ * so a branch is bit for bit the standalone run of its length.
+ *
+ * Where what comes next fits: a final evaluation with other options (more
+ * mask draws) is evaluate(tr, &opts) at the last step, and a standard error
+ * one more run_value of its line.
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/anneal.h"
@@ -56,7 +62,7 @@ typedef struct {
     model_config mc;
     model_optim opt;
     model_schedule sched;
-    double lr, warmup, decay, min_frac, epochs, eval_every;
+    double lr, decay, min_frac, epochs, eval_every; /* the warmup: anneal_warmup_steps */
     double stop_margin; /* early stopping: nats above the best val_loss; 0 = off */
     int eval_unit;      /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
@@ -88,7 +94,6 @@ static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errl
                            (float)c->train.weight_decay, (float)c->train.clip};
     t->sched = strcmp(c->train.schedule, "cosine") ? MODEL_SCHED_WSD : MODEL_SCHED_COSINE;
     t->lr = c->train.lr;
-    t->warmup = c->train.warmup_frac;
     t->decay = c->train.decay_frac;
     t->min_frac = c->train.min_lr_frac;
     t->epochs = c->train.epochs;
