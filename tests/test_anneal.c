@@ -269,3 +269,20 @@ TEST(anneal_plan_lists_trunks_and_branches_with_their_cost)
     json_decref(j);
     harness_proc_free(&r);
 }
+
+TEST(anneal_slurm_refuses_one_task_at_a_time_for_a_trunk_that_waits)
+{
+    char path[512], db[512], runs[512];
+    harness_path(path, sizeof path, "es.yaml");
+    harness_path(db, sizeof db, "es.db");
+    harness_path(runs, sizeof runs, "runs");
+    harness_write(path, HEAD "train: {anneal_at: [10, 20, 40], warmup_epochs: 1, early_stop_margin: 0.5}\n"
+                             "grid: {objective: [ar]}\n");
+    const char *argv[] = {harness_xover(), "run", path, "--backend", "slurm", "--array-parallelism", "1", "--db", db,
+                          "--runs-dir", runs, NULL};
+    harness_proc r = harness_run(argv, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "--array-parallelism 1: trunk ");
+    CHECK_CONTAINS(r.err, "give 2 or more");
+    harness_proc_free(&r);
+}

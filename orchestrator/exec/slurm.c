@@ -344,6 +344,20 @@ static void trunk_dir_of(db *d, const sweep_plan *p, const cand *c, size_t k, co
     free(dir);
 }
 
+/* A trunk that stops early waits for its branches' results, which need a
+ * second task beside it: one task at a time would wait forever. */
+static int check_parallelism(const sweep_plan *p, const cand *c, size_t nc, const exec_slurm_options *so)
+{
+    for (size_t k = 0; k < nc && so->array_parallelism == 1; k++) {
+        double m = 0;
+        if (sweep_plan_role(p, c[k].i) == SWEEP_TRUNK && !sweep_plan_number(p, c[k].i, "train.early_stop_margin", &m) &&
+            m > 0)
+            return cli_error(XO_USAGE, "--array-parallelism 1: trunk %.12s stops early (train.early_stop_margin), "
+                                       "waiting for its branches, which need a second task: give 2 or more", c[k].key);
+    }
+    return XO_OK;
+}
+
 static void free_cands(cand *c, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -367,17 +381,10 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         db_close(d);
         return rc;
     }
-    /* A trunk that stops early waits for its branches' results, which need
-     * a second task beside it: one task at a time would wait forever. */
-    for (size_t k = 0; k < nc && so->array_parallelism == 1; k++) {
-        double m = 0;
-        if (sweep_plan_role(p, c[k].i) == SWEEP_TRUNK && !sweep_plan_number(p, c[k].i, "train.early_stop_margin", &m) &&
-            m > 0) {
-            free_cands(c, nc);
-            db_close(d);
-            return cli_error(XO_USAGE, "--array-parallelism 1: trunk %.12s stops early (train.early_stop_margin), "
-                                       "waiting for its branches, which need a second task: give 2 or more", c[k].key);
-        }
+    if ((rc = check_parallelism(p, c, nc, so))) {
+        free_cands(c, nc);
+        db_close(d);
+        return rc;
     }
     mark_live(c, nc);
     size_t nsubmit = 0, nlive = 0;
