@@ -269,9 +269,9 @@ const cli_command cmd_plan_def = {"plan", cmd_plan, "show the runs a sweep expan
      "status the database has for it (new when it has none); with train.anneal_at,\n"
      "each trunk and its branches, the trunk a branch forks from and the epochs\n"
      "each trains (docs/sweep.md). Then the counts and the estimated time at the\n"
-     "training speed measured on finished runs (or an\n"
-     "assumed 60 GFLOP/s per worker when there are none; a run that stops early,\n"
-     "train.early_stop_margin, costs less than estimated). Nothing is written.\n\n"
+     "training speed measured on finished runs (or an assumed 60 GFLOP/s per worker\n"
+     "when there are none; a run that stops early, train.early_stop_margin, costs\n"
+     "less than estimated). Nothing is written.\n\n"
      "  --format F    table (default) or json\n"
      "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
      "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"};
