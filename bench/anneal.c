@@ -51,6 +51,8 @@ static double child_cpu(void)
 static void run(const char *const *argv, double *wall, double *cpu)
 {
     double c0 = child_cpu(), t0 = now();
+    fflush(stdout); /* the child's freopen would print what is buffered */
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         char log[512];
