@@ -32,6 +32,7 @@ extern const cli_command cmd_data_def;
 extern const cli_command cmd_plan_def;
 extern const cli_command cmd_train_def;
 extern const cli_command cmd_sample_def;
+extern const cli_command cmd_eval_def;
 extern const cli_command cmd_run_def;
 extern const cli_command cmd_status_def;
 extern const cli_command cmd_ls_def;

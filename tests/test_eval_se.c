@@ -1,0 +1,120 @@
+/*
+ * test_eval_se.c — the standard error of the validation loss (models/eval.c):
+ * a hand-computed case, synthetic estimates whose standard errors are known,
+ * and the model's own estimate keeping the loss's bits.
+ */
+#include "tests/harness.h"
+#include "models/models.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Two windows, two draws: window means 2 and 4 (se = sd / sqrt 2 = 1); draw
+ * means 1.5 and 4.5; residuals +-0.5, SS_res = 1 over (2-1)(2-1) = 1 degree
+ * of freedom, so sigma^2 = 1 and mc_se = sqrt(1 / (2 * 2)) = 0.5. */
+TEST(eval_se_by_hand)
+{
+    const double y[4] = {1, 3, 2, 6};
+    double se, mc;
+    model_draws_se(y, 2, 2, &se, &mc);
+    CHECK_NEAR(se, 1.0, 1e-12);
+    CHECK_NEAR(mc, 0.5, 1e-12);
+    /* one draw: the windows' se, no draws' part; one window: nothing */
+    model_draws_se(y, 4, 1, &se, &mc);
+    CHECK_NEAR(se, sqrt(14.0 / 3 / 4), 1e-12); /* deviations -2, 0, -1, 3 from 3 */
+    CHECK(isnan(mc));
+    model_draws_se(y, 1, 2, &se, &mc);
+    CHECK(isnan(se) && isnan(mc));
+}
+
+static double gauss(model_rng *r)
+{
+    double u = model_rng_uniform(r), v = model_rng_uniform(r);
+    return sqrt(-2 * log(u > 0 ? u : 1e-300)) * cos(2 * M_PI * v);
+}
+
+/* y = a_s + f_k + e_sk: window effects a ~ N(0, tau^2), a fixed trend over
+ * the draws f_k (the strata: more tokens masked, a higher loss) and noise
+ * e ~ N(0, sigma^2). The mean's noise given the windows is sigma / sqrt(nK);
+ * over windows, sqrt((tau^2 + sigma^2 / K) / n). Each estimate is checked
+ * against the truth within 5% (the standard error of an SE estimated from
+ * these degrees of freedom is under 2%), and against the spread of the mean
+ * over 400 independent replications of the noise. */
+TEST(eval_se_recovers_known_standard_errors)
+{
+    enum { n = 400, K = 8, REPS = 400 };
+    const double tau = 0.3, sigma = 0.5;
+    double *y = malloc(sizeof(double) * n * K), a[n], f[K];
+    CHECK(y != NULL);
+    model_rng r;
+    model_rng_seed(&r, 2024);
+    for (int s = 0; s < n; s++) a[s] = tau * gauss(&r);
+    for (int k = 0; k < K; k++) f[k] = 3.0 + 0.3 * k;
+    double sum = 0, ss = 0, mc_mean = 0;
+    for (int rep = 0; rep < REPS; rep++) {
+        double m = 0;
+        for (int s = 0; s < n; s++)
+            for (int k = 0; k < K; k++) m += y[s * K + k] = a[s] + f[k] + sigma * gauss(&r);
+        m /= n * K;
+        double se, mc;
+        model_draws_se(y, n, K, &se, &mc);
+        if (rep == 0) {
+            /* the windows' se, with this sample's own window effects */
+            double sa = 0, sa2 = 0;
+            for (int s = 0; s < n; s++) sa += a[s];
+            for (int s = 0; s < n; s++) sa2 += (a[s] - sa / n) * (a[s] - sa / n);
+            double want = sqrt((sa2 / (n - 1) + sigma * sigma / K) / n);
+            CHECK(fabs(se / want - 1) < 0.05);
+        }
+        mc_mean += mc / REPS;
+        sum += m;
+        ss += m * m;
+    }
+    double truth = sigma / sqrt((double)n * K);
+    CHECK(fabs(mc_mean / truth - 1) < 0.05);
+    /* the spread of the mean over independent draws (windows fixed) */
+    double sd = sqrt((ss - sum * sum / REPS) / (REPS - 1));
+    CHECK(fabs(sd / truth - 1) < 0.1);
+    CHECK(fabs(mc_mean / sd - 1) < 0.1);
+    free(y);
+}
+
+/* The model's estimate: the same loss to the bit as model_val_loss, a draws'
+ * part of 0 for AR and of NaN with one MDM draw, and a draws' part that
+ * shrinks with more draws. */
+TEST(eval_se_of_a_model_keeps_the_loss_bits)
+{
+    char err[256];
+    model_config c = {.layers = 1, .dim = 16, .heads = 2, .vocab = 12, .seq_len = 16, .batch = 4,
+                      .objective = MODEL_MDM, .mask_id = 11};
+    int32_t val[24 * 16];
+    model_rng r;
+    model_rng_seed(&r, 7);
+    for (int i = 0; i < 24 * 16; i++) val[i] = (int32_t)model_rng_below(&r, 11);
+    for (int obj = 0; obj < 2; obj++) {
+        c.objective = obj ? MODEL_MDM : MODEL_AR;
+        model *m = model_create(&c, 3, err, sizeof err);
+        CHECK(m != NULL);
+        model_eval_opts o = {4, 0, 99};
+        double se, mc;
+        double v = model_val_loss_se(m, val, 24, &o, &se, &mc);
+        CHECK(v == model_val_loss(m, val, 24, &o));
+        CHECK(se > 0 && isfinite(se));
+        if (!obj) {
+            CHECK(mc == 0);
+        } else {
+            CHECK(mc > 0 && mc <= se * 1.5);
+            o.draws = 1;
+            model_val_loss_se(m, val, 24, &o, &se, &mc);
+            CHECK(isnan(mc) && se > 0);
+            o.draws = 64;
+            double mc64;
+            model_val_loss_se(m, val, 24, &o, &se, &mc64);
+            o.draws = 4;
+            model_val_loss_se(m, val, 24, &o, &se, &mc);
+            CHECK(mc64 < mc * 0.6); /* ~ 1/sqrt(16) of it, give or take */
+        }
+        model_free(m);
+    }
+}
