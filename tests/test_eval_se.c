@@ -5,10 +5,15 @@
  */
 #include "tests/harness.h"
 #include "models/models.h"
+#include "orchestrator/run/run_config.h"
+
+#include <jansson.h>
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Two windows, two draws: window means 2 and 4 (se = sd / sqrt 2 = 1); draw
  * means 1.5 and 4.5; residuals +-0.5, SS_res = 1 over (2-1)(2-1) = 1 degree
@@ -117,4 +122,32 @@ TEST(eval_se_of_a_model_keeps_the_loss_bits)
         }
         model_free(m);
     }
+}
+
+/* train.final_eval_draws: absent unless given (an earlier config keeps its
+ * key), read as 16 when absent, part of the key when given, checked. */
+TEST(eval_se_final_eval_draws_is_absent_unless_given)
+{
+    char err[256], k1[65], k2[65];
+    const char *base = "{\"objective\":\"mdm\",\"model\":{\"layers\":1,\"dim\":16,\"heads\":2}%s}";
+    char text[256];
+    snprintf(text, sizeof text, base, "");
+    json_t *c = json_loads(text, 0, NULL);
+    CHECK(c && run_config_resolve(c, err, sizeof err) == 0);
+    CHECK(json_object_get(json_object_get(c, "train"), "final_eval_draws") == NULL);
+    CHECK(run_config_number(c, "train.final_eval_draws") == 16);
+    run_config_key(c, k1);
+    json_decref(c);
+    snprintf(text, sizeof text, base, ",\"train\":{\"final_eval_draws\":32}");
+    c = json_loads(text, 0, NULL);
+    CHECK(c && run_config_resolve(c, err, sizeof err) == 0);
+    CHECK(run_config_number(c, "train.final_eval_draws") == 32);
+    run_config_key(c, k2);
+    CHECK(strcmp(k1, k2) != 0);
+    json_decref(c);
+    snprintf(text, sizeof text, base, ",\"train\":{\"final_eval_draws\":0}");
+    c = json_loads(text, 0, NULL);
+    CHECK(c && run_config_resolve(c, err, sizeof err) != 0);
+    CHECK(strstr(err, "train.final_eval_draws") != NULL);
+    json_decref(c);
 }

@@ -91,6 +91,11 @@ static const field fields[] = {
     {"train", "attn_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "resid_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
     {"train", "early_stop_margin", F_REAL, 0, -1, "0", 0, 1e6, NULL},
+    /* The MDM's draws at a run's last evaluation (and an annealed branch's):
+     * the point the crossover is decided on gets a smaller standard error
+     * (README, "Evaluation error"). The last evaluation uses the larger of
+     * this and eval_draws. */
+    {"train", "final_eval_draws", F_INT, 0, -1, "16", 1, 1e6, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
