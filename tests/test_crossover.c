@@ -42,6 +42,8 @@ static long long run_margin(db *d, const char *objective, const char *model, lon
                      .seed = seed};
     long long id = -1;
     if (db_run_put(d, &s, &id)) fprintf(stderr, "run_put: %s\n", db_errmsg(d));
+    /* finished: a pair with a run still to train is 'unfinished' */
+    else if (db_run_finished(d, id, "done", NULL, NULL, 0)) fprintf(stderr, "finished: %s\n", db_errmsg(d));
     return id;
 }
 

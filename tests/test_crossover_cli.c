@@ -27,7 +27,8 @@ static long long add_run(db *d, long long sweep, const char *objective, const ch
                      .params = !strcmp(model, "s") ? 4000 : 1000, .unique_tokens = U,
                      .quality = quality, .epochs = 10, .seed = seed};
     long long id = -1;
-    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id))
+    /* finished: a pair with a run still to train is 'unfinished' */
+    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id) || db_run_finished(d, id, "done", NULL, NULL, 0))
         fprintf(stderr, "run: %s\n", db_errmsg(d));
     return id;
 }
@@ -358,8 +359,8 @@ TEST(crossover_cli_report_renders_in_chromium)
     CHECK_INT(count(p.out, "<tr class=\"crossover\">"), 8);
     CHECK_CONTAINS(p.out, "none within the budget");
     CHECK_CONTAINS(p.out, "sweep: demo\ngrid: {objective: [ar, mdm], model: [xs, s]}");
-    CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">11</td><td class=\"n\">0</td>"
-                          "<td class=\"n\">1</td>");
+    CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+                          "<td class=\"n\">12</td>");
     harness_proc_free(&p);
 
     /* The plots are also files beside the page; no temporary file is left. */
