@@ -415,6 +415,9 @@ static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t
     else if (p->ar.seeds == 0 || p->mdm.seeds == 0)
         rc = 0;
     if (rc == 1) {
+        if (annealed) /* named by the largest budget either side has */
+            for (size_t k = m; k < m_end; k++)
+                if (recs[k].epochs > p->epochs || isnan(p->epochs)) p->epochs = recs[k].epochs;
         for (size_t k = a; k < a_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         for (size_t k = m; k < m_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         if (judge_pair(p, recs, a, a_end, m, m_end)) rc = -1;
