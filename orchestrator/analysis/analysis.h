@@ -316,6 +316,15 @@ double an_equivalent_budget(const double *u, const double *b, int n, double y);
  * marked, the crossover marked. Returns
  * malloc'd text, or NULL when out of memory. */
 char *an_svg_pair(const an_pair *p);
+/* The same with the annealed points of pair ann (NULL: none) beside p's
+ * in-training curves: a square at each budget, joined by a thin line, and
+ * the annealed verdict under p's. An annealed pair p itself is drawn the
+ * same way (its points, not curves). A crossover between two evaluations
+ * shades the span between them. */
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann);
+/* The annealed pair of ps whose cell is in-training pair p's (a trunk
+ * pair: its cell without train.epochs and train.anneal_at), or NULL. */
+const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
 
 /* An SVG grid of small multiples: pairs[0..n) placed by the values of axes
  * `rows` and `cols` (sorted), one shared legend. Pairs that fall on an

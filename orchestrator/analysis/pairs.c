@@ -709,3 +709,27 @@ int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b)
     if (a->order != b->order) return (a->order > b->order) - (a->order < b->order);
     return strcmp(a->text, b->text);
 }
+
+const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p)
+{
+    if (!ps || p->annealed || p->ar_model) return NULL;
+    json_t *c = json_loads(p->cell, 0, NULL);
+    json_t *tr = json_object_get(c, "train");
+    if (!json_object_get(tr, "anneal_at")) { /* not a trunk pair */
+        json_decref(c);
+        return NULL;
+    }
+    /* the cell the loader gives an annealed pair: see ANNEAL_DROP */
+    for (int i = 0; ANNEAL_DROP[i]; i++) json_object_del(tr, ANNEAL_DROP[i]);
+    const an_pair *hit = NULL;
+    /* compared as JSON values: the view and jansson write numbers alike
+     * only mostly */
+    for (size_t i = 0; !hit && i < ps->n; i++) {
+        if (strcmp(ps->p[i].metric, p->metric)) continue;
+        json_t *o = json_loads(ps->p[i].cell, 0, NULL);
+        if (json_equal(o, c)) hit = &ps->p[i];
+        json_decref(o);
+    }
+    json_decref(c);
+    return hit;
+}
