@@ -270,7 +270,8 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
     r->x_start = xs[0];
     r->x_end = xs[n - 1];
     r->final_gap = adv[n - 1];
-    r->gap_se = hypot(an_best_se_at(ar, r->x_end), an_best_se_at(mdm, r->x_end));
+    double sa = an_best_se_at(ar, r->x_end), sm = an_best_se_at(mdm, r->x_end);
+    r->gap_se = sqrt(sa * sa + sm * sm); /* not hypot: the view computes it so, to the bit */
     if (bad == (long)n - 1) {
         r->verdict = AN_NONE;
     } else if (bad < 0) {
@@ -319,7 +320,7 @@ void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_be
         if (adv <= 0) bad = (long)i;
         last = (long)i;
         adv_last = adv;
-        r->gap_se = hypot(se, mdm->se[i]);
+        r->gap_se = sqrt(se * se + mdm->se[i] * mdm->se[i]);
     }
     if (first < 0) return;
     r->x_start = mdm->x[first];
@@ -352,7 +353,7 @@ double an_t975(int df)
     if (df <= 30) return t[df];
     /* Cornish-Fisher: within 1e-4 of the quantile beyond 30 */
     double z = t[0], d = df;
-    return z + (z * z * z + z) / (4 * d) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
+    return z + (z * z * z + z) / (4 * d) + (5 * z * z * z * z * z + 16 * z * z * z + 3 * z) / (96 * d * d);
 }
 
 void an_judge(an_result *r, const double *gaps, const double *crosses, int n, int finished)

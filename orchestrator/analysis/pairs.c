@@ -171,13 +171,12 @@ static int on_annealed(loader *L, const db_series *s)
         r->seed = s->seed;
         r->trunk = s->parent_id;
         r->done = 1;
-        r->epochs = s->epochs;
+        r->epochs = NAN;
         if (!r->objective || !r->model || !r->quality || !r->metric) return -1;
     } else {
         free(cell);
     }
     if (s->status && strcmp(s->status, "done") != 0) r->done = 0;
-    if (s->epochs > r->epochs || isnan(r->epochs)) r->epochs = s->epochs;
     const double *xs = L->xaxis == AN_TOKENS ? s->tokens : L->xaxis == AN_EPOCHS ? s->epoch : s->flops;
     for (size_t i = s->n; i-- > 0;) {
         if (isnan(s->value[i]) || isnan(xs[i])) continue;
@@ -187,6 +186,8 @@ static int on_annealed(loader *L, const db_series *s)
         r->se[r->n] = s->se[i];
         r->step[r->n] = s->step[i];
         r->n++;
+        /* the largest budget with a point names the pair */
+        if (r->n == 1 || s->epochs > r->epochs) r->epochs = s->epochs;
         break;
     }
     return 0;
@@ -415,9 +416,12 @@ static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t
     else if (p->ar.seeds == 0 || p->mdm.seeds == 0)
         rc = 0;
     if (rc == 1) {
-        if (annealed) /* named by the largest budget either side has */
-            for (size_t k = m; k < m_end; k++)
-                if (recs[k].epochs > p->epochs || isnan(p->epochs)) p->epochs = recs[k].epochs;
+        if (annealed) { /* named by the largest budget with a point, either side */
+            p->epochs = NAN;
+            for (size_t k = a; k < m_end; k++)
+                if (k < a_end || k >= m)
+                    if (recs[k].epochs > p->epochs || isnan(p->epochs)) p->epochs = recs[k].epochs;
+        }
         for (size_t k = a; k < a_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         for (size_t k = m; k < m_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         if (judge_pair(p, recs, a, a_end, m, m_end)) rc = -1;
