@@ -176,7 +176,8 @@ TEST(crossover_cli_json_equals_the_sql_view)
     /* The fit: crossover in tokens = 8 U for xs, exactly linear: k = 1. */
     p = xover("crossover", "--fit", "--format", "csv", "--db", path, NULL, NULL);
     CHECK_INT(p.status, 0);
-    CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2\n");
+    CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2,budgets_total,k_lo,k_hi,"
+                          "interval,note\n");
     CHECK_CONTAINS(p.out, "val_loss,tokens,xs,high,2,2,8.0");
     CHECK(!strstr(p.err, "no fit"));
     harness_proc_free(&p);

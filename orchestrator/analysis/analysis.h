@@ -217,7 +217,7 @@ int an_pairs_load_annealed(db *d, long long sweep_id, const char *metric, an_xax
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */
-#define AN_NCOL 31
+#define AN_NCOL 33
 extern const char *const an_columns[AN_NCOL];
 /* The index of column `name`, or -1. */
 int an_column_index(const char *name);

@@ -566,11 +566,11 @@ int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pair
 /* ---- rows ------------------------------------------------------------------ */
 
 const char *const an_columns[AN_NCOL] = {
-    "metric", "better", "x_axis", "model", "params", "unique_tokens", "quality", "epochs",
+    "metric", "better", "x_axis", "mode", "model", "params", "unique_tokens", "quality", "epochs",
     "ar_seeds", "mdm_seeds", "verdict", "crossover", "x_start", "x_end", "final_gap",
     "ar_best", "ar_best_x", "ar_best_sd", "mdm_best", "mdm_best_x", "mdm_best_sd",
-    "bracket_lo", "bracket_hi", "gap_lo", "gap_hi", "interval", "paired_seeds", "seeds_crossed",
-    "seed_cross_min", "seed_cross_max", "cell"};
+    "bracket_lo", "bracket_hi", "gap_lo", "gap_hi", "gap_se", "interval", "paired_seeds",
+    "seeds_crossed", "seed_cross_min", "seed_cross_max", "cell"};
 
 int an_column_index(const char *name)
 {
@@ -611,37 +611,40 @@ static db_value real(double d, int r6)
 void an_pair_row(const an_pair *p, db_value *v, int r6)
 {
     const an_result *r = &p->res;
-    v[0] = text(p->metric);
-    v[1] = text(p->lower_better ? "min" : "max");
-    v[2] = text(an_xaxis_name(p->xaxis));
-    v[3] = text(p->model);
-    v[4] = integer(p->params);
-    v[5] = integer(p->unique_tokens);
-    v[6] = text(p->quality);
-    v[7] = real(p->epochs, r6);
-    v[8] = integer(p->ar.seeds);
-    v[9] = integer(p->mdm.seeds);
-    v[10] = text(an_verdict_name(r->verdict));
-    v[11] = real(r->crossover, r6);
-    v[12] = real(r->x_start, r6);
-    v[13] = real(r->x_end, r6);
-    v[14] = real(r->final_gap, r6);
-    v[15] = real(r->ar_best, r6);
-    v[16] = real(r->ar_best_x, r6);
-    v[17] = real(r->ar_best_sd, r6);
-    v[18] = real(r->mdm_best, r6);
-    v[19] = real(r->mdm_best_x, r6);
-    v[20] = real(r->mdm_best_sd, r6);
-    v[21] = real(r->bracket_lo, r6);
-    v[22] = real(r->bracket_hi, r6);
-    v[23] = real(r->gap_lo, r6);
-    v[24] = real(r->gap_hi, r6);
-    v[25] = text(an_interval_name(r->interval));
-    v[26] = integer(r->paired);
-    v[27] = integer(r->seeds_crossed);
-    v[28] = real(r->seed_cross_min, r6);
-    v[29] = real(r->seed_cross_max, r6);
-    v[30] = text(p->cell);
+    int k = 0;
+    v[k++] = text(p->metric);
+    v[k++] = text(p->lower_better ? "min" : "max");
+    v[k++] = text(an_xaxis_name(p->xaxis));
+    v[k++] = text(p->annealed ? "annealed" : "training");
+    v[k++] = text(p->model);
+    v[k++] = integer(p->params);
+    v[k++] = integer(p->unique_tokens);
+    v[k++] = text(p->quality);
+    v[k++] = real(p->epochs, r6);
+    v[k++] = integer(p->ar.seeds);
+    v[k++] = integer(p->mdm.seeds);
+    v[k++] = text(an_verdict_name(r->verdict));
+    v[k++] = real(r->crossover, r6);
+    v[k++] = real(r->x_start, r6);
+    v[k++] = real(r->x_end, r6);
+    v[k++] = real(r->final_gap, r6);
+    v[k++] = real(r->ar_best, r6);
+    v[k++] = real(r->ar_best_x, r6);
+    v[k++] = real(r->ar_best_sd, r6);
+    v[k++] = real(r->mdm_best, r6);
+    v[k++] = real(r->mdm_best_x, r6);
+    v[k++] = real(r->mdm_best_sd, r6);
+    v[k++] = real(r->bracket_lo, r6);
+    v[k++] = real(r->bracket_hi, r6);
+    v[k++] = real(r->gap_lo, r6);
+    v[k++] = real(r->gap_hi, r6);
+    v[k++] = real(r->gap_se, r6);
+    v[k++] = text(an_interval_name(r->interval));
+    v[k++] = integer(r->paired);
+    v[k++] = integer(r->seeds_crossed);
+    v[k++] = real(r->seed_cross_min, r6);
+    v[k++] = real(r->seed_cross_max, r6);
+    v[k++] = text(p->cell);
 }
 
 int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n)
