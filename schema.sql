@@ -494,9 +494,17 @@ s1 AS (
                      AS better
       FROM sp
 ),
+-- Each seed on its own only where a side has several: with one seed on
+-- each side the seed's curves are the means' (the crossover view reads the
+-- seed's numbers from the means' row then), and half the work is saved.
+many AS (
+    SELECT mode, cell_id, metric, x_axis FROM s1
+     GROUP BY mode, cell_id, metric, x_axis HAVING count(DISTINCT sid) > 2
+),
 s2 AS (
     SELECT s1.*, CASE better WHEN 'min' THEN min(value) OVER w ELSE max(value) OVER w END AS best
-      FROM s1 WINDOW w AS (PARTITION BY mode, cell_id, seed, objective, metric, x_axis ORDER BY x)
+      FROM s1 JOIN many USING (mode, cell_id, metric, x_axis)
+    WINDOW w AS (PARTITION BY mode, cell_id, seed, objective, metric, x_axis ORDER BY x)
 ),
 c AS MATERIALIZED (
     SELECT mode, cell_id, -1 AS seed_key, objective, metric, better, x_axis, x, value, sd, seeds,
@@ -705,11 +713,20 @@ ss AS (
 pts AS (
     SELECT mode, cell_id, metric, x_axis, max(cell) AS cell, max(model) AS model,
            max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs
+           max(epochs) AS epochs,
+           -- one seed a side: paired when it is the same seed
+           CASE WHEN count(DISTINCT sid) = 2 AND min(seed) = max(seed) THEN 1 ELSE 0 END AS one_pair
       FROM crossover_points GROUP BY mode, cell_id, metric, x_axis
 ),
 iv AS (
-    SELECT m.*, s.paired, s.crossed, s.cmin, s.cmax,
+    SELECT m.*, x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell,
+           coalesce(s.paired, x.one_pair) AS paired,
+           coalesce(s.crossed, CASE WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1
+                                    ELSE 0 END) AS crossed,
+           CASE WHEN s.paired IS NOT NULL THEN s.cmin
+                WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmin,
+           CASE WHEN s.paired IS NOT NULL THEN s.cmax
+                WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmax,
            CASE WHEN s.k >= 2 THEN 'seeds'
                 WHEN m.gap_se IS NOT NULL AND m.final_gap IS NOT NULL THEN 'eval' END AS interval,
            CASE WHEN s.k >= 2
@@ -733,9 +750,11 @@ iv AS (
                       AND CASE m.mode WHEN 'training' THEN r.cell_id = m.cell_id AND r.role <> 'branch'
                           ELSE r.acell_id = m.cell_id AND r.role IN ('trunk', 'branch') END) AS open
       FROM b m LEFT JOIN ss s USING (mode, cell_id, metric, x_axis)
+      JOIN pts x ON x.mode = m.mode AND x.cell_id = m.cell_id AND x.metric = m.metric
+                AND x.x_axis = m.x_axis
      WHERE m.seed IS NULL
 )
-SELECT i.metric, i.better, i.x_axis, i.mode, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
+SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens, i.quality, i.epochs,
        i.ar_seeds, i.mdm_seeds,
        CASE WHEN i.verdict = 'no_overlap' THEN 'no_overlap'
             WHEN i.open THEN 'unfinished'
@@ -746,7 +765,6 @@ SELECT i.metric, i.better, i.x_axis, i.mode, x.model, x.params, x.unique_tokens,
        i.crossover, i.x_start, i.x_end, i.final_gap,
        i.ar_best, i.ar_best_x, i.ar_best_sd, i.mdm_best, i.mdm_best_x, i.mdm_best_sd,
        i.bracket_lo, i.bracket_hi, i.gap_lo, i.gap_hi, i.gap_se, i.interval,
-       coalesce(i.paired, 0) AS paired_seeds, coalesce(i.crossed, 0) AS seeds_crossed,
-       i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, x.cell
-  FROM iv i
-  JOIN pts x ON x.mode = i.mode AND x.cell_id = i.cell_id AND x.metric = i.metric AND x.x_axis = i.x_axis;
+       i.paired AS paired_seeds, i.crossed AS seeds_crossed,
+       i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, i.cell
+  FROM iv i;
