@@ -151,3 +151,103 @@ TEST(eval_se_final_eval_draws_is_absent_unless_given)
     CHECK(strstr(err, "train.final_eval_draws") != NULL);
     json_decref(c);
 }
+
+/* ---- through `xover train` and `xover eval` ----------------------------------- */
+
+/* `xover train` on config text into the test's directory `name`. */
+static int train_text(const char *text, const char *name, char *out, size_t n)
+{
+    char cfg[512], cache[512];
+    harness_path(cfg, sizeof cfg, "run.json");
+    harness_path(out, n, name);
+    harness_path(cache, sizeof cache, "cache");
+    harness_write(cfg, text);
+    const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", out, "--cache", cache, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int status = p.status;
+    if (status) fprintf(stderr, "%s", p.err);
+    harness_proc_free(&p);
+    return status;
+}
+
+/* The eval lines of a run: val_loss and val_loss_se of each, in order. */
+static int eval_lines(const char *dir, double *v, double *se, int max)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *m = harness_slurp(path, NULL);
+    int n = 0;
+    for (const char *line = m; line && *line && n < max;) {
+        json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+        if (j && json_object_get(j, "val_loss")) {
+            v[n] = json_number_value(json_object_get(j, "val_loss"));
+            json_t *e = json_object_get(j, "val_loss_se");
+            se[n++] = e ? json_number_value(e) : NAN;
+        }
+        json_decref(j);
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+    free(m);
+    return n;
+}
+
+static const char *TRAIN_CFG =
+    "{\"objective\":\"%s\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},"
+    "\"data\":{\"corpus\":\"synthetic\",\"vocab\":280,\"val_tokens\":1200,\"unique_tokens\":3000},"
+    "\"train\":{\"seq_len\":32,\"batch\":4,\"epochs\":2,\"eval_every\":1,\"eval_draws\":2%s}}";
+
+/* Every eval line carries val_loss_se (0 for AR); the MDM's last evaluation
+ * uses train.final_eval_draws: the same run with final_eval_draws 2 (the
+ * eval_draws) differs in that line's val_loss alone; and `xover eval` with
+ * those draws on the final checkpoint gives that line's number again. */
+TEST(eval_se_written_and_the_last_evaluation_uses_more_draws)
+{
+    char text[1024], a[512], b[512], c[512];
+    double va[8], sa[8], vb[8], sb[8], vc[8], sc[8];
+    snprintf(text, sizeof text, TRAIN_CFG, "mdm", ",\"final_eval_draws\":2");
+    CHECK_INT(train_text(text, "two", a, sizeof a), 0);
+    snprintf(text, sizeof text, TRAIN_CFG, "mdm", ",\"final_eval_draws\":24");
+    CHECK_INT(train_text(text, "many", b, sizeof b), 0);
+    int n = eval_lines(a, va, sa, 8);
+    CHECK(n >= 3); /* step 0, each epoch, the last step */
+    CHECK_INT(eval_lines(b, vb, sb, 8), n);
+    for (int i = 0; i < n; i++) CHECK(sa[i] > 0 && isfinite(sa[i]) && sb[i] > 0);
+    for (int i = 0; i < n - 1; i++) CHECK(va[i] == vb[i] && sa[i] == sb[i]);
+    CHECK(va[n - 1] != vb[n - 1]);
+    CHECK(sb[n - 1] < sa[n - 1]); /* 12 times the draws */
+
+    /* xover eval with 24 draws on the final checkpoint: the same number */
+    char cache[512];
+    harness_path(cache, sizeof cache, "cache");
+    const char *argv[] = {harness_xover(), "eval", "--run", b, "--draws", "24", "--cache", cache, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    char want[64];
+    snprintf(want, sizeof want, "val_loss   %.4f  se ", vb[n - 1]);
+    CHECK_CONTAINS(p.out, want);
+    CHECK_CONTAINS(p.out, "the mask draws' part");
+    harness_proc_free(&p);
+
+    /* AR: exact, so its error is 0 at every evaluation */
+    snprintf(text, sizeof text, TRAIN_CFG, "ar", "");
+    CHECK_INT(train_text(text, "ar", c, sizeof c), 0);
+    int nc = eval_lines(c, vc, sc, 8);
+    CHECK(nc >= 3);
+    for (int i = 0; i < nc; i++) CHECK(sc[i] == 0);
+}
+
+/* Bad input to xover eval: exit 2 with the reason. */
+TEST(eval_se_cli_bad_input)
+{
+    const char *argv[] = {harness_xover(), "eval", "--draws", "4", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--run is required");
+    harness_proc_free(&p);
+    const char *argv2[] = {harness_xover(), "eval", "--run", "/nonexistent", NULL};
+    p = harness_run(argv2, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "/nonexistent/config.json");
+    harness_proc_free(&p);
+}
