@@ -768,3 +768,131 @@ SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens,
        i.paired AS paired_seeds, i.crossed AS seeds_crossed,
        i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, i.cell
   FROM iv i;
+
+-- The data-efficiency multiplier: over pairs at several unique budgets U
+-- that agree on everything else (the cell without data.unique_tokens and
+-- train.epochs: a budget sweep; of pairs at one U, the first by epochs and
+-- cell), for each pair of the crossover view and each direction:
+--   'ar_equivalent'   the budget U_AR at which AR's best (as a function of
+--                     U, linear in ln U between measured budgets: the first
+--                     pair of neighbouring budgets that brackets the value)
+--                     equals this pair's MDM best; ratio = U_AR / U
+--   'mdm_equivalent'  the budget U_MDM at which the MDM's best equals this
+--                     pair's AR best; ratio = U / U_MDM
+-- so in both a ratio above 1 says the MDM needs that many times less data.
+-- value is the best being matched. An equivalent outside the measured
+-- budgets is not extrapolated: status 'beyond the grid', equivalent_tokens
+-- and ratio NULL. The interval (ratio_lo, ratio_hi) is a 95% t interval over
+-- the pair's paired seeds of ln ratio, each seed with its own bests at every
+-- budget (NULL with fewer than two seeds whose own equivalent is measured);
+-- seeds counts those. `xover crossover --efficiency` prints the same rows.
+CREATE VIEW crossover_efficiency AS
+WITH pr AS (
+    SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup
+      FROM crossover c
+),
+g AS MATERIALIZED (
+    SELECT * FROM (SELECT pr.*, row_number() OVER (PARTITION BY mode, metric, x_axis, bgroup, unique_tokens
+                                                   ORDER BY epochs, cell) AS dup FROM pr)
+     WHERE dup = 1
+),
+gn AS (
+    SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb FROM g
+),
+dirs (direction) AS (VALUES ('ar_equivalent'), ('mdm_equivalent')),
+-- a curve per group, direction and seed (-1: the seeds' means): the other
+-- side's best at each budget, and its next budget's
+tq (df, t) AS (VALUES (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
+    (5, 2.570582), (6, 2.446912), (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139),
+    (11, 2.200985), (12, 2.178813), (13, 2.160369), (14, 2.144787), (15, 2.131450),
+    (16, 2.119905), (17, 2.109816), (18, 2.100922), (19, 2.093024), (20, 2.085963),
+    (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899), (25, 2.059539),
+    (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)),
+-- each paired seed's own bests of a pair (one series a side of that seed)
+sb AS (
+    SELECT mode, cell, metric, x_axis, seed,
+           max(CASE WHEN objective = 'ar' THEN b END) AS ar_b,
+           max(CASE WHEN objective = 'mdm' THEN b END) AS mdm_b
+      FROM (SELECT p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed,
+                   CASE coalesce((SELECT r.better FROM metric_rule r WHERE p.metric LIKE r.pattern), 'max')
+                        WHEN 'min' THEN min(p.value) ELSE max(p.value) END AS b
+              FROM crossover_points p GROUP BY p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed)
+     GROUP BY mode, cell, metric, x_axis, seed HAVING count(*) = 2
+),
+seeds AS (
+    SELECT DISTINCT gn.mode, gn.metric, gn.x_axis, gn.bgroup, sb.seed
+      FROM gn JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric
+                     AND sb.x_axis = gn.x_axis
+     WHERE gn.nb >= 2
+),
+curve AS (
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, d.direction, -1 AS seed, gn.unique_tokens AS u,
+           CASE d.direction WHEN 'ar_equivalent' THEN gn.ar_best ELSE gn.mdm_best END AS b
+      FROM gn CROSS JOIN dirs d WHERE gn.nb >= 2
+    UNION ALL
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, d.direction, s.seed, gn.unique_tokens,
+           CASE d.direction WHEN 'ar_equivalent' THEN sb.ar_b ELSE sb.mdm_b END
+      FROM gn CROSS JOIN dirs d
+      JOIN seeds s ON s.mode = gn.mode AND s.metric = gn.metric AND s.x_axis = gn.x_axis
+                  AND s.bgroup = gn.bgroup
+      LEFT JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric
+                  AND sb.x_axis = gn.x_axis AND sb.seed = s.seed
+),
+seg AS MATERIALIZED (
+    SELECT c.*, lead(u) OVER w AS u1, lead(b) OVER w AS b1 FROM curve c
+    WINDOW w AS (PARTITION BY mode, metric, x_axis, bgroup, direction, seed ORDER BY u)
+),
+-- the values to match: the pair's own (seed -1: the means), each seed's
+want AS (
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, gn.cell, gn.unique_tokens AS u, d.direction,
+           -1 AS seed, CASE d.direction WHEN 'ar_equivalent' THEN gn.mdm_best ELSE gn.ar_best END AS y
+      FROM gn CROSS JOIN dirs d WHERE gn.nb >= 2
+    UNION ALL
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, gn.cell, gn.unique_tokens, d.direction, sb.seed,
+           CASE d.direction WHEN 'ar_equivalent' THEN sb.mdm_b ELSE sb.ar_b END
+      FROM gn CROSS JOIN dirs d
+      JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric AND sb.x_axis = gn.x_axis
+     WHERE gn.nb >= 2
+),
+hit AS (
+    SELECT w.*, (SELECT min(s.u) FROM seg s
+                  WHERE s.mode = w.mode AND s.metric = w.metric AND s.x_axis = w.x_axis
+                    AND s.bgroup = w.bgroup AND s.direction = w.direction AND s.seed = w.seed
+                    AND s.u1 IS NOT NULL AND s.b IS NOT NULL AND s.b1 IS NOT NULL AND s.u > 0 AND s.u1 > 0
+                    AND ((w.y >= s.b AND w.y <= s.b1) OR (w.y <= s.b AND w.y >= s.b1))) AS u0
+      FROM want w
+),
+eq AS (
+    SELECT h.*, CASE WHEN h.u0 IS NULL THEN NULL WHEN s.b1 = s.b THEN s.u
+                     ELSE exp(ln(s.u) + (ln(s.u1) - ln(s.u)) * (h.y - s.b) / (s.b1 - s.b)) END AS u_eq
+      FROM hit h
+      LEFT JOIN seg s ON s.mode = h.mode AND s.metric = h.metric AND s.x_axis = h.x_axis
+                     AND s.bgroup = h.bgroup AND s.direction = h.direction AND s.seed = h.seed AND s.u = h.u0
+),
+lx AS (
+    SELECT e.*, avg(e.l) OVER (PARTITION BY mode, metric, x_axis, cell, direction) AS mean
+      FROM (SELECT eq.*, CASE direction WHEN 'ar_equivalent' THEN ln(u_eq / u) ELSE ln(u / u_eq) END AS l
+              FROM eq WHERE seed >= 0 AND u_eq IS NOT NULL) e
+),
+lr AS (
+    SELECT mode, metric, x_axis, cell, direction, count(*) AS m, max(mean) AS mean,
+           sum((l - mean) * (l - mean)) AS ss
+      FROM lx GROUP BY mode, metric, x_axis, cell, direction
+)
+SELECT p.metric, p.x_axis, p.mode, p.model, p.quality, e.direction, p.unique_tokens, e.y AS value,
+       e.u_eq AS equivalent_tokens,
+       CASE e.direction WHEN 'ar_equivalent' THEN e.u_eq / e.u ELSE e.u / e.u_eq END AS ratio,
+       CASE WHEN l.m >= 2 THEN exp(l.mean - l.t * sqrt(l.ss / (l.m - 1)) / sqrt(l.m)) END AS ratio_lo,
+       CASE WHEN l.m >= 2 THEN exp(l.mean + l.t * sqrt(l.ss / (l.m - 1)) / sqrt(l.m)) END AS ratio_hi,
+       coalesce(l.m, 0) AS seeds,
+       CASE WHEN e.u_eq IS NULL THEN 'beyond the grid' ELSE 'ok' END AS status, p.epochs, p.cell
+  FROM eq e
+  JOIN gn p ON p.mode = e.mode AND p.metric = e.metric AND p.x_axis = e.x_axis AND p.cell = e.cell
+  LEFT JOIN (SELECT lr.*, coalesce((SELECT t FROM tq WHERE df = lr.m - 1),
+                                    1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (lr.m - 1.0))
+                                    + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
+                                       + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
+                                      / (96 * (lr.m - 1.0) * (lr.m - 1.0))) AS t
+               FROM lr) l ON l.mode = e.mode AND l.metric = e.metric AND l.x_axis = e.x_axis AND l.cell = e.cell
+                AND l.direction = e.direction
+ WHERE e.seed = -1;

@@ -71,6 +71,81 @@ static const an_pair *load(db *d, an_pairs *ps, int annealed)
     return ps->n ? &ps->p[0] : NULL;
 }
 
+/* ---- the CLI and the SQL views, field by field --------------------------------- */
+
+static int same_json(json_t *a, json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return fabs(x - y) <= 1e-12 * fmax(1, fabs(x));
+    }
+    return json_equal(a, b);
+}
+
+/* A row's key: the values of `keys` (a NULL-terminated list), joined. */
+static void row_key(json_t *r, const char *const *keys, char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int i = 0; keys[i]; i++) {
+        char *v = json_dumps(json_object_get(r, keys[i]), JSON_ENCODE_ANY);
+        strncat(buf, v ? v : "?", n - strlen(buf) - 1);
+        strncat(buf, "|", n - strlen(buf) - 1);
+        free(v);
+    }
+}
+
+/* `xover crossover ARGS --format json` and `xover sql SQL` give the same
+ * rows (matched by `keys`), with the same columns and values; returns the
+ * number of rows, -1 when they differ. */
+static int cli_equals_sql(const char *path, const char *const *args, const char *sql,
+                          const char *const *keys)
+{
+    const char *argv[16] = {harness_xover(), "crossover"};
+    int k = 2;
+    for (int i = 0; args[i]; i++) argv[k++] = args[i];
+    argv[k++] = "--format", argv[k++] = "json", argv[k++] = "--db", argv[k++] = path, argv[k] = NULL;
+    harness_proc a = harness_run(argv, NULL);
+    const char *argv2[] = {harness_xover(), "sql", sql, "--format", "json", "--db", path, NULL};
+    harness_proc b = harness_run(argv2, NULL);
+    json_t *ja = json_loads(a.out, 0, NULL), *jb = json_loads(b.out, 0, NULL);
+    int ok = a.status == 0 && b.status == 0 && json_is_array(ja) && json_is_array(jb) &&
+             json_array_size(ja) == json_array_size(jb);
+    if (!ok) fprintf(stderr, "status %d/%d, rows %zu/%zu: %s %s\n", a.status, b.status, json_array_size(ja),
+                     json_array_size(jb), a.err, b.err);
+    for (size_t i = 0; ok && i < json_array_size(ja); i++) {
+        json_t *ra = json_array_get(ja, i), *rb = NULL;
+        char ka[2048], kb[2048];
+        row_key(ra, keys, ka, sizeof ka);
+        for (size_t j = 0; !rb && j < json_array_size(jb); j++) {
+            row_key(json_array_get(jb, j), keys, kb, sizeof kb);
+            if (!strcmp(ka, kb)) rb = json_array_get(jb, j);
+        }
+        ok = rb && json_object_size(ra) == json_object_size(rb);
+        if (!ok) fprintf(stderr, "row %s: %s in SQL\n", ka, rb ? "other columns" : "missing");
+        const char *name;
+        json_t *v;
+        json_object_foreach(ra, name, v) {
+            if (!ok) break;
+            if (!same_json(v, json_object_get(rb, name))) {
+                char *x = json_dumps(v, JSON_ENCODE_ANY), *y = json_dumps(json_object_get(rb, name), JSON_ENCODE_ANY);
+                fprintf(stderr, "row %s, %s: CLI %s, SQL %s\n", ka, name, x ? x : "?", y ? y : "?");
+                free(x);
+                free(y);
+                ok = 0;
+            }
+        }
+    }
+    int n = ok ? (int)json_array_size(ja) : -1;
+    json_decref(ja);
+    json_decref(jb);
+    harness_proc_free(&a);
+    harness_proc_free(&b);
+    return n;
+}
+
+static const char *const PAIR_KEY[] = {"cell", "x_axis", NULL};
+static const char *const EFF_KEY[] = {"cell", "direction", NULL};
+
 /* ---- intervals and verdicts on plain numbers ---------------------------------- */
 
 TEST(confidence_t_quantiles_and_an_interval_by_hand)
@@ -186,8 +261,11 @@ TEST(confidence_one_seed_interval_from_the_evaluation_error_and_brackets)
     CHECK_STR(an_verdict_name(p->res.verdict), "unfinished");
     an_pairs_free(&ps);
 
-    /* The CLI prints the same row. */
+    /* The CLI prints the same row, and the view agrees field by field. */
     db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'tokens'", PAIR_KEY),
+              1);
     const char *argv[] = {harness_xover(), "crossover", "--format", "json", "--db", path, NULL};
     harness_proc pr = harness_run(argv, NULL);
     CHECK_INT(pr.status, 0);
@@ -231,6 +309,9 @@ TEST(confidence_seeds_interval_and_each_seeds_crossover)
     CHECK_NEAR(p->res.seed_cross_max, 3000 + 1000 * 0.07 / 0.15, 1e-6);
     an_pairs_free(&ps);
     db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--x", "epochs", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'epochs'", PAIR_KEY),
+              1);
 }
 
 /* ---- annealed points ----------------------------------------------------------------- */
@@ -317,6 +398,13 @@ TEST(confidence_annealed_crossover_known_answer)
     CHECK_NEAR(json_number_value(json_object_get(o, "epochs")), 320, 0);
     json_decref(j);
     harness_proc_free(&pr);
+    /* the view's annealed mode, field by field, on every axis */
+    const char *ax[] = {"tokens", "epochs", "flops"};
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT * FROM crossover WHERE mode = 'annealed' AND x_axis = '%s'", ax[i]);
+        CHECK_INT(cli_equals_sql(path, (const char *const[]){"--annealed", "--x", ax[i], NULL}, sql, PAIR_KEY), 1);
+    }
 }
 
 /* MDM's annealed value must stay ahead to the end: ahead at 80, behind at
@@ -410,6 +498,11 @@ TEST(confidence_efficiency_recovers_a_known_ratio)
     CHECK(json_is_null(json_object_get(o, "ratio")));
     json_decref(j);
     harness_proc_free(&pr);
+    /* the view, field by field */
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--efficiency", NULL},
+                             "SELECT * FROM crossover_efficiency WHERE mode = 'training' AND x_axis = 'tokens'",
+                             EFF_KEY),
+              2 * NB);
 }
 
 TEST(confidence_equivalent_budget_is_never_extrapolated)

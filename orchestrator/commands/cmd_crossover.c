@@ -78,10 +78,11 @@ static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
 
 /* --efficiency: per pair and direction, the other objective's equivalent
  * budget and the ratio (analysis.h, an_efficiency). */
-#define NEFF 15
+#define NEFF 16
 static int print_efficiency(const an_pairs *ps, rowfmt *f, int r6)
 {
-    static const char *const cols[NEFF] = {"metric", "x_axis", "model", "quality", "direction",
+    /* the columns of the crossover_efficiency view, in its order */
+    static const char *const cols[NEFF] = {"metric", "x_axis", "mode", "model", "quality", "direction",
                                            "unique_tokens", "value", "equivalent_tokens", "ratio",
                                            "ratio_lo", "ratio_hi", "seeds", "status", "epochs", "cell"};
     int ncol = r6 ? NEFF - 1 : NEFF;
@@ -94,7 +95,8 @@ static int print_efficiency(const an_pairs *ps, rowfmt *f, int r6)
         const an_eff_row *r = &er[i];
         const an_pair *p = r->pair;
         int ar_eq = r->direction == AN_AR_EQUIVALENT;
-        db_value v[NEFF] = {t_(p->metric), t_(an_xaxis_name(p->xaxis)), t_(p->model), t_(p->quality),
+        db_value v[NEFF] = {t_(p->metric), t_(an_xaxis_name(p->xaxis)), t_(p->annealed ? "annealed" : "training"),
+                            t_(p->model), t_(p->quality),
                             t_(ar_eq ? "ar_equivalent" : "mdm_equivalent"), i_((long long)r->u),
                             r_(ar_eq ? p->res.mdm_best : p->res.ar_best, r6), r_(r->u_eq, r6),
                             r_(r->ratio, r6), r_(r->ratio_lo, r6), r_(r->ratio_hi, r6), i_(r->seeds),
