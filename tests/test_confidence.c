@@ -405,6 +405,22 @@ TEST(confidence_annealed_crossover_known_answer)
         snprintf(sql, sizeof sql, "SELECT * FROM crossover WHERE mode = 'annealed' AND x_axis = '%s'", ax[i]);
         CHECK_INT(cli_equals_sql(path, (const char *const[]){"--annealed", "--x", ax[i], NULL}, sql, PAIR_KEY), 1);
     }
+    /* The report: the annealed table, and the annealed points drawn (here
+     * alone: the trunks have no val_loss points of their own) */
+    char out[4200], page[4300];
+    snprintf(out, sizeof out, "%s.report", path);
+    const char *rargv[] = {harness_xover(), "report", "--db", path, "--x", "epochs", out, NULL};
+    pr = harness_run(rargv, NULL);
+    if (pr.status) fprintf(stderr, "%s", pr.err);
+    CHECK_INT(pr.status, 0);
+    harness_proc_free(&pr);
+    snprintf(page, sizeof page, "%s/index.html", out);
+    char *html = harness_slurp(page, NULL);
+    CHECK(html != NULL);
+    CHECK_CONTAINS(html, "<h3>Annealed points</h3>");
+    CHECK_CONTAINS(html, "annealed (one per budget)");
+    CHECK_CONTAINS(html, "crossover between 40 and 80");
+    free(html);
 }
 
 /* MDM's annealed value must stay ahead to the end: ahead at 80, behind at

@@ -232,6 +232,7 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         tb_escape(b, metric);
         tb_printf(b, " yet.</p>\n");
         an_pairs_free(&ps);
+        an_pairs_free(&ann);
         return 0;
     }
     if (ps.n) {
