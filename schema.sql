@@ -340,7 +340,7 @@ m AS (
       LEFT JOIN metrics e ON e.run_id = m.run_id AND e.step = m.step AND e.name = m.name || '_se'
      WHERE m.value IS NOT NULL AND m.name <> 'early_stop' AND m.name NOT LIKE '%\_se' ESCAPE '\'
 ),
-pt AS (
+pt AS MATERIALIZED (
     SELECT m.*, a.x_axis,
            CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
                 ELSE m.flops END AS REAL) AS x
@@ -484,7 +484,7 @@ SELECT mode, cell_id, cell, objective, model, params, unique_tokens, quality, ep
 -- ALL its points, the earliest x reaching it and the seed sd there; mdm_*
 -- the same for MDM.
 CREATE VIEW crossover_by_seed AS
-WITH sp AS (
+WITH sp AS MATERIALIZED (
     SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY mode, sid, metric, x_axis, x
                                                   ORDER BY step DESC) AS k
                      FROM crossover_points p) WHERE k = 1
@@ -624,6 +624,16 @@ range AS (
                          ELSE x + (x_n - x) * -adv / (adv_n - adv) END END) AS cross_b
       FROM adv GROUP BY mode, cell_id, seed_key, metric, x_axis
 ),
+-- the pair's axes, from every point of both sides (epochs: the largest, for
+-- annealed points the largest budget with a point); one_pair: one seed a
+-- side, and the same seed
+axes AS (
+    SELECT mode, cell_id, metric, x_axis, max(cell) AS cell, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs,
+           CASE WHEN count(DISTINCT sid) = 2 AND min(seed) = max(seed) THEN 1 ELSE 0 END AS one_pair
+      FROM sp GROUP BY mode, cell_id, metric, x_axis
+),
 best AS (
     SELECT u.mode, u.cell_id, u.seed_key, u.metric, u.x_axis, u.objective, min(u.x) AS best_x,
            u.sd AS best_sd, u.value AS best, u.seeds
@@ -647,8 +657,10 @@ SELECT p.mode, p.cell_id, CASE WHEN p.seed_key >= 0 THEN p.seed_key END AS seed,
        CASE WHEN r.final_gap > 0 AND r.x_b IS NOT NULL THEN r.x_n END AS bracket_hi,
        r.x_start, r.x_end, r.final_gap, r.gap_se,
        ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
-       bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd
+       bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
+       x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell, x.one_pair
   FROM pairs p
+  JOIN axes x ON x.mode = p.mode AND x.cell_id = p.cell_id AND x.metric = p.metric AND x.x_axis = p.x_axis
   JOIN best ba ON ba.mode = p.mode AND ba.cell_id = p.cell_id AND ba.seed_key = p.seed_key
               AND ba.metric = p.metric AND ba.x_axis = p.x_axis AND ba.objective = 'ar'
   JOIN best bm ON bm.mode = p.mode AND bm.cell_id = p.cell_id AND bm.seed_key = p.seed_key
@@ -710,23 +722,24 @@ ss AS (
            max(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN crossover END) AS cmax
       FROM sg GROUP BY mode, cell_id, metric, x_axis
 ),
-pts AS (
-    SELECT mode, cell_id, metric, x_axis, max(cell) AS cell, max(model) AS model,
-           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs,
-           -- one seed a side: paired when it is the same seed
-           CASE WHEN count(DISTINCT sid) = 2 AND min(seed) = max(seed) THEN 1 ELSE 0 END AS one_pair
-      FROM crossover_points GROUP BY mode, cell_id, metric, x_axis
+-- cells with a run still to finish (training: branches aside; annealed: the
+-- trunks and branches)
+opened AS MATERIALIZED (
+    SELECT DISTINCT 'training' AS mode, cell_id FROM crossover_runs
+     WHERE status NOT IN ('done', 'failed') AND role <> 'branch'
+    UNION
+    SELECT DISTINCT 'annealed', acell_id FROM crossover_runs
+     WHERE status NOT IN ('done', 'failed') AND role IN ('trunk', 'branch')
 ),
 iv AS (
-    SELECT m.*, x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell,
-           coalesce(s.paired, x.one_pair) AS paired,
-           coalesce(s.crossed, CASE WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1
+    SELECT m.*,
+           coalesce(s.paired, m.one_pair) AS paired,
+           coalesce(s.crossed, CASE WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1
                                     ELSE 0 END) AS crossed,
            CASE WHEN s.paired IS NOT NULL THEN s.cmin
-                WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmin,
+                WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmin,
            CASE WHEN s.paired IS NOT NULL THEN s.cmax
-                WHEN x.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmax,
+                WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmax,
            CASE WHEN s.k >= 2 THEN 'seeds'
                 WHEN m.gap_se IS NOT NULL AND m.final_gap IS NOT NULL THEN 'eval' END AS interval,
            CASE WHEN s.k >= 2
@@ -745,13 +758,9 @@ iv AS (
                                        / (96 * (s.k - 1.0) * (s.k - 1.0)))
                             * sqrt(s.ss / (s.k - 1)) / sqrt(s.k)
                 ELSE m.final_gap + 1.959964 * m.gap_se END AS gap_hi,
-           EXISTS (SELECT 1 FROM crossover_runs r
-                    WHERE r.status NOT IN ('done', 'failed')
-                      AND CASE m.mode WHEN 'training' THEN r.cell_id = m.cell_id AND r.role <> 'branch'
-                          ELSE r.acell_id = m.cell_id AND r.role IN ('trunk', 'branch') END) AS open
+           o.cell_id IS NOT NULL AS open
       FROM b m LEFT JOIN ss s USING (mode, cell_id, metric, x_axis)
-      JOIN pts x ON x.mode = m.mode AND x.cell_id = m.cell_id AND x.metric = m.metric
-                AND x.x_axis = m.x_axis
+      LEFT JOIN opened o ON o.mode = m.mode AND o.cell_id = m.cell_id
      WHERE m.seed IS NULL
 )
 SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens, i.quality, i.epochs,
@@ -787,17 +796,14 @@ SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens,
 -- budget (NULL with fewer than two seeds whose own equivalent is measured);
 -- seeds counts those. `xover crossover --efficiency` prints the same rows.
 CREATE VIEW crossover_efficiency AS
-WITH pr AS (
-    SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup
-      FROM crossover c
-),
-g AS MATERIALIZED (
-    SELECT * FROM (SELECT pr.*, row_number() OVER (PARTITION BY mode, metric, x_axis, bgroup, unique_tokens
-                                                   ORDER BY epochs, cell) AS dup FROM pr)
-     WHERE dup = 1
-),
-gn AS (
-    SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb FROM g
+WITH gn AS MATERIALIZED (
+    SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb
+      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup,
+                   row_number() OVER (PARTITION BY mode, metric, x_axis,
+                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs'),
+                                      unique_tokens ORDER BY epochs, cell) AS dup
+              FROM crossover c) g
+     WHERE g.dup = 1
 ),
 dirs (direction) AS (VALUES ('ar_equivalent'), ('mdm_equivalent')),
 -- a curve per group, direction and seed (-1: the seeds' means): the other
@@ -809,7 +815,7 @@ tq (df, t) AS (VALUES (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445
     (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899), (25, 2.059539),
     (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)),
 -- each paired seed's own bests of a pair (one series a side of that seed)
-sb AS (
+sb AS MATERIALIZED (
     SELECT mode, cell, metric, x_axis, seed,
            max(CASE WHEN objective = 'ar' THEN b END) AS ar_b,
            max(CASE WHEN objective = 'mdm' THEN b END) AS mdm_b
@@ -843,7 +849,7 @@ seg AS MATERIALIZED (
     WINDOW w AS (PARTITION BY mode, metric, x_axis, bgroup, direction, seed ORDER BY u)
 ),
 -- the values to match: the pair's own (seed -1: the means), each seed's
-want AS (
+want AS MATERIALIZED (
     SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, gn.cell, gn.unique_tokens AS u, d.direction,
            -1 AS seed, CASE d.direction WHEN 'ar_equivalent' THEN gn.mdm_best ELSE gn.ar_best END AS y
       FROM gn CROSS JOIN dirs d WHERE gn.nb >= 2
@@ -854,15 +860,16 @@ want AS (
       JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric AND sb.x_axis = gn.x_axis
      WHERE gn.nb >= 2
 ),
-hit AS (
-    SELECT w.*, (SELECT min(s.u) FROM seg s
-                  WHERE s.mode = w.mode AND s.metric = w.metric AND s.x_axis = w.x_axis
-                    AND s.bgroup = w.bgroup AND s.direction = w.direction AND s.seed = w.seed
-                    AND s.u1 IS NOT NULL AND s.b IS NOT NULL AND s.b1 IS NOT NULL AND s.u > 0 AND s.u1 > 0
-                    AND ((w.y >= s.b AND w.y <= s.b1) OR (w.y <= s.b AND w.y >= s.b1))) AS u0
+hit AS MATERIALIZED (
+    SELECT w.mode, w.metric, w.x_axis, w.bgroup, w.cell, w.u, w.direction, w.seed, w.y, min(s.u) AS u0
       FROM want w
+      LEFT JOIN seg s ON s.mode = w.mode AND s.metric = w.metric AND s.x_axis = w.x_axis
+       AND s.bgroup = w.bgroup AND s.direction = w.direction AND s.seed = w.seed
+       AND s.u1 IS NOT NULL AND s.b IS NOT NULL AND s.b1 IS NOT NULL AND s.u > 0 AND s.u1 > 0
+       AND ((w.y >= s.b AND w.y <= s.b1) OR (w.y <= s.b AND w.y >= s.b1))
+     GROUP BY w.mode, w.metric, w.x_axis, w.bgroup, w.cell, w.direction, w.seed
 ),
-eq AS (
+eq AS MATERIALIZED (
     SELECT h.*, CASE WHEN h.u0 IS NULL THEN NULL WHEN s.b1 = s.b THEN s.u
                      ELSE exp(ln(s.u) + (ln(s.u1) - ln(s.u)) * (h.y - s.b) / (s.b1 - s.b)) END AS u_eq
       FROM hit h
@@ -874,10 +881,18 @@ lx AS (
       FROM (SELECT eq.*, CASE direction WHEN 'ar_equivalent' THEN ln(u_eq / u) ELSE ln(u / u_eq) END AS l
               FROM eq WHERE seed >= 0 AND u_eq IS NOT NULL) e
 ),
-lr AS (
+lr0 AS (
     SELECT mode, metric, x_axis, cell, direction, count(*) AS m, max(mean) AS mean,
            sum((l - mean) * (l - mean)) AS ss
       FROM lx GROUP BY mode, metric, x_axis, cell, direction
+),
+lr AS MATERIALIZED (
+    SELECT lr0.*, coalesce((SELECT t FROM tq WHERE df = lr0.m - 1),
+                           1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (lr0.m - 1.0))
+                           + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
+                              + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
+                             / (96 * (lr0.m - 1.0) * (lr0.m - 1.0))) AS t
+      FROM lr0
 )
 SELECT p.metric, p.x_axis, p.mode, p.model, p.quality, e.direction, p.unique_tokens, e.y AS value,
        e.u_eq AS equivalent_tokens,
@@ -888,11 +903,6 @@ SELECT p.metric, p.x_axis, p.mode, p.model, p.quality, e.direction, p.unique_tok
        CASE WHEN e.u_eq IS NULL THEN 'beyond the grid' ELSE 'ok' END AS status, p.epochs, p.cell
   FROM eq e
   JOIN gn p ON p.mode = e.mode AND p.metric = e.metric AND p.x_axis = e.x_axis AND p.cell = e.cell
-  LEFT JOIN (SELECT lr.*, coalesce((SELECT t FROM tq WHERE df = lr.m - 1),
-                                    1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (lr.m - 1.0))
-                                    + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
-                                       + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
-                                      / (96 * (lr.m - 1.0) * (lr.m - 1.0))) AS t
-               FROM lr) l ON l.mode = e.mode AND l.metric = e.metric AND l.x_axis = e.x_axis AND l.cell = e.cell
+  LEFT JOIN lr l ON l.mode = e.mode AND l.metric = e.metric AND l.x_axis = e.x_axis AND l.cell = e.cell
                 AND l.direction = e.direction
  WHERE e.seed = -1;

@@ -603,8 +603,8 @@ static void eff_row(const an_pair *const *g, int k, int i, int dir, an_eff_row *
     int m = 0;
     for (int q = 0; q < p->nseed && m < 64; q++) {
         long long s = p->seed[q];
-        int ok = 1;
-        for (int j = 0; j < k && ok; j++) {
+        /* a budget where this seed is not paired leaves a gap in its curve */
+        for (int j = 0; j < k; j++) {
             b[j] = NAN;
             for (int t = 0; t < g[j]->nseed; t++)
                 if (g[j]->seed[t] == s)
@@ -612,7 +612,7 @@ static void eff_row(const an_pair *const *g, int k, int i, int dir, an_eff_row *
         }
         double y = dir == AN_AR_EQUIVALENT ? p->seed_mdm_best[q] : p->seed_ar_best[q];
         double ue = an_equivalent_budget(u, b, k, y);
-        if (!isnan(ue) && ok) lr[m++] = log(dir == AN_AR_EQUIVALENT ? ue / r->u : r->u / ue);
+        if (!isnan(ue)) lr[m++] = log(dir == AN_AR_EQUIVALENT ? ue / r->u : r->u / ue);
     }
     r->seeds = m;
     if (m >= 2) {
