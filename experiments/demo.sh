@@ -11,6 +11,12 @@ echo
 echo "Crossover in validation loss (nats/token; x = training tokens seen):"
 $xover crossover --sweep demo --metric val_loss
 echo
+echo "The verdict, where it falls (between two evaluations, in epochs) and the final gap"
+echo "with its 95% interval (one seed: from the evaluation error alone):"
+$xover table --sweep demo --rows metric --cols model --cell verdict
+$xover table --sweep demo --rows metric --cols model --cell crossover_epochs
+$xover table --sweep demo --rows metric --cols model --cell final_gap
+echo
 echo "Crossover in 4-way cloze accuracy (mc_acc, higher is better):"
 $xover crossover --sweep demo --metric mc_acc
 $xover report --sweep demo report

@@ -365,12 +365,29 @@ typedef struct {
     long long active_params; /* run_axes.active_params (schema 3; -1 when unknown) */
     long long stop_step;
     double stop_total, stop_tokens, stop_epoch, stop_flops;
+    /* The standard error of each value: the run's metric NAME_se at the
+     * same step (DB_SE_SUFFIX; NaN where it wrote none). */
+    const double *se;
+    /* Annealed branches (schema 5): 'run', 'trunk' or 'branch', and a
+     * branch's trunk (-1 otherwise). */
+    const char *role;
+    long long parent_id;
+    /* The run's config as JSON (for cells other than crossover_runs.cell). */
+    const char *config;
 } db_series;
 typedef int (*db_series_fn)(void *ctx, const db_series *s);
 
+/* A metric named NAME DB_SE_SUFFIX ("val_loss_se") is the standard error of
+ * metric NAME at the same step, not a learning curve of its own: the
+ * crossover reads it beside NAME (db_series.se) and never as a series. */
+#define DB_SE_SUFFIX "_se"
+
 /* Every series of every AR and MDM run, of one sweep (sweep_id > 0) or of
- * the whole database (0), of one metric (NULL = all but DB_EARLY_STOP), by
- * run id then metric name. Needs schema version 2 (the crossover views): on an older database
+ * the whole database (0), of one metric (NULL = all but DB_EARLY_STOP and
+ * the NAME_se errors), by run id then metric name. A run with no point of
+ * the metric (not started yet; a branch that was never trained) comes once
+ * with n = 0 (metric = the one asked for, NULL for all), so its status is
+ * seen. Needs schema version 2 (the crossover views): on an older database
  * it fails with DB_EINPUT and a message saying how to upgrade. */
 int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series_fn fn,
                         void *ctx);

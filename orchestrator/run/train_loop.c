@@ -28,9 +28,9 @@
  * cadence and the cooldown's evaluations are sized from the config alone,
  * so a branch is bit for bit the standalone run of its length.
  *
- * Where what comes next fits: a final evaluation with other options (more
- * mask draws) is evaluate(tr, &opts) at the last step, and a standard error
- * one more run_value of its line.
+ * The run's last evaluation, at its planned last step, uses
+ * train.final_eval_draws mask draws (evaluate(tr, &opts)), and every
+ * evaluation line carries the estimate's standard error (val_loss_se).
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/anneal.h"
@@ -67,6 +67,7 @@ typedef struct {
     int eval_unit;      /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
     model_eval_opts eval;
+    model_eval_opts final_eval; /* at the last step: train.final_eval_draws */
 } train_cfg;
 
 /* The config in the trainer's terms, the model checked. */
@@ -105,6 +106,10 @@ static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errl
     t->stop_margin = c->train.early_stop_margin;
     t->eval = (model_eval_opts){(int)c->train.eval_draws, strcmp(c->train.eval_estimator, "bernoulli") == 0,
                                 (uint64_t)c->train.eval_seed};
+    /* The point a crossover is decided on gets more draws: the same masks
+     * as every evaluation (the same seed) and more of them. */
+    t->final_eval = t->eval;
+    if (c->train.final_eval_draws > t->final_eval.draws) t->final_eval.draws = (int)c->train.final_eval_draws;
     return 0;
 }
 
@@ -423,20 +428,30 @@ static int train_step(trainer *tr)
 }
 
 /* Evaluate with eval options eo and append the eval line: val_loss (into
- * tr->val), and mc_acc when the data has cloze items. */
+ * tr->val) and its standard error val_loss_se, and mc_acc when the data has
+ * cloze items.
+ * val_loss_se is the error of val_loss as a measurement of this model on
+ * these windows: the MDM's mask draws' noise (model_val_loss_se's mc_se), 0
+ * for AR, whose loss is exact. Every run of a pair is scored on the same
+ * windows, so their own sampling error is not part of a gap's error. With
+ * one draw the draws' noise cannot be told from the windows' and the error
+ * over windows, a bound from above, stands in. */
 static int evaluate(trainer *tr, const model_eval_opts *eo)
 {
     size_t nval;
     const int32_t *val = train_source_val(tr->src, &nval);
-    run_value v[2];
+    run_value v[3];
     size_t k = 0;
     tr->val = NAN;
     if (nval > 0) {
-        double x = model_val_loss(tr->m, val, nval, eo);
+        double se_windows, se_draws;
+        double x = model_val_loss_se(tr->m, val, nval, eo, &se_windows, &se_draws);
         if (!isfinite(x))
             return fail(tr, XO_FAILED, "non-finite validation loss at step %llu", (unsigned long long)tr->step);
         tr->val = x;
         v[k++] = (run_value){"val_loss", x, 0};
+        double se = isnan(se_draws) ? se_windows : se_draws;
+        if (isfinite(se)) v[k++] = (run_value){"val_loss_se", se, 0};
     }
     train_source_cloze q = train_source_cloze_items(tr->src);
     if (q.n_items > 0) {
@@ -568,7 +583,8 @@ static int train(trainer *tr)
         if ((rc = train_step(tr))) return rc;
         int evaled = eval_due(tr);
         if (evaled) {
-            if ((rc = evaluate(tr, &tr->cfg.eval))) return rc;
+            const model_eval_opts *eo = tr->step == tr->total ? &tr->cfg.final_eval : &tr->cfg.eval;
+            if ((rc = evaluate(tr, eo))) return rc;
             rundir_log(tr->log, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)tr->step,
                        tr->last.loss, tr->val, train_source_epoch(tr->src));
             early_stop(tr);
