@@ -110,3 +110,33 @@ TEST(reliability_second_yaml_document_is_refused)
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
 }
+
+/* `--timeout 1e999` (inf), nan and huge values were taken: Slurm was given
+ * --time=-9223372036854775808. */
+TEST(reliability_non_finite_or_huge_timeout_is_refused)
+{
+    char path[512], db[512], runs[512];
+    harness_path(path, sizeof path, "t.yaml");
+    harness_path(db, sizeof db, "t.db");
+    harness_path(runs, sizeof runs, "runs");
+    harness_write(path, "sweep: t\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar}\n");
+    const char *bad[] = {"1e999", "nan", "inf", "-inf", "1e30", "400d", "0x10", "1e3", "0", "-5", "1.2.3", "5 m"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *argv[] = {harness_xover(), "run", path, "--db", db, "--runs-dir", runs, "--dry-run",
+                              "--timeout", bad[i], NULL};
+        harness_proc r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "--timeout %s: exit %d\n", bad[i], r.status);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, "--timeout");
+        CHECK_CONTAINS(r.err, bad[i]);
+        harness_proc_free(&r);
+    }
+    const char *good[] = {"90", "90s", "1.5m", "2h", "365d"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *argv[] = {harness_xover(), "run", path, "--db", db, "--runs-dir", runs, "--dry-run",
+                              "--timeout", good[i], NULL};
+        harness_proc r = harness_run(argv, NULL);
+        CHECK_INT(r.status, 0);
+        harness_proc_free(&r);
+    }
+}
