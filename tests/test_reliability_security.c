@@ -208,3 +208,69 @@ TEST(security_sql_cannot_write_files_load_code_or_create)
     }
     CHECK(access(out, F_OK) != 0);
 }
+
+/* A fake `sbatch` first on PATH: it records that it was called, runs the
+ * job script as its task 0 would run (sh SCRIPT), and answers a job id.
+ * The worker the script starts finds no run at index 999999 and ends. */
+static void fake_sbatch(char *bin, size_t n)
+{
+    harness_path(bin, n, "bin");
+    mkdir(bin, 0755);
+    char path[700], text[1600], called[600];
+    snprintf(path, sizeof path, "%s/sbatch", bin);
+    harness_path(called, sizeof called, "SBATCH_CALLED");
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "for a; do script=$a; done\n"
+             "echo \"$script\" >> '%s'\n"
+             "SLURM_ARRAY_TASK_ID=999999 sh \"$script\" >/dev/null 2>&1\n"
+             "echo 4242\n",
+             called);
+    harness_write(path, text);
+    chmod(path, 0755);
+    char pathenv[4096];
+    snprintf(pathenv, sizeof pathenv, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", pathenv, 1);
+}
+
+/* Options are shell-quoted in the script, but also echoed into its '#'
+ * comment lines, where a newline ends the comment: the rest ran as a
+ * command inside the job. A newline in --runs-dir did the same through the
+ * list file's name (and split the list). Refused now, before anything is
+ * written: exit 2, no script, no database. */
+TEST(security_slurm_job_script_takes_no_control_characters)
+{
+    paths();
+    char bin[512], called[512], pwned[512], arg[1200], runs_nl[1200];
+    fake_sbatch(bin, sizeof bin);
+    harness_path(called, sizeof called, "SBATCH_CALLED");
+    harness_path(pwned, sizeof pwned, "PWNED");
+    rel_write_sweep("s.yaml", "inj", "objective: [ar], unique_tokens: [4k], total_tokens: [8k]");
+
+    /* the control: an ordinary option reaches the fake sbatch, which runs the script */
+    const char *ok[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, "--backend", "slurm",
+                        "--no-wait", "--sbatch-arg=--comment=fine", NULL};
+    harness_proc r = harness_run(ok, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK(access(called, F_OK) == 0);
+    unlink(called);
+    unlink(g_db);
+
+    snprintf(arg, sizeof arg, "--comment=x\ntouch %s #", pwned);
+    snprintf(runs_nl, sizeof runs_nl, "%s/runs2\ntouch %s #", harness_tmpdir(), pwned);
+    const char *cases[][2] = {{"--sbatch-arg", arg}, {"--runs-dir", runs_nl}, {"--partition", "debug\rx"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *argv[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, "--backend", "slurm",
+                              "--no-wait", cases[i][0], cases[i][1], NULL};
+        r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "%s: exit %d: %s", cases[i][0], r.status, r.err);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, cases[i][0]);
+        CHECK_CONTAINS(r.err, "holds a control character");
+        harness_proc_free(&r);
+        CHECK(access(pwned, F_OK) != 0);
+        CHECK(access(called, F_OK) != 0);
+        CHECK(access(g_db, F_OK) != 0);
+    }
+}
