@@ -528,10 +528,10 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         dr.re = pcre2_compile((PCRE2_SPTR)tr.regex, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
         if (!dr.re) return cli_error(XO_USAGE, "%s: trainer.metrics.regex does not compile", sweep_path(s));
     }
-    dr.d = db_open(o->db_path, DB_WRITE, err, sizeof err);
-    if (!dr.d) {
+    int rc = exec_open_db(o, &dr.d);
+    if (rc != XO_OK) {
         cleanup(&dr);
-        return cli_error(XO_USAGE, "%s", err);
+        return rc;
     }
     if (!o->dry_run && (dr.lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err)) < 0) {
         cleanup(&dr);
@@ -539,7 +539,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     }
     if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
     snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
-    int rc = prepare(&dr);
+    rc = prepare(&dr);
     if (rc != XO_OK) {
         cleanup(&dr);
         return rc;

@@ -28,10 +28,16 @@ typedef struct {
 /* Called for every run to do, in plan order; returns 0, or -1 (no memory). */
 typedef int (*exec_take_fn)(void *ctx, const exec_reg_run *r);
 
+/* Open o->db_path for a backend: read-write, or for o->dry_run read-only,
+ * and then *out is NULL when there is no database yet. XO_OK, or an exit
+ * code with the message printed. */
+int exec_open_db(const exec_options *o, db **out);
 /* Record the sweep and all its runs in one transaction and hand `take` the
  * runs to do: neither done nor (unless o->retry_failed) failed, and matching
  * o->only; the others are counted in *skipped_done and *skipped_failed.
- * Returns XO_OK, or an exit code with the message printed (nothing kept). */
+ * Returns XO_OK, or an exit code with the message printed (nothing kept).
+ * With o->dry_run nothing is written (d may be NULL): runs the database does
+ * not have are handed over as "new", with id -1. */
 int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed);
 /* True when key matches one of o->only's prefixes (or there are none). */

@@ -3,7 +3,9 @@
  * sweep and each of its runs in the database (one transaction), and pick the
  * runs to do: not done, not failed unless retrying, and matching --only.
  * The local driver and the Slurm backend differ only in what they do with
- * the runs picked, which they say through a callback.
+ * the runs picked, which they say through a callback. A dry run only reads:
+ * the database is opened read-only (if there is one) and nothing is
+ * recorded.
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/exec/internal.h"
@@ -12,9 +14,11 @@
 #include <sha2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The database's view of one run, copied out of the callback's lifetime. */
 typedef struct {
+    long long id;
     char *status, *run_dir, *job_id, *started_at;
 } found;
 
@@ -23,6 +27,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 static int found_fn(void *ctx, const db_run_info *r)
 {
     found *f = ctx;
+    f->id = r->id;
     f->status = dup_or_null(r->status);
     f->run_dir = dup_or_null(r->run_dir);
     f->job_id = dup_or_null(r->job_id);
@@ -94,12 +99,47 @@ static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, con
     return bad ? cli_error(XO_FAILED, "%s", db_errmsg(d)) : XO_OK;
 }
 
+int exec_open_db(const exec_options *o, db **out)
+{
+    char err[1024];
+    *out = NULL;
+    if (o->dry_run && access(o->db_path, F_OK) != 0) return XO_OK; /* every run is new */
+    *out = db_open(o->db_path, o->dry_run ? DB_READONLY : DB_WRITE, err, sizeof err);
+    return *out ? XO_OK : cli_error(XO_USAGE, "%s", err);
+}
+
+/* --dry-run: what exec_register would pick, from the database as it is
+ * (d may be NULL: no database yet), writing nothing. */
+static int pick_only(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+                     size_t *skipped_done, size_t *skipped_failed)
+{
+    size_t n = sweep_plan_count(p);
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        found f = {.id = -1};
+        if (d) db_run_by_key(d, key, found_fn, &f);
+        const char *st = f.status ? f.status : "new";
+        int rc = XO_OK;
+        if (!strcmp(st, "done")) (*skipped_done)++;
+        else if (!strcmp(st, "failed") && !o->retry_failed) (*skipped_failed)++;
+        else if (exec_matches_only(o, key)) {
+            exec_reg_run r = {i, f.id, key, st, f.run_dir, f.job_id, f.started_at};
+            if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
+        }
+        found_free(&f);
+        if (rc) return rc;
+    }
+    return XO_OK;
+}
+
 int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed)
 {
     const sweep *s = sweep_plan_sweep(p);
     int rc = check_only(p, o);
     if (rc) return rc;
+    if (o->dry_run) return pick_only(d, p, o, take, ctx, skipped_done, skipped_failed);
     char hash[65];
     SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
     long long sweep_id;

@@ -380,11 +380,12 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     const sweep *s = sweep_plan_sweep(p);
     char err[1024];
     if (check_one_line(o, so)) return XO_USAGE;
-    db *d = db_open(o->db_path, DB_WRITE, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
+    db *d;
+    int rc = exec_open_db(o, &d);
+    if (rc != XO_OK) return rc;
     cand *c = NULL;
     size_t nc = 0, skipped_done = 0, skipped_failed = 0;
-    int rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
+    rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
     if (rc != XO_OK) {
         db_close(d);
         return rc;
