@@ -274,3 +274,51 @@ TEST(security_slurm_job_script_takes_no_control_characters)
         CHECK(access(g_db, F_OK) != 0);
     }
 }
+
+/* `SELECT fts3_tokenizer('simple')` returned the address of SQLite's
+ * tokenizer module (and its two-argument form installs one from an
+ * address: code execution); a recursive CTE without end ran forever. */
+TEST(security_sql_refuses_pointer_functions_and_stops_runaway_queries)
+{
+    paths();
+    const char *init[] = {harness_xover(), "db", "init", "--db", g_db, NULL};
+    harness_proc r = harness_run(init, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    /* a database may carry a view that calls it */
+    char err[512];
+    db *d = db_open(g_db, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_exec(d, "CREATE VIEW leak AS SELECT fts3_tokenizer('simple') AS p"), 0);
+    db_close(d);
+    const char *stmts[] = {"SELECT fts3_tokenizer('simple')", "SELECT hex(FTS3_TOKENIZER('porter'))",
+                           "SELECT fts3_tokenizer('evil', x'4141414141414141')", "SELECT * FROM leak"};
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
+        const char *argv[] = {harness_xover(), "sql", stmts[i], "--db", g_db, NULL};
+        r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "not refused: %s: %s", stmts[i], r.out);
+        CHECK_INT(r.status, 2);
+        /* in a view SQLite itself refuses it ("unsafe use of fts3_tokenizer()") */
+        CHECK_CONTAINS(r.err, i < 3 ? "fts3_tokenizer() is refused" : "fts3_tokenizer()");
+        harness_proc_free(&r);
+    }
+    /* ordinary functions still work */
+    const char *fine[] = {harness_xover(), "sql", "SELECT upper('a') || abs(-2), json_array(1)", "--db", g_db,
+                          "--format", "csv", NULL};
+    r = harness_run(fine, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "A2,[1]");
+    harness_proc_free(&r);
+    /* a query without end is stopped at its time limit, saying so */
+    const char *loop[] = {harness_xover(), "sql",
+                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+                          "--db", g_db, "--timeout", "1s", NULL};
+    r = harness_run(loop, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "the query was stopped after running 1s, its time limit (--timeout");
+    harness_proc_free(&r);
+    const char *bad[] = {harness_xover(), "sql", "SELECT 1", "--db", g_db, "--timeout", "nan", NULL};
+    r = harness_run(bad, NULL);
+    CHECK_INT(r.status, 2);
+    harness_proc_free(&r);
+}

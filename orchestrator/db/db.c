@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* schema.sql, compiled in by the Makefile (build/gen/schema_sql.c). */
 extern const char xover_schema_sql[];
@@ -236,6 +237,13 @@ static const char *const ro_pragmas_query[] = {
     "module_list", "pragma_list", "collation_list", "encoding", "data_version",
     "foreign_keys", "query_only", "auto_vacuum", "cache_size", NULL};
 
+/* Functions a reader may not call: fts3_tokenizer(NAME) returns the
+ * address of a tokenizer module (a live pointer: it defeats ASLR), and
+ * fts3_tokenizer(NAME, PTR) installs one from an address, which runs code
+ * of the caller's choosing; Debian's SQLite enables both. load_extension is
+ * off already (SQLite's default); refusing it here says so clearly. */
+static const char *const ro_functions_denied[] = {"fts3_tokenizer", "load_extension", NULL};
+
 static int in_list(const char *s, const char *const *list)
 {
     for (; s && *list; list++)
@@ -283,9 +291,13 @@ static int ro_authorizer(void *ctx, int action, const char *a1, const char *a2,
     switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
+    case SQLITE_FUNCTION: /* a2 is the function's name */
+        if (!in_list(a2, ro_functions_denied)) return SQLITE_OK;
+        snprintf(d->denied_what, sizeof d->denied_what, "the function %s()", a2);
+        d->denied = 2;
+        return SQLITE_DENY;
     case SQLITE_UPDATE:
         /* Reading a table-valued PRAGMA (pragma_table_info('runs')) first
          * registers it, which SQLite checks as an UPDATE of sqlite_master.
@@ -484,6 +496,27 @@ static void leading_words(const char *sql, char *buf, size_t n)
     buf[k] = 0;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* SQLite calls this every few thousand virtual-machine instructions of a
+ * running statement; nonzero interrupts it (SQLITE_INTERRUPT). */
+static int past_deadline(void *ctx)
+{
+    db *d = ctx;
+    return d->deadline > 0 && mono_now() > d->deadline;
+}
+
+void db_set_timeout(db *d, double seconds)
+{
+    d->timeout = seconds > 0 ? seconds : 0;
+    sqlite3_progress_handler(d->h, d->timeout > 0 ? 4096 : 0, d->timeout > 0 ? past_deadline : NULL, d);
+}
+
 int db_query(db *d, const char *sql, const db_sink *sink)
 {
     char words[64];
@@ -525,6 +558,8 @@ int db_query(db *d, const char *sql, const db_sink *sink)
         out = db_fail(d, DB_EABORT, "stopped");
         goto done;
     }
+    /* The budget covers the statement's whole run, the sink's time included. */
+    d->deadline = d->timeout > 0 ? mono_now() + d->timeout : 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (int i = 0; i < n; i++) {
             db_value *v = &vals[i];
@@ -550,8 +585,12 @@ int db_query(db *d, const char *sql, const db_sink *sink)
             goto done;
         }
     }
-    if (rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "SQL error");
+    if (rc == SQLITE_INTERRUPT && d->deadline > 0 && mono_now() > d->deadline)
+        out = db_fail(d, DB_ETIMEOUT, "the query was stopped after running %gs, its time limit", d->timeout);
+    else if (rc != SQLITE_DONE)
+        out = db_sqlite_fail(d, rc, "SQL error");
 done:
+    d->deadline = 0;
     free(names);
     free(vals);
     sqlite3_finalize(st);

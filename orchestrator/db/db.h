@@ -38,7 +38,8 @@ enum {
     DB_EINPUT = -2,    /* bad argument or bad SQL from the caller (usage error) */
     DB_EDENIED = -3,   /* a read-only connection was asked to write */
     DB_EIO = -4,       /* SQLite failed: disk full, locked too long, corrupt, ... */
-    DB_EABORT = -5     /* a callback asked to stop */
+    DB_EABORT = -5,    /* a callback asked to stop */
+    DB_ETIMEOUT = -6   /* a query ran past db_set_timeout's limit and was stopped */
 };
 
 /* The version of the SQLite library actually linked. */
@@ -51,7 +52,9 @@ enum {
                         newest schema; WAL, busy_timeout, foreign keys on */
     DB_READONLY = 1  /* read-only (SQLITE_OPEN_READONLY); the file must exist.
                         Every statement goes through an authorizer that refuses
-                        writes, ATTACH and writing PRAGMAs (DB_EDENIED). */
+                        writes, ATTACH, writing PRAGMAs and the functions that
+                        hand out or take raw pointers (fts3_tokenizer), and
+                        load_extension (DB_EDENIED). */
 };
 
 /* Open `path`. Returns NULL with a message in err (naming path) when the file
@@ -240,6 +243,12 @@ typedef struct {
  * write is refused with DB_EDENIED and a message naming what was refused.
  * Bad SQL, or more than one statement: DB_EINPUT with SQLite's message. */
 int db_query(db *d, const char *sql, const db_sink *sink);
+
+/* Stop any later db_query that runs longer than `seconds` (0 = no limit,
+ * the default): it fails with DB_ETIMEOUT and a message saying so. For
+ * queries a user types (xover sql), where a runaway recursive CTE would
+ * otherwise never end. */
+void db_set_timeout(db *d, double seconds);
 
 /* Evaluate a one-value query (e.g. "SELECT count(*) FROM metrics") into *out. */
 int db_query_int(db *d, const char *sql, long long *out);
