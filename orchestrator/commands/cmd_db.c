@@ -47,8 +47,16 @@ static int db_checkcmd(int argc, char **argv)
     const char *path = cli_db_path(opt_db);
 
     char err[1024];
-    db *d = db_open(path, DB_READONLY, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
+    int damaged = 0;
+    db *d = db_open_check(path, err, sizeof err, &damaged);
+    if (!d) {
+        /* Damage is what check is for (exit 1); a wrong path is usage (2). */
+        if (damaged) {
+            printf("database   %s\nintegrity  FAILED\n%s\n", path, err);
+            return cli_error(XO_FAILED, "%s is damaged (see above)", path);
+        }
+        return cli_error(XO_USAGE, "%s", err);
+    }
     db_report r;
     int rc = db_check(d, &r);
     if (rc) {
@@ -95,6 +103,7 @@ const cli_command cmd_db_def = {"db", cmd_db, "create, upgrade or check the resu
      "init   create the results database at PATH (default: --db, $XOVER_DB, ./xover.db),\n"
      "       or upgrade an existing one to this xover's schema; safe to repeat.\n"
      "check  run SQLite's integrity and foreign-key checks and count sweeps, runs by\n"
-     "       status, and metric points. Exit 1 if the database is damaged.\n\n"
+     "       status, and metric points. Exit 1 if the database is damaged (cut off,\n"
+     "       malformed), 2 if PATH is no xover database (missing, not a regular file).\n\n"
      "The schema (tables sweeps, runs, sweep_runs, metrics; views run_final,\n"
      "run_best, curves, metric_series) is documented in schema.sql.\n"};

@@ -340,18 +340,52 @@ static void set_err(char *err, size_t errlen, const char *msg)
     if (err && errlen) snprintf(err, errlen, "%s", msg);
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "not a regular file";
+}
+
+/* A file that starts like an SQLite database ("SQLite format 3\0"). */
+static int sqlite_magic(const char *path)
+{
+    char head[16];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
+}
+
+/* *damaged (when not NULL) is set when the open fails because the file is
+ * an SQLite database that cannot be read whole (truncated, malformed), as
+ * opposed to missing, of another kind, or of another program. */
 static db *open_impl(const char *path, int mode, const char *schema, int upto, char *err,
-                     size_t errlen)
+                     size_t errlen, int *damaged)
 {
     migrations m;
+    if (damaged) *damaged = 0;
     if (split_migrations(schema, &m, err, errlen)) return NULL;
     if (upto <= 0 || upto > m.n) upto = m.n;
 
     struct stat sb;
-    int existed = stat(path, &sb) == 0 && sb.st_size > 0;
-    if (mode == DB_READONLY && stat(path, &sb) != 0) {
+    int found = stat(path, &sb) == 0;
+    int existed = found && sb.st_size > 0;
+    if (mode == DB_READONLY && !found) {
         snprintf(err, errlen, "no database at '%s' (%s); create one with 'xover db init %s', "
                  "or name another with --db or XOVER_DB", path, strerror(errno), path);
+        return NULL;
+    }
+    /* Opening a FIFO would block until someone writes to it; a device or a
+     * directory is no database either. */
+    if (found && !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "'%s' is %s, not a database file", path, file_kind(sb.st_mode));
+        return NULL;
+    }
+    /* Shorter than SQLite's 100-byte header yet starting like one: cut off. */
+    if (existed && sb.st_size < 100 && sqlite_magic(path)) {
+        if (damaged) *damaged = 1;
+        snprintf(err, errlen, "'%s' is damaged: an SQLite database cut off after %lld bytes", path,
+                 (long long)sb.st_size);
         return NULL;
     }
 
@@ -385,11 +419,15 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
 
     /* The first read of the header tells an SQLite file from anything else. */
     long long v;
-    if (read_int(d, "PRAGMA user_version", &v)) {
-        if ((sqlite3_errcode(d->h) & 0xff) == SQLITE_NOTADB)
+    if (read_int(d, "PRAGMA user_version", &v) ||
+        (mode == DB_READONLY && read_int(d, "SELECT count(*) FROM sqlite_master", &(long long){0}))) {
+        int code = sqlite3_errcode(d->h) & 0xff;
+        if (code == SQLITE_NOTADB) {
             snprintf(err, errlen, "'%s' is not an SQLite database", path);
-        else
+        } else {
             snprintf(err, errlen, "cannot read database '%s': %s", path, sqlite3_errmsg(d->h));
+            if (damaged && (code == SQLITE_CORRUPT || code == SQLITE_IOERR)) *damaged = 1;
+        }
         db_close(d);
         return NULL;
     }
@@ -435,12 +473,17 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
 db *db_open(const char *path, int mode, char *err, size_t errlen)
 {
     return open_impl(path, mode == DB_READONLY ? DB_READONLY : DB_WRITE, xover_schema_sql, 0,
-                     err, errlen);
+                     err, errlen, NULL);
+}
+
+db *db_open_check(const char *path, char *err, size_t errlen, int *damaged)
+{
+    return open_impl(path, DB_READONLY, xover_schema_sql, 0, err, errlen, damaged);
 }
 
 db *db_open_schema(const char *path, const char *schema, int upto, char *err, size_t errlen)
 {
-    return open_impl(path, DB_WRITE, schema, upto, err, errlen);
+    return open_impl(path, DB_WRITE, schema, upto, err, errlen, NULL);
 }
 
 void db_close(db *d)

@@ -58,11 +58,16 @@ enum {
 };
 
 /* Open `path`. Returns NULL with a message in err (naming path) when the file
- * is missing (DB_READONLY), is not an SQLite file, is an SQLite database that
+ * is missing (DB_READONLY), is not a regular file (a FIFO would block the
+ * open), is not an SQLite file, is an SQLite database that
  * is not xover's, was written by a newer xover (user_version above
  * db_schema_version()), or cannot be migrated. A DB_READONLY open of an OLDER
  * schema succeeds (see db_version); a DB_WRITE open upgrades it. */
 db *db_open(const char *path, int mode, char *err, size_t errlen);
+/* db_open(path, DB_READONLY) for `xover db check`, which must tell damage
+ * from a wrong path: *damaged is 1 when it fails because the file is an
+ * SQLite database that cannot be read whole (cut off, malformed). */
+db *db_open_check(const char *path, char *err, size_t errlen, int *damaged);
 void db_close(db *d);
 const char *db_errmsg(const db *d);
 
