@@ -140,3 +140,74 @@ TEST(reliability_non_finite_or_huge_timeout_is_refused)
         harness_proc_free(&r);
     }
 }
+
+/* A corpus that does not exist, is empty, or is smaller than a run's budget
+ * was accepted by `xover plan`; every run then failed at its start (exit
+ * 1). Checked at plan time now, once per distinct data, naming the run's
+ * axis values (exit 2, nothing recorded); the cache it fills is what the
+ * runs then read. */
+TEST(reliability_plan_checks_corpora_once)
+{
+    char cache[512], empty[512], db[512], runs[512], path[512];
+    harness_path(cache, sizeof cache, "cache");
+    harness_path(empty, sizeof empty, "empty.txt");
+    harness_path(db, sizeof db, "t.db");
+    harness_path(runs, sizeof runs, "runs");
+    harness_path(path, sizeof path, "t.yaml");
+    setenv("XOVER_CACHE", cache, 1);
+    harness_write(empty, "");
+    const char *head = "sweep: t\n"
+                       "data: {vocab: 300, val_tokens: 2k}\n"
+                       "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                       "train: {seq_len: 16, batch: 2}\n";
+    char yaml[2048], empty_grid[700];
+    snprintf(empty_grid, sizeof empty_grid, "{objective: ar, corpus: ['%s'], unique_tokens: [2k]}", empty);
+    struct {
+        const char *grid, *msg;
+    } bad[] = {
+        {"{objective: ar, corpus: [synthetic, nosuch.txt], unique_tokens: [2k]}",
+         "t.yaml: run corpus=nosuch.txt: corpus 'nosuch.txt': no such file"},
+        {empty_grid, "empty.txt is empty"},
+        {"{objective: [ar, mdm], corpus: [synthetic], unique_tokens: [2k, 100M]}",
+         "t.yaml: run objective=ar unique_tokens=100M: unique_tokens 100000000 exceeds the training split"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(yaml, sizeof yaml, "%sgrid: %s\n", head, bad[i].grid);
+        harness_write(path, yaml);
+        const char *pl[] = {harness_xover(), "plan", path, "--db", db, NULL};
+        harness_proc r = harness_run(pl, NULL);
+        if (r.status != 2) fprintf(stderr, "case %zu: plan exit %d: %s\n", i, r.status, r.err);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, bad[i].msg);
+        harness_proc_free(&r);
+        const char *rn[] = {harness_xover(), "run", path, "--db", db, "--runs-dir", runs, NULL};
+        r = harness_run(rn, NULL);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, bad[i].msg);
+        harness_proc_free(&r);
+        /* nothing recorded: no sweep, no run */
+        const char *q[] = {harness_xover(), "sql", "SELECT count(*) FROM sweeps", "--db", db, "--format", "csv", NULL};
+        r = harness_run(q, NULL);
+        CHECK(r.status != 0 || strstr(r.out, "\n0\n"));
+        harness_proc_free(&r);
+    }
+    /* a good plan fills the cache; its runs read it and add nothing to it */
+    snprintf(yaml, sizeof yaml, "%sgrid: {objective: [ar, mdm], unique_tokens: [1k, 2k]}\n"
+             "derive: {epochs: 2k / unique_tokens}\n", head);
+    harness_write(path, yaml);
+    const char *pl[] = {harness_xover(), "plan", path, "--db", db, NULL};
+    harness_proc r = harness_run(pl, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    const char *ls[] = {"sh", "-c", "ls -l --time-style=+%s.%N \"$0\" | sort", cache, NULL};
+    harness_proc before = harness_run(ls, NULL);
+    CHECK(strstr(before.out, ".set"));
+    const char *rn[] = {harness_xover(), "run", path, "--db", db, "--runs-dir", runs, "-j", "2", NULL};
+    r = harness_run(rn, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    harness_proc after = harness_run(ls, NULL);
+    CHECK_STR(after.out, before.out);
+    harness_proc_free(&before);
+    harness_proc_free(&after);
+}

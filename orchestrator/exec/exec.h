@@ -41,6 +41,17 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e);
  * *nruns receives how many runs the figure comes from. */
 double exec_measured_speed(db *d, long long *nruns);
 
+/* ---- data ---------------------------------------------------------------- */
+
+/* Check, before anything runs, that the plan's corpora exist, hold
+ * documents and give every run its unique_tokens and validation set (only
+ * the runs i with only[i] != 0 when only is not NULL):
+ * `xover train`'s own data preparation, once per distinct data. It
+ * prepares (or finds) each corpus's cached tokens, which the runs reuse.
+ * XO_OK, or XO_USAGE with a message naming the run's axis values. Sweeps
+ * with an external trainer are not checked (their data is their own). */
+int exec_check_data(const sweep_plan *p, const unsigned char *only);
+
 /* ---- statuses ------------------------------------------------------------ */
 
 /* Every run of the database by key, for looking up a plan's runs. */

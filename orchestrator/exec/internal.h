@@ -35,6 +35,7 @@ int exec_open_db(const exec_options *o, db **out);
 /* Record the sweep and all its runs in one transaction and hand `take` the
  * runs to do: neither done nor (unless o->retry_failed) failed, and matching
  * o->only; the others are counted in *skipped_done and *skipped_failed.
+ * First the corpora of the runs to do are checked (exec_check_data).
  * Returns XO_OK, or an exit code with the message printed (nothing kept).
  * With o->dry_run nothing is written (d may be NULL): runs the database does
  * not have are handed over as "new", with id -1. */

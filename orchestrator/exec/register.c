@@ -108,12 +108,22 @@ int exec_open_db(const exec_options *o, db **out)
     return *out ? XO_OK : cli_error(XO_USAGE, "%s", err);
 }
 
-/* --dry-run: what exec_register would pick, from the database as it is
- * (d may be NULL: no database yet), writing nothing. */
-static int pick_only(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
-                     size_t *skipped_done, size_t *skipped_failed)
+/* Whether a run with status st is to do; the others are counted. */
+static int to_do(const exec_options *o, const char *key, const char *st, size_t *skipped_done,
+                 size_t *skipped_failed)
 {
-    size_t n = sweep_plan_count(p);
+    if (!strcmp(st, "done")) return (*skipped_done)++, 0;
+    if (!strcmp(st, "failed") && !o->retry_failed) return (*skipped_failed)++, 0;
+    return exec_matches_only(o, key);
+}
+
+/* The runs to do as the database has them now (d may be NULL: no database
+ * yet), read only: todo[i] = 1 for each. With take (a dry run), each is
+ * also handed over as exec_register would hand it. */
+static int pick(db *d, const sweep_plan *p, const exec_options *o, unsigned char *todo, exec_take_fn take,
+                void *ctx, size_t *skipped_done, size_t *skipped_failed)
+{
+    size_t n = sweep_plan_count(p), nd = 0, nf = 0;
     for (size_t i = 0; i < n; i++) {
         char key[65];
         sweep_plan_key(p, i, key);
@@ -121,25 +131,24 @@ static int pick_only(db *d, const sweep_plan *p, const exec_options *o, exec_tak
         if (d) db_run_by_key(d, key, found_fn, &f);
         const char *st = f.status ? f.status : "new";
         int rc = XO_OK;
-        if (!strcmp(st, "done")) (*skipped_done)++;
-        else if (!strcmp(st, "failed") && !o->retry_failed) (*skipped_failed)++;
-        else if (exec_matches_only(o, key)) {
+        todo[i] = (unsigned char)to_do(o, key, st, &nd, &nf);
+        if (todo[i] && take) {
             exec_reg_run r = {i, f.id, key, st, f.run_dir, f.job_id, f.started_at};
             if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
         }
         found_free(&f);
         if (rc) return rc;
     }
+    if (take) *skipped_done += nd, *skipped_failed += nf;
     return XO_OK;
 }
 
-int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+/* Record the sweep and every run of the plan in one transaction; hand
+ * `take` the runs to do as the database has them inside it. */
+static int record(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed)
 {
     const sweep *s = sweep_plan_sweep(p);
-    int rc = check_only(p, o);
-    if (rc) return rc;
-    if (o->dry_run) return pick_only(d, p, o, take, ctx, skipped_done, skipped_failed);
     char hash[65];
     SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
     long long sweep_id;
@@ -147,6 +156,7 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
         return cli_error(XO_FAILED, "%s", db_errmsg(d));
     if (db_begin(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
     size_t n = sweep_plan_count(p);
+    int rc = XO_OK;
     for (size_t i = 0; i < n && rc == XO_OK; i++) {
         char key[65];
         sweep_plan_key(p, i, key);
@@ -156,9 +166,7 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
         found f = {0};
         db_run_by_key(d, key, found_fn, &f);
         const char *st = f.status ? f.status : "pending";
-        if (!strcmp(st, "done")) (*skipped_done)++;
-        else if (!strcmp(st, "failed") && !o->retry_failed) (*skipped_failed)++;
-        else if (exec_matches_only(o, key)) {
+        if (to_do(o, key, st, skipped_done, skipped_failed)) {
             exec_reg_run r = {i, id, key, st, f.run_dir, f.job_id, f.started_at};
             if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
         }
@@ -170,4 +178,22 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
     }
     if (db_commit(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
     return XO_OK;
+}
+
+/* In three steps, so that bad input changes nothing: which runs are to do
+ * (reading), whether their corpora can feed them (exec_check_data, which
+ * may tokenize a corpus for minutes: outside any transaction, which would
+ * keep other writers waiting), and only then the record. */
+int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+                  size_t *skipped_done, size_t *skipped_failed)
+{
+    int rc = check_only(p, o);
+    if (rc) return rc;
+    unsigned char *todo = calloc(sweep_plan_count(p) + 1, 1);
+    if (!todo) return cli_error(XO_FAILED, "out of memory");
+    rc = pick(d, p, o, todo, o->dry_run ? take : NULL, ctx, skipped_done, skipped_failed);
+    if (rc == XO_OK) rc = exec_check_data(p, todo);
+    free(todo);
+    if (rc == XO_OK && !o->dry_run) rc = record(d, p, o, take, ctx, skipped_done, skipped_failed);
+    return rc;
 }
