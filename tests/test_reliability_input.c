@@ -211,3 +211,50 @@ TEST(reliability_plan_checks_corpora_once)
     harness_proc_free(&before);
     harness_proc_free(&after);
 }
+
+/* A metrics line without a newline was re-read whole on every poll (a
+ * 200 MB line: 507 MB of memory, 15 s of CPU) for as long as the trainer
+ * kept writing. Past INGEST_MAX_LINE (1 MiB) the run now fails, saying so,
+ * and its worker is stopped. */
+TEST(reliability_overlong_metrics_line_fails_the_run)
+{
+    char tr[512], path[512], db[512], runs[512];
+    harness_path(tr, sizeof tr, "junk_trainer.py");
+    harness_path(path, sizeof path, "t.yaml");
+    harness_path(db, sizeof db, "t.db");
+    harness_path(runs, sizeof runs, "runs");
+    /* one good line, then 3 MB of junk (with or without a newline), then it
+     * would go on living for 60 s */
+    harness_write(tr, "import sys, time\n"
+                      "print('{\"step\": 1, \"train_loss\": 2.5}', flush=True)\n"
+                      "sys.stdout.write('x' * 3000000 + ('\\n' if sys.argv[1] == 'nl' else ''))\n"
+                      "sys.stdout.flush()\n"
+                      "time.sleep(60)\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "sweep: junk\n"
+             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+             "grid: {objective: ar, end: [nl, none]}\n"
+             "trainer: {command: [python3, '%s', '{end}'], metrics: jsonl}\n",
+             tr);
+    harness_write(path, yaml);
+    const char *argv[] = {harness_xover(), "run", path, "--db", db, "--runs-dir", runs, "-j", "2", NULL};
+    harness_proc r = harness_run(argv, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "a line longer than 1048576 bytes");
+    harness_proc_free(&r);
+    const char *q[] = {harness_xover(), "sql",
+                       "SELECT count(*), sum(error = 'stdout: a line longer than 1048576 bytes, at byte 31: not metrics'), "
+                       "(SELECT count(*) FROM metrics) FROM runs WHERE status = 'failed'",
+                       "--db", db, "--format", "csv", NULL};
+    r = harness_run(q, NULL);
+    CHECK_INT(r.status, 0);
+    if (!strstr(r.out, "\n2,2,2\n")) {
+        const char *e[] = {harness_xover(), "sql", "SELECT status, error FROM runs", "--db", db, NULL};
+        harness_proc p = harness_run(e, NULL);
+        fprintf(stderr, "%s", p.out);
+        harness_proc_free(&p);
+    }
+    CHECK_CONTAINS(r.out, "\n2,2,2\n"); /* both failed with the reason; each kept its good point */
+    harness_proc_free(&r);
+}

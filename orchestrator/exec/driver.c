@@ -291,7 +291,10 @@ static void finish(driver *dr, job *j, int ws)
     snprintf(logp, sizeof logp, "%s/log", j->dir);
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
-    if (j->nonfinite || (st->nonfinite && code == 0)) {
+    if (st->overlong) {
+        status = "failed"; /* whatever the worker did: its metrics cannot be read whole */
+        snprintf(reason, sizeof reason, "%s", st->overlong_what);
+    } else if (j->nonfinite || (st->nonfinite && code == 0)) {
         status = "failed";
         snprintf(reason, sizeof reason, "%s", st->nonfinite_what);
     } else if (j->timed_out) {
@@ -368,8 +371,8 @@ static void tend(driver *dr)
             j->tok_last = st->tokens;
             j->tok_t = now;
         }
-        if (st->nonfinite && !j->nonfinite && !j->term_at) {
-            j->nonfinite = 1;
+        if ((st->nonfinite || st->overlong) && !j->nonfinite && !j->term_at) {
+            j->nonfinite = 1; /* stopped for what it wrote; finish() says which */
             j->term_at = now;
             signal_job(j, SIGTERM);
         }

@@ -201,10 +201,14 @@ size_t ingest_parse(ingest *g, const char *buf, size_t len, int final)
 {
     batch *b = &g->pending;
     size_t pos = 0;
-    while (pos < len) {
+    while (pos < len && !g->st.overlong) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
-        if (!nl && !final) break; /* torn: the writer is mid-line */
         size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+        if (l > INGEST_MAX_LINE) { /* complete or not: no metrics line is this long */
+            g->st.overlong = 1;
+            break;
+        }
+        if (!nl && !final) break; /* torn: the writer is mid-line */
         if (l && buf[pos + l - 1] == '\r') l--;
         if (l) {
             if (g->re) parse_regex_line(g, b, buf + pos, l);
@@ -224,8 +228,13 @@ static void drop_pending(ingest *g)
     b->n = 0;
 }
 
+/* Bytes read at a time: more than a line may hold, so that a chunk read
+ * from a line's start always ends at least one line or finds it too long. */
+#define INGEST_CHUNK (4 * INGEST_MAX_LINE)
+
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen)
 {
+    if (g->st.overlong) return 0; /* said once, when found; nothing more is read */
     FILE *f = fopen(g->path, "rb");
     if (!f) return errno == ENOENT ? 0 : (snprintf(err, errlen, "cannot read %s: %s", g->path, strerror(errno)), -1);
     if (fseek(f, 0, SEEK_END) || ftell(f) < g->offset) {
@@ -234,31 +243,44 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
         g->ordinal = 0;
     }
     long end = ftell(f);
-    if (end <= g->offset) {
-        fclose(f);
-        return 0;
-    }
-    size_t len = (size_t)(end - g->offset);
-    char *buf = malloc(len + 1);
-    if (!buf || fseek(f, g->offset, SEEK_SET) || fread(buf, 1, len, f) != len) {
-        free(buf);
-        fclose(f);
-        snprintf(err, errlen, "cannot read %s", g->path);
-        return -1;
-    }
-    fclose(f);
-    buf[len] = 0;
-    long long ordinal = g->ordinal;
-    size_t pos = ingest_parse(g, buf, len, final);
+    char *buf = NULL;
     int rc = 0;
-    if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
-        snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
-        g->ordinal = ordinal; /* read these lines again next time */
-        rc = -1;
-    } else {
-        g->offset += (long)pos;
+    while (rc == 0 && end > g->offset) {
+        size_t len = (size_t)(end - g->offset);
+        if (len > INGEST_CHUNK) len = INGEST_CHUNK;
+        int last = g->offset + (long)len == end;
+        if (!buf && !(buf = malloc(INGEST_CHUNK + 1))) {
+            snprintf(err, errlen, "out of memory reading %s", g->path);
+            rc = -1;
+            break;
+        }
+        if (fseek(f, g->offset, SEEK_SET) || fread(buf, 1, len, f) != len) {
+            snprintf(err, errlen, "cannot read %s", g->path);
+            rc = -1;
+            break;
+        }
+        buf[len] = 0;
+        long long ordinal = g->ordinal;
+        size_t pos = ingest_parse(g, buf, len, final && last);
+        if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
+            snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
+            g->ordinal = ordinal; /* read these lines again next time */
+            rc = -1;
+        } else {
+            g->offset += (long)pos;
+        }
+        drop_pending(g);
+        if (rc == 0 && g->st.overlong) {
+            const char *base = strrchr(g->path, '/');
+            snprintf(g->st.overlong_what, sizeof g->st.overlong_what,
+                     "%.80s: a line longer than %d bytes, at byte %ld: not metrics", base ? base + 1 : g->path,
+                     INGEST_MAX_LINE, g->offset);
+            snprintf(err, errlen, "%s", g->st.overlong_what);
+            rc = -1;
+        }
+        if (last || pos == 0) break; /* all read, or a torn line at the end */
     }
-    drop_pending(g);
     free(buf);
+    fclose(f);
     return rc;
 }

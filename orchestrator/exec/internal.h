@@ -53,7 +53,15 @@ typedef struct {
     size_t lines, bad_lines;
     int nonfinite;              /* a loss that is not finite was reported */
     char nonfinite_what[96];
+    int overlong;               /* a line longer than INGEST_MAX_LINE: reading stopped there */
+    char overlong_what[160];
 } ingest_state;
+
+/* The longest metrics line read. A trainer that writes more without a
+ * newline (a runaway print, binary junk) fails its run: the driver would
+ * otherwise hold and re-read the growing line on every poll (a 200 MB
+ * line took 507 MB and 15 s of CPU). */
+#define INGEST_MAX_LINE (1 << 20)
 
 typedef struct ingest ingest;
 /* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
@@ -62,7 +70,9 @@ typedef struct ingest ingest;
 ingest *ingest_new(const char *path, const pcre2_code *re);
 /* Read the complete lines added since the last call and store their points
  * (idempotent: a point is keyed by run, name, step). A torn last line is
- * left for the next call, unless `final` (the writer has exited). */
+ * left for the next call, unless `final` (the writer has exited). Reads in
+ * bounded chunks; at a line longer than INGEST_MAX_LINE it stops for good
+ * and sets ingest_get(g)->overlong (the run is to fail). */
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen);
 const ingest_state *ingest_get(const ingest *g);
 /* The parsing half of ingest_poll, on bytes in memory (the fuzzer's entry):

@@ -158,7 +158,10 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
     const ingest_state *st = ingest_get(r->ing);
     char why[1024];
     snprintf(why, sizeof why, "%s", reason ? reason : "");
-    if (!strcmp(status, "done") && st->nonfinite) {
+    if (st->overlong && strcmp(status, "pending")) {
+        status = "failed"; /* its metrics cannot be read whole */
+        snprintf(why, sizeof why, "%s", st->overlong_what);
+    } else if (!strcmp(status, "done") && st->nonfinite) {
         status = "failed";
         snprintf(why, sizeof why, "%s", st->nonfinite_what);
     }
