@@ -26,9 +26,10 @@
 
 #define SEP_DEFAULT "\\n\\s*\\n"
 #define SEP_FORTUNES "^%$"
-/* gcide entries are separated by a blank line followed by an unindented
- * headword line; blank lines inside an entry are followed by indentation. */
-#define SEP_GCIDE "\\n\\s*\\n(?=\\S)"
+/* dictd dictionaries (gcide, foldoc, jargon): entries are separated by a
+ * blank line followed by an unindented headword line; blank lines inside an
+ * entry are followed by indentation. */
+#define SEP_DICTD "\\n\\s*\\n(?=\\S)"
 
 typedef struct {
     char **path;
@@ -114,20 +115,40 @@ static int synthetic_count(const char *source, size_t *n)
     return 1;
 }
 
+/* The named corpora: English text that Debian packages install. The dictd
+ * dictionaries (gcide, foldoc, jargon) share one format: an entry is an
+ * unindented headword line and an indented body, entries separated by a
+ * blank line, so they share SEP_DICTD. */
+typedef struct {
+    const char *name, *path, *package, *separator;
+} named_corpus;
+
+static const named_corpus named_corpora[] = {
+    {"fortunes", DATA_FORTUNES_DIR, "fortunes", SEP_FORTUNES},
+    {"gcide", DATA_GCIDE_FILE, "dict-gcide", SEP_DICTD},
+    {"foldoc", DATA_FOLDOC_FILE, "dict-foldoc", SEP_DICTD},
+    {"jargon", DATA_JARGON_FILE, "dict-jargon", SEP_DICTD},
+};
+
+static const named_corpus *find_named(const char *source)
+{
+    for (size_t i = 0; i < sizeof named_corpora / sizeof named_corpora[0]; i++)
+        if (!strcmp(source, named_corpora[i].name)) return &named_corpora[i];
+    return NULL;
+}
+
 const char *data_corpus_separator(const data_corpus_spec *spec)
 {
     if (spec->separator && spec->separator[0]) return spec->separator;
-    if (!strcmp(spec->source, "fortunes")) return SEP_FORTUNES;
-    if (!strcmp(spec->source, "gcide")) return SEP_GCIDE;
-    return SEP_DEFAULT;
+    const named_corpus *nc = find_named(spec->source);
+    return nc ? nc->separator : SEP_DEFAULT;
 }
 
 /* The files of a non-synthetic source, sorted. */
 static int resolve(const char *source, file_list *l, char *err, size_t errlen)
 {
-    const char *path = source;
-    if (!strcmp(source, "fortunes")) path = DATA_FORTUNES_DIR;
-    else if (!strcmp(source, "gcide")) path = DATA_GCIDE_FILE;
+    const named_corpus *nc = find_named(source);
+    const char *path = nc ? nc->path : source;
 
     struct stat st;
     if (stat(path, &st) == 0) {
@@ -166,13 +187,13 @@ static int resolve(const char *source, file_list *l, char *err, size_t errlen)
             snprintf(err, errlen, "corpus glob '%s' matches no regular files", source);
             return -1;
         }
-    } else if (path != source) {
+    } else if (nc) {
         snprintf(err, errlen, "corpus '%s' needs %s, which is missing (install the Debian package "
-                 "'%s')", source, path, !strcmp(source, "gcide") ? "dict-gcide" : "fortunes");
+                 "'%s')", source, path, nc->package);
         return -1;
     } else {
         snprintf(err, errlen, "corpus '%s': no such file, directory or named corpus "
-                 "(named corpora: fortunes, gcide, synthetic, synthetic:N)", source);
+                 "(named corpora: fortunes, gcide, foldoc, jargon, synthetic, synthetic:N)", source);
         return -1;
     }
     qsort(l->path, l->n, sizeof *l->path, cmp_str);

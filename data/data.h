@@ -8,7 +8,7 @@
  * (long work reports through an optional data_progress callback).
  *
  * The pipeline, as data_set_open() runs it:
- *   1. Corpus: a named corpus (fortunes, gcide, synthetic[:N]) or a file,
+ *   1. Corpus: a named corpus (fortunes, gcide, foldoc, jargon, synthetic[:N]) or a file,
  *      directory or glob of .txt / .jsonl / .gz (.dz) files, split into
  *      documents by a PCRE2 separator; exact duplicate documents are dropped.
  *   2. Split: documents sorted by a 64-bit content hash. A held-out pool (a
@@ -76,7 +76,7 @@ void data_unlock(int fd);
 /* ---- corpora (corpus.c, synthetic.c) ----------------------------------- */
 
 typedef struct {
-    const char *source;     /* "fortunes" | "gcide" | "synthetic[:N]" | file, dir or glob */
+    const char *source;     /* "fortunes" | "gcide" | "foldoc" | "jargon" | "synthetic[:N]" | file, dir or glob */
     const char *separator;  /* PCRE2 document separator; NULL or "" = the source's default */
     const char *text_field; /* field of .jsonl records; NULL = "text" */
 } data_corpus_spec;
@@ -96,7 +96,9 @@ typedef struct {
 
 #define DATA_SYNTHETIC_DEFAULT_DOCS 4000
 #define DATA_FORTUNES_DIR "/usr/share/games/fortunes"
-#define DATA_GCIDE_FILE "/usr/share/dictd/gcide.dict.dz"
+#define DATA_GCIDE_FILE "/usr/share/dictd/gcide.dict.dz"   /* dict-gcide: Webster 1913 + additions */
+#define DATA_FOLDOC_FILE "/usr/share/dictd/foldoc.dict.dz" /* dict-foldoc: computing dictionary */
+#define DATA_JARGON_FILE "/usr/share/dictd/jargon.dict.dz" /* dict-jargon: the Jargon File */
 
 /* Read and split a corpus. Directories take their regular, non-hidden files
  * named *.txt, *.text, *.jsonl, *.gz, *.dz or without an extension

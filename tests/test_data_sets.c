@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static data_set *open_synth(const char *source, int vocab, uint64_t val)
 {
@@ -282,4 +283,30 @@ TEST(data_set_errors_name_the_problem)
     spec.corpus.source = "missing-corpus";
     CHECK(data_set_open(&spec, dir, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "missing-corpus");
+}
+
+/* The dictd dictionaries (Debian's dict-jargon, dict-foldoc, dict-gcide) are
+ * named corpora: one document per entry, each starting at its unindented
+ * headword, none split at the blank lines inside an entry. */
+TEST(data_named_dictd_corpus_splits_into_entries)
+{
+    char err[512];
+    data_corpus_spec spec = {"jargon", NULL, NULL};
+    data_corpus *c = data_corpus_load(&spec, NULL, err, sizeof err);
+    if (!c) harness_fail(__FILE__, __LINE__, "jargon: %s", err);
+    CHECK(c);
+    CHECK(c->n_docs > 2000); /* about 2,300 entries */
+    size_t indented = 0, with_blank_inside = 0;
+    for (size_t i = 0; i < c->n_docs; i++) {
+        const char *d = c->text + c->off[i];
+        size_t n = c->off[i + 1] - c->off[i];
+        if (n == 0 || d[0] == ' ' || d[0] == '\t') indented++;
+        if (memmem(d, n, "\n\n", 2)) with_blank_inside++;
+    }
+    CHECK_INT(indented, 0);
+    CHECK(with_blank_inside > c->n_docs / 2); /* entries keep their paragraphs */
+    data_corpus_free(c);
+    spec.source = "jargonn";
+    CHECK(!data_corpus_load(&spec, NULL, err, sizeof err));
+    CHECK_CONTAINS(err, "named corpora: fortunes, gcide, foldoc, jargon");
 }
