@@ -223,6 +223,12 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n);
  * an incremental ingest can resume. */
 int db_metric_last_step(db *d, long long run_id, const char *name, long long *step);
 
+/* Each run (with `status`; NULL = all) and how many metric points the
+ * database holds of it: fn(ctx, key, run_dir or NULL, points), in id order;
+ * a nonzero return stops (DB_EABORT). For comparing with run directories. */
+typedef int (*db_points_fn)(void *ctx, const char *key, const char *run_dir, long long points);
+int db_run_points(db *d, const char *status, db_points_fn fn, void *ctx);
+
 /* ---- generic queries -------------------------------------------------- */
 
 typedef enum { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB } db_type;

@@ -79,6 +79,7 @@ typedef struct {
     double total_flops, done_flops;
     progress pg;
     int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
+    char db_broken[700]; /* why the database would not take a write ("" while it does) */
 } driver;
 
 static volatile sig_atomic_t g_signals;
@@ -151,6 +152,7 @@ static void write_status(const job *j, const char *status, const char *reason)
 }
 
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
+static void db_broke(driver *dr, const char *why);
 
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
  * now: its directory is locked by another process; j->waiting is set), 2
@@ -256,9 +258,12 @@ static int launch(driver *dr, job *j)
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
     dr->running++;
-    db_run_started(dr->d, j->id, dr->host, pid, j->started);
     db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
-    db_run_set(dr->d, j->id, &u);
+    if (db_run_started(dr->d, j->id, dr->host, pid, j->started) || db_run_set(dr->d, j->id, &u)) {
+        char why[600];
+        snprintf(why, sizeof why, "recording the start of run %.12s: %s", j->key, db_errmsg(dr->d));
+        db_broke(dr, why); /* stops the worker just started too */
+    }
     write_status(j, "running", NULL);
     char who[200];
     describe_run(dr, j->i, who, sizeof who);
@@ -280,11 +285,29 @@ static void signal_job(job *j, int sig)
     if (j->pid > 0) kill(-j->pid, sig);
 }
 
+/* The database would not take a write (its disk is full, an I/O error):
+ * nothing more can be recorded, so the sweep stops as after Ctrl-C, each
+ * running run checkpointing to be resumed, and exec_run ends saying why.
+ * A run is recorded done only once all its metrics are stored, so none
+ * that is missing some can be skipped later. The first cause is kept. */
+static void db_broke(driver *dr, const char *why)
+{
+    if (dr->db_broken[0]) return;
+    snprintf(dr->db_broken, sizeof dr->db_broken, "%s", why);
+    progress_event(&dr->pg, "the database cannot be written: %s; stopping: %zu running runs checkpoint and stop",
+                   why, dr->running);
+    if (dr->stopping) return;
+    dr->stopping = 1;
+    for (size_t k = 0; k < dr->njobs; k++) signal_job(&dr->jobs[k], SIGINT);
+}
+
 /* A worker has exited with wait status `ws`: ingest the rest, record. */
 static void finish(driver *dr, job *j, int ws)
 {
     char err[512] = "";
-    if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
+    int ing = ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err);
+    if (ing == INGEST_EDB) db_broke(dr, err);
+    else if (ing) progress_event(&dr->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(j->ing);
     char reason[1024] = "", logp[4200];
     const char *status;
@@ -302,10 +325,17 @@ static void finish(driver *dr, job *j, int ws)
         char d[32];
         exec_duration(dr->o->timeout, d, sizeof d);
         snprintf(reason, sizeof reason, "timed out after %s", d);
+    } else if (code == 0 && ing == INGEST_EDB) {
+        /* Trained, but not all its metrics are stored: not done yet. The
+         * next `xover run` finds its last checkpoint at the end, and
+         * stores what metrics.jsonl holds. */
+        status = "interrupted";
+        snprintf(reason, sizeof reason, "trained, but its metrics are not all in the database: %s", err);
     } else if (code == 0) {
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
+        if (dr->db_broken[0]) snprintf(reason, sizeof reason, "stopped: the database cannot be written: %s", dr->db_broken);
     } else if ((sig || code == XO_INTERRUPTED) && !dr->stopping && j->retries < EXEC_SIGNAL_RETRIES) {
         /* Killed from outside: transient, as far as we can tell. The run
          * resumes from its checkpoint at once. */
@@ -324,8 +354,16 @@ static void finish(driver *dr, job *j, int ws)
         free(last);
     }
     char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
-    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
-        progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
+    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now())) {
+        /* Left as it was (running, or interrupted): resumed next time. */
+        char why[600];
+        snprintf(why, sizeof why, "recording run %.12s as %s: %s", j->key, status, db_errmsg(dr->d));
+        db_broke(dr, why);
+        if (!strcmp(status, "done")) {
+            status = "interrupted";
+            snprintf(reason, sizeof reason, "trained, but not recorded as done: %s", db_errmsg(dr->d));
+        }
+    }
     free(tail);
     write_status(j, status, reason);
     guard_unlock(j->lock_fd); /* only now: the run is recorded */
@@ -364,7 +402,11 @@ static void tend(driver *dr)
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
         char err[512];
-        if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
+        /* Once the database has refused, what is left is read at finish()
+         * (or by the next driver), not retried every 100 ms. */
+        int ing = dr->db_broken[0] ? 0 : ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err);
+        if (ing == INGEST_EDB) db_broke(dr, err);
+        else if (ing) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
         if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
             j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
@@ -630,7 +672,13 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     size_t pending = dr.njobs - dr.next + dr.nwaiting;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
-    if (dr.stopping) rc = XO_INTERRUPTED;
+    if (dr.db_broken[0])
+        rc = cli_error(XO_FAILED,
+                       "the database %s could not be written: %s. Nothing recorded is lost and no run is "
+                       "recorded done without all its metrics: once it can be written (free space), "
+                       "`xover run %s` resumes the %zu runs left and stores their metrics",
+                       o->db_path, dr.db_broken, sweep_path(s), dr.ninterrupted + pending);
+    else if (dr.stopping) rc = XO_INTERRUPTED;
     else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;
     cleanup(&dr);
     return rc;

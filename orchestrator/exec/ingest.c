@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Points parsed but not yet stored. */
 typedef struct {
@@ -265,7 +266,7 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
         if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
             snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
             g->ordinal = ordinal; /* read these lines again next time */
-            rc = -1;
+            rc = INGEST_EDB;
         } else {
             g->offset += (long)pos;
         }
@@ -283,4 +284,120 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
     free(buf);
     fclose(f);
     return rc;
+}
+
+/* ---- a file's points, for `xover db check` ------------------------------- */
+
+typedef struct {
+    uint64_t name;  /* hash of the metric's name */
+    long long step;
+} point_id;
+
+static int cmp_point(const void *a, const void *b)
+{
+    const point_id *x = a, *y = b;
+    if (x->name != y->name) return x->name < y->name ? -1 : 1;
+    return (x->step > y->step) - (x->step < y->step);
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The distinct (name, step) points a JSON Lines metrics file holds, as
+ * ingest_poll would store them after its writer has exited; -1 with err
+ * when it cannot be read (or has a line too long to be metrics). */
+static long long file_points(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), -1;
+    ingest *g = ingest_new(path, NULL);
+    char *buf = malloc(INGEST_CHUNK + 1);
+    point_id *pts = NULL;
+    size_t n = 0, cap = 0, have = 0;
+    long long out = -1;
+    if (!g || !buf) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        size_t r = fread(buf + have, 1, INGEST_CHUNK - have, f);
+        have += r;
+        int last = r == 0 || feof(f);
+        size_t used = ingest_parse(g, buf, have, last);
+        if (g->st.overlong) {
+            snprintf(err, errlen, "%s: a line longer than %d bytes", path, INGEST_MAX_LINE);
+            goto done;
+        }
+        for (size_t k = 0; k < g->pending.n; k++) {
+            if (n == cap) {
+                point_id *np = realloc(pts, (cap = cap ? 2 * cap : 1024) * sizeof *np);
+                if (!np) {
+                    snprintf(err, errlen, "out of memory");
+                    goto done;
+                }
+                pts = np;
+            }
+            pts[n++] = (point_id){name_hash(g->pending.rows[k].name), g->pending.rows[k].step};
+        }
+        drop_pending(g);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (last) break;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s", path);
+        goto done;
+    }
+    qsort(pts, n, sizeof *pts, cmp_point);
+    out = 0;
+    for (size_t k = 0; k < n; k++) out += k == 0 || cmp_point(&pts[k - 1], &pts[k]) != 0;
+done:
+    free(pts);
+    free(buf);
+    ingest_free(g);
+    fclose(f);
+    return out;
+}
+
+typedef struct {
+    exec_points_report *r;
+    void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file);
+    void *ctx;
+    char *err;
+    size_t errlen;
+} compare_ctx;
+
+static int compare_run(void *ctx, const char *key, const char *run_dir, long long in_db)
+{
+    compare_ctx *c = ctx;
+    char path[4200];
+    if (!run_dir || !guard_is_run_dir_of(run_dir, key) ||
+        snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir) >= (int)sizeof path || access(path, R_OK) != 0) {
+        c->r->unchecked++; /* its directory is elsewhere, or it reports in another form */
+        return 0;
+    }
+    long long in_file = file_points(path, c->err, c->errlen);
+    if (in_file < 0) return 1;
+    c->r->checked++;
+    if (in_db < in_file) {
+        c->r->short_runs++;
+        c->shortfall(c->ctx, key, in_db, in_file);
+    }
+    return 0;
+}
+
+int exec_compare_points(db *d, void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file),
+                        void *ctx, exec_points_report *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    compare_ctx c = {r, shortfall, ctx, err, errlen};
+    err[0] = 0;
+    int rc = db_run_points(d, "done", compare_run, &c);
+    if (rc == DB_EABORT && err[0]) return -1;
+    if (rc) return snprintf(err, errlen, "%s", db_errmsg(d)), -1;
+    return 0;
 }

@@ -72,7 +72,11 @@ ingest *ingest_new(const char *path, const pcre2_code *re);
  * (idempotent: a point is keyed by run, name, step). A torn last line is
  * left for the next call, unless `final` (the writer has exited). Reads in
  * bounded chunks; at a line longer than INGEST_MAX_LINE it stops for good
- * and sets ingest_get(g)->overlong (the run is to fail). */
+ * and sets ingest_get(g)->overlong (the run is to fail). Returns 0; -1 when
+ * the file cannot be read (or a line is too long); INGEST_EDB when the
+ * database would not store the points (full, I/O): they are read again at
+ * the next call. err says which. */
+enum { INGEST_EDB = -2 };
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen);
 const ingest_state *ingest_get(const ingest *g);
 /* The parsing half of ingest_poll, on bytes in memory (the fuzzer's entry):
