@@ -3,26 +3,45 @@
 -- `sqlite3` shell. This file is compiled into the xover binary; it stays the
 -- source of truth.
 --
--- MIGRATIONS. The file is a sequence of sections, each opened by a line
+-- TWO PARTS. Tables and indexes are built by numbered MIGRATIONS, which are
+-- append-only; every view is written once, as it is now, in the VIEWS
+-- section at the end.
+--
+-- MIGRATIONS. Each section is opened by a line
 --   -- @migration N: what it does
 -- with N = 1, 2, 3, ... in order. A database records the last section applied
 -- in PRAGMA user_version (and in meta.schema_version). Opening a database for
--- writing applies the missing sections in order, each in its own transaction,
--- so an old database is upgraded in place and a new one is built by running
--- them all. A section, once released, is never edited: change the schema by
--- appending a section (ALTER TABLE, CREATE VIEW ..., DROP VIEW + CREATE VIEW).
+-- writing applies the missing sections in order, in one transaction, so an
+-- old database is upgraded in place and a new one is built by running them
+-- all. A section, once released, is never edited: change the tables by
+-- appending a section (ALTER TABLE, CREATE INDEX, a fix of the data). A
+-- section creates no view. (Migrations 1-4 used to create and recreate views
+-- themselves; tests/fixtures/schema-5.sql keeps that text, so the tests can
+-- build databases as those versions of xover left them.)
 -- A database whose user_version is larger than the last section here was
 -- written by a newer xover and is refused rather than misread.
+--
+-- VIEWS. The section opened by the line `-- @views: ...` holds only
+-- CREATE VIEW statements, each view once, in its current form: change a view
+-- by editing it there. A database records the SHA-256 of that section's text
+-- in meta.views_hash and the views' names in meta.views. Opening a database
+-- for writing, when a migration is due or the hash differs from this file's,
+-- drops the views it has of those names (and of the names here) and creates
+-- these, in the migrations' transaction. A read-only opener of a database
+-- whose views differ gets these as TEMP views of its own connection (the file
+-- is not touched), provided the database's tables carry them.
 --
 -- CONVENTIONS. Times are ISO-8601 UTC text ('2025-01-31T12:00:00.000Z'), so
 -- they read well and sort; durations: (julianday(b) - julianday(a)) * 86400.
 -- Unknown values are NULL. Metric values that were not finite are NULL.
 
--- @migration 1: the initial schema: meta, sweeps, runs, sweep_runs, metrics and the views
+-- @migration 1: the initial schema: meta, sweeps, runs, sweep_runs and metrics
 
 -- Facts about the database itself, as key/value text.
 --   schema_version  the last migration applied (mirrors PRAGMA user_version)
 --   created_at      when migration 1 ran
+--   views_hash      SHA-256 (hex) of the views section the views were made from
+--   views           the names of those views, separated by spaces
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,  -- the fact's name
     value TEXT NOT NULL      -- its value, as text
@@ -102,13 +121,59 @@ CREATE TABLE metrics (
 -- Lets min(value)/max(value) of one series be a single seek (run_best).
 CREATE INDEX metrics_value ON metrics (run_id, name, value);
 
+-- @migration 2: crossover views: AR/MDM pairs, seed-aggregated curves and the crossover point
+
+-- Views only (crossover_runs, crossover_curves, crossover): see the views
+-- section. No table changed.
+
+-- @migration 3: sparse models and training noise: runs.active_params (and the run_axes view)
+
+-- Parameters a token uses (models.h model_active_param_count): for a mixture
+-- of experts its top_k experts per layer and the routers, for a dense model
+-- all of them. The driver fills it when it registers a run; NULL when unknown.
+ALTER TABLE runs ADD COLUMN active_params INTEGER;
+
+-- @migration 4: early-stopped runs: early_stop_margin left out of a pair's cell, and the hold
+
+-- Views only (the early_stop row and the hold: see crossover_curves in the
+-- views section). No table changed.
+
+-- @migration 5: annealed branches: a run may be a trunk, or a branch forked from one
+
+-- Warmup-stable-decay runs of every length share one constant-rate trunk: a
+-- sweep with train.anneal_at expands into one TRUNK run (constant learning
+-- rate after warmup, no cooldown) and one BRANCH run per annealing point E,
+-- which starts from the trunk's checkpoint at its fork step (1 - decay_frac)
+-- of E and runs its own linear cooldown to the end of E (docs/sweep.md).
+-- A branch is a run like any other (key, row, directory, status, metrics);
+-- its `epochs` column is its budget E, and its metrics continue the trunk's
+-- step, token, epoch and FLOP counts from the fork on.
+--   role       'run' (an ordinary run), 'trunk' or 'branch'
+--   parent_id  for a branch, the trunk it forks from; NULL otherwise
+--   fork_step  for a branch, the trunk's optimizer step it starts from
+ALTER TABLE runs ADD COLUMN role TEXT NOT NULL DEFAULT 'run' CHECK (role IN ('run', 'trunk', 'branch'));
+ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs (id);
+ALTER TABLE runs ADD COLUMN fork_step INTEGER CHECK (fork_step IS NULL OR fork_step >= 0);
+CREATE INDEX runs_parent ON runs (parent_id);
+
+-- @views: every view, once, in its current form (see VIEWS at the top)
+
+-- THE RULE of which way a metric improves, and the one place it is written:
+-- a metric whose name matches one of these LIKE patterns (so in any case) is
+-- better lower ('min': losses, NLL, ELBO bounds, perplexities); every other
+-- name (mc_acc, ...) is better higher ('max'). The views below look a name up
+-- as coalesce((SELECT better FROM metric_rule WHERE name LIKE pattern), 'max');
+-- the C code (db_metric_lower_better, orchestrator/db/db_schema.c) reads this
+-- view from the text of this file. A rule kept as rows, not as a function
+-- registered in C, keeps every view readable from the plain sqlite3 shell.
+CREATE VIEW metric_rule (pattern, better) AS
+VALUES ('%loss', 'min'), ('%nll', 'min'), ('%elbo', 'min'), ('%ppl', 'min');
+
 -- One row per series (run, metric name), found by hopping the primary key
 -- from one series to the next (a handful of index seeks per series instead of
 -- a scan of every point: this is what keeps run_final and run_best fast).
---   better     'min' or 'max': the direction in which the metric improves.
---              THE RULE: a name ending in 'loss', 'nll', 'elbo' or 'ppl'
---              (any case) is lower-better; every other name (mc_acc, ...) is
---              higher-better.
+--   better     'min' or 'max': the direction in which the metric improves
+--              (metric_rule)
 --   last_step  the largest step recorded
 --   best_value the best value in that direction (non-NULL values only)
 CREATE VIEW metric_series AS
@@ -129,8 +194,7 @@ WITH RECURSIVE s (run_id, name) AS (
 ),
 d (run_id, name, better) AS (
     SELECT run_id, name,
-           CASE WHEN name LIKE '%loss' OR name LIKE '%nll' OR name LIKE '%elbo' OR name LIKE '%ppl'
-                THEN 'min' ELSE 'max' END
+           coalesce((SELECT r.better FROM metric_rule r WHERE s.name LIKE r.pattern), 'max')
       FROM s WHERE run_id IS NOT NULL
 )
 SELECT d.run_id, d.name, d.better,
@@ -173,212 +237,6 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r
   FROM metrics m
   JOIN runs r ON r.id = m.run_id;
 
--- (Crossover views arrive in a later migration section.)
-
--- @migration 2: crossover views: AR/MDM pairs, seed-aggregated curves and the crossover point
-
--- Every AR or MDM run with its `cell`: the resolved config without `objective`
--- and `seed`. Runs of one cell differ only in objective and seed: its AR runs
--- are the seeds of one side of a pair, its MDM runs the other side. cell_id,
--- the smallest run id of the cell, names it compactly (the views below group
--- by it: sorting integers, not configs).
--- The runs of one sweep:  ... WHERE cell IN (SELECT r.cell FROM crossover_runs r
---   JOIN sweep_runs sr ON sr.run_id = r.run_id JOIN sweeps s ON s.id = sr.sweep_id
---   WHERE s.name = 'demo')
-CREATE VIEW crossover_runs AS
-SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, cell, model,
-       params, unique_tokens, quality, epochs, seed, status
-  FROM (SELECT id AS run_id, key, objective, json_remove(config, '$.objective', '$.seed') AS cell,
-               model, params, unique_tokens, quality, epochs, seed, status
-          FROM runs
-         WHERE objective IN ('ar', 'mdm'));
-
--- The seed-aggregated learning curves: one row per (cell, objective, metric,
--- x_axis, x) for x_axis in 'tokens', 'epochs', 'flops' (metrics.tokens,
--- .epoch, .flops).
---   A run contributes its points whose value and x are known; where one run
---   has several points at one x, the one of the largest step.
---   seeds   the runs of (cell, objective) with at least one such point
---   x       kept only where EVERY one of those seeds has a point (so a seed
---           still training shortens the curve instead of skewing the mean)
---   value   the mean over the seeds; sd their sample standard deviation
---           (NULL for one seed)
---   better  'min' | 'max', by the rule of metric_series
---   best    best-so-far of `value` along x (running min or max): the value an
---           early-stopped run reaches by x
-CREATE VIEW crossover_curves AS
-WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
-pt AS (
-    SELECT r.cell_id, r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
-           r.epochs, m.name AS metric, a.x_axis, m.step, m.value,
-           CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
-                ELSE m.flops END AS REAL) AS x
-      FROM crossover_runs r
-      JOIN metrics m ON m.run_id = r.run_id
-     CROSS JOIN axis a
-     WHERE m.value IS NOT NULL
-),
-latest AS (
-    SELECT pt.*, row_number() OVER (PARTITION BY run_id, metric, x_axis, x ORDER BY step DESC) AS k
-      FROM pt WHERE x IS NOT NULL
-),
-seeds AS (
-    SELECT cell_id, objective, metric, x_axis, count(DISTINCT run_id) AS n
-      FROM latest GROUP BY cell_id, objective, metric, x_axis
-),
-centred AS (
-    SELECT latest.*, avg(value) OVER (PARTITION BY cell_id, objective, metric, x_axis, x) AS mean
-      FROM latest WHERE k = 1
-),
-agg AS (
-    SELECT cell_id, max(cell) AS cell, objective, metric, x_axis, x, count(*) AS k,
-           max(mean) AS mean,
-           sum((value - mean) * (value - mean)) AS ss, max(model) AS model,
-           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs
-      FROM centred GROUP BY cell_id, objective, metric, x_axis, x
-),
-kept AS (
-    SELECT a.*, s.n AS seeds,
-           CASE WHEN a.metric LIKE '%loss' OR a.metric LIKE '%nll' OR a.metric LIKE '%elbo'
-                     OR a.metric LIKE '%ppl' THEN 'min' ELSE 'max' END AS better
-      FROM agg a JOIN seeds s USING (cell_id, objective, metric, x_axis)
-     WHERE a.k = s.n
-)
-SELECT cell_id, cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
-       x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
-       CASE better WHEN 'min' THEN min(mean) OVER w ELSE max(mean) OVER w END AS best
-  FROM kept
-WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
-
--- The crossover of every pair: one row per (cell, metric, x_axis) where both
--- objectives have a curve in crossover_curves. xover crossover computes the
--- same rows (tests/test_crossover.c holds the two to the same numbers).
---
--- THE DEFINITION. Let A(x) and M(x) be the AR and MDM best-so-far curves
--- (crossover_curves.best), each linearly interpolated between its own
--- evaluation points. The common range is [x_start, x_end] = [the later first
--- x, the earlier last x]. At every evaluation x of either curve inside it,
--- the MDM advantage is adv(x) = A(x) - M(x) for a 'min' metric and
--- M(x) - A(x) for a 'max' one: positive when MDM is better. Between two such
--- points adv is linear, so with x_b the last point where adv <= 0:
---   verdict 'crossover'  x_b < x_end: crossover = the zero of adv between x_b
---                        and the next point: x_b + (x_n - x_b) * -adv_b / (adv_n - adv_b)
---   verdict 'mdm_ahead'  adv > 0 at every point: crossover = x_start
---   verdict 'none'       adv(x_end) <= 0: MDM is not ahead by the end of the
---                        budget; crossover is NULL
---   verdict 'no_overlap' the two curves share no x; crossover is NULL
--- Columns:
---   metric, better, x_axis                which curve and against what
---   model .. epochs                       the cell's axes; cell is its config
---   ar_seeds, mdm_seeds                   seeds averaged on each side
---   crossover, x_start, x_end             in units of x_axis
---   final_gap                             adv(x_end): MDM's advantage at the end
---   ar_best, ar_best_x, ar_best_sd        the best mean value of the AR curve
---                                         over ALL its points, the earliest x
---                                         reaching it (the onset of overfitting
---                                         when AR then gets worse) and the seed
---                                         sd there; mdm_* the same for MDM
-CREATE VIEW crossover AS
-WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
-pairs AS (
-    SELECT cell_id, metric, x_axis FROM c
-     GROUP BY cell_id, metric, x_axis HAVING count(DISTINCT objective) = 2
-),
-u AS MATERIALIZED (
-    SELECT c.* FROM c JOIN pairs USING (cell_id, metric, x_axis)
-),
-knots AS (
-    SELECT cell_id, metric, better, x_axis, x,
-           max(CASE WHEN objective = 'ar' THEN x END) OVER lo AS ax0,
-           min(CASE WHEN objective = 'ar' THEN x END) OVER hi AS ax1,
-           max(CASE WHEN objective = 'mdm' THEN x END) OVER lo AS mx0,
-           min(CASE WHEN objective = 'mdm' THEN x END) OVER hi AS mx1,
-           -- best-so-far is monotone, so its value at the last knot <= x is the
-           -- running min (max) and at the first knot >= x the max (min) beyond
-           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'ar' THEN best END) OVER lo
-                ELSE max(CASE WHEN objective = 'ar' THEN best END) OVER lo END AS ab0,
-           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'ar' THEN best END) OVER hi
-                ELSE min(CASE WHEN objective = 'ar' THEN best END) OVER hi END AS ab1,
-           CASE better WHEN 'min' THEN min(CASE WHEN objective = 'mdm' THEN best END) OVER lo
-                ELSE max(CASE WHEN objective = 'mdm' THEN best END) OVER lo END AS mb0,
-           CASE better WHEN 'min' THEN max(CASE WHEN objective = 'mdm' THEN best END) OVER hi
-                ELSE min(CASE WHEN objective = 'mdm' THEN best END) OVER hi END AS mb1
-      FROM u
-    WINDOW lo AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
-                  RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-           hi AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
-                  RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
-),
-interp AS (
-    SELECT cell_id, metric, better, x_axis, x,
-           CASE WHEN ax1 = ax0 THEN ab0 ELSE ab0 + (ab1 - ab0) * (x - ax0) / (ax1 - ax0) END AS a,
-           CASE WHEN mx1 = mx0 THEN mb0 ELSE mb0 + (mb1 - mb0) * (x - mx0) / (mx1 - mx0) END AS m
-      FROM knots
-     WHERE ax0 IS NOT NULL AND ax1 IS NOT NULL AND mx0 IS NOT NULL AND mx1 IS NOT NULL
-     GROUP BY cell_id, metric, x_axis, x
-),
-adv AS (
-    SELECT cell_id, metric, x_axis, x, adv,
-           lead(x) OVER p AS x_n, lead(adv) OVER p AS adv_n,
-           max(x) OVER whole AS x_end,
-           max(CASE WHEN adv <= 0 THEN x END) OVER whole AS x_b
-      FROM (SELECT cell_id, metric, x_axis, x,
-                   CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv FROM interp)
-    WINDOW p AS (PARTITION BY cell_id, metric, x_axis ORDER BY x),
-           whole AS (PARTITION BY cell_id, metric, x_axis)
-),
-range AS (
-    SELECT cell_id, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
-           max(CASE WHEN x = x_end THEN adv END) AS final_gap,
-           max(x_b) AS x_b,
-           max(CASE WHEN x = x_b AND x_n IS NOT NULL
-                    THEN x + (x_n - x) * -adv / (adv_n - adv) END) AS cross_b
-      FROM adv GROUP BY cell_id, metric, x_axis
-),
-best AS (
-    SELECT u.cell_id, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
-           u.value AS best, u.seeds
-      FROM u JOIN (SELECT cell_id, metric, x_axis, objective,
-                          CASE WHEN better = 'min' THEN min(value) ELSE max(value) END AS bv
-                     FROM u GROUP BY cell_id, metric, x_axis, objective) o
-        ON o.cell_id = u.cell_id AND o.metric = u.metric AND o.x_axis = u.x_axis
-       AND o.objective = u.objective AND u.value = o.bv
-     GROUP BY u.cell_id, u.metric, u.x_axis, u.objective
-),
-axes AS (
-    SELECT cell_id, max(cell) AS cell, metric, x_axis, max(better) AS better, max(model) AS model,
-           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs
-      FROM u GROUP BY cell_id, metric, x_axis
-)
-SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
-       ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
-       CASE WHEN r.x_end IS NULL THEN 'no_overlap'
-            WHEN r.final_gap <= 0 THEN 'none'
-            WHEN r.x_b IS NULL THEN 'mdm_ahead'
-            ELSE 'crossover' END AS verdict,
-       CASE WHEN r.x_end IS NULL OR r.final_gap <= 0 THEN NULL
-            WHEN r.x_b IS NULL THEN r.x_start
-            ELSE r.cross_b END AS crossover,
-       r.x_start, r.x_end, r.final_gap,
-       ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
-       bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
-       x.cell
-  FROM axes x
-  JOIN best ba ON ba.cell_id = x.cell_id AND ba.metric = x.metric AND ba.x_axis = x.x_axis
-              AND ba.objective = 'ar'
-  JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
-              AND bm.objective = 'mdm'
-  LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
-
--- @migration 3: sparse models and training noise: runs.active_params and the run_axes view
-
--- Parameters a token uses (models.h model_active_param_count): for a mixture
--- of experts its top_k experts per layer and the routers, for a dense model
--- all of them. The driver fills it when it registers a run; NULL when unknown.
-ALTER TABLE runs ADD COLUMN active_params INTEGER;
-
 -- One row per run with the typed axes and the mixture-of-experts and noise
 -- settings of its config, absent fields read as what their absence stands
 -- for (docs/run-config.md), so `SELECT ... GROUP BY experts, input_mask`
@@ -407,31 +265,32 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
   JOIN (SELECT id, coalesce(json_extract(config, '$.model.experts'), 0) AS experts FROM runs) x
     ON x.id = r.id;
 
--- @migration 4: early-stopped runs: early_stop_margin left out of a pair's cell, and the hold
-
--- A run that stops early (train.early_stop_margin, docs/run-config.md) writes
--- one metrics row named 'early_stop' at its stop step s, whose value is S, the
--- planned number of steps (S > s), with the tokens/epoch/flops of the stop
--- point; its status is 'done'. Tokens, epochs and FLOPs are all linear in
--- steps, so on each x axis the run would have ended at its HOLD point
+-- THE EARLY_STOP ROW. A run that stops early (train.early_stop_margin,
+-- docs/run-config.md) writes one metrics row named 'early_stop' at its stop
+-- step s, whose value is S, the planned number of steps (S > s), with the
+-- tokens/epoch/flops of the stop point; its status is 'done'. Tokens, epochs
+-- and FLOPs are all linear in steps, so on each x axis the run would have
+-- ended at its HOLD point
 --   x_hold = x_stop * S / s, stretched by 1e-6 (* 1.000001): the trainer
 -- writes epoch and flops to 9 significant digits, so the product can fall a
 -- hair short of the planned end where the other side's last point sits;
 -- evaluation points are far more than 1e-6 apart, so the stretch reaches no
 -- point the run would not have reached.
--- 'early_stop' is a marker, not a learning curve: the views below leave it
--- out of the curves. (metric_series, run_final, run_best and curves, of
--- migration 1, list it like any other name.)
+-- 'early_stop' is a marker, not a learning curve: the crossover views leave
+-- it out of the curves. (metric_series, run_final, run_best and curves list
+-- it like any other name.)
 
--- crossover_runs as in migration 2, but the cell also leaves out
--- train.early_stop_margin: stopping early changes nothing before the stop,
--- so an AR run with a margin pairs with an MDM run without one (or with
--- another margin), everything else equal. The views that read it are
--- recreated with it.
-DROP VIEW crossover;
-DROP VIEW crossover_curves;
-DROP VIEW crossover_runs;
-
+-- Every AR or MDM run with its `cell`: the resolved config without
+-- `objective`, `seed` and `train.early_stop_margin`. Runs of one cell differ
+-- only in those: its AR runs are the seeds of one side of a pair, its MDM
+-- runs the other side. The margin is left out because stopping early changes
+-- nothing before the stop, so an AR run with a margin pairs with an MDM run
+-- without one (or with another margin), everything else equal. cell_id, the
+-- smallest run id of the cell, names it compactly (the views below group by
+-- it: sorting integers, not configs).
+-- The runs of one sweep:  ... WHERE cell IN (SELECT r.cell FROM crossover_runs r
+--   JOIN sweep_runs sr ON sr.run_id = r.run_id JOIN sweeps s ON s.id = sr.sweep_id
+--   WHERE s.name = 'demo')
 CREATE VIEW crossover_runs AS
 SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, cell, model,
        params, unique_tokens, quality, epochs, seed, status
@@ -444,6 +303,25 @@ SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, 
 -- crossover_curves as in migration 2 (one row per (cell, objective, metric,
 -- x_axis, x); seeds, value, sd, best), without the 'early_stop' rows, and
 -- with one more column:
+--   hold    the side's hold point on x_axis, the same on every row of the
+--           side: when EVERY one of its seeds stopped early (has an
+--           'early_stop' row; of several, the one of the largest step) with
+--           a known x_hold, the smallest of their x_hold; NULL otherwise
+--           (one seed that ran to its end, or whose stop point lacks this x,
+
+-- The seed-aggregated learning curves: one row per (cell, objective, metric,
+-- x_axis, x) for x_axis in 'tokens', 'epochs', 'flops' (metrics.tokens,
+-- .epoch, .flops), without the 'early_stop' rows.
+--   A run contributes its points whose value and x are known; where one run
+--   has several points at one x, the one of the largest step.
+--   seeds   the runs of (cell, objective) with at least one such point
+--   x       kept only where EVERY one of those seeds has a point (so a seed
+--           still training shortens the curve instead of skewing the mean)
+--   value   the mean over the seeds; sd their sample standard deviation
+--           (NULL for one seed)
+--   better  'min' | 'max' (metric_rule)
+--   best    best-so-far of `value` along x (running min or max): the value an
+--           early-stopped run reaches by x
 --   hold    the side's hold point on x_axis, the same on every row of the
 --           side: when EVERY one of its seeds stopped early (has an
 --           'early_stop' row; of several, the one of the largest step) with
@@ -483,7 +361,9 @@ stop_x AS (
 ),
 seeds AS (
     SELECT l.cell_id, l.objective, l.metric, l.x_axis, count(*) AS n,
-           CASE WHEN count(h.hold) = count(*) THEN min(h.hold) END AS hold
+           CASE WHEN count(h.hold) = count(*) THEN min(h.hold) END AS hold,
+           coalesce((SELECT r.better FROM metric_rule r WHERE l.metric LIKE r.pattern), 'max')
+               AS better
       FROM (SELECT DISTINCT cell_id, objective, metric, x_axis, run_id FROM latest) l
       LEFT JOIN stop_x h ON h.run_id = l.run_id AND h.x_axis = l.x_axis
      GROUP BY l.cell_id, l.objective, l.metric, l.x_axis
@@ -501,9 +381,7 @@ agg AS (
       FROM centred GROUP BY cell_id, objective, metric, x_axis, x
 ),
 kept AS (
-    SELECT a.*, s.n AS seeds, s.hold AS hold,
-           CASE WHEN a.metric LIKE '%loss' OR a.metric LIKE '%nll' OR a.metric LIKE '%elbo'
-                     OR a.metric LIKE '%ppl' THEN 'min' ELSE 'max' END AS better
+    SELECT a.*, s.n AS seeds, s.hold AS hold, s.better AS better
       FROM agg a JOIN seeds s USING (cell_id, objective, metric, x_axis)
      WHERE a.k = s.n
 )
@@ -514,9 +392,11 @@ SELECT cell_id, cell, objective, model, params, unique_tokens, quality, epochs, 
   FROM kept
 WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
 
--- The crossover of every pair, as in migration 2 (the same columns), with
--- the hold. xover crossover computes the same rows (tests/test_crossover.c
--- holds the two to the same numbers).
+-- The crossover of every pair: one row per (cell, metric, x_axis) where both
+-- objectives have a curve in crossover_curves.
+-- THIS IS THE ONE DEFINITION of the crossover: README, docs/ and the C code
+-- (orchestrator/analysis/, which computes the same rows for `xover
+-- crossover`, held to the same numbers by tests/test_crossover.c) cite it.
 --
 -- THE DEFINITION. Let A(x) and M(x) be the AR and MDM best-so-far curves
 -- (crossover_curves.best), each linearly interpolated between its own
@@ -543,9 +423,18 @@ WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
 -- planned budget. Without the hold, AR's curve would end at its stop and the
 -- comparison with it. A side holds only when every seed stopped: one seed
 -- that ran on still measures the rest of the curve, and its points say more
--- than a held value. Without any 'early_stop' row every number is the one
--- migration 2 gave.
--- Columns: those of migration 2 (metric .. mdm_best_sd, cell), in its order.
+-- than a held value. Without any 'early_stop' row no side holds.
+-- Columns:
+--   metric, better, x_axis                which curve and against what
+--   model .. epochs                       the cell's axes; cell is its config
+--   ar_seeds, mdm_seeds                   seeds averaged on each side
+--   crossover, x_start, x_end             in units of x_axis
+--   final_gap                             adv(x_end): MDM's advantage at the end
+--   ar_best, ar_best_x, ar_best_sd        the best mean value of the AR curve
+--                                         over ALL its points, the earliest x
+--                                         reaching it (the onset of overfitting
+--                                         when AR then gets worse) and the seed
+--                                         sd there; mdm_* the same for MDM
 CREATE VIEW crossover AS
 WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
 pairs AS (
@@ -650,21 +539,3 @@ SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quali
   JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
               AND bm.objective = 'mdm'
   LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
-
--- @migration 5: annealed branches: a run may be a trunk, or a branch forked from one
-
--- Warmup-stable-decay runs of every length share one constant-rate trunk: a
--- sweep with train.anneal_at expands into one TRUNK run (constant learning
--- rate after warmup, no cooldown) and one BRANCH run per annealing point E,
--- which starts from the trunk's checkpoint at its fork step (1 - decay_frac)
--- of E and runs its own linear cooldown to the end of E (docs/sweep.md).
--- A branch is a run like any other (key, row, directory, status, metrics);
--- its `epochs` column is its budget E, and its metrics continue the trunk's
--- step, token, epoch and FLOP counts from the fork on.
---   role       'run' (an ordinary run), 'trunk' or 'branch'
---   parent_id  for a branch, the trunk it forks from; NULL otherwise
---   fork_step  for a branch, the trunk's optimizer step it starts from
-ALTER TABLE runs ADD COLUMN role TEXT NOT NULL DEFAULT 'run' CHECK (role IN ('run', 'trunk', 'branch'));
-ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs (id);
-ALTER TABLE runs ADD COLUMN fork_step INTEGER CHECK (fork_step IS NULL OR fork_step >= 0);
-CREATE INDEX runs_parent ON runs (parent_id);

@@ -2,6 +2,7 @@
  * helpers.c — what several test files share (see helpers.h).
  */
 #include "tests/helpers.h"
+#include "tests/harness.h"
 #include "orchestrator/db/db.h"
 
 #include <stdio.h>
@@ -71,4 +72,11 @@ const char *helper_fake_trainer(void)
     if (!getcwd(cwd, sizeof cwd)) return "tests/fake_trainer.py";
     snprintf(path, sizeof path, "%s/tests/fake_trainer.py", cwd);
     return path;
+}
+
+const char *helper_old_schema(void)
+{
+    static char *text;
+    if (!text) text = harness_slurp("tests/fixtures/schema-5.sql", NULL);
+    return text;
 }

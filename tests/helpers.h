@@ -23,4 +23,10 @@ char *helper_dump_metrics(const char *dbpath);
  * runs in the run's directory, so a relative path would not do). */
 const char *helper_fake_trainer(void);
 
+/* schema.sql as it was up to migration 5, when migrations still made the
+ * views themselves (tests/fixtures/schema-5.sql): db_open_schema(path, it,
+ * N) builds a database as xover of schema version N left it. NULL when the
+ * file cannot be read (the tests run from the repository's top). */
+const char *helper_old_schema(void);
+
 #endif

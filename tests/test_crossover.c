@@ -5,14 +5,13 @@
  * against the known answer, so the two agree by construction of the test.
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/db/db.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
-
-extern const char xover_schema_sql[];
 
 static db *open_db(const char *name)
 {
@@ -727,7 +726,8 @@ TEST(crossover_early_stop_database_of_schema_3_upgrades)
      * upgrades: one pair, held, the view and the module agree. */
     char path[4096], err[512];
     harness_path(path, sizeof path, "old.db");
-    db *d = db_open_schema(path, xover_schema_sql, 3, err, sizeof err);
+    CHECK(helper_old_schema());
+    db *d = db_open_schema(path, helper_old_schema(), 3, err, sizeof err);
     CHECK(d);
     held_pair(d, "held", 120);
     long long n = -1;

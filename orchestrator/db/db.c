@@ -1,13 +1,11 @@
 /*
- * db.c — opening and migrating the results database, the read-only guard,
- * generic queries and the health check. Sweeps, runs and metrics are in
- * db_runs.c.
+ * db.c — opening the results database (upgrading it through db_schema.c),
+ * the read-only guard, generic queries and the health check. Sweeps, runs
+ * and metrics are in db_runs.c.
  */
 #include "orchestrator/db/db_impl.h"
 
 #include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,208 +19,6 @@ extern const char xover_schema_sql[];
  * The driver is the only writer, so waits are short (readers never block a
  * WAL writer); the value only has to cover a checkpoint or a slow disk. */
 #define DB_BUSY_MS 10000
-
-const char *db_sqlite_version(void) { return sqlite3_libversion(); }
-
-/* ---- errors and small helpers ---------------------------------------- */
-
-int db_fail(db *d, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->err, sizeof d->err, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int db_sqlite_fail(db *d, int rc, const char *what)
-{
-    int code;
-    switch (rc & 0xff) {
-    case SQLITE_ERROR:
-    case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:
-    case SQLITE_RANGE:
-    case SQLITE_TOOBIG:
-        code = DB_EINPUT; /* the statement or its values are at fault */
-        break;
-    case SQLITE_AUTH:
-    case SQLITE_READONLY:
-        code = DB_EDENIED;
-        break;
-    default:
-        code = DB_EIO; /* busy, I/O, corrupt, full, out of memory */
-        break;
-    }
-    return db_fail(d, code, "%s: %s", what, sqlite3_errmsg(d->h));
-}
-
-const char *db_errmsg(const db *d) { return d ? d->err : "no database"; }
-
-sqlite3_stmt *db_stmt(db *d, int which, const char *sql)
-{
-    sqlite3_stmt *st = d->st[which];
-    if (!st) {
-        int rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-        if (rc != SQLITE_OK) {
-            db_sqlite_fail(d, rc, "preparing a statement");
-            sqlite3_finalize(st);
-            return NULL;
-        }
-        d->st[which] = st;
-    } else {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-    return st;
-}
-
-void db_bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, i);
-}
-
-void db_bind_int(sqlite3_stmt *st, int i, long long v)
-{
-    if (v >= 0) sqlite3_bind_int64(st, i, v);
-    else sqlite3_bind_null(st, i);
-}
-
-void db_bind_real(sqlite3_stmt *st, int i, double v)
-{
-    if (isfinite(v)) sqlite3_bind_double(st, i, v);
-    else sqlite3_bind_null(st, i);
-}
-
-int db_step_done(db *d, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int out = DB_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) out = db_sqlite_fail(d, rc, what);
-    sqlite3_reset(st);
-    return out;
-}
-
-int db_exec(db *d, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        int code = db_sqlite_fail(d, rc, "SQL error");
-        if (msg) {
-            db_fail(d, code, "SQL error: %s", msg);
-            sqlite3_free(msg);
-        }
-        return code;
-    }
-    return DB_OK;
-}
-
-int db_begin(db *d) { return db_exec(d, "BEGIN IMMEDIATE"); }
-int db_commit(db *d) { return db_exec(d, "COMMIT"); }
-int db_rollback(db *d) { return sqlite3_get_autocommit(d->h) ? DB_OK : db_exec(d, "ROLLBACK"); }
-
-/* ---- migrations ------------------------------------------------------ */
-
-/* schema.sql split at its "-- @migration N:" lines. */
-#define MAX_MIGRATIONS 64
-typedef struct {
-    int n;
-    const char *start[MAX_MIGRATIONS]; /* section text, not NUL-terminated */
-    size_t len[MAX_MIGRATIONS];
-} migrations;
-
-static const char MARK[] = "-- @migration ";
-
-/* Sections must be numbered 1, 2, 3, ... in order: a gap or a repeat in
- * schema.sql is a programming error we report rather than skip over. */
-static int split_migrations(const char *schema, migrations *m, char *err, size_t errlen)
-{
-    m->n = 0;
-    const char *p = schema;
-    while (p && *p) {
-        const char *eol = strchr(p, '\n');
-        if (strncmp(p, MARK, sizeof MARK - 1) == 0) {
-            char *end;
-            long v = strtol(p + sizeof MARK - 1, &end, 10);
-            if (v != m->n + 1 || m->n == MAX_MIGRATIONS) {
-                snprintf(err, errlen, "schema text: migration sections must be numbered 1, 2, 3, "
-                         "...; found %ld after %d", v, m->n);
-                return -1;
-            }
-            if (m->n) m->len[m->n - 1] = (size_t)(p - m->start[m->n - 1]);
-            m->start[m->n++] = eol ? eol + 1 : p + strlen(p);
-        }
-        p = eol ? eol + 1 : NULL;
-    }
-    if (m->n == 0) {
-        snprintf(err, errlen, "schema text has no '-- @migration 1:' section");
-        return -1;
-    }
-    m->len[m->n - 1] = strlen(m->start[m->n - 1]);
-    return 0;
-}
-
-int db_schema_version(void)
-{
-    migrations m;
-    char err[256];
-    return split_migrations(xover_schema_sql, &m, err, sizeof err) ? 0 : m.n;
-}
-
-static int read_int(db *d, const char *sql, long long *out)
-{
-    sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(d->h, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            rc = SQLITE_OK;
-        }
-    }
-    if (rc != SQLITE_OK) db_sqlite_fail(d, rc, "reading the database");
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK ? DB_OK : -1;
-}
-
-/* Apply sections version+1 .. upto, each in its own transaction together
- * with the new user_version, so a crash leaves the database at a whole
- * version. BEGIN IMMEDIATE takes the write lock first and the version is
- * read again under it: two processes opening an old database at once
- * migrate it once. */
-static int migrate(db *d, const migrations *m, int upto)
-{
-    for (int v = d->version + 1; v <= upto; v++) {
-        if (db_exec(d, "BEGIN IMMEDIATE")) return -1;
-        long long now = 0;
-        if (read_int(d, "PRAGMA user_version", &now)) goto fail;
-        if (now >= v) {
-            db_exec(d, "COMMIT");
-            d->version = (int)now;
-            continue;
-        }
-        char *sql = malloc(m->len[v - 1] + 200);
-        if (!sql) { db_fail(d, DB_EIO, "out of memory"); goto fail; }
-        memcpy(sql, m->start[v - 1], m->len[v - 1]);
-        snprintf(sql + m->len[v - 1], 200,
-                 "\n;INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d');"
-                 "PRAGMA user_version = %d;", v, v);
-        int rc = db_exec(d, sql);
-        free(sql);
-        if (rc || db_exec(d, "COMMIT")) goto fail;
-        d->version = v;
-        continue;
-    fail:;
-        char msg[sizeof d->err];
-        snprintf(msg, sizeof msg, "%s", d->err);
-        db_rollback(d);
-        db_fail(d, DB_EIO, "cannot upgrade '%s' to schema version %d: %s", d->path, v, msg);
-        return -1;
-    }
-    return 0;
-}
 
 /* ---- the read-only guard --------------------------------------------- */
 
@@ -362,35 +158,38 @@ static int sqlite_magic(const char *path)
 static db *open_impl(const char *path, int mode, const char *schema, int upto, char *err,
                      size_t errlen, int *damaged)
 {
-    migrations m;
+    db_schema m;
     if (damaged) *damaged = 0;
-    if (split_migrations(schema, &m, err, errlen)) return NULL;
+    if (db_schema_read(schema, &m, err, errlen)) return NULL;
     if (upto <= 0 || upto > m.n) upto = m.n;
 
     struct stat sb;
     int found = stat(path, &sb) == 0;
     int existed = found && sb.st_size > 0;
+    db *d = NULL;
     if (mode == DB_READONLY && !found) {
         snprintf(err, errlen, "no database at '%s' (%s); create one with 'xover db init %s', "
                  "or name another with --db or XOVER_DB", path, strerror(errno), path);
-        return NULL;
+        goto fail;
     }
     /* Opening a FIFO would block until someone writes to it; a device or a
      * directory is no database either. */
     if (found && !S_ISREG(sb.st_mode)) {
         snprintf(err, errlen, "'%s' is %s, not a database file", path, file_kind(sb.st_mode));
-        return NULL;
+        goto fail;
     }
     /* Shorter than SQLite's 100-byte header yet starting like one: cut off. */
     if (existed && sb.st_size < 100 && sqlite_magic(path)) {
         if (damaged) *damaged = 1;
         snprintf(err, errlen, "'%s' is damaged: an SQLite database cut off after %lld bytes", path,
                  (long long)sb.st_size);
-        return NULL;
+        goto fail;
     }
 
-    db *d = calloc(1, sizeof *d);
-    if (!d) { set_err(err, errlen, "out of memory"); return NULL; }
+    if (!(d = calloc(1, sizeof *d))) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
     d->mode = mode;
     snprintf(d->path, sizeof d->path, "%s", path);
     int flags = mode == DB_READONLY ? SQLITE_OPEN_READONLY
@@ -399,14 +198,12 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database '%s': %s", path,
                  d->h ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
-        db_close(d);
-        return NULL;
+        goto fail;
     }
     if (mode == DB_WRITE && sqlite3_db_readonly(d->h, "main") == 1) {
         /* SQLite falls back to read-only on a file we may not write. */
         snprintf(err, errlen, "cannot write database '%s': permission denied", path);
-        db_close(d);
-        return NULL;
+        goto fail;
     }
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_timeout(d->h, DB_BUSY_MS);
@@ -419,8 +216,8 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
 
     /* The first read of the header tells an SQLite file from anything else. */
     long long v;
-    if (read_int(d, "PRAGMA user_version", &v) ||
-        (mode == DB_READONLY && read_int(d, "SELECT count(*) FROM sqlite_master", &(long long){0}))) {
+    if (db_read_int(d, "PRAGMA user_version", &v) ||
+        (mode == DB_READONLY && db_read_int(d, "SELECT count(*) FROM sqlite_master", &(long long){0}))) {
         int code = sqlite3_errcode(d->h) & 0xff;
         if (code == SQLITE_NOTADB) {
             snprintf(err, errlen, "'%s' is not an SQLite database", path);
@@ -428,46 +225,53 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
             snprintf(err, errlen, "cannot read database '%s': %s", path, sqlite3_errmsg(d->h));
             if (damaged && (code == SQLITE_CORRUPT || code == SQLITE_IOERR)) *damaged = 1;
         }
-        db_close(d);
-        return NULL;
+        goto fail;
     }
     if (v > m.n) {
         snprintf(err, errlen, "'%s' has schema version %lld, written by a newer xover; this "
                  "xover knows versions up to %d: upgrade xover to use it", path, v, m.n);
-        db_close(d);
-        return NULL;
+        goto fail;
     }
     if (v == 0) {
         long long tables = 0;
-        if (read_int(d, "SELECT count(*) FROM sqlite_master", &tables)) tables = 1;
+        if (db_read_int(d, "SELECT count(*) FROM sqlite_master", &tables)) tables = 1;
         if (tables > 0 || (mode == DB_READONLY && existed)) {
             snprintf(err, errlen, "'%s' is an SQLite database but not an xover results "
                      "database (it has no xover schema version)", path);
-            db_close(d);
-            return NULL;
+            goto fail;
         }
         if (mode == DB_READONLY) {
             snprintf(err, errlen, "'%s' is empty, not an xover results database; create one "
                      "with 'xover db init %s'", path, path);
-            db_close(d);
-            return NULL;
+            goto fail;
         }
     }
     d->version = d->version_found = (int)v;
 
-    const char *setup = mode == DB_READONLY
-        ? "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+    if (mode == DB_READONLY) {
+        /* The TEMP views (db_schema_temp_views) before query_only, which
+         * would refuse them, and before the authorizer. */
+        if (db_exec(d, "PRAGMA foreign_keys = ON")) goto fail_d;
+        db_schema_temp_views(d, &m);
+        if (db_exec(d, "PRAGMA query_only = ON")) goto fail_d;
+        sqlite3_set_authorizer(d->h, ro_authorizer, d);
+    } else {
         /* WAL: readers do not block the writer nor it them. synchronous =
          * NORMAL is safe in WAL (a crash can lose the last commits, never
          * corrupt) and saves an fsync per transaction. */
-        : "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
-    if (db_exec(d, setup) || (mode == DB_WRITE && migrate(d, &m, upto))) {
-        set_err(err, errlen, d->err);
-        db_close(d);
-        return NULL;
+        if (db_exec(d, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
+                       "PRAGMA synchronous = NORMAL;") ||
+            db_schema_upgrade(d, &m, upto))
+            goto fail_d;
     }
-    if (mode == DB_READONLY) sqlite3_set_authorizer(d->h, ro_authorizer, d);
+    db_schema_free(&m);
     return d;
+fail_d:
+    set_err(err, errlen, d->err);
+fail:
+    db_close(d);
+    db_schema_free(&m);
+    return NULL;
 }
 
 db *db_open(const char *path, int mode, char *err, size_t errlen)
@@ -504,29 +308,12 @@ int db_version_found(const db *d) { return d->version_found; }
 
 /* ---- generic queries ------------------------------------------------- */
 
-/* Skip whitespace, ';' and comments: what may follow the one statement. */
-static const char *skip_trailer(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';') p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-            if (!e) return p + strlen(p);
-            p = e + 2;
-        } else {
-            return p;
-        }
-    }
-}
-
 /* The statement's first two keywords, upper-cased ("DROP TABLE"): how a
  * refusal names what the user wrote when SQLite's first objection was to
  * an internal table (sqlite_master) or came from no authorizer call. */
 static void leading_words(const char *sql, char *buf, size_t n)
 {
-    const char *p = skip_trailer(sql);
+    const char *p = db_skip_space(sql);
     size_t k = 0;
     for (int words = 0; words < 2 && *p && k + 1 < n; words++) {
         if (words) buf[k++] = ' ';
@@ -576,7 +363,7 @@ int db_query(db *d, const char *sql, const db_sink *sink)
         return db_sqlite_fail(d, rc, "SQL error");
     }
     if (!st) return db_fail(d, DB_EINPUT, "no SQL statement given");
-    const char *rest = skip_trailer(tail);
+    const char *rest = db_skip_space(tail);
     if (*rest) {
         sqlite3_finalize(st);
         return db_fail(d, DB_EINPUT, "one statement at a time, please; this follows the "

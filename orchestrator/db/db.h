@@ -79,9 +79,11 @@ int db_schema_version(void);
 int db_version(const db *d);
 int db_version_found(const db *d);
 
-/* Open with an explicit schema text (same "-- @migration N:" format as
- * schema.sql) and apply its sections only up to `upto` (0 = all). For tests
- * and tools that need a database in an older shape; mode is DB_WRITE. */
+/* Open with an explicit schema text (schema.sql's format: "-- @migration N:"
+ * sections, then an optional "-- @views:" section) and apply its migrations
+ * only up to `upto` (0 = all); its views only when that is the last one.
+ * For tests and tools that need a database in an older shape (the text of an
+ * older schema.sql, e.g. tests/fixtures/schema-5.sql); mode is DB_WRITE. */
 db *db_open_schema(const char *path, const char *schema, int upto, char *err, size_t errlen);
 
 /* Run statements that return no rows (DDL, maintenance) on a DB_WRITE
@@ -277,15 +279,16 @@ typedef struct {
  * the checks themselves could not run. */
 int db_check(db *d, db_report *r);
 
-/* ---- crossover analysis (db_crossover.c) ------------------------------ */
+/* ---- crossover analysis (db_crossover.c; the rule: db_schema.c) -------- */
 
-/* The direction of metric `name` by THE rule of schema.sql (metric_series):
- * 1 when lower is better (a name ending in loss, nll, elbo or ppl, any
- * case), 0 when higher is better. */
+/* The direction of metric `name` by THE rule, schema.sql's metric_rule view
+ * (read from the compiled-in schema text, so no database is needed): 1 when
+ * lower is better (today: a name ending in loss, nll, elbo or ppl, any case),
+ * 0 when higher is better. */
 int db_metric_lower_better(const char *name);
 
 /* The metric name of the row an early-stopped run writes at its stop step
- * (docs/run-config.md, schema.sql migration 4): value S = the planned number
+ * (docs/run-config.md, schema.sql: THE EARLY_STOP ROW): value S = the planned number
  * of steps. It is a marker, never a series of db_crossover_series. */
 #define DB_EARLY_STOP "early_stop"
 

@@ -11,17 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int db_metric_lower_better(const char *name)
-{
-    /* The LIKE patterns of metric_series, through SQLite's own LIKE so the
-     * case folding is exactly the view's. */
-    static const char *const pats[] = {"%loss", "%nll", "%elbo", "%ppl"};
-    if (!name) return 0;
-    for (size_t i = 0; i < sizeof pats / sizeof *pats; i++)
-        if (sqlite3_strlike(pats[i], name, 0) == 0) return 1;
-    return 0;
-}
-
 /* A growing set of arrays for one series. */
 typedef struct {
     size_t n, cap;

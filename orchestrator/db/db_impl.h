@@ -1,7 +1,15 @@
 /*
- * db_impl.h — PRIVATE to orchestrator/db/: the handle's layout and helpers
- * shared by db.c (open, migrate, query, check) and db_runs.c (sweeps, runs,
- * metrics). Other modules include db.h only.
+ * db_impl.h — PRIVATE to orchestrator/db/: the handle's layout and what the
+ * module's files share. Other modules include db.h only.
+ *
+ * The files and who calls whom (one way, no circle):
+ *   db.c          open/close, the read-only guard, db_query, db_check
+ *                 -> db_schema.c, db_runs.c, db_util.c
+ *   db_schema.c   schema.sql read as migrations + views; upgrading a
+ *                 database; the metric rule                    -> db_util.c
+ *   db_runs.c     what the driver writes: sweeps, runs, metrics -> db_util.c
+ *   db_crossover.c  the crossover analysis's series            -> db_util.c
+ *   db_util.c     errors, cached statements, binds, transactions
  */
 #ifndef XOVER_DB_IMPL_H
 #define XOVER_DB_IMPL_H
@@ -45,6 +53,8 @@ struct db {
     sqlite3_stmt *st[ST_COUNT];
 };
 
+/* ---- db_util.c ---------------------------------------------------------- */
+
 /* Set d->err (printf-style) and return code. */
 int db_fail(db *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Map an SQLite result code to a DB_E* code (the caller's input vs the
@@ -59,5 +69,44 @@ void db_bind_int(sqlite3_stmt *st, int i, long long v);
 void db_bind_real(sqlite3_stmt *st, int i, double v);
 /* Run a statement expected to finish in one step (no rows). */
 int db_step_done(db *d, sqlite3_stmt *st, const char *what);
+/* The integer of the first row of sql (an internal query, no sink): DB_OK,
+ * or -1 with d->err set. */
+int db_read_int(db *d, const char *sql, long long *out);
+/* Skip whitespace, ';' and SQL comments. */
+const char *db_skip_space(const char *p);
+
+/* ---- db_schema.c -------------------------------------------------------- */
+
+/* A schema text (schema.sql's format) read into its parts: the migration
+ * sections, numbered 1..n, and the views section, split into its CREATE
+ * VIEW statements. Pointers are into `text`, the schema's own copy. */
+#define DB_MAX_MIGRATIONS 64
+#define DB_MAX_VIEWS 64
+typedef struct {
+    char *text;
+    int n;
+    const char *start[DB_MAX_MIGRATIONS]; /* section text, not NUL-terminated */
+    size_t len[DB_MAX_MIGRATIONS];
+    int nviews;                           /* 0: the text has no views section */
+    struct {
+        char name[64];
+        const char *sql;                  /* "CREATE VIEW name ...;", NUL-terminated */
+    } view[DB_MAX_VIEWS];
+    char views_hash[65];                  /* SHA-256 hex of the views section */
+} db_schema;
+
+/* Read `text` into s. -1 with a message in err when its sections are not
+ * numbered 1, 2, 3, ..., or its views section holds anything but CREATE
+ * VIEW statements. */
+int db_schema_read(const char *text, db_schema *s, char *err, size_t errlen);
+void db_schema_free(db_schema *s);
+/* Bring a DB_WRITE handle to migration `upto` and, when that is the last
+ * one, to the schema's views: one transaction (schema.sql, MIGRATIONS and
+ * VIEWS). -1 with d->err set. */
+int db_schema_upgrade(db *d, const db_schema *s, int upto);
+/* On a read-only handle whose database's views are not this schema's: the
+ * schema's views as TEMP views of this connection, when every one of them
+ * reads the database's tables; otherwise nothing changes. */
+void db_schema_temp_views(db *d, const db_schema *s);
 
 #endif
