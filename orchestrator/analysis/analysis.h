@@ -4,33 +4,13 @@
  * report. The computation works on plain arrays; an_pairs_load() is the one
  * function that reads the results database (through db.h).
  *
- * The definition (the same as the crossover view of schema.sql, which a test
- * holds to the same numbers):
- *   pair     an AR and an MDM "side" of one cell: runs whose configs agree on
- *            everything but objective, seed and train.early_stop_margin
- *   side     the seeds of one objective, aggregated: at every x that EVERY
- *            seed measured (a seed's last point per x), the mean and the
- *            sample sd over seeds; best = best-so-far of the mean along x
- *   hold     a run that stopped early (an early_stop row at step s, value S =
- *            the planned steps) would have ended at x_hold = x_stop * S / s
- *            (tokens, epochs and FLOPs are linear in steps). A side holds
- *            when EVERY seed stopped early; its hold is the smallest x_hold,
- *            and its best-so-far stays at its last value from its last point
- *            up to the hold. Why: early stopping only cuts a curve short once
- *            the run has clearly overfit; the learning-rate schedule still
- *            spanned the planned length; and the best-so-far is what an
- *            early-stopped run delivers (its best checkpoint).
- *   compare  both best-so-far curves, each linearly interpolated between its
- *            own points, at every point of either inside the common range
- *            [the later first x, the earlier end], a side's end being the
- *            larger of its last x and its hold (x_end is then the last
- *            evaluation point inside that range: no synthetic points);
- *            adv(x) = how much MDM is better (positive = MDM ahead)
- *   crossover the smallest x from which adv > 0 to the end of the common
- *            range: the zero of adv between the last point with adv <= 0 and
- *            the next (adv is linear there), or x_start if MDM leads
- *            throughout; none when adv(x_end) <= 0.
- * Without early-stopped runs the hold changes nothing.
+ * THE DEFINITION of a pair, a side (seeds averaged), the hold of an
+ * early-stopped side and the crossover is written once: in schema.sql, the
+ * comment above the crossover view, which computes it in SQL. This module
+ * computes the same rows on arrays (an_aggregate: a side; an_crossover: the
+ * comparison), and tests/test_crossover.c holds the two to the same
+ * numbers. Which way a metric improves: schema.sql's metric_rule
+ * (db_metric_lower_better).
  *
  *     an_pairs ps;
  *     if (an_pairs_load(d, sweep_id, "val_loss", AN_TOKENS, &ps, err, sizeof err)) ...

@@ -15,14 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Runs are filtered by a subquery on `runs`, so --runs sees the run columns
- * only (objective, model, unique_tokens, status, json_extract(config, ...))
- * and a run's points stay together, in step order. */
-#define EXPORT_COLS                                                                     \
-    "r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, "          \
-    "r.quality, r.epochs, r.seed, r.status, m.name, m.step, m.tokens, m.epoch, "        \
-    "m.flops, m.value"
-
 /* Progress on stderr once the export has taken a second: a bar with ETA on
  * a terminal, a line every 5 s otherwise. */
 typedef struct {
@@ -122,30 +114,10 @@ int cmd_export(int argc, char **argv)
     db *d = db_open(path, DB_READONLY, err, sizeof err);
     if (!d) return cli_error(XO_USAGE, "%s", err);
 
-    size_t wl = where ? strlen(where) : 0;
-    char *sql = malloc(wl + 512), *count_sql = malloc(wl + 256);
-    if (!sql || !count_sql) {
-        free(sql);
-        free(count_sql);
-        db_close(d);
-        return cli_error(XO_FAILED, "out of memory");
-    }
-    if (where) {
-        sprintf(sql, "SELECT " EXPORT_COLS " FROM runs r JOIN metrics m ON m.run_id = r.id "
-                "WHERE r.id IN (SELECT id FROM runs WHERE (%s\n)) ORDER BY r.id, m.name, m.step",
-                where);
-        sprintf(count_sql, "SELECT count(*) FROM metrics WHERE run_id IN "
-                "(SELECT id FROM runs WHERE (%s\n))", where);
-    } else {
-        sprintf(sql, "SELECT " EXPORT_COLS " FROM runs r JOIN metrics m ON m.run_id = r.id "
-                "ORDER BY r.id, m.name, m.step");
-        sprintf(count_sql, "SELECT count(*) FROM metrics");
-    }
-
     int code = XO_OK;
     progress p = {.t0 = now_s(), .tty = cli_stderr_is_tty()};
     /* Counting first checks --runs too, before any output file exists. */
-    int rc = db_query_int(d, count_sql, &p.total);
+    int rc = db_export(d, where, &p.total, NULL);
     char tmp[4200] = "";
     FILE *out = stdout;
     if (rc) {
@@ -163,7 +135,7 @@ int cmd_export(int argc, char **argv)
         goto done;
     }
     db_sink sink = {prog_columns, prog_row, &p};
-    rc = db_query(d, sql, &sink);
+    rc = db_export(d, where, NULL, &sink);
     if (rc) {
         code = cli_error(rc == DB_EIO || rc == DB_EABORT ? XO_FAILED : XO_USAGE, "%s%s",
                          where && rc == DB_EINPUT ? "--runs: " : "",
@@ -184,8 +156,6 @@ done:
     }
     if (code == XO_OK && out_path)
         fprintf(stderr, "exported %lld rows to %s\n", p.done, out_path);
-    free(sql);
-    free(count_sql);
     db_close(d);
     return code;
 }

@@ -5,7 +5,30 @@
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/exec/exec.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
+
+/* One row per sweep: runs, done, progress, running, failed, still to do
+ * (pending or interrupted), last run. */
+static int ls_row(void *ctx, const db_summary *s)
+{
+    const long long *n = s->status;
+    char progress[16];
+    /* rounded half up, as SQLite's printf did when this was a query */
+    snprintf(progress, sizeof progress, "%.0f%%",
+             floor(100.0 * (double)n[DB_DONE] / (double)(s->runs > 0 ? s->runs : 1) + 0.5));
+    db_value v[] = {{.type = DB_TEXT, .s = s->name, .len = strlen(s->name)},
+                    {.type = DB_INT, .i = s->runs},
+                    {.type = DB_INT, .i = n[DB_DONE]},
+                    {.type = DB_TEXT, .s = progress, .len = strlen(progress)},
+                    {.type = DB_INT, .i = n[DB_RUNNING]},
+                    {.type = DB_INT, .i = n[DB_FAILED]},
+                    {.type = DB_INT, .i = n[DB_PENDING] + n[DB_INTERRUPTED]},
+                    {.type = s->updated_at ? DB_TEXT : DB_NULL, .s = s->updated_at,
+                     .len = s->updated_at ? strlen(s->updated_at) : 0}};
+    return rowfmt_row(ctx, 8, v);
+}
 
 int cmd_ls(int argc, char **argv)
 {
@@ -20,13 +43,11 @@ int cmd_ls(int argc, char **argv)
     char err[1024];
     db *d = db_open(cli_db_path(dbopt), DB_READONLY, err, sizeof err);
     if (!d) return cli_error(XO_USAGE, "%s", err);
-    int rc = exec_print_query(d,
-        "SELECT s.name AS sweep, count(r.id) AS runs, sum(r.status = 'done') AS done,"
-        " printf('%.0f%%', 100.0 * sum(r.status = 'done') / max(count(r.id), 1)) AS progress,"
-        " sum(r.status = 'running') AS running, sum(r.status = 'failed') AS failed,"
-        " sum(r.status IN ('pending', 'interrupted')) AS todo, s.updated_at AS updated"
-        " FROM sweeps s LEFT JOIN sweep_runs sr ON sr.sweep_id = s.id LEFT JOIN runs r ON r.id = sr.run_id"
-        " GROUP BY s.id ORDER BY s.name", stdout);
+    static const char *const cols[] = {"sweep", "runs", "done", "progress", "running",
+                                       "failed", "todo", "updated"};
+    rowfmt *f = rowfmt_new(ROWFMT_TABLE, stdout);
+    int rc = f && !rowfmt_columns(f, 8, cols) ? db_sweep_summaries(d, ls_row, f) : DB_OK;
+    rc = exec_table_done(d, f, rc);
     db_close(d);
     return rc;
 }

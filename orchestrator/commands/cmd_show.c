@@ -50,17 +50,16 @@ int cmd_show(int argc, char **argv)
     int rc = exec_find_run(d, argv[optind], key);
     if (rc == XO_OK && db_run_by_key(d, key, print_run, NULL)) rc = cli_error(XO_FAILED, "%s", db_errmsg(d));
     if (rc == XO_OK) {
-        char sql[512];
         printf("\nfinal metrics:\n");
-        snprintf(sql, sizeof sql,
-                 "SELECT name, step, tokens, epoch, value FROM run_final WHERE key = '%s' ORDER BY name", key);
-        rc = exec_print_query(d, sql, stdout);
-        if (rc == XO_OK) {
-            printf("\nbest:\n");
-            snprintf(sql, sizeof sql,
-                     "SELECT name, better, step, epoch, value FROM run_best WHERE key = '%s' ORDER BY name", key);
-            rc = exec_print_query(d, sql, stdout);
-        }
+        rowfmt *f = rowfmt_new(ROWFMT_TABLE, stdout);
+        db_sink sink = rowfmt_sink(f);
+        rc = exec_table_done(d, f, f ? db_run_final_metrics(d, key, &sink) : DB_OK);
+    }
+    if (rc == XO_OK) {
+        printf("\nbest:\n");
+        rowfmt *f = rowfmt_new(ROWFMT_TABLE, stdout);
+        db_sink sink = rowfmt_sink(f);
+        rc = exec_table_done(d, f, f ? db_run_best_metrics(d, key, &sink) : DB_OK);
     }
     db_close(d);
     return rc;

@@ -11,6 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One row per sweep: runs, then the count of each status. */
+static int status_row(void *ctx, const db_summary *s)
+{
+    const long long *n = s->status;
+    db_value v[] = {{.type = DB_TEXT, .s = s->name, .len = strlen(s->name)},
+                    {.type = DB_INT, .i = s->runs},
+                    {.type = DB_INT, .i = n[DB_DONE]},        {.type = DB_INT, .i = n[DB_RUNNING]},
+                    {.type = DB_INT, .i = n[DB_FAILED]},      {.type = DB_INT, .i = n[DB_INTERRUPTED]},
+                    {.type = DB_INT, .i = n[DB_PENDING]}};
+    return rowfmt_row(ctx, 7, v);
+}
+
 int cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {0, 0, 0, 0}};
@@ -34,26 +46,16 @@ int cmd_status(int argc, char **argv)
         for (int s = 0; s < DB_NSTATUS; s++) total += counts[s];
         printf("%s%s: %lld runs:", id ? "sweep " : "database", id ? name : "", total);
         for (int s = 0; s < DB_NSTATUS; s++) printf(" %lld %s%s", counts[s], db_status_names[s], s + 1 < DB_NSTATUS ? "," : "\n");
-        char sql[1024];
-        if (!id) {
+        if (!id || total > counts[DB_DONE]) {
             printf("\n");
-            rc = exec_print_query(d,
-                "SELECT s.name AS sweep, count(r.id) AS runs,"
-                " sum(r.status = 'done') AS done, sum(r.status = 'running') AS running,"
-                " sum(r.status = 'failed') AS failed, sum(r.status = 'interrupted') AS interrupted,"
-                " sum(r.status = 'pending') AS pending"
-                " FROM sweeps s LEFT JOIN sweep_runs sr ON sr.sweep_id = s.id LEFT JOIN runs r ON r.id = sr.run_id"
-                " GROUP BY s.id ORDER BY s.name", stdout);
-        } else if (total > counts[DB_DONE]) {
-            printf("\n");
-            snprintf(sql, sizeof sql,
-                     "SELECT substr(r.key, 1, 12) AS key, r.status, r.objective, r.model, r.unique_tokens,"
-                     " r.quality, r.epochs, r.seed, r.attempts,"
-                     " (SELECT max(step) FROM metrics m WHERE m.run_id = r.id) AS step,"
-                     " substr(replace(r.error, char(10), ' '), 1, 100) AS error"
-                     " FROM sweep_runs sr JOIN runs r ON r.id = sr.run_id"
-                     " WHERE sr.sweep_id = %lld AND r.status <> 'done' ORDER BY r.status, r.key", id);
-            rc = exec_print_query(d, sql, stdout);
+            static const char *const cols[] = {"sweep", "runs", "done", "running", "failed",
+                                               "interrupted", "pending"};
+            rowfmt *f = rowfmt_new(ROWFMT_TABLE, stdout);
+            db_sink sink = rowfmt_sink(f);
+            int q = DB_OK;
+            if (f && !id) q = rowfmt_columns(f, 7, cols) ? DB_OK : db_sweep_summaries(d, status_row, f);
+            else if (f) q = db_sweep_unfinished(d, id, &sink);
+            rc = exec_table_done(d, f, q);
         }
     }
     db_close(d);

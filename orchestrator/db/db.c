@@ -1,7 +1,7 @@
 /*
  * db.c — opening the results database (upgrading it through db_schema.c),
  * the read-only guard, generic queries and the health check. Sweeps, runs
- * and metrics are in db_runs.c.
+ * and metrics are in db_runs.c; what the commands read, in db_read.c.
  */
 #include "orchestrator/db/db_impl.h"
 
@@ -338,7 +338,9 @@ static double mono_now(void)
 static int past_deadline(void *ctx)
 {
     db *d = ctx;
-    return d->deadline > 0 && mono_now() > d->deadline;
+    if (d->deadline <= 0 || mono_now() <= d->deadline) return 0;
+    d->timed_out = 1;
+    return 1;
 }
 
 void db_set_timeout(db *d, double seconds)
@@ -375,55 +377,13 @@ int db_query(db *d, const char *sql, const db_sink *sink)
         return db_fail(d, DB_EDENIED, "the database is open read-only: %s is refused", words);
     }
 
-    int n = sqlite3_column_count(st);
-    const char **names = calloc((size_t)n + 1, sizeof *names);
-    db_value *vals = calloc((size_t)n + 1, sizeof *vals);
-    int out = DB_OK;
-    if (!names || !vals) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
-    for (int i = 0; i < n; i++) {
-        names[i] = sqlite3_column_name(st, i);
-        if (!names[i]) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
-    }
-    if (sink && sink->columns && sink->columns(sink->ctx, n, names)) {
-        out = db_fail(d, DB_EABORT, "stopped");
-        goto done;
-    }
     /* The budget covers the statement's whole run, the sink's time included. */
     d->deadline = d->timeout > 0 ? mono_now() + d->timeout : 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int i = 0; i < n; i++) {
-            db_value *v = &vals[i];
-            memset(v, 0, sizeof *v);
-            switch (sqlite3_column_type(st, i)) {
-            case SQLITE_INTEGER: v->type = DB_INT; v->i = sqlite3_column_int64(st, i); break;
-            case SQLITE_FLOAT: v->type = DB_REAL; v->d = sqlite3_column_double(st, i); break;
-            case SQLITE_TEXT:
-                v->type = DB_TEXT;
-                v->s = (const char *)sqlite3_column_text(st, i);
-                v->len = (size_t)sqlite3_column_bytes(st, i);
-                break;
-            case SQLITE_BLOB:
-                v->type = DB_BLOB;
-                v->s = sqlite3_column_blob(st, i);
-                v->len = (size_t)sqlite3_column_bytes(st, i);
-                break;
-            default: v->type = DB_NULL; break;
-            }
-        }
-        if (sink && sink->row && sink->row(sink->ctx, n, vals)) {
-            out = db_fail(d, DB_EABORT, "stopped");
-            goto done;
-        }
-    }
-    if (rc == SQLITE_INTERRUPT && d->deadline > 0 && mono_now() > d->deadline)
-        out = db_fail(d, DB_ETIMEOUT, "the query was stopped after running %gs, its time limit", d->timeout);
-    else if (rc != SQLITE_DONE)
-        out = db_sqlite_fail(d, rc, "SQL error");
-done:
+    d->timed_out = 0;
+    int out = db_stream(d, st, sink, "SQL error");
     d->deadline = 0;
-    free(names);
-    free(vals);
-    sqlite3_finalize(st);
+    if (out != DB_OK && d->timed_out)
+        out = db_fail(d, DB_ETIMEOUT, "the query was stopped after running %gs, its time limit", d->timeout);
     return out;
 }
 

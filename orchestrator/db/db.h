@@ -266,6 +266,73 @@ void db_set_timeout(db *d, double seconds);
 /* Evaluate a one-value query (e.g. "SELECT count(*) FROM metrics") into *out. */
 int db_query_int(db *d, const char *sql, long long *out);
 
+/* ---- what the commands read and rm deletes (db_read.c) ----------------
+ *
+ * Listings meant to be shown as they are (xover status, show) stream
+ * through a db_sink with their columns named; the rest come back typed. */
+
+/* One sweep and its runs counted per status: what `xover ls` and `xover
+ * status` show. Valid only during the callback. */
+typedef struct {
+    const char *name;
+    const char *updated_at;      /* when it was last (re)registered */
+    long long runs;
+    long long status[DB_NSTATUS]; /* by db_status_names */
+} db_summary;
+typedef int (*db_summary_fn)(void *ctx, const db_summary *s);
+/* Every sweep, in name order. */
+int db_sweep_summaries(db *d, db_summary_fn fn, void *ctx);
+
+/* The runs of a sweep that are not done, by status then key: key (12
+ * digits), status, objective, model, unique_tokens, quality, epochs, seed,
+ * attempts, step (the last one recorded), error (its first 100 characters,
+ * on one line). */
+int db_sweep_unfinished(db *d, long long sweep_id, const db_sink *sink);
+
+/* The final (run_final) and best (run_best) point of each metric of the run
+ * with `key`, by metric name: name, step, tokens, epoch, value; and name,
+ * better, step, epoch, value. */
+int db_run_final_metrics(db *d, const char *key, const db_sink *sink);
+int db_run_best_metrics(db *d, const char *key, const db_sink *sink);
+
+/* The runs whose key starts with `prefix`: *n = 0, 1, or 2 for "more than
+ * one"; key receives the first. */
+int db_run_key_prefix(db *d, const char *prefix, char key[65], int *n);
+
+/* Over the done runs whose last attempt has a start and an end: the FLOPs
+ * their metrics report (each run's largest), their wall time, and how many
+ * they are. */
+int db_done_speed(db *d, double *flops, double *seconds, long long *nruns);
+
+/* Every run's key and status (a db_status_names index, -1 for none). */
+typedef int (*db_key_status_fn)(void *ctx, const char *key, int status);
+int db_run_statuses(db *d, db_key_status_fn fn, void *ctx);
+
+/* `xover export`: every metric point with its run's axes (run_id, key,
+ * objective, model, params, unique_tokens, quality, epochs, seed, status,
+ * name, step, tokens, epoch, flops, value) by run, metric and step; with
+ * `where` (the user's SQL condition on the runs table, or NULL) only the
+ * points of the runs it selects. With count non-NULL, only *count = how
+ * many points that is (which also checks `where`); otherwise the rows go to
+ * sink. A bad condition: DB_EINPUT with SQLite's message. */
+int db_export(db *d, const char *where, long long *count, const db_sink *sink);
+
+/* What `xover rm` deletes: the runs of sweep sweep_id (> 0) that no other
+ * sweep lists, and the sweep; or (sweep_id 0) the run with `key`; with
+ * their metric points and links. db_rm_count counts them. db_rm_delete, in
+ * one write transaction, first tells fn each run (id, key, run_dir; run_dir
+ * may be NULL), then deletes them: exactly those. fn returning nonzero
+ * deletes nothing (DB_EABORT). *deleted = the runs deleted. The caller holds
+ * the locks that keep drivers away (exec_rm). */
+int db_rm_count(db *d, long long sweep_id, const char *key, long long *runs, long long *points);
+typedef int (*db_rm_fn)(void *ctx, long long run_id, const char *key, const char *run_dir);
+int db_rm_delete(db *d, long long sweep_id, const char *key, db_rm_fn fn, void *ctx,
+                 long long *deleted);
+
+/* The names of the sweeps that list run `run_id`, in name order. */
+typedef int (*db_name_fn)(void *ctx, const char *name);
+int db_run_sweep_names(db *d, long long run_id, db_name_fn fn, void *ctx);
+
 /* ---- health ----------------------------------------------------------- */
 
 typedef struct {
@@ -327,7 +394,6 @@ int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series
 int db_sweep_yaml(db *d, const char *name, char **yaml);
 
 /* The names of every sweep, in name order. */
-typedef int (*db_name_fn)(void *ctx, const char *name);
 int db_sweep_names(db *d, db_name_fn fn, void *ctx);
 
 #endif

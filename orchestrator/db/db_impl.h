@@ -8,6 +8,8 @@
  *   db_schema.c   schema.sql read as migrations + views; upgrading a
  *                 database; the metric rule                    -> db_util.c
  *   db_runs.c     what the driver writes: sweeps, runs, metrics -> db_util.c
+ *   db_read.c     what the commands read, and what rm deletes
+ *                 -> db.c (db_query, for the user's --runs text), db_util.c
  *   db_crossover.c  the crossover analysis's series            -> db_util.c
  *   db_util.c     errors, cached statements, binds, transactions
  */
@@ -50,6 +52,7 @@ struct db {
     /* db_set_timeout: a query's budget in seconds (0 = none), and the
      * monotonic time past which the progress handler stops it. */
     double timeout, deadline;
+    int timed_out;     /* the progress handler stopped the statement */
     sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -74,6 +77,9 @@ int db_step_done(db *d, sqlite3_stmt *st, const char *what);
 int db_read_int(db *d, const char *sql, long long *out);
 /* Skip whitespace, ';' and SQL comments. */
 const char *db_skip_space(const char *p);
+/* Stream the rows of prepared statement st to sink (columns first; values
+ * as db_query gives them), then finalize st. `what` names a failure. */
+int db_stream(db *d, sqlite3_stmt *st, const db_sink *sink, const char *what);
 
 /* ---- db_schema.c -------------------------------------------------------- */
 

@@ -143,3 +143,51 @@ const char *db_skip_space(const char *p)
         }
     }
 }
+
+int db_stream(db *d, sqlite3_stmt *st, const db_sink *sink, const char *what)
+{
+    int n = sqlite3_column_count(st), rc;
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    db_value *vals = calloc((size_t)n + 1, sizeof *vals);
+    int out = DB_OK;
+    if (!names || !vals) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) {
+        names[i] = sqlite3_column_name(st, i);
+        if (!names[i]) { out = db_fail(d, DB_EIO, "out of memory"); goto done; }
+    }
+    if (sink && sink->columns && sink->columns(sink->ctx, n, names)) {
+        out = db_fail(d, DB_EABORT, "stopped");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < n; i++) {
+            db_value *v = &vals[i];
+            memset(v, 0, sizeof *v);
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER: v->type = DB_INT; v->i = sqlite3_column_int64(st, i); break;
+            case SQLITE_FLOAT: v->type = DB_REAL; v->d = sqlite3_column_double(st, i); break;
+            case SQLITE_TEXT:
+                v->type = DB_TEXT;
+                v->s = (const char *)sqlite3_column_text(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            case SQLITE_BLOB:
+                v->type = DB_BLOB;
+                v->s = sqlite3_column_blob(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            default: v->type = DB_NULL; break;
+            }
+        }
+        if (sink && sink->row && sink->row(sink->ctx, n, vals)) {
+            out = db_fail(d, DB_EABORT, "stopped");
+            goto done;
+        }
+    }
+    if (rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, what);
+done:
+    free(names);
+    free(vals);
+    sqlite3_finalize(st);
+    return out;
+}

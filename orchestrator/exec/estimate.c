@@ -37,39 +37,14 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     e->flops = e->tokens * model_flops_per_token(&c);
 }
 
-typedef struct {
-    double flops, seconds;
-    long long n;
-} speed_acc;
-
-static int speed_row(void *ctx, int ncol, const db_value *v)
-{
-    speed_acc *a = ctx;
-    if (ncol >= 3 && v[0].type != DB_NULL && v[1].type != DB_NULL) {
-        a->flops = v[0].type == DB_INT ? (double)v[0].i : v[0].d;
-        a->seconds = v[1].type == DB_INT ? (double)v[1].i : v[1].d;
-        a->n = v[2].i;
-    }
-    return 0;
-}
-
 double exec_measured_speed(db *d, long long *nruns)
 {
-    /* Wall time of each done run (its last attempt) against the FLOPs its
-     * metrics report: a resumed run undercounts its time, which errs on the
-     * side of a shorter estimate only slightly. */
-    static const char sql[] =
-        "SELECT sum(f), sum(s), count(*) FROM ("
-        " SELECT (SELECT max(m.flops) FROM metrics m WHERE m.run_id = r.id) AS f,"
-        "        (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS s"
-        "   FROM runs r WHERE r.status = 'done' AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL"
-        ") WHERE f > 0 AND s > 0";
-    speed_acc a = {0, 0, 0};
-    db_sink sink = {NULL, speed_row, &a};
-    *nruns = 0;
-    if (db_query(d, sql, &sink) || a.n <= 0 || a.seconds <= 0) return 0;
-    *nruns = a.n;
-    return a.flops / a.seconds;
+    double flops, seconds;
+    if (db_done_speed(d, &flops, &seconds, nruns) || *nruns <= 0 || seconds <= 0) {
+        *nruns = 0;
+        return 0;
+    }
+    return flops / seconds;
 }
 
 /* ---- statuses ------------------------------------------------------------ */
@@ -115,10 +90,9 @@ static int put(exec_statuses *s, const char *key, int status)
     return 0;
 }
 
-static int status_row(void *ctx, int ncol, const db_value *v)
+static int status_row(void *ctx, const char *key, int status)
 {
-    if (ncol < 2 || v[0].type != DB_TEXT || v[1].type != DB_TEXT) return 0;
-    return put(ctx, v[0].s, db_status_index(v[1].s)) ? 1 : 0;
+    return put(ctx, key, status) ? 1 : 0;
 }
 
 exec_statuses *exec_statuses_load(db *d, char *err, size_t errlen)
@@ -126,8 +100,7 @@ exec_statuses *exec_statuses_load(db *d, char *err, size_t errlen)
     exec_statuses *s = calloc(1, sizeof *s);
     if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
     if (!d) return s;
-    db_sink sink = {NULL, status_row, s};
-    if (db_query(d, "SELECT key, status FROM runs", &sink)) {
+    if (db_run_statuses(d, status_row, s)) {
         snprintf(err, errlen, "%s", db_errmsg(d));
         exec_statuses_free(s);
         return NULL;

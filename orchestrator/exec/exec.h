@@ -10,6 +10,7 @@
 #ifndef XOVER_EXEC_H
 #define XOVER_EXEC_H
 
+#include "orchestrator/cli/rowfmt.h"
 #include "orchestrator/db/db.h"
 #include "orchestrator/sweep/sweep.h"
 
@@ -84,14 +85,33 @@ void exec_duration(double s, char *buf, size_t n);
 
 /* ---- reading the database back (query.c) ------------------------------- */
 
-/* Print the rows of one SQL statement as an aligned table on out. */
-int exec_print_query(db *d, const char *sql, FILE *out);
+/* Finish and free table f, fed by a db listing that returned rc (f may be
+ * NULL: rowfmt_new ran out of memory). XO_OK, or an XO_* code with the
+ * message printed. Typical use:
+ *     rowfmt *f = rowfmt_new(ROWFMT_TABLE, stdout);
+ *     db_sink sink = rowfmt_sink(f);
+ *     rc = exec_table_done(d, f, f ? db_run_best_metrics(d, key, &sink) : DB_OK); */
+int exec_table_done(db *d, rowfmt *f, int rc);
 /* The sweep a command-line argument names: a sweep name, or a YAML file
  * whose `sweep:` name is used. 0 and *id, or an XO_* code (message printed). */
 int exec_find_sweep(db *d, const char *arg, long long *id, char *name, size_t namelen);
 /* The one run whose key starts with hex `prefix`: 0 and its full key, or an
  * XO_* code (message printed: no such run, or ambiguous). */
 int exec_find_run(db *d, const char *prefix, char key[65]);
+
+/* ---- rm (remove.c) ------------------------------------------------------ */
+
+/* Asked with a description of what is about to be deleted: nonzero to go
+ * ahead. */
+typedef int (*exec_confirm_fn)(void *ctx, const char *what);
+/* `xover rm`: delete sweep `arg` (its name, or its YAML file) with the runs
+ * no other sweep lists, or the run whose key starts with `arg`: their rows,
+ * metric points and run directories. Under the driver's rules: it takes the
+ * lock of every sweep concerned and of every run directory it removes, and
+ * while a driver or a worker holds one it refuses, naming the holder, and
+ * deletes nothing. XO_OK (also when confirm says no), or an XO_* code with
+ * the message printed. */
+int exec_rm(const char *db_path, const char *arg, exec_confirm_fn confirm, void *ctx);
 
 /* ---- the driver ---------------------------------------------------------- */
 
