@@ -177,3 +177,54 @@ TEST(reliability_db_check_reports_a_done_run_missing_points)
     harness_proc_free(&r);
     free(key);
 }
+
+/* The run directories' disk fills: each worker stops at its failed write
+ * with its last checkpoint intact. Before, each such run was `failed`
+ * (--retry-failed needed) and its status file could still say running;
+ * now it is `interrupted` with the reason, no new run starts, the driver
+ * exits 1 naming the cause, and a plain `xover run` later finishes them. */
+TEST(reliability_runs_disk_full_leaves_runs_resumable)
+{
+    char ref_db[512], ref_runs[512], mnt[512], dbp[512], runs[600], ballast[600];
+    harness_path(ref_db, sizeof ref_db, "ref.db");
+    harness_path(ref_runs, sizeof ref_runs, "ref-runs");
+    harness_path(dbp, sizeof dbp, "x.db");
+    harness_path(mnt, sizeof mnt, "small");
+    snprintf(runs, sizeof runs, "%s/runs", mnt);
+    snprintf(ballast, sizeof ballast, "%s/ballast", mnt);
+    harness_proc r = run_smoke(ref_db, ref_runs);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char *want = rel_dump_metrics(ref_db);
+    CHECK(want && *want);
+
+    /* each run directory takes about 380 KB (two 156 KB checkpoints) */
+    CHECK_INT(private_tmpfs(mnt, 8192), 0);
+    CHECK_INT(leave_free(mnt, "ballast", 600), 0);
+    r = run_smoke(dbp, runs);
+    if (r.status != 1) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "No space left on device");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(dbp, "SELECT count(*) FROM runs WHERE status = 'failed'"), 0);
+    CHECK(helper_qint(dbp, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
+                           "error LIKE '%No space left on device%'") >= 1);
+    char *words = status_words(runs);
+    CHECK(words);
+    if (strstr(words, "running") || strstr(words, "failed")) fprintf(stderr, "status files:\n%s", words);
+    CHECK(!strstr(words, "running") && !strstr(words, "failed"));
+    free(words);
+
+    CHECK_INT(unlink(ballast), 0);
+    r = run_smoke(dbp, runs);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char *got = rel_dump_metrics(dbp);
+    CHECK(got);
+    int same = !strcmp(got, want);
+    free(got);
+    free(want);
+    CHECK(same);
+    umount2(mnt, MNT_DETACH);
+}

@@ -322,3 +322,76 @@ TEST(security_sql_refuses_pointer_functions_and_stops_runaway_queries)
     CHECK_INT(r.status, 2);
     harness_proc_free(&r);
 }
+
+/* A symbolic link at DB.SWEEP.lock made the driver truncate and overwrite
+ * its target with the holder's line; a --db given through a symbolic link
+ * had a lock of its own, so a second driver of the same sweep ran. Lock
+ * files are opened with O_NOFOLLOW and must be regular files, and the
+ * sweep lock is named after the database's real path. */
+TEST(security_lock_files_follow_no_symlink_and_one_database_has_one_lock)
+{
+    paths();
+    rel_write_sweep("s.yaml", "lk", "objective: [ar, mdm], unique_tokens: [4k], total_tokens: [160k]");
+    char victim[512], lockp[700], text[64];
+    harness_path(victim, sizeof victim, "victim");
+    harness_write(victim, "precious\n");
+    snprintf(lockp, sizeof lockp, "%s.lk.lock", g_db);
+    CHECK_INT(symlink(victim, lockp), 0);
+    harness_proc r = rel_run(g_sweep, g_db, g_runs, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "is not a regular file");
+    harness_proc_free(&r);
+    char *v = harness_slurp(victim, NULL);
+    CHECK(v);
+    snprintf(text, sizeof text, "%s", v);
+    free(v);
+    CHECK_STR(text, "precious\n");
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running' OR status = 'done'"), 0);
+    unlink(lockp);
+    /* nor a run lock: a link at RUN_DIR/lock fails that run, the target untouched */
+    CHECK_INT(mkdir(g_runs, 0755), 0);
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s/lk", g_runs);
+    CHECK_INT(mkdir(sdir, 0755), 0);
+    const char *pl[] = {harness_xover(), "plan", g_sweep, "--format", "json", "--db", g_db, NULL};
+    r = harness_run(pl, NULL);
+    CHECK_INT(r.status, 0);
+    const char *k = strstr(r.out, "\"key\":\"");
+    CHECK(k);
+    char rdir[800], rlock[900];
+    snprintf(rdir, sizeof rdir, "%s/%.64s", sdir, k + 7);
+    harness_proc_free(&r);
+    CHECK_INT(mkdir(rdir, 0755), 0);
+    snprintf(rlock, sizeof rlock, "%s/lock", rdir);
+    CHECK_INT(symlink(victim, rlock), 0);
+    r = rel_run(g_sweep, g_db, g_runs, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "is not a regular file");
+    harness_proc_free(&r);
+    v = harness_slurp(victim, NULL);
+    CHECK(v);
+    snprintf(text, sizeof text, "%s", v);
+    free(v);
+    CHECK_STR(text, "precious\n");
+    unlink(rlock);
+
+    /* one database, two names: the second driver is refused all the same */
+    char alias[512], log[512];
+    harness_path(alias, sizeof alias, "alias.db");
+    harness_path(log, sizeof log, "a.log");
+    CHECK_INT(symlink(g_db, alias), 0);
+    pid_t a = rel_spawn(g_sweep, g_db, g_runs, "--retry-failed", log);
+    int running = 0;
+    for (int i = 0; i < 1000 && !running; i++) {
+        rel_sleep_ms(10);
+        running = helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running'") > 0;
+    }
+    harness_proc b = rel_run(g_sweep, alias, g_runs, "--retry-failed");
+    int st;
+    waitpid(a, &st, 0);
+    CHECK(running);
+    CHECK_INT(b.status, 1);
+    CHECK_CONTAINS(b.err, "is already being run on");
+    harness_proc_free(&b);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
