@@ -374,13 +374,12 @@ typedef struct {
 static int compare_run(void *ctx, const char *key, const char *run_dir, long long in_db)
 {
     compare_ctx *c = ctx;
-    char path[4200];
-    if (!run_dir || !guard_is_run_dir_of(run_dir, key) ||
-        snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir) >= (int)sizeof path || access(path, R_OK) != 0) {
+    run_path path = rundir_path(run_dir ? run_dir : "", RUN_METRICS);
+    if (!run_dir || !rundir_is_run_of(run_dir, key) || access(path.s, R_OK) != 0) {
         c->r->unchecked++; /* its directory is elsewhere, or it reports in another form */
         return 0;
     }
-    long long in_file = file_points(path, c->err, c->errlen);
+    long long in_file = file_points(path.s, c->err, c->errlen);
     if (in_file < 0) return 1;
     c->r->checked++;
     if (in_db < in_file) {
