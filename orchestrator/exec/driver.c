@@ -78,7 +78,9 @@ typedef struct {
     double total_flops, done_flops;
     progress pg;
     int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
-    char db_broken[700]; /* why the database would not take a write ("" while it does) */
+    char halted[800];  /* why the sweep stopped: a database or a disk that takes no more ("" if not) */
+    int db_broken;     /* the database refused a write: stop reading metrics into it */
+    size_t nunstarted; /* runs that could not start for want of space (still to do) */
 } driver;
 
 static volatile sig_atomic_t g_signals;
@@ -138,6 +140,7 @@ static void run_rows(void *ctx)
 /* ---- launching ---------------------------------------------------------- */
 
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
+static void halt(driver *dr, const char *cause, const char *why);
 static void db_broke(driver *dr, const char *why);
 
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
@@ -146,11 +149,18 @@ static void db_broke(driver *dr, const char *why);
 static int launch(driver *dr, job *j)
 {
     char err[1024];
+    int no_space = 0; /* the failure was a full disk: not the run's */
     const sweep *s = sweep_plan_sweep(dr->p);
     sweep_trainer_info tr = sweep_trainer(s);
-    if (rundir_mkdirs(j->dir, err, sizeof err)) goto fail;
+    if (rundir_mkdirs(j->dir, err, sizeof err)) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
     int claim = claim_run(dr, j, err, sizeof err);
-    if (claim < 0) goto fail;
+    if (claim < 0) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
     if (claim > 0) return claim;
     json_t *cfg = sweep_plan_config(dr->p, j->i, err, sizeof err);
     if (!cfg) goto fail;
@@ -159,6 +169,7 @@ static int launch(driver *dr, job *j)
     run_path cfgpath = rundir_path(j->dir, RUN_CONFIG);
     if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     int bad = rundir_write(cfgpath.s, text, strlen(text), err, sizeof err);
+    no_space = bad && xo_no_space(errno);
     free(text);
     if (bad) goto fail;
 
@@ -250,10 +261,16 @@ static int launch(driver *dr, job *j)
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
-    /* The run cannot even start (a bad config, a full disk): record why. */
+    /* The run cannot even start: a full disk stops the sweep, the run left
+     * to do; anything else (a bad config) fails it, saying why. */
     xo_unlock(j->lock_fd);
     j->lock_fd = -1;
     j->finished = 1;
+    if (no_space) { /* left as it is, to start once there is space */
+        dr->nunstarted++;
+        halt(dr, "a run directory's disk is full", err);
+        return -1;
+    }
     dr->nfailed++;
     db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
     progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
@@ -265,21 +282,31 @@ static void signal_job(job *j, int sig)
     if (j->pid > 0) kill(-j->pid, sig);
 }
 
-/* The database would not take a write (its disk is full, an I/O error):
- * nothing more can be recorded, so the sweep stops as after Ctrl-C, each
- * running run checkpointing to be resumed, and exec_run ends saying why.
- * A run is recorded done only once all its metrics are stored, so none
- * that is missing some can be skipped later. The first cause is kept. */
-static void db_broke(driver *dr, const char *why)
+/* The database, or the disk of the run directories, takes no more (full,
+ * an I/O error): the sweep stops as after Ctrl-C, each running run
+ * checkpointing to be resumed, and exec_run ends with exit 1 saying why. A
+ * run is recorded done only once all its metrics are stored, and none is
+ * failed for a full disk, so the next `xover run` finishes every one. The
+ * first cause is kept. */
+static void halt(driver *dr, const char *cause, const char *why)
 {
-    if (dr->db_broken[0]) return;
-    snprintf(dr->db_broken, sizeof dr->db_broken, "%s", why);
-    progress_event(&dr->pg, "the database cannot be written: %s; stopping: %zu running runs checkpoint and stop",
-                   why, dr->running);
+    if (dr->halted[0]) return;
+    snprintf(dr->halted, sizeof dr->halted, "%.60s: %.700s", cause, why);
+    progress_event(&dr->pg, "%s; stopping: %zu running runs checkpoint and stop", dr->halted, dr->running);
     if (dr->stopping) return;
     dr->stopping = 1;
     for (size_t k = 0; k < dr->njobs; k++) signal_job(&dr->jobs[k], SIGINT);
 }
+
+static void db_broke(driver *dr, const char *why)
+{
+    dr->db_broken = 1;
+    halt(dr, "the database cannot be written", why);
+}
+
+/* Whether the sweep's runs are an external trainer's (whose exit codes
+ * mean what it says, not what `xover train`'s do). */
+static int tr_external(const driver *dr) { return sweep_trainer(sweep_plan_sweep(dr->p)).external; }
 
 /* A worker has exited with wait status `ws`: ingest the rest, record. */
 static void finish(driver *dr, job *j, int ws)
@@ -305,6 +332,14 @@ static void finish(driver *dr, job *j, int ws)
         char d[32];
         xo_duration(dr->o->timeout, d, sizeof d);
         snprintf(reason, sizeof reason, "timed out after %s", d);
+    } else if (code == RUN_EXIT_NO_SPACE && !tr_external(dr)) {
+        /* The run directory's disk is full: the worker stopped at the
+         * write, its last checkpoint whole (its status file says which). */
+        status = "interrupted";
+        char word[32], why[700] = "";
+        rundir_status(j->dir, word, sizeof word, why, sizeof why);
+        snprintf(reason, sizeof reason, "%s", *why ? why : "its run directory's disk is full");
+        halt(dr, "a run directory's disk is full", reason);
     } else if (code == 0 && ing == INGEST_EDB) {
         /* Trained, but not all its metrics are stored: not done yet. The
          * next `xover run` finds its last checkpoint at the end, and
@@ -315,7 +350,7 @@ static void finish(driver *dr, job *j, int ws)
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
-        if (dr->db_broken[0]) snprintf(reason, sizeof reason, "stopped: the database cannot be written: %s", dr->db_broken);
+        if (dr->halted[0]) snprintf(reason, sizeof reason, "stopped: %s", dr->halted);
     } else if ((sig || code == XO_INTERRUPTED) && !dr->stopping && j->retries < EXEC_SIGNAL_RETRIES) {
         /* Killed from outside: transient, as far as we can tell. The run
          * resumes from its checkpoint at once. */
@@ -385,7 +420,7 @@ static void tend(driver *dr)
         char err[512];
         /* Once the database has refused, what is left is read at finish()
          * (or by the next driver), not retried every 100 ms. */
-        int ing = dr->db_broken[0] ? 0 : ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err);
+        int ing = dr->db_broken ? 0 : ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err);
         if (ing == INGEST_EDB) db_broke(dr, err);
         else if (ing) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
@@ -648,15 +683,14 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
     xo_duration(xo_now() - dr.pg.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next + dr.nwaiting;
+    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nunstarted;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
-    if (dr.db_broken[0])
+    if (dr.halted[0])
         rc = cli_error(XO_FAILED,
-                       "the database %s could not be written: %s. Nothing recorded is lost and no run is "
-                       "recorded done without all its metrics: once it can be written (free space), "
-                       "`xover run %s` resumes the %zu runs left and stores their metrics",
-                       o->db_path, dr.db_broken, sweep_path(s), dr.ninterrupted + pending);
+                       "%s (database %s). Nothing recorded is lost, no run is recorded done without all its "
+                       "metrics, none failed for want of space: once there is space, `xover run %s` resumes "
+                       "the %zu runs left", dr.halted, o->db_path, sweep_path(s), dr.ninterrupted + pending);
     else if (dr.stopping) rc = XO_INTERRUPTED;
     else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;
     cleanup(&dr);
