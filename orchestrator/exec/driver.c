@@ -143,6 +143,23 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen);
 static void halt(driver *dr, const char *cause, const char *why);
 static void db_broke(driver *dr, const char *why);
 
+/* Run j cannot even start: a full disk stops the sweep, the run left to
+ * do; anything else (a bad config) fails it, saying why. */
+static void not_started(driver *dr, job *j, const char *err, int no_space)
+{
+    xo_unlock(j->lock_fd);
+    j->lock_fd = -1;
+    j->finished = 1;
+    if (no_space) { /* left as it is, to start once there is space */
+        dr->nunstarted++;
+        halt(dr, "a run directory's disk is full", err);
+        return;
+    }
+    dr->nfailed++;
+    db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
+    progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
+}
+
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
  * now: its directory is locked by another process; j->waiting is set), 2
  * (nothing to do: another driver has finished it meanwhile). */
@@ -261,19 +278,7 @@ static int launch(driver *dr, job *j)
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
-    /* The run cannot even start: a full disk stops the sweep, the run left
-     * to do; anything else (a bad config) fails it, saying why. */
-    xo_unlock(j->lock_fd);
-    j->lock_fd = -1;
-    j->finished = 1;
-    if (no_space) { /* left as it is, to start once there is space */
-        dr->nunstarted++;
-        halt(dr, "a run directory's disk is full", err);
-        return -1;
-    }
-    dr->nfailed++;
-    db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
-    progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
+    not_started(dr, j, err, no_space);
     return -1;
 }
 
