@@ -30,8 +30,10 @@
 typedef struct {
     double params; /* parameter count (0 when the config has no model) */
     double active_params; /* parameters a token uses (a mixture of experts: top_k experts) */
-    double tokens; /* training tokens: epochs x unique_tokens */
+    double tokens; /* training tokens: epochs trained x unique_tokens (a trunk to
+                      its last fork, a branch from its fork on) */
     double flops;  /* tokens x model_flops_per_token (active parameters) */
+    double from_tokens; /* a branch's metrics start here: the tokens of its fork */
 } exec_estimate;
 
 /* Estimate run i of a plan from its config fields (no JSON built). */
