@@ -261,6 +261,15 @@ static int fail(trainer *tr, int code, const char *fmt, ...)
     return code;
 }
 
+/* A write of the run directory failed with errno e: tr->err says what and
+ * why; the exit code is RUN_EXIT_NO_SPACE when the disk is full (the run is
+ * to resume once there is space), else XO_FAILED. */
+static int fail_write(trainer *tr, int e, const char *what, const char *path)
+{
+    if (path) snprintf(tr->err, sizeof tr->err, "cannot %s %s: %s", what, path, strerror(e));
+    return xo_no_space(e) ? RUN_EXIT_NO_SPACE : XO_FAILED;
+}
+
 /* Whether to evaluate after tr->step. Units "epoch" and "step": every
  * eval_iv steps. Unit "log": eval_every evaluations per doubling of the
  * epochs seen, from the first epoch on (1, 2^(1/n), 2^(2/n), ... epochs), so
@@ -336,8 +345,9 @@ static int setup(trainer *tr, const char *key)
     json_decref(info);
     run_path path = rundir_path(tr->dir, RUN_MODEL);
     int bad = !text || xo_write_atomic(path.s, text, strlen(text));
+    int e = text ? errno : ENOMEM;
     free(text);
-    if (bad) return fail(tr, XO_FAILED, "cannot write %s: %s", path.s, strerror(errno));
+    if (bad) return fail_write(tr, e, "write", path.s);
     rundir_log(tr->log,
                "%s model: %zu params (%zu non-embedding, %zu active), %.3g FLOPs/token; %llu steps of %d x %d "
                "tokens, %zu sequences per epoch",
@@ -386,9 +396,14 @@ static int resume(trainer *tr)
         if (found == 1) rundir_log(tr->log, "resuming from step %llu", (unsigned long long)tr->step);
     }
     run_path mpath = rundir_path(tr->dir, RUN_METRICS);
-    if (rundir_cut_metrics(tr->dir, tr->step == 0 ? -1 : (long long)tr->step))
-        return fail(tr, XO_FAILED, "cannot rewrite %s: %s", mpath.s, strerror(errno));
-    if (!(tr->metrics = fopen(mpath.s, "a"))) return fail(tr, XO_FAILED, "cannot open %s: %s", mpath.s, strerror(errno));
+    char note[400];
+    if (rundir_cut_metrics(tr->dir, tr->step == 0 ? -1 : (long long)tr->step, note, sizeof note))
+        return fail_write(tr, errno, "rewrite", mpath.s);
+    if (*note) {
+        rundir_log(tr->log, "%s", note);
+        fprintf(stderr, "xover: %s\n", note);
+    }
+    if (!(tr->metrics = fopen(mpath.s, "a"))) return fail_write(tr, errno, "open", mpath.s);
     return 0;
 }
 
@@ -491,8 +506,7 @@ static void early_stop(trainer *tr)
 static int flush_metrics(trainer *tr)
 {
     if (fflush(tr->metrics) == 0 && fsync(fileno(tr->metrics)) == 0) return 0;
-    int e = errno;
-    return fail(tr, XO_FAILED, "cannot write %s: %s", rundir_path(tr->dir, RUN_METRICS).s, strerror(e));
+    return fail_write(tr, errno, "write", rundir_path(tr->dir, RUN_METRICS).s);
 }
 
 /* What a checkpoint keeps besides the model: the data position and the run
@@ -513,7 +527,8 @@ static int checkpoint(trainer *tr)
     if (ckpt_state(tr, &ck, text)) return XO_FAILED;
     int rc = flush_metrics(tr);
     if (rc) return rc;
-    if (rundir_save_checkpoint(tr->dir, tr->m, &ck, text, tr->err, sizeof tr->err)) return XO_FAILED;
+    if (rundir_save_checkpoint(tr->dir, tr->m, &ck, text, tr->err, sizeof tr->err))
+        return fail_write(tr, errno, NULL, NULL); /* tr->err says it; the previous checkpoint is whole */
     run_path ckpath = rundir_path(tr->dir, RUN_CHECKPOINT);
     fault_target ft = {tr->m, tr->metrics, ckpath.s};
     fault_strike(&tr->faults, FAULT_AFTER_CHECKPOINT, tr->step, &ft);
@@ -727,7 +742,13 @@ int run_train(const run_train_opts *o)
         rc = run(tr, cfg, key, o->cache);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
-        if (rc != XO_OK && rc != XO_INTERRUPTED) {
+        if (rc == RUN_EXIT_NO_SPACE) {
+            /* Not the run's fault: it resumes from its last checkpoint once
+             * there is space. */
+            rundir_set_status(tr->dir, "interrupted", tr->err);
+            rundir_log(tr->log, "interrupted: %s", tr->err);
+            cli_error(XO_FAILED, "%s (the run resumes from its last checkpoint once there is space)", tr->err);
+        } else if (rc != XO_OK && rc != XO_INTERRUPTED) {
             rundir_set_status(tr->dir, "failed", tr->err);
             rundir_log(tr->log, "failed: %s", tr->err);
             cli_error(rc, "%s", tr->err);
