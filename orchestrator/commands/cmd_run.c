@@ -228,7 +228,7 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --partition P           the Slurm partition\n"
      "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
      "                          default: --timeout rounded up to minutes, else none\n"
-     "  --cpus-per-run N        CPUs (and BLAS threads) per run (default 1)\n"
+     "  --cpus-per-run N        CPUs (and trainer threads) per run (default 1)\n"
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
      "  --array-parallelism K   at most K tasks at once\n"
      "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"

@@ -59,7 +59,6 @@
 #include "orchestrator/run/run_config.h"
 #include "orchestrator/run/train_source.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -75,6 +74,7 @@
 
 static volatile sig_atomic_t stop_signal;
 static fault_plan g_fault; /* XOVER_FAULT (tests only; fault.h) */
+static int g_threads = 1;  /* --threads: the model's threads (results do not depend on them) */
 static void on_signal(int sig) { stop_signal = sig; }
 
 static double now(void)
@@ -384,6 +384,10 @@ static int train(const json_t *cfg, const char *cfg_key, rundir *rd, const char 
         rc = XO_USAGE;
         goto fail;
     }
+    if (model_set_threads(m, g_threads, err, sizeof err)) {
+        rc = XO_FAILED;
+        goto fail;
+    }
     const model_config *mc = model_get_config(m);
     int B = mc->batch, T = mc->seq_len;
     double tok_step = (double)B * T, fpt = model_flops_per_token(mc);
@@ -590,6 +594,13 @@ int cmd_train(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *config = NULL, *out = NULL, *cache = NULL;
     long long threads = 1;
+    const char *env_threads = getenv("XOVER_THREADS");
+    if (env_threads && *env_threads) {
+        char *end;
+        threads = strtoll(env_threads, &end, 10);
+        if (*end || threads < 1 || threads > 256)
+            return cli_usage_error("train", "XOVER_THREADS must be 1..256, not '%s'", env_threads);
+    }
     int c;
     cli_reset_getopt();
     while ((c = cli_getopt("train", argc, argv, "", opts)) != -1) {
@@ -664,7 +675,7 @@ int cmd_train(int argc, char **argv)
         return cli_error(XO_USAGE, "%s", err);
     }
 
-    openblas_set_num_threads((int)threads);
+    g_threads = (int)threads;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -691,4 +702,6 @@ const cli_command cmd_train_def = {"train", cmd_train, "train one run (AR or MDM
      "  --config FILE   the run config (JSON)\n"
      "  --out DIR       the run directory (created if missing)\n"
      "  --cache DIR     tokenizer and token caches (default $XOVER_CACHE or .cache/xover)\n"
-     "  --threads N     BLAS threads (default 1)\n"};
+     "  --threads N     threads for this run (default $XOVER_THREADS, else 1; a Slurm\n"
+     "                  worker sets it to the task's CPUs). The batch's sequences are\n"
+     "                  shared among them; the results are the same for any N.\n"};

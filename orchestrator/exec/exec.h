@@ -122,7 +122,7 @@ typedef struct {
     const char *partition;     /* NULL: the cluster's default */
     const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
     const char *mem;           /* "4G"; NULL: none given */
-    int cpus_per_run;          /* --cpus-per-task and BLAS threads; 0 = 1 */
+    int cpus_per_run;          /* --cpus-per-task and trainer threads; 0 = 1 */
     int array_parallelism;     /* at most this many tasks at once (%K); 0 = no limit */
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;

@@ -132,10 +132,13 @@ static int run_dir(const char *dir)
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
     sl_write_status(dir, "running", NULL);
-    /* One BLAS thread per CPU of the task (set before the trainer starts:
-     * OpenBLAS reads it once, when it loads). */
+    /* A thread per CPU of the task: the built-in trainer's own threads
+     * (XOVER_THREADS, its --threads default), and an external trainer's
+     * BLAS threads (set before it starts: OpenBLAS reads it once, when it
+     * loads). */
     const char *cpus = getenv("SLURM_CPUS_PER_TASK");
     setenv("OPENBLAS_NUM_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
+    setenv("XOVER_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
     setenv("XOVER_RUN_DIR", dir, 1);
     if (key) setenv("XOVER_RUN_KEY", key, 1);
     char logp[4200];
