@@ -15,6 +15,8 @@
  *   double[8]   the caller's extra numbers
  *   uint64      n, the number of parameter floats
  *   float[n] x3 parameters, AdamW first moment, second moment
+ *   (version 3, written when the caller gives a text, has int32[12] as
+ *   version 2 does and adds here: uint32 length, then the text's bytes)
  *   uint32      CRC-32 (zlib) of every byte before it
  * Written to a temporary file, fsync'd and renamed over the old one, so a
  * crash leaves either the old checkpoint or the new, never a torn one.
@@ -30,7 +32,7 @@
 #include <zlib.h>
 
 #define CK_MAGIC "XOVERCK1"
-#define CK_VERSION 2 /* the newest this build reads */
+#define CK_VERSION 3 /* the newest this build reads */
 /* Header bytes for `nint` config integers. */
 #define CK_HEAD_N(nint) (8 + (nint) * 4 + 8 + 32 + 16 + 8 * MODEL_CKPT_EXTRA + 8)
 #define CK_HEAD_MAX CK_HEAD_N(12)
@@ -43,11 +45,11 @@ static void put(unsigned char **p, const void *v, size_t n)
 }
 
 /* Returns the header's length. */
-static size_t header(const model *m, const model_ckpt_state *st, unsigned char *buf)
+static size_t header(const model *m, const model_ckpt_state *st, int with_text, unsigned char *buf)
 {
     unsigned char *p = buf;
     const model_config *c = &m->cfg;
-    int32_t ver = c->experts > 0 ? 2 : 1;
+    int32_t ver = with_text ? 3 : c->experts > 0 ? 2 : 1;
     int32_t f[12] = {ver, c->layers, c->dim, c->heads, c->hidden, c->vocab,
                      c->seq_len, c->batch, (int32_t)c->objective, c->mask_id, c->experts, c->top_k};
     uint64_t n = m->n_params;
@@ -86,8 +88,18 @@ static int write_all(int fd, const void *buf, size_t n, uLong *crc)
 int model_save(const model *m, const char *path, const model_ckpt_state *st, char *err,
                size_t errlen)
 {
+    return model_save_text(m, path, st, NULL, err, errlen);
+}
+
+int model_save_text(const model *m, const char *path, const model_ckpt_state *st, const char *text, char *err,
+                    size_t errlen)
+{
+    size_t tl = text ? strlen(text) : 0;
+    if (tl >= MODEL_CKPT_TEXT)
+        return snprintf(err, errlen, "checkpoint %s: the caller's text is longer than %d bytes", path,
+                        MODEL_CKPT_TEXT - 1), -1;
     unsigned char head[CK_HEAD_MAX];
-    size_t hlen = header(m, st, head);
+    size_t hlen = header(m, st, tl > 0, head);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     if (!tmp) return snprintf(err, errlen, "out of memory"), -1;
@@ -102,6 +114,10 @@ int model_save(const model *m, const char *path, const model_ckpt_state *st, cha
     size_t nb = sizeof(float) * m->n_params;
     int bad = write_all(fd, head, hlen, &crc) || write_all(fd, m->params, nb, &crc) ||
               write_all(fd, m->m, nb, &crc) || write_all(fd, m->v, nb, &crc);
+    if (tl) {
+        uint32_t t32 = (uint32_t)tl;
+        bad = bad || write_all(fd, &t32, 4, &crc) || write_all(fd, text, tl, &crc);
+    }
     uint32_t c32 = (uint32_t)crc;
     bad = bad || write_all(fd, &c32, 4, NULL) || fsync(fd) != 0;
     int e = errno;
@@ -166,10 +182,11 @@ static unsigned char *read_checked(const char *path, size_t *len, char *err, siz
 }
 
 /* The config in the header; returns the header's length. */
-static size_t parse_config(const unsigned char *buf, model_config *c)
+static size_t parse_config(const unsigned char *buf, model_config *c, int32_t *version)
 {
     int32_t f[12] = {0};
     memcpy(f, buf + 8, 4);
+    if (version) *version = f[0];
     int nint = ck_nint(f[0]);
     memcpy(f, buf + 8, 4 * (size_t)nint);
     *c = (model_config){.layers = f[1], .dim = f[2], .heads = f[3], .hidden = f[4], .vocab = f[5],
@@ -183,21 +200,40 @@ int model_ckpt_config(const char *path, model_config *cfg, char *err, size_t err
     size_t n;
     unsigned char *buf = read_checked(path, &n, err, errlen);
     if (!buf) return -1;
-    parse_config(buf, cfg);
+    parse_config(buf, cfg, NULL);
     free(buf);
     return model_config_check(cfg, err, errlen);
 }
 
 int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size_t errlen)
 {
+    return model_load_text(m, path, st, NULL, 0, err, errlen);
+}
+
+int model_load_text(model *m, const char *path, model_ckpt_state *st, char *text, size_t textlen, char *err,
+                    size_t errlen)
+{
     size_t n;
     unsigned char *buf = read_checked(path, &n, err, errlen);
     if (!buf) return -1;
     model_config c;
-    size_t hl = parse_config(buf, &c);
+    int32_t ver;
+    size_t hl = parse_config(buf, &c, &ver);
     const model_config *h = &m->cfg;
     uint64_t np;
     memcpy(&np, buf + hl - 8, 8);
+    /* Format 3: the caller's text follows the moments. */
+    size_t body = np <= (n - hl) / 12 ? hl + 3 * sizeof(float) * np : n, tl = 0;
+    if (ver >= 3 && body + 8 <= n) {
+        uint32_t t32;
+        memcpy(&t32, buf + body, 4);
+        tl = t32;
+        if (tl >= MODEL_CKPT_TEXT || body + 8 + tl != n || (text && tl >= textlen)) {
+            snprintf(err, errlen, "checkpoint %s: its caller text is damaged or too long", path);
+            free(buf);
+            return -1;
+        }
+    }
     /* The batch only sizes activations: a checkpoint loads at any batch.
      * Training settings (noise, capacity, balance weight) are not the
      * model's shape: they are the run config's to keep. */
@@ -205,7 +241,7 @@ int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size
         c.vocab != h->vocab || c.seq_len != h->seq_len || c.objective != h->objective ||
         (c.objective == MODEL_MDM && c.mask_id != h->mask_id) || c.experts != h->experts ||
         (c.experts > 0 && c.top_k != h->top_k) || np != m->n_params ||
-        n != hl + 3 * sizeof(float) * np + 4) {
+        n != body + (ver >= 3 ? 4 + tl : 0) + 4) {
         snprintf(err, errlen, "checkpoint %s was written for a different model config", path);
         free(buf);
         return -1;
@@ -219,6 +255,10 @@ int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size
     memcpy(m->params, buf + hl, nb);
     memcpy(m->m, buf + hl + nb, nb);
     memcpy(m->v, buf + hl + 2 * nb, nb);
+    if (text && textlen) {
+        if (tl) memcpy(text, buf + body + 4, tl);
+        text[tl] = 0;
+    }
     free(buf);
     return 0;
 }

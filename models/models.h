@@ -267,10 +267,23 @@ typedef struct {
  * atomically (temp file, fsync, rename) with a CRC32 over everything. */
 int model_save(const model *m, const char *path, const model_ckpt_state *st, char *err,
                size_t errlen);
+/* The same with a text the caller writes and reads as it likes, kept
+ * verbatim (orchestrator/run keeps its run state there, by name): at most
+ * MODEL_CKPT_TEXT - 1 bytes. A checkpoint with a text is format 3, which
+ * builds before it cannot read; without one (text NULL or "") it is format 1
+ * (dense) or 2 (experts), as before. */
+#define MODEL_CKPT_TEXT 4096
+int model_save_text(const model *m, const char *path, const model_ckpt_state *st, const char *text, char *err,
+                    size_t errlen);
 /* Read a checkpoint's config only (e.g. to create the model for sampling). */
 int model_ckpt_config(const char *path, model_config *cfg, char *err, size_t errlen);
-/* Restore into m (its config must equal the checkpoint's). */
+/* Restore into m (its config must equal the checkpoint's). Nothing in m or
+ * st changes when it fails. */
 int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size_t errlen);
+/* The same, and the caller's text into text[textlen] ("" when the
+ * checkpoint has none, as formats 1 and 2 do). */
+int model_load_text(model *m, const char *path, model_ckpt_state *st, char *text, size_t textlen, char *err,
+                    size_t errlen);
 
 /* ---- benchmark support ----------------------------------------------------- */
 

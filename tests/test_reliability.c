@@ -197,15 +197,24 @@ TEST(reliability_worker_kill9_resumes_bit_exact)
             continue;
         }
         /* A running worker that has begun its log (so the attempt and the
-         * log agree); pick one of those at random. */
+         * log agree); pick one of those at random. The pid and the attempt
+         * count are read in one query, and the log after it: the log's
+         * starts only grow, so starts == attempts then means THIS pid has
+         * logged its start. (Reading the log first raced with a restart:
+         * the pid could belong to a newer attempt not yet logged.) */
         run_row rows[4];
         int n = read_runs(rows, 4);
         if (n <= 0) continue;
         int i = (int)(rel_rand(&rng) % (uint64_t)n);
         char sql[256];
-        snprintf(sql, sizeof sql, "SELECT pid FROM runs WHERE key = '%s' AND status = 'running'", rows[i].key);
-        pid_t w = (pid_t)helper_qint(g_db, sql);
-        if (w <= 0 || rows[i].starts != rows[i].attempts) continue;
+        snprintf(sql, sizeof sql, "SELECT pid * 1000000 + attempts FROM runs WHERE key = '%s' AND status = 'running'",
+                 rows[i].key);
+        long long pa = helper_qint(g_db, sql);
+        pid_t w = (pid_t)(pa / 1000000);
+        long long attempts = pa % 1000000;
+        char runlog[1024];
+        snprintf(runlog, sizeof runlog, "%s/rel/%s/log", g_runs, rows[i].key);
+        if (w <= 0 || rel_count_lines(runlog, "xover train --config") != attempts) continue;
         char *cmd = rel_cmdline(w);
         int ours = strstr(cmd, " train ") && strstr(cmd, rows[i].key);
         free(cmd);

@@ -89,3 +89,90 @@ TEST(run_config_known_sha256)
     CHECK_STR(k, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     json_decref(o);
 }
+
+/* A quality tier's `top` keeps the best share of the documents: 0 keeps
+ * none. The run config, `xover data` and the sweep language once checked
+ * it apart and disagreed (`xover data`: (0, 1]; run configs and sweeps:
+ * [0, 1], and a run with top 0 then trained on every document). One field
+ * table now checks all three. */
+TEST(run_config_top_must_be_above_zero_for_runs_data_and_sweeps)
+{
+    char err[256] = "";
+    json_t *c = parse("{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2},"
+                      "\"data\":{\"quality_spec\":{\"top\":0}}}");
+    CHECK_INT(run_config_resolve(c, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "data.quality_spec.top must be between");
+    json_decref(c);
+    c = parse("{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2},"
+              "\"data\":{\"quality_spec\":{\"top\":0.25}}}");
+    CHECK_INT(run_config_resolve(c, err, sizeof err), 0);
+    json_decref(c);
+
+    char spec[512], sweep[512], db[512], cache[512];
+    harness_path(spec, sizeof spec, "spec.json");
+    harness_path(sweep, sizeof sweep, "s.yaml");
+    harness_path(db, sizeof db, "x.db");
+    harness_path(cache, sizeof cache, "cache");
+    harness_write(spec, "{\"data\": {\"corpus\": \"synthetic:300\", \"vocab\": 280, \"val_tokens\": 1000, "
+                        "\"quality\": {\"best\": {\"top\": 0}}}}");
+    const char *data_argv[] = {harness_xover(), "data", "prepare", spec, "--cache", cache, NULL};
+    harness_proc p = harness_run(data_argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "data.quality.best.top must be between");
+    harness_proc_free(&p);
+
+    harness_write(sweep, "sweep: s\n"
+                         "data: {corpus: synthetic, vocab: 280, quality: {best: {top: 0}}}\n"
+                         "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                         "grid: {objective: [ar], model: [xs], quality: [best]}\n");
+    const char *plan_argv[] = {harness_xover(), "plan", sweep, "--db", db, NULL};
+    p = harness_run(plan_argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "data.quality_spec.top must be between");
+    harness_proc_free(&p);
+}
+
+TEST(run_config_read_types_every_field_with_the_tables_defaults)
+{
+    char err[256] = "";
+    run_cfg rc;
+    /* a partial config reads: what is given, else the defaults, else what
+     * an absent field stands for */
+    json_t *c = parse("{\"seed\":7,\"data\":{\"vocab\":300,\"cloze\":{\"items\":5}},\"train\":{\"lr\":0.5}}");
+    CHECK_INT(run_config_read(c, &rc, err, sizeof err), 0);
+    CHECK_INT(rc.seed, 7);
+    CHECK_INT(rc.data.vocab, 300);
+    CHECK_INT(rc.data.cloze.items, 5);
+    CHECK_INT(rc.data.cloze.candidates, 4);
+    CHECK_NEAR(rc.train.lr, 0.5, 0);
+    CHECK_NEAR(rc.train.beta2, 0.95, 0);
+    CHECK_STR(rc.data.corpus, "fortunes");
+    CHECK_STR(rc.train.schedule, "wsd");
+    CHECK_STR(rc.objective, "");
+    CHECK_INT(rc.model.top_k, 1);                     /* absent: stands for 1 */
+    CHECK_NEAR(rc.train.aux_loss_weight, 0.01, 0);    /* absent: stands for 0.01 */
+    CHECK_NEAR(rc.data.quality_spec.top, 1, 0);       /* absent: all documents */
+    CHECK_NEAR(rc.data.quality_spec.degrade, 0, 0);
+    json_decref(c);
+    /* the same numbers run_config_number gives, field by field, once resolved */
+    c = parse("{\"objective\":\"mdm\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2,\"experts\":4,\"top_k\":2}}");
+    CHECK_INT(run_config_resolve(c, err, sizeof err), 0);
+    CHECK_INT(run_config_read(c, &rc, err, sizeof err), 0);
+    CHECK_STR(rc.objective, "mdm");
+    CHECK_INT(rc.model.experts, (long long)run_config_number(c, "model.experts"));
+    CHECK_INT(rc.model.top_k, 2);
+    CHECK_INT(rc.data.unique_tokens, (long long)run_config_number(c, "data.unique_tokens"));
+    CHECK_NEAR(rc.train.early_stop_margin, run_config_number(c, "train.early_stop_margin"), 0);
+    CHECK_NEAR(rc.train.epochs, run_config_number(c, "train.epochs"), 0);
+    json_decref(c);
+    /* a value given is checked as resolving checks it */
+    c = parse("{\"data\":{\"cloze\":{\"items\":-1}}}");
+    CHECK_INT(run_config_read(c, &rc, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "data.cloze.items must be between 0");
+    json_decref(c);
+    /* a section resolves alone, named as its caller says */
+    c = parse("{\"degrade\":0.5,\"top\":0.5}");
+    CHECK_INT(run_config_resolve_section(c, "quality_spec", "data.quality.low", err, sizeof err), -1);
+    CHECK_STR(err, "data.quality.low takes degrade or top, not both");
+    json_decref(c);
+}

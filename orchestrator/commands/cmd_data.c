@@ -13,10 +13,14 @@
  *               tier and per budget.
  * score FILE    per-document quality scores and the rules that fired.
  * tokenize      show how text splits into tokens.
+ *
+ * A SPEC's data section and the options are read as a run config's data
+ * section (run_config.h: the same defaults and checks as a run's), after
+ * the lists a sweep crosses are taken out of it.
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
-#include "orchestrator/run/train_source.h"
+#include "orchestrator/run/run.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -31,6 +35,10 @@ typedef struct {
     data_quality q;
 } tier_spec;
 
+/* What prepare and stats work on: a data section's corpus, and the lists a
+ * sweep crosses (vocabularies, budgets, quality tiers). Every value is
+ * checked, and every default filled, by run_config.h's field lists: the
+ * data section is resolved as a run config's, each tier as a quality_spec. */
 typedef struct {
     data_corpus_spec corpus;
     uint64_t val_tokens, order_seed;
@@ -40,120 +48,182 @@ typedef struct {
     tier_spec tier[MAXV];
     int ntier;
     const char *cache;
+    json_t *keep; /* the JSON the strings above point into: [data, tiers] */
 } spec;
 
-/* A count: a JSON integer, or a string like "25k" / "1.5M". */
-static int json_count(const json_t *v, const char *what, uint64_t *out)
+/* A bad value: exit 2, naming the SPEC file when there is one. */
+static int bad_value(const char *file, const char *err)
 {
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *out = (uint64_t)json_integer_value(v);
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) == floor(json_real_value(v))) {
-        *out = (uint64_t)json_real_value(v);
-        return 0;
-    }
+    return file ? cli_error(XO_USAGE, "%s: %s", file, err) : cli_error(XO_USAGE, "%s", err);
+}
+
+/* A count as a sweep writes it: a string like "25k" or "1.5M" becomes a
+ * number (new reference); anything else is left for the field's own check.
+ * NULL with a message printed when the string is not a count. */
+static json_t *count(json_t *v, const char *what)
+{
     long long x;
-    if (json_is_string(v) && cli_parse_long("data", what, json_string_value(v), &x) == 0) {
-        *out = (uint64_t)x;
-        return 0;
-    }
-    if (!json_is_string(v)) fprintf(stderr, "xover data: %s must be a count (like 50000 or \"50k\")\n", what);
-    return -1;
+    if (!json_is_string(v)) return json_incref(v);
+    return cli_parse_long("data", what, json_string_value(v), &x) ? NULL : json_integer(x);
 }
 
-/* A count or a list of counts, appended to arr. */
-static int json_counts(const json_t *v, const char *what, uint64_t *arr, int *n)
+static int count_in_place(json_t *obj, const char *key, const char *what)
 {
-    if (!v) return 0;
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) {
-            if (*n == MAXV) return cli_error(XO_USAGE, "%s: at most %d values", what, MAXV), -1;
-            if (json_count(e, what, &arr[(*n)++]) != 0) return -1;
-        }
-        return 0;
-    }
-    if (*n == MAXV) return -1;
-    return json_count(v, what, &arr[(*n)++]);
+    json_t *v = json_object_get(obj, key);
+    return v ? json_object_set_new(obj, key, count(v, what)) : 0; /* NULL fails the set */
 }
 
-static int tier_from(const json_t *o, const char *name, tier_spec *t)
+/* Move the values of obj[key] (one, or a list) out of obj, as counts, to
+ * the end of the list `into`. 0, or -1 (message printed). */
+static int take_counts(json_t *obj, const char *key, const char *what, json_t *into)
 {
-    t->name = name;
-    t->q.degrade = 0;
-    t->q.top = 1;
-    const json_t *d = json_object_get(o, "degrade"), *tp = json_object_get(o, "top");
-    if (d && !(json_is_number(d) && json_number_value(d) >= 0 && json_number_value(d) <= 1))
-        return cli_error(XO_USAGE, "quality tier '%s': degrade must be a number from 0 to 1", name), -1;
-    if (tp && !(json_is_number(tp) && json_number_value(tp) > 0 && json_number_value(tp) <= 1))
-        return cli_error(XO_USAGE, "quality tier '%s': top must be a number in (0, 1]", name), -1;
-    if (d && tp && json_number_value(d) > 0 && json_number_value(tp) < 1)
-        return cli_error(XO_USAGE, "quality tier '%s' takes degrade or top, not both", name), -1;
-    if (d) t->q.degrade = json_number_value(d);
-    if (tp) t->q.top = json_number_value(tp);
+    json_t *v = json_object_get(obj, key);
+    size_t n = json_is_array(v) ? json_array_size(v) : v != NULL;
+    for (size_t i = 0; i < n; i++) /* a NULL from count() fails the append */
+        if (json_array_append_new(into, count(json_is_array(v) ? json_array_get(v, i) : v, what))) return -1;
+    json_object_del(obj, key);
     return 0;
 }
 
-static int spec_from_json(spec *s, const json_t *root, const char *file)
+/* The data section `data` (resolved in place) with key set to each value
+ * of vals in turn, checked as a run config's; the values as counts. */
+static int check_each(const json_t *data, const char *key, json_t *vals, uint64_t *out, int *n, const char *file)
 {
-    const json_t *data = json_object_get(root, "data");
-    if (!json_is_object(data))
-        return cli_error(XO_USAGE, "%s has no \"data\" object (a run config or a sweep's data "
-                         "section is expected)", file), -1;
-    const json_t *grid = json_object_get(root, "grid");
-    const json_t *v;
-    if ((v = json_object_get(data, "corpus"))) s->corpus.source = json_string_value(v);
-    if ((v = json_object_get(data, "separator"))) s->corpus.separator = json_string_value(v);
-    if ((v = json_object_get(data, "text_field"))) s->corpus.text_field = json_string_value(v);
-    if (!s->corpus.source) return cli_error(XO_USAGE, "%s: data.corpus must be a string", file), -1;
-    if ((v = json_object_get(data, "val_tokens")) && json_count(v, "data.val_tokens", &s->val_tokens))
-        return -1;
-    if ((v = json_object_get(data, "order_seed")) && json_count(v, "data.order_seed", &s->order_seed))
-        return -1;
-    uint64_t vv[MAXV];
-    int nv = 0;
-    if (json_counts(json_object_get(data, "vocab"), "data.vocab", vv, &nv) ||
-        json_counts(json_object_get(grid, "vocab"), "grid.vocab", vv, &nv))
-        return -1;
-    for (int i = 0; i < nv; i++) s->vocab[s->nvocab++] = (int)vv[i];
-    if (json_counts(json_object_get(data, "unique_tokens"), "data.unique_tokens", s->budget,
-                    &s->nbudget) ||
-        json_counts(json_object_get(grid, "unique_tokens"), "grid.unique_tokens", s->budget,
-                    &s->nbudget))
-        return -1;
-    /* Tiers: a run config's quality_spec, or a sweep's named tiers. */
-    const json_t *q = json_object_get(data, "quality");
-    if (json_is_object(q)) {
-        const char *name;
-        json_t *o;
-        json_object_foreach((json_t *)q, name, o) {
-            if (s->ntier == MAXV) break;
-            if (!json_is_object(o))
-                return cli_error(XO_USAGE, "%s: data.quality.%s must be an object like "
-                                 "{\"degrade\": 0.5} or {\"top\": 0.3}", file, name), -1;
-            if (tier_from(o, name, &s->tier[s->ntier++]) != 0) return -1;
-        }
-    } else if (json_is_object(json_object_get(data, "quality_spec"))) {
-        const char *name = json_is_string(q) ? json_string_value(q) : "all";
-        if (tier_from(json_object_get(data, "quality_spec"), name, &s->tier[s->ntier++]) != 0)
-            return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v) {
+        if (*n == MAXV) return cli_usage_error("data", "at most %d values of data.%s", MAXV, key);
+        json_t *trial = json_deep_copy(data);
+        json_object_set(trial, key, v);
+        char err[512];
+        int bad = run_config_resolve_section(trial, "data", "data", err, sizeof err);
+        json_decref(trial);
+        if (bad) return bad_value(file, err);
+        out[(*n)++] = (uint64_t)json_number_value(v);
     }
     return 0;
 }
 
-static void spec_defaults(spec *s)
+/* A tier named `name` from a quality_spec object (resolved in a copy kept
+ * in s->keep), path naming it in messages. */
+static int add_tier(spec *s, const char *name, const json_t *qs, const char *path, const char *file)
 {
-    if (!s->corpus.source) s->corpus.source = "fortunes";
-    if (!s->val_tokens) s->val_tokens = 50000;
-    if (!s->nvocab) s->vocab[s->nvocab++] = 512;
-    if (!s->ntier) s->tier[s->ntier++] = (tier_spec){"all", {0, 1}};
+    if (s->ntier == MAXV) return cli_usage_error("data", "at most %d quality tiers", MAXV);
+    json_t *copy = json_deep_copy(qs);
+    char err[512];
+    train_source_config c;
+    json_t *cfg = json_pack("{s:{s:O}}", "data", "quality_spec", copy);
+    int bad = run_config_resolve_section(copy, "quality_spec", path, err, sizeof err) ||
+              train_source_read_config(cfg, &c, err, sizeof err);
+    json_decref(copy);
+    json_decref(cfg);
+    if (bad) return bad_value(file, err);
+    s->tier[s->ntier++] = (tier_spec){name, c.quality};
+    return 0;
 }
 
-/* Options shared by prepare and stats; returns 0, or an exit code. */
-static int common_opts(const char *cmd, int argc, char **argv, spec *s, const char **file,
-                       json_t **root)
+/* Fill s from `data` (a data section, which s keeps; file names it in
+ * messages, NULL for options alone): the lists taken out of it first
+ * (vocab, unique_tokens and grid's, named quality tiers), then the rest
+ * resolved as a run config's data section. */
+static int spec_from_data(spec *s, json_t *data, const json_t *grid, const char *file)
+{
+    json_t *vocabs = json_array(), *budgets = json_array();
+    json_t *tiers = json_object_get(data, "quality");
+    tiers = json_is_object(tiers) ? json_incref(tiers) : NULL;
+    if (tiers) json_object_del(data, "quality");
+    s->keep = json_pack("[o, o?]", data, tiers); /* the tier names live as long as s */
+    int rc = take_counts(data, "vocab", "data.vocab", vocabs) ||
+             take_counts((json_t *)grid, "vocab", "grid.vocab", vocabs) ||
+             take_counts(data, "unique_tokens", "data.unique_tokens", budgets) ||
+             take_counts((json_t *)grid, "unique_tokens", "grid.unique_tokens", budgets) ||
+             count_in_place(data, "val_tokens", "data.val_tokens") || count_in_place(data, "order_seed", "data.order_seed")
+                 ? XO_USAGE
+                 : 0;
+    char err[512];
+    train_source_config c;
+    json_t *cfg = json_pack("{s:O}", "data", data);
+    if (!rc && (run_config_resolve_section(data, "data", "data", err, sizeof err) ||
+                train_source_read_config(cfg, &c, err, sizeof err)))
+        rc = bad_value(file, err);
+    if (!rc) {
+        s->corpus = c.set.corpus;
+        s->val_tokens = c.set.val_tokens;
+        s->order_seed = c.order_seed;
+        uint64_t v[MAXV];
+        int nv = 0;
+        if (json_array_size(vocabs) == 0) json_array_append_new(vocabs, json_integer(c.set.vocab));
+        rc = check_each(data, "vocab", vocabs, v, &nv, file) ||
+             check_each(data, "unique_tokens", budgets, s->budget, &s->nbudget, file);
+        for (int i = 0; i < nv; i++) s->vocab[s->nvocab++] = (int)v[i];
+    }
+    /* Tiers: a sweep's named ones, or the data section's quality_spec. */
+    const char *name;
+    json_t *o;
+    if (!rc && tiers) {
+        json_object_foreach(tiers, name, o) {
+            char path[300];
+            snprintf(path, sizeof path, "data.quality.%s", name);
+            if (!json_is_object(o)) {
+                char msg[400];
+                snprintf(msg, sizeof msg, "%s must be an object like {\"degrade\": 0.5} or {\"top\": 0.3}", path);
+                rc = bad_value(file, msg);
+                break;
+            }
+            if ((rc = add_tier(s, name, o, path, file))) break;
+        }
+    } else if (!rc) {
+        s->tier[s->ntier++] = (tier_spec){json_string_value(json_object_get(data, "quality")), c.quality};
+    }
+    json_decref(cfg);
+    json_decref(vocabs);
+    json_decref(budgets);
+    return rc ? XO_USAGE : 0;
+}
+
+/* --budgets 25k,100k: data.unique_tokens as a list. 0, or an exit code. */
+static int budgets_option(const char *cmd, const char *text, json_t *data)
+{
+    json_t *list = json_array();
+    char *dup = strdup(text), *save = NULL;
+    int bad = !dup;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t && !bad; t = strtok_r(NULL, ",", &save)) {
+        long long b;
+        if (!(bad = cli_parse_long(cmd, "--budgets", t, &b))) json_array_append_new(list, json_integer(b));
+    }
+    free(dup);
+    json_object_set_new(data, "unique_tokens", list);
+    return bad ? XO_USAGE : 0;
+}
+
+/* --tiers all,top:0.5,degrade:0.5: data.quality as named tiers, as a sweep
+ * writes them, each checked as a quality_spec. 0, or an exit code. */
+static int tiers_option(const char *cmd, const char *text, json_t *data)
+{
+    json_t *named = json_object();
+    char *dup = strdup(text), *save = NULL;
+    int bad = !dup;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t && !bad; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':'), *end = NULL, err[256];
+        double x = colon ? strtod(colon + 1, &end) : 0;
+        json_t *q = NULL;
+        if (!strcmp(t, "all")) q = json_object();
+        else if (colon && end && !*end && end > colon + 1 && (!strncmp(t, "top:", 4) || !strncmp(t, "degrade:", 8)))
+            q = json_pack("{s:f}", t[0] == 't' ? "top" : "degrade", x);
+        else bad = cli_usage_error(cmd, "--tiers takes all, top:Q or degrade:P, not '%s'", t);
+        if (q && run_config_resolve_section(q, "quality_spec", "", err, sizeof err))
+            bad = cli_usage_error(cmd, "--tiers %s: %s", t, err);
+        if (q) json_object_set_new(named, t, q);
+    }
+    free(dup);
+    json_object_set_new(data, "quality", named);
+    return bad ? XO_USAGE : 0;
+}
+
+/* Options shared by prepare and stats; returns 0, or an exit code. The
+ * SPEC file's data section and the options make one data section, which
+ * spec_from_data reads. */
+static int common_opts(const char *cmd, int argc, char **argv, spec *s, const char **file)
 {
     static const struct option opts[] = {
         {"corpus", required_argument, 0, 'c'},     {"vocab", required_argument, 0, 'v'},
@@ -180,55 +250,39 @@ static int common_opts(const char *cmd, int argc, char **argv, spec *s, const ch
     }
     *file = optind < argc ? argv[optind++] : NULL;
     if (optind < argc) return cli_usage_error("data", "unexpected argument '%s'", argv[optind]);
+    json_t *data = NULL, *grid = NULL;
     if (*file) {
-        /* The caller keeps *root alive while the spec points into it. */
         json_error_t je;
-        *root = json_load_file(*file, 0, &je);
-        if (!*root)
-            return cli_error(XO_USAGE, "%s:%d:%d: %s", *file, je.line, je.column, je.text);
-        if (spec_from_json(s, *root, *file) != 0) return XO_USAGE;
-    }
-    if (corpus) s->corpus.source = corpus;
-    if (sep) s->corpus.separator = sep;
-    if (tf) s->corpus.text_field = tf;
-    if (vocab >= 0) {
-        s->nvocab = 1;
-        s->vocab[0] = (int)vocab;
-    }
-    if (val >= 0) s->val_tokens = (uint64_t)val;
-    if (oseed >= 0) s->order_seed = (uint64_t)oseed;
-    if (budgets) {
-        s->nbudget = 0;
-        char *dup = strdup(budgets), *save = NULL;
-        for (char *t = strtok_r(dup, ",", &save); t && s->nbudget < MAXV; t = strtok_r(NULL, ",", &save)) {
-            long long b;
-            if (cli_parse_long(cmd, "--budgets", t, &b)) {
-                free(dup);
-                return XO_USAGE;
-            }
-            s->budget[s->nbudget++] = (uint64_t)b;
+        json_t *root = json_load_file(*file, 0, &je);
+        if (!root) return cli_error(XO_USAGE, "%s:%d:%d: %s", *file, je.line, je.column, je.text);
+        if (!json_is_object(json_object_get(root, "data"))) {
+            json_decref(root);
+            return cli_error(XO_USAGE, "%s has no \"data\" object (a run config or a sweep's data section is expected)",
+                             *file);
         }
-        free(dup);
+        data = json_deep_copy(json_object_get(root, "data"));
+        grid = json_deep_copy(json_object_get(root, "grid"));
+        json_decref(root);
+    } else {
+        data = json_object();
     }
-    if (tiers) {
-        /* "all,top:0.5,degrade:0.5" */
-        s->ntier = 0;
-        static char buf[512];
-        snprintf(buf, sizeof buf, "%s", tiers);
-        char *save = NULL;
-        for (char *t = strtok_r(buf, ",", &save); t && s->ntier < MAXV; t = strtok_r(NULL, ",", &save)) {
-            tier_spec *ts = &s->tier[s->ntier++];
-            *ts = (tier_spec){t, {0, 1}};
-            char *colon = strchr(t, ':');
-            double x = colon ? atof(colon + 1) : 0;
-            if (!strcmp(t, "all")) continue;
-            if (colon && !strncmp(t, "top:", 4) && x > 0 && x <= 1) ts->q.top = x;
-            else if (colon && !strncmp(t, "degrade:", 8) && x >= 0 && x <= 1) ts->q.degrade = x;
-            else return cli_usage_error(cmd, "--tiers takes all, top:Q or degrade:P, not '%s'", t);
-        }
+    /* Options override the file. */
+    if (corpus) json_object_set_new(data, "corpus", json_string(corpus));
+    if (sep) json_object_set_new(data, "separator", json_string(sep));
+    if (tf) json_object_set_new(data, "text_field", json_string(tf));
+    if (vocab >= 0) json_object_set_new(data, "vocab", json_integer(vocab)), json_object_del(grid, "vocab");
+    if (val >= 0) json_object_set_new(data, "val_tokens", json_integer(val));
+    if (oseed >= 0) json_object_set_new(data, "order_seed", json_integer(oseed));
+    /* --budgets and --tiers replace the file's lists (grid's too). */
+    if (budgets) json_object_del(grid, "unique_tokens");
+    int bad = (budgets && budgets_option(cmd, budgets, data)) || (tiers && tiers_option(cmd, tiers, data));
+    if (bad) {
+        json_decref(data), json_decref(grid);
+        return XO_USAGE;
     }
-    spec_defaults(s);
-    return 0;
+    int rc = spec_from_data(s, data, grid, *file);
+    json_decref(grid);
+    return rc;
 }
 
 /* The data set of s at vocab, prepared (or read from the cache) behind a
@@ -262,15 +316,14 @@ static void tier_label(const tier_spec *t, char *buf, size_t n)
 }
 
 /* Read the subcommand's spec (options and SPEC file) and run fn on it;
- * the spec's strings live in the SPEC file's JSON until fn returns. */
+ * the spec's strings live in its JSON until fn returns. */
 static int with_spec(int argc, char **argv, int (*fn)(spec *s, const char *file, int argc))
 {
     spec s = {0};
     const char *file;
-    json_t *root = NULL;
-    int rc = common_opts("data", argc, argv, &s, &file, &root);
+    int rc = common_opts("data", argc, argv, &s, &file);
     if (!rc) rc = fn(&s, file, argc);
-    json_decref(root);
+    json_decref(s.keep);
     return rc;
 }
 
@@ -538,30 +591,48 @@ static int data_tokenize(int argc, char **argv)
         {0, 0, 0, 0}};
     spec s = {0};
     const char *text = NULL, *tfile = NULL, *tokfile = NULL;
-    long long vocab = 512, val = 50000;
+    long long x;
     int ids_only = 0, c;
+    json_t *data = json_object(); /* the options as a data section */
     while ((c = cli_getopt("data", argc, argv, "", opts)) != -1) {
         switch (c) {
         case 't': text = optarg; break;
         case 'F': tfile = optarg; break;
-        case 'c': s.corpus.source = optarg; break;
+        case 'c': json_object_set_new(data, "corpus", json_string(optarg)); break;
         case 'T': tokfile = optarg; break;
         case 'C': s.cache = optarg; break;
-        case 's': s.corpus.separator = optarg; break;
-        case 'f': s.corpus.text_field = optarg; break;
+        case 's': json_object_set_new(data, "separator", json_string(optarg)); break;
+        case 'f': json_object_set_new(data, "text_field", json_string(optarg)); break;
         case 'i': ids_only = 1; break;
-        case 'v': if (cli_parse_long("data tokenize", "--vocab", optarg, &vocab)) return XO_USAGE; break;
-        case 'V': if (cli_parse_long("data tokenize", "--val-tokens", optarg, &val)) return XO_USAGE; break;
-        default: return XO_USAGE;
+        case 'v':
+        case 'V':
+            if (cli_parse_long("data tokenize", c == 'v' ? "--vocab" : "--val-tokens", optarg, &x)) {
+                json_decref(data);
+                return XO_USAGE;
+            }
+            json_object_set_new(data, c == 'v' ? "vocab" : "val_tokens", json_integer(x));
+            break;
+        default: json_decref(data); return XO_USAGE;
         }
     }
-    if (optind < argc) return cli_usage_error("data", "unexpected argument '%s'", argv[optind]);
-    if (!text == !tfile) return cli_usage_error("data", "data tokenize needs --text TEXT or --file FILE");
+    /* Without a saved tokenizer: the corpus's, for the options as a data
+     * section (s keeps it from here on). */
+    int bad = !tokfile && spec_from_data(&s, data, NULL, NULL);
+    if (tokfile) json_decref(data);
+    if (bad || optind < argc || !text == !tfile) {
+        json_decref(s.keep);
+        if (bad) return XO_USAGE;
+        if (optind < argc) return cli_usage_error("data", "unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("data", "data tokenize needs --text TEXT or --file FILE");
+    }
     char err[1024];
     size_t len = 0;
     char *owned = NULL;
     if (tfile) {
-        if (!(owned = data_read_file(tfile, &len, err, sizeof err))) return cli_error(XO_USAGE, "%s", err);
+        if (!(owned = data_read_file(tfile, &len, err, sizeof err))) {
+            json_decref(s.keep);
+            return cli_error(XO_USAGE, "%s", err);
+        }
         text = owned;
     } else {
         len = strlen(text);
@@ -571,16 +642,13 @@ static int data_tokenize(int argc, char **argv)
     if (tokfile) {
         tok = data_tok_load(tokfile, err, sizeof err);
     } else {
-        s.vocab[0] = (int)vocab;
-        s.nvocab = 1;
-        s.val_tokens = (uint64_t)val;
-        spec_defaults(&s);
         train_source_progress pr;
         ds = open_set(&s, s.vocab[0], &pr, err, sizeof err);
     }
     const data_tok *t = tok ? tok : ds ? data_set_tokenizer(ds) : NULL;
     if (!t) {
         free(owned);
+        json_decref(s.keep);
         return cli_error(XO_USAGE, "%s", err);
     }
     int32_t *out = NULL;
@@ -606,6 +674,7 @@ static int data_tokenize(int argc, char **argv)
     free(owned);
     data_tok_free(tok);
     data_set_close(ds);
+    json_decref(s.keep);
     return rc;
 }
 

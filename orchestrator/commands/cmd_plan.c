@@ -7,6 +7,7 @@
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/exec/exec.h"
 #include "orchestrator/sweep/sweep.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -204,8 +205,8 @@ int cmd_plan(int argc, char **argv)
             exec_human(t.tokens, a, sizeof a);
             exec_human(t.flops, b, sizeof b);
             exec_human(speed, sp, sizeof sp);
-            exec_duration(wall, w, sizeof w);
-            exec_duration(cpu, cpus, sizeof cpus);
+            xo_duration(wall, w, sizeof w);
+            xo_duration(cpu, cpus, sizeof cpus);
             printf("to train: %zu runs, %s tokens, %s FLOPs: about %s on %lld workers (%s CPU) at %sFLOP/s per worker",
                    t.n - t.ndone, a, b, w, jobs, cpus, sp);
             if (measured_runs) printf(" (measured on %lld finished runs)\n", measured_runs);

@@ -8,8 +8,7 @@
 #include "models/models.h"
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
-#include "orchestrator/run/run_config.h"
-#include "orchestrator/run/train_source.h"
+#include "orchestrator/run/run.h"
 
 #include <cblas.h>
 #include <jansson.h>
@@ -65,18 +64,17 @@ int cmd_sample(int argc, char **argv)
     if (!prompt) return cli_usage_error("sample", "--prompt is required");
     if (ntok < 1 || ntok > 100000) return cli_usage_error("sample", "--tokens must be 1..100000, not %lld", ntok);
 
-    char path[4200], err[8192];
-    snprintf(path, sizeof path, "%s/config.json", run);
+    char err[8192];
+    run_path cpath = rundir_path(run, RUN_CONFIG), path = rundir_path(run, RUN_CHECKPOINT);
     json_error_t je;
-    json_t *cfg = json_load_file(path, 0, &je);
-    if (!cfg) return cli_error(XO_USAGE, "%s: %s", path, je.text);
+    json_t *cfg = json_load_file(cpath.s, 0, &je);
+    if (!cfg) return cli_error(XO_USAGE, "%s: %s", cpath.s, je.text);
     if (run_config_resolve(cfg, err, sizeof err)) {
         json_decref(cfg);
-        return cli_error(XO_USAGE, "%s: %s", path, err);
+        return cli_error(XO_USAGE, "%s: %s", cpath.s, err);
     }
     model_config mc;
-    snprintf(path, sizeof path, "%s/checkpoint", run);
-    if (model_ckpt_config(path, &mc, err, sizeof err)) {
+    if (model_ckpt_config(path.s, &mc, err, sizeof err)) {
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s", err);
     }
@@ -91,7 +89,7 @@ int cmd_sample(int argc, char **argv)
     size_t np = 0;
     int32_t *ids = NULL, *out = NULL;
     char *text = NULL;
-    if (!m || model_load(m, path, &st, err, sizeof err)) goto done;
+    if (!m || model_load(m, path.s, &st, err, sizeof err)) goto done;
     ids = train_source_encode(src, prompt, &np);
     if (!ids) {
         snprintf(err, sizeof err, "cannot encode the prompt");

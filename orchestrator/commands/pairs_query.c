@@ -1,6 +1,6 @@
 /*
  * pairs_query.c — the options and the loading that crossover, table and
- * plot share (pairs_query.h).
+ * plot share (commands.h).
  */
 #include "orchestrator/commands/commands.h"
 

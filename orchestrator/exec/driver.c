@@ -16,11 +16,10 @@
  * directory. A worker that fails, times out or reports a non-finite loss
  * makes its run `failed` (reason and log tail recorded); the sweep goes on.
  * A worker killed by a signal is retried from its checkpoint (at most
- * EXEC_SIGNAL_RETRIES times). Locks (guard.c) keep a second driver off the
- * sweep and any other process off a run whose worker still lives; workers
- * die with their driver (docs/reliability.md).
+ * EXEC_SIGNAL_RETRIES times). Locks (guard.c, run/run.h rundir_lock) keep a
+ * second driver off the sweep and any other process off a run whose worker
+ * still lives; workers die with their driver (docs/reliability.md).
  */
-#include "orchestrator/util/util.h"
 #include "orchestrator/exec/internal.h"
 
 #include "orchestrator/cli/cli.h"
@@ -53,7 +52,7 @@ typedef struct {
     double tok_t;      /* for tokens/s */
     long long tok_last;
     double tok_s;
-    int lock_fd;       /* the run lock (guard.c) while its worker runs; -1 */
+    int lock_fd;       /* the run lock (rundir_lock) while its worker runs; -1 */
     int waiting;       /* to launch at wait_until: a retry, or a locked directory */
     double wait_until;
     int retries;       /* automatic retries after a worker died by a signal */
@@ -137,19 +136,6 @@ static void run_rows(void *ctx)
 
 /* ---- launching ---------------------------------------------------------- */
 
-/* The run directory's status file, in `xover train`'s format: the status
- * on the first line, the reason on the second. The driver writes it last,
- * because only it knows about timeouts and kills. */
-static void write_status(const job *j, const char *status, const char *reason)
-{
-    char path[4200], err[256];
-    snprintf(path, sizeof path, "%s/status", j->dir);
-    char text[1200];
-    int n = snprintf(text, sizeof text, "%s\n%s%s", status, reason ? reason : "", reason && *reason ? "\n" : "");
-    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
-    rd_write_atomic(path, text, (size_t)n, err, sizeof err);
-}
-
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
 
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
@@ -157,10 +143,10 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen);
  * (nothing to do: another driver has finished it meanwhile). */
 static int launch(driver *dr, job *j)
 {
-    char err[1024], path[4200];
+    char err[1024];
     const sweep *s = sweep_plan_sweep(dr->p);
     sweep_trainer_info tr = sweep_trainer(s);
-    if (rd_mkdirs(j->dir, err, sizeof err)) goto fail;
+    if (rundir_mkdirs(j->dir, err, sizeof err)) goto fail;
     int claim = claim_run(dr, j, err, sizeof err);
     if (claim < 0) goto fail;
     if (claim > 0) return claim;
@@ -168,17 +154,14 @@ static int launch(driver *dr, job *j)
     if (!cfg) goto fail;
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(cfg);
-    snprintf(path, sizeof path, "%s/config.json", j->dir);
+    run_path cfgpath = rundir_path(j->dir, RUN_CONFIG);
     if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
-    size_t tl = strlen(text);
-    text[tl] = 0;
-    int bad = rd_write_atomic(path, text, tl, err, sizeof err);
+    int bad = rundir_write(cfgpath.s, text, strlen(text), err, sizeof err);
     free(text);
     if (bad) goto fail;
 
     char **argv = NULL, *mfile = NULL;
-    char cfgpath[4200], metrics[4200];
-    snprintf(cfgpath, sizeof cfgpath, "%s/config.json", j->dir);
+    run_path metrics, logp = rundir_path(j->dir, RUN_LOG), outp = rundir_path(j->dir, RUN_STDOUT);
     if (tr.external) {
         argv = sweep_plan_argv(dr->p, j->i, j->dir, j->key, &mfile, err, sizeof err);
         if (!argv) goto fail;
@@ -191,8 +174,8 @@ static int launch(driver *dr, job *j)
             sweep_argv_free(argv);
             goto fail;
         }
-        if (mfile) snprintf(metrics, sizeof metrics, "%s", mfile);
-        else snprintf(metrics, sizeof metrics, "%s/stdout", j->dir);
+        if (mfile) snprintf(metrics.s, sizeof metrics.s, "%s", mfile);
+        else metrics = outp;
         free(mfile);
     } else {
         const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
@@ -201,17 +184,14 @@ static int launch(driver *dr, job *j)
         argv[0] = strdup(self);
         argv[1] = strdup("train");
         argv[2] = strdup("--config");
-        argv[3] = strdup(cfgpath);
+        argv[3] = strdup(cfgpath.s);
         argv[4] = strdup("--out");
         argv[5] = strdup(j->dir);
-        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", j->dir);
+        metrics = rundir_path(j->dir, RUN_METRICS);
     }
-    char logp[4200], outp[4200];
-    snprintf(logp, sizeof logp, "%s/log", j->dir);
-    snprintf(outp, sizeof outp, "%s/stdout", j->dir);
     int stdout_metrics = tr.external && !tr.metrics_file;
     ingest_free(j->ing);
-    j->ing = ingest_new(metrics, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
+    j->ing = ingest_new(metrics.s, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
     if (!j->ing) { sweep_argv_free(argv); snprintf(err, sizeof err, "out of memory"); goto fail; }
 
     fflush(stdout);
@@ -233,8 +213,8 @@ static int launch(driver *dr, job *j)
         signal(SIGTERM, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
         int in = open("/dev/null", O_RDONLY);
-        int lg = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
-        int out = stdout_metrics ? open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
+        int lg = open(logp.s, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        int out = stdout_metrics ? open(outp.s, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
         if (in < 0 || lg < 0 || out < 0) _exit(127);
         dup2(in, 0);
         dup2(out, 1);
@@ -249,7 +229,7 @@ static int launch(driver *dr, job *j)
     setpgid(pid, pid); /* also here: no race with a signal sent right away */
     sweep_argv_free(argv);
     j->pid = pid;
-    j->started = rd_now();
+    j->started = xo_now();
     j->tok_t = j->started;
     j->tok_last = 0;
     j->tok_s = 0;
@@ -259,18 +239,18 @@ static int launch(driver *dr, job *j)
     db_run_started(dr->d, j->id, dr->host, pid, j->started);
     db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
     db_run_set(dr->d, j->id, &u);
-    write_status(j, "running", NULL);
+    rundir_set_status(j->dir, "running", NULL);
     char who[200];
     describe_run(dr, j->i, who, sizeof who);
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
     /* The run cannot even start (a bad config, a full disk): record why. */
-    guard_unlock(j->lock_fd);
+    xo_unlock(j->lock_fd);
     j->lock_fd = -1;
     j->finished = 1;
     dr->nfailed++;
-    db_run_finished(dr->d, j->id, "failed", err, NULL, rd_now());
+    db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
     progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
     return -1;
 }
@@ -286,9 +266,9 @@ static void finish(driver *dr, job *j, int ws)
     char err[512] = "";
     if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(j->ing);
-    char reason[1024] = "", logp[4200];
+    char reason[1024] = "";
     const char *status;
-    snprintf(logp, sizeof logp, "%s/log", j->dir);
+    run_path logp = rundir_path(j->dir, RUN_LOG);
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
     if (j->nonfinite || (st->nonfinite && code == 0)) {
@@ -297,7 +277,7 @@ static void finish(driver *dr, job *j, int ws)
     } else if (j->timed_out) {
         status = "failed";
         char d[32];
-        exec_duration(dr->o->timeout, d, sizeof d);
+        xo_duration(dr->o->timeout, d, sizeof d);
         snprintf(reason, sizeof reason, "timed out after %s", d);
     } else if (code == 0) {
         status = "done";
@@ -314,18 +294,19 @@ static void finish(driver *dr, job *j, int ws)
                       code, j->retries, EXEC_SIGNAL_RETRIES);
     } else {
         status = "failed";
-        char *last = rd_last_line(logp);
+        char *last = rundir_last_line(logp.s);
         if (sig) snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%s", sig, strsignal(sig),
                           last ? ": " : "", last ? last : "");
         else snprintf(reason, sizeof reason, "exit code %d%s%s", code, last ? ": " : "", last ? last : "");
         free(last);
     }
-    char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
-    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, rd_now()))
+    char *tail = strcmp(status, "failed") ? NULL : rundir_tail(logp.s, 20);
+    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, xo_now()))
         progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
-    write_status(j, status, reason);
-    guard_unlock(j->lock_fd); /* only now: the run is recorded */
+    /* The status file last: only the driver knows about timeouts and kills. */
+    rundir_set_status(j->dir, status, reason);
+    xo_unlock(j->lock_fd); /* only now: the run is recorded */
     j->lock_fd = -1;
     j->pid = 0;
     j->finished = 1;
@@ -333,7 +314,7 @@ static void finish(driver *dr, job *j, int ws)
     if (!strcmp(status, "interrupted") && !dr->stopping) {
         j->finished = 0;
         j->waiting = 1;
-        j->wait_until = rd_now();
+        j->wait_until = xo_now();
         dr->nwaiting++;
         progress_event(&dr->pg, "retrying %.12s: %s", j->key, reason);
         return;
@@ -343,7 +324,7 @@ static void finish(driver *dr, job *j, int ws)
     if (!strcmp(status, "done")) {
         dr->ndone++;
         dr->done_flops += j->est.flops;
-        progress_event(&dr->pg, "done    %.12s %s (%lld steps, %.0fs)", j->key, who, st->step, rd_now() - j->started);
+        progress_event(&dr->pg, "done    %.12s %s (%lld steps, %.0fs)", j->key, who, st->step, xo_now() - j->started);
     } else if (!strcmp(status, "failed")) {
         dr->nfailed++;
         progress_event(&dr->pg, "FAILED  %.12s %s: %s", j->key, who, reason);
@@ -356,7 +337,7 @@ static void finish(driver *dr, job *j, int ws)
 /* Ingest what running workers wrote; enforce timeouts and finite losses. */
 static void tend(driver *dr)
 {
-    double now = rd_now();
+    double now = xo_now();
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
@@ -406,14 +387,14 @@ static int found_fn(void *ctx, const db_run_info *r)
  * again later), 2 = done meanwhile, -1 = error. */
 static int claim_run(driver *dr, job *j, char *err, size_t errlen)
 {
-    int fd = guard_run_lock(j->dir, err, errlen);
+    int fd = rundir_lock(j->dir, err, errlen);
     if (fd == -2) {
         if (!j->waiting) {
             dr->nwaiting++;
             progress_event(&dr->pg, "waiting for %.12s: %s", j->key, err);
         }
         j->waiting = 1;
-        j->wait_until = rd_now() + 1;
+        j->wait_until = xo_now() + 1;
         return 1;
     }
     if (fd < 0) return -1;
@@ -424,14 +405,14 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
     /* Started by a driver of another sweep since prepare(), in that sweep's
      * directory: this one was made only for the lock, and the lock that
      * decides who trains the run is the one over there. */
-    int elsewhere = f.run_dir && strcmp(f.run_dir, j->dir) != 0 && guard_is_run_dir_of(f.run_dir, j->key);
+    int elsewhere = f.run_dir && strcmp(f.run_dir, j->dir) != 0 && rundir_is_run_of(f.run_dir, j->key);
     free(f.status);
     if (elsewhere || done) {
-        guard_unlock(j->lock_fd);
+        xo_unlock(j->lock_fd);
         j->lock_fd = -1;
     }
     if (elsewhere) {
-        guard_run_dir_remove_if_empty(j->dir);
+        rundir_remove_if_empty(j->dir);
         free(j->dir);
         j->dir = f.run_dir;
         f.run_dir = NULL;
@@ -453,7 +434,7 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
  * come (retries, locked directories), then new ones in plan order. */
 static void launch_some(driver *dr, size_t slots)
 {
-    double now = rd_now();
+    double now = xo_now();
     for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
         job *j = &dr->jobs[k];
         if (!j->waiting || now < j->wait_until) continue;
@@ -475,13 +456,11 @@ static int take_job(void *ctx, const exec_reg_run *r)
     j->lock_fd = -1;
     memcpy(j->key, r->key, 65);
     j->status = strdup(r->status);
-    if (r->run_dir && guard_is_run_dir_of(r->run_dir, r->key)) {
+    if (r->run_dir && rundir_is_run_of(r->run_dir, r->key)) {
         j->dir = strdup(r->run_dir);
-    } else {
-        char d[4200];
-        snprintf(d, sizeof d, "%s/%s/%s", dr->o->runs_dir ? dr->o->runs_dir : "runs",
-                 sweep_name(sweep_plan_sweep(dr->p)), r->key);
-        j->dir = strdup(d);
+    } else if (asprintf(&j->dir, "%s/%s/%s", dr->o->runs_dir ? dr->o->runs_dir : "runs",
+                        sweep_name(sweep_plan_sweep(dr->p)), r->key) < 0) {
+        j->dir = NULL;
     }
     if (!j->status || !j->dir) {
         free(j->status);
@@ -511,7 +490,7 @@ static void cleanup(driver *dr)
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
-    guard_unlock(dr->lock_fd);
+    xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);
 }
@@ -581,7 +560,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     sigaction(SIGCHLD, &sa, &old_chld);
 
     dr.pg.tty = cli_stderr_is_tty();
-    dr.pg.t0 = rd_now();
+    dr.pg.t0 = xo_now();
     progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
           dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
     int seen_signals = 0;
@@ -623,7 +602,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     close(g_pipe[1]);
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
-    exec_duration(rd_now() - dr.pg.t0, el, sizeof el);
+    xo_duration(xo_now() - dr.pg.t0, el, sizeof el);
     size_t pending = dr.njobs - dr.next + dr.nwaiting;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);

@@ -136,11 +136,3 @@ void exec_human(double v, char *buf, size_t n)
     if (k) snprintf(buf, n, "%.3g%c", v, suf[k]);
     else snprintf(buf, n, "%.3g", v);
 }
-
-void exec_duration(double s, char *buf, size_t n)
-{
-    if (s < 90) snprintf(buf, n, "%.0fs", s);
-    else if (s < 90 * 60) snprintf(buf, n, "%.0fm", s / 60);
-    else if (s < 36 * 3600) snprintf(buf, n, "%.1fh", s / 3600);
-    else snprintf(buf, n, "%.1fd", s / 86400);
-}

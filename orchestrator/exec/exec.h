@@ -54,8 +54,6 @@ void exec_statuses_free(exec_statuses *s);
 
 /* "%.3g" with a k/M/G/T/P suffix: 1.2M, 3.4G. */
 void exec_human(double v, char *buf, size_t n);
-/* Seconds as "45s", "12m", "3.5h", "2.1d". */
-void exec_duration(double s, char *buf, size_t n);
 
 /* ---- reading the database back (query.c) ------------------------------- */
 

@@ -1,11 +1,14 @@
 /*
  * internal.h — private to orchestrator/exec/: the pieces the driver is made
- * of (ingest.c, rundir.c, progress.c). exec.h is the module's contract.
+ * of (register.c, ingest.c, guard.c, progress.c). exec.h is the module's
+ * contract; a run directory's files are the run module's (run/run.h).
  */
 #ifndef XOVER_EXEC_INTERNAL_H
 #define XOVER_EXEC_INTERNAL_H
 
 #include "orchestrator/exec/exec.h"
+#include "orchestrator/run/run.h"
+#include "orchestrator/util/util.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -65,52 +68,26 @@ size_t ingest_parse(ingest *g, const char *buf, size_t len, int final);
 size_t ingest_npending(const ingest *g);
 void ingest_free(ingest *g);
 
-/* ---- rundir.c: files -------------------------------------------------- */
-
-/* mkdir -p. */
-int rd_mkdirs(const char *path, char *err, size_t errlen);
-/* Write a file atomically (temp + fsync + rename). */
-int rd_write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen);
-/* The last `lines` lines of a file (at most 4 KB), malloc'd; NULL if none. */
-char *rd_tail(const char *path, int lines);
-/* The last non-empty line of a file, malloc'd; NULL if none. */
-char *rd_last_line(const char *path);
-/* Remove a directory tree. */
-int rd_remove_tree(const char *path);
-/* "30s", "5m", "2h", "1d", "90" (seconds) -> seconds; -1 if malformed. */
-double rd_parse_duration(const char *s);
-double rd_now(void); /* Unix time, seconds */
-
 /* ---- guard.c: one driver per sweep, one worker per run ------------------ */
 
 /* Take the driver lock of `sweep` on the database at db_path (the file
- * <db_path>.<sweep>.lock): an fd to keep until the driver ends, or -1 with
- * a message naming the holder (pid, host, since when). */
+ * <db_path>.<sweep>.lock): an fd to keep until the driver ends (release it
+ * with xo_unlock), or -1 with a message naming the holder (pid, host, since
+ * when). The run lock, the other half, is rundir_lock (run/run.h). */
 int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen);
-/* Take the lock of a run directory (run_dir/lock, close-on-exec): an fd,
- * -2 when another process holds it (err names it), -1 on error. */
-int guard_run_lock(const char *run_dir, char *err, size_t errlen);
-void guard_unlock(int fd);
-/* Remove a run directory that holds nothing but its released lock file
- * (rmdir leaves a directory with anything else in it, minus the lock). */
-void guard_run_dir_remove_if_empty(const char *run_dir);
 /* In a forked worker, before exec: keep run_lock_fd open across exec (so
  * the worker holds the run lock while it lives) and die with the driver. */
 void guard_worker(int run_lock_fd, pid_t driver);
 /* True when path lies inside dir (textually: under dir/, no ".." part),
  * for paths built from a sweep's names and values (trainer.metrics_file). */
 int guard_inside(const char *dir, const char *path);
-/* True when dir names the directory of run `key` (its last part is the
- * key): a run_dir read back from a database is used, written to and
- * removed only then. */
-int guard_is_run_dir_of(const char *dir, const char *key);
 
 /* ---- progress.c: the progress display on stderr -------------------------- */
 
 typedef struct {
     int tty;              /* a block redrawn in place; else timestamped lines */
     int drawn;            /* lines of the block now on the screen */
-    double t0;            /* when the sweep started (rd_now) */
+    double t0;            /* when the sweep started (xo_now) */
     double last_draw, last_plain;
 } progress;
 

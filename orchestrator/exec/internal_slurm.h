@@ -4,7 +4,8 @@
  * collects and cancels, slurm_sched.c talks to sbatch/squeue/sacct/scancel,
  * slurm_worker.c is `xover worker`). exec.h is the module's contract.
  *
- * What a run directory holds beyond the local backend's files:
+ * What a run directory holds beyond the local backend's files (run/run.h
+ * names them; their content is this backend's):
  *   worker.json   written by the driver at submission: what `xover worker`
  *                 runs and where its metrics go:
  *                 {"key", "argv": [...], "stdout": path|null,
@@ -63,17 +64,9 @@ int sl_submit(char *const *args, size_t nargs, const char *script, char *jobid, 
 /* scancel JOB...: 0, or -1 with scancel's message in err. */
 int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen);
 
-/* ---- run directory files ------------------------------------------------ */
-
-/* The status file's word and reason ("" when absent). 0, or -1 if none. */
-int sl_read_status(const char *dir, char *word, size_t wlen, char *reason, size_t rlen);
-/* Write the status file (word, then reason on the second line). */
-int sl_write_status(const char *dir, const char *word, const char *reason);
 /* ISO-8601 UTC as the database stores times ("2026-01-02T03:04:05.678Z")
  * to Unix seconds; 0 when it does not parse. */
 double sl_iso_seconds(const char *iso);
-/* A whole small file, malloc'd; NULL if it cannot be read. */
-char *sl_slurp(const char *path, size_t *len);
 
 /* ---- slurm_follow.c: following submitted runs ---------------------------- */
 

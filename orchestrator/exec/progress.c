@@ -45,10 +45,10 @@ double progress_run_flops(const exec_estimate *est, const ingest_state *st)
 
 void progress_sweep_line(const progress *pg, const progress_tally *t, const char *sweep, char *buf, size_t n)
 {
-    double el = rd_now() - pg->t0;
+    double el = xo_now() - pg->t0;
     char eta[32] = "?", ts[32];
     if (t->done_flops > 0 && el > 1 && t->total_flops > t->done_flops)
-        exec_duration((t->total_flops - t->done_flops) * el / t->done_flops, eta, sizeof eta);
+        xo_duration((t->total_flops - t->done_flops) * el / t->done_flops, eta, sizeof eta);
     else if (t->total_flops <= t->done_flops)
         snprintf(eta, sizeof eta, "0s");
     exec_human(t->tok_s, ts, sizeof ts);
@@ -70,7 +70,7 @@ void progress_row(progress *pg, const char *key, const char *who, const ingest_s
 
 void progress_draw(progress *pg, void (*line)(void *ctx, char *buf, size_t n), void (*rows)(void *ctx), void *ctx)
 {
-    double now = rd_now();
+    double now = xo_now();
     char buf[512];
     if (pg->tty) {
         if (now - pg->last_draw < 0.25) return;

@@ -1,7 +1,7 @@
 /*
  * remove.c — `xover rm` under the driver's rules. The driver is the one
  * writer of a sweep: it holds the sweep lock (guard.c) while it lives, and
- * each run's lock while a worker trains it. rm deletes only under the same
+ * each run's lock (run/run.h rundir_lock) while a worker trains it. rm deletes only under the same
  * locks: the lock of every sweep whose runs it deletes, and the lock of
  * every run directory it removes. While a driver holds one it refuses,
  * naming the holder, and deletes nothing; and while it holds them no driver
@@ -12,7 +12,6 @@
 #include "orchestrator/cli/cli.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ static int hold(rm_state *s, int fd)
         size_t cap = s->caplocks ? 2 * s->caplocks : 8;
         int *l = realloc(s->locks, cap * sizeof *l);
         if (!l) {
-            guard_unlock(fd);
+            xo_unlock(fd);
             return -1;
         }
         s->locks = l;
@@ -81,22 +80,14 @@ static int take_run(void *ctx, long long run_id, const char *key, const char *ru
         return (s->refused = cli_error(XO_FAILED, "out of memory")), 1;
     }
     const char *dir = s->dirs[s->nruns++];
-    if (!dir || !guard_is_run_dir_of(dir, key) || access(dir, F_OK) != 0) return 0;
+    if (!dir || !rundir_is_run_of(dir, key) || access(dir, F_OK) != 0) return 0;
     char err[1024];
-    int fd = guard_run_lock(dir, err, sizeof err);
+    int fd = rundir_lock(dir, err, sizeof err);
     if (fd == -2) s->refused = cli_error(XO_FAILED, "cannot delete %s: run %.12s is being trained: %s",
                                          s->what, key, err);
     else if (fd < 0) s->refused = cli_error(XO_FAILED, "cannot delete %s: %s", s->what, err);
     else if (hold(s, fd)) s->refused = cli_error(XO_FAILED, "out of memory");
     return s->refused != 0;
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
 }
 
 /* Directories only once the database no longer points at them, and only
@@ -107,18 +98,18 @@ static void remove_dirs(const rm_state *s)
     for (size_t i = 0; i < s->nruns; i++) {
         const char *dir = s->dirs[i];
         if (!dir) continue;
-        if (!guard_is_run_dir_of(dir, s->keys[i])) {
+        if (!rundir_is_run_of(dir, s->keys[i])) {
             cli_warn("not removing %s: not a run directory (its name is not a run key)", dir);
             continue;
         }
-        if (access(dir, F_OK) == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS))
+        if (access(dir, F_OK) == 0 && rundir_remove(dir))
             cli_warn("cannot remove %s: %s", dir, strerror(errno));
     }
 }
 
 static void rm_state_free(rm_state *s)
 {
-    for (size_t i = 0; i < s->nlocks; i++) guard_unlock(s->locks[i]);
+    for (size_t i = 0; i < s->nlocks; i++) xo_unlock(s->locks[i]);
     for (size_t i = 0; i < s->nruns; i++) {
         free(s->keys[i]);
         free(s->dirs[i]);

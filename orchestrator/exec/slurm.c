@@ -148,8 +148,7 @@ static void sh_quote(FILE *f, const char *text)
 static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, const char *self, char *err,
                        size_t errlen)
 {
-    char path[4200];
-    if (rd_mkdirs(dir, err, errlen)) return -1;
+    if (rundir_mkdirs(dir, err, errlen)) return -1;
     json_t *cfg = sweep_plan_config(p, c->i, err, errlen);
     if (!cfg) return -1;
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
@@ -158,17 +157,16 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    int bad = rd_write_atomic(path, text, strlen(text), err, errlen);
+    run_path cfgpath = rundir_path(dir, RUN_CONFIG);
+    int bad = rundir_write(cfgpath.s, text, strlen(text), err, errlen);
     free(text);
     if (bad) return -1;
 
     const sweep *s = sweep_plan_sweep(p);
     sweep_trainer_info tr = sweep_trainer(s);
     json_t *argv = json_array(), *w = json_object();
-    char metrics[4200], outp[4200];
+    run_path metrics, outp = rundir_path(dir, RUN_STDOUT);
     const char *stdout_path = NULL;
-    snprintf(outp, sizeof outp, "%s/stdout", dir);
     if (tr.external) {
         char *mfile = NULL;
         char **av = sweep_plan_argv(p, c->i, dir, c->key, &mfile, err, errlen);
@@ -188,24 +186,22 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
             json_decref(w);
             return -1;
         }
-        snprintf(metrics, sizeof metrics, "%s", mfile ? mfile : outp);
-        if (!tr.metrics_file) stdout_path = outp;
+        snprintf(metrics.s, sizeof metrics.s, "%s", mfile ? mfile : outp.s);
+        if (!tr.metrics_file) stdout_path = outp.s;
         free(mfile);
     } else {
-        char cfgpath[4200];
-        snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
         json_array_append_new(argv, json_string(self));
         json_array_append_new(argv, json_string("train"));
         json_array_append_new(argv, json_string("--config"));
-        json_array_append_new(argv, json_string(cfgpath));
+        json_array_append_new(argv, json_string(cfgpath.s));
         json_array_append_new(argv, json_string("--out"));
         json_array_append_new(argv, json_string(dir));
-        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+        metrics = rundir_path(dir, RUN_METRICS);
     }
     json_object_set_new(w, "key", json_string(c->key));
     json_object_set_new(w, "argv", argv);
     json_object_set_new(w, "stdout", stdout_path ? json_string(stdout_path) : json_null());
-    json_object_set_new(w, "metrics", json_string(metrics));
+    json_object_set_new(w, "metrics", json_string(metrics.s));
     json_object_set_new(w, "regex", tr.external && tr.metrics == SWEEP_METRICS_REGEX ? json_string(tr.regex) : json_null());
     text = json_dumps(w, JSON_INDENT(2));
     json_decref(w);
@@ -213,18 +209,17 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(path, sizeof path, "%s/worker.json", dir);
-    bad = rd_write_atomic(path, text, strlen(text), err, errlen);
+    bad = rundir_write(rundir_path(dir, RUN_WORKER).s, text, strlen(text), err, errlen);
     free(text);
     if (bad) return -1;
     /* A fresh word, so that an old final status or attempt is not read as
      * this submission's. */
-    snprintf(path, sizeof path, "%s/attempt.json", dir);
-    if (unlink(path) && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove %.900s: %s", path, strerror(errno));
+    run_path attempt = rundir_path(dir, RUN_ATTEMPT);
+    if (unlink(attempt.s) && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove %.900s: %s", attempt.s, strerror(errno));
         return -1;
     }
-    if (sl_write_status(dir, "pending", "submitted to Slurm")) {
+    if (rundir_set_status(dir, "pending", "submitted to Slurm")) {
         snprintf(err, errlen, "cannot write %s/status", dir);
         return -1;
     }
@@ -309,7 +304,7 @@ static int write_script(const char *path, const char *sweep, size_t n, char *con
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = rd_write_atomic(path, text, len, err, errlen);
+    int rc = rundir_write(path, text, len, err, errlen);
     free(text);
     return rc;
 }
@@ -356,7 +351,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         return cli_error(XO_FAILED, "cannot get the current directory: %s", strerror(errno));
     }
     const char *runs_opt = o->runs_dir ? o->runs_dir : "runs";
-    if (!o->dry_run && nsubmit && rd_mkdirs(runs_opt, err, sizeof err)) {
+    if (!o->dry_run && nsubmit && rundir_mkdirs(runs_opt, err, sizeof err)) {
         free_cands(c, nc);
         db_close(d);
         return cli_error(XO_USAGE, "--runs-dir: %s", err);
@@ -403,9 +398,9 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     }
     char jobid[64] = "";
     if (nsubmit) {
-        if (rd_mkdirs(slurmdir, err, sizeof err)) {
+        if (rundir_mkdirs(slurmdir, err, sizeof err)) {
             free_cands(c, nc);
-            guard_unlock(lock_fd);
+            xo_unlock(lock_fd);
             db_close(d);
             return cli_error(XO_FAILED, "%s", err);
         }
@@ -418,7 +413,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         if (snprintf(script, sizeof script, "%s/array-%s-%ld.sh", slurmdir, stamp, (long)getpid()) >= (int)sizeof script ||
             snprintf(list, sizeof list, "%s/array-%s-%ld.runs", slurmdir, stamp, (long)getpid()) >= (int)sizeof list) {
             free_cands(c, nc);
-            guard_unlock(lock_fd);
+            xo_unlock(lock_fd);
             db_close(d);
             return cli_error(XO_USAGE, "--runs-dir: the path %s is too long", slurmdir);
         }
@@ -429,13 +424,13 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         rc = XO_OK;
         for (size_t k = 0; k < nc && lf; k++) {
             if (c[k].live) continue;
-            if (!c[k].run_dir || c[k].run_dir[0] != '/' || !guard_is_run_dir_of(c[k].run_dir, c[k].key)) {
+            if (!c[k].run_dir || c[k].run_dir[0] != '/' || !rundir_is_run_of(c[k].run_dir, c[k].key)) {
                 char d2[PATH_MAX + 400];
                 snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
                 free(c[k].run_dir);
                 c[k].run_dir = strdup(d2); /* else: resume where its checkpoint is */
             }
-            int lk = c[k].run_dir ? guard_run_lock(c[k].run_dir, err, sizeof err) : -1;
+            int lk = c[k].run_dir ? rundir_lock(c[k].run_dir, err, sizeof err) : -1;
             if (lk == -2) {
                 /* another driver's worker has it now (a run shared with another sweep) */
                 cli_warn("run %.12s not submitted: %s", c[k].key, err);
@@ -443,7 +438,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
                 c[k].skip = 1;
                 continue;
             }
-            guard_unlock(lk);
+            xo_unlock(lk);
             if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, err, sizeof err)) {
                 rc = cli_error(XO_FAILED, "run %.12s: %s", c[k].key, c[k].run_dir ? err : "out of memory");
                 break;
@@ -455,7 +450,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         size_t nargs = 0;
         char **args = rc ? NULL : sbatch_args(so, sweep_name(s), slurmdir, task, o->timeout, &nargs);
         if (!rc && !args) rc = cli_error(XO_FAILED, "out of memory");
-        if (!rc && rd_write_atomic(list, listtext, listlen, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
+        if (!rc && rundir_write(list, listtext, listlen, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
         if (!rc && write_script(script, sweep_name(s), task, args, nargs, cwd, self, list, err, sizeof err))
             rc = cli_error(XO_FAILED, "%s", err);
         if (!rc && sl_submit(args, nargs, script, jobid, sizeof jobid, err, sizeof err))
@@ -465,7 +460,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         free(listtext);
         if (rc) {
             free_cands(c, nc);
-            guard_unlock(lock_fd);
+            xo_unlock(lock_fd);
             db_close(d);
             return rc;
         }
@@ -497,7 +492,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         fprintf(stderr, "  follow with `xover collect %s` (ingests what the runs wrote), cancel with "
                         "`xover cancel %s`\n", sweep_name(s), sweep_name(s));
         free_cands(c, nc);
-        guard_unlock(lock_fd);
+        xo_unlock(lock_fd);
         db_close(d);
         return XO_OK;
     }
@@ -531,7 +526,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     for (size_t k = 0; k < nr; k++) sl_run_free(&follow[k]);
     free(follow);
     free_cands(c, nc);
-    guard_unlock(lock_fd);
+    xo_unlock(lock_fd);
     db_close(d);
     return rc;
 }

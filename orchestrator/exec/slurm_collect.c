@@ -132,7 +132,7 @@ static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, g
     }
     if (db_sweep_runs(d, sid, NULL, gather_fn, g)) {
         rc = cli_error(XO_FAILED, "%s", db_errmsg(d));
-        guard_unlock(*lock_fd);
+        xo_unlock(*lock_fd);
         db_close(d);
         return rc;
     }
@@ -142,7 +142,7 @@ static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, g
     if (!ids || !jobs) {
         free(ids);
         free(jobs);
-        guard_unlock(*lock_fd);
+        xo_unlock(*lock_fd);
         db_close(d);
         return cli_error(XO_FAILED, "out of memory");
     }
@@ -172,7 +172,7 @@ static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, g
     for (size_t k = 0; k < g->n; k++)
         if (sl_run_load(&g->runs[k], err, sizeof err)) {
             rc = cli_error(XO_FAILED, "run %.12s: %s", g->runs[k].key, err);
-            guard_unlock(*lock_fd);
+            xo_unlock(*lock_fd);
             db_close(d);
             return rc;
         }
@@ -196,14 +196,14 @@ int exec_slurm_collect(const char *db_path, const char *sweep_arg, int wait)
         printf("sweep %s: nothing to collect: %zu done, %zu failed, %zu interrupted, %zu never submitted to Slurm\n",
                name, g.done, g.failed, g.interrupted, g.unsubmitted);
         free_gathered(&g);
-        guard_unlock(lock_fd);
+        xo_unlock(lock_fd);
         db_close(d);
         return XO_OK;
     }
     sl_follow_opts fo = {.sweep = name, .wait = wait, .skipped_done = g.done, .skipped_failed = g.failed};
     rc = sl_follow(d, g.runs, g.n, &fo);
     free_gathered(&g);
-    guard_unlock(lock_fd);
+    xo_unlock(lock_fd);
     db_close(d);
     return rc;
 }
@@ -225,7 +225,7 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
         free(ids);
         free(jobs);
         free_gathered(&g);
-        guard_unlock(lock_fd);
+        xo_unlock(lock_fd);
         db_close(d);
         return cli_error(XO_FAILED, "out of memory");
     }
@@ -255,13 +255,13 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
             fprintf(stderr, " (%zu tasks queued or running); waiting for them to stop\n", live);
             /* Running trainers get SIGTERM, checkpoint and exit: wait for
              * that (Slurm's KillWait bounds it) before reading their word. */
-            double t0 = rd_now();
+            double t0 = xo_now();
             for (;;) {
                 sl_query(&t, jobs, w);
                 size_t still = 0;
                 for (size_t k = 0; k < t.n; k++) still += !sl_state_ended(t.t[k].state);
                 if (!still || !t.answered) break;
-                if (rd_now() - t0 > 600) {
+                if (xo_now() - t0 > 600) {
                     cli_warn("%zu tasks have not stopped after 10 minutes; `xover collect %s` records them later",
                              still, name);
                     break;
@@ -280,7 +280,7 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
         sl_follow(d, g.runs, g.n, &fo); /* the cancel itself succeeded */
     }
     free_gathered(&g);
-    guard_unlock(lock_fd);
+    xo_unlock(lock_fd);
     db_close(d);
     return rc;
 }

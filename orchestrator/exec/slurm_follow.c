@@ -48,18 +48,17 @@
 
 int sl_run_load(sl_run *r, char *err, size_t errlen)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/worker.json", r->dir);
+    run_path path = rundir_path(r->dir, RUN_WORKER);
     json_error_t je;
-    json_t *w = json_load_file(path, 0, &je);
+    json_t *w = json_load_file(path.s, 0, &je);
     if (!w) {
-        snprintf(err, errlen, "%s: %s", path, je.text);
+        snprintf(err, errlen, "%s: %s", path.s, je.text);
         return -1;
     }
     const char *m = json_string_value(json_object_get(w, "metrics"));
     const char *rx = json_string_value(json_object_get(w, "regex"));
     if (!m) {
-        snprintf(err, errlen, "%s: no \"metrics\" path", path);
+        snprintf(err, errlen, "%s: no \"metrics\" path", path.s);
         json_decref(w);
         return -1;
     }
@@ -69,7 +68,7 @@ int sl_run_load(sl_run *r, char *err, size_t errlen)
         PCRE2_SIZE eo;
         r->re = pcre2_compile((PCRE2_SPTR)rx, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
         if (!r->re) {
-            snprintf(err, errlen, "%s: the metrics regex does not compile", path);
+            snprintf(err, errlen, "%s: the metrics regex does not compile", path.s);
             json_decref(w);
             return -1;
         }
@@ -167,20 +166,18 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
     if (!strcmp(status, "pending")) {
         db_run_update u = {.set = DB_SET_STATUS | DB_SET_ERROR, .status = "pending", .error = why};
         if (db_run_set(f->d, r->id, &u)) progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
-        sl_write_status(r->dir, "pending", why);
+        rundir_set_status(r->dir, "pending", why);
         f->npending++;
         progress_event(&f->pg, "not started %.12s %s: %s", r->key, r->who, why);
         return;
     }
     if (r->stamp <= 0) /* it ended before we saw it start: still an attempt */
-        db_run_started(f->d, r->id, tk && *tk->node ? tk->node : NULL, -1, rd_now());
-    char logp[4200];
-    snprintf(logp, sizeof logp, "%s/log", r->dir);
-    char *tail = strcmp(status, "failed") ? NULL : rd_tail(logp, 20);
-    if (db_run_finished(f->d, r->id, status, *why ? why : NULL, tail, rd_now()))
+        db_run_started(f->d, r->id, tk && *tk->node ? tk->node : NULL, -1, xo_now());
+    char *tail = strcmp(status, "failed") ? NULL : rundir_tail(rundir_path(r->dir, RUN_LOG).s, 20);
+    if (db_run_finished(f->d, r->id, status, *why ? why : NULL, tail, xo_now()))
         progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
     free(tail);
-    if (from_sched) sl_write_status(r->dir, status, why);
+    if (from_sched) rundir_set_status(r->dir, status, why);
     if (!strcmp(status, "done")) {
         f->ndone++;
         f->done_flops += r->est.flops;
@@ -205,12 +202,11 @@ static void sched_words(const sl_task *tk, const char *job, char *buf, size_t n)
 
 static void tend(follower *f, sl_run *r)
 {
-    double now = rd_now();
-    char path[4200], err[512];
+    double now = xo_now();
+    char err[512];
 
     /* 1. A new attempt? (before the metrics: a resumed trainer rewrites them) */
-    snprintf(path, sizeof path, "%s/attempt.json", r->dir);
-    json_t *a = json_load_file(path, 0, NULL);
+    json_t *a = json_load_file(rundir_path(r->dir, RUN_ATTEMPT).s, 0, NULL);
     double started = a ? json_number_value(json_object_get(a, "started")) : 0;
     if (a && started > r->stamp) {
         const char *host = json_string_value(json_object_get(a, "host"));
@@ -240,7 +236,7 @@ static void tend(follower *f, sl_run *r)
 
     /* 3. The final word. */
     char word[32], reason[600], sched[300];
-    sl_read_status(r->dir, word, sizeof word, reason, sizeof reason);
+    rundir_status(r->dir, word, sizeof word, reason, sizeof reason);
     const sl_task *tk = f->tab.answered ? sl_find(&f->tab, r->job) : NULL;
     /* The scheduler says the task is over (or has forgotten it). */
     int ended = f->tab.answered && (!tk || sl_state_ended(tk->state));
@@ -293,7 +289,7 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
 {
     follower f = {.d = d, .runs = runs, .n = n, .o = o};
     f.pg.tty = o->wait && cli_stderr_is_tty();
-    f.pg.t0 = rd_now();
+    f.pg.t0 = xo_now();
     char (*ids)[64] = calloc(n ? n : 1, sizeof *ids);
     const char **jobs = calloc(n ? n : 1, sizeof *jobs);
     if (!ids || !jobs) {
@@ -320,9 +316,9 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
     double last_q = -1e9;
     int detached = 0;
     for (;;) {
-        if (rd_now() - last_q >= (f.want_sched ? 1 : 5)) {
+        if (xo_now() - last_q >= (f.want_sched ? 1 : 5)) {
             sl_query(&f.tab, jobs, nj);
-            last_q = rd_now();
+            last_q = xo_now();
         }
         f.want_sched = 0;
         size_t left = 0;
@@ -345,7 +341,7 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
     size_t running = count_running(&f), queued = 0;
     for (size_t k = 0; k < n; k++) queued += !runs[k].finished && !runs[k].running;
     char el[32];
-    exec_duration(rd_now() - f.pg.t0, el, sizeof el);
+    xo_duration(xo_now() - f.pg.t0, el, sizeof el);
     if (o->wait)
         progress_event(&f.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu back to pending%s in %s", o->sweep,
               f.ndone + o->skipped_done, f.nfailed + o->skipped_failed, f.ninterrupted, f.npending,

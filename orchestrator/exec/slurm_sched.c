@@ -301,60 +301,7 @@ int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- run directory files ------------------------------------------------------ */
-
-char *sl_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    if (len) *len = n;
-    return buf;
-}
-
-int sl_read_status(const char *dir, char *word, size_t wlen, char *reason, size_t rlen)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/status", dir);
-    char *text = sl_slurp(path, NULL);
-    word[0] = 0;
-    if (reason) reason[0] = 0;
-    if (!text) return -1;
-    size_t l = strcspn(text, "\n");
-    snprintf(word, wlen, "%.*s", (int)l, text);
-    if (reason && text[l] == '\n') {
-        const char *r = text + l + 1;
-        snprintf(reason, rlen, "%.*s", (int)strcspn(r, "\n"), r);
-    }
-    free(text);
-    return 0;
-}
-
-int sl_write_status(const char *dir, const char *word, const char *reason)
-{
-    char path[4200], text[1200], err[256];
-    snprintf(path, sizeof path, "%s/status", dir);
-    int n = snprintf(text, sizeof text, "%s\n%s%s", word, reason ? reason : "", reason && *reason ? "\n" : "");
-    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
-    return rd_write_atomic(path, text, (size_t)n, err, sizeof err);
-}
+/* ---- times ------------------------------------------------------------------ */
 
 /* ISO-8601 UTC as the database writes it ("2026-01-02T03:04:05.678Z") to
  * Unix seconds; 0 when it does not parse. */

@@ -42,7 +42,7 @@ static void forward(int sig)
 /* Line `index` (0-based) of the list file, without its newline. */
 static char *list_line(const char *list, long index, char *err, size_t errlen)
 {
-    char *text = sl_slurp(list, NULL);
+    char *text = xo_read_file(list, NULL);
     if (!text) {
         snprintf(err, errlen, "cannot read the run list %s: %s", list, strerror(errno));
         return NULL;
@@ -73,16 +73,14 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
     if (aj && at) snprintf(job, sizeof job, "%s_%s", aj, at);
     else if (jid) snprintf(job, sizeof job, "%s", jid);
     json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
-                          "started", rd_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0));
+                          "started", xo_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0));
     char *text = o ? json_dumps(o, JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
     if (!text) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/attempt.json", dir);
-    int rc = rd_write_atomic(path, text, strlen(text), err, errlen);
+    int rc = rundir_write(rundir_path(dir, RUN_ATTEMPT).s, text, strlen(text), err, errlen);
     free(text);
     return rc;
 }
@@ -91,15 +89,15 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
  * worker's exit code. */
 static int run_dir(const char *dir)
 {
-    char err[5200], path[4200];
-    snprintf(path, sizeof path, "%s/worker.json", dir);
+    char err[PATH_MAX + 1024];
+    run_path path = rundir_path(dir, RUN_WORKER);
     json_error_t je;
-    json_t *w = json_load_file(path, 0, &je);
+    json_t *w = json_load_file(path.s, 0, &je);
     json_t *argv_j = w ? json_object_get(w, "argv") : NULL;
     if (!json_is_array(argv_j) || !json_array_size(argv_j)) {
-        snprintf(err, sizeof err, "%s: %s", path, w ? "no \"argv\" array" : je.text);
+        snprintf(err, sizeof err, "%s: %s", path.s, w ? "no \"argv\" array" : je.text);
         json_decref(w);
-        sl_write_status(dir, "failed", err);
+        rundir_set_status(dir, "failed", err);
         return cli_error(XO_USAGE, "%s", err);
     }
     size_t argc = json_array_size(argv_j);
@@ -111,10 +109,10 @@ static int run_dir(const char *dir)
     for (size_t k = 0; k < argc; k++) argv[k] = (char *)json_string_value(json_array_get(argv_j, k));
     for (size_t k = 0; k < argc; k++)
         if (!argv[k]) {
-            snprintf(err, sizeof err, "%s: argv[%zu] is not a string", path, k);
+            snprintf(err, sizeof err, "%s: argv[%zu] is not a string", path.s, k);
             free(argv);
             json_decref(w);
-            sl_write_status(dir, "failed", err);
+            rundir_set_status(dir, "failed", err);
             return cli_error(XO_USAGE, "%s", err);
         }
     const char *out_path = json_string_value(json_object_get(w, "stdout"));
@@ -122,7 +120,7 @@ static int run_dir(const char *dir)
 
     /* The run's lock, held while this worker lives: no other worker (of
      * this array after a requeue, or a local driver's) runs it meanwhile. */
-    int lock_fd = guard_run_lock(dir, err, sizeof err);
+    int lock_fd = rundir_lock(dir, err, sizeof err);
     if (lock_fd < 0) {
         free(argv);
         json_decref(w);
@@ -131,7 +129,7 @@ static int run_dir(const char *dir)
     if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
-    sl_write_status(dir, "running", NULL);
+    rundir_set_status(dir, "running", NULL);
     /* A thread per CPU of the task: the built-in trainer's own threads
      * (XOVER_THREADS, its --threads default), and an external trainer's
      * BLAS threads (set before it starts: OpenBLAS reads it once, when it
@@ -141,8 +139,7 @@ static int run_dir(const char *dir)
     setenv("XOVER_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
     setenv("XOVER_RUN_DIR", dir, 1);
     if (key) setenv("XOVER_RUN_KEY", key, 1);
-    char logp[4200];
-    snprintf(logp, sizeof logp, "%s/log", dir);
+    run_path logp = rundir_path(dir, RUN_LOG);
 
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = forward;
@@ -156,15 +153,15 @@ static int run_dir(const char *dir)
         snprintf(err, sizeof err, "cannot start the trainer: %s", strerror(errno));
         free(argv);
         json_decref(w);
-        sl_write_status(dir, "failed", err);
-        guard_unlock(lock_fd);
+        rundir_set_status(dir, "failed", err);
+        xo_unlock(lock_fd);
         return cli_error(XO_FAILED, "%s", err);
     }
     if (pid == 0) {
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         int in = open("/dev/null", O_RDONLY);
-        int lg = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        int lg = open(logp.s, O_WRONLY | O_CREAT | O_APPEND, 0666);
         /* Appended, not truncated: a resumed attempt's lines follow the
          * last one's, so no point the driver has not read yet is lost
          * (points are keyed by step: a repeated one changes nothing). */
@@ -192,24 +189,24 @@ static int run_dir(const char *dir)
 
     /* The trainer's own final word stands; otherwise say what happened. */
     char word[32], reason[512];
-    sl_read_status(dir, word, sizeof word, reason, sizeof reason);
+    rundir_status(dir, word, sizeof word, reason, sizeof reason);
     if (strcmp(word, "done") && strcmp(word, "failed") && strcmp(word, "interrupted")) {
-        char *last = rd_last_line(logp);
+        char *last = rundir_last_line(logp.s);
         if (WIFEXITED(ws) && code == 0) {
-            sl_write_status(dir, "done", NULL);
+            rundir_set_status(dir, "done", NULL);
         } else if (WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGTERM || WTERMSIG(ws) == SIGINT)) {
             snprintf(reason, sizeof reason, "stopped by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
-            sl_write_status(dir, "interrupted", reason);
+            rundir_set_status(dir, "interrupted", reason);
         } else {
             if (WIFSIGNALED(ws))
                 snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%.300s", WTERMSIG(ws),
                          strsignal(WTERMSIG(ws)), last ? ": " : "", last ? last : "");
             else snprintf(reason, sizeof reason, "exit code %d%s%.300s", code, last ? ": " : "", last ? last : "");
-            sl_write_status(dir, "failed", reason);
+            rundir_set_status(dir, "failed", reason);
         }
         free(last);
     }
-    guard_unlock(lock_fd);
+    xo_unlock(lock_fd);
     free(argv);
     json_decref(w);
     return code;

@@ -15,13 +15,21 @@
  *   enospc@step:N              metrics.jsonl is on a full disk from step N (/dev/full)
  * Each fault fires once per run directory (a marker file .fault-KIND-N
  * records that it did), so the attempt that resumes after it runs clean.
- * Without XOVER_FAULT nothing here does anything.
+ * XOVER_TRAIN_STOP_AT=N raises SIGTERM right after step N (every time), so
+ * a test can place an interruption exactly.
+ * Without those two variables nothing here does anything.
+ *
+ * Private to orchestrator/run/: the training loop calls fault_strike at
+ * three moments of a step, and that is all it knows of faults.
  */
 #ifndef XOVER_FAULT_H
 #define XOVER_FAULT_H
 
+#include "models/models.h"
+
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum {
     FAULT_CRASH,
@@ -41,20 +49,27 @@ typedef struct {
     int n;
     int kind[FAULT_MAX];
     uint64_t step[FAULT_MAX];
-    char dir[4096]; /* the run directory, for the once-only markers */
+    uint64_t stop_at; /* XOVER_TRAIN_STOP_AT; 0 = none */
+    char dir[4096];   /* the run directory, for the once-only markers */
 } fault_plan;
 
-/* Parse spec (NULL or "" = no faults). 0, or -1 with a message. */
-int fault_parse(const char *spec, const char *run_dir, fault_plan *f, char *err, size_t errlen);
-/* True (once per run directory) when fault `kind` is due at `step`; the
- * caller then does what the fault says, with the helpers below. */
-int fault_due(const fault_plan *f, int kind, uint64_t step);
-/* Damage a file in place: flip one byte in its middle, or cut it to half. */
-void fault_corrupt_file(const char *path);
-void fault_truncate_file(const char *path);
-/* Die at once, as a killed or crashed process does: no cleanup. */
-void fault_die(int sig) __attribute__((noreturn));
-/* Block until killed, whatever SIGTERM or SIGINT say. */
-void fault_hang(void) __attribute__((noreturn));
+/* Read XOVER_FAULT and XOVER_TRAIN_STOP_AT for the run in run_dir. 0, or -1
+ * with a message (a malformed XOVER_FAULT). */
+int fault_plan_from_env(const char *run_dir, fault_plan *f, char *err, size_t errlen);
+
+/* The moments of a step at which faults strike. */
+typedef enum {
+    FAULT_BEFORE_STEP,      /* before optimizer step `step` runs: nan */
+    FAULT_AFTER_STEP,       /* right after it: stop-at, crash, kill, hang, torn-metrics, enospc */
+    FAULT_AFTER_CHECKPOINT  /* after the checkpoint at `step` is written: corrupt/truncate it */
+} fault_moment;
+/* What they strike. */
+typedef struct {
+    model *m;               /* nan poisons every parameter */
+    FILE *metrics;          /* torn-metrics, enospc */
+    const char *checkpoint; /* corrupt-checkpoint, truncate-checkpoint */
+} fault_target;
+/* Do what the plan says at this moment of step `step` (may not return). */
+void fault_strike(const fault_plan *f, fault_moment when, uint64_t step, const fault_target *t);
 
 #endif

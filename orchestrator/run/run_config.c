@@ -1,14 +1,16 @@
 /*
  * run_config.c — check and complete a run config (docs/run-config.md).
  *
- * One table lists every field with its type, default and range, so the
- * documentation, the defaults and the checks cannot drift apart from each
- * other: a field is added here and on the doc page, nowhere else.
+ * One table lists every field with its type, default and range (made from
+ * run_config.h's lists), so the documentation, the defaults, the checks and
+ * the typed view cannot drift apart from each other: a field is added
+ * there and on the doc page, nowhere else.
  */
 #include "orchestrator/run/run_config.h"
 
 #include <math.h>
 #include <sha2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,71 +28,22 @@ typedef struct {
                             stands for (NULL: none) */
     double min, max;     /* inclusive range for numbers */
     const char *choices; /* F_STR: "a|b|c", or NULL for any string */
+    size_t offset;       /* of its member in run_cfg */
 } field;
 
-#define BIG 9.0e15
+/* The table, made from run_config.h's lists: one entry macro per section,
+ * for the section's name and where its members sit in run_cfg. */
+#define ENTRY(sec, member, name, type, req, dn, ds, mn, mx, ch) \
+    {sec, #name, F_##type, req, dn, ds, mn, mx, ch, offsetof(run_cfg, member)},
+#define TOP(name, ...) ENTRY(NULL, name, name, __VA_ARGS__)
+#define MODEL(name, ...) ENTRY("model", model.name, name, __VA_ARGS__)
+#define DATA(name, ...) ENTRY("data", data.name, name, __VA_ARGS__)
+#define QUALITY_SPEC(name, ...) ENTRY("quality_spec", data.quality_spec.name, name, __VA_ARGS__)
+#define CLOZE(name, ...) ENTRY("cloze", data.cloze.name, name, __VA_ARGS__)
+#define TRAIN(name, ...) ENTRY("train", train.name, name, __VA_ARGS__)
 static const field fields[] = {
-    {NULL, "objective", F_STR, 1, 0, NULL, 0, 0, "ar|mdm"},
-    {NULL, "seed", F_INT, 0, 0, NULL, 0, BIG, NULL},
-    {NULL, "model", F_OBJ, 1, 0, NULL, 0, 0, NULL},
-    {NULL, "data", F_OBJ, 0, 0, "{}", 0, 0, NULL},
-    {NULL, "train", F_OBJ, 0, 0, "{}", 0, 0, NULL},
-
-    {"model", "name", F_STR, 0, 0, "", 0, 0, NULL},
-    {"model", "layers", F_INT, 1, 0, NULL, 1, 1024, NULL},
-    {"model", "dim", F_INT, 1, 0, NULL, 1, 65536, NULL},
-    {"model", "heads", F_INT, 1, 0, NULL, 1, 1024, NULL},
-    {"model", "hidden", F_INT, 0, 0, NULL, 0, 1 << 20, NULL},
-    /* Fields added after runs existed are absent unless given and stand for
-     * a neutral value when absent, so every earlier config keeps its key. */
-    {"model", "experts", F_INT, 0, -1, "0", 0, 1024, NULL},
-    {"model", "top_k", F_INT, 0, -1, "1", 1, 1024, NULL},
-
-    {"data", "corpus", F_STR, 0, 0, "fortunes", 0, 0, NULL},
-    {"data", "separator", F_STR, 0, 0, "", 0, 0, NULL},
-    {"data", "text_field", F_STR, 0, 0, "text", 0, 0, NULL},
-    {"data", "vocab", F_INT, 0, 512, NULL, 259, 1 << 20, NULL},
-    {"data", "val_tokens", F_INT, 0, 50000, NULL, 1, BIG, NULL},
-    {"data", "unique_tokens", F_INT, 0, 50000, NULL, 1, BIG, NULL},
-    {"data", "order_seed", F_INT, 0, 0, NULL, 0, BIG, NULL},
-    {"data", "quality", F_STR, 0, 0, "all", 0, 0, NULL},
-    {"data", "quality_spec", F_OBJ, 0, 0, "{}", 0, 0, NULL},
-    {"data", "cloze", F_OBJ, 0, 0, "{}", 0, 0, NULL},
-
-    {"quality_spec", "degrade", F_REAL, 0, -1, NULL, 0, 1, NULL},
-    {"quality_spec", "top", F_REAL, 0, -1, NULL, 0, 1, NULL},
-
-    {"cloze", "items", F_INT, 0, 0, NULL, 0, 1e7, NULL},
-    {"cloze", "context", F_INT, 0, 32, NULL, 1, 1e5, NULL},
-    {"cloze", "candidates", F_INT, 0, 4, NULL, 2, 100, NULL},
-    {"cloze", "length", F_INT, 0, 8, NULL, 1, 1e5, NULL},
-
-    {"train", "seq_len", F_INT, 0, 128, NULL, 2, 1 << 16, NULL},
-    {"train", "batch", F_INT, 0, 16, NULL, 1, 1 << 16, NULL},
-    {"train", "epochs", F_REAL, 0, 1, NULL, 1e-9, 1e9, NULL},
-    {"train", "lr", F_REAL, 0, 1e-3, NULL, 1e-12, 10, NULL},
-    {"train", "min_lr_frac", F_REAL, 0, 0, NULL, 0, 1, NULL},
-    {"train", "schedule", F_STR, 0, 0, "wsd", 0, 0, "wsd|cosine"},
-    {"train", "warmup_frac", F_REAL, 0, 0.02, NULL, 0, 1, NULL},
-    {"train", "decay_frac", F_REAL, 0, 0.2, NULL, 0, 1, NULL},
-    {"train", "weight_decay", F_REAL, 0, 0.1, NULL, 0, 10, NULL},
-    {"train", "clip", F_REAL, 0, 1.0, NULL, 0, 1e9, NULL},
-    {"train", "beta1", F_REAL, 0, 0.9, NULL, 0, 0.999999, NULL},
-    {"train", "beta2", F_REAL, 0, 0.95, NULL, 0, 0.999999, NULL},
-    {"train", "adam_eps", F_REAL, 0, 1e-8, NULL, 1e-30, 1, NULL},
-    {"train", "eval_every", F_REAL, 0, 1, NULL, 1e-9, 1e12, NULL},
-    {"train", "eval_unit", F_STR, 0, 0, "epoch", 0, 0, "epoch|step|log"},
-    {"train", "eval_draws", F_INT, 0, 8, NULL, 1, 1e6, NULL},
-    {"train", "eval_estimator", F_STR, 0, 0, "exact", 0, 0, "exact|bernoulli"},
-    {"train", "eval_seed", F_INT, 0, 1234, NULL, 0, BIG, NULL},
-    {"train", "checkpoint_every", F_INT, 0, 0, NULL, 0, BIG, NULL},
-    {"train", "capacity_factor", F_REAL, 0, -1, "0", 0, 1e6, NULL},
-    {"train", "aux_loss_weight", F_REAL, 0, -1, "0.01", 0, 1e6, NULL},
-    {"train", "input_mask", F_REAL, 0, -1, "0", 0, 0.99, NULL},
-    {"train", "token_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
-    {"train", "attn_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
-    {"train", "resid_dropout", F_REAL, 0, -1, "0", 0, 0.99, NULL},
-    {"train", "early_stop_margin", F_REAL, 0, -1, "0", 0, 1e6, NULL},
+    RUN_CONFIG_TOP(TOP) RUN_CONFIG_MODEL(MODEL) RUN_CONFIG_DATA(DATA) RUN_CONFIG_QUALITY_SPEC(QUALITY_SPEC)
+    RUN_CONFIG_CLOZE(CLOZE) RUN_CONFIG_TRAIN(TRAIN)
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -99,10 +52,11 @@ static int same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* "parent.name" (or "name"), for messages: cut short if it does not fit. */
 static void path_of(char *buf, size_t n, const char *parent, const char *name)
 {
-    if (parent && *parent) snprintf(buf, n, "%s.%s", parent, name);
-    else snprintf(buf, n, "%s", name);
+    int w = parent && *parent ? snprintf(buf, n, "%s.%s", parent, name) : snprintf(buf, n, "%s", name);
+    if (w < 0) buf[0] = 0;
 }
 
 /* A short rendering of a JSON value for error messages. */
@@ -163,8 +117,11 @@ static int check_field(const field *f, json_t *v, const char *path, char *err, s
     return 0;
 }
 
-/* Resolve the object `obj` whose fields are those with section `section`;
- * `path` is its dotted name for messages. */
+static int section_rules(const json_t *obj, const char *section, const char *path, char *err, size_t errlen);
+
+/* Resolve the object `obj` whose fields are those with section `section`
+ * (its sections first, then its own rules); `path` is its dotted name for
+ * messages. */
 static int resolve_object(json_t *obj, const char *section, const char *path,
                           char *err, size_t errlen)
 {
@@ -211,7 +168,58 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
             json_object_set_new(obj, f->name, json_integer((json_int_t)json_real_value(v)));
         if (f->type == F_OBJ && resolve_object(v, f->name, p, err, errlen)) return -1;
     }
+    return section ? section_rules(obj, section, path, err, errlen) : 0;
+}
+
+/* The rules across the fields of one section that the table cannot say. */
+static int section_rules(const json_t *obj, const char *section, const char *path, char *err, size_t errlen)
+{
+    if (!strcmp(section, "model")) {
+        json_int_t dim = json_integer_value(json_object_get(obj, "dim"));
+        json_int_t heads = json_integer_value(json_object_get(obj, "heads"));
+        if (dim % heads != 0) {
+            snprintf(err, errlen, "model.dim (%lld) must be divisible by model.heads (%lld)", (long long)dim,
+                     (long long)heads);
+            return -1;
+        }
+        if ((dim / heads) % 2 != 0) {
+            snprintf(err, errlen, "model.dim / model.heads (%lld) must be even for rotary positions",
+                     (long long)(dim / heads));
+            return -1;
+        }
+        json_t *e = json_object_get(obj, "experts"), *k = json_object_get(obj, "top_k");
+        double experts = e ? json_number_value(e) : 0, top_k = k ? json_number_value(k) : 1;
+        if (top_k > (experts > 1 ? experts : 1)) {
+            if (experts > 0)
+                snprintf(err, errlen, "model.top_k (%g) must not exceed model.experts (%g)", top_k, experts);
+            else
+                snprintf(err, errlen, "model.top_k (%g) needs model.experts >= %g (a dense model routes nothing)",
+                         top_k, top_k);
+            return -1;
+        }
+    } else if (!strcmp(section, "quality_spec")) {
+        if (json_object_get(obj, "degrade") && json_object_get(obj, "top")) {
+            snprintf(err, errlen, "%s takes degrade or top, not both", path);
+            return -1;
+        }
+    } else if (!strcmp(section, "train")) {
+        double warm = json_number_value(json_object_get(obj, "warmup_frac"));
+        double decay = json_number_value(json_object_get(obj, "decay_frac"));
+        if (warm + decay > 1.0) {
+            snprintf(err, errlen, "train.warmup_frac + train.decay_frac must not exceed 1 (%g + %g)", warm, decay);
+            return -1;
+        }
+    }
     return 0;
+}
+
+int run_config_resolve_section(json_t *obj, const char *section, const char *path, char *err, size_t errlen)
+{
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "%s must be an object", path);
+        return -1;
+    }
+    return resolve_object(obj, section, path, err, errlen);
 }
 
 int run_config_resolve(json_t *cfg, char *err, size_t errlen)
@@ -220,46 +228,7 @@ int run_config_resolve(json_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "a run config must be a JSON object");
         return -1;
     }
-    if (resolve_object(cfg, NULL, "", err, errlen)) return -1;
-
-    /* Cross-field rules the table cannot say. */
-    json_t *model = json_object_get(cfg, "model");
-    json_int_t dim = json_integer_value(json_object_get(model, "dim"));
-    json_int_t heads = json_integer_value(json_object_get(model, "heads"));
-    if (dim % heads != 0) {
-        snprintf(err, errlen, "model.dim (%lld) must be divisible by model.heads (%lld)",
-                 (long long)dim, (long long)heads);
-        return -1;
-    }
-    if ((dim / heads) % 2 != 0) {
-        snprintf(err, errlen, "model.dim / model.heads (%lld) must be even for rotary positions",
-                 (long long)(dim / heads));
-        return -1;
-    }
-    double experts = run_config_number(cfg, "model.experts");
-    double top_k = run_config_number(cfg, "model.top_k");
-    if (top_k > (experts > 1 ? experts : 1)) {
-        if (experts > 0)
-            snprintf(err, errlen, "model.top_k (%g) must not exceed model.experts (%g)", top_k, experts);
-        else
-            snprintf(err, errlen, "model.top_k (%g) needs model.experts >= %g (a dense model routes nothing)",
-                     top_k, top_k);
-        return -1;
-    }
-    json_t *qs = json_object_get(json_object_get(cfg, "data"), "quality_spec");
-    if (json_object_get(qs, "degrade") && json_object_get(qs, "top")) {
-        snprintf(err, errlen, "data.quality_spec takes degrade or top, not both");
-        return -1;
-    }
-    json_t *train = json_object_get(cfg, "train");
-    double warm = json_number_value(json_object_get(train, "warmup_frac"));
-    double decay = json_number_value(json_object_get(train, "decay_frac"));
-    if (warm + decay > 1.0) {
-        snprintf(err, errlen, "train.warmup_frac + train.decay_frac must not exceed 1 (%g + %g)",
-                 warm, decay);
-        return -1;
-    }
-    return 0;
+    return resolve_object(cfg, NULL, "", err, errlen);
 }
 
 /* The field of a dotted path "section.name" (or a top-level name). */
@@ -318,6 +287,57 @@ void run_config_fill_absent(json_t *cfg)
         if (!json_is_object(sec) || json_object_get(sec, f->name)) continue;
         json_object_set_new(sec, f->name, f->type == F_INT ? json_integer((json_int_t)d) : json_real(d));
     }
+}
+
+/* ---- the typed view --------------------------------------------------------- */
+
+/* The section field named `section` (model, data, quality_spec, ...). */
+static const field *section_field(const char *section)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (fields[i].type == F_OBJ && !strcmp(fields[i].name, section)) return &fields[i];
+    return NULL;
+}
+
+/* The object of `section` in cfg (NULL when absent), and its dotted path. */
+static const json_t *section_in(const json_t *cfg, const char *section, char *path, size_t n)
+{
+    if (!section) {
+        path[0] = 0;
+        return cfg;
+    }
+    const field *s = section_field(section);
+    char parent[128];
+    const json_t *up = s ? section_in(cfg, s->section, parent, sizeof parent) : NULL;
+    path_of(path, n, s ? parent : "", section);
+    return json_object_get(up, section);
+}
+
+int run_config_read(const json_t *cfg, run_cfg *rc, char *err, size_t errlen)
+{
+    memset(rc, 0, sizeof *rc);
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const field *f = &fields[i];
+        char sp[128], p[160];
+        const json_t *obj = section_in(cfg, f->section, sp, sizeof sp);
+        json_t *v = json_object_get(obj, f->name);
+        path_of(p, sizeof p, sp, f->name);
+        if (v && check_field(f, v, p, err, errlen)) return -1;
+        char *m = (char *)rc + f->offset;
+        double d = 0;
+        switch (f->type) {
+        case F_INT:
+        case F_REAL:
+            if (v) d = json_number_value(v);
+            else if (!stands_for(f, &d)) d = f->def_num >= 0 ? f->def_num : 0;
+            if (f->type == F_INT) *(long long *)m = (long long)d;
+            else *(double *)m = d;
+            break;
+        case F_STR: *(const char **)m = v ? json_string_value(v) : f->def_str ? f->def_str : ""; break;
+        case F_OBJ: break; /* a section: its fields are entries of their own */
+        }
+    }
+    return 0;
 }
 
 /* Integral reals become integers so that 12, 12.0 and 1.2e1 hash alike. */

@@ -9,6 +9,7 @@
 #include "orchestrator/run/train_source.h"
 
 #include "data/data.h"
+#include "orchestrator/run/run_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,55 +100,23 @@ const char *train_source_cache_dir(const char *opt)
 
 /* ---- reading the config ---- */
 
-static const char *str_or(const json_t *o, const char *k, const char *def)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : def;
-}
-
-static double num_or(const json_t *o, const char *k, double def)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : def;
-}
-
 int train_source_read_config(const json_t *cfg, train_source_config *c, char *err, size_t errlen)
 {
+    run_cfg rc;
+    if (run_config_read(cfg, &rc, err, errlen)) return -1;
     memset(c, 0, sizeof *c);
-    const json_t *data = json_object_get(cfg, "data");
-    const json_t *train = json_object_get(cfg, "train");
-    const json_t *qs = json_object_get(data, "quality_spec");
-    const json_t *cl = json_object_get(data, "cloze");
-    c->set.corpus.source = str_or(data, "corpus", "fortunes");
-    c->set.corpus.separator = str_or(data, "separator", "");
-    c->set.corpus.text_field = str_or(data, "text_field", "text");
-    double vocab = num_or(data, "vocab", 512), val = num_or(data, "val_tokens", 50000);
-    double U = num_or(data, "unique_tokens", 50000), os = num_or(data, "order_seed", 0);
-    double seq = num_or(train, "seq_len", 128), seed = num_or(cfg, "seed", 0);
-    if (vocab < DATA_TOK_MIN_VOCAB || vocab > (1 << 24)) {
-        snprintf(err, errlen, "data.vocab must be from %d to %d, not %g", DATA_TOK_MIN_VOCAB,
-                 1 << 24, vocab);
-        return -1;
-    }
-    if (val < 1 || U < 1 || os < 0 || seq < 2 || seed < 0) {
-        snprintf(err, errlen, "data.val_tokens, data.unique_tokens and train.seq_len must be "
-                 "positive, data.order_seed and seed non-negative");
-        return -1;
-    }
-    c->set.vocab = (int)vocab;
-    c->set.val_tokens = (uint64_t)val;
-    c->unique_tokens = (uint64_t)U;
-    c->order_seed = (uint64_t)os;
-    c->seq_len = (int)seq;
-    c->seed = (uint64_t)seed;
-    c->quality.degrade = num_or(qs, "degrade", 0);
-    c->quality.top = num_or(qs, "top", 1);
-    if (c->quality.degrade < 0) c->quality.degrade = 0; /* -1 = absent in some writers */
-    if (c->quality.top <= 0) c->quality.top = 1;
-    c->cloze_items = (size_t)num_or(cl, "items", 0);
-    c->cloze_context = (int)num_or(cl, "context", 32);
-    c->cloze_candidates = (int)num_or(cl, "candidates", 4);
-    c->cloze_length = (int)num_or(cl, "length", 8);
+    c->set.corpus = (data_corpus_spec){rc.data.corpus, rc.data.separator, rc.data.text_field};
+    c->set.vocab = (int)rc.data.vocab;
+    c->set.val_tokens = (uint64_t)rc.data.val_tokens;
+    c->unique_tokens = (uint64_t)rc.data.unique_tokens;
+    c->order_seed = (uint64_t)rc.data.order_seed;
+    c->seq_len = (int)rc.train.seq_len;
+    c->seed = (uint64_t)rc.seed;
+    c->quality = (data_quality){rc.data.quality_spec.degrade, rc.data.quality_spec.top};
+    c->cloze_items = (size_t)rc.data.cloze.items;
+    c->cloze_context = (int)rc.data.cloze.context;
+    c->cloze_candidates = (int)rc.data.cloze.candidates;
+    c->cloze_length = (int)rc.data.cloze.length;
     return 0;
 }
 

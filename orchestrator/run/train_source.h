@@ -2,7 +2,7 @@
  * train_source.h — the glue between the data module and the trainer: what
  * `xover train` asks of a run's data. Implemented in train_source.c on top of
  * data/ (corpus -> tokenizer -> budget -> epoch iterator, validation set,
- * cloze items); used by cmd_train.c to feed models/. Neither models/ nor
+ * cloze items); used by train_loop.c to feed models/. Neither models/ nor
  * data/ includes this header: it is where the two meet.
  *
  * Tokens are int32 ids in [0, vocab). EOS is a real token of the vocabulary;
@@ -71,8 +71,10 @@ int32_t *train_source_encode(const train_source *s, const char *text, size_t *n)
  * in the current directory. train_source_open(cfg, NULL, ...) uses this. */
 const char *train_source_cache_dir(const char *opt);
 
-/* The data-related fields of a run config, read with the documented
- * defaults (docs/run-config.md). Strings point into cfg. */
+/* The data-related fields of a run config (or of a partial one: a data
+ * section alone), in the data module's terms: run_config_read, so with the
+ * defaults and checks of run_config.h's field lists. Strings point into cfg
+ * or are static. 0, or -1 with a message naming the field. */
 typedef struct {
     data_set_spec set;
     data_quality quality;

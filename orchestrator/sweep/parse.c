@@ -11,6 +11,7 @@
 
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/run_config.h"
+#include "orchestrator/util/util.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -585,28 +586,10 @@ void sp_free_names(sp_ctx *c)
 
 sweep *sweep_load(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t n;
+    char *buf = xo_read_file(path, &n);
+    if (!buf) {
         snprintf(err, errlen, "cannot open sweep '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        snprintf(err, errlen, "cannot read sweep '%s'", path);
         return NULL;
     }
     sweep *s = sweep_parse(path, buf, n, err, errlen);

@@ -1,5 +1,5 @@
 /*
- * textbuf.c — a growing text buffer (see textbuf.h).
+ * textbuf.c — a growing text buffer (see util.h).
  */
 #include "orchestrator/util/util.h"
 

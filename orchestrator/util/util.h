@@ -3,6 +3,8 @@
  *   files    writing files so that a crash or a full disk never leaves a
  *            half-written one behind (every file xover writes for people or
  *            for other processes goes through here), and reading whole files;
+ *   lock     lock files that name their holder and die with it;
+ *   clock    the time of day, and durations for people;
  *   textbuf  a growing text buffer for SVG and HTML;
  *   version  the version and build id recorded with every run.
  * Nothing here knows of runs, sweeps or the database.
@@ -24,6 +26,26 @@ int xo_write_atomic(const char *path, const void *data, size_t len);
 char *xo_read_file(const char *path, size_t *len);
 /* The same for the rest of an open stream (stdin for `xover sql -`). */
 char *xo_read_stream(FILE *f, size_t *len);
+
+/* ---- lock (util/lock.c) ---- */
+
+/* Take an exclusive lock on the file at path (created if missing) without
+ * waiting. The kernel drops it when the holder's last descriptor of the file
+ * closes, however the holder ended, so no stale lock is left to clean; the
+ * file holds a line naming the holder ("pid P on host H since T") for
+ * messages. Returns the descriptor to keep (close-on-exec), -2 when another
+ * process holds the lock (holder gets its line), or -1 with err. */
+int xo_lock_file(const char *path, char *holder, size_t hn, char *err, size_t errlen);
+/* Release a lock taken by xo_lock_file (fd < 0: nothing to do). */
+void xo_unlock(int fd);
+
+/* ---- clock (util/clock.c) ---- */
+
+/* Unix time in seconds. */
+double xo_now(void);
+/* Seconds for people: "45s", "12m", "3.5h", "2.1d"; "?" when not finite or
+ * negative (an ETA before any progress). */
+void xo_duration(double s, char *buf, size_t n);
 
 /* ---- textbuf: a growing text buffer (util/textbuf.c) ---- */
 

@@ -1,0 +1,272 @@
+/*
+ * rundir.c — the files of a run directory (the list is in run.h): their
+ * names, the status file, the metrics lines, checkpoint rotation, the log,
+ * the run lock, and the chores around them (mkdir -p, atomic writes, tails
+ * for failure reports, removal).
+ */
+#include "orchestrator/run/run.h"
+#include "orchestrator/util/util.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const names[RUN_NFILES] = {
+    [RUN_CONFIG] = "config.json",
+    [RUN_MODEL] = "model.json",
+    [RUN_METRICS] = "metrics.jsonl",
+    [RUN_CHECKPOINT] = "checkpoint",
+    [RUN_CHECKPOINT_PREV] = "checkpoint.prev",
+    [RUN_CHECKPOINT_BAD] = "checkpoint.bad",
+    [RUN_CHECKPOINT_PREV_BAD] = "checkpoint.prev.bad",
+    [RUN_LOG] = "log",
+    [RUN_STATUS] = "status",
+    [RUN_LOCK] = "lock",
+    [RUN_STDOUT] = "stdout",
+    [RUN_WORKER] = "worker.json",
+    [RUN_ATTEMPT] = "attempt.json",
+};
+
+const char *rundir_name(run_file f) { return f >= 0 && f < RUN_NFILES ? names[f] : ""; }
+
+run_path rundir_path(const char *dir, run_file f)
+{
+    run_path p;
+    if (snprintf(p.s, sizeof p.s, "%s/%s", dir, rundir_name(f)) >= (int)sizeof p.s) p.s[0] = 0;
+    return p;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+int rundir_set_status(const char *dir, const char *word, const char *reason)
+{
+    int has_reason = reason && *reason;
+    size_t n = strlen(word) + (has_reason ? strlen(reason) + 1 : 0) + 2;
+    char *text = malloc(n);
+    if (!text) return -1;
+    snprintf(text, n, "%s\n%s%s", word, has_reason ? reason : "", has_reason ? "\n" : "");
+    int rc = xo_write_atomic(rundir_path(dir, RUN_STATUS).s, text, strlen(text));
+    int e = errno;
+    free(text);
+    errno = e;
+    return rc;
+}
+
+int rundir_status(const char *dir, char *word, size_t wlen, char *reason, size_t rlen)
+{
+    word[0] = 0;
+    if (reason) reason[0] = 0;
+    char *text = xo_read_file(rundir_path(dir, RUN_STATUS).s, NULL);
+    if (!text) return -1;
+    size_t l = strcspn(text, "\n");
+    snprintf(word, wlen, "%.*s", (int)l, text);
+    if (reason && text[l] == '\n') {
+        const char *r = text + l + 1;
+        snprintf(reason, rlen, "%.*s", (int)strcspn(r, "\n"), r);
+    }
+    free(text);
+    return 0;
+}
+
+/* ---- metrics.jsonl ------------------------------------------------------------ */
+
+void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t n)
+{
+    fprintf(f, "{\"step\":%llu,\"tokens\":%.0f,\"epoch\":%.9g,\"flops\":%.9g", (unsigned long long)p->step,
+            p->tokens, p->epoch, p->flops);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, v[i].whole ? ",\"%s\":%.0f" : ",\"%s\":%.9g", v[i].name, v[i].value);
+    fputs("}\n", f);
+}
+
+int rundir_cut_metrics(const char *dir, long long max_step)
+{
+    run_path path = rundir_path(dir, RUN_METRICS);
+    FILE *f = fopen(path.s, "r");
+    if (!f) return errno == ENOENT ? 0 : -1;
+    char *out = NULL, *line = NULL;
+    size_t outlen = 0, cap = 0;
+    FILE *mem = open_memstream(&out, &outlen);
+    ssize_t n;
+    while (mem && (n = getline(&line, &cap, f)) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *s = o ? json_object_get(o, "step") : NULL;
+        if (json_is_integer(s) && json_integer_value(s) <= max_step && line[n - 1] == '\n') fputs(line, mem);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (!mem) return -1;
+    fclose(mem);
+    int rc = xo_write_atomic(path.s, out ? out : "", out ? outlen : 0);
+    free(out);
+    return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------- */
+
+int rundir_save_checkpoint(const char *dir, const model *m, const model_ckpt_state *st, const char *text,
+                           char *err, size_t errlen)
+{
+    run_path ck = rundir_path(dir, RUN_CHECKPOINT), prev = rundir_path(dir, RUN_CHECKPOINT_PREV);
+    /* A crash between the two renames leaves only checkpoint.prev, which
+     * rundir_load_checkpoint takes. */
+    if (rename(ck.s, prev.s) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot keep the previous checkpoint as %s: %s", prev.s, strerror(errno));
+        return -1;
+    }
+    return model_save_text(m, ck.s, st, text, err, errlen);
+}
+
+int rundir_load_checkpoint(const char *dir, model *m, model_ckpt_state *st, char text[MODEL_CKPT_TEXT], char *lost,
+                           size_t lostlen)
+{
+    static const run_file cands[2][2] = {{RUN_CHECKPOINT, RUN_CHECKPOINT_BAD},
+                                         {RUN_CHECKPOINT_PREV, RUN_CHECKPOINT_PREV_BAD}};
+    lost[0] = 0;
+    for (int i = 0; i < 2; i++) {
+        run_path p = rundir_path(dir, cands[i][0]), bad = rundir_path(dir, cands[i][1]);
+        if (access(p.s, F_OK) != 0) continue;
+        char err[1024];
+        /* model_load changes nothing in m when it fails: falling back is safe */
+        if (model_load_text(m, p.s, st, text, MODEL_CKPT_TEXT, err, sizeof err) == 0) return 0;
+        rename(p.s, bad.s);
+        size_t at = strlen(lost);
+        if (snprintf(lost + at, lostlen - at, "%s%s (kept as %s)", at ? "; " : "", err, bad.s) < 0) lost[at] = 0;
+    }
+    return 1;
+}
+
+/* ---- the log ------------------------------------------------------------------- */
+
+FILE *rundir_open_log(const char *dir) { return fopen(rundir_path(dir, RUN_LOG).s, "a"); }
+
+void rundir_log(FILE *log, const char *fmt, ...)
+{
+    if (!log) return;
+    time_t t = time(NULL);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));
+    fprintf(log, "%s ", ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(log, fmt, ap);
+    va_end(ap);
+    fputc('\n', log);
+    fflush(log);
+}
+
+/* ---- the run lock ---------------------------------------------------------------- */
+
+int rundir_lock(const char *dir, char *err, size_t errlen)
+{
+    char holder[512];
+    int fd = xo_lock_file(rundir_path(dir, RUN_LOCK).s, holder, sizeof holder, err, errlen);
+    if (fd == -2) snprintf(err, errlen, "its directory %s is in use by xover %s", dir, holder);
+    return fd;
+}
+
+void rundir_remove_if_empty(const char *dir)
+{
+    unlink(rundir_path(dir, RUN_LOCK).s); /* a lock file is made again by whoever locks next */
+    rmdir(dir);
+}
+
+int rundir_is_run_of(const char *dir, const char *key)
+{
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    return strlen(key) == 64 && !strcmp(base, key);
+}
+
+/* ---- file chores ------------------------------------------------------------------ */
+
+int rundir_mkdirs(const char *path, char *err, size_t errlen)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        snprintf(err, errlen, "path too long: %s", path);
+        return -1;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (!c) break;
+    }
+    return 0;
+}
+
+int rundir_write(const char *path, const char *text, size_t len, char *err, size_t errlen)
+{
+    if (xo_write_atomic(path, text, len) == 0) return 0;
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return -1;
+}
+
+static char *read_tail_bytes(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long end = ftell(f);
+    long start = end > (long)max ? end - (long)max : 0;
+    fseek(f, start, SEEK_SET);
+    char *buf = malloc((size_t)(end - start) + 1);
+    size_t n = buf ? fread(buf, 1, (size_t)(end - start), f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+char *rundir_tail(const char *path, int lines)
+{
+    size_t n;
+    char *buf = read_tail_bytes(path, 4096, &n);
+    if (!buf) return NULL;
+    while (n && buf[n - 1] == '\n') buf[--n] = 0;
+    if (!n) {
+        free(buf);
+        return NULL;
+    }
+    size_t i = n;
+    int seen = 0;
+    while (i > 0) {
+        if (buf[i - 1] == '\n' && ++seen == lines) break;
+        i--;
+    }
+    char *out = strdup(buf + i);
+    free(buf);
+    return out;
+}
+
+char *rundir_last_line(const char *path)
+{
+    char *t = rundir_tail(path, 1);
+    if (t && strlen(t) > 300) t[300] = 0;
+    return t;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+int rundir_remove(const char *path) { return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
