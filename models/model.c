@@ -1,8 +1,9 @@
 /*
- * model.c — the transformer as a whole: config checks, sizes, the four
- * allocations (parameters, gradients, AdamW moments, activations) carved into
- * named tensors, the forward and backward passes over the layers, AdamW and
- * the learning-rate schedules, and the two objectives' training batches.
+ * model.c — the transformer as a whole: config checks, sizes, the
+ * allocations (parameters, gradients, AdamW moments, activations, and the
+ * shards' partial gradients and scratch) carved into named tensors, the
+ * model's threads, AdamW and the learning-rate schedules, and the two
+ * objectives' training batches. The passes themselves are in pass.c.
  */
 #include "models/internal.h"
 
@@ -255,23 +256,29 @@ void shards_free(model *m)
     m->max_shards = 0;
 }
 
+/* On failure the model keeps the shards it had. */
 int shards_alloc(model *m)
 {
     const model_config *c = &m->cfg;
-    shards_free(m);
-    m->n_seg = segments(c, m->seg, &m->n_part);
+    model_segment seg[2];
+    size_t n_part;
+    int n_seg = segments(c, seg, &n_part);
     int S = shard_count(m, c->batch, c->seq_len);
     size_t per = shard_floats(c);
-    m->shards = calloc((size_t)S, sizeof *m->shards);
-    m->shard_mem = alloc_floats(per * S);
-    if (!m->shards || !m->shard_mem) return shards_free(m), -1;
+    model_shard *shards = calloc((size_t)S, sizeof *shards);
+    float *mem = alloc_floats(per * S);
+    if (!shards || !mem) return free(shards), free(mem), -1;
+    shards_free(m);
+    m->shards = shards, m->shard_mem = mem, m->max_shards = S;
+    m->n_seg = n_seg, m->n_part = n_part;
+    memcpy(m->seg, seg, sizeof seg);
     /* Zeros once: the partials' padding is never written, and is summed. */
-    memset(m->shard_mem, 0, sizeof(float) * per * S);
+    memset(mem, 0, sizeof(float) * per * S);
     for (int s = 0; s < S; s++) {
-        model_shard *sh = &m->shards[s];
-        float *part = m->shard_mem + per * s;
+        model_shard *sh = &shards[s];
+        float *part = mem + per * s;
         sh->part = part;
-        sh->head = part + pad(m->n_part);
+        sh->head = part + pad(n_part);
         sh->dp = sh->head + pad(layer_head_scratch(c->dim, c->vocab));
         const model_tensors *g = &m->g;
         sh->g = (model_tensors){.whead = remap(m, part, g->whead), .lnf = remap(m, part, g->lnf),
@@ -280,7 +287,6 @@ int shards_alloc(model *m)
                                 .w13 = c->experts ? NULL : remap(m, part, g->w13),
                                 .w2 = c->experts ? NULL : remap(m, part, g->w2)};
     }
-    m->max_shards = S;
     return 0;
 }
 
@@ -388,8 +394,12 @@ int model_threads(const model *m) { return pool_size(m->pool); }
 int model_set_shard_rows(model *m, int rows, char *err, size_t errlen)
 {
     if (rows < 1) return snprintf(err, errlen, "shard rows must be >= 1, not %d", rows), -1;
+    int old = m->shard_rows;
     m->shard_rows = rows;
-    if (shards_alloc(m)) return snprintf(err, errlen, "out of memory for the shards"), -1;
+    if (shards_alloc(m)) {
+        m->shard_rows = old;
+        return snprintf(err, errlen, "out of memory for the shards"), -1;
+    }
     return 0;
 }
 

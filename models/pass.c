@@ -387,6 +387,7 @@ static double run(pass *p)
     model *m = p->m;
     const model_config *c = &m->cfg;
     p->S = shard_count(m, p->B, p->T);
+    if (p->S > m->max_shards) p->S = m->max_shards; /* B or T above the config's: never */
     p->aux = p->dropped = 0;
     p->cap = 0;
     if (c->experts && p->train && c->capacity_factor > 0) {
