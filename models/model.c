@@ -531,7 +531,15 @@ float model_lr(model_schedule s, uint64_t step, uint64_t total, float lr, double
                double decay_frac, double min_frac)
 {
     if (total == 0) return lr;
-    double warm = floor(warmup_frac * total), x = (double)step;
+    return model_lr_steps(s, step, total, lr, (uint64_t)floor(warmup_frac * total), (uint64_t)floor(decay_frac * total),
+                          min_frac);
+}
+
+float model_lr_steps(model_schedule s, uint64_t step, uint64_t total, float lr, uint64_t warmup_steps,
+                     uint64_t decay_steps, double min_frac)
+{
+    if (total == 0) return lr;
+    double warm = (double)warmup_steps, x = (double)step;
     if (x < warm) return (float)(lr * (x + 1) / warm);
     double lo = min_frac * lr;
     if (s == MODEL_SCHED_COSINE) {
@@ -539,7 +547,7 @@ float model_lr(model_schedule s, uint64_t step, uint64_t total, float lr, double
         if (f > 1) f = 1;
         return (float)(lo + (lr - lo) * 0.5 * (1 + cos(M_PI * f)));
     }
-    double dec = floor(decay_frac * total), start = total - dec;
+    double dec = (double)decay_steps, start = total - dec;
     if (dec <= 0 || x < start) return lr;
     double f = (x - start + 1) / dec; /* reaches lo at the last step */
     if (f > 1) f = 1;

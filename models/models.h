@@ -203,6 +203,11 @@ int model_train_step(model *m, const int32_t *tokens, const model_optim *o, floa
 typedef enum { MODEL_SCHED_WSD = 0, MODEL_SCHED_COSINE = 1 } model_schedule;
 float model_lr(model_schedule s, uint64_t step, uint64_t total, float lr,
                double warmup_frac, double decay_frac, double min_frac);
+/* The same with the warmup and the decay in steps (model_lr takes
+ * floor(frac * total) of each): a warmup of a fixed length whatever the
+ * total, and a constant rate to the end with decay_steps 0. */
+float model_lr_steps(model_schedule s, uint64_t step, uint64_t total, float lr, uint64_t warmup_steps,
+                     uint64_t decay_steps, double min_frac);
 
 /* ---- evaluation ------------------------------------------------------------ */
 

@@ -11,7 +11,9 @@
  *   - an array cancelled part way: a new `xover run` finishes the rest,
  *     resuming the interrupted run, repeating no finished one;
  *   - an external trainer: a failing task's reason, and a task requeued
- *     while it runs resumes from its checkpoint.
+ *     while it runs resumes from its checkpoint;
+ *   - a trunk with two annealed branches: the branches' tasks wait for
+ *     their fork checkpoints, and the results equal the local backend's.
  */
 #include "tests/harness.h"
 #include "tests/helpers.h"
@@ -278,6 +280,47 @@ static void cancel_then_finish(void)
 
     /* and every metric equals an uninterrupted local run's */
     CHECK(same_as_local(sweep));
+}
+
+/* ---- annealed branches ------------------------------------------------------- */
+
+static void trunk_with_branches(void)
+{
+    paths();
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "anneal.yaml");
+    harness_write(sweep, "sweep: anneal\n"
+                         "data: {corpus: synthetic, vocab: 300, val_tokens: 2k, unique_tokens: 4k}\n"
+                         "models: {t: {layers: 1, dim: 16, heads: 2}}\n"
+                         "train: {seq_len: 32, batch: 4, lr: 5e-3, anneal_at: [3, 6], decay_frac: 0.25, "
+                         "warmup_epochs: 0.5, eval_every: 1 epoch, eval_draws: 2}\n"
+                         "grid: {objective: [mdm]}\n");
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--time", "10", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "submitted 3 runs as Slurm job array");
+    CHECK_CONTAINS(r.err, "sweep anneal: 3 done, 0 failed, 0 interrupted");
+    harness_proc_free(&r);
+    /* one array: the trunk first, its branches after it, each done once,
+     * beside the trunk, with the fork step it started from */
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE role = 'trunk' AND job_id GLOB '*_0'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs b JOIN runs t ON t.id = b.parent_id WHERE "
+                                "b.role = 'branch' AND b.status = 'done' AND b.attempts = 1 AND b.fork_step > 0 AND "
+                                "b.run_dir = rtrim(t.run_dir, '0123456789abcdef') || b.key"), 2);
+    /* a branch's task waited on its node for the fork (or found it there) */
+    const char *ls[] = {"/bin/sh", "-c", "cat \"$0\"/anneal/*/log | grep -c 'forking from '", g_runs, NULL};
+    harness_proc c = harness_run(ls, NULL);
+    CHECK_STR(c.out, "2\n");
+    harness_proc_free(&c);
+    /* the same numbers as the local backend */
+    CHECK(same_as_local(sweep));
+}
+
+TEST(slurm_trunk_with_two_branches_matches_local_backend)
+{
+    WITH_SLURM(trunk_with_branches);
 }
 
 TEST(slurm_cancel_part_way_then_run_finishes_the_rest)

@@ -41,6 +41,19 @@ static void count(totals *t, const char *status, const exec_estimate *e)
     t->flops += e->flops;
 }
 
+static const char *role_name(int role)
+{
+    return role == SWEEP_TRUNK ? "trunk" : role == SWEEP_BRANCH ? "branch" : "run";
+}
+
+/* "0-256" (a trunk), "256-320" (a branch): the epochs a run trains. */
+static void span_text(const sweep_plan *p, size_t i, char *buf, size_t n)
+{
+    double from, to;
+    sweep_plan_span(p, i, &from, &to);
+    snprintf(buf, n, "%.4g-%.4g", from, to);
+}
+
 static int print_table(const sweep_plan *p, const exec_statuses *st, totals *t)
 {
     const sweep *s = sweep_plan_sweep(p);
@@ -63,10 +76,14 @@ static int print_table(const sweep_plan *p, const exec_statuses *st, totals *t)
             if (show[a] && l > width[a]) width[a] = l;
         }
     int nw = snprintf(NULL, 0, "%zu", n);
+    /* Annealed branches: which run is a trunk, which a branch, and the
+     * stretch of epochs each trains. */
+    int roles = n > 0 && sweep_plan_role(p, 0) != SWEEP_RUN;
     printf("%*s  %-12s", nw, "#", "key");
     for (size_t a = 0; a < na; a++)
         if (show[a]) printf("  %-*s", width[a], sweep_axis_name(s, a));
     for (size_t d = 0; d < nd; d++) printf("  %*s", width[na + d], sweep_derived_name(s, d));
+    if (roles) printf("  %-6s  %-12s  %-11s", "role", "trunk", "epochs");
     printf("  %8s  %8s  %s\n", "tokens", "FLOPs", "status");
     for (size_t i = 0; i < n; i++) {
         char key[65], tok[32], fl[32];
@@ -81,6 +98,13 @@ static int print_table(const sweep_plan *p, const exec_statuses *st, totals *t)
         for (size_t a = 0; a < na; a++)
             if (show[a]) printf("  %-*s", width[a], sweep_plan_axis_text(p, i, a));
         for (size_t d = 0; d < nd; d++) printf("  %*.4g", width[na + d], sweep_plan_derived(p, i, d));
+        if (roles) {
+            char of[65] = "", span[64];
+            int role = sweep_plan_role(p, i);
+            if (role == SWEEP_BRANCH) sweep_plan_key(p, sweep_plan_parent(p, i), of);
+            span_text(p, i, span, sizeof span);
+            printf("  %-6s  %-12.12s  %-11s", role_name(role), of, span);
+        }
         printf("  %8s  %8s  %s\n", tok, fl, status);
     }
     free(show);
@@ -107,6 +131,18 @@ static int print_json_runs(const sweep_plan *p, const exec_statuses *st, totals 
             json_object_set_new(der, sweep_derived_name(s, d), json_real(sweep_plan_derived(p, i, d)));
         json_t *run = json_pack("{s:s, s:o, s:o, s:s, s:f, s:f, s:f}", "key", key, "axes", axes, "derived", der,
                                 "status", status, "params", e.params, "tokens", e.tokens, "flops", e.flops);
+        int role = sweep_plan_role(p, i);
+        if (run && role != SWEEP_RUN) {
+            /* the trunk a branch forks from, and the epochs each trains */
+            char of[65];
+            double from, to;
+            sweep_plan_key(p, sweep_plan_parent(p, i), of);
+            sweep_plan_span(p, i, &from, &to);
+            json_object_set_new(run, "role", json_string(role_name(role)));
+            json_object_set_new(run, "trunk", role == SWEEP_BRANCH ? json_string(of) : json_null());
+            json_object_set_new(run, "epochs_from", json_real(from));
+            json_object_set_new(run, "epochs_to", json_real(to));
+        }
         char *text = run ? json_dumps(run, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(run);
         if (!text) return cli_error(XO_FAILED, "out of memory");
@@ -200,6 +236,11 @@ int cmd_plan(int argc, char **argv)
             printf("\nsweep %s: %zu runs (%zu grid combinations, %zu excluded, %zu included, %zu merged as identical)\n",
                    sweep_name(s), t.n, sweep_plan_grid(p), sweep_plan_excluded(p), sweep_plan_included(p),
                    sweep_plan_merged(p));
+            size_t ntrunk = 0;
+            for (size_t i = 0; i < t.n; i++) ntrunk += sweep_plan_role(p, i) == SWEEP_TRUNK;
+            if (ntrunk)
+                printf("annealed: %zu trunk%s and %zu branches, each branch its trunk's state at its fork plus a "
+                       "cooldown (docs/sweep.md)\n", ntrunk, ntrunk == 1 ? "" : "s", t.n - ntrunk);
             printf("status: %zu new, %zu done, %zu failed, %zu pending/running/interrupted\n", t.nnew, t.ndone,
                    t.nfailed, t.nother);
             exec_human(t.tokens, a, sizeof a);
@@ -225,10 +266,12 @@ const cli_command cmd_plan_def = {"plan", cmd_plan, "show the runs a sweep expan
      "Expand the sweep (grid x zip, minus exclude, plus include, with derive and\n"
      "seeds) and list its runs: the axes that vary, derived parameters, the run\n"
      "key's first 12 hex digits, estimated training tokens and FLOPs, and the\n"
-     "status the database has for it (new when it has none). Then the counts and\n"
-     "the estimated time at the training speed measured on finished runs (or an\n"
-     "assumed 60 GFLOP/s per worker when there are none; a run that stops early,\n"
-     "train.early_stop_margin, costs less than estimated). Nothing is written.\n\n"
+     "status the database has for it (new when it has none); with train.anneal_at,\n"
+     "each trunk and its branches, the trunk a branch forks from and the epochs\n"
+     "each trains (docs/sweep.md). Then the counts and the estimated time at the\n"
+     "training speed measured on finished runs (or an assumed 60 GFLOP/s per worker\n"
+     "when there are none; a run that stops early, train.early_stop_margin, costs\n"
+     "less than estimated). Nothing is written.\n\n"
      "  --format F    table (default) or json\n"
      "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
      "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"};

@@ -113,12 +113,18 @@ typedef struct {
     const char *run_dir;   /* NULL leaves an existing value alone */
     long long active_params; /* parameters a token uses (mixture of experts); <= 0 =
                                 unknown, which leaves an existing value alone */
+    const char *role;      /* 'run' (NULL), 'trunk' or 'branch' (schema 5) */
+    long long parent_id;   /* a branch's trunk (runs.id); <= 0 = none */
 } db_run_spec;
 
 /* Insert the run with status 'pending', or, if a run with that key exists,
  * refresh its config and axes (its status, attempts and metrics are kept:
  * a run done in one sweep stays done in the next). *id is the run's id. */
 int db_run_put(db *d, const db_run_spec *spec, long long *id);
+
+/* Record the optimizer step a branch forks from its trunk at (runs.fork_step,
+ * schema 5), once the trainer has worked it out. */
+int db_run_set_fork(db *d, long long run_id, long long fork_step);
 
 /* Record that sweep `sweep_id` includes run `run_id` (idempotent). */
 int db_sweep_link(db *d, long long sweep_id, long long run_id);

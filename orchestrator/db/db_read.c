@@ -114,14 +114,22 @@ int db_done_speed(db *d, double *flops, double *seconds, long long *nruns)
     *nruns = 0;
     /* Wall time of each done run (its last attempt) against the FLOPs its
      * metrics report: a resumed run undercounts its time, which errs on the
-     * side of a shorter estimate only slightly. */
+     * side of a shorter estimate only slightly. An annealed branch's counts
+     * continue its trunk's (schema 5): it trained only the steps after its
+     * fork. */
+#define SPEED_SQL(trained)                                                                          \
+    "SELECT total(f), total(s), count(*) FROM ("                                                    \
+    " SELECT (SELECT " trained " FROM metrics m WHERE m.run_id = r.id) AS f,"                       \
+    "        (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS s"                     \
+    "   FROM runs r WHERE r.status = 'done' AND r.started_at IS NOT NULL"                           \
+    "    AND r.finished_at IS NOT NULL"                                                             \
+    ") WHERE f > 0 AND s > 0"
     sqlite3_stmt *st = prepare(d,
-        "SELECT total(f), total(s), count(*) FROM ("
-        " SELECT (SELECT max(m.flops) FROM metrics m WHERE m.run_id = r.id) AS f,"
-        "        (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS s"
-        "   FROM runs r WHERE r.status = 'done' AND r.started_at IS NOT NULL"
-        "    AND r.finished_at IS NOT NULL"
-        ") WHERE f > 0 AND s > 0", "measuring the training speed");
+                               d->version >= 5 ? SPEED_SQL("max(m.flops) * (1.0 - coalesce(r.fork_step, 0) * 1.0 / "
+                                                           "max(m.step))")
+                                               : SPEED_SQL("max(m.flops)"),
+                               "measuring the training speed");
+#undef SPEED_SQL
     if (!st) return DB_EIO;
     int rc = sqlite3_step(st), out = DB_OK;
     if (rc == SQLITE_ROW) {
@@ -187,11 +195,15 @@ int db_export(db *d, const char *where, long long *count, const db_sink *sink)
 /* ---- rm ----------------------------------------------------------------- */
 
 /* THE set `xover rm` deletes, in every statement below: the runs of sweep
- * ?1 that no other sweep lists, or (?1 <= 0) the run with key ?2. */
-#define RM_RUNS                                                                            \
-    "(SELECT id FROM runs WHERE CASE WHEN ?1 > 0 THEN "                                    \
+ * ?1 that no other sweep lists, or (?1 <= 0) the run with key ?2; and the
+ * annealed branches of the trunks among them (runs.parent_id, schema 5),
+ * which cannot outlive the trunk they fork from. */
+#define RM_CHOSEN                                                                          \
+    "CASE WHEN ?1 > 0 THEN "                                                               \
     "id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = ?1) "                           \
-    "AND id NOT IN (SELECT run_id FROM sweep_runs WHERE sweep_id <> ?1) ELSE key = ?2 END)"
+    "AND id NOT IN (SELECT run_id FROM sweep_runs WHERE sweep_id <> ?1) ELSE key = ?2 END"
+#define RM_RUNS                                                                            \
+    "(SELECT id FROM runs WHERE " RM_CHOSEN " OR parent_id IN (SELECT id FROM runs WHERE " RM_CHOSEN "))"
 
 static sqlite3_stmt *rm_stmt(db *d, const char *sql, long long sweep_id, const char *key)
 {

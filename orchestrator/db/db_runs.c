@@ -94,11 +94,14 @@ int db_run_put(db *d, const db_run_spec *r, long long *id)
     "unique_tokens = excluded.unique_tokens, quality = excluded.quality, "                         \
     "epochs = excluded.epochs, seed = excluded.seed, "                                             \
     "run_dir = coalesce(excluded.run_dir, runs.run_dir), " upd "updated_at = " NOW " RETURNING id"
+#define ACTIVE_UPD "active_params = coalesce(excluded.active_params, runs.active_params), "
+    /* Migration 5: a trunk, or a branch with its trunk's id. */
     sqlite3_stmt *st = db_stmt(d, ST_RUN_PUT,
-        d->version >= 3
-            ? RUN_PUT(", active_params", ", ?11",
-                      "active_params = coalesce(excluded.active_params, runs.active_params), ")
-            : RUN_PUT("", "", ""));
+        d->version >= 5   ? RUN_PUT(", active_params, role, parent_id", ", ?11, ?12, ?13",
+                                    ACTIVE_UPD "role = excluded.role, parent_id = excluded.parent_id, ")
+        : d->version >= 3 ? RUN_PUT(", active_params", ", ?11", ACTIVE_UPD)
+                          : RUN_PUT("", "", ""));
+#undef ACTIVE_UPD
 #undef RUN_PUT
     if (!st) return DB_EIO;
     db_bind_text(st, 1, r->key);
@@ -112,6 +115,10 @@ int db_run_put(db *d, const db_run_spec *r, long long *id)
     db_bind_int(st, 9, r->seed);
     db_bind_text(st, 10, r->run_dir);
     if (d->version >= 3) db_bind_int(st, 11, r->active_params > 0 ? r->active_params : -1);
+    if (d->version >= 5) {
+        db_bind_text(st, 12, r->role ? r->role : "run");
+        db_bind_int(st, 13, r->parent_id > 0 ? r->parent_id : -1);
+    }
     char what[300];
     snprintf(what, sizeof what, "recording run %.64s", r->key);
     int rc = step_id(d, st, id, what);
@@ -236,6 +243,23 @@ int db_run_finished(db *d, long long run_id, const char *status, const char *err
     db_bind_real(st, 4, now > 0 ? now : NAN);
     sqlite3_bind_int64(st, 5, run_id);
     return check_changed(d, run_id, db_step_done(d, st, "marking a run finished"));
+}
+
+int db_run_set_fork(db *d, long long run_id, long long fork_step)
+{
+    if (need_write(d)) return DB_EDENIED;
+    if (d->version < 5) return db_fail(d, DB_EINPUT, "the database predates annealed branches (schema 5)");
+    if (fork_step < 0) return db_fail(d, DB_EINPUT, "a fork step cannot be negative (%lld)", fork_step);
+    /* Not cached: once per branch, and db_impl.h's statement list stays as it is. */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->h, "UPDATE runs SET fork_step = ?1, updated_at = " NOW
+                                " WHERE id = ?2 AND fork_step IS NOT ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "recording a fork step");
+    sqlite3_bind_int64(st, 1, fork_step);
+    sqlite3_bind_int64(st, 2, run_id);
+    rc = db_step_done(d, st, "recording a fork step");
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* ---- reading runs ---------------------------------------------------- */

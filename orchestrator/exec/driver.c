@@ -19,10 +19,17 @@
  * EXEC_SIGNAL_RETRIES times). Locks (guard.c, run/run.h rundir_lock) keep a
  * second driver off the sweep and any other process off a run whose worker
  * still lives; workers die with their driver (docs/reliability.md).
+ *
+ * Annealed branches (docs/sweep.md) make the runs a dependency graph: a
+ * branch waits ("blocked") until its trunk has written the checkpoint it
+ * forks from, then runs like any run, on whichever worker is free; a trunk
+ * that waits for a branch's annealed value (its early-stopping rule) does
+ * not hold a worker meanwhile.
  */
 #include "orchestrator/exec/internal.h"
 
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <errno.h>
@@ -56,6 +63,13 @@ typedef struct {
     int waiting;       /* to launch at wait_until: a retry, or a locked directory */
     double wait_until;
     int retries;       /* automatic retries after a worker died by a signal */
+    int role;          /* SWEEP_RUN, SWEEP_TRUNK or SWEEP_BRANCH */
+    long trunk;        /* a branch: its trunk's job, or -1 when the trunk is not run here */
+    char *trunk_dir;   /* a branch whose trunk is not run here: the trunk's directory */
+    int blocked;       /* a branch waiting for its fork */
+    int dir_known;     /* the directory came from the database (a resumed run) */
+    int held;          /* a trunk stopped because it waits for a branch not run here */
+    char held_for[65];
 } job;
 
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
@@ -73,6 +87,8 @@ typedef struct {
     job *jobs;         /* the runs this invocation will run */
     size_t njobs, next;
     size_t running, ndone, nfailed, ninterrupted, nwaiting;
+    size_t nblocked, nstuck;  /* branches waiting for their fork; never to get it here */
+    size_t last_trunk;        /* the job of the last trunk taken, (size_t)-1 */
     int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
     double total_flops, done_flops;
@@ -106,12 +122,20 @@ static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
                                 sweep_plan_axis_text(dr->p, i, a));
     }
+    /* a branch by its budget, so that the family's runs tell apart */
+    int role = sweep_plan_role(dr->p, i);
+    double e = 0;
+    if (role == SWEEP_BRANCH && sweep_plan_number(dr->p, i, "train.epochs", &e) == 0 && len + 1 < n)
+        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
+    else if (role == SWEEP_TRUNK && len + 1 < n)
+        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
 }
 
 static void sweep_line(void *ctx, char *buf, size_t n)
 {
     driver *dr = ctx;
-    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed, dr->njobs - dr->next + dr->nwaiting,
+    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
+                        dr->njobs - dr->next + dr->nwaiting + dr->nblocked,
                         0, dr->done_flops, dr->total_flops};
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
@@ -135,6 +159,12 @@ static void run_rows(void *ctx)
 }
 
 /* ---- launching ---------------------------------------------------------- */
+
+/* The directory of branch j's trunk. */
+static const char *trunk_dir_of(const driver *dr, const job *j)
+{
+    return j->trunk >= 0 ? dr->jobs[j->trunk].dir : j->trunk_dir;
+}
 
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
 
@@ -283,6 +313,10 @@ static void finish(driver *dr, job *j, int ws)
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
+    } else if (j->held && (code == XO_INTERRUPTED || sig)) {
+        status = "interrupted"; /* stopped by check_trunk_wait: a later run resumes it */
+        snprintf(reason, sizeof reason, "its early-stopping rule waits for branch %.12s, which this run does not include",
+                 j->held_for);
     } else if ((sig || code == XO_INTERRUPTED) && !dr->stopping && j->retries < EXEC_SIGNAL_RETRIES) {
         /* Killed from outside: transient, as far as we can tell. The run
          * resumes from its checkpoint at once. */
@@ -304,6 +338,7 @@ static void finish(driver *dr, job *j, int ws)
     if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, xo_now()))
         progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
+    if (j->role == SWEEP_BRANCH) exec_record_fork(dr->d, j->id, j->dir, trunk_dir_of(dr, j));
     /* The status file last: only the driver knows about timeouts and kills. */
     rundir_set_status(j->dir, status, reason);
     xo_unlock(j->lock_fd); /* only now: the run is recorded */
@@ -311,7 +346,7 @@ static void finish(driver *dr, job *j, int ws)
     j->pid = 0;
     j->finished = 1;
     dr->running--;
-    if (!strcmp(status, "interrupted") && !dr->stopping) {
+    if (!strcmp(status, "interrupted") && !dr->stopping && !j->held) {
         j->finished = 0;
         j->waiting = 1;
         j->wait_until = xo_now();
@@ -332,6 +367,48 @@ static void finish(driver *dr, job *j, int ws)
         dr->ninterrupted++;
         progress_event(&dr->pg, "interrupted %.12s %s at step %lld", j->key, who, st->step);
     }
+}
+
+typedef struct {
+    char *status, *run_dir;
+} found;
+
+static int found_fn(void *ctx, const db_run_info *r)
+{
+    found *f = ctx;
+    f->status = r->status ? strdup(r->status) : NULL;
+    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
+    return 0;
+}
+
+/* A trunk waits for a branch's annealed value (its `waiting` file names the
+ * branch). If this driver does not run that branch (--only left it out) and
+ * it is not done, the wait would never end: stop the trunk, which
+ * checkpoints and is resumed by a later `xover run`. (A branch of this
+ * driver that failed ends the wait itself: the trunk reads its status.) */
+static void check_trunk_wait(driver *dr, job *j, double now)
+{
+    char key[80] = "";
+    FILE *f = fopen(rundir_path(j->dir, RUN_WAITING).s, "r");
+    if (!f) return;
+    if (!fgets(key, sizeof key, f)) key[0] = 0;
+    fclose(f);
+    key[strcspn(key, "\n")] = 0;
+    if (strlen(key) != 64) return; /* being written */
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (!strcmp(dr->jobs[k].key, key)) return;
+    found fd = {0};
+    db_run_by_key(dr->d, key, found_fn, &fd);
+    int done = fd.status && !strcmp(fd.status, "done");
+    free(fd.status);
+    free(fd.run_dir);
+    if (done) return;
+    progress_event(&dr->pg, "stopping trunk %.12s: it waits for branch %.12s, which this `xover run` does not run",
+                   j->key, key);
+    j->held = 1;
+    memcpy(j->held_for, key, 65); /* 64 hex digits, checked above */
+    j->term_at = now;
+    signal_job(j, SIGTERM);
 }
 
 /* Ingest what running workers wrote; enforce timeouts and finite losses. */
@@ -359,6 +436,7 @@ static void tend(driver *dr)
             j->term_at = now;
             signal_job(j, SIGTERM);
         }
+        if (j->role == SWEEP_TRUNK && !j->term_at) check_trunk_wait(dr, j, now);
         /* A worker that ignores SIGTERM for 5 s is killed. */
         if (j->term_at && !j->kill_at && now - j->term_at > 5) {
             j->kill_at = now;
@@ -368,18 +446,6 @@ static void tend(driver *dr)
 }
 
 /* ---- setup -------------------------------------------------------------- */
-
-typedef struct {
-    char *status, *run_dir;
-} found;
-
-static int found_fn(void *ctx, const db_run_info *r)
-{
-    found *f = ctx;
-    f->status = r->status ? strdup(r->status) : NULL;
-    f->run_dir = r->run_dir ? strdup(r->run_dir) : NULL;
-    return 0;
-}
 
 /* Claim run j before starting it: take its run lock, then look again at its
  * status, which another driver (of another sweep with this run) may have
@@ -430,11 +496,97 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- annealed branches --------------------------------------------------- */
+
+/* Whether j's trunk may still write its forks: it is to run here (and has
+ * not ended), or another process holds its directory's lock. */
+static int trunk_live(const driver *dr, const job *j)
+{
+    if (j->trunk >= 0) {
+        const job *t = &dr->jobs[j->trunk];
+        return !t->finished;
+    }
+    char err[256];
+    int fd = rundir_lock(j->trunk_dir, err, sizeof err);
+    if (fd == -2) return 1;
+    xo_unlock(fd);
+    return 0;
+}
+
+/* A branch's directory: beside its trunk's (the trunk reads its branches'
+ * results there; docs/sweep.md), unless the database knows where it ran. */
+static void place_branch(job *j, const char *trunk_dir)
+{
+    if (j->dir_known) return;
+    const char *slash = strrchr(trunk_dir, '/');
+    char d[4300];
+    snprintf(d, sizeof d, "%.*s%s%s", slash ? (int)(slash - trunk_dir) : 0, trunk_dir, slash ? "/" : "", j->key);
+    char *nd = strdup(d);
+    if (nd) free(j->dir), j->dir = nd;
+}
+
+/* Record a branch its trunk did not need (the trunk stopped early before
+ * its fork): done, untrained, with the reason. */
+static void skip_branch(driver *dr, job *j, long long fork_step, long long stopped_at)
+{
+    char why[256];
+    snprintf(why, sizeof why, "not trained: its trunk stopped early at step %lld (train.early_stop_margin), before "
+                              "this branch's fork at step %lld", stopped_at, fork_step);
+    if (fork_step >= 0) db_run_set_fork(dr->d, j->id, fork_step);
+    db_run_finished(dr->d, j->id, "done", why, NULL, xo_now());
+    j->finished = 1;
+    dr->ndone++;
+    progress_event(&dr->pg, "skipped %.12s: %s", j->key, why);
+}
+
+/* Look at a blocked branch again: launch it once its fork exists (if a
+ * worker is free), settle it when the fork will never come. */
+static void unblock(driver *dr, job *j, int worker_free)
+{
+    long long fork_step, stopped_at;
+    const char *td = trunk_dir_of(dr, j);
+    int st = anneal_fork_state(td, j->key, trunk_live(dr, j), &fork_step, &stopped_at);
+    if (st == ANNEAL_FORK_WAIT || (st == ANNEAL_FORK_READY && !worker_free)) return;
+    j->blocked = 0;
+    dr->nblocked--;
+    if (st == ANNEAL_FORK_READY) {
+        if (fork_step >= 0) db_run_set_fork(dr->d, j->id, fork_step);
+        place_branch(j, td);
+        launch(dr, j);
+        return;
+    }
+    if (st == ANNEAL_FORK_NOT_NEEDED) {
+        skip_branch(dr, j, fork_step, stopped_at);
+        return;
+    }
+    /* Its trunk ended (failed, interrupted, or not run here) without the
+     * fork: the branch stays pending for the next `xover run`. */
+    j->finished = 1;
+    dr->nstuck++;
+    progress_event(&dr->pg, "not started %.12s: its trunk (%s) ended before writing the fork checkpoint", j->key, td);
+}
+
+/* Workers a trunk waiting for a branch's annealed value does not use (its
+ * `waiting` file): they may run that branch meanwhile. */
+static size_t idle_trunks(const driver *dr)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < dr->njobs && dr->running; k++) {
+        const job *j = &dr->jobs[k];
+        if (j->role != SWEEP_TRUNK || !j->pid) continue;
+        n += access(rundir_path(j->dir, RUN_WAITING).s, F_OK) == 0;
+    }
+    return n;
+}
+
 /* Launch what the free slots allow: first the runs waiting whose time has
- * come (retries, locked directories), then new ones in plan order. */
+ * come (retries, locked directories), then branches whose fork has come,
+ * then new runs in plan order (a branch whose fork is not there yet is put
+ * aside as blocked). */
 static void launch_some(driver *dr, size_t slots)
 {
     double now = xo_now();
+    slots += idle_trunks(dr);
     for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
         job *j = &dr->jobs[k];
         if (!j->waiting || now < j->wait_until) continue;
@@ -442,7 +594,18 @@ static void launch_some(driver *dr, size_t slots)
         dr->nwaiting--;
         launch(dr, j);
     }
-    while (dr->running < slots && dr->next < dr->njobs) launch(dr, &dr->jobs[dr->next++]);
+    for (size_t k = 0; k < dr->next && dr->nblocked; k++)
+        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], dr->running < slots);
+    while (dr->running < slots && dr->next < dr->njobs) {
+        job *j = &dr->jobs[dr->next++];
+        if (j->role == SWEEP_BRANCH) {
+            j->blocked = 1;
+            dr->nblocked++;
+            unblock(dr, j, 1);
+            continue;
+        }
+        launch(dr, j);
+    }
 }
 
 /* A run to do becomes a job: resumed in the directory the database knows
@@ -456,16 +619,40 @@ static int take_job(void *ctx, const exec_reg_run *r)
     j->lock_fd = -1;
     memcpy(j->key, r->key, 65);
     j->status = strdup(r->status);
+    const char *runs = dr->o->runs_dir ? dr->o->runs_dir : "runs", *sw = sweep_name(sweep_plan_sweep(dr->p));
     if (r->run_dir && rundir_is_run_of(r->run_dir, r->key)) {
         j->dir = strdup(r->run_dir);
-    } else if (asprintf(&j->dir, "%s/%s/%s", dr->o->runs_dir ? dr->o->runs_dir : "runs",
-                        sweep_name(sweep_plan_sweep(dr->p)), r->key) < 0) {
+        j->dir_known = 1;
+    } else if (asprintf(&j->dir, "%s/%s/%s", runs, sw, r->key) < 0) {
         j->dir = NULL;
     }
     if (!j->status || !j->dir) {
         free(j->status);
         free(j->dir);
         return -1;
+    }
+    j->role = sweep_plan_role(dr->p, r->i);
+    j->trunk = -1;
+    if (j->role == SWEEP_TRUNK) dr->last_trunk = dr->njobs;
+    if (j->role == SWEEP_BRANCH) {
+        /* Its trunk: a job of this driver (the plan lists it just before
+         * its branches), or a run done or run elsewhere, in the directory
+         * the database knows. */
+        size_t t = dr->last_trunk;
+        if (t != (size_t)-1 && dr->jobs[t].i == sweep_plan_parent(dr->p, r->i)) {
+            j->trunk = (long)t;
+        } else {
+            char tkey[65], d[4200];
+            sweep_plan_key(dr->p, sweep_plan_parent(dr->p, r->i), tkey);
+            found f = {0};
+            db_run_by_key(dr->d, tkey, found_fn, &f);
+            if (f.run_dir && rundir_is_run_of(f.run_dir, tkey)) snprintf(d, sizeof d, "%s", f.run_dir);
+            else snprintf(d, sizeof d, "%s/%s/%s", runs, sw, tkey);
+            free(f.status);
+            free(f.run_dir);
+            j->trunk_dir = strdup(d);
+            if (!j->trunk_dir) return -1;
+        }
     }
     exec_estimate_run(dr->p, r->i, &j->est);
     dr->total_flops += j->est.flops;
@@ -487,6 +674,7 @@ static void cleanup(driver *dr)
     for (size_t k = 0; k < dr->njobs; k++) {
         free(dr->jobs[k].dir);
         free(dr->jobs[k].status);
+        free(dr->jobs[k].trunk_dir);
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
@@ -497,7 +685,7 @@ static void cleanup(driver *dr)
 
 int exec_run(const sweep_plan *p, const exec_options *o)
 {
-    driver dr = {.p = p, .o = o, .lock_fd = -1};
+    driver dr = {.p = p, .o = o, .lock_fd = -1, .last_trunk = (size_t)-1};
     char err[1024];
     const sweep *s = sweep_plan_sweep(p);
     sweep_trainer_info tr = sweep_trainer(s);
@@ -586,7 +774,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
             for (size_t k = 0; k < dr.njobs; k++)
                 if (dr.jobs[k].pid == pid) finish(&dr, &dr.jobs[k], ws);
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
-        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting))) break;
+        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
         progress_draw(&dr.pg, sweep_line, run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
@@ -603,11 +791,11 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
     xo_duration(xo_now() - dr.pg.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next + dr.nwaiting;
+    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nblocked + dr.nstuck;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
     if (dr.stopping) rc = XO_INTERRUPTED;
-    else rc = dr.nfailed || dr.skipped_failed ? XO_FAILED : XO_OK;
+    else rc = dr.nfailed || dr.skipped_failed || dr.nstuck || dr.ninterrupted ? XO_FAILED : XO_OK;
     cleanup(&dr);
     return rc;
 }

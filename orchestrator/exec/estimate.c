@@ -13,7 +13,7 @@
 
 void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
 {
-    double layers = 0, dim = 0, heads = 0, hidden = 0, vocab = 0, seq = 0, batch = 0, epochs = 0, u = 0;
+    double layers = 0, dim = 0, heads = 0, hidden = 0, vocab = 0, seq = 0, batch = 0, u = 0;
     memset(e, 0, sizeof *e);
     if (sweep_plan_number(p, i, "model.layers", &layers) || sweep_plan_number(p, i, "model.dim", &dim) ||
         sweep_plan_number(p, i, "model.heads", &heads))
@@ -22,7 +22,6 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     sweep_plan_number(p, i, "data.vocab", &vocab);
     sweep_plan_number(p, i, "train.seq_len", &seq);
     sweep_plan_number(p, i, "train.batch", &batch);
-    sweep_plan_number(p, i, "train.epochs", &epochs);
     sweep_plan_number(p, i, "data.unique_tokens", &u);
     double experts = 0, top_k = 1;
     sweep_plan_number(p, i, "model.experts", &experts);
@@ -33,7 +32,12 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     if (!c.hidden && c.dim > 0) c.hidden = model_default_hidden(c.dim);
     e->params = (double)model_param_count(&c, NULL);
     e->active_params = (double)model_active_param_count(&c);
-    e->tokens = epochs * u;
+    /* What this run trains: a trunk up to its last fork, a branch from its
+     * fork on (sweep_plan_span). */
+    double from, to;
+    sweep_plan_span(p, i, &from, &to);
+    e->tokens = (to - from) * u;
+    e->from_tokens = from * u;
     e->flops = e->tokens * model_flops_per_token(&c);
 }
 

@@ -20,7 +20,7 @@
 /* ---- estimates ----------------------------------------------------------- */
 
 /* The training speed assumed when the database has no finished run to
- * measure it from: FLOP/s of one worker (one BLAS thread), counted as
+ * measure it from: FLOP/s of one worker (one thread), counted as
  * models' model_flops_per_token() x tokens. 60 GFLOP/s: the built-in
  * trainer measured 64 on the demo's 0.27M-parameter MDM and 86-102 on
  * bench/trainer's models, one thread each; 20 (the first guess) made
@@ -30,8 +30,10 @@
 typedef struct {
     double params; /* parameter count (0 when the config has no model) */
     double active_params; /* parameters a token uses (a mixture of experts: top_k experts) */
-    double tokens; /* training tokens: epochs x unique_tokens */
+    double tokens; /* training tokens: epochs trained x unique_tokens (a trunk to
+                      its last fork, a branch from its fork on) */
     double flops;  /* tokens x model_flops_per_token (active parameters) */
+    double from_tokens; /* a branch's metrics start here: the tokens of its fork */
 } exec_estimate;
 
 /* Estimate run i of a plan from its config fields (no JSON built). */

@@ -37,6 +37,11 @@ typedef int (*exec_take_fn)(void *ctx, const exec_reg_run *r);
  * Returns XO_OK, or an exit code with the message printed (nothing kept). */
 int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed);
+/* A branch's fork step into the database (runs.fork_step), from what its
+ * run directory holds: model.json's "fork_step" once it has trained, else
+ * its trunk's forks.json (worker.json names the trunk, on Slurm). Nothing
+ * for runs that are not branches. */
+void exec_record_fork(db *d, long long run_id, const char *dir, const char *trunk_dir);
 /* True when key matches one of o->only's prefixes (or there are none). */
 int exec_matches_only(const exec_options *o, const char *key);
 

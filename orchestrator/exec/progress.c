@@ -39,7 +39,8 @@ void progress_event(progress *pg, const char *fmt, ...)
 
 double progress_run_flops(const exec_estimate *est, const ingest_state *st)
 {
-    if (est->tokens > 0 && st->tokens > 0) return est->flops * fmin(1.0, (double)st->tokens / est->tokens);
+    double seen = (double)st->tokens - est->from_tokens; /* a branch counts from its fork */
+    if (est->tokens > 0 && seen > 0) return est->flops * fmin(1.0, seen / est->tokens);
     return 0;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/exec/internal.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <sha2.h>
@@ -38,6 +39,29 @@ static void found_free(found *f)
     free(f->started_at);
 }
 
+void exec_record_fork(db *d, long long run_id, const char *dir, const char *trunk_dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    json_t *f = json_object_get(m, "fork_step");
+    long long step = json_is_integer(f) ? json_integer_value(f) : -1;
+    json_decref(m);
+    if (step < 0) {
+        json_t *w = NULL;
+        if (!trunk_dir) {
+            snprintf(path, sizeof path, "%s/worker.json", dir);
+            w = json_load_file(path, 0, NULL);
+            trunk_dir = json_string_value(json_object_get(w, "trunk"));
+        }
+        const char *slash = strrchr(dir, '/');
+        long long stopped;
+        if (trunk_dir) anneal_fork_state(trunk_dir, slash ? slash + 1 : dir, 0, &step, &stopped);
+        json_decref(w);
+    }
+    if (step >= 0) db_run_set_fork(d, run_id, step);
+}
+
 int exec_matches_only(const exec_options *o, const char *key)
 {
     if (!o->nonly) return 1;
@@ -65,8 +89,11 @@ static int check_only(const sweep_plan *p, const exec_options *o)
     return XO_OK;
 }
 
-/* Register run i of the plan; its id in *id. Returns XO_OK or an exit code. */
-static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, const char *key, long long *id)
+/* Register run i of the plan; its id in *id. parent_id is a branch's
+ * trunk's id (registered before it: the plan lists each trunk before its
+ * branches). Returns XO_OK or an exit code. */
+static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, const char *key, long long parent_id,
+                   long long *id)
 {
     char err[1024];
     json_t *cfg = sweep_plan_config(p, i, err, sizeof err);
@@ -87,6 +114,8 @@ static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, con
         .seed = (long long)json_integer_value(json_object_get(cfg, "seed")),
         .run_dir = NULL,
         .active_params = e.active_params > 0 ? (long long)e.active_params : -1,
+        .role = sweep_plan_role(p, i) == SWEEP_TRUNK ? "trunk" : sweep_plan_role(p, i) == SWEEP_BRANCH ? "branch" : "run",
+        .parent_id = sweep_plan_role(p, i) == SWEEP_BRANCH ? parent_id : -1,
     };
     int bad = !text || db_run_put(d, &spec, id) || db_sweep_link(d, sweep_id, *id);
     free(text);
@@ -106,13 +135,15 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
     if (db_sweep_put(d, sweep_name(s), o->yaml_text ? o->yaml_text : "", hash, &sweep_id))
         return cli_error(XO_FAILED, "%s", db_errmsg(d));
     if (db_begin(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
-    size_t n = sweep_plan_count(p);
+    size_t n = sweep_plan_count(p), trunk_i = (size_t)-1;
+    long long trunk_id = -1;
     for (size_t i = 0; i < n && rc == XO_OK; i++) {
         char key[65];
         sweep_plan_key(p, i, key);
         long long id;
-        rc = put_run(d, p, i, sweep_id, key, &id);
+        rc = put_run(d, p, i, sweep_id, key, sweep_plan_parent(p, i) == trunk_i ? trunk_id : -1, &id);
         if (rc) break;
+        if (sweep_plan_role(p, i) == SWEEP_TRUNK) trunk_i = i, trunk_id = id;
         found f = {0};
         db_run_by_key(d, key, found_fn, &f);
         const char *st = f.status ? f.status : "pending";

@@ -168,6 +168,9 @@ int exec_rm(const char *db_path, const char *arg, exec_confirm_fn confirm, void 
     if (is_sweep)
         snprintf(what, sizeof what, "sweep '%s' with %lld runs only it uses (%lld metric points) and their directories",
                  arg, nruns, npoints);
+    else if (nruns > 1) /* a trunk: its annealed branches go with it */
+        snprintf(what, sizeof what, "run %.12s and its %lld annealed branches (%lld metric points) and their directories",
+                 key, nruns - 1, npoints);
     else
         snprintf(what, sizeof what, "run %.12s (%lld metric points) and its directory", key, npoints);
     if (!confirm(ctx, what)) goto done;

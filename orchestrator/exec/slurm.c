@@ -57,12 +57,25 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
         len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
                                 sweep_plan_axis_text(p, i, a));
     }
+    /* a branch by its budget, so that the family's runs tell apart */
+    int role = sweep_plan_role(p, i);
+    double e = 0;
+    if (role == SWEEP_BRANCH && sweep_plan_number(p, i, "train.epochs", &e) == 0 && len + 1 < n)
+        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
+    else if (role == SWEEP_TRUNK && len + 1 < n)
+        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
 }
 
 typedef struct {
     cand *c;
     size_t n;
 } cands;
+
+static int found_dir(void *ctx, const db_run_info *r)
+{
+    *(char **)ctx = r->run_dir ? strdup(r->run_dir) : NULL;
+    return 0;
+}
 
 /* A run to do becomes a candidate for the array (or for following, when
  * its task is still queued or running: mark_live). */
@@ -144,9 +157,11 @@ static void sh_quote(FILE *f, const char *text)
     fputc('\'', f);
 }
 
-/* The run's directory gets config.json, worker.json and status "pending". */
-static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, const char *self, char *err,
-                       size_t errlen)
+/* The run's directory gets config.json, worker.json and status "pending".
+ * A branch's worker.json names its trunk's directory: the worker waits
+ * there for the fork checkpoint (slurm_worker.c). */
+static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, const char *self, const char *trunk_dir,
+                       char *err, size_t errlen)
 {
     if (rundir_mkdirs(dir, err, errlen)) return -1;
     json_t *cfg = sweep_plan_config(p, c->i, err, errlen);
@@ -203,6 +218,7 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
     json_object_set_new(w, "stdout", stdout_path ? json_string(stdout_path) : json_null());
     json_object_set_new(w, "metrics", json_string(metrics.s));
     json_object_set_new(w, "regex", tr.external && tr.metrics == SWEEP_METRICS_REGEX ? json_string(tr.regex) : json_null());
+    if (trunk_dir) json_object_set_new(w, "trunk", json_string(trunk_dir));
     text = json_dumps(w, JSON_INDENT(2));
     json_decref(w);
     if (!text) {
@@ -309,6 +325,39 @@ static int write_script(const char *path, const char *sweep, size_t n, char *con
     return rc;
 }
 
+/* The directory of branch k's trunk: a candidate's (the plan lists a trunk
+ * just before its branches), else where the database has it, else its
+ * place in this sweep's directory. Into buf (PATH_MAX + 400 bytes). */
+static void trunk_dir_of(db *d, const sweep_plan *p, const cand *c, size_t k, const char *sdir, char *buf, size_t n)
+{
+    char tkey[65];
+    sweep_plan_key(p, sweep_plan_parent(p, c[k].i), tkey);
+    for (size_t m = k; m-- > 0;)
+        if (!strcmp(c[m].key, tkey) && c[m].run_dir) {
+            snprintf(buf, n, "%s", c[m].run_dir);
+            return;
+        }
+    char *dir = NULL;
+    db_run_by_key(d, tkey, found_dir, &dir);
+    if (dir && dir[0] == '/' && rundir_is_run_of(dir, tkey)) snprintf(buf, n, "%s", dir);
+    else snprintf(buf, n, "%s/%s", sdir, tkey);
+    free(dir);
+}
+
+/* A trunk that stops early waits for its branches' results, which need a
+ * second task beside it: one task at a time would wait forever. */
+static int check_parallelism(const sweep_plan *p, const cand *c, size_t nc, const exec_slurm_options *so)
+{
+    for (size_t k = 0; k < nc && so->array_parallelism == 1; k++) {
+        double m = 0;
+        if (sweep_plan_role(p, c[k].i) == SWEEP_TRUNK && !sweep_plan_number(p, c[k].i, "train.early_stop_margin", &m) &&
+            m > 0)
+            return cli_error(XO_USAGE, "--array-parallelism 1: trunk %.12s stops early (train.early_stop_margin), "
+                                       "waiting for its branches, which need a second task: give 2 or more", c[k].key);
+    }
+    return XO_OK;
+}
+
 static void free_cands(cand *c, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
@@ -329,6 +378,11 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     size_t nc = 0, skipped_done = 0, skipped_failed = 0;
     int rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
     if (rc != XO_OK) {
+        db_close(d);
+        return rc;
+    }
+    if ((rc = check_parallelism(p, c, nc, so))) {
+        free_cands(c, nc);
         db_close(d);
         return rc;
     }
@@ -424,9 +478,14 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         rc = XO_OK;
         for (size_t k = 0; k < nc && lf; k++) {
             if (c[k].live) continue;
+            /* A branch lives beside its trunk (its trunk reads its results there). */
+            char tdir[PATH_MAX + 400] = "";
+            if (sweep_plan_role(p, c[k].i) == SWEEP_BRANCH) trunk_dir_of(d, p, c, k, sdir, tdir, sizeof tdir);
             if (!c[k].run_dir || c[k].run_dir[0] != '/' || !rundir_is_run_of(c[k].run_dir, c[k].key)) {
                 char d2[PATH_MAX + 400];
-                snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
+                const char *slash = *tdir ? strrchr(tdir, '/') : NULL;
+                if (slash) snprintf(d2, sizeof d2, "%.*s/%s", (int)(slash - tdir), tdir, c[k].key);
+                else snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
                 free(c[k].run_dir);
                 c[k].run_dir = strdup(d2); /* else: resume where its checkpoint is */
             }
@@ -439,7 +498,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
                 continue;
             }
             xo_unlock(lk);
-            if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, err, sizeof err)) {
+            if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, *tdir ? tdir : NULL, err, sizeof err)) {
                 rc = cli_error(XO_FAILED, "run %.12s: %s", c[k].key, c[k].run_dir ? err : "out of memory");
                 break;
             }

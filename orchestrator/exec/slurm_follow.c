@@ -177,6 +177,7 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
     if (db_run_finished(f->d, r->id, status, *why ? why : NULL, tail, xo_now()))
         progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
     free(tail);
+    exec_record_fork(f->d, r->id, r->dir, NULL); /* a branch's fork step */
     if (from_sched) rundir_set_status(r->dir, status, why);
     if (!strcmp(status, "done")) {
         f->ndone++;
@@ -243,7 +244,7 @@ static void tend(follower *f, sl_run *r)
     sched_words(tk, r->job, sched, sizeof sched);
     char why[1024];
     if (!strcmp(word, "done")) {
-        finish(f, r, "done", NULL, tk, 0);
+        finish(f, r, "done", *reason ? reason : NULL, tk, 0); /* a reason: a branch not needed */
     } else if (!strcmp(word, "failed")) {
         if (tk && ended && strcmp(tk->state, "COMPLETED") && strcmp(tk->state, "FAILED"))
             snprintf(why, sizeof why, "%s; %s", reason, sched);

@@ -8,8 +8,8 @@
  * DIR/worker.json — `xover train` for the built-in trainer, which resumes
  * from DIR/checkpoint when a requeued task runs again — with the local
  * driver's conventions: stdin /dev/null, stderr (and stdout, unless the
- * trainer reports metrics there) appended to DIR/log, one BLAS thread per
- * CPU Slurm gave the task. It writes nothing but its run directory: the
+ * trainer reports metrics there) appended to DIR/log, one thread per CPU
+ * Slurm gave the task. It writes nothing but its run directory: the
  * database stays on the driver's machine.
  *
  * The trainer gets Slurm's signals itself (Slurm signals every process of
@@ -17,10 +17,17 @@
  * shell was signalled, and waits. When the trainer ends without writing a
  * final status (an external trainer, or a crash), the worker writes it from
  * the exit status, so the driver always finds a final word.
+ *
+ * A branch (worker.json names its trunk's directory) first waits on its
+ * node until its trunk has written the checkpoint it forks from (the
+ * array lists each trunk before its branches, so a trunk's task starts
+ * first); it ends at once, untrained, when the trunk stopped early before
+ * its fork, and "interrupted" when the trunk ended without it.
  */
 #include "orchestrator/exec/internal_slurm.h"
 
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/run/anneal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,11 +39,51 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_child;
+static volatile sig_atomic_t g_child, g_stop;
 
 static void forward(int sig)
 {
+    g_stop = sig;
     if (g_child > 0) kill(g_child, sig);
+}
+
+/* How often a branch looks for its fork checkpoint. */
+#define FORK_POLL_SECONDS 2
+
+/* Wait until branch `key` in dir may start: 0 to train it, 1 when it is
+ * settled without training (its final status written). */
+static int wait_for_fork(const char *dir, const char *trunk, const char *key)
+{
+    char own[4200];
+    snprintf(own, sizeof own, "%s/checkpoint", dir);
+    if (access(own, F_OK) == 0) return 0; /* started before: it resumes its own */
+    int said = 0;
+    for (;;) {
+        char word[32], why[512];
+        long long fork_step, stopped_at;
+        rundir_status(trunk, word, sizeof word, why, sizeof why);
+        int live = !strcmp(word, "pending") || !strcmp(word, "running") || !*word;
+        int st = anneal_fork_state(trunk, key, live, &fork_step, &stopped_at);
+        if (st == ANNEAL_FORK_READY) return 0;
+        if (st == ANNEAL_FORK_NOT_NEEDED) {
+            snprintf(why, sizeof why, "not trained: its trunk stopped early at step %lld (train.early_stop_margin), "
+                                      "before this branch's fork at step %lld", stopped_at, fork_step);
+            rundir_set_status(dir, "done", why);
+            return 1;
+        }
+        if (st == ANNEAL_FORK_MISSING || g_stop) {
+            snprintf(why, sizeof why, g_stop ? "stopped while waiting for its trunk's fork checkpoint"
+                                             : "its trunk ended (%s) before writing the fork checkpoint; "
+                                               "`xover run` again submits both", word);
+            rundir_set_status(dir, "interrupted", why);
+            return 1;
+        }
+        if (!said) {
+            fprintf(stderr, "xover worker: waiting for the fork checkpoint of trunk %s\n", trunk);
+            said = 1;
+        }
+        sleep(FORK_POLL_SECONDS);
+    }
 }
 
 /* Line `index` (0-based) of the list file, without its newline. */
@@ -85,51 +132,12 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
     return rc;
 }
 
-/* Run the command of worker.json in dir and wait for it. Returns the
- * worker's exit code. */
-static int run_dir(const char *dir)
+/* Start the trainer (argv) on run dir with the local driver's conventions
+ * and wait for it; make sure the status file has a final word. Returns the
+ * trainer's exit code (128 + signal when killed). */
+static int run_trainer(const char *dir, char **argv, const char *out_path, const char *key)
 {
     char err[PATH_MAX + 1024];
-    run_path path = rundir_path(dir, RUN_WORKER);
-    json_error_t je;
-    json_t *w = json_load_file(path.s, 0, &je);
-    json_t *argv_j = w ? json_object_get(w, "argv") : NULL;
-    if (!json_is_array(argv_j) || !json_array_size(argv_j)) {
-        snprintf(err, sizeof err, "%s: %s", path.s, w ? "no \"argv\" array" : je.text);
-        json_decref(w);
-        rundir_set_status(dir, "failed", err);
-        return cli_error(XO_USAGE, "%s", err);
-    }
-    size_t argc = json_array_size(argv_j);
-    char **argv = calloc(argc + 1, sizeof *argv);
-    if (!argv) {
-        json_decref(w);
-        return cli_error(XO_FAILED, "out of memory");
-    }
-    for (size_t k = 0; k < argc; k++) argv[k] = (char *)json_string_value(json_array_get(argv_j, k));
-    for (size_t k = 0; k < argc; k++)
-        if (!argv[k]) {
-            snprintf(err, sizeof err, "%s: argv[%zu] is not a string", path.s, k);
-            free(argv);
-            json_decref(w);
-            rundir_set_status(dir, "failed", err);
-            return cli_error(XO_USAGE, "%s", err);
-        }
-    const char *out_path = json_string_value(json_object_get(w, "stdout"));
-    const char *key = json_string_value(json_object_get(w, "key"));
-
-    /* The run's lock, held while this worker lives: no other worker (of
-     * this array after a requeue, or a local driver's) runs it meanwhile. */
-    int lock_fd = rundir_lock(dir, err, sizeof err);
-    if (lock_fd < 0) {
-        free(argv);
-        json_decref(w);
-        return cli_error(XO_FAILED, "worker: run %s not started: %s", key ? key : dir, err);
-    }
-    if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
-    /* This attempt's word replaces the last one's (an external trainer
-     * writes none of its own). */
-    rundir_set_status(dir, "running", NULL);
     /* A thread per CPU of the task: the built-in trainer's own threads
      * (XOVER_THREADS, its --threads default), and an external trainer's
      * BLAS threads (set before it starts: OpenBLAS reads it once, when it
@@ -141,20 +149,12 @@ static int run_dir(const char *dir)
     if (key) setenv("XOVER_RUN_KEY", key, 1);
     run_path logp = rundir_path(dir, RUN_LOG);
 
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = forward;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, sizeof err, "cannot start the trainer: %s", strerror(errno));
-        free(argv);
-        json_decref(w);
         rundir_set_status(dir, "failed", err);
-        xo_unlock(lock_fd);
         return cli_error(XO_FAILED, "%s", err);
     }
     if (pid == 0) {
@@ -183,8 +183,6 @@ static int run_dir(const char *dir)
     int ws;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
     g_child = 0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 
     /* The trainer's own final word stands; otherwise say what happened. */
@@ -206,6 +204,64 @@ static int run_dir(const char *dir)
         }
         free(last);
     }
+    return code;
+}
+
+/* Run the command of worker.json in dir and wait for it (a branch first
+ * waits for its fork: wait_for_fork). Returns the worker's exit code. */
+static int run_dir(const char *dir)
+{
+    char err[PATH_MAX + 1024];
+    run_path path = rundir_path(dir, RUN_WORKER);
+    json_error_t je;
+    json_t *w = json_load_file(path.s, 0, &je);
+    json_t *argv_j = w ? json_object_get(w, "argv") : NULL;
+    if (!json_is_array(argv_j) || !json_array_size(argv_j)) {
+        snprintf(err, sizeof err, "%s: %s", path.s, w ? "no \"argv\" array" : je.text);
+        json_decref(w);
+        rundir_set_status(dir, "failed", err);
+        return cli_error(XO_USAGE, "%s", err);
+    }
+    size_t argc = json_array_size(argv_j);
+    char **argv = calloc(argc + 1, sizeof *argv);
+    if (!argv) {
+        json_decref(w);
+        return cli_error(XO_FAILED, "out of memory");
+    }
+    for (size_t k = 0; k < argc; k++) argv[k] = (char *)json_string_value(json_array_get(argv_j, k));
+    for (size_t k = 0; k < argc; k++)
+        if (!argv[k]) {
+            snprintf(err, sizeof err, "%s: argv[%zu] is not a string", path.s, k);
+            free(argv);
+            json_decref(w);
+            rundir_set_status(dir, "failed", err);
+            return cli_error(XO_USAGE, "%s", err);
+        }
+    const char *key = json_string_value(json_object_get(w, "key"));
+    const char *trunk = json_string_value(json_object_get(w, "trunk"));
+
+    /* The run's lock, held while this worker lives: no other worker (of
+     * this array after a requeue, or a local driver's) runs it meanwhile. */
+    int lock_fd = rundir_lock(dir, err, sizeof err);
+    if (lock_fd < 0) {
+        free(argv);
+        json_decref(w);
+        return cli_error(XO_FAILED, "worker: run %s not started: %s", key ? key : dir, err);
+    }
+    if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
+    /* This attempt's word replaces the last one's (an external trainer
+     * writes none of its own). */
+    rundir_set_status(dir, "running", NULL);
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = forward;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int code;
+    if (trunk && key && wait_for_fork(dir, trunk, key)) code = g_stop ? XO_INTERRUPTED : XO_OK;
+    else code = run_trainer(dir, argv, json_string_value(json_object_get(w, "stdout")), key);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     xo_unlock(lock_fd);
     free(argv);
     json_decref(w);

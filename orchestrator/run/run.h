@@ -59,6 +59,8 @@
  *   stdout         an external trainer's standard output.
  *   worker.json    (Slurm) what `xover worker` runs; exec/internal_slurm.h.
  *   attempt.json   (Slurm) the attempt now running; exec/internal_slurm.h.
+ *   forks/, forks.json, waiting
+ *                  a trunk's, for its annealed branches (anneal.h).
  */
 
 typedef enum {
@@ -75,6 +77,9 @@ typedef enum {
     RUN_STDOUT,
     RUN_WORKER,
     RUN_ATTEMPT,
+    RUN_FORKS,      /* a trunk's directory of its branches' fork checkpoints (anneal.h) */
+    RUN_FORKS_JSON, /* a trunk's list of its branches and where they fork */
+    RUN_WAITING,    /* a trunk waiting for a branch's annealed value: that branch's key */
     RUN_NFILES
 } run_file;
 

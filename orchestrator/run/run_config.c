@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { F_INT, F_REAL, F_STR, F_OBJ } field_type;
+typedef enum { F_INT, F_REAL, F_STR, F_OBJ, F_LIST } field_type; /* F_LIST: increasing reals in min..max */
 
 typedef struct {
     const char *section; /* NULL = top level */
     const char *name;
     field_type type;
     int required;
-    double def_num;      /* default for F_INT / F_REAL; -1 = absent unless given */
+    double def_num;      /* default for F_INT / F_REAL; -1 = absent unless given (any type) */
     const char *def_str; /* default for F_STR; for F_OBJ a JSON text; for a
                             number absent unless given, the value its absence
                             stands for (NULL: none) */
@@ -113,11 +113,41 @@ static int check_field(const field *f, json_t *v, const char *path, char *err, s
             return -1;
         }
         return 0;
+    case F_LIST: {
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            snprintf(err, errlen, "%s must be a non-empty list of numbers, not %s", path, shown);
+            return -1;
+        }
+        size_t i;
+        json_t *e;
+        double prev = -INFINITY;
+        json_array_foreach(v, i, e) {
+            double x = json_number_value(e);
+            if (!json_is_number(e) || !isfinite(x) || x < f->min || x > f->max) {
+                snprintf(err, errlen, "%s must hold numbers between %g and %g, not %s", path, f->min, f->max, shown);
+                return -1;
+            }
+            if (x <= prev) {
+                snprintf(err, errlen, "%s must be in increasing order without repeats, not %s", path, shown);
+                return -1;
+            }
+            prev = x;
+        }
+        return 0;
+    }
     }
     return 0;
 }
 
 static int section_rules(const json_t *obj, const char *section, const char *path, char *err, size_t errlen);
+
+/* An absolute warmup (train.warmup_epochs) replaces the relative one: an
+ * absent warmup_frac then resolves to 0, not to its default. */
+static void absolute_warmup(json_t *train)
+{
+    if (json_object_get(train, "warmup_epochs") && !json_object_get(train, "warmup_frac"))
+        json_object_set_new(train, "warmup_frac", json_integer(0));
+}
 
 /* Resolve the object `obj` whose fields are those with section `section`
  * (its sections first, then its own rules); `path` is its dotted name for
@@ -139,6 +169,7 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
             return -1;
         }
     }
+    if (section && !strcmp(section, "train")) absolute_warmup(obj);
     for (size_t i = 0; i < NFIELDS; i++) {
         const field *f = &fields[i];
         if (!same(f->section, section)) continue;
@@ -150,9 +181,10 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
                 snprintf(err, errlen, "missing field %s", p);
                 return -1;
             }
-            /* Optional numbers with default -1 are "absent unless given". */
-            if ((f->type == F_INT || f->type == F_REAL) && f->def_num < 0) continue;
+            /* Optional fields with default -1 are "absent unless given". */
+            if (f->def_num < 0 || f->type == F_LIST) continue;
             switch (f->type) {
+            case F_LIST: break;
             case F_INT: v = json_integer((json_int_t)f->def_num); break;
             case F_REAL: v = json_real(f->def_num); break;
             case F_STR: v = json_string(f->def_str); break;
@@ -169,6 +201,71 @@ static int resolve_object(json_t *obj, const char *section, const char *path,
         if (f->type == F_OBJ && resolve_object(v, f->name, p, err, errlen)) return -1;
     }
     return section ? section_rules(obj, section, path, err, errlen) : 0;
+}
+
+/* The fields of annealed branches (docs/sweep.md): a trunk (anneal_at) and
+ * a branch (branch_of) need a warmup-stable-decay schedule with a decay and
+ * an absolute warmup. */
+static int check_family(const json_t *train, const json_t *at, const json_t *of, char *err, size_t errlen)
+{
+    const char *what = at ? "train.anneal_at" : "train.branch_of";
+    const char *sched = json_string_value(json_object_get(train, "schedule"));
+    if (at && of) {
+        snprintf(err, errlen, "a run is a trunk (train.anneal_at) or a branch (train.branch_of), not both");
+        return -1;
+    }
+    if (strcmp(sched, "wsd") || json_number_value(json_object_get(train, "decay_frac")) <= 0) {
+        snprintf(err, errlen, "%s needs schedule wsd with decay_frac > 0 (a branch is a cooldown)", what);
+        return -1;
+    }
+    if (!json_object_get(train, "warmup_epochs")) {
+        /* a warmup of warmup_frac would differ with each branch's length */
+        snprintf(err, errlen, "%s needs an absolute warmup: train.warmup_epochs", what);
+        return -1;
+    }
+    if (at) {
+        double last = json_number_value(json_array_get(at, json_array_size(at) - 1));
+        double epochs = json_number_value(json_object_get(train, "epochs"));
+        if (epochs != last) {
+            snprintf(err, errlen, "train.epochs (%.17g) must be the largest point of train.anneal_at (%.17g)", epochs,
+                     last);
+            return -1;
+        }
+        return 0;
+    }
+    const char *k = json_string_value(of);
+    size_t n = strspn(k, "0123456789abcdef");
+    if (n != 64 || k[n]) {
+        snprintf(err, errlen, "train.branch_of must be a run key (64 lowercase hex digits), not \"%.80s\"", k);
+        return -1;
+    }
+    if (json_object_get(train, "early_stop_margin")) {
+        snprintf(err, errlen, "a branch does not stop early: train.early_stop_margin belongs to its trunk");
+        return -1;
+    }
+    return 0;
+}
+
+static int train_rules(const json_t *obj, char *err, size_t errlen)
+{
+    double warm = json_number_value(json_object_get(obj, "warmup_frac"));
+    double decay = json_number_value(json_object_get(obj, "decay_frac"));
+    if (warm + decay > 1.0) {
+        snprintf(err, errlen, "train.warmup_frac + train.decay_frac must not exceed 1 (%g + %g)", warm, decay);
+        return -1;
+    }
+    if (json_object_get(obj, "warmup_epochs") && warm != 0) {
+        snprintf(err, errlen, "give train.warmup_frac or train.warmup_epochs, not both (warmup_frac is %g)", warm);
+        return -1;
+    }
+    const json_t *at = json_object_get(obj, "anneal_at"), *of = json_object_get(obj, "branch_of");
+    if ((at || of) && check_family(obj, at, of, err, errlen)) return -1;
+    if (json_integer_value(json_object_get(obj, "cooldown_evals")) > 0 &&
+        (strcmp(json_string_value(json_object_get(obj, "schedule")), "wsd") || decay <= 0)) {
+        snprintf(err, errlen, "train.cooldown_evals needs a final decay (schedule wsd, decay_frac > 0)");
+        return -1;
+    }
+    return 0;
 }
 
 /* The rules across the fields of one section that the table cannot say. */
@@ -203,12 +300,7 @@ static int section_rules(const json_t *obj, const char *section, const char *pat
             return -1;
         }
     } else if (!strcmp(section, "train")) {
-        double warm = json_number_value(json_object_get(obj, "warmup_frac"));
-        double decay = json_number_value(json_object_get(obj, "decay_frac"));
-        if (warm + decay > 1.0) {
-            snprintf(err, errlen, "train.warmup_frac + train.decay_frac must not exceed 1 (%g + %g)", warm, decay);
-            return -1;
-        }
+        return train_rules(obj, err, errlen);
     }
     return 0;
 }
@@ -334,6 +426,7 @@ int run_config_read(const json_t *cfg, run_cfg *rc, char *err, size_t errlen)
             else *(double *)m = d;
             break;
         case F_STR: *(const char **)m = v ? json_string_value(v) : f->def_str ? f->def_str : ""; break;
+        case F_LIST: *(const json_t **)m = v; break;
         case F_OBJ: break; /* a section: its fields are entries of their own */
         }
     }

@@ -18,9 +18,11 @@
  * docs/run-config.md).
  *
  *   X(name, TYPE, required, default, text, min, max, choices)
- *     TYPE     INT (a whole number), REAL, STR, or OBJ (a section: its
- *              fields are the list of that name)
- *     default  for a number; -1 = absent unless given (below)
+ *     TYPE     INT (a whole number), REAL, STR, LIST (increasing numbers
+ *              in min..max), or OBJ (a section: its fields are the list
+ *              of that name)
+ *     default  for a number; -1 = absent unless given (below; a LIST is
+ *              always, a STR with -1 too)
  *     text     STR: its default; OBJ: its default as JSON; a number absent
  *              unless given: the value its absence stands for (NULL: none)
  *     min, max a number's inclusive range
@@ -98,7 +100,13 @@
     X(token_dropout, REAL, 0, -1, "0", 0, 0.99, NULL)                        \
     X(attn_dropout, REAL, 0, -1, "0", 0, 0.99, NULL)                         \
     X(resid_dropout, REAL, 0, -1, "0", 0, 0.99, NULL)                        \
-    X(early_stop_margin, REAL, 0, -1, "0", 0, 1e6, NULL)
+    X(early_stop_margin, REAL, 0, -1, "0", 0, 1e6, NULL)                     \
+    /* annealed branches (docs/sweep.md, orchestrator/run/anneal.h) */      \
+    X(warmup_epochs, REAL, 0, -1, NULL, 0, 1e9, NULL)                        \
+    X(cooldown_evals, INT, 0, -1, "0", 0, 1e6, NULL)                         \
+    X(log_every, REAL, 0, -1, NULL, 1e-9, 1e12, NULL)                        \
+    X(anneal_at, LIST, 0, -1, NULL, 1e-9, 1e9, NULL)                         \
+    X(branch_of, STR, 0, -1, NULL, 0, 0, NULL)
 
 /* ---- the typed view --------------------------------------------------------
  *
@@ -107,6 +115,7 @@
 #define RUN_CONFIG_MEMBER_INT(n) long long n;
 #define RUN_CONFIG_MEMBER_REAL(n) double n;
 #define RUN_CONFIG_MEMBER_STR(n) const char *n;
+#define RUN_CONFIG_MEMBER_LIST(n) const json_t *n; /* NULL when absent */
 #define RUN_CONFIG_MEMBER_OBJ(n) /* a section: a struct of its own below */
 #define RUN_CONFIG_MEMBER(name, type, ...) RUN_CONFIG_MEMBER_##type(name)
 

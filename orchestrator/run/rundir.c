@@ -32,6 +32,9 @@ static const char *const names[RUN_NFILES] = {
     [RUN_STDOUT] = "stdout",
     [RUN_WORKER] = "worker.json",
     [RUN_ATTEMPT] = "attempt.json",
+    [RUN_FORKS] = "forks",
+    [RUN_FORKS_JSON] = "forks.json",
+    [RUN_WAITING] = "waiting",
 };
 
 const char *rundir_name(run_file f) { return f >= 0 && f < RUN_NFILES ? names[f] : ""; }

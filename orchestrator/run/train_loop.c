@@ -13,20 +13,27 @@
  *       evaluate         validation loss (and cloze accuracy), one line
  *       early_stop       whether the run has overfit past its margin
  *       checkpoint       the model, the data position and the run state
+ *       trunk_at_step    a trunk's fork checkpoints and its family's rule
  *     finish       the final status
  *
  * Everything a resumed run needs besides the model and its data position is
  * the run state below; the checkpoint keeps it by name, so a resumed run's
  * metrics and checkpoint equal an uninterrupted run's bit for bit.
  *
- * Where what comes next fits: a run that starts from another run's
- * checkpoint (an annealed branch) loads that file in resume() when its own
- * directory has none; checkpoints kept at chosen steps under names of their
- * own are one more condition beside train()'s checkpoint decision; a final
- * evaluation with other options (more mask draws) is evaluate(tr, &opts) at
- * the last step, and a standard error one more run_value of its line.
+ * Annealed branches (run/anneal.h): a trunk trains at the constant rate
+ * after its warmup and, at each branch's fork step, writes the checkpoint
+ * that branch starts from, then (with an early-stopping margin) waits for
+ * the branches' annealed values (trunk_at_step); a branch whose directory
+ * has no checkpoint starts from that one (resume). Warmup, decay, train-line
+ * cadence and the cooldown's evaluations are sized from the config alone,
+ * so a branch is bit for bit the standalone run of its length.
+ *
+ * Where what comes next fits: a final evaluation with other options (more
+ * mask draws) is evaluate(tr, &opts) at the last step, and a standard error
+ * one more run_value of its line.
  */
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/fault.h"
 #include "orchestrator/run/run.h"
 #include "orchestrator/util/util.h"
@@ -54,7 +61,7 @@ typedef struct {
     model_config mc;
     model_optim opt;
     model_schedule sched;
-    double lr, warmup, decay, min_frac, epochs, eval_every;
+    double lr, decay, min_frac, epochs, eval_every; /* the warmup: anneal_warmup_steps */
     double stop_margin; /* early stopping: nats above the best val_loss; 0 = off */
     int eval_unit;      /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
@@ -86,7 +93,6 @@ static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errl
                            (float)c->train.weight_decay, (float)c->train.clip};
     t->sched = strcmp(c->train.schedule, "cosine") ? MODEL_SCHED_WSD : MODEL_SCHED_COSINE;
     t->lr = c->train.lr;
-    t->warmup = c->train.warmup_frac;
     t->decay = c->train.decay_frac;
     t->min_frac = c->train.min_lr_frac;
     t->epochs = c->train.epochs;
@@ -201,6 +207,8 @@ static void state_from_slots(const double *x, run_state *s)
 typedef struct {
     const char *dir; /* the run directory */
     FILE *log;
+    const json_t *json; /* the resolved config */
+    char key[65];       /* its key */
     run_cfg rc;    /* the resolved config (strings point into its JSON) */
     train_cfg cfg; /* the same in the trainer's terms */
     fault_plan faults;
@@ -213,6 +221,11 @@ typedef struct {
     int B, T;
     double tokens_per_step, flops_per_token, steps_per_epoch;
     uint64_t total, eval_iv, log_iv;
+    uint64_t warmup_steps, decay_steps, cooldown_evals; /* of the schedule */
+    /* annealed branches: a trunk's family, a branch's fork step */
+    int trunk, branch;
+    anneal_family fam;
+    uint64_t fork;
     /* where the run stands */
     uint64_t step;         /* optimizer steps done (the model's) */
     run_state state;       /* the rest of what a checkpoint keeps */
@@ -248,11 +261,13 @@ static int fail(trainer *tr, int code, const char *fmt, ...)
  * epochs seen, from the first epoch on (1, 2^(1/n), 2^(2/n), ... epochs), so
  * one run samples both AR's early minimum (~10 epochs) and the MDM's late
  * one (hundreds of epochs) densely without evaluating every epoch. The last
- * step always evaluates. */
+ * step always evaluates (a trunk's is its last branch's fork: not an end),
+ * and train.cooldown_evals more spread through the final decay. */
 static int eval_due(const trainer *tr)
 {
     uint64_t step = tr->step;
-    if (step == tr->total) return 1;
+    if (step == tr->total && !tr->trunk) return 1;
+    if (anneal_cooldown_due(step, tr->total, tr->decay_steps, tr->cooldown_evals)) return 1;
     if (tr->cfg.eval_unit != EVAL_LOG) return step % tr->eval_iv == 0;
     double spe = tr->steps_per_epoch < 1 ? 1 : tr->steps_per_epoch;
     double now = (double)step / spe, before = (double)(step - 1) / spe;
@@ -286,7 +301,18 @@ static int setup(trainer *tr, const char *key)
     if (tr->total < 1) tr->total = 1;
     tr->eval_iv = (uint64_t)llround(t->eval_unit == EVAL_STEP ? t->eval_every : t->eval_every * spe / tr->B);
     if (tr->eval_iv < 1) tr->eval_iv = 1;
-    tr->log_iv = tr->total / 500 > 0 ? tr->total / 500 : 1; /* about 500 train lines a run */
+    /* A trunk trains to its last fork at the constant rate; every run's
+     * warmup, decay and train-line cadence as anneal.h says, the same for
+     * the runs of a family (about 500 train lines a run by default). */
+    tr->trunk = anneal_is_trunk(tr->json), tr->branch = anneal_is_branch(tr->json);
+    if (tr->trunk && anneal_family_open(tr->json, key, tr->dir, spe, tr->B, &tr->fam, tr->err, sizeof tr->err))
+        return XO_USAGE;
+    if (tr->trunk) tr->total = tr->fam.total;
+    tr->warmup_steps = anneal_warmup_steps(tr->json, tr->total, spe, tr->B);
+    tr->decay_steps = tr->trunk ? 0 : anneal_decay_steps(tr->total, t->decay);
+    tr->cooldown_evals = (uint64_t)tr->rc.train.cooldown_evals;
+    tr->fork = tr->branch ? anneal_fork_step(tr->total, t->decay) : 0;
+    tr->log_iv = anneal_log_interval(tr->json, tr->total, spe, tr->B);
     if (!(tr->tokens = malloc(sizeof(int32_t) * (size_t)tr->B * tr->T))) return fail(tr, XO_FAILED, "out of memory");
 
     /* model.json: sizes and costs, for the orchestrator and for people. */
@@ -300,6 +326,8 @@ static int setup(trainer *tr, const char *key)
                              "seqs_per_epoch", (json_int_t)spe, "vocab", mc->vocab, "mask_id", (int)mc->mask_id,
                              "layers", mc->layers, "dim", mc->dim, "heads", mc->heads, "hidden", mc->hidden,
                              "experts", mc->experts, "top_k", mc->top_k, "seq_len", tr->T, "batch", tr->B);
+    if (info) json_object_set_new(info, "role", json_string(tr->trunk ? "trunk" : tr->branch ? "branch" : "run"));
+    if (info && tr->branch) json_object_set_new(info, "fork_step", json_integer((json_int_t)tr->fork));
     char *text = info ? json_dumps(info, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(info);
     run_path path = rundir_path(tr->dir, RUN_MODEL);
@@ -322,12 +350,23 @@ static int resume(trainer *tr)
     model_ckpt_state ck = {{0, 0}, {0}};
     char text[MODEL_CKPT_TEXT] = "", lost[3000];
     int found = rundir_load_checkpoint(tr->dir, tr->m, &ck, text, lost, sizeof lost) == 0;
+    const char *from = tr->branch ? "its fork" : "scratch";
     if (*lost) {
-        const char *then = found ? "resuming from the previous checkpoint" : "no good checkpoint left: starting from scratch";
+        const char *then = found ? "resuming from the previous checkpoint" : "no good checkpoint left: starting from ";
         char at[48] = "";
         if (found) snprintf(at, sizeof at, " (step %llu)", (unsigned long long)model_step(tr->m));
-        rundir_log(tr->log, "%s; %s%s", lost, then, at);
-        fprintf(stderr, "xover: %s; %s%s\n", lost, then, at);
+        rundir_log(tr->log, "%s; %s%s%s", lost, then, found ? "" : from, at);
+        fprintf(stderr, "xover: %s; %s%s%s\n", lost, then, found ? "" : from, at);
+    }
+    /* A branch without a checkpoint of its own starts from its trunk's fork. */
+    if (!found && tr->branch) {
+        if (anneal_load_fork(tr->json, tr->key, tr->dir, tr->fork, tr->m, &ck, text, sizeof text, tr->err,
+                             sizeof tr->err))
+            return XO_FAILED;
+        char tdir[PATH_MAX];
+        anneal_trunk_dir(tr->json, tr->dir, tdir, sizeof tdir);
+        rundir_log(tr->log, "forking from %s (step %llu)", tdir, (unsigned long long)tr->fork);
+        found = 2;
     }
     tr->step = model_step(tr->m);
     if (found) {
@@ -340,7 +379,7 @@ static int resume(trainer *tr)
             snprintf(why, sizeof why, "%s", tr->err);
             return fail(tr, XO_FAILED, "checkpoint %s: %s", ckpath.s, why);
         }
-        rundir_log(tr->log, "resuming from step %llu", (unsigned long long)tr->step);
+        if (found == 1) rundir_log(tr->log, "resuming from step %llu", (unsigned long long)tr->step);
     }
     run_path mpath = rundir_path(tr->dir, RUN_METRICS);
     if (rundir_cut_metrics(tr->dir, tr->step == 0 ? -1 : (long long)tr->step))
@@ -354,7 +393,8 @@ static int train_step(trainer *tr)
 {
     const train_cfg *t = &tr->cfg;
     fault_target ft = {tr->m, tr->metrics, NULL};
-    tr->lr = model_lr(t->sched, tr->step, tr->total, (float)t->lr, t->warmup, t->decay, t->min_frac);
+    tr->lr = model_lr_steps(t->sched, tr->step, tr->total, (float)t->lr, tr->warmup_steps, tr->decay_steps,
+                            t->min_frac);
     train_source_next_batch(tr->src, tr->tokens, tr->B);
     fault_strike(&tr->faults, FAULT_BEFORE_STEP, tr->step + 1, &ft);
     if (model_train_step(tr->m, tr->tokens, &t->opt, tr->lr, &tr->last, tr->err, sizeof tr->err)) return XO_FAILED;
@@ -370,7 +410,7 @@ static int train_step(trainer *tr)
         s->aux_sum += aux;
         s->dropped_sum += dropped;
     }
-    if (tr->step % tr->log_iv == 0 || tr->step == tr->total) {
+    if (tr->step % tr->log_iv == 0 || (tr->step == tr->total && !tr->trunk)) {
         double n = (double)s->window_steps;
         run_value v[] = {{"train_loss", s->loss_sum / n, 0},   {"lr", tr->lr, 0},
                          {"grad_norm", tr->last.grad_norm, 0}, {"aux_loss", s->aux_sum / n, 0},
@@ -412,11 +452,12 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
 }
 
 /* After an evaluation: keep the best val_loss, or stop the run once it is
- * more than train.early_stop_margin above it (never at the last step). */
+ * more than train.early_stop_margin above it (never at the last step). A
+ * trunk's margin is its family's rule instead (trunk_at_step). */
 static void early_stop(trainer *tr)
 {
     run_state *s = &tr->state;
-    double margin = tr->cfg.stop_margin;
+    double margin = tr->trunk ? 0 : tr->cfg.stop_margin;
     if (isfinite(tr->val) && (!s->have_best || tr->val < s->best_val_loss)) {
         s->best_val_loss = tr->val, s->have_best = 1;
     } else if (margin > 0 && s->have_best && tr->val > s->best_val_loss + margin && tr->step < tr->total) {
@@ -440,13 +481,22 @@ static int flush_metrics(trainer *tr)
     return fail(tr, XO_FAILED, "cannot write %s: %s", rundir_path(tr->dir, RUN_METRICS).s, strerror(e));
 }
 
+/* What a checkpoint keeps besides the model: the data position and the run
+ * state's text. */
+static int ckpt_state(trainer *tr, model_ckpt_state *ck, char text[MODEL_CKPT_TEXT])
+{
+    memset(ck, 0, sizeof *ck);
+    train_source_get_position(tr->src, ck->data_pos);
+    if (state_to_text(&tr->state, text, MODEL_CKPT_TEXT)) return fail(tr, XO_FAILED, "cannot encode the run state");
+    return 0;
+}
+
 /* Checkpoint: the model, the data position, the run state. */
 static int checkpoint(trainer *tr)
 {
-    model_ckpt_state ck = {{0, 0}, {0}};
+    model_ckpt_state ck;
     char text[MODEL_CKPT_TEXT];
-    train_source_get_position(tr->src, ck.data_pos);
-    if (state_to_text(&tr->state, text, sizeof text)) return fail(tr, XO_FAILED, "cannot encode the run state");
+    if (ckpt_state(tr, &ck, text)) return XO_FAILED;
     int rc = flush_metrics(tr);
     if (rc) return rc;
     if (rundir_save_checkpoint(tr->dir, tr->m, &ck, text, tr->err, sizeof tr->err)) return XO_FAILED;
@@ -471,6 +521,33 @@ static void progress(trainer *tr)
     tr->last_print = el;
 }
 
+/* A trunk at tr->step, before it trains past it: the fork checkpoints of
+ * the branches forking here (its state now is theirs), then, with an
+ * early-stopping margin, the family's rule (anneal_wait_gate): a stop
+ * writes the early_stop line here and says so in forks.json. A signal while
+ * waiting checkpoints; the loop then ends as for any signal. */
+static int trunk_at_step(trainer *tr)
+{
+    model_ckpt_state ck;
+    char text[MODEL_CKPT_TEXT], why[512];
+    if (ckpt_state(tr, &ck, text)) return XO_FAILED;
+    if (anneal_write_forks(&tr->fam, tr->step, tr->m, &ck, text, tr->err, sizeof tr->err)) return XO_FAILED;
+    if (tr->state.stopped || tr->step >= tr->total) return 0;
+    int g = anneal_wait_gate(&tr->fam, tr->step, tr->log, &stop_signal, why, sizeof why);
+    if (g == ANNEAL_GO) return 0;
+    if (g == ANNEAL_STOP) {
+        /* The line's value is the planned length, as for any early stop. */
+        run_value v = {"early_stop", (double)tr->total, 1};
+        run_point p = point(tr);
+        rundir_metrics_line(tr->metrics, &p, &v, 1);
+        rundir_log(tr->log, "stopping early at step %llu of %llu: %s", (unsigned long long)tr->step,
+                   (unsigned long long)tr->total, why);
+        tr->state.stopped = 1;
+        if (anneal_family_write(&tr->fam, (long long)tr->step, tr->err, sizeof tr->err)) return XO_FAILED;
+    }
+    return checkpoint(tr);
+}
+
 /* The loop: until the planned end, a stop signal or an early stop.
  * Evaluations at step 0, when due and at the last step; checkpoints at
  * every evaluation (or every train.checkpoint_every steps), at the end and
@@ -486,7 +563,9 @@ static int train(trainer *tr)
     tr->tty = cli_stderr_is_tty();
     tr->t0 = xo_now();
     tr->step0 = tr->step;
-    while (tr->step < tr->total && !stop_signal && !tr->state.stopped) {
+    for (;;) {
+        if (tr->trunk && (rc = trunk_at_step(tr))) return rc;
+        if (tr->step >= tr->total || stop_signal || tr->state.stopped) break;
         if ((rc = train_step(tr))) return rc;
         int evaled = eval_due(tr);
         if (evaled) {
@@ -519,7 +598,13 @@ static int finish(trainer *tr)
     }
     if ((rc = flush_metrics(tr))) return rc;
     rundir_set_status(tr->dir, "done", NULL);
-    if (tr->state.stopped) {
+    if (tr->state.stopped && tr->trunk) {
+        rundir_log(tr->log, "done: stopped early after %llu of %llu steps", (unsigned long long)tr->step,
+                   (unsigned long long)tr->total);
+        fprintf(stderr, "xover: stopped early after %llu of %llu steps: the annealed values of its branches rose "
+                        "more than %g (train.early_stop_margin)\n",
+                (unsigned long long)tr->step, (unsigned long long)tr->total, tr->cfg.stop_margin);
+    } else if (tr->state.stopped) {
         rundir_log(tr->log, "done: stopped early after %llu of %llu steps", (unsigned long long)tr->step,
                    (unsigned long long)tr->total);
         fprintf(stderr,
@@ -590,9 +675,19 @@ static int open_run_dir(trainer *tr, const json_t *cfg, const char *key, const c
 static int run(trainer *tr, const json_t *cfg, const char *key, const char *cache)
 {
     int rc;
+    tr->json = cfg;
+    memcpy(tr->key, key, 65);
     rundir_log(tr->log, "opening data (%s)", tr->rc.data.corpus);
     if (!(tr->src = train_source_open(cfg, cache, tr->err, sizeof tr->err))) return XO_USAGE;
-    if ((rc = setup(tr, key)) || (rc = resume(tr)) || (rc = train(tr))) return rc;
+    if ((rc = setup(tr, key)) || (rc = resume(tr))) return rc;
+    if (tr->trunk) {
+        /* What its branches and the drivers read (anneal.h); a `waiting`
+         * left by a killed attempt is not this one's. */
+        unlink(rundir_path(tr->dir, RUN_WAITING).s);
+        if (anneal_family_write(&tr->fam, tr->state.stopped ? (long long)tr->step : -1, tr->err, sizeof tr->err))
+            return XO_FAILED;
+    }
+    if ((rc = train(tr))) return rc;
     return finish(tr);
 }
 
@@ -628,6 +723,7 @@ int run_train(const run_train_opts *o)
     free(tr->tokens);
     model_free(tr->m);
     train_source_close(tr->src);
+    anneal_family_free(&tr->fam);
     json_decref(cfg);
     free(tr);
     return rc;

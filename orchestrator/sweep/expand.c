@@ -196,6 +196,7 @@ sweep_plan *sweep_expand(const sweep *sw, int flags, char *err, size_t errlen)
     free(p->combo_run);
     p->combo_run = NULL;
     if (merge_duplicates(p)) { snprintf(err, errlen, "out of memory"); goto fail; }
+    if (sw->anneal.on && sw_anneal_expand(p, err, errlen)) goto fail;
     return p;
 fail:
     if (!err[0]) snprintf(err, errlen, "%s: cannot plan the sweep", sw->path);
@@ -210,10 +211,15 @@ void sweep_plan_free(sweep_plan *p)
     free(p->dv);
     free(p->key);
     free(p->combo_run);
+    free(p->m_row);
+    free(p->m_point);
+    free(p->m_parent);
+    free(p->m_epochs);
+    free(p->m_key);
     free(p);
 }
 
-size_t sweep_plan_count(const sweep_plan *p) { return p->n; }
+size_t sweep_plan_count(const sweep_plan *p) { return p->nm ? p->nm : p->n; }
 size_t sweep_plan_grid(const sweep_plan *p) { return p->ngrid; }
 size_t sweep_plan_excluded(const sweep_plan *p) { return p->nexcluded; }
 size_t sweep_plan_included(const sweep_plan *p) { return p->nincluded; }
@@ -223,25 +229,31 @@ const sweep *sweep_plan_sweep(const sweep_plan *p) { return p->sw; }
 void sweep_plan_key(const sweep_plan *p, size_t i, char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
+    const uint8_t *key = p->nm ? p->m_key[i] : p->key[i];
     for (int k = 0; k < 32; k++) {
-        hex[2 * k] = digits[p->key[i][k] >> 4];
-        hex[2 * k + 1] = digits[p->key[i][k] & 15];
+        hex[2 * k] = digits[key[k] >> 4];
+        hex[2 * k + 1] = digits[key[k] & 15];
     }
     hex[64] = 0;
 }
 
 const char *sweep_plan_axis_text(const sweep_plan *p, size_t i, size_t a)
 {
-    return p->sw->axes[a].vals[p->idx[i * p->sw->naxes + a]].text;
+    return p->sw->axes[a].vals[p->idx[sw_row(p, i) * p->sw->naxes + a]].text;
 }
 
-double sweep_plan_derived(const sweep_plan *p, size_t i, size_t d) { return p->dv[i * p->sw->nderives + d]; }
+double sweep_plan_derived(const sweep_plan *p, size_t i, size_t d) { return p->dv[sw_row(p, i) * p->sw->nderives + d]; }
 
 static const char *const sections[] = {"data", "train", "model", NULL};
 
 int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *out)
 {
     const sweep *sw = p->sw;
+    if (p->nm && !strcmp(path, "train.epochs")) {
+        *out = p->m_epochs[i]; /* a branch's budget; a trunk's largest point */
+        return 0;
+    }
+    i = sw_row(p, i);
     const uint16_t *row = &p->idx[i * sw->naxes];
     for (size_t a = 0; a < sw->naxes; a++) {
         const sw_axis *ax = &sw->axes[a];

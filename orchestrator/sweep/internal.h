@@ -125,6 +125,17 @@ typedef struct {
     int line, col;
 } sw_trainer;
 
+/* train.anneal_at (anneal.c): the annealing points of every run, which
+ * then becomes a trunk with one branch per point. */
+typedef struct {
+    int on;
+    double *pts;          /* an explicit list (increasing), or NULL */
+    size_t npts;
+    double per_doubling;  /* "N per doubling": points down from each run's epochs */
+    double from;          /* ... to at least this many epochs */
+    int line, col;
+} sw_anneal;
+
 struct sweep {
     char *path;
     char *name;
@@ -148,6 +159,7 @@ struct sweep {
     sw_trainer trainer;
     json_t *trainer_json; /* the external trainer's part of the key */
     size_t model_axis;    /* index of the T_MODEL axis, or (size_t)-1 */
+    sw_anneal anneal;
 };
 
 /* ---- parsing (parse.c, axes.c) ----------------------------------------- */
@@ -191,6 +203,9 @@ json_t *sp_field_value(sp_ctx *c, const yaml_node_t *n, const char *what, int ft
 void sp_free_names(sp_ctx *c);
 int sp_read_axes(sp_ctx *c, yaml_node_t *root);
 int sp_check_base(sp_ctx *c, yaml_node_t *root);
+/* anneal.c: train.anneal_at's value, and the checks once every section is read. */
+int sp_read_anneal(sp_ctx *c, yaml_node_t *v);
+int sp_check_anneal(sp_ctx *c, yaml_node_t *root);
 
 /* ---- the plan --------------------------------------------------------- */
 
@@ -207,10 +222,30 @@ struct sweep_plan {
     size_t nincluded;  /* runs added by include */
     int32_t *combo_run; /* grid combination -> run, -1 if excluded (while planning) */
     int fast;          /* keys came from the template (1) or per-run JSON (0) */
+    /* With train.anneal_at each run above (a row) is a trunk; the plan's
+     * runs ("members", what sweep_plan_count counts) are each trunk then
+     * its branches. Without it there are none and a run is a row. */
+    size_t nm;
+    size_t *m_row;      /* the member's row */
+    int32_t *m_point;   /* -1: the trunk; else the point's index */
+    size_t *m_parent;   /* the trunk's member index (itself for a trunk) */
+    double *m_epochs;   /* budget E; a trunk: its largest point */
+    uint8_t (*m_key)[32];
 };
 
-/* keys.c */
-json_t *sw_run_document(const sweep_plan *p, size_t i, int resolve, char *err, size_t errlen);
+/* keys.c: the document (config) of row r, which is a trunk's config when
+ * the sweep anneals. */
+json_t *sw_run_document(const sweep_plan *p, size_t r, int resolve, char *err, size_t errlen);
 int sw_compute_keys(sweep_plan *p, int flags, char *err, size_t errlen);
+
+/* anneal.c */
+/* Turn a run's config (built from the sections, axes and derives, not yet
+ * resolved) into its trunk's: the points, the absolute warmup, the dense
+ * cooldown evaluations. `who` names the run in messages. */
+int sw_anneal_apply(const sweep *sw, json_t *cfg, const char *who, char *err, size_t errlen);
+/* Expand every row into its trunk and branches (the m_* arrays). */
+int sw_anneal_expand(sweep_plan *p, char *err, size_t errlen);
+/* The row of plan run i. */
+size_t sw_row(const sweep_plan *p, size_t i);
 
 #endif

@@ -20,6 +20,7 @@
  */
 #include "orchestrator/sweep/internal.h"
 
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <math.h>
@@ -121,6 +122,15 @@ static json_t *build(const sweep *sw, const uint16_t *row, const double *dv, int
         if (x->tgt == T_FIELD) set_path(cfg, x->path, derived_json(x, dv[d]));
         else if (x->param) json_object_set_new(params, x->name, json_real(dv[d]));
     }
+    if (sw->anneal.on) {
+        char who[256];
+        describe(sw, row, who, sizeof who);
+        if (sw_anneal_apply(sw, cfg, who, err, errlen)) {
+            json_decref(cfg);
+            json_decref(params);
+            return NULL;
+        }
+    }
     if (resolve) {
         char msg[512];
         if (run_config_resolve(cfg, msg, sizeof msg)) {
@@ -137,21 +147,34 @@ static json_t *build(const sweep *sw, const uint16_t *row, const double *dv, int
     return json_pack("{s:o, s:o, s:O}", "config", cfg, "params", params, "trainer", sw->trainer_json);
 }
 
-json_t *sw_run_document(const sweep_plan *p, size_t i, int resolve, char *err, size_t errlen)
+json_t *sw_run_document(const sweep_plan *p, size_t r, int resolve, char *err, size_t errlen)
 {
     const sweep *sw = p->sw;
-    return build(sw, &p->idx[i * sw->naxes], &p->dv[i * sw->nderives], resolve, 1, err, errlen);
+    return build(sw, &p->idx[r * sw->naxes], &p->dv[r * sw->nderives], resolve, 1, err, errlen);
+}
+
+/* A branch's config: its trunk's (its row's document) made a branch. */
+static json_t *member_config(const sweep_plan *p, size_t i, json_t *doc, char *err, size_t errlen)
+{
+    if (!doc || !p->nm || p->m_point[i] < 0) return doc;
+    char tkey[65];
+    sweep_plan_key(p, p->m_parent[i], tkey);
+    json_t *b = anneal_branch_config(doc, tkey, p->m_epochs[i], err, errlen);
+    json_decref(doc);
+    return b;
 }
 
 json_t *sweep_plan_config(const sweep_plan *p, size_t i, char *err, size_t errlen)
 {
     const sweep *sw = p->sw;
-    return build(sw, &p->idx[i * sw->naxes], &p->dv[i * sw->nderives], 1, 0, err, errlen);
+    size_t r = sw_row(p, i);
+    json_t *doc = build(sw, &p->idx[r * sw->naxes], &p->dv[r * sw->nderives], 1, 0, err, errlen);
+    return member_config(p, i, doc, err, errlen);
 }
 
 json_t *sweep_plan_document(const sweep_plan *p, size_t i, char *err, size_t errlen)
 {
-    return sw_run_document(p, i, 1, err, errlen);
+    return member_config(p, i, sw_run_document(p, sw_row(p, i), 1, err, errlen), err, errlen);
 }
 
 static void hash_text(const char *s, uint8_t out[32])
@@ -557,7 +580,9 @@ int sw_compute_keys(sweep_plan *p, int flags, char *err, size_t errlen)
 {
     if (!p->n) return 0;
     err[0] = 0;
-    if (!(flags & SWEEP_SLOW_KEYS)) {
+    /* A trunk's points may follow its epochs ("N per doubling"), which the
+     * template cannot know: annealed sweeps (small ones) take the slow path. */
+    if (!(flags & SWEEP_SLOW_KEYS) && !p->sw->anneal.on) {
         int rc = fast_keys(p, err, errlen);
         if (rc < 0) return -1;
         if (rc == 1) {

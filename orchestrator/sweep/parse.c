@@ -135,6 +135,9 @@ static json_t *defaults_config(void)
         return NULL;
     }
     run_config_fill_absent(d); /* fields absent unless given are axes too */
+    /* ... and those whose absence stands for no number */
+    json_object_set_new(json_object_get(d, "train"), "warmup_epochs", json_real(0));
+    json_object_set_new(json_object_get(d, "train"), "log_every", json_real(1));
     return d;
 }
 
@@ -290,7 +293,8 @@ static int read_section(sp_ctx *c, yaml_node_t *n, const char *sec)
     size_t nk = 0;
     const char *k;
     json_t *x;
-    json_object_foreach(defs, k, x) if (nk < 62) known[nk++] = k;
+    json_object_foreach(defs, k, x) if (nk < 61) known[nk++] = k;
+    if (!strcmp(sec, "train")) known[nk++] = "anneal_at"; /* not a field of every run: anneal.c */
     known[nk] = NULL;
     if (sp_check_keys(c, n, sec, known)) return -1;
     json_t *out = json_object_get(c->sw->base, sec);
@@ -301,6 +305,10 @@ static int read_section(sp_ctx *c, yaml_node_t *n, const char *sec)
         snprintf(path, sizeof path, "%s.%s", sec, key);
         if (!strcmp(sec, "data") && !strcmp(key, "quality")) {
             if (read_tiers(c, v)) return -1;
+            continue;
+        }
+        if (!strcmp(sec, "train") && !strcmp(key, "anneal_at")) {
+            if (sp_read_anneal(c, v)) return -1;
             continue;
         }
         int t = sp_field_type(c, path);
@@ -551,6 +559,7 @@ sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, s
     if (!sw->name) { sp_err(&c, root, "missing 'sweep: NAME' (the name of the sweep's directory under runs/)"); goto fail; }
     if (sp_read_axes(&c, root)) goto fail;
     if (sp_check_base(&c, root)) goto fail;
+    if (sp_check_anneal(&c, root)) goto fail;
 
     for (size_t i = 0; i < c.npos; i++) free(c.pos[i].path);
     free(c.pos);
@@ -650,6 +659,7 @@ void sweep_free(sweep *s)
     free(s->trainer.regex);
     free(s->trainer.metrics_file);
     json_decref(s->trainer_json);
+    free(s->anneal.pts);
     free(s);
 }
 

@@ -89,6 +89,17 @@ json_t *sweep_plan_config(const sweep_plan *p, size_t i, char *err, size_t errle
  * for an external one, so its command and free parameters count too. */
 json_t *sweep_plan_document(const sweep_plan *p, size_t i, char *err, size_t errlen);
 
+/* Annealed branches (train.anneal_at; docs/sweep.md): each run of the grid
+ * becomes a TRUNK followed by one BRANCH per point, all runs of the plan. */
+enum { SWEEP_RUN = 0, SWEEP_TRUNK = 1, SWEEP_BRANCH = 2 };
+int sweep_plan_role(const sweep_plan *p, size_t i);
+/* A branch's trunk (its index in the plan); i itself otherwise. */
+size_t sweep_plan_parent(const sweep_plan *p, size_t i);
+/* The epochs run i trains, from *from to *to: a trunk from 0 to the fork of
+ * its largest point, a branch from its fork to its budget (train.epochs),
+ * an ordinary run from 0 to its epochs. Approximate: steps are whole. */
+void sweep_plan_span(const sweep_plan *p, size_t i, double *from, double *to);
+
 /* External trainer: argv for run i, each argument's {placeholders}
  * substituted (an axis, a derived parameter, a config field by name or
  * dotted path, {run_dir}, {key}, {config}; "{{" is a literal "{"). A value
