@@ -70,6 +70,7 @@ typedef struct {
     int dir_known;     /* the directory came from the database (a resumed run) */
     int held;          /* a trunk stopped because it waits for a branch not run here */
     char held_for[65];
+    exec_share sh;     /* its threads (handover.c) while its worker runs */
 } job;
 
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
@@ -94,6 +95,10 @@ typedef struct {
     double total_flops, done_flops;
     progress pg;
     int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
+    int extra;         /* cores running runs hold beyond one each (handover.c) */
+    exec_share *shares; /* balance()'s scratch, one per job */
+    size_t *share_job;
+    int starved;       /* a run could start but no core is free */
 } driver;
 
 static volatile sig_atomic_t g_signals;
@@ -152,9 +157,11 @@ static void run_rows(void *ctx)
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
-        char who[200];
+        char who[200], threads[32];
         describe_run(dr, j->i, who, sizeof who);
-        progress_row(&dr->pg, j->key, who, ingest_get(j->ing), j->tok_s, NULL);
+        snprintf(threads, sizeof threads, "%d threads", j->sh.have > 0 ? j->sh.have : j->sh.threads);
+        progress_row(&dr->pg, j->key, who, ingest_get(j->ing), j->tok_s,
+                     (j->sh.have > 0 ? j->sh.have : j->sh.threads) > 1 ? threads : NULL);
     }
 }
 
@@ -209,7 +216,7 @@ static int launch(driver *dr, job *j)
         free(mfile);
     } else {
         const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
-        argv = calloc(7, sizeof *argv);
+        argv = calloc(9, sizeof *argv);
         if (!argv) { snprintf(err, sizeof err, "out of memory"); goto fail; }
         argv[0] = strdup(self);
         argv[1] = strdup("train");
@@ -217,8 +224,19 @@ static int launch(driver *dr, job *j)
         argv[3] = strdup(cfgpath.s);
         argv[4] = strdup("--out");
         argv[5] = strdup(j->dir);
+        argv[6] = strdup("--threads");
+        argv[7] = strdup("1");
         metrics = rundir_path(j->dir, RUN_METRICS);
     }
+    /* One thread to start with (the hand-over may give it more): the word
+     * of an earlier attempt must not linger. */
+    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, xo_now()};
+    if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
+        snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
+        sweep_argv_free(argv);
+        goto fail;
+    }
+    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
     int stdout_metrics = tr.external && !tr.metrics_file;
     ingest_free(j->ing);
     j->ing = ingest_new(metrics.s, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
@@ -339,8 +357,11 @@ static void finish(driver *dr, job *j, int ws)
         progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
     free(tail);
     if (j->role == SWEEP_BRANCH) exec_record_fork(dr->d, j->id, j->dir, trunk_dir_of(dr, j));
-    /* The status file last: only the driver knows about timeouts and kills. */
+    /* The status file last: only the driver knows about timeouts and kills.
+     * The hand-over's files belong to this attempt. */
     rundir_set_status(j->dir, status, reason);
+    unlink(rundir_path(j->dir, RUN_THREADS).s);
+    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
     xo_unlock(j->lock_fd); /* only now: the run is recorded */
     j->lock_fd = -1;
     j->pid = 0;
@@ -421,6 +442,10 @@ static void tend(driver *dr)
         char err[512];
         if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
+        if (j->sh.growable) {
+            j->sh.have = rundir_read_threads(j->dir, RUN_THREADS_NOW);
+            j->sh.remaining = j->est.tokens > st->tokens ? j->est.tokens - (double)st->tokens : 0;
+        }
         if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
             j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
             j->tok_last = st->tokens;
@@ -546,6 +571,7 @@ static void unblock(driver *dr, job *j, int worker_free)
     long long fork_step, stopped_at;
     const char *td = trunk_dir_of(dr, j);
     int st = anneal_fork_state(td, j->key, trunk_live(dr, j), &fork_step, &stopped_at);
+    if (st == ANNEAL_FORK_READY && !worker_free) dr->starved = 1;
     if (st == ANNEAL_FORK_WAIT || (st == ANNEAL_FORK_READY && !worker_free)) return;
     j->blocked = 0;
     dr->nblocked--;
@@ -582,21 +608,29 @@ static size_t idle_trunks(const driver *dr)
 /* Launch what the free slots allow: first the runs waiting whose time has
  * come (retries, locked directories), then branches whose fork has come,
  * then new runs in plan order (a branch whose fork is not there yet is put
- * aside as blocked). */
+ * aside as blocked). A slot is a core: a run holding more than one (the
+ * hand-over) leaves fewer. Notes in dr->starved whether a run that could
+ * start found no core. */
 static void launch_some(driver *dr, size_t slots)
 {
     double now = xo_now();
     slots += idle_trunks(dr);
-    for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
+#define FREE() (dr->running + (size_t)dr->extra < slots)
+    dr->starved = 0;
+    for (size_t k = 0; k < dr->next && dr->nwaiting; k++) {
         job *j = &dr->jobs[k];
         if (!j->waiting || now < j->wait_until) continue;
+        if (!FREE()) {
+            dr->starved = 1;
+            break;
+        }
         j->waiting = 0;
         dr->nwaiting--;
         launch(dr, j);
     }
     for (size_t k = 0; k < dr->next && dr->nblocked; k++)
-        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], dr->running < slots);
-    while (dr->running < slots && dr->next < dr->njobs) {
+        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], FREE());
+    while (FREE() && dr->next < dr->njobs) {
         job *j = &dr->jobs[dr->next++];
         if (j->role == SWEEP_BRANCH) {
             j->blocked = 1;
@@ -606,6 +640,33 @@ static void launch_some(driver *dr, size_t slots)
         }
         launch(dr, j);
     }
+    if (dr->next < dr->njobs && !FREE()) dr->starved = 1;
+#undef FREE
+}
+
+/* Hand the cores over (handover.c): take one back when a run waits for a
+ * core, give free ones to running runs otherwise; tell each changed run
+ * through its threads file. */
+static void balance(driver *dr, int cores)
+{
+    exec_share *sh = dr->shares;
+    size_t *idx = dr->share_job, n = 0;
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (dr->jobs[k].pid && !dr->jobs[k].term_at) idx[n] = k, sh[n++] = dr->jobs[k].sh;
+    double now = xo_now();
+    if (!dr->stopping && exec_handover(sh, n, cores + (int)idle_trunks(dr), dr->starved, now))
+        for (size_t i = 0; i < n; i++) {
+            job *j = &dr->jobs[idx[i]];
+            if (sh[i].threads == j->sh.threads) continue;
+            if (rundir_write_threads(j->dir, RUN_THREADS, sh[i].threads)) continue; /* next tick again */
+            if (!dr->pg.tty) progress_event(&dr->pg, "%.12s now on %d thread%s", j->key, sh[i].threads,
+                                            sh[i].threads > 1 ? "s" : "");
+            j->sh = sh[i];
+        }
+    int used = 0, running = 0;
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (dr->jobs[k].pid) used += exec_cores_used(&dr->jobs[k].sh, 1), running++;
+    dr->extra = used - running;
 }
 
 /* A run to do becomes a job: resumed in the directory the database knows
@@ -665,7 +726,9 @@ static int prepare(driver *dr)
 {
     size_t n = sweep_plan_count(dr->p);
     dr->jobs = calloc(n ? n : 1, sizeof *dr->jobs);
-    if (!dr->jobs) return cli_error(XO_FAILED, "out of memory");
+    dr->shares = calloc(n ? n : 1, sizeof *dr->shares);
+    dr->share_job = calloc(n ? n : 1, sizeof *dr->share_job);
+    if (!dr->jobs || !dr->shares || !dr->share_job) return cli_error(XO_FAILED, "out of memory");
     return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
@@ -678,6 +741,8 @@ static void cleanup(driver *dr)
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
+    free(dr->shares);
+    free(dr->share_job);
     xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);
@@ -776,6 +841,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
         if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
+        balance(&dr, jobs);
         progress_draw(&dr.pg, sweep_line, run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
         poll(&pfd, 1, 100);

@@ -87,6 +87,28 @@ typedef int (*exec_confirm_fn)(void *ctx, const char *what);
  * the message printed. */
 int exec_rm(const char *db_path, const char *arg, exec_confirm_fn confirm, void *ctx);
 
+/* ---- cores handed over (handover.c) -------------------------------------- */
+
+/* A running run as the hand-over sees it. */
+typedef struct {
+    int threads;       /* granted: the driver's word (RUN_THREADS) */
+    int have;          /* the trainer's answer (RUN_THREADS_NOW); 0 = none yet */
+    int growable;      /* the built-in trainer (an external one keeps 1) */
+    double remaining;  /* work left (tokens): who gets a free core first */
+    double changed_at; /* when its grant last changed (seconds) */
+} exec_share;
+
+#define EXEC_HANDOVER_HOLD 1.0 /* seconds between two changes of one run's grant */
+
+/* Cores the runs hold: each the larger of its grant and its answer. */
+int exec_cores_used(const exec_share *s, size_t n);
+/* New grants at time `now` for the n running runs on `cores` cores. starved:
+ * a run is waiting for a core (one core is taken back, from the run with
+ * the most, unless all have one); else free cores go, one at a time, to
+ * the growable run with the most work left per thread. Never grants more
+ * than `cores` in total. Returns how many grants changed. */
+int exec_handover(exec_share *s, size_t n, int cores, int starved, double now);
+
 /* ---- the driver ---------------------------------------------------------- */
 
 typedef struct {
@@ -101,6 +123,7 @@ typedef struct {
     const char *self_exe;     /* the xover binary workers run; NULL = /proc/self/exe */
     const char *yaml_text;    /* the sweep file, recorded in the database */
     size_t yaml_len;
+    int no_handover;          /* keep every run on one thread (--handover off) */
 } exec_options;
 
 /* Run the plan. Returns an exit code: XO_OK when every run is done,

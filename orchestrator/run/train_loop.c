@@ -215,6 +215,7 @@ typedef struct {
     train_source *src;
     model *m;
     int threads; /* the model's (results do not depend on them) */
+    struct stat threads_seen; /* RUN_THREADS as last looked at (st_ino 0: none) */
     FILE *metrics;
     int32_t *tokens; /* one batch */
     /* sizes, fixed by setup() */
@@ -548,6 +549,28 @@ static int trunk_at_step(trainer *tr)
     return checkpoint(tr);
 }
 
+/* The driver's word on threads (RUN_THREADS, cores handed over as other
+ * runs finish or start): looked at before the first step and after every
+ * step (read only when the file has changed), applied when it differs from
+ * the model's, and answered in RUN_THREADS_NOW once the model uses them.
+ * The results do not depend on the thread count: this changes only how
+ * fast. */
+static void follow_threads(trainer *tr, int first)
+{
+    struct stat st;
+    if (stat(rundir_path(tr->dir, RUN_THREADS).s, &st)) st.st_ino = 0;
+    int changed = st.st_ino != tr->threads_seen.st_ino || st.st_mtim.tv_sec != tr->threads_seen.st_mtim.tv_sec ||
+                  st.st_mtim.tv_nsec != tr->threads_seen.st_mtim.tv_nsec;
+    tr->threads_seen = st;
+    int n = (changed || first) && st.st_ino ? rundir_read_threads(tr->dir, RUN_THREADS) : 0;
+    if (n > 0 && n != model_threads(tr->m)) {
+        char err[256];
+        if (model_set_threads(tr->m, n, err, sizeof err)) rundir_log(tr->log, "threads: %s", err);
+        else rundir_log(tr->log, "step %llu: %d threads, on the driver's word", (unsigned long long)tr->step, n);
+    }
+    if (first || n > 0) rundir_write_threads(tr->dir, RUN_THREADS_NOW, model_threads(tr->m));
+}
+
 /* The loop: until the planned end, a stop signal or an early stop.
  * Evaluations at step 0, when due and at the last step; checkpoints at
  * every evaluation (or every train.checkpoint_every steps), at the end and
@@ -563,6 +586,7 @@ static int train(trainer *tr)
     tr->tty = cli_stderr_is_tty();
     tr->t0 = xo_now();
     tr->step0 = tr->step;
+    follow_threads(tr, 1);
     for (;;) {
         if (tr->trunk && (rc = trunk_at_step(tr))) return rc;
         if (tr->step >= tr->total || stop_signal || tr->state.stopped) break;
@@ -577,6 +601,7 @@ static int train(trainer *tr)
         int due = tr->cfg.ckpt_every ? tr->step % tr->cfg.ckpt_every == 0 : evaled;
         if ((due || tr->step == tr->total || stop_signal) && (rc = checkpoint(tr))) return rc;
         progress(tr);
+        follow_threads(tr, 0);
     }
     if (tr->tty) fputc('\n', stderr);
     return 0;
