@@ -5,7 +5,8 @@
  * grant not yet taken up still counted); then whole sweeps: a lone long run
  * gets the idle core and its numbers are those of a sweep without the
  * hand-over, bit for bit, also when its worker is killed by SIGKILL after a
- * hand-over and resumed; the hand-over's files are gone afterwards.
+ * hand-over and resumed; the hand-over's files are gone afterwards; a core
+ * is taken back when an annealed branch can start.
  */
 #include "tests/reliability.h"
 
@@ -163,4 +164,46 @@ TEST(handover_kill9_of_a_worker_after_a_handover_resumes_bit_exact)
     CHECK_INT(rel_count_lines(log, "xover train --config"), 2); /* the killed attempt and its retry */
     CHECK_INT(rel_count_lines(dlog, "retrying"), 1);
     CHECK_INT(helper_qint(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+}
+
+/* An annealed trunk runs alone at first (its branch waits for the fork), so
+ * it gets both cores; when its fork is written the branch can start, and
+ * the driver takes a core back first: the trunk's log shows 2 threads, then
+ * 1. The numbers equal those of the same sweep without the hand-over. */
+TEST(handover_takes_a_core_back_when_a_branch_can_start)
+{
+    char sweep[512], db[512], runs[512], db_off[512], runs_off[512];
+    harness_path(sweep, sizeof sweep, "tb.yaml");
+    harness_write(sweep, "sweep: tb\n"
+                         "data: {corpus: synthetic, vocab: 300, val_tokens: 2k, unique_tokens: 8000}\n"
+                         "models: {xxs: {layers: 1, dim: 16, heads: 2}}\n"
+                         "train: {seq_len: 64, batch: 8, lr: 3e-3, eval_every: 2 epoch, eval_draws: 2,\n"
+                         "        anneal_at: [12, 24], decay_frac: 0.2}\n"
+                         "grid: {objective: [mdm]}\n");
+    harness_path(db, sizeof db, "tb.db");
+    harness_path(runs, sizeof runs, "tb");
+    harness_path(db_off, sizeof db_off, "tb-off.db");
+    harness_path(runs_off, sizeof runs_off, "tb-off");
+    harness_proc r = rel_run(sweep, db_off, runs_off, "--handover=off");
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    r = rel_run(sweep, db, runs, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    char *trunk = helper_qtext(db, "SELECT key FROM runs WHERE role = 'trunk'");
+    CHECK(trunk && strlen(trunk) >= 64);
+    char log[1024];
+    snprintf(log, sizeof log, "%s/tb/%.64s/log", runs, trunk);
+    free(trunk);
+    char *text = harness_slurp(log, NULL);
+    CHECK(text);
+    char *two = strstr(text, "2 threads, on the driver's word");
+    char *one = two ? strstr(two, "1 threads, on the driver's word") : NULL;
+    free(text);
+    CHECK(two && one);
+    char *ref = rel_dump_metrics(db_off), *got = rel_dump_metrics(db);
+    int same = ref && got && !strcmp(ref, got);
+    free(ref), free(got);
+    CHECK(same);
+    CHECK_INT(helper_qint(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 3); /* the trunk and its 2 branches */
 }

@@ -228,9 +228,9 @@ static int launch(driver *dr, job *j)
         argv[7] = strdup("1");
         metrics = rundir_path(j->dir, RUN_METRICS);
     }
-    /* One thread to start with (the hand-over may give it more): the word
-     * of an earlier attempt must not linger. */
-    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, xo_now()};
+    /* One thread to start with (the hand-over may give it more at once):
+     * the word of an earlier attempt must not linger. */
+    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
     if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
         snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
         sweep_argv_free(argv);
