@@ -56,9 +56,10 @@ typedef struct {
     int timed_out, nonfinite, finished;
     ingest *ing;
     exec_estimate est;
-    double tok_t;      /* for tokens/s */
-    long long tok_last;
-    double tok_s;
+    exec_rate rate;    /* this attempt's progress, for tokens/s (eta.c) */
+    double tok_s;      /* over a moving window */
+    long long total_steps; /* from its model.json (0 until the trainer writes it) */
+    double tokens_per_step;
     int lock_fd;       /* the run lock (rundir_lock) while its worker runs; -1 */
     int waiting;       /* to launch at wait_until: a retry, or a locked directory */
     double wait_until;
@@ -93,6 +94,9 @@ typedef struct {
     int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
     double total_flops, done_flops;
+    double flops_per_core;     /* FLOP/s of one worker: measured on done runs, else assumed */
+    int cores;                 /* -j */
+    exec_eta_run *eta_runs;    /* sweep_eta()'s scratch, one per job */
     progress pg;
     int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
     int extra;         /* cores running runs hold beyond one each (handover.c) */
@@ -136,17 +140,66 @@ static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
         snprintf(buf + len, n - len, "%strunk", len ? " " : "");
 }
 
+/* The run's planned steps and tokens per step, from the model.json its
+ * trainer writes at the start (an external trainer writes none). */
+static void read_model_info(job *j)
+{
+    json_t *m = json_load_file(rundir_path(j->dir, RUN_MODEL).s, 0, NULL);
+    json_t *ts = m ? json_object_get(m, "total_steps") : NULL, *tp = m ? json_object_get(m, "tokens_per_step") : NULL;
+    if (json_is_integer(ts) && json_is_number(tp) && json_integer_value(ts) > 0) {
+        j->total_steps = json_integer_value(ts);
+        j->tokens_per_step = json_number_value(tp);
+    }
+    json_decref(m);
+}
+
+/* Tokens the run has left: exact once its model.json is there, else from
+ * the plan's estimate. */
+static double remaining_tokens(const job *j)
+{
+    const ingest_state *st = j->ing ? ingest_get(j->ing) : NULL;
+    double done = st && st->tokens > 0 ? (double)st->tokens : 0;
+    double total = j->total_steps ? (double)j->total_steps * j->tokens_per_step : j->est.tokens;
+    return total > done ? total - done : 0;
+}
+
+/* A core's speed (tokens/s on one thread) for run j: its own, measured over
+ * the window and divided by what its threads add (eta.c), or, before it
+ * has one, the sweep's measured FLOP rate per core at j's FLOPs per token. */
+static double speed_per_core(const driver *dr, const job *j)
+{
+    int threads = j->sh.have > 0 ? j->sh.have : 1;
+    if (j->pid && j->tok_s > 0) return j->tok_s / (1 + EXEC_THREAD_GAIN * (threads - 1));
+    double fpt = j->est.tokens > 0 ? j->est.flops / j->est.tokens : 0;
+    return fpt > 0 ? dr->flops_per_core / fpt : 0;
+}
+
+/* The sweep's time left: each remaining run's work at its own speed, the
+ * running ones first, then the rest in the order they will start. */
+static double sweep_eta(driver *dr)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < dr->njobs; k++) {
+            job *j = &dr->jobs[k];
+            if (j->finished || (pass == 0) != (j->pid != 0)) continue;
+            double sp = speed_per_core(dr, j);
+            dr->eta_runs[n++].work = sp > 0 ? remaining_tokens(j) / sp : NAN;
+        }
+    int handover = !dr->o->no_handover && !sweep_trainer(sweep_plan_sweep(dr->p)).external;
+    return exec_sweep_eta(dr->eta_runs, n, dr->cores, handover);
+}
+
 static void sweep_line(void *ctx, char *buf, size_t n)
 {
     driver *dr = ctx;
     progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
                         dr->njobs - dr->next + dr->nwaiting + dr->nblocked,
-                        0, dr->done_flops, dr->total_flops};
+                        0, sweep_eta(dr), dr->done_flops, dr->total_flops};
     for (size_t k = 0; k < dr->njobs; k++) {
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
         t.tok_s += j->tok_s;
-        t.done_flops += progress_run_flops(&j->est, ingest_get(j->ing));
     }
     progress_sweep_line(&dr->pg, &t, sweep_name(sweep_plan_sweep(dr->p)), buf, n);
 }
@@ -159,9 +212,11 @@ static void run_rows(void *ctx)
         if (!j->pid) continue;
         char who[200], threads[32];
         describe_run(dr, j->i, who, sizeof who);
-        snprintf(threads, sizeof threads, "%d threads", j->sh.have > 0 ? j->sh.have : j->sh.threads);
-        progress_row(&dr->pg, j->key, who, ingest_get(j->ing), j->tok_s,
-                     (j->sh.have > 0 ? j->sh.have : j->sh.threads) > 1 ? threads : NULL);
+        int th = j->sh.have > 0 ? j->sh.have : j->sh.threads;
+        snprintf(threads, sizeof threads, "%d threads", th);
+        progress_run r = {ingest_get(j->ing), j->total_steps, j->tok_s,
+                          j->tok_s > 0 ? remaining_tokens(j) / j->tok_s : -1, th > 1 ? threads : NULL};
+        progress_row(&dr->pg, j->key, who, &r);
     }
 }
 
@@ -278,8 +333,7 @@ static int launch(driver *dr, job *j)
     sweep_argv_free(argv);
     j->pid = pid;
     j->started = xo_now();
-    j->tok_t = j->started;
-    j->tok_last = 0;
+    exec_rate_reset(&j->rate);
     j->tok_s = 0;
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
@@ -444,13 +498,11 @@ static void tend(driver *dr)
         const ingest_state *st = ingest_get(j->ing);
         if (j->sh.growable) {
             j->sh.have = rundir_read_threads(j->dir, RUN_THREADS_NOW);
-            j->sh.remaining = j->est.tokens > st->tokens ? j->est.tokens - (double)st->tokens : 0;
+            j->sh.remaining = remaining_tokens(j);
         }
-        if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
-            j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
-            j->tok_last = st->tokens;
-            j->tok_t = now;
-        }
+        if (st->tokens > 0) exec_rate_add(&j->rate, now, (double)st->tokens);
+        j->tok_s = exec_rate_tok_s(&j->rate, EXEC_RATE_WINDOW);
+        if (!j->total_steps) read_model_info(j);
         if (st->nonfinite && !j->nonfinite && !j->term_at) {
             j->nonfinite = 1;
             j->term_at = now;
@@ -728,7 +780,8 @@ static int prepare(driver *dr)
     dr->jobs = calloc(n ? n : 1, sizeof *dr->jobs);
     dr->shares = calloc(n ? n : 1, sizeof *dr->shares);
     dr->share_job = calloc(n ? n : 1, sizeof *dr->share_job);
-    if (!dr->jobs || !dr->shares || !dr->share_job) return cli_error(XO_FAILED, "out of memory");
+    dr->eta_runs = calloc(n ? n : 1, sizeof *dr->eta_runs);
+    if (!dr->jobs || !dr->shares || !dr->share_job || !dr->eta_runs) return cli_error(XO_FAILED, "out of memory");
     return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
@@ -743,6 +796,7 @@ static void cleanup(driver *dr)
     free(dr->jobs);
     free(dr->shares);
     free(dr->share_job);
+    free(dr->eta_runs);
     xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);
@@ -778,6 +832,10 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     }
     int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1) jobs = 1;
+    dr.cores = jobs;
+    long long measured;
+    dr.flops_per_core = exec_measured_speed(dr.d, &measured);
+    if (!(dr.flops_per_core > 0)) dr.flops_per_core = EXEC_DEFAULT_FLOPS_PER_S;
     if (o->dry_run || !dr.njobs) {
         if (!dr.njobs) {
             printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), dr.skipped_done,
@@ -814,8 +872,11 @@ int exec_run(const sweep_plan *p, const exec_options *o)
 
     dr.pg.tty = cli_stderr_is_tty();
     dr.pg.t0 = xo_now();
-    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
-          dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
+    size_t resumes = 0;
+    for (size_t k = 0; k < dr.njobs; k++) resumes += access(rundir_path(dr.jobs[k].dir, RUN_CHECKPOINT).s, F_OK) == 0;
+    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu resume from checkpoints, %zu already done, "
+                           "%zu failed not retried)",
+                   sweep_name(s), dr.njobs, jobs, resumes, dr.skipped_done, dr.skipped_failed);
     int seen_signals = 0;
     for (;;) {
         /* Ctrl-C: once = stop launching and interrupt; twice = kill. */

@@ -109,6 +109,40 @@ int exec_cores_used(const exec_share *s, size_t n);
  * than `cores` in total. Returns how many grants changed. */
 int exec_handover(exec_share *s, size_t n, int cores, int starved, double now);
 
+/* ---- what the progress display says (eta.c) ------------------------------- */
+
+/* A run's speed over a moving window of its own progress: samples of
+ * (seconds, tokens) as its metrics arrive, the first being the baseline
+ * (what a resumed run had done before never counts). */
+#define EXEC_RATE_SAMPLES 64
+#define EXEC_RATE_WINDOW 30.0 /* seconds */
+typedef struct {
+    double t[EXEC_RATE_SAMPLES], tok[EXEC_RATE_SAMPLES];
+    int n, first;
+} exec_rate;
+void exec_rate_reset(exec_rate *r);
+void exec_rate_add(exec_rate *r, double t, double tokens);
+/* Tokens/s over the samples of the last `window` seconds (at least the last
+ * two); 0 until there are two. */
+double exec_rate_tok_s(const exec_rate *r, double window);
+
+/* A run still to do, for the sweep's time left: its work in seconds on one
+ * core (remaining tokens / its own speed per core; a run not started yet:
+ * its planned tokens at the speed measured for its FLOPs). */
+typedef struct {
+    double work;
+} exec_eta_run;
+#define EXEC_THREAD_GAIN 0.85 /* each core past a run's first adds this much of one */
+/* Seconds until the runs are done on `cores` workers: the running runs
+ * first (in the order given), then the others as cores free up; with
+ * handover, runs fewer than the cores share the idle ones. Consumes r[].work.
+ * -1 when a run's work is unknown (NaN). */
+double exec_sweep_eta(exec_eta_run *r, size_t n, int cores, int handover);
+
+/* A run's label ("objective=ar unique_tokens=20k") in at most width
+ * characters, cut only between two pairs: "objective=ar +1". */
+void exec_fit_label(const char *in, size_t width, char *out, size_t n);
+
 /* ---- the driver ---------------------------------------------------------- */
 
 typedef struct {
