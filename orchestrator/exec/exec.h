@@ -44,6 +44,17 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e);
  * *nruns receives how many runs the figure comes from. */
 double exec_measured_speed(db *d, long long *nruns);
 
+/* Measured speeds per model shape (layers, dim, heads, hidden, experts,
+ * top_k, vocab, seq_len, batch): what a plan's runs of a shape that has
+ * finished runs will take is estimated at that shape's FLOP/s. */
+typedef struct exec_speeds exec_speeds;
+exec_speeds *exec_speeds_load(db *d); /* NULL: none measured (or no database) */
+/* FLOP/s for run i of p: its shape's, else `fallback`; *measured set to 1
+ * when the shape's own. */
+double exec_speed_for(const exec_speeds *s, const sweep_plan *p, size_t i, double fallback, int *measured);
+size_t exec_speeds_shapes(const exec_speeds *s);
+void exec_speeds_free(exec_speeds *s);
+
 /* ---- statuses ------------------------------------------------------------ */
 
 /* Every run of the database by key, for looking up a plan's runs. */
