@@ -25,8 +25,13 @@
  * forks from, then runs like any run, on whichever worker is free; a trunk
  * that waits for a branch's annealed value (its early-stopping rule) does
  * not hold a worker meanwhile.
+ *
+ * Workers are cores: when fewer runs than cores can run, balance() hands
+ * the idle ones to running runs as threads, and takes one back when a run
+ * could start but finds none (handover.c; a run's numbers do not depend on
+ * its threads). What the progress display shows is driver_view.c's.
  */
-#include "orchestrator/exec/internal.h"
+#include "orchestrator/exec/driver.h"
 
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/anneal.h"
@@ -45,65 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    size_t i;          /* run index in the plan */
-    long long id;      /* in the database */
-    char key[65];
-    char *dir;
-    char *status;      /* as found in the database */
-    pid_t pid;         /* 0 = not running */
-    double started, term_at, kill_at;
-    int timed_out, nonfinite, finished;
-    ingest *ing;
-    exec_estimate est;
-    exec_rate rate;    /* this attempt's progress, for tokens/s (eta.c) */
-    double tok_s;      /* over a moving window */
-    long long total_steps; /* from its model.json (0 until the trainer writes it) */
-    double tokens_per_step;
-    int lock_fd;       /* the run lock (rundir_lock) while its worker runs; -1 */
-    int waiting;       /* to launch at wait_until: a retry, or a locked directory */
-    double wait_until;
-    int retries;       /* automatic retries after a worker died by a signal */
-    int role;          /* SWEEP_RUN, SWEEP_TRUNK or SWEEP_BRANCH */
-    long trunk;        /* a branch: its trunk's job, or -1 when the trunk is not run here */
-    char *trunk_dir;   /* a branch whose trunk is not run here: the trunk's directory */
-    int blocked;       /* a branch waiting for its fork */
-    int dir_known;     /* the directory came from the database (a resumed run) */
-    int held;          /* a trunk stopped because it waits for a branch not run here */
-    char held_for[65];
-    exec_share sh;     /* its threads (handover.c) while its worker runs */
-} job;
-
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
  * told to stop from outside is retried from its checkpoint this many times
  * before its run is marked failed; errors it reports itself are not. */
 #define EXEC_SIGNAL_RETRIES 2
-
-typedef struct {
-    const sweep_plan *p;
-    const exec_options *o;
-    db *d;
-    pcre2_code *re;
-    char host[256];
-    char build[64];
-    job *jobs;         /* the runs this invocation will run */
-    size_t njobs, next;
-    size_t running, ndone, nfailed, ninterrupted, nwaiting;
-    size_t nblocked, nstuck;  /* branches waiting for their fork; never to get it here */
-    size_t last_trunk;        /* the job of the last trunk taken, (size_t)-1 */
-    int lock_fd;       /* the sweep lock (guard.c) */
-    size_t skipped_done, skipped_failed, skipped_busy;
-    double total_flops, done_flops;
-    double flops_per_core;     /* FLOP/s of one worker: measured on done runs, else assumed */
-    int cores;                 /* -j */
-    exec_eta_run *eta_runs;    /* sweep_eta()'s scratch, one per job */
-    progress pg;
-    int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
-    int extra;         /* cores running runs hold beyond one each (handover.c) */
-    exec_share *shares; /* balance()'s scratch, one per job */
-    size_t *share_job;
-    int starved;       /* a run could start but no core is free */
-} driver;
 
 static volatile sig_atomic_t g_signals;
 static int g_pipe[2] = {-1, -1};
@@ -117,107 +67,6 @@ static void on_signal(int sig)
         (void)w;
     }
     errno = e;
-}
-
-/* ---- progress ----------------------------------------------------------- */
-
-static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
-{
-    const sweep *s = sweep_plan_sweep(dr->p);
-    size_t len = 0;
-    buf[0] = 0;
-    for (size_t a = 0; a < sweep_naxes(s) && len + 1 < n; a++) {
-        if (sweep_axis_nvalues(s, a) < 2) continue;
-        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
-                                sweep_plan_axis_text(dr->p, i, a));
-    }
-    /* a branch by its budget, so that the family's runs tell apart */
-    int role = sweep_plan_role(dr->p, i);
-    double e = 0;
-    if (role == SWEEP_BRANCH && sweep_plan_number(dr->p, i, "train.epochs", &e) == 0 && len + 1 < n)
-        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
-    else if (role == SWEEP_TRUNK && len + 1 < n)
-        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
-}
-
-/* The run's planned steps and tokens per step, from the model.json its
- * trainer writes at the start (an external trainer writes none). */
-static void read_model_info(job *j)
-{
-    json_t *m = json_load_file(rundir_path(j->dir, RUN_MODEL).s, 0, NULL);
-    json_t *ts = m ? json_object_get(m, "total_steps") : NULL, *tp = m ? json_object_get(m, "tokens_per_step") : NULL;
-    if (json_is_integer(ts) && json_is_number(tp) && json_integer_value(ts) > 0) {
-        j->total_steps = json_integer_value(ts);
-        j->tokens_per_step = json_number_value(tp);
-    }
-    json_decref(m);
-}
-
-/* Tokens the run has left: exact once its model.json is there, else from
- * the plan's estimate. */
-static double remaining_tokens(const job *j)
-{
-    const ingest_state *st = j->ing ? ingest_get(j->ing) : NULL;
-    double done = st && st->tokens > 0 ? (double)st->tokens : 0;
-    double total = j->total_steps ? (double)j->total_steps * j->tokens_per_step : j->est.tokens;
-    return total > done ? total - done : 0;
-}
-
-/* A core's speed (tokens/s on one thread) for run j: its own, measured over
- * the window and divided by what its threads add (eta.c), or, before it
- * has one, the sweep's measured FLOP rate per core at j's FLOPs per token. */
-static double speed_per_core(const driver *dr, const job *j)
-{
-    int threads = j->sh.have > 0 ? j->sh.have : 1;
-    if (j->pid && j->tok_s > 0) return j->tok_s / (1 + EXEC_THREAD_GAIN * (threads - 1));
-    double fpt = j->est.tokens > 0 ? j->est.flops / j->est.tokens : 0;
-    return fpt > 0 ? dr->flops_per_core / fpt : 0;
-}
-
-/* The sweep's time left: each remaining run's work at its own speed, the
- * running ones first, then the rest in the order they will start. */
-static double sweep_eta(driver *dr)
-{
-    size_t n = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t k = 0; k < dr->njobs; k++) {
-            job *j = &dr->jobs[k];
-            if (j->finished || (pass == 0) != (j->pid != 0)) continue;
-            double sp = speed_per_core(dr, j);
-            dr->eta_runs[n++].work = sp > 0 ? remaining_tokens(j) / sp : NAN;
-        }
-    int handover = !dr->o->no_handover && !sweep_trainer(sweep_plan_sweep(dr->p)).external;
-    return exec_sweep_eta(dr->eta_runs, n, dr->cores, handover);
-}
-
-static void sweep_line(void *ctx, char *buf, size_t n)
-{
-    driver *dr = ctx;
-    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
-                        dr->njobs - dr->next + dr->nwaiting + dr->nblocked,
-                        0, sweep_eta(dr), dr->done_flops, dr->total_flops};
-    for (size_t k = 0; k < dr->njobs; k++) {
-        job *j = &dr->jobs[k];
-        if (!j->pid) continue;
-        t.tok_s += j->tok_s;
-    }
-    progress_sweep_line(&dr->pg, &t, sweep_name(sweep_plan_sweep(dr->p)), buf, n);
-}
-
-static void run_rows(void *ctx)
-{
-    driver *dr = ctx;
-    for (size_t k = 0; k < dr->njobs; k++) {
-        job *j = &dr->jobs[k];
-        if (!j->pid) continue;
-        char who[200], threads[32];
-        describe_run(dr, j->i, who, sizeof who);
-        int th = j->sh.have > 0 ? j->sh.have : j->sh.threads;
-        snprintf(threads, sizeof threads, "%d threads", th);
-        progress_run r = {ingest_get(j->ing), j->total_steps, j->tok_s,
-                          j->tok_s > 0 ? remaining_tokens(j) / j->tok_s : -1, th > 1 ? threads : NULL};
-        progress_row(&dr->pg, j->key, who, &r);
-    }
 }
 
 /* ---- launching ---------------------------------------------------------- */
@@ -343,7 +192,7 @@ static int launch(driver *dr, job *j)
     db_run_set(dr->d, j->id, &u);
     rundir_set_status(j->dir, "running", NULL);
     char who[200];
-    describe_run(dr, j->i, who, sizeof who);
+    driver_describe_run(dr, j->i, who, sizeof who);
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
@@ -430,7 +279,7 @@ static void finish(driver *dr, job *j, int ws)
         return;
     }
     char who[200];
-    describe_run(dr, j->i, who, sizeof who);
+    driver_describe_run(dr, j->i, who, sizeof who);
     if (!strcmp(status, "done")) {
         dr->ndone++;
         dr->done_flops += j->est.flops;
@@ -498,11 +347,11 @@ static void tend(driver *dr)
         const ingest_state *st = ingest_get(j->ing);
         if (j->sh.growable) {
             j->sh.have = rundir_read_threads(j->dir, RUN_THREADS_NOW);
-            j->sh.remaining = remaining_tokens(j);
+            j->sh.remaining = driver_remaining_tokens(j);
         }
         if (st->tokens > 0) exec_rate_add(&j->rate, now, (double)st->tokens);
         j->tok_s = exec_rate_tok_s(&j->rate, EXEC_RATE_WINDOW);
-        if (!j->total_steps) read_model_info(j);
+        if (!j->total_steps) driver_read_model_info(j);
         if (st->nonfinite && !j->nonfinite && !j->term_at) {
             j->nonfinite = 1;
             j->term_at = now;
@@ -845,7 +694,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
                    sweep_name(s), dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
             for (size_t k = 0; k < dr.njobs; k++) {
                 char who[256];
-                describe_run(&dr, dr.jobs[k].i, who, sizeof who);
+                driver_describe_run(&dr, dr.jobs[k].i, who, sizeof who);
                 printf("  %.12s  %-11s %s  %s\n", dr.jobs[k].key, dr.jobs[k].status ? dr.jobs[k].status : "new",
                        who, dr.jobs[k].dir);
             }
@@ -903,7 +752,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
         balance(&dr, jobs);
-        progress_draw(&dr.pg, sweep_line, run_rows, &dr);
+        progress_draw(&dr.pg, driver_sweep_line, driver_run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
         poll(&pfd, 1, 100);
         char drain[64];
