@@ -1,5 +1,6 @@
 /*
- * bench/trainer.c — the trainer's speed, measured in one run, on 1 thread:
+ * bench/trainer.c — the trainer's speed, measured in one run (on 1 thread
+ * unless named):
  *
  *   ours     tokens/s of model_train_step (forward, backward, AdamW) and the
  *            achieved GFLOP/s (model FLOPs: 6N + 12*L*C*T per token);
@@ -21,10 +22,23 @@
  *            (model_flops_per_token counts active parameters), and their
  *            ratio; the target is >= 60% of the dense rate.
  *
+ *   threads  one run on 2 threads against the same run on 1 (config A and
+ *            the demo's model, both objectives): one model alternates
+ *            between 1 and 2 threads every few steps (its results do not
+ *            depend on the thread count), so both see the same machine
+ *            load; the target is >= 1.7x. Also what the shards cost one
+ *            thread: the default shards against one shard (a single pass
+ *            over the batch, as before threads existed). With Linux's
+ *            autogroup scheduling a loaded machine shares its cores between
+ *            sessions, whatever their threads: give the benchmark's session
+ *            priority (the line it prints says how) to approximate idle
+ *            cores.
+ *
  * Configs: A = 4 layers, dim 128, 4 heads, seq 128, batch 16, vocab 1024;
- *          B = 2 layers, dim 64, 2 heads, seq 64, batch 32, vocab 512.
- * Usage: build/bench/trainer [--quick] [--moe]
- *   --quick  shorter timings; --moe  only the mixture-of-experts rows
+ *          B = 2 layers, dim 64, 2 heads, seq 64, batch 32, vocab 512;
+ *          demo = 4 layers, dim 64, 4 heads, seq 128, batch 16, vocab 512.
+ * Usage: build/bench/trainer [--quick] [--moe] [--threads]
+ *   --quick  shorter timings; --moe, --threads  only those rows
  */
 #include "models/models.h"
 
@@ -263,19 +277,129 @@ static int moe_rows(void)
     return fail;
 }
 
+/* Steps of m for at least secs (and 2 steps) on n threads; adds the time
+ * and tokens to *t and *tok. */
+static int timed_steps(model *m, int n, double secs, const int32_t *tok, size_t per, double *t, double *ntok)
+{
+    char err[256];
+    if (model_set_threads(m, n, err, sizeof err)) return fprintf(stderr, "%s\n", err), -1;
+    model_optim o = model_optim_default();
+    model_step_stats st;
+    /* One step first: the new threads' first touch of their scratch. */
+    if (model_train_step(m, tok, &o, 1e-3f, &st, err, sizeof err)) return fprintf(stderr, "%s\n", err), -1;
+    int steps = 0;
+    double t0 = now(), dt;
+    do {
+        if (model_train_step(m, tok + (size_t)(steps % 8) * per, &o, 1e-3f, &st, err, sizeof err))
+            return fprintf(stderr, "%s\n", err), -1;
+        steps++;
+        dt = now() - t0;
+    } while (dt < secs || steps < 2);
+    *t += dt;
+    *ntok += (double)steps * per;
+    return 0;
+}
+
+/* tokens/s on 1 and on 2 threads, alternating blocks of steps on one model;
+ * shards1: the same on 1 thread with a single shard, alternating likewise
+ * with the default shards (tok_sh). */
+static int thread_ratio(const model_config *cfg, double *tok1, double *tok2, double *tok_one_shard,
+                        double *tok_sh)
+{
+    char err[256];
+    model *m = model_create(cfg, 1, err, sizeof err);
+    if (!m) return fprintf(stderr, "%s\n", err), -1;
+    size_t per = (size_t)cfg->batch * cfg->seq_len;
+    int32_t *tok = malloc(sizeof(int32_t) * per * 8);
+    model_rng g;
+    model_rng_seed(&g, 3);
+    for (size_t i = 0; i < per * 8; i++) tok[i] = (int32_t)model_rng_below(&g, cfg->vocab - 1);
+    double t[4] = {0}, n[4] = {0}, block = min_time / 4;
+    int rc = 0;
+    for (int round = 0; round < 4 && !rc; round++)
+        rc = timed_steps(m, 1, block, tok, per, &t[0], &n[0]) || timed_steps(m, 2, block, tok, per, &t[1], &n[1]);
+    for (int round = 0; round < 3 && !rc; round++) {
+        rc = model_set_shard_rows(m, 1 << 30, err, sizeof err) || timed_steps(m, 1, block, tok, per, &t[2], &n[2]);
+        rc = rc || model_set_shard_rows(m, 256, err, sizeof err) || timed_steps(m, 1, block, tok, per, &t[3], &n[3]);
+    }
+    free(tok);
+    model_free(m);
+    if (rc) return -1;
+    *tok1 = n[0] / t[0], *tok2 = n[1] / t[1], *tok_one_shard = n[2] / t[2], *tok_sh = n[3] / t[3];
+    return 0;
+}
+
+/* Linux's autogroup scheduler shares the CPU between sessions, not
+ * threads: while other sessions keep the cores busy, a second thread of
+ * this one gains nothing. Say so, with this session's autogroup nice. */
+static void autogroup_note(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+    int on = 0;
+    if (f) {
+        if (fscanf(f, "%d", &on) != 1) on = 0;
+        fclose(f);
+    }
+    if (!on) return;
+    char line[128] = "";
+    f = fopen("/proc/self/autogroup", "r");
+    if (f) {
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        fclose(f);
+    }
+    line[strcspn(line, "\n")] = 0;
+    printf("  (autogroup scheduling is on, this session is %s: with other sessions busy, run this as\n"
+           "   setsid sh -c 'echo -19 > /proc/self/autogroup; exec build/bench/trainer --threads')\n",
+           line[0] ? line : "unknown");
+}
+
+static int thread_rows(void)
+{
+    double la[3] = {0};
+    if (getloadavg(la, 3) < 1) la[0] = -1;
+    printf("\nthreads: one run on 2 threads against the same run on 1, alternating on one model "
+           "(load average %.2f; target >= 1.7x)\n", la[0]);
+    autogroup_note();
+    struct {
+        const char *name;
+        model_config c;
+    } cfgs[] = {
+        {"A   ", {.layers = 4, .dim = 128, .heads = 4, .vocab = 1024, .seq_len = 128, .batch = 16, .mask_id = 1023}},
+        {"demo", {.layers = 4, .dim = 64, .heads = 4, .vocab = 512, .seq_len = 128, .batch = 16, .mask_id = 511}},
+    };
+    int fail = 0;
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        for (int obj = 0; obj < 2; obj++) {
+            model_config c = cfgs[i].c;
+            c.objective = obj ? MODEL_MDM : MODEL_AR;
+            double t1, t2, one, sh;
+            if (thread_ratio(&c, &t1, &t2, &one, &sh)) {
+                printf("  %s %-3s FAILED\n", cfgs[i].name, obj ? "mdm" : "ar");
+                fail = 1;
+                continue;
+            }
+            printf("  %s %-3s 1 thread %7.0f tokens/s, 2 threads %7.0f tokens/s -> %.2fx   "
+                   "(1 thread: %d shards %7.0f vs 1 shard %7.0f tokens/s: %+.1f%%)\n",
+                   cfgs[i].name, obj ? "mdm" : "ar", t1, t2, t2 / t1, (c.batch * c.seq_len) / 256, sh, one,
+                   100 * (sh / one - 1));
+        }
+    return fail;
+}
+
 int main(int argc, char **argv)
 {
-    int quick = 0, only_moe = 0;
+    int quick = 0, only_moe = 0, only_threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--moe")) only_moe = 1;
-        else return fprintf(stderr, "usage: %s [--quick] [--moe]\n", argv[0]), 2;
+        else if (!strcmp(argv[i], "--threads")) only_threads = 1;
+        else return fprintf(stderr, "usage: %s [--quick] [--moe] [--threads]\n", argv[0]), 2;
     }
     if (quick) min_time = 0.5;
     openblas_set_num_threads(1);
-    printf("bench/trainer: 1 thread; OpenBLAS %s; kernel %s\n", openblas_get_config(),
-           openblas_get_corename());
+    printf("bench/trainer: OpenBLAS %s; kernel %s\n", openblas_get_config(), openblas_get_corename());
     if (only_moe) return moe_rows();
+    if (only_threads) return thread_rows();
     int have_torch = find_script(argv[0]) == 0;
     if (!have_torch) printf("  (bench/trainer_torch.py not found: PyTorch peer skipped)\n");
     ours_result none;
@@ -330,5 +454,5 @@ int main(int argc, char **argv)
             if (t2 > 0) printf("  pytorch   %9.0f tokens/s with GLIBC_TUNABLES -> ours %.2fx\n", t2, r.tok_s / t2);
             else printf("  pytorch   failed (GLIBC_TUNABLES)\n");
         }
-    return moe_rows() || fail;
+    return moe_rows() | thread_rows() | fail;
 }

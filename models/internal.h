@@ -79,6 +79,17 @@ void mm(char ta, char tb, int m, int n, int k, const float *A, int lda, const fl
 void mm_trace_begin(model_gemm_call *calls, size_t cap);
 size_t mm_trace_end(void);
 
+/* The worker threads (pool.c). A region runs fn(ctx, i) for i in
+ * [0, n_items), each item on whichever thread is free; items must write
+ * disjoint memory. NULL or a pool of 1 runs them in order on the caller. */
+typedef struct model_pool model_pool;
+typedef void (*pool_fn)(void *ctx, int item);
+model_pool *pool_create(void);
+int pool_resize(model_pool *p, int n); /* total threads, the caller included */
+int pool_size(const model_pool *p);
+void pool_run(model_pool *p, pool_fn fn, void *ctx, int n_items);
+void pool_free(model_pool *p);
+
 /* The model's layout, shared by model.c and the files that drive it. */
 typedef struct {
     float *wte, *whead, *lnf;         /* V x C, V x C, C */
@@ -101,10 +112,29 @@ typedef struct {
      * sublayer [2][N,C] */
     float *tokmask, *attd, *resmask;
     /* scratch shared by all layers */
-    float *dres, *dln, *dqkv, *datty, *dh13, *dg, *dp, *head, *rope, *weights, *nll, *tmp;
+    float *dres, *dln, *dqkv, *datty, *dh13, *dg, *head, *rope, *weights, *nll, *tmp;
     float *dy, *dxg, *dprobs; /* experts only */
     int32_t *inputs, *targets;
 } model_acts;
+
+/* A batch is cut into shards of whole sequences (pass.c): each shard's
+ * weight gradients go to its own partial buffer, laid out like the
+ * gradients of the tensors it owns (every tensor but the embedding and,
+ * for a mixture of experts, the experts and routers), and are summed in
+ * shard order. */
+typedef struct {
+    model_tensors g;   /* its partial gradients (wte, experts, routers NULL) */
+    float *part;       /* the buffer behind g */
+    float *head, *dp;  /* its scratch: the head's, attention's dS [T*T] */
+} model_shard;
+
+/* The parameter ranges whose gradients the shards own: [start, start+n)
+ * of the parameters, at pos in a shard's partial buffer. */
+typedef struct {
+    size_t start, n, pos;
+} model_segment;
+
+#define MODEL_SHARD_ROWS 256 /* default rows (tokens) per shard */
 
 struct model {
     model_config cfg;
@@ -116,9 +146,36 @@ struct model {
     model_rng rng;
     /* the last forward's balance loss (mean over layers) and dropped share */
     double moe_aux, moe_dropped;
+    /* threads and shards (pass.c) */
+    model_pool *pool;
+    int tracing;               /* mm() records calls: run every region inline */
+    int shard_rows;            /* target rows per shard */
+    int max_shards;            /* shards allocated: model_shard_count(batch, seq_len) */
+    model_shard *shards;
+    float *shard_mem;          /* behind every shard's part, head and dp */
+    model_segment seg[2];
+    int n_seg;
+    size_t n_part;             /* floats of one partial buffer */
+    double *norm_blocks;       /* the gradient norm's per-block sums */
 };
+
+/* Shards of a B x T batch for a model (never depends on the threads). */
+int shard_count(const model *m, int B, int T);
+/* (Re)allocate the shards for m->shard_rows; 0 or -1 (out of memory). */
+int shards_alloc(model *m);
+void shards_free(model *m);
+size_t shards_bytes(const model_config *c, int shard_rows);
 
 /* Final hidden states (after the last RMSNorm) into m->a.lnf for B x T. */
 void model_hidden(model *m, const int32_t *inputs, int B, int T, int causal);
+/* Linear backward with dW = beta * dW + dout^T x (beta 0 overwrites). */
+void linear_backward_beta(float *dx, float *dW, const float *dout, const float *x, const float *W,
+                          int N, int C, int OC, int dx_accumulate, float beta);
+/* The head over N rows (layer_head_forward_backward) with the per-row CE
+ * always stored in nll[N]; when dW_fresh, dW is overwritten rather than
+ * added to (zeroed when no row is scored). Returns the scored rows. */
+int head_rows(float *dx, float *dW, float *nll, float *scratch, const float *x, const float *W,
+              const int32_t *targets, const float *weights, int N, int C, int V, int32_t excluded,
+              int dW_fresh);
 
 #endif

@@ -130,11 +130,17 @@ void layer_linear_forward(float *out, const float *x, const float *W, int N, int
     mm('N', 'T', N, OC, C, x, C, W, C, accumulate ? 1.0f : 0.0f, out, OC);
 }
 
+void linear_backward_beta(float *dx, float *dW, const float *dout, const float *x, const float *W,
+                          int N, int C, int OC, int dx_accumulate, float beta)
+{
+    mm('N', 'N', N, C, OC, dout, OC, W, C, dx_accumulate ? 1.0f : 0.0f, dx, C);
+    mm('T', 'N', OC, C, N, dout, OC, x, C, beta, dW, C);
+}
+
 void layer_linear_backward(float *dx, float *dW, const float *dout, const float *x,
                            const float *W, int N, int C, int OC, int dx_accumulate)
 {
-    mm('N', 'N', N, C, OC, dout, OC, W, C, dx_accumulate ? 1.0f : 0.0f, dx, C);
-    mm('T', 'N', OC, C, N, dout, OC, x, C, 1.0f, dW, C);
+    linear_backward_beta(dx, dW, dout, x, W, N, C, OC, dx_accumulate, 1.0f);
 }
 
 /* ---- RoPE ---------------------------------------------------------------- */
@@ -424,13 +430,14 @@ static float ce_row(float *row, int V, int32_t tgt, int32_t excluded, float w, i
     return ce;
 }
 
-double layer_head_forward_backward(float *dx, float *dW, float *nll, float *scratch,
-                                   const float *x, const float *W, const int32_t *targets,
-                                   const float *weights, int N, int C, int V, int32_t excluded)
+/* The head's one pass; see head_rows and layer_head_forward_backward. */
+static double head_impl(float *dx, float *dW, float *nll, float *scratch, const float *x,
+                        const float *W, const int32_t *targets, const float *weights, int N, int C,
+                        int V, int32_t excluded, int dW_fresh, int *scored)
 {
     float *logits = scratch, *xg = logits + (size_t)HEAD_CHUNK * V, *dxg = xg + (size_t)HEAD_CHUNK * C;
     int32_t *idx = (int32_t *)(dxg + (size_t)HEAD_CHUNK * C);
-    int grad = dx != NULL;
+    int grad = dx != NULL, total = 0;
     double loss = 0;
     if (grad) memset(dx, 0, sizeof(float) * (size_t)N * C);
     if (nll) memset(nll, 0, sizeof(float) * (size_t)N);
@@ -457,8 +464,27 @@ double layer_head_forward_backward(float *dx, float *dW, float *nll, float *scra
             mm('N', 'N', n, C, V, logits, V, W, C, 0.0f, dxg, C);
             for (int j = 0; j < n; j++)
                 memcpy(dx + (size_t)idx[j] * C, dxg + (size_t)j * C, sizeof(float) * C);
-            mm('T', 'N', V, C, n, logits, V, xg, C, 1.0f, dW, C);
+            mm('T', 'N', V, C, n, logits, V, xg, C, dW_fresh && total == 0 ? 0.0f : 1.0f, dW, C);
         }
+        total += n;
     }
+    if (grad && dW_fresh && total == 0) memset(dW, 0, sizeof(float) * (size_t)V * C);
+    if (scored) *scored = total;
     return loss;
+}
+
+double layer_head_forward_backward(float *dx, float *dW, float *nll, float *scratch,
+                                   const float *x, const float *W, const int32_t *targets,
+                                   const float *weights, int N, int C, int V, int32_t excluded)
+{
+    return head_impl(dx, dW, nll, scratch, x, W, targets, weights, N, C, V, excluded, 0, NULL);
+}
+
+int head_rows(float *dx, float *dW, float *nll, float *scratch, const float *x, const float *W,
+              const int32_t *targets, const float *weights, int N, int C, int V, int32_t excluded,
+              int dW_fresh)
+{
+    int scored;
+    head_impl(dx, dW, nll, scratch, x, W, targets, weights, N, C, V, excluded, dW_fresh, &scored);
+    return scored;
 }

@@ -1,11 +1,13 @@
 /*
- * model.c — the transformer as a whole: config checks, sizes, the four
- * allocations (parameters, gradients, AdamW moments, activations) carved into
- * named tensors, the forward and backward passes over the layers, AdamW and
- * the learning-rate schedules, and the two objectives' training batches.
+ * model.c — the transformer as a whole: config checks, sizes, the
+ * allocations (parameters, gradients, AdamW moments, activations, and the
+ * shards' partial gradients and scratch) carved into named tensors, the
+ * model's threads, AdamW and the learning-rate schedules, and the two
+ * objectives' training batches. The passes themselves are in pass.c.
  */
 #include "models/internal.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,7 +163,6 @@ static size_t carve_acts(const model_config *c, float *base, model_acts *a)
     TAKE(datty, N * C);
     TAKE(dh13, R * 2 * F);
     TAKE(dg, R * F);
-    TAKE(dp, T * T);
     TAKE(head, layer_head_scratch((int)C, (int)V));
     TAKE(rope, T * D);
     TAKE(weights, N);
@@ -170,13 +171,6 @@ static size_t carve_acts(const model_config *c, float *base, model_acts *a)
     TAKE(targets, N);
 #undef TAKE
     return off;
-}
-
-size_t model_memory_bytes(const model_config *cfg)
-{
-    model_config c = *cfg;
-    if (!c.hidden) c.hidden = model_default_hidden(c.dim);
-    return sizeof(float) * (4 * param_sizes(&c).total + carve_acts(&c, NULL, NULL));
 }
 
 static void carve_params(const model_config *c, float *base, model_tensors *t)
@@ -201,6 +195,110 @@ static float *alloc_floats(size_t n)
     return p;
 }
 
+/* ---- shards (see pass.c) --------------------------------------------------- */
+
+static int shards_for(int rows, int B, int T)
+{
+    long s = (long)B * T / (rows > 0 ? rows : MODEL_SHARD_ROWS);
+    return (int)(s < 1 ? 1 : s > B ? B : s);
+}
+
+int shard_count(const model *m, int B, int T) { return shards_for(m->shard_rows, B, T); }
+
+/* The gradients the shards own: every tensor after the embedding, except a
+ * mixture of experts' experts and routers (w13, w2, wr). The norm weights
+ * come last, so a dense model's is one segment. */
+static int segments(const model_config *c, model_segment *seg, size_t *n_part)
+{
+    psizes s = param_sizes(c);
+    size_t whead = s.wte, w13 = whead + s.whead + s.wqkv + s.wo, lnf = s.matrices;
+    if (!c->experts) {
+        seg[0] = (model_segment){whead, s.total - whead, 0};
+        *n_part = seg[0].n;
+        return 1;
+    }
+    seg[0] = (model_segment){whead, w13 - whead, 0};
+    seg[1] = (model_segment){lnf, s.total - lnf, w13 - whead};
+    *n_part = seg[0].n + seg[1].n;
+    return 2;
+}
+
+/* One shard's floats: its partial gradients and scratch, each padded. */
+static size_t shard_floats(const model_config *c)
+{
+    model_segment seg[2];
+    size_t n_part;
+    segments(c, seg, &n_part);
+    return pad(n_part) + pad(layer_head_scratch(c->dim, c->vocab)) + pad((size_t)c->seq_len * c->seq_len);
+}
+
+size_t shards_bytes(const model_config *c, int shard_rows)
+{
+    return sizeof(float) * shard_floats(c) * shards_for(shard_rows, c->batch, c->seq_len);
+}
+
+/* A gradient tensor's place in a shard's partial buffer (NULL: not owned). */
+static float *remap(const model *m, float *part, const float *g)
+{
+    size_t off = (size_t)(g - m->grads);
+    for (int i = 0; i < m->n_seg; i++)
+        if (off >= m->seg[i].start && off < m->seg[i].start + m->seg[i].n)
+            return part + m->seg[i].pos + (off - m->seg[i].start);
+    return NULL;
+}
+
+void shards_free(model *m)
+{
+    free(m->shards);
+    free(m->shard_mem);
+    m->shards = NULL;
+    m->shard_mem = NULL;
+    m->max_shards = 0;
+}
+
+/* On failure the model keeps the shards it had. */
+int shards_alloc(model *m)
+{
+    const model_config *c = &m->cfg;
+    model_segment seg[2];
+    size_t n_part;
+    int n_seg = segments(c, seg, &n_part);
+    int S = shard_count(m, c->batch, c->seq_len);
+    size_t per = shard_floats(c);
+    model_shard *shards = calloc((size_t)S, sizeof *shards);
+    float *mem = alloc_floats(per * S);
+    if (!shards || !mem) return free(shards), free(mem), -1;
+    shards_free(m);
+    m->shards = shards, m->shard_mem = mem, m->max_shards = S;
+    m->n_seg = n_seg, m->n_part = n_part;
+    memcpy(m->seg, seg, sizeof seg);
+    /* Zeros once: the partials' padding is never written, and is summed. */
+    memset(mem, 0, sizeof(float) * per * S);
+    for (int s = 0; s < S; s++) {
+        model_shard *sh = &shards[s];
+        float *part = mem + per * s;
+        sh->part = part;
+        sh->head = part + pad(n_part);
+        sh->dp = sh->head + pad(layer_head_scratch(c->dim, c->vocab));
+        const model_tensors *g = &m->g;
+        sh->g = (model_tensors){.whead = remap(m, part, g->whead), .lnf = remap(m, part, g->lnf),
+                                .ln1 = remap(m, part, g->ln1), .ln2 = remap(m, part, g->ln2),
+                                .wqkv = remap(m, part, g->wqkv), .wo = remap(m, part, g->wo),
+                                .w13 = c->experts ? NULL : remap(m, part, g->w13),
+                                .w2 = c->experts ? NULL : remap(m, part, g->w2)};
+    }
+    return 0;
+}
+
+size_t model_memory_bytes(const model_config *cfg)
+{
+    model_config c = *cfg;
+    if (!c.hidden) c.hidden = model_default_hidden(c.dim);
+    size_t n = param_sizes(&c).total;
+    return sizeof(float) * (4 * n + carve_acts(&c, NULL, NULL)) + shards_bytes(&c, MODEL_SHARD_ROWS) +
+           sizeof(double) * (n / 1024 + 1);
+}
+
 static void fill_normal(model_rng *r, float *p, size_t n, double std)
 {
     for (size_t i = 0; i < n; i++) p[i] = (float)(model_rng_normal(r) * std);
@@ -220,7 +318,9 @@ model *model_create(const model_config *cfg, uint64_t seed, char *err, size_t er
     m->m = alloc_floats(m->n_params);
     m->v = alloc_floats(m->n_params);
     m->acts = alloc_floats(m->n_acts);
-    if (!m->params || !m->grads || !m->m || !m->v || !m->acts) {
+    m->norm_blocks = malloc(sizeof(double) * (m->n_params / 1024 + 1));
+    m->pool = pool_create();
+    if (!m->params || !m->grads || !m->m || !m->v || !m->acts || !m->norm_blocks || !m->pool) {
         snprintf(err, errlen, "out of memory allocating a model of %zu MB",
                  model_memory_bytes(&c) >> 20);
         model_free(m);
@@ -235,6 +335,18 @@ model *model_create(const model_config *cfg, uint64_t seed, char *err, size_t er
     carve_params(&c, m->grads, &m->g);
     carve_acts(&c, m->acts, &m->a);
     layer_rope_table(m->a.rope, c.seq_len, c.dim / c.heads);
+    m->shard_rows = MODEL_SHARD_ROWS;
+    if (shards_alloc(m)) {
+        snprintf(err, errlen, "out of memory allocating a model of %zu MB", model_memory_bytes(&c) >> 20);
+        model_free(m);
+        return NULL;
+    }
+    /* The model's threads each call sgemm: OpenBLAS must not start threads
+     * of its own (they would be shared, and serialise the callers), and a
+     * single-threaded OpenBLAS also picks its kernels independently of the
+     * core count, which keeps the results the same on every machine size.
+     * The setting is process-wide; a process that trains sets it anyway. */
+    openblas_set_num_threads(1);
 
     /* Initialisation, from its own stream of the seed. */
     size_t L = c.layers, C = c.dim, F = c.hidden, V = c.vocab, E = n_experts(&c);
@@ -262,8 +374,36 @@ void model_free(model *m)
     free(m->m);
     free(m->v);
     free(m->acts);
+    free(m->norm_blocks);
+    shards_free(m);
+    pool_free(m->pool);
     free(m);
 }
+
+int model_set_threads(model *m, int n, char *err, size_t errlen)
+{
+    if (n < 1 || n > MODEL_MAX_THREADS)
+        return snprintf(err, errlen, "threads must be 1..%d, not %d", MODEL_MAX_THREADS, n), -1;
+    if (pool_resize(m->pool, n))
+        return snprintf(err, errlen, "cannot start %d threads", n), -1;
+    return 0;
+}
+
+int model_threads(const model *m) { return pool_size(m->pool); }
+
+int model_set_shard_rows(model *m, int rows, char *err, size_t errlen)
+{
+    if (rows < 1) return snprintf(err, errlen, "shard rows must be >= 1, not %d", rows), -1;
+    int old = m->shard_rows;
+    m->shard_rows = rows;
+    if (shards_alloc(m)) {
+        m->shard_rows = old;
+        return snprintf(err, errlen, "out of memory for the shards"), -1;
+    }
+    return 0;
+}
+
+int model_shard_count(const model *m, int B, int T) { return shard_count(m, B, T); }
 
 const model_config *model_get_config(const model *m) { return &m->cfg; }
 uint64_t model_step(const model *m) { return m->step; }
@@ -281,233 +421,31 @@ float *model_grads(model *m, size_t *n)
     return m->grads;
 }
 
-/* ---- forward and backward ---------------------------------------------------- */
-
-/* Per-layer tensors sit at full-size strides; a smaller B or T uses the
- * first B*T rows of each. */
-#define LAYER(ptr, l, per) ((ptr) + (size_t)(l) * (per))
-
-/* Layer l's mixture-of-experts cache (its slices of the activations). */
-static layer_moe_cache moe_cache(const model *m, int l)
-{
-    const model_config *c = &m->cfg;
-    size_t N = (size_t)c->batch * c->seq_len, E = c->experts, K = c->top_k, R = N * K;
-    size_t C = c->dim, F = c->hidden;
-    const model_acts *a = &m->a;
-    return (layer_moe_cache){LAYER(a->probs, l, N * E), LAYER(a->gate, l, N * K),
-                             LAYER(a->choice, l, N * K), LAYER(a->row, l, N * K),
-                             LAYER(a->src, l, R), LAYER(a->off, l, E + 1), LAYER(a->xg, l, R * C),
-                             LAYER(a->h13, l, R * 2 * F), LAYER(a->g, l, R * F),
-                             LAYER(a->y, l, R * C), 0, 0};
-}
-
-/* out = a + b * mask, elementwise over n */
-static void add_masked(float *out, const float *a, const float *b, const float *mask, size_t n)
-{
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i] * mask[i];
-}
-
-static void mul(float *out, const float *a, const float *mask, size_t n)
-{
-    for (size_t i = 0; i < n; i++) out[i] = a[i] * mask[i];
-}
-
-/* The forward through the blocks. train: apply the noise masks already
- * drawn (draw_noise) and the experts' capacity. */
-static void forward(model *m, const int32_t *inputs, int B, int T, int causal, int train)
-{
-    const model_config *c = &m->cfg;
-    int C = c->dim, F = c->hidden, H = c->heads, N = B * T, E = c->experts, K = c->top_k;
-    size_t NC = (size_t)c->batch * c->seq_len * C, Nr = (size_t)c->batch * c->seq_len;
-    size_t R = Nr * (E ? K : 1), natt = (size_t)c->batch * H * c->seq_len * c->seq_len;
-    model_acts *a = &m->a;
-    const model_tensors *p = &m->p;
-    int cap = 0;
-    if (E && train && c->capacity_factor > 0) {
-        cap = (int)ceil(c->capacity_factor * (double)N * K / E);
-        if (cap < 1) cap = 1;
-    }
-    double aux = 0, dropped = 0;
-    layer_embed_forward(a->res, inputs, p->wte, N, C);
-    if (train && a->tokmask)
-        for (int i = 0; i < N; i++)
-            for (int k = 0; k < C; k++) a->res[(size_t)i * C + k] *= a->tokmask[i];
-    for (int l = 0; l < c->layers; l++) {
-        float *res = LAYER(a->res, l, NC), *ln1 = LAYER(a->ln1, l, NC), *qkv = LAYER(a->qkv, l, 3 * NC);
-        float *att = LAYER(a->att, l, natt), *atty = LAYER(a->atty, l, NC), *mid = LAYER(a->mid, l, NC);
-        float *ln2 = LAYER(a->ln2, l, NC), *h13 = LAYER(a->h13, l, R * 2 * F), *g = LAYER(a->g, l, R * F);
-        float *out = LAYER(a->res, l + 1, NC);
-        float *attd = train && a->attd ? LAYER(a->attd, l, natt) : NULL;
-        float *rm = train && a->resmask ? LAYER(a->resmask, l, 2 * NC) : NULL;
-        layer_rmsnorm_forward(ln1, LAYER(a->rstd1, l, Nr), res, LAYER(p->ln1, l, C), N, C);
-        layer_linear_forward(qkv, ln1, LAYER(p->wqkv, l, 3 * C * C), N, C, 3 * C, 0);
-        layer_rope_forward(qkv, a->rope, B, T, C, H);
-        layer_attention_forward(atty, att, attd, qkv, B, T, C, H, causal);
-        if (rm) {
-            layer_linear_forward(a->tmp, atty, LAYER(p->wo, l, C * C), N, C, C, 0);
-            add_masked(mid, res, a->tmp, rm, (size_t)N * C);
-        } else {
-            memcpy(mid, res, sizeof(float) * N * C); /* residual: the product adds onto it */
-            layer_linear_forward(mid, atty, LAYER(p->wo, l, C * C), N, C, C, 1);
-        }
-        layer_rmsnorm_forward(ln2, LAYER(a->rstd2, l, Nr), mid, LAYER(p->ln2, l, C), N, C);
-        /* The feed-forward adds onto ffo: the residual, or zeros to be masked. */
-        float *ffo = rm ? a->tmp : out;
-        if (rm) memset(a->tmp, 0, sizeof(float) * N * C);
-        else memcpy(out, mid, sizeof(float) * N * C);
-        if (!E) {
-            layer_linear_forward(h13, ln2, LAYER(p->w13, l, 2 * F * C), N, C, 2 * F, 0);
-            layer_swiglu_forward(g, h13, N, F);
-            layer_linear_forward(ffo, g, LAYER(p->w2, l, C * F), N, F, C, 1);
-        } else {
-            layer_moe_cache mc = moe_cache(m, l);
-            layer_moe_forward(ffo, &mc, ln2, LAYER(p->wr, l, (size_t)E * C),
-                              LAYER(p->w13, l, (size_t)E * 2 * F * C), LAYER(p->w2, l, (size_t)E * C * F),
-                              N, C, F, E, K, cap);
-            aux += mc.aux;
-            dropped += (double)mc.dropped;
-        }
-        if (rm) add_masked(out, mid, a->tmp, rm + NC, (size_t)N * C);
-    }
-    m->moe_aux = E ? aux / c->layers : 0;
-    m->moe_dropped = E ? dropped / ((double)c->layers * N * K) : 0;
-    layer_rmsnorm_forward(a->lnf, a->rstdf, LAYER(a->res, c->layers, NC), p->lnf, N, C);
-}
-
-void model_hidden(model *m, const int32_t *inputs, int B, int T, int causal)
-{
-    forward(m, inputs, B, T, causal, 0);
-}
-
-double model_moe_aux(const model *m, double *dropped)
-{
-    if (dropped) *dropped = m->moe_dropped;
-    return m->moe_aux;
-}
-
-double model_forward(model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                     int causal, const float *weights, float *nll)
-{
-    const model_config *c = &m->cfg;
-    model_hidden(m, inputs, B, T, causal);
-    int32_t excl = c->objective == MODEL_MDM ? c->mask_id : -1;
-    return layer_head_forward_backward(NULL, NULL, nll, m->a.head, m->a.lnf, m->p.whead, targets,
-                                       weights, B * T, c->dim, c->vocab, excl);
-}
-
-/* The dropout masks of one step, from noise_seed: a stream per kind and
- * layer, so a mask does not depend on which other noises are on. */
-static void draw_noise(model *m, int B, int T, uint64_t noise_seed)
-{
-    const model_config *c = &m->cfg;
-    model_acts *a = &m->a;
-    size_t N = (size_t)B * T, NC = (size_t)c->batch * c->seq_len * c->dim;
-    size_t natt = (size_t)c->batch * c->heads * c->seq_len * c->seq_len;
-    model_rng r;
-    if (a->tokmask) {
-        model_rng_seed2(&r, noise_seed, 1);
-        layer_dropout_mask(a->tokmask, N, c->token_dropout, &r);
-    }
-    for (int l = 0; l < c->layers; l++) {
-        if (a->attd) {
-            model_rng_seed2(&r, noise_seed, 0x100 + (uint64_t)l);
-            layer_dropout_mask(LAYER(a->attd, l, natt), (size_t)B * c->heads * T * T, c->attn_dropout, &r);
-        }
-        if (a->resmask)
-            for (int h = 0; h < 2; h++) {
-                model_rng_seed2(&r, noise_seed, 0x10000 + 2 * (uint64_t)l + h);
-                layer_dropout_mask(LAYER(a->resmask, l, 2 * NC) + h * NC, N * c->dim, c->resid_dropout, &r);
-            }
-    }
-}
-
-static double forward_backward(model *m, const int32_t *inputs, const int32_t *targets,
-                               const float *weights, int B, int T, int causal, int train)
-{
-    const model_config *c = &m->cfg;
-    int C = c->dim, F = c->hidden, H = c->heads, N = B * T, E = c->experts, K = c->top_k;
-    size_t NC = (size_t)c->batch * c->seq_len * C, Nr = (size_t)c->batch * c->seq_len;
-    size_t R = Nr * (E ? K : 1), natt = (size_t)c->batch * H * c->seq_len * c->seq_len;
-    model_acts *a = &m->a;
-    const model_tensors *p = &m->p;
-    model_tensors *g = &m->g;
-    memset(m->grads, 0, sizeof(float) * m->n_params);
-    forward(m, inputs, B, T, causal, train);
-    int32_t excl = c->objective == MODEL_MDM ? c->mask_id : -1;
-    /* The head's forward and backward in one pass: dlnf lands in dln. */
-    double loss = layer_head_forward_backward(a->dln, g->whead, NULL, a->head, a->lnf, p->whead,
-                                              targets, weights, N, C, c->vocab, excl);
-    memset(a->dres, 0, sizeof(float) * N * C);
-    layer_rmsnorm_backward(a->dres, g->lnf, a->dln, LAYER(a->res, c->layers, NC), p->lnf, a->rstdf,
-                           N, C);
-    layer_moe_scratch ms = {a->dy, a->dg, a->dh13, a->dxg, a->dprobs};
-    float aux_coef = E ? c->aux_weight / c->layers : 0; /* the loss adds aux_weight * mean aux */
-    for (int l = c->layers - 1; l >= 0; l--) {
-        float *res = LAYER(a->res, l, NC), *ln1 = LAYER(a->ln1, l, NC), *qkv = LAYER(a->qkv, l, 3 * NC);
-        float *att = LAYER(a->att, l, natt), *atty = LAYER(a->atty, l, NC), *mid = LAYER(a->mid, l, NC);
-        float *ln2 = LAYER(a->ln2, l, NC), *h13 = LAYER(a->h13, l, R * 2 * F), *gg = LAYER(a->g, l, R * F);
-        const float *attd = train && a->attd ? LAYER(a->attd, l, natt) : NULL;
-        const float *rm = train && a->resmask ? LAYER(a->resmask, l, 2 * NC) : NULL;
-        /* out = mid + ffn(ln2) (masked): dres flows through to mid unchanged. */
-        const float *dff = a->dres;
-        if (rm) mul(a->tmp, a->dres, rm + NC, (size_t)N * C), dff = a->tmp;
-        if (!E) {
-            layer_linear_backward(a->dg, LAYER(g->w2, l, C * F), dff, gg, LAYER(p->w2, l, C * F), N, F,
-                                  C, 0);
-            layer_swiglu_backward(a->dh13, a->dg, h13, N, F);
-            layer_linear_backward(a->dln, LAYER(g->w13, l, 2 * F * C), a->dh13, ln2,
-                                  LAYER(p->w13, l, 2 * F * C), N, C, 2 * F, 0);
-        } else {
-            layer_moe_cache mc = moe_cache(m, l);
-            layer_moe_backward(a->dln, LAYER(g->wr, l, (size_t)E * C), LAYER(g->w13, l, (size_t)E * 2 * F * C),
-                               LAYER(g->w2, l, (size_t)E * C * F), &ms, dff, ln2, &mc,
-                               LAYER(p->wr, l, (size_t)E * C), LAYER(p->w13, l, (size_t)E * 2 * F * C),
-                               LAYER(p->w2, l, (size_t)E * C * F), N, C, F, E, K, aux_coef);
-        }
-        layer_rmsnorm_backward(a->dres, LAYER(g->ln2, l, C), a->dln, mid, LAYER(p->ln2, l, C),
-                               LAYER(a->rstd2, l, Nr), N, C);
-        /* mid = res + atty Wo^T (masked). */
-        const float *dat = a->dres;
-        if (rm) mul(a->tmp, a->dres, rm, (size_t)N * C), dat = a->tmp;
-        layer_linear_backward(a->datty, LAYER(g->wo, l, C * C), dat, atty, LAYER(p->wo, l, C * C),
-                              N, C, C, 0);
-        layer_attention_backward(a->dqkv, a->dp, a->datty, qkv, att, attd, B, T, C, H, causal);
-        layer_rope_backward(a->dqkv, a->rope, B, T, C, H);
-        layer_linear_backward(a->dln, LAYER(g->wqkv, l, 3 * C * C), a->dqkv, ln1,
-                              LAYER(p->wqkv, l, 3 * C * C), N, C, 3 * C, 0);
-        layer_rmsnorm_backward(a->dres, LAYER(g->ln1, l, C), a->dln, res, LAYER(p->ln1, l, C),
-                               LAYER(a->rstd1, l, Nr), N, C);
-    }
-    if (train && a->tokmask)
-        for (int i = 0; i < N; i++)
-            for (int k = 0; k < C; k++) a->dres[(size_t)i * C + k] *= a->tokmask[i];
-    layer_embed_backward(g->wte, a->dres, inputs, N, C);
-    return loss;
-}
-
-double model_forward_backward(model *m, const int32_t *inputs, const int32_t *targets,
-                              const float *weights, int B, int T, int causal)
-{
-    return forward_backward(m, inputs, targets, weights, B, T, causal, 0);
-}
-
-double model_forward_backward_noisy(model *m, const int32_t *inputs, const int32_t *targets,
-                                    const float *weights, int B, int T, int causal,
-                                    uint64_t noise_seed)
-{
-    draw_noise(m, B, T, noise_seed);
-    return forward_backward(m, inputs, targets, weights, B, T, causal, 1);
-}
-
 /* ---- AdamW --------------------------------------------------------------------- */
 
 model_optim model_optim_default(void) { return (model_optim){0.9f, 0.95f, 1e-8f, 0.1f, 1.0f}; }
 
-static double grad_norm(const float *g, size_t n)
+/* The global norm sums each 1024-float block in its own partial and the
+ * blocks in order; items compute the blocks' partials in parallel, so the
+ * sum is the same for any thread count. The memory-bound regions (this
+ * one and AdamW) take one contiguous range per thread: a thread then tends
+ * to get the same range every step, still in its cache. */
+#define NORM_BLOCK 1024
+
+typedef struct {
+    model *m;
+    int n;
+} norm_ctx;
+
+static void norm_item(void *ctx, int item)
 {
-    double total = 0;
-    for (size_t i = 0; i < n; i += 1024) {
-        size_t e = i + 1024 < n ? i + 1024 : n, j = i;
+    norm_ctx *x = ctx;
+    model *m = x->m;
+    size_t n = m->n_params, nb = (n + NORM_BLOCK - 1) / NORM_BLOCK;
+    size_t b0 = nb * item / x->n, b1 = nb * (item + 1) / x->n;
+    for (size_t b = b0; b < b1; b++) {
+        size_t i = b * NORM_BLOCK, e = i + NORM_BLOCK < n ? i + NORM_BLOCK : n, j = i;
+        const float *g = m->grads;
         v8f acc = v8_set1(0);
         for (; j + 8 <= e; j += 8) {
             v8f v = v8_load(g + j);
@@ -515,8 +453,17 @@ static double grad_norm(const float *g, size_t n)
         }
         double s = v8_sum(acc);
         for (; j < e; j++) s += (double)g[j] * g[j];
-        total += s;
+        m->norm_blocks[b] = s;
     }
+}
+
+static double grad_norm(model *m)
+{
+    size_t nb = (m->n_params + NORM_BLOCK - 1) / NORM_BLOCK;
+    norm_ctx x = {m, pool_size(m->pool)};
+    pool_run(m->pool, norm_item, &x, x.n);
+    double total = 0;
+    for (size_t b = 0; b < nb; b++) total += m->norm_blocks[b];
     return sqrt(total);
 }
 
@@ -538,19 +485,45 @@ __attribute__((optimize("no-math-errno"))) static void adamw(float *p, const flo
     }
 }
 
+/* AdamW on one contiguous range of the parameters per thread (each
+ * element is independent of the others); weight decay on the matrices. */
+typedef struct {
+    model *m;
+    const model_optim *o;
+    float lr, scale, bc1, bc2;
+    size_t nmat;
+    int n;
+} adam_ctx;
+
+static void adam_item(void *ctx, int item)
+{
+    adam_ctx *x = ctx;
+    model *m = x->m;
+    size_t lo = m->n_params * item / x->n & ~(size_t)15, hi = m->n_params * (item + 1) / x->n & ~(size_t)15;
+    if (item == x->n - 1) hi = m->n_params;
+    const model_optim *o = x->o;
+    if (lo < x->nmat) {
+        size_t e = hi < x->nmat ? hi : x->nmat;
+        adamw(m->params + lo, m->grads + lo, m->m + lo, m->v + lo, e - lo, x->lr, x->scale, o->beta1,
+              o->beta2, o->eps, o->weight_decay, x->bc1, x->bc2);
+        lo = e;
+    }
+    if (lo < hi)
+        adamw(m->params + lo, m->grads + lo, m->m + lo, m->v + lo, hi - lo, x->lr, x->scale, o->beta1,
+              o->beta2, o->eps, 0.0f, x->bc1, x->bc2);
+}
+
 double model_update(model *m, const model_optim *o, float lr)
 {
-    double norm = grad_norm(m->grads, m->n_params);
+    double norm = grad_norm(m);
     if (!isfinite(norm)) return norm;
     float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
     m->step++;
     float bc1 = (float)(1.0 - pow(o->beta1, (double)m->step));
     float bc2 = (float)(1.0 - pow(o->beta2, (double)m->step));
     size_t nmat = param_sizes(&m->cfg).matrices;
-    adamw(m->params, m->grads, m->m, m->v, nmat, lr, scale, o->beta1, o->beta2, o->eps,
-          o->weight_decay, bc1, bc2);
-    adamw(m->params + nmat, m->grads + nmat, m->m + nmat, m->v + nmat, m->n_params - nmat, lr, scale,
-          o->beta1, o->beta2, o->eps, 0.0f, bc1, bc2);
+    adam_ctx x = {m, o, lr, scale, bc1, bc2, nmat, pool_size(m->pool)};
+    pool_run(m->pool, adam_item, &x, x.n);
     return norm;
 }
 
@@ -678,6 +651,8 @@ size_t model_trace_gemms(model *m, const int32_t *tokens, model_gemm_call *calls
     else
         model_mdm_batch(&r, tokens, B, T, c->mask_id, a->inputs, a->targets, a->weights, NULL);
     mm_trace_begin(calls, cap);
+    m->tracing = 1; /* the trace is one list: every region on this thread */
     model_forward_backward_noisy(m, a->inputs, a->targets, a->weights, B, T, causal, 0);
+    m->tracing = 0;
     return mm_trace_end();
 }

@@ -27,9 +27,17 @@
  * Every matrix product goes through cblas_sgemm (attention per batch x head,
  * experts per expert on its gathered tokens).
  *
+ * One model can use several threads (model_set_threads): a batch is cut
+ * into shards of whole sequences, fixed by B and T alone; each shard's
+ * forward and backward runs on one thread with single-threaded sgemm
+ * calls, and the shards' weight gradients are summed in shard order. Every
+ * product and every sum is therefore the same for any thread count: one
+ * thread and eight give bit-identical losses, gradients and parameters.
+ * model_create sets OpenBLAS to one thread of its own (process-wide).
+ *
  * Library code never exits: errors return -1 (or NULL) with a message in the
- * caller's err buffer. Not thread-safe per model; different models are
- * independent.
+ * caller's err buffer. A model's functions are not to be called from two
+ * threads at once; different models are independent.
  */
 #ifndef XOVER_MODELS_H
 #define XOVER_MODELS_H
@@ -112,6 +120,22 @@ void model_free(model *m);
 const model_config *model_get_config(const model *m);
 uint64_t model_step(const model *m);   /* optimizer steps taken */
 model_rng *model_get_rng(model *m);    /* the run RNG (MDM masks) */
+
+/* Threads that this model's passes and updates use, the caller included
+ * (1 at creation). Changes take effect from the next call, so a trainer
+ * may change it between steps; results do not depend on it. Returns 0, or
+ * -1 with err (n outside 1..MODEL_MAX_THREADS, or threads not started:
+ * the model then runs on the calling thread alone). */
+#define MODEL_MAX_THREADS 256
+int model_set_threads(model *m, int n, char *err, size_t errlen);
+int model_threads(const model *m);
+/* Shards of a B x T batch: about 256 rows (tokens) each, whole sequences,
+ * at most B. The shard layout fixes the order of summation, so results
+ * depend on it (never on the threads); more shards than threads keeps
+ * threads busy. model_set_shard_rows changes the target (for tests that
+ * need several shards in a small batch); returns 0 or -1 with err. */
+int model_shard_count(const model *m, int B, int T);
+int model_set_shard_rows(model *m, int rows, char *err, size_t errlen);
 
 /* Parameter / gradient access (for tests and checkpoints). */
 float *model_params(model *m, size_t *n);

@@ -137,12 +137,20 @@ static void make_batch(const model_config *cfg, int32_t *in, int32_t *tg, float 
 }
 
 /* A whole model's gradient (objective + aux_weight * balance loss) against
- * the reference; noisy: with token and residual dropout drawn from a seed. */
-static double check_model(model_config cfg, int noisy, double *dloss)
+ * the reference; noisy: with token and residual dropout drawn from a seed;
+ * sharded: one shard per sequence, on two threads. */
+static double check_model_on(model_config cfg, int noisy, int sharded, double *dloss)
 {
     char err[256];
     model *m = model_create(&cfg, 42, err, sizeof err);
     if (!m) return fprintf(stderr, "%s\n", err), 1;
+    if (sharded && (model_set_shard_rows(m, cfg.seq_len, err, sizeof err) ||
+                    model_set_threads(m, 2, err, sizeof err) ||
+                    model_shard_count(m, cfg.batch, cfg.seq_len) != cfg.batch)) {
+        fprintf(stderr, "%s\n", err);
+        model_free(m);
+        return 1;
+    }
     size_t n;
     float *p = model_params(m, &n);
     model_rng g;
@@ -163,6 +171,11 @@ static double check_model(model_config cfg, int noisy, double *dloss)
     free(pd);
     model_free(m);
     return worst;
+}
+
+static double check_model(model_config cfg, int noisy, double *dloss)
+{
+    return check_model_on(cfg, noisy, 0, dloss);
 }
 
 TEST(moe_model_gradients_match_finite_differences_for_both_objectives)
@@ -186,6 +199,28 @@ TEST(noisy_gradients_match_finite_differences_with_their_masks)
     c.resid_dropout = 0.2f;
     CHECK(check_model(c, 1, &dl) < 3e-3);
     CHECK(dl < 1e-4);
+}
+
+/* The same checks with the batch cut into shards (one per sequence) on two
+ * threads: the shards' partial gradients and their sum, the experts'
+ * batch-wide stages between the shards' regions, the masks' offsets. */
+TEST(sharded_gradients_on_two_threads_match_finite_differences)
+{
+    double dl;
+    for (int obj = 0; obj < 2; obj++) {
+        model_config c = tiny_moe(obj ? MODEL_MDM : MODEL_AR, 0, 0);
+        c.batch = 3;
+        CHECK(check_model_on(c, 0, 1, &dl) < 3e-3);
+        CHECK(dl < 1e-4);
+        c.token_dropout = 0.3f;
+        c.resid_dropout = 0.25f;
+        CHECK(check_model_on(c, 1, 1, &dl) < 3e-3);
+        CHECK(dl < 1e-4);
+        c = tiny_moe(obj ? MODEL_MDM : MODEL_AR, 3, 2);
+        c.resid_dropout = 0.2f;
+        CHECK(check_model_on(c, 1, 1, &dl) < 3e-3);
+        CHECK(dl < 1e-4);
+    }
 }
 
 /* Attention dropout: out = (P * M) V; backward against central differences

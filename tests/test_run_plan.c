@@ -84,3 +84,47 @@ TEST(plan_smoke_sweep_is_valid)
     CHECK_CONTAINS(r.out, "sweep smoke:");
     harness_proc_free(&r);
 }
+
+/* Once runs of a model shape have finished, `xover plan` estimates the runs
+ * of that shape at the speed measured for it (and says how many); a shape
+ * with no finished run falls back on the overall speed. */
+TEST(plan_uses_the_speed_measured_per_model_shape)
+{
+    char done_yaml[512], plan_yaml[512], db[512], runs[512];
+    harness_path(done_yaml, sizeof done_yaml, "d.yaml");
+    harness_path(plan_yaml, sizeof plan_yaml, "q.yaml");
+    harness_path(db, sizeof db, "d.db");
+    harness_path(runs, sizeof runs, "runs");
+    const char *head = "data: {corpus: synthetic, vocab: 300, val_tokens: 2k, unique_tokens: 4000}\n"
+                       "train: {seq_len: 32, batch: 4, lr: 3e-3, eval_every: 1 epoch}\n";
+    char text[1024];
+    snprintf(text, sizeof text, "sweep: d\n%smodels: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                                "grid: {objective: [ar], model: [xs], epochs: [1]}\n", head);
+    CHECK_INT(harness_write(done_yaml, text), 0);
+    snprintf(text, sizeof text, "sweep: q\n%smodels: {xs: {layers: 1, dim: 16, heads: 2}, s: {layers: 2, dim: 32, heads: 2}}\n"
+                                "grid: {objective: [ar, mdm], model: [xs, s], epochs: [3]}\n", head);
+    CHECK_INT(harness_write(plan_yaml, text), 0);
+    const char *run[] = {harness_xover(), "run", done_yaml, "--db", db, "--runs-dir", runs, NULL};
+    harness_proc r = harness_run(run, NULL);
+    int ran = r.status;
+    harness_proc_free(&r);
+    CHECK_INT(ran, 0);
+    const char *plan[] = {harness_xover(), "plan", plan_yaml, "--db", db, "--format", "json", NULL};
+    r = harness_run(plan, NULL);
+    int planned = r.status;
+    json_t *j = planned ? NULL : json_loads(r.out, 0, NULL);
+    harness_proc_free(&r);
+    CHECK(j);
+    json_t *sum = json_object_get(j, "summary");
+    long long at_shape = json_integer_value(json_object_get(sum, "runs_at_their_shapes_speed"));
+    long long measured = json_integer_value(json_object_get(sum, "speed_measured_runs"));
+    json_decref(j);
+    CHECK_INT(measured, 1);
+    CHECK_INT(at_shape, 2); /* the two xs runs (ar and mdm share the shape); not the s ones */
+    const char *plain[] = {harness_xover(), "plan", plan_yaml, "--db", db, NULL};
+    r = harness_run(plain, NULL);
+    int says = r.out && strstr(r.out, "2 of the runs to train at the speed measured for their model shape (1 shape "
+                                      "measured)");
+    harness_proc_free(&r);
+    CHECK(says);
+}

@@ -416,6 +416,53 @@ TEST(train_cli_interrupted_run_resumes_to_identical_metrics)
     free(st), free(ma), free(mb), free(ca), free(cb);
 }
 
+/* --threads (and XOVER_THREADS, its default) change how fast, never what:
+ * a run on 1 thread, and the same run on 3 threads stopped at step 7 then
+ * resumed on 2, write identical metrics and checkpoints. The batch (8 x 64)
+ * makes 2 shards, so the threads share real work. */
+TEST(train_cli_threads_and_a_resume_on_other_threads_give_identical_runs)
+{
+    char cfg[512], a[512], b[512];
+    harness_path(cfg, sizeof cfg, "run.json");
+    harness_write(cfg, "{\"objective\":\"mdm\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},"
+                       "\"data\":{\"corpus\":\"synthetic\",\"vocab\":280,\"val_tokens\":600,\"unique_tokens\":6000},"
+                       "\"train\":{\"seq_len\":64,\"batch\":8,\"epochs\":1.5,\"lr\":0.003,\"eval_every\":0.5}}");
+    harness_path(a, sizeof a, "a");
+    harness_path(b, sizeof b, "b");
+    char cache[512];
+    harness_path(cache, sizeof cache, "cache");
+    const char *one[] = {harness_xover(), "train", "--config", cfg, "--out", a, "--cache", cache, "--threads", "1", NULL};
+    harness_proc p = harness_run(one, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    const char *three[] = {harness_xover(), "train", "--config", cfg, "--out", b, "--cache", cache, "--threads", "3", NULL};
+    setenv("XOVER_TRAIN_STOP_AT", "7", 1);
+    p = harness_run(three, NULL);
+    unsetenv("XOVER_TRAIN_STOP_AT");
+    CHECK_INT(p.status, 130);
+    harness_proc_free(&p);
+    setenv("XOVER_THREADS", "2", 1);
+    p = train_cmd(cfg, b);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    setenv("XOVER_THREADS", "two", 1);
+    p = train_cmd(cfg, b);
+    unsetenv("XOVER_THREADS");
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "XOVER_THREADS must be 1..256, not 'two'");
+    harness_proc_free(&p);
+    char *ma = slurp_in(a, "metrics.jsonl"), *mb = slurp_in(b, "metrics.jsonl");
+    CHECK(ma && strstr(ma, "\"step\":10,"));
+    CHECK_STR(ma, mb);
+    size_t la, lb;
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s/checkpoint", a);
+    snprintf(pb, sizeof pb, "%s/checkpoint", b);
+    char *ca = harness_slurp(pa, &la), *cb = harness_slurp(pb, &lb);
+    CHECK(ca && cb && la == lb && memcmp(ca, cb, la) == 0);
+    free(ma), free(mb), free(ca), free(cb);
+}
+
 TEST(train_cli_rejects_bad_model_configs)
 {
     static const struct {

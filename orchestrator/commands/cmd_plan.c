@@ -233,7 +233,23 @@ int cmd_plan(int argc, char **argv)
         rc = print_table(p, st, &t);
     }
     if (rc == XO_OK) {
-        double cpu = t.flops / speed;
+        /* Each run not done at its model shape's measured speed when runs
+         * of that shape have finished, else at the overall one. */
+        exec_speeds *speeds = exec_speeds_load(d);
+        double cpu = 0;
+        size_t at_shape = 0;
+        for (size_t i = 0; i < t.n; i++) {
+            char key[65];
+            sweep_plan_key(p, i, key);
+            if (!strcmp(status_of(st, key), "done")) continue;
+            exec_estimate e;
+            exec_estimate_run(p, i, &e);
+            int own;
+            cpu += e.flops / exec_speed_for(speeds, p, i, speed, &own);
+            at_shape += own;
+        }
+        size_t shapes = exec_speeds_shapes(speeds);
+        exec_speeds_free(speeds);
         double slots = (double)jobs < (double)(t.n - t.ndone) ? (double)jobs : (double)(t.n - t.ndone);
         double wall = slots > 0 ? cpu / slots : 0;
         if (json) {
@@ -245,6 +261,7 @@ int cmd_plan(int argc, char **argv)
                 "failed", (json_int_t)t.nfailed, "other", (json_int_t)t.nother, "tokens_to_train", t.tokens,
                 "flops_to_train", t.flops, "flops_per_s", speed, "cpu_seconds", cpu, "wall_seconds", wall,
                 "jobs", (json_int_t)jobs, "speed_measured_runs", (json_int_t)measured_runs);
+            json_object_set_new(sum, "runs_at_their_shapes_speed", json_integer((json_int_t)at_shape));
             printf(",\n\"summary\": ");
             json_dumpf(sum, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
             json_decref(sum);
@@ -270,6 +287,9 @@ int cmd_plan(int argc, char **argv)
                    t.n - t.ndone, a, b, w, jobs, cpus, sp);
             if (measured_runs) printf(" (measured on %lld finished runs)\n", measured_runs);
             else printf(" (assumed: no finished run to measure yet)\n");
+            if (at_shape)
+                printf("  %zu of the runs to train at the speed measured for their model shape (%zu shape%s "
+                       "measured)\n", at_shape, shapes, shapes == 1 ? "" : "s");
         }
     }
     exec_statuses_free(st);

@@ -48,7 +48,8 @@ int cmd_run(int argc, char **argv)
         {"partition", required_argument, 0, 'P'}, {"time", required_argument, 0, 'T'},
         {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
-        {"no-wait", no_argument, 0, 'W'},        {0, 0, 0, 0}};
+        {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
+        {0, 0, 0, 0}};
     exec_options o = {0};
     exec_slurm_options so = {0};
     int slurm = 0, slurm_opt = 0;
@@ -67,6 +68,11 @@ int cmd_run(int argc, char **argv)
     while ((c = cli_getopt("run", argc, argv, "j:rt:o:nR:d:", opts)) != -1) {
         long long v;
         switch (c) {
+        case 'H':
+            if (!strcmp(optarg, "off")) o.no_handover = 1;
+            else if (strcmp(optarg, "on")) return RUN_USAGE("--handover is on or off, not '%s'", optarg);
+            else o.no_handover = 0;
+            break;
         case 'B':
             if (!strcmp(optarg, "slurm")) slurm = 1;
             else if (strcmp(optarg, "local")) return RUN_USAGE("--backend is local or slurm, not '%s'", optarg);
@@ -187,14 +193,17 @@ int cmd_run(int argc, char **argv)
 
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
-     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "                 [--handover on|off] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
      "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
      "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
      "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
-     "processes, each `xover train` (or the sweep's external trainer) with one BLAS\n"
-     "thread in its run directory DIR/<sweep>/<key>/ (config.json, metrics.jsonl,\n"
+     "processes, each `xover train` (or the sweep's external trainer) on one core\n"
+     "in its run directory DIR/<sweep>/<key>/ (config.json, metrics.jsonl,\n"
      "checkpoint, log, status). Metrics reach the database while runs train.\n"
+     "When fewer runs than cores can run (a sweep's last long runs), the idle cores\n"
+     "are handed to running runs as threads, and taken back when more runs can\n"
+     "start; never more than N in all. A run's results do not depend on it.\n"
      "Ctrl-C stops launching and interrupts the running runs, which checkpoint and\n"
      "are marked interrupted (exit 130); the next `xover run` resumes them. A second\n"
      "Ctrl-C stops them at once. A run that crashes, times out or reports a\n"
@@ -204,6 +213,7 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --retry-failed     rerun the runs that failed\n"
      "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
+     "  --handover on|off  hand idle cores to running runs (default on)\n"
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
      "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"
@@ -217,7 +227,7 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --partition P           the Slurm partition\n"
      "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
      "                          default: --timeout rounded up to minutes, else none\n"
-     "  --cpus-per-run N        CPUs (and BLAS threads) per run (default 1)\n"
+     "  --cpus-per-run N        CPUs (and trainer threads) per run (default 1)\n"
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
      "  --array-parallelism K   at most K tasks at once\n"
      "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"

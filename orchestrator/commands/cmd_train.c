@@ -14,6 +14,8 @@
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/run/run.h"
 
+#include <stdlib.h>
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'},
@@ -23,6 +25,14 @@ int cmd_train(int argc, char **argv)
                                          {0, 0, 0, 0}};
     run_train_opts o = {.threads = 1};
     long long threads = 1;
+    const char *env_threads = getenv("XOVER_THREADS");
+    if (env_threads && *env_threads) {
+        char *end;
+        threads = strtoll(env_threads, &end, 10);
+        if (*end || threads < 1 || threads > 256)
+            return cli_usage_error("train", "XOVER_THREADS must be 1..256, not '%s'", env_threads);
+        o.threads = (int)threads;
+    }
     int c;
     cli_reset_getopt();
     while ((c = cli_getopt("train", argc, argv, "", opts)) != -1) {
@@ -59,4 +69,6 @@ const cli_command cmd_train_def = {"train", cmd_train, "train one run (AR or MDM
      "  --config FILE   the run config (JSON)\n"
      "  --out DIR       the run directory (created if missing)\n"
      "  --cache DIR     tokenizer and token caches (default $XOVER_CACHE or .cache/xover)\n"
-     "  --threads N     BLAS threads (default 1)\n"};
+     "  --threads N     threads for this run (default $XOVER_THREADS, else 1; a Slurm\n"
+     "                  worker sets it to the task's CPUs). The batch's sequences are\n"
+     "                  shared among them; the results are the same for any N.\n"};

@@ -40,5 +40,5 @@ const cli_command cmd_worker_def = {"worker", cmd_worker, "run one run directory
      "`xover run --backend slurm`), or in the directory on line N+1 of FILE (N defaults\n"
      "to $SLURM_ARRAY_TASK_ID). Records the attempt (RUNDIR/attempt.json), appends the\n"
      "trainer's output to RUNDIR/log, and writes only RUNDIR, never the database.\n"
-     "One BLAS thread per CPU of the task ($SLURM_CPUS_PER_TASK). Exits with the\n"
+     "One thread per CPU of the task ($SLURM_CPUS_PER_TASK). Exits with the\n"
      "trainer's exit code.\n"};

@@ -309,6 +309,10 @@ int db_run_key_prefix(db *d, const char *prefix, char key[65], int *n);
  * their metrics report (each run's largest), their wall time, and how many
  * they are. */
 int db_done_speed(db *d, double *flops, double *seconds, long long *nruns);
+/* The same per done run: its config (JSON text), the FLOPs it trained, its
+ * wall time; fn returns nonzero to stop. */
+typedef int (*db_speed_fn)(void *ctx, const char *config, double flops, double seconds);
+int db_done_speeds(db *d, db_speed_fn fn, void *ctx);
 
 /* Every run's key and status (a db_status_names index, -1 for none). */
 typedef int (*db_key_status_fn)(void *ctx, const char *key, int status);

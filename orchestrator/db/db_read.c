@@ -143,6 +143,33 @@ int db_done_speed(db *d, double *flops, double *seconds, long long *nruns)
     return out;
 }
 
+int db_done_speeds(db *d, db_speed_fn fn, void *ctx)
+{
+    /* As db_done_speed, run by run (a branch: the steps after its fork). */
+#define SPEEDS_SQL(trained)                                                                         \
+    "SELECT config, f, s FROM ("                                                                    \
+    " SELECT r.config AS config, (SELECT " trained " FROM metrics m WHERE m.run_id = r.id) AS f,"   \
+    "        (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS s"                     \
+    "   FROM runs r WHERE r.status = 'done' AND r.started_at IS NOT NULL"                           \
+    "    AND r.finished_at IS NOT NULL"                                                             \
+    ") WHERE f > 0 AND s > 0"
+    sqlite3_stmt *st = prepare(d,
+                               d->version >= 5 ? SPEEDS_SQL("max(m.flops) * (1.0 - coalesce(r.fork_step, 0) * 1.0 / "
+                                                            "max(m.step))")
+                                               : SPEEDS_SQL("max(m.flops)"),
+                               "measuring the training speed per run");
+#undef SPEEDS_SQL
+    if (!st) return DB_EIO;
+    int rc, out = DB_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1),
+               sqlite3_column_double(st, 2)))
+            break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "measuring the training speed per run");
+    sqlite3_finalize(st);
+    return out;
+}
+
 int db_run_statuses(db *d, db_key_status_fn fn, void *ctx)
 {
     sqlite3_stmt *st = prepare(d, "SELECT key, status FROM runs", "reading run statuses");

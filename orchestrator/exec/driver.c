@@ -25,8 +25,13 @@
  * forks from, then runs like any run, on whichever worker is free; a trunk
  * that waits for a branch's annealed value (its early-stopping rule) does
  * not hold a worker meanwhile.
+ *
+ * Workers are cores: when fewer runs than cores can run, balance() hands
+ * the idle ones to running runs as threads, and takes one back when a run
+ * could start but finds none (handover.c; a run's numbers do not depend on
+ * its threads). What the progress display shows is driver_view.c's.
  */
-#include "orchestrator/exec/internal.h"
+#include "orchestrator/exec/driver.h"
 
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/anneal.h"
@@ -45,59 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct {
-    size_t i;          /* run index in the plan */
-    long long id;      /* in the database */
-    char key[65];
-    char *dir;
-    char *status;      /* as found in the database */
-    pid_t pid;         /* 0 = not running */
-    double started, term_at, kill_at;
-    int timed_out, nonfinite, finished;
-    ingest *ing;
-    exec_estimate est;
-    double tok_t;      /* for tokens/s */
-    long long tok_last;
-    double tok_s;
-    int lock_fd;       /* the run lock (rundir_lock) while its worker runs; -1 */
-    int waiting;       /* to launch at wait_until: a retry, or a locked directory */
-    double wait_until;
-    int retries;       /* automatic retries after a worker died by a signal */
-    int role;          /* SWEEP_RUN, SWEEP_TRUNK or SWEEP_BRANCH */
-    long trunk;        /* a branch: its trunk's job, or -1 when the trunk is not run here */
-    char *trunk_dir;   /* a branch whose trunk is not run here: the trunk's directory */
-    int blocked;       /* a branch waiting for its fork */
-    int dir_known;     /* the directory came from the database (a resumed run) */
-    int held;          /* a trunk stopped because it waits for a branch not run here */
-    char held_for[65];
-} job;
-
 /* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
  * told to stop from outside is retried from its checkpoint this many times
  * before its run is marked failed; errors it reports itself are not. */
 #define EXEC_SIGNAL_RETRIES 2
-
-typedef struct {
-    const sweep_plan *p;
-    const exec_options *o;
-    db *d;
-    pcre2_code *re;
-    char host[256];
-    char build[64];
-    job *jobs;         /* the runs this invocation will run */
-    size_t njobs, next;
-    size_t running, ndone, nfailed, ninterrupted, nwaiting;
-    size_t nblocked, nstuck;  /* branches waiting for their fork; never to get it here */
-    size_t last_trunk;        /* the job of the last trunk taken, (size_t)-1 */
-    int lock_fd;       /* the sweep lock (guard.c) */
-    size_t skipped_done, skipped_failed, skipped_busy;
-    double total_flops, done_flops;
-    progress pg;
-    int stopping;      /* 1 after the first Ctrl-C, 2 after the second */
-    char halted[800];  /* why the sweep stopped: a database or a disk that takes no more ("" if not) */
-    int db_broken;     /* the database refused a write: stop reading metrics into it */
-    size_t nunstarted; /* runs that could not start for want of space (still to do) */
-} driver;
 
 static volatile sig_atomic_t g_signals;
 static int g_pipe[2] = {-1, -1};
@@ -111,54 +67,6 @@ static void on_signal(int sig)
         (void)w;
     }
     errno = e;
-}
-
-/* ---- progress ----------------------------------------------------------- */
-
-static void describe_run(const driver *dr, size_t i, char *buf, size_t n)
-{
-    const sweep *s = sweep_plan_sweep(dr->p);
-    size_t len = 0;
-    buf[0] = 0;
-    for (size_t a = 0; a < sweep_naxes(s) && len + 1 < n; a++) {
-        if (sweep_axis_nvalues(s, a) < 2) continue;
-        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
-                                sweep_plan_axis_text(dr->p, i, a));
-    }
-    /* a branch by its budget, so that the family's runs tell apart */
-    int role = sweep_plan_role(dr->p, i);
-    double e = 0;
-    if (role == SWEEP_BRANCH && sweep_plan_number(dr->p, i, "train.epochs", &e) == 0 && len + 1 < n)
-        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
-    else if (role == SWEEP_TRUNK && len + 1 < n)
-        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
-}
-
-static void sweep_line(void *ctx, char *buf, size_t n)
-{
-    driver *dr = ctx;
-    progress_tally t = {dr->ndone + dr->skipped_done, dr->running, dr->nfailed,
-                        dr->njobs - dr->next + dr->nwaiting + dr->nblocked,
-                        0, dr->done_flops, dr->total_flops};
-    for (size_t k = 0; k < dr->njobs; k++) {
-        job *j = &dr->jobs[k];
-        if (!j->pid) continue;
-        t.tok_s += j->tok_s;
-        t.done_flops += progress_run_flops(&j->est, ingest_get(j->ing));
-    }
-    progress_sweep_line(&dr->pg, &t, sweep_name(sweep_plan_sweep(dr->p)), buf, n);
-}
-
-static void run_rows(void *ctx)
-{
-    driver *dr = ctx;
-    for (size_t k = 0; k < dr->njobs; k++) {
-        job *j = &dr->jobs[k];
-        if (!j->pid) continue;
-        char who[200];
-        describe_run(dr, j->i, who, sizeof who);
-        progress_row(&dr->pg, j->key, who, ingest_get(j->ing), j->tok_s, NULL);
-    }
 }
 
 /* ---- launching ---------------------------------------------------------- */
@@ -239,7 +147,7 @@ static int launch(driver *dr, job *j)
         free(mfile);
     } else {
         const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
-        argv = calloc(7, sizeof *argv);
+        argv = calloc(9, sizeof *argv);
         if (!argv) { snprintf(err, sizeof err, "out of memory"); goto fail; }
         argv[0] = strdup(self);
         argv[1] = strdup("train");
@@ -247,8 +155,19 @@ static int launch(driver *dr, job *j)
         argv[3] = strdup(cfgpath.s);
         argv[4] = strdup("--out");
         argv[5] = strdup(j->dir);
+        argv[6] = strdup("--threads");
+        argv[7] = strdup("1");
         metrics = rundir_path(j->dir, RUN_METRICS);
     }
+    /* One thread to start with (the hand-over may give it more at once):
+     * the word of an earlier attempt must not linger. */
+    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
+    if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
+        snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
+        sweep_argv_free(argv);
+        goto fail;
+    }
+    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
     int stdout_metrics = tr.external && !tr.metrics_file;
     ingest_free(j->ing);
     j->ing = ingest_new(metrics.s, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
@@ -290,8 +209,7 @@ static int launch(driver *dr, job *j)
     sweep_argv_free(argv);
     j->pid = pid;
     j->started = xo_now();
-    j->tok_t = j->started;
-    j->tok_last = 0;
+    exec_rate_reset(&j->rate);
     j->tok_s = 0;
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
@@ -304,7 +222,7 @@ static int launch(driver *dr, job *j)
     }
     rundir_set_status(j->dir, "running", NULL);
     char who[200];
-    describe_run(dr, j->i, who, sizeof who);
+    driver_describe_run(dr, j->i, who, sizeof who);
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
@@ -420,8 +338,11 @@ static void finish(driver *dr, job *j, int ws)
     }
     free(tail);
     if (j->role == SWEEP_BRANCH) exec_record_fork(dr->d, j->id, j->dir, trunk_dir_of(dr, j));
-    /* The status file last: only the driver knows about timeouts and kills. */
+    /* The status file last: only the driver knows about timeouts and kills.
+     * The hand-over's files belong to this attempt. */
     rundir_set_status(j->dir, status, reason);
+    unlink(rundir_path(j->dir, RUN_THREADS).s);
+    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
     xo_unlock(j->lock_fd); /* only now: the run is recorded */
     j->lock_fd = -1;
     j->pid = 0;
@@ -436,7 +357,7 @@ static void finish(driver *dr, job *j, int ws)
         return;
     }
     char who[200];
-    describe_run(dr, j->i, who, sizeof who);
+    driver_describe_run(dr, j->i, who, sizeof who);
     if (!strcmp(status, "done")) {
         dr->ndone++;
         dr->done_flops += j->est.flops;
@@ -506,11 +427,13 @@ static void tend(driver *dr)
         if (ing == INGEST_EDB) db_broke(dr, err);
         else if (ing) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
-        if (st->tokens > j->tok_last && now > j->tok_t + 0.5) {
-            j->tok_s = (double)(st->tokens - j->tok_last) / (now - j->tok_t);
-            j->tok_last = st->tokens;
-            j->tok_t = now;
+        if (j->sh.growable) {
+            j->sh.have = rundir_read_threads(j->dir, RUN_THREADS_NOW);
+            j->sh.remaining = driver_remaining_tokens(j);
         }
+        if (st->tokens > 0) exec_rate_add(&j->rate, now, (double)st->tokens);
+        j->tok_s = exec_rate_tok_s(&j->rate, EXEC_RATE_WINDOW);
+        if (!j->total_steps) driver_read_model_info(j);
         if ((st->nonfinite || st->overlong) && !j->nonfinite && !j->term_at) {
             j->nonfinite = 1; /* stopped for what it wrote; finish() says which */
             j->term_at = now;
@@ -631,6 +554,7 @@ static void unblock(driver *dr, job *j, int worker_free)
     long long fork_step, stopped_at;
     const char *td = trunk_dir_of(dr, j);
     int st = anneal_fork_state(td, j->key, trunk_live(dr, j), &fork_step, &stopped_at);
+    if (st == ANNEAL_FORK_READY && !worker_free) dr->starved = 1;
     if (st == ANNEAL_FORK_WAIT || (st == ANNEAL_FORK_READY && !worker_free)) return;
     j->blocked = 0;
     dr->nblocked--;
@@ -667,21 +591,29 @@ static size_t idle_trunks(const driver *dr)
 /* Launch what the free slots allow: first the runs waiting whose time has
  * come (retries, locked directories), then branches whose fork has come,
  * then new runs in plan order (a branch whose fork is not there yet is put
- * aside as blocked). */
+ * aside as blocked). A slot is a core: a run holding more than one (the
+ * hand-over) leaves fewer. Notes in dr->starved whether a run that could
+ * start found no core. */
 static void launch_some(driver *dr, size_t slots)
 {
     double now = xo_now();
     slots += idle_trunks(dr);
-    for (size_t k = 0; k < dr->next && dr->running < slots && dr->nwaiting; k++) {
+#define FREE() (dr->running + (size_t)dr->extra < slots)
+    dr->starved = 0;
+    for (size_t k = 0; k < dr->next && dr->nwaiting; k++) {
         job *j = &dr->jobs[k];
         if (!j->waiting || now < j->wait_until) continue;
+        if (!FREE()) {
+            dr->starved = 1;
+            break;
+        }
         j->waiting = 0;
         dr->nwaiting--;
         launch(dr, j);
     }
     for (size_t k = 0; k < dr->next && dr->nblocked; k++)
-        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], dr->running < slots);
-    while (dr->running < slots && dr->next < dr->njobs) {
+        if (dr->jobs[k].blocked) unblock(dr, &dr->jobs[k], FREE());
+    while (FREE() && dr->next < dr->njobs) {
         job *j = &dr->jobs[dr->next++];
         if (j->role == SWEEP_BRANCH) {
             j->blocked = 1;
@@ -691,6 +623,33 @@ static void launch_some(driver *dr, size_t slots)
         }
         launch(dr, j);
     }
+    if (dr->next < dr->njobs && !FREE()) dr->starved = 1;
+#undef FREE
+}
+
+/* Hand the cores over (handover.c): take one back when a run waits for a
+ * core, give free ones to running runs otherwise; tell each changed run
+ * through its threads file. */
+static void balance(driver *dr, int cores)
+{
+    exec_share *sh = dr->shares;
+    size_t *idx = dr->share_job, n = 0;
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (dr->jobs[k].pid && !dr->jobs[k].term_at) idx[n] = k, sh[n++] = dr->jobs[k].sh;
+    double now = xo_now();
+    if (!dr->stopping && exec_handover(sh, n, cores + (int)idle_trunks(dr), dr->starved, now))
+        for (size_t i = 0; i < n; i++) {
+            job *j = &dr->jobs[idx[i]];
+            if (sh[i].threads == j->sh.threads) continue;
+            if (rundir_write_threads(j->dir, RUN_THREADS, sh[i].threads)) continue; /* next tick again */
+            if (!dr->pg.tty) progress_event(&dr->pg, "%.12s now on %d thread%s", j->key, sh[i].threads,
+                                            sh[i].threads > 1 ? "s" : "");
+            j->sh = sh[i];
+        }
+    int used = 0, running = 0;
+    for (size_t k = 0; k < dr->njobs; k++)
+        if (dr->jobs[k].pid) used += exec_cores_used(&dr->jobs[k].sh, 1), running++;
+    dr->extra = used - running;
 }
 
 /* A run to do becomes a job: resumed in the directory the database knows
@@ -750,7 +709,10 @@ static int prepare(driver *dr)
 {
     size_t n = sweep_plan_count(dr->p);
     dr->jobs = calloc(n ? n : 1, sizeof *dr->jobs);
-    if (!dr->jobs) return cli_error(XO_FAILED, "out of memory");
+    dr->shares = calloc(n ? n : 1, sizeof *dr->shares);
+    dr->share_job = calloc(n ? n : 1, sizeof *dr->share_job);
+    dr->eta_runs = calloc(n ? n : 1, sizeof *dr->eta_runs);
+    if (!dr->jobs || !dr->shares || !dr->share_job || !dr->eta_runs) return cli_error(XO_FAILED, "out of memory");
     return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
@@ -763,6 +725,9 @@ static void cleanup(driver *dr)
         ingest_free(dr->jobs[k].ing);
     }
     free(dr->jobs);
+    free(dr->shares);
+    free(dr->share_job);
+    free(dr->eta_runs);
     xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);
@@ -798,6 +763,10 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     }
     int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (jobs < 1) jobs = 1;
+    dr.cores = jobs;
+    long long measured;
+    dr.flops_per_core = exec_measured_speed(dr.d, &measured);
+    if (!(dr.flops_per_core > 0)) dr.flops_per_core = EXEC_DEFAULT_FLOPS_PER_S;
     if (o->dry_run || !dr.njobs) {
         if (!dr.njobs) {
             printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), dr.skipped_done,
@@ -807,7 +776,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
                    sweep_name(s), dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
             for (size_t k = 0; k < dr.njobs; k++) {
                 char who[256];
-                describe_run(&dr, dr.jobs[k].i, who, sizeof who);
+                driver_describe_run(&dr, dr.jobs[k].i, who, sizeof who);
                 printf("  %.12s  %-11s %s  %s\n", dr.jobs[k].key, dr.jobs[k].status ? dr.jobs[k].status : "new",
                        who, dr.jobs[k].dir);
             }
@@ -834,8 +803,11 @@ int exec_run(const sweep_plan *p, const exec_options *o)
 
     dr.pg.tty = cli_stderr_is_tty();
     dr.pg.t0 = xo_now();
-    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu already done, %zu failed not retried)", sweep_name(s),
-          dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
+    size_t resumes = 0;
+    for (size_t k = 0; k < dr.njobs; k++) resumes += access(rundir_path(dr.jobs[k].dir, RUN_CHECKPOINT).s, F_OK) == 0;
+    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu resume from checkpoints, %zu already done, "
+                           "%zu failed not retried)",
+                   sweep_name(s), dr.njobs, jobs, resumes, dr.skipped_done, dr.skipped_failed);
     int seen_signals = 0;
     for (;;) {
         /* Ctrl-C: once = stop launching and interrupt; twice = kill. */
@@ -861,7 +833,8 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
         if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
-        progress_draw(&dr.pg, sweep_line, run_rows, &dr);
+        balance(&dr, jobs);
+        progress_draw(&dr.pg, driver_sweep_line, driver_run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
         poll(&pfd, 1, 100);
         char drain[64];

@@ -6,6 +6,7 @@
 
 #include "models/models.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,109 @@ double exec_measured_speed(db *d, long long *nruns)
         return 0;
     }
     return flops / seconds;
+}
+
+/* ---- speeds per model shape ------------------------------------------------ */
+
+#define SHAPE_N 9
+static const char *const shape_fields[SHAPE_N] = {"model.layers",  "model.dim",     "model.heads",
+                                                 "model.hidden",  "model.experts", "model.top_k",
+                                                 "data.vocab",    "train.seq_len", "train.batch"};
+
+typedef struct {
+    double v[SHAPE_N];
+    double flops, seconds;
+} shape_speed;
+
+struct exec_speeds {
+    shape_speed *s;
+    size_t n, cap;
+};
+
+/* The defaults the model fills in, so that a config that names them and
+ * one that does not are the same shape. */
+static void normalise(double *v)
+{
+    if (v[3] == 0 && v[1] > 0) v[3] = model_default_hidden((int)v[1]);
+    if (v[4] == 0) v[5] = 0;
+    else if (v[5] == 0) v[5] = 1;
+}
+
+static int same_shape(const double *a, const double *b)
+{
+    for (int k = 0; k < SHAPE_N; k++)
+        if (a[k] != b[k]) return 0;
+    return 1;
+}
+
+static int add_speed(void *ctx, const char *config, double flops, double seconds)
+{
+    exec_speeds *x = ctx;
+    json_t *c = config ? json_loads(config, 0, NULL) : NULL;
+    if (!c) return 0;
+    double v[SHAPE_N];
+    for (int k = 0; k < SHAPE_N; k++) {
+        char sec[16];
+        const char *dot = strchr(shape_fields[k], '.');
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - shape_fields[k]), shape_fields[k]);
+        v[k] = json_number_value(json_object_get(json_object_get(c, sec), dot + 1));
+    }
+    json_decref(c);
+    normalise(v);
+    for (size_t i = 0; i < x->n; i++)
+        if (same_shape(x->s[i].v, v)) {
+            x->s[i].flops += flops, x->s[i].seconds += seconds;
+            return 0;
+        }
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 16;
+        shape_speed *ns = realloc(x->s, cap * sizeof *ns);
+        if (!ns) return 1;
+        x->s = ns, x->cap = cap;
+    }
+    shape_speed *e = &x->s[x->n++];
+    memcpy(e->v, v, sizeof v);
+    e->flops = flops, e->seconds = seconds;
+    return 0;
+}
+
+exec_speeds *exec_speeds_load(db *d)
+{
+    if (!d) return NULL;
+    exec_speeds *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    if (db_done_speeds(d, add_speed, x) || !x->n) {
+        exec_speeds_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+double exec_speed_for(const exec_speeds *s, const sweep_plan *p, size_t i, double fallback, int *measured)
+{
+    *measured = 0;
+    if (!s) return fallback;
+    double v[SHAPE_N];
+    for (int k = 0; k < SHAPE_N; k++) {
+        v[k] = 0;
+        sweep_plan_number(p, i, shape_fields[k], &v[k]);
+    }
+    normalise(v);
+    for (size_t k = 0; k < s->n; k++)
+        if (same_shape(s->s[k].v, v) && s->s[k].seconds > 0) {
+            *measured = 1;
+            return s->s[k].flops / s->s[k].seconds;
+        }
+    return fallback;
+}
+
+size_t exec_speeds_shapes(const exec_speeds *s) { return s ? s->n : 0; }
+
+void exec_speeds_free(exec_speeds *s)
+{
+    if (!s) return;
+    free(s->s);
+    free(s);
 }
 
 /* ---- statuses ------------------------------------------------------------ */

@@ -20,7 +20,7 @@
 /* ---- estimates ----------------------------------------------------------- */
 
 /* The training speed assumed when the database has no finished run to
- * measure it from: FLOP/s of one worker (one BLAS thread), counted as
+ * measure it from: FLOP/s of one worker (one thread), counted as
  * models' model_flops_per_token() x tokens. 60 GFLOP/s: the built-in
  * trainer measured 64 on the demo's 0.27M-parameter MDM and 86-102 on
  * bench/trainer's models, one thread each; 20 (the first guess) made
@@ -43,6 +43,17 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e);
  * flops of their last metric over their wall time); 0 when there are none.
  * *nruns receives how many runs the figure comes from. */
 double exec_measured_speed(db *d, long long *nruns);
+
+/* Measured speeds per model shape (layers, dim, heads, hidden, experts,
+ * top_k, vocab, seq_len, batch): what a plan's runs of a shape that has
+ * finished runs will take is estimated at that shape's FLOP/s. */
+typedef struct exec_speeds exec_speeds;
+exec_speeds *exec_speeds_load(db *d); /* NULL: none measured (or no database) */
+/* FLOP/s for run i of p: its shape's, else `fallback`; *measured set to 1
+ * when the shape's own. */
+double exec_speed_for(const exec_speeds *s, const sweep_plan *p, size_t i, double fallback, int *measured);
+size_t exec_speeds_shapes(const exec_speeds *s);
+void exec_speeds_free(exec_speeds *s);
 
 /* ---- data ---------------------------------------------------------------- */
 
@@ -113,6 +124,62 @@ typedef int (*exec_confirm_fn)(void *ctx, const char *what);
  * the message printed. */
 int exec_rm(const char *db_path, const char *arg, exec_confirm_fn confirm, void *ctx);
 
+/* ---- cores handed over (handover.c) -------------------------------------- */
+
+/* A running run as the hand-over sees it. */
+typedef struct {
+    int threads;       /* granted: the driver's word (RUN_THREADS) */
+    int have;          /* the trainer's answer (RUN_THREADS_NOW); 0 = none yet */
+    int growable;      /* the built-in trainer (an external one keeps 1) */
+    double remaining;  /* work left (tokens): who gets a free core first */
+    double changed_at; /* when its grant last changed (seconds) */
+} exec_share;
+
+#define EXEC_HANDOVER_HOLD 1.0 /* seconds between two changes of one run's grant */
+
+/* Cores the runs hold: each the larger of its grant and its answer. */
+int exec_cores_used(const exec_share *s, size_t n);
+/* New grants at time `now` for the n running runs on `cores` cores. starved:
+ * a run is waiting for a core (one core is taken back, from the run with
+ * the most, unless all have one); else free cores go, one at a time, to
+ * the growable run with the most work left per thread. Never grants more
+ * than `cores` in total. Returns how many grants changed. */
+int exec_handover(exec_share *s, size_t n, int cores, int starved, double now);
+
+/* ---- what the progress display says (eta.c) ------------------------------- */
+
+/* A run's speed over a moving window of its own progress: samples of
+ * (seconds, tokens) as its metrics arrive, the first being the baseline
+ * (what a resumed run had done before never counts). */
+#define EXEC_RATE_SAMPLES 64
+#define EXEC_RATE_WINDOW 30.0 /* seconds */
+typedef struct {
+    double t[EXEC_RATE_SAMPLES], tok[EXEC_RATE_SAMPLES];
+    int n, first;
+} exec_rate;
+void exec_rate_reset(exec_rate *r);
+void exec_rate_add(exec_rate *r, double t, double tokens);
+/* Tokens/s over the samples of the last `window` seconds (at least the last
+ * two); 0 until there are two. */
+double exec_rate_tok_s(const exec_rate *r, double window);
+
+/* A run still to do, for the sweep's time left: its work in seconds on one
+ * core (remaining tokens / its own speed per core; a run not started yet:
+ * its planned tokens at the speed measured for its FLOPs). */
+typedef struct {
+    double work;
+} exec_eta_run;
+#define EXEC_THREAD_GAIN 0.85 /* each core past a run's first adds this much of one */
+/* Seconds until the runs are done on `cores` workers: the running runs
+ * first (in the order given), then the others as cores free up; with
+ * handover, runs fewer than the cores share the idle ones. Consumes r[].work.
+ * -1 when a run's work is unknown (NaN). */
+double exec_sweep_eta(exec_eta_run *r, size_t n, int cores, int handover);
+
+/* A run's label ("objective=ar unique_tokens=20k") in at most width
+ * characters, cut only between two pairs: "objective=ar +1". */
+void exec_fit_label(const char *in, size_t width, char *out, size_t n);
+
 /* ---- the driver ---------------------------------------------------------- */
 
 typedef struct {
@@ -127,6 +194,7 @@ typedef struct {
     const char *self_exe;     /* the xover binary workers run; NULL = /proc/self/exe */
     const char *yaml_text;    /* the sweep file, recorded in the database */
     size_t yaml_len;
+    int no_handover;          /* keep every run on one thread (--handover off) */
 } exec_options;
 
 /* Run the plan. Returns an exit code: XO_OK when every run is done,
@@ -148,7 +216,7 @@ typedef struct {
     const char *partition;     /* NULL: the cluster's default */
     const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
     const char *mem;           /* "4G"; NULL: none given */
-    int cpus_per_run;          /* --cpus-per-task and BLAS threads; 0 = 1 */
+    int cpus_per_run;          /* --cpus-per-task and trainer threads; 0 = 1 */
     int array_parallelism;     /* at most this many tasks at once (%K); 0 = no limit */
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;

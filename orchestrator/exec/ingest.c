@@ -51,7 +51,7 @@ ingest *ingest_new(const char *path, const pcre2_code *re)
     if (re) g->md = pcre2_match_data_create_from_pattern(re, NULL);
     g->st.step = -1;
     g->st.tokens = -1;
-    g->st.train_loss = g->st.val_loss = g->st.epoch = NAN;
+    g->st.train_loss = g->st.val_loss = g->st.best_val_loss = g->st.epoch = NAN;
     if (!g->path || (re && !g->md)) {
         ingest_free(g);
         return NULL;
@@ -106,7 +106,10 @@ static void note_point(ingest *g, const char *name, long long step, long long to
         if (isfinite(epoch)) s->epoch = epoch;
     }
     if (!strcmp(name, "train_loss")) s->train_loss = value;
-    if (!strcmp(name, "val_loss")) s->val_loss = value;
+    if (!strcmp(name, "val_loss")) {
+        s->val_loss = value;
+        if (isfinite(value) && !(value >= s->best_val_loss)) s->best_val_loss = value;
+    }
     if (is_loss(name) && !isfinite(value) && !s->nonfinite) {
         s->nonfinite = 1;
         snprintf(s->nonfinite_what, sizeof s->nonfinite_what, "%s is not finite at step %lld", name, step);

@@ -56,7 +56,8 @@ int exec_matches_only(const exec_options *o, const char *key);
 
 typedef struct {
     long long step, tokens;     /* of the latest point */
-    double train_loss, val_loss;
+    double train_loss, val_loss;  /* NaN until reported */
+    double best_val_loss;         /* the lowest val_loss reported; NaN until one is */
     double epoch;
     size_t lines, bad_lines;
     int nonfinite;              /* a loss that is not finite was reported */
@@ -121,8 +122,18 @@ typedef struct {
 typedef struct {
     size_t done, running, failed, pending;
     double tok_s;
-    double done_flops, total_flops; /* the ETA: the rest at the rate so far */
+    double eta;                     /* seconds left (eta.c); < 0: from the FLOPs below */
+    double done_flops, total_flops; /* the Slurm follower's ETA: the rest at the rate so far */
 } progress_tally;
+
+/* What a running run's row says. */
+typedef struct {
+    const ingest_state *st;
+    long long total_steps; /* 0: unknown (an external trainer) */
+    double tok_s;          /* over a moving window; 0: not measured yet */
+    double eta;            /* seconds left; < 0: unknown */
+    const char *job;       /* its scheduler job, or "2 threads"; NULL: none */
+} progress_run;
 
 /* Erase the block (on a terminal) so that a line can be printed. */
 void progress_clear(progress *pg);
@@ -132,10 +143,10 @@ void progress_event(progress *pg, const char *fmt, ...) __attribute__((format(pr
 double progress_run_flops(const exec_estimate *est, const ingest_state *st);
 /* "sweep NAME: N done, N running, N failed, N pending | R tok/s | ETA T". */
 void progress_sweep_line(const progress *pg, const progress_tally *t, const char *sweep, char *buf, size_t n);
-/* A running run's row of the block: key, its axes, step, losses, tokens/s
- * and, when not NULL, its scheduler job. */
-void progress_row(progress *pg, const char *key, const char *who, const ingest_state *st, double tok_s,
-                  const char *job);
+/* A running run's row of the block: key, its axes (cut between pairs only),
+ * step N/total and %, its own tokens/s and ETA, the latest and best
+ * val_loss; "-" for what is not measured yet. */
+void progress_row(progress *pg, const char *key, const char *who, const progress_run *r);
 /* Redraw when due: on a terminal the sweep line (line) then the rows (rows
  * calls progress_row), at most four times a second; elsewhere the sweep
  * line as an event every 30 s. */

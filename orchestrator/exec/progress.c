@@ -15,7 +15,9 @@
 void progress_clear(progress *pg)
 {
     if (!pg->tty || !pg->drawn) return;
-    fprintf(stderr, "\033[%dA\033[J", pg->drawn);
+    /* From the line's start: a "^C" the terminal echoed has moved the
+     * cursor, and the block's first characters would stay. */
+    fprintf(stderr, "\r\033[%dA\033[J", pg->drawn);
     pg->drawn = 0;
 }
 
@@ -47,24 +49,41 @@ double progress_run_flops(const exec_estimate *est, const ingest_state *st)
 void progress_sweep_line(const progress *pg, const progress_tally *t, const char *sweep, char *buf, size_t n)
 {
     double el = xo_now() - pg->t0;
-    char eta[32] = "?", ts[32];
-    if (t->done_flops > 0 && el > 1 && t->total_flops > t->done_flops)
+    char eta[32] = "-", ts[32] = "-";
+    if (t->eta >= 0)
+        xo_duration(t->eta, eta, sizeof eta);
+    else if (t->done_flops > 0 && el > 1 && t->total_flops > t->done_flops)
         xo_duration((t->total_flops - t->done_flops) * el / t->done_flops, eta, sizeof eta);
     else if (t->total_flops <= t->done_flops)
         snprintf(eta, sizeof eta, "0s");
-    exec_human(t->tok_s, ts, sizeof ts);
+    if (t->tok_s > 0) exec_human(t->tok_s, ts, sizeof ts);
     snprintf(buf, n, "sweep %s: %zu done, %zu running, %zu failed, %zu pending | %s tok/s | ETA %s", sweep, t->done,
              t->running, t->failed, t->pending, ts, eta);
 }
 
-void progress_row(progress *pg, const char *key, const char *who, const ingest_state *st, double tok_s,
-                  const char *job)
+/* A number, or "-" when it is not a number yet. */
+static const char *num(char *buf, size_t n, const char *fmt, double v)
 {
-    char ts[32];
-    exec_human(tok_s, ts, sizeof ts);
-    fprintf(stderr, "  %.12s %-30.30s step %lld  loss %.4f  val_loss %.4f  %s tok/s", key, who,
-            st->step < 0 ? 0 : st->step, st->train_loss, st->val_loss, ts);
-    if (job) fprintf(stderr, "  [%s]", job);
+    if (isfinite(v)) snprintf(buf, n, fmt, v);
+    else snprintf(buf, n, "-");
+    return buf;
+}
+
+void progress_row(progress *pg, const char *key, const char *who, const progress_run *r)
+{
+    const ingest_state *st = r->st;
+    char label[64], steps[64], ts[32] = "-", eta[32] = "-", val[32], best[32];
+    exec_fit_label(who, 30, label, sizeof label);
+    long long step = st->step < 0 ? 0 : st->step;
+    if (r->total_steps > 0)
+        snprintf(steps, sizeof steps, "%lld/%lld %3.0f%%", step, r->total_steps,
+                 100.0 * (double)step / (double)r->total_steps);
+    else snprintf(steps, sizeof steps, "%lld", step);
+    if (r->tok_s > 0) exec_human(r->tok_s, ts, sizeof ts);
+    if (r->eta >= 0) xo_duration(r->eta, eta, sizeof eta);
+    fprintf(stderr, "  %.12s %-30s step %s  %s tok/s  ETA %s  val_loss %s (best %s)", key, label, steps, ts, eta,
+            num(val, sizeof val, "%.4f", st->val_loss), num(best, sizeof best, "%.4f", st->best_val_loss));
+    if (r->job) fprintf(stderr, "  [%s]", r->job);
     fputc('\n', stderr);
     pg->drawn++;
 }

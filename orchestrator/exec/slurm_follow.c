@@ -124,7 +124,7 @@ static size_t count_running(const follower *f)
 static void sweep_line(void *ctx, char *buf, size_t n)
 {
     follower *f = ctx;
-    progress_tally t = {f->ndone + f->o->skipped_done, 0, f->nfailed, 0, 0, f->done_flops, f->total_flops};
+    progress_tally t = {f->ndone + f->o->skipped_done, 0, f->nfailed, 0, 0, -1, f->done_flops, f->total_flops};
     for (size_t k = 0; k < f->n; k++) {
         sl_run *r = &f->runs[k];
         if (r->finished) continue;
@@ -145,7 +145,8 @@ static void run_rows(void *ctx)
     for (size_t k = 0; k < f->n; k++) {
         sl_run *r = &f->runs[k];
         if (r->finished || !r->running) continue;
-        progress_row(&f->pg, r->key, r->who, ingest_get(r->ing), r->tok_s, r->job);
+        progress_run pr = {ingest_get(r->ing), 0, r->tok_s, -1, r->job};
+        progress_row(&f->pg, r->key, r->who, &pr);
     }
 }
 

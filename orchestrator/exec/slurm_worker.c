@@ -8,8 +8,8 @@
  * DIR/worker.json — `xover train` for the built-in trainer, which resumes
  * from DIR/checkpoint when a requeued task runs again — with the local
  * driver's conventions: stdin /dev/null, stderr (and stdout, unless the
- * trainer reports metrics there) appended to DIR/log, one BLAS thread per
- * CPU Slurm gave the task. It writes nothing but its run directory: the
+ * trainer reports metrics there) appended to DIR/log, one thread per CPU
+ * Slurm gave the task. It writes nothing but its run directory: the
  * database stays on the driver's machine.
  *
  * The trainer gets Slurm's signals itself (Slurm signals every process of
@@ -138,10 +138,13 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
 static int run_trainer(const char *dir, char **argv, const char *out_path, const char *key)
 {
     char err[PATH_MAX + 1024];
-    /* One BLAS thread per CPU of the task (set before the trainer starts:
-     * OpenBLAS reads it once, when it loads). */
+    /* A thread per CPU of the task: the built-in trainer's own threads
+     * (XOVER_THREADS, its --threads default), and an external trainer's
+     * BLAS threads (set before it starts: OpenBLAS reads it once, when it
+     * loads). */
     const char *cpus = getenv("SLURM_CPUS_PER_TASK");
     setenv("OPENBLAS_NUM_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
+    setenv("XOVER_THREADS", cpus && atoi(cpus) > 0 ? cpus : "1", 1);
     setenv("XOVER_RUN_DIR", dir, 1);
     if (key) setenv("XOVER_RUN_KEY", key, 1);
     run_path logp = rundir_path(dir, RUN_LOG);

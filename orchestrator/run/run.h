@@ -61,6 +61,10 @@
  *   attempt.json   (Slurm) the attempt now running; exec/internal_slurm.h.
  *   forks/, forks.json, waiting
  *                  a trunk's, for its annealed branches (anneal.h).
+ *   threads, threads.now
+ *                  the local driver's word on how many threads the trainer
+ *                  is to use (cores handed over as runs finish), and the
+ *                  trainer's answer once it uses them; one number each.
  */
 
 typedef enum {
@@ -80,8 +84,16 @@ typedef enum {
     RUN_FORKS,      /* a trunk's directory of its branches' fork checkpoints (anneal.h) */
     RUN_FORKS_JSON, /* a trunk's list of its branches and where they fork */
     RUN_WAITING,    /* a trunk waiting for a branch's annealed value: that branch's key */
+    RUN_THREADS,    /* the driver's word: threads the trainer is to use (hand-over) */
+    RUN_THREADS_NOW,/* the trainer's answer: threads it uses now */
     RUN_NFILES
 } run_file;
+
+/* A thread count in RUN_THREADS or RUN_THREADS_NOW: written atomically (0
+ * or -1 with errno), read back as 1..256 (0: no file, or not such a
+ * number). */
+int rundir_write_threads(const char *dir, run_file f, int n);
+int rundir_read_threads(const char *dir, run_file f);
 
 /* The file's name in its run directory ("metrics.jsonl"). */
 const char *rundir_name(run_file f);
@@ -179,7 +191,7 @@ typedef struct {
     const char *config;   /* the run config (JSON), resolved by run_config.h */
     const char *dir;      /* the run directory (created if missing) */
     const char *cache;    /* tokenizer and token caches; NULL: the default */
-    int threads;          /* BLAS threads */
+    int threads;          /* the model's threads (model_set_threads); 0 = 1 */
 } run_train_opts;
 
 /* `xover train`'s exit code when a write of the run directory found its

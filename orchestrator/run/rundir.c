@@ -36,6 +36,8 @@ static const char *const names[RUN_NFILES] = {
     [RUN_FORKS] = "forks",
     [RUN_FORKS_JSON] = "forks.json",
     [RUN_WAITING] = "waiting",
+    [RUN_THREADS] = "threads",
+    [RUN_THREADS_NOW] = "threads.now",
 };
 
 const char *rundir_name(run_file f) { return f >= 0 && f < RUN_NFILES ? names[f] : ""; }
@@ -45,6 +47,26 @@ run_path rundir_path(const char *dir, run_file f)
     run_path p;
     if (snprintf(p.s, sizeof p.s, "%s/%s", dir, rundir_name(f)) >= (int)sizeof p.s) p.s[0] = 0;
     return p;
+}
+
+/* ---- threads (the driver's hand-over) ------------------------------------------ */
+
+int rundir_write_threads(const char *dir, run_file f, int n)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%d\n", n);
+    return xo_write_atomic(rundir_path(dir, f).s, text, strlen(text));
+}
+
+int rundir_read_threads(const char *dir, run_file f)
+{
+    FILE *fp = fopen(rundir_path(dir, f).s, "r");
+    if (!fp) return 0;
+    int n = 0;
+    char extra;
+    if (fscanf(fp, "%d %c", &n, &extra) != 1) n = 0;
+    fclose(fp);
+    return n >= 1 && n <= 256 ? n : 0;
 }
 
 /* ---- status ---------------------------------------------------------------- */

@@ -38,7 +38,6 @@
 #include "orchestrator/run/run.h"
 #include "orchestrator/util/util.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -220,6 +219,8 @@ typedef struct {
     fault_plan faults;
     train_source *src;
     model *m;
+    int threads; /* the model's (results do not depend on them) */
+    struct stat threads_seen; /* RUN_THREADS as last looked at (st_ino 0: none) */
     FILE *metrics;
     int32_t *tokens; /* one batch */
     /* sizes, fixed by setup() */
@@ -304,6 +305,7 @@ static int setup(trainer *tr, const char *key)
                     t->mc.seq_len);
     if (spe == 0) return fail(tr, XO_USAGE, "the training data holds no full sequence of %d tokens", t->mc.seq_len);
     if (!(tr->m = model_create(&t->mc, t->seed, tr->err, sizeof tr->err))) return XO_USAGE;
+    if (model_set_threads(tr->m, tr->threads, tr->err, sizeof tr->err)) return XO_FAILED;
 
     const model_config *mc = model_get_config(tr->m);
     tr->B = mc->batch, tr->T = mc->seq_len;
@@ -577,6 +579,28 @@ static int trunk_at_step(trainer *tr)
     return checkpoint(tr);
 }
 
+/* The driver's word on threads (RUN_THREADS, cores handed over as other
+ * runs finish or start): looked at before the first step and after every
+ * step (read only when the file has changed), applied when it differs from
+ * the model's, and answered in RUN_THREADS_NOW once the model uses them.
+ * The results do not depend on the thread count: this changes only how
+ * fast. */
+static void follow_threads(trainer *tr, int first)
+{
+    struct stat st;
+    if (stat(rundir_path(tr->dir, RUN_THREADS).s, &st)) st.st_ino = 0;
+    int changed = st.st_ino != tr->threads_seen.st_ino || st.st_mtim.tv_sec != tr->threads_seen.st_mtim.tv_sec ||
+                  st.st_mtim.tv_nsec != tr->threads_seen.st_mtim.tv_nsec;
+    tr->threads_seen = st;
+    int n = (changed || first) && st.st_ino ? rundir_read_threads(tr->dir, RUN_THREADS) : 0;
+    if (n > 0 && n != model_threads(tr->m)) {
+        char err[256];
+        if (model_set_threads(tr->m, n, err, sizeof err)) rundir_log(tr->log, "threads: %s", err);
+        else rundir_log(tr->log, "step %llu: %d threads, on the driver's word", (unsigned long long)tr->step, n);
+    }
+    if (first || n > 0) rundir_write_threads(tr->dir, RUN_THREADS_NOW, model_threads(tr->m));
+}
+
 /* The loop: until the planned end, a stop signal or an early stop.
  * Evaluations at step 0, when due and at the last step; checkpoints at
  * every evaluation (or every train.checkpoint_every steps), at the end and
@@ -592,6 +616,7 @@ static int train(trainer *tr)
     tr->tty = cli_stderr_is_tty();
     tr->t0 = xo_now();
     tr->step0 = tr->step;
+    follow_threads(tr, 1);
     for (;;) {
         if (tr->trunk && (rc = trunk_at_step(tr))) return rc;
         if (tr->step >= tr->total || stop_signal || tr->state.stopped) break;
@@ -607,6 +632,7 @@ static int train(trainer *tr)
         int due = tr->cfg.ckpt_every ? tr->step % tr->cfg.ckpt_every == 0 : evaled;
         if ((due || tr->step == tr->total || stop_signal) && (rc = checkpoint(tr))) return rc;
         progress(tr);
+        follow_threads(tr, 0);
     }
     if (tr->tty) fputc('\n', stderr);
     return 0;
@@ -726,12 +752,12 @@ int run_train(const run_train_opts *o)
     trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return cli_error(XO_FAILED, "out of memory");
     tr->dir = o->dir;
+    tr->threads = o->threads > 0 ? o->threads : 1;
     json_t *cfg = NULL;
     char key[65];
     int rc = load_config(o->config, &cfg, &tr->rc, &tr->cfg, key);
     if (!rc) rc = open_run_dir(tr, cfg, key, o->config);
     if (!rc) {
-        openblas_set_num_threads(o->threads);
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
