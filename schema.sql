@@ -280,6 +280,12 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
 -- it out of the curves. (metric_series, run_final, run_best and curves list
 -- it like any other name.)
 
+-- THE STANDARD ERROR ROWS. A metric named NAME_se ('val_loss_se') is the
+-- standard error of metric NAME at the same step (the trainer writes
+-- val_loss_se: the noise of the MDM's mask draws, 0 for AR; README, "How
+-- sure is a crossover?"). It is not a learning curve: the crossover views
+-- read it beside NAME and leave it out of the curves.
+
 -- Every AR or MDM run with its `cell`: the resolved config without
 -- `objective`, `seed` and `train.early_stop_margin`. Runs of one cell differ
 -- only in those: its AR runs are the seeds of one side of a pair, its MDM
@@ -288,61 +294,57 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
 -- without one (or with another margin), everything else equal. cell_id, the
 -- smallest run id of the cell, names it compactly (the views below group by
 -- it: sorting integers, not configs).
+--   role, parent_id  runs.role and runs.parent_id (annealed branches)
+--   acell            the ANNEALED cell: the cell also without train.epochs,
+--                    train.branch_of and train.anneal_at, the same for a
+--                    trunk and every branch of it (a branch's budget is its
+--                    train.epochs); acell_id names it like cell_id
 -- The runs of one sweep:  ... WHERE cell IN (SELECT r.cell FROM crossover_runs r
 --   JOIN sweep_runs sr ON sr.run_id = r.run_id JOIN sweeps s ON s.id = sr.sweep_id
 --   WHERE s.name = 'demo')
 CREATE VIEW crossover_runs AS
 SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, cell, model,
-       params, unique_tokens, quality, epochs, seed, status
+       params, unique_tokens, quality, epochs, seed, status, role, parent_id, acell,
+       min(run_id) OVER (PARTITION BY acell) AS acell_id
   FROM (SELECT id AS run_id, key, objective,
                json_remove(config, '$.objective', '$.seed', '$.train.early_stop_margin') AS cell,
-               model, params, unique_tokens, quality, epochs, seed, status
+               json_remove(config, '$.objective', '$.seed', '$.train.early_stop_margin',
+                           '$.train.epochs', '$.train.branch_of', '$.train.anneal_at') AS acell,
+               model, params, unique_tokens, quality, epochs, seed, status, role, parent_id
           FROM runs
          WHERE objective IN ('ar', 'mdm'));
 
--- crossover_curves as in migration 2 (one row per (cell, objective, metric,
--- x_axis, x); seeds, value, sd, best), without the 'early_stop' rows, and
--- with one more column:
---   hold    the side's hold point on x_axis, the same on every row of the
---           side: when EVERY one of its seeds stopped early (has an
---           'early_stop' row; of several, the one of the largest step) with
---           a known x_hold, the smallest of their x_hold; NULL otherwise
---           (one seed that ran to its end, or whose stop point lacks this x,
-
--- The seed-aggregated learning curves: one row per (cell, objective, metric,
--- x_axis, x) for x_axis in 'tokens', 'epochs', 'flops' (metrics.tokens,
--- .epoch, .flops), without the 'early_stop' rows.
---   A run contributes its points whose value and x are known; where one run
---   has several points at one x, the one of the largest step.
---   seeds   the runs of (cell, objective) with at least one such point
---   x       kept only where EVERY one of those seeds has a point (so a seed
---           still training shortens the curve instead of skewing the mean)
---   value   the mean over the seeds; sd their sample standard deviation
---           (NULL for one seed)
---   better  'min' | 'max' (metric_rule)
---   best    best-so-far of `value` along x (running min or max): the value an
---           early-stopped run reaches by x
---   hold    the side's hold point on x_axis, the same on every row of the
---           side: when EVERY one of its seeds stopped early (has an
---           'early_stop' row; of several, the one of the largest step) with
---           a known x_hold, the smallest of their x_hold; NULL otherwise
---           (one seed that ran to its end, or whose stop point lacks this x,
---           and the side does not hold)
-CREATE VIEW crossover_curves AS
+-- The points the crossover compares, one row per measured point of a
+-- SERIES, in two modes:
+--   'training'  a run's learning curve (runs that are not branches): every
+--               point, sid = the run; cell_id / cell as crossover_runs
+--   'annealed'  a trunk's annealed points: each of its branches' last point
+--               with a value and an x (the value after its own cooldown),
+--               sid = the trunk; cell_id / cell = acell_id / acell
+-- Columns: mode, cell_id, cell, objective, sid, seed, the axes (epochs: the
+-- run's, a branch's budget), metric, x_axis ('tokens', 'epochs', 'flops'), x,
+-- step, value, se (NAME_se at the same step, NULL without one) and hold:
+--   training  the run's HOLD point on x_axis when it stopped early (the
+--             early_stop row of its largest step; NULL otherwise)
+--   annealed  +infinity when the trunk stopped early (its later branches
+--             were never trained: the side keeps its best at every larger
+--             budget), NULL otherwise
+-- Points without a value or an x, the 'early_stop' rows and the _se rows
+-- are left out.
+CREATE VIEW crossover_points AS
 WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
-pt AS (
-    SELECT r.cell_id, r.cell, r.objective, r.run_id, r.model, r.params, r.unique_tokens, r.quality,
-           r.epochs, m.name AS metric, a.x_axis, m.step, m.value,
-           CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
-                ELSE m.flops END AS REAL) AS x
+m AS (
+    SELECT r.*, m.name AS metric, m.step, m.tokens, m.epoch, m.flops, m.value, e.value AS se
       FROM crossover_runs r
       JOIN metrics m ON m.run_id = r.run_id
-     CROSS JOIN axis a
-     WHERE m.value IS NOT NULL AND m.name <> 'early_stop'
+      LEFT JOIN metrics e ON e.run_id = m.run_id AND e.step = m.step AND e.name = m.name || '_se'
+     WHERE m.value IS NOT NULL AND m.name <> 'early_stop' AND m.name NOT LIKE '%\_se' ESCAPE '\'
 ),
-latest AS (
-    SELECT pt.*, row_number() OVER (PARTITION BY run_id, metric, x_axis, x ORDER BY step DESC) AS k
-      FROM pt WHERE x IS NOT NULL
+pt AS MATERIALIZED (
+    SELECT m.*, a.x_axis,
+           CAST(CASE a.x_axis WHEN 'tokens' THEN m.tokens WHEN 'epochs' THEN m.epoch
+                ELSE m.flops END AS REAL) AS x
+      FROM m CROSS JOIN axis a
 ),
 stop AS (
     SELECT m.run_id, m.step, m.tokens, m.epoch, m.flops, m.value,
@@ -359,58 +361,100 @@ stop_x AS (
      CROSS JOIN axis a
      WHERE s.k = 1
 ),
+last AS (
+    SELECT pt.*, row_number() OVER (PARTITION BY run_id, metric, x_axis ORDER BY step DESC) AS k
+      FROM pt WHERE role = 'branch' AND x IS NOT NULL AND parent_id IS NOT NULL
+)
+SELECT 'training' AS mode, p.cell_id, p.cell, p.objective, p.run_id AS sid, p.seed, p.model, p.params,
+       p.unique_tokens, p.quality, p.epochs, p.metric, p.x_axis, p.x, p.step, p.value, p.se, h.hold
+  FROM pt p LEFT JOIN stop_x h ON h.run_id = p.run_id AND h.x_axis = p.x_axis
+ WHERE p.role <> 'branch' AND p.x IS NOT NULL
+UNION ALL
+SELECT 'annealed', l.acell_id, l.acell, l.objective, l.parent_id, l.seed, l.model, l.params,
+       l.unique_tokens, l.quality, l.epochs, l.metric, l.x_axis, l.x, l.step, l.value, l.se,
+       CASE WHEN EXISTS (SELECT 1 FROM metrics s WHERE s.run_id = l.parent_id AND s.name = 'early_stop')
+            THEN 9e999 END
+  FROM last l WHERE l.k = 1;
+
+-- The seed-aggregated curves: one row per (mode, cell, objective, metric,
+-- x_axis, x) of crossover_points.
+--   A series contributes one point per x: where it has several, the one of
+--   the largest step.
+--   seeds   the series of (mode, cell, objective): each seed's run (or trunk)
+--   x       kept only where EVERY one of those seeds has a point (so a seed
+--           still training shortens the curve instead of skewing the mean)
+--   value   the mean over the seeds; sd their sample standard deviation
+--           (NULL for one seed)
+--   better  'min' | 'max' (metric_rule)
+--   best    best-so-far of `value` along x (running min or max): the value an
+--           early-stopped run reaches by x
+--   hold    the side's hold point on x_axis, the same on every row of the
+--           side: when EVERY one of its seeds holds (crossover_points.hold),
+--           the smallest of their holds; NULL otherwise (one seed that ran to
+--           its end, and the side does not hold)
+--   se      with one seed, the standard error of its value (NULL otherwise)
+--   best_se the se of the point `best` comes from (its earliest x)
+CREATE VIEW crossover_curves AS
+WITH latest AS (
+    SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY mode, sid, metric, x_axis, x
+                                                  ORDER BY step DESC) AS k
+                     FROM crossover_points p) WHERE k = 1
+),
 seeds AS (
-    SELECT l.cell_id, l.objective, l.metric, l.x_axis, count(*) AS n,
-           CASE WHEN count(h.hold) = count(*) THEN min(h.hold) END AS hold,
+    SELECT mode, cell_id, objective, metric, x_axis, count(*) AS n,
+           CASE WHEN count(hold) = count(*) THEN min(hold) END AS hold,
            coalesce((SELECT r.better FROM metric_rule r WHERE l.metric LIKE r.pattern), 'max')
                AS better
-      FROM (SELECT DISTINCT cell_id, objective, metric, x_axis, run_id FROM latest) l
-      LEFT JOIN stop_x h ON h.run_id = l.run_id AND h.x_axis = l.x_axis
-     GROUP BY l.cell_id, l.objective, l.metric, l.x_axis
+      FROM (SELECT mode, cell_id, objective, metric, x_axis, sid, max(hold) AS hold FROM latest
+             GROUP BY mode, cell_id, objective, metric, x_axis, sid) l
+     GROUP BY mode, cell_id, objective, metric, x_axis
 ),
 centred AS (
-    SELECT latest.*, avg(value) OVER (PARTITION BY cell_id, objective, metric, x_axis, x) AS mean
-      FROM latest WHERE k = 1
+    SELECT latest.*, avg(value) OVER (PARTITION BY mode, cell_id, objective, metric, x_axis, x) AS mean
+      FROM latest
 ),
 agg AS (
-    SELECT cell_id, max(cell) AS cell, objective, metric, x_axis, x, count(*) AS k,
-           max(mean) AS mean,
-           sum((value - mean) * (value - mean)) AS ss, max(model) AS model,
-           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs
-      FROM centred GROUP BY cell_id, objective, metric, x_axis, x
+    SELECT mode, cell_id, max(cell) AS cell, objective, metric, x_axis, x, count(*) AS k,
+           max(mean) AS mean, sum((value - mean) * (value - mean)) AS ss, max(se) AS se1,
+           max(model) AS model, max(params) AS params, max(unique_tokens) AS unique_tokens,
+           max(quality) AS quality, max(epochs) AS epochs
+      FROM centred GROUP BY mode, cell_id, objective, metric, x_axis, x
 ),
 kept AS (
-    SELECT a.*, s.n AS seeds, s.hold AS hold, s.better AS better
-      FROM agg a JOIN seeds s USING (cell_id, objective, metric, x_axis)
+    SELECT a.*, s.n AS seeds, s.hold AS hold, s.better AS better,
+           CASE WHEN s.n = 1 THEN a.se1 END AS se,
+           CASE s.better WHEN 'min' THEN min(a.mean) OVER w ELSE max(a.mean) OVER w END AS best
+      FROM agg a JOIN seeds s USING (mode, cell_id, objective, metric, x_axis)
      WHERE a.k = s.n
+    WINDOW w AS (PARTITION BY a.mode, a.cell_id, a.objective, a.metric, a.x_axis ORDER BY a.x)
 )
-SELECT cell_id, cell, objective, model, params, unique_tokens, quality, epochs, metric, better, x_axis,
-       x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
-       CASE better WHEN 'min' THEN min(mean) OVER w ELSE max(mean) OVER w END AS best,
-       hold
-  FROM kept
-WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
+SELECT mode, cell_id, cell, objective, model, params, unique_tokens, quality, epochs, metric, better,
+       x_axis, x, mean AS value, CASE WHEN seeds > 1 THEN sqrt(ss / (seeds - 1)) END AS sd, seeds,
+       best, hold, se,
+       first_value(se) OVER (PARTITION BY mode, cell_id, objective, metric, x_axis, best ORDER BY x)
+           AS best_se
+  FROM kept;
 
--- The crossover of every pair: one row per (cell, metric, x_axis) where both
--- objectives have a curve in crossover_curves.
--- THIS IS THE ONE DEFINITION of the crossover: README, docs/ and the C code
--- (orchestrator/analysis/, which computes the same rows for `xover
--- crossover`, held to the same numbers by tests/test_crossover.c) cite it.
+-- The crossover of the seed means (seed NULL) and of each seed on its own
+-- (its AR series against its MDM series), one row per (mode, cell, seed,
+-- metric, x_axis) where both objectives have a curve: the POINT analysis,
+-- before any interval. The crossover view below judges it.
 --
--- THE DEFINITION. Let A(x) and M(x) be the AR and MDM best-so-far curves
--- (crossover_curves.best), each linearly interpolated between its own
--- evaluation points; a side that HOLDS (crossover_curves.hold is not NULL)
--- keeps its last best-so-far from its last point up to its hold. Each side
--- ends at the larger of its last x and its hold. The common range is
--- [x_start, x_end] = [the later first x, the earlier end], with x_end moved
--- back to the last evaluation x of either curve inside it (the curves have
--- no points but their own). At every evaluation x of either curve inside
--- it, the MDM advantage is adv(x) = A(x) - M(x) for a 'min' metric and
--- M(x) - A(x) for a 'max' one: positive when MDM is better. Between two such
--- points adv is linear, so with x_b the last point where adv <= 0:
+-- THE DEFINITION, mode 'training'. Let A(x) and M(x) be the AR and MDM
+-- best-so-far curves, each linearly interpolated between its own evaluation
+-- points; a side that HOLDS keeps its last best-so-far from its last point
+-- up to its hold. Each side ends at the larger of its last x and its hold.
+-- The common range is [x_start, x_end] = [the later first x, the earlier
+-- end], with x_end moved back to the last evaluation x of either curve
+-- inside it (the curves have no points but their own). At every evaluation x
+-- of either curve inside it, the MDM advantage is adv(x) = A(x) - M(x) for a
+-- 'min' metric and M(x) - A(x) for a 'max' one: positive when MDM is better.
+-- Between two such points adv is linear, so with x_b the last point where
+-- adv <= 0 and x_n the next:
 --   verdict 'crossover'  x_b < x_end: crossover = the zero of adv between x_b
---                        and the next point: x_b + (x_n - x_b) * -adv_b / (adv_n - adv_b)
+--                        and x_n: x_b + (x_n - x_b) * -adv_b / (adv_n - adv_b);
+--                        bracket_lo, bracket_hi = x_b, x_n: the two
+--                        evaluations the crossover falls between
 --   verdict 'mdm_ahead'  adv > 0 at every point: crossover = x_start
 --   verdict 'none'       adv(x_end) <= 0: MDM is not ahead by the end of the
 --                        budget; crossover is NULL
@@ -420,38 +464,79 @@ WINDOW w AS (PARTITION BY cell_id, objective, metric, x_axis ORDER BY x);
 -- learning-rate schedule still spanned the planned length, so the run up to
 -- the stop is the run it would have been; and the best-so-far is what an
 -- early-stopped run delivers: its best checkpoint, kept to the end of the
--- planned budget. Without the hold, AR's curve would end at its stop and the
--- comparison with it. A side holds only when every seed stopped: one seed
--- that ran on still measures the rest of the curve, and its points say more
--- than a held value. Without any 'early_stop' row no side holds.
--- Columns:
---   metric, better, x_axis                which curve and against what
---   model .. epochs                       the cell's axes; cell is its config
---   ar_seeds, mdm_seeds                   seeds averaged on each side
---   crossover, x_start, x_end             in units of x_axis
---   final_gap                             adv(x_end): MDM's advantage at the end
---   ar_best, ar_best_x, ar_best_sd        the best mean value of the AR curve
---                                         over ALL its points, the earliest x
---                                         reaching it (the onset of overfitting
---                                         when AR then gets worse) and the seed
---                                         sd there; mdm_* the same for MDM
-CREATE VIEW crossover AS
-WITH c AS MATERIALIZED (SELECT * FROM crossover_curves),
+-- planned budget. A side holds only when every seed stopped: one seed that
+-- ran on still measures the rest of the curve.
+--
+-- THE DEFINITION, mode 'annealed'. x is a branch's budget, y its annealed
+-- value. AR's value at budget E is the best of its annealed points at
+-- budgets <= E (a step, not interpolated); the MDM's is its own annealed
+-- value at E. The range is the MDM's budgets inside [the later first x, the
+-- earlier end] (a side that holds ends at +infinity); adv(E) as above; the
+-- crossover is the smallest budget from which adv > 0 to the end
+-- (bracket_lo: the budget before it, where MDM was not ahead), x_start when
+-- MDM leads throughout, none when adv(x_end) <= 0.
+--
+-- gap_se, the evaluation error of final_gap: sqrt(se_A^2 + se_M^2) of the
+-- standard errors of the two values compared at x_end (best_se interpolated
+-- like best; annealed: AR's best point's and the MDM point's se); NULL when
+-- a side has none (several seeds: their spread is the error then).
+-- ar_best, ar_best_x, ar_best_sd: the best mean value of the AR curve over
+-- ALL its points, the earliest x reaching it and the seed sd there; mdm_*
+-- the same for MDM.
+CREATE VIEW crossover_by_seed AS
+WITH sp AS MATERIALIZED (
+    SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY mode, sid, metric, x_axis, x
+                                                  ORDER BY step DESC) AS k
+                     FROM crossover_points p) WHERE k = 1
+),
+s1 AS (
+    SELECT sp.*, coalesce((SELECT r.better FROM metric_rule r WHERE sp.metric LIKE r.pattern), 'max')
+                     AS better
+      FROM sp
+),
+-- Each seed on its own only where a side has several: with one seed on
+-- each side the seed's curves are the means' (the crossover view reads the
+-- seed's numbers from the means' row then), and half the work is saved.
+many AS (
+    SELECT mode, cell_id, metric, x_axis FROM s1
+     GROUP BY mode, cell_id, metric, x_axis HAVING count(DISTINCT sid) > 2
+),
+s2 AS (
+    SELECT s1.*, CASE better WHEN 'min' THEN min(value) OVER w ELSE max(value) OVER w END AS best
+      FROM s1 JOIN many USING (mode, cell_id, metric, x_axis)
+    WINDOW w AS (PARTITION BY mode, cell_id, seed, objective, metric, x_axis ORDER BY x)
+),
+c AS MATERIALIZED (
+    SELECT mode, cell_id, -1 AS seed_key, objective, metric, better, x_axis, x, value, sd, seeds,
+           best, best_se, se, hold
+      FROM crossover_curves
+    UNION ALL
+    SELECT mode, cell_id, seed, objective, metric, better, x_axis, x, value, NULL, 1, best,
+           first_value(se) OVER (PARTITION BY mode, cell_id, seed, objective, metric, x_axis, best
+                                 ORDER BY x), se, hold
+      FROM s2
+),
 pairs AS (
-    SELECT cell_id, metric, x_axis FROM c
-     GROUP BY cell_id, metric, x_axis HAVING count(DISTINCT objective) = 2
+    SELECT mode, cell_id, seed_key, metric, x_axis FROM c
+     GROUP BY mode, cell_id, seed_key, metric, x_axis HAVING count(DISTINCT objective) = 2
 ),
 u AS MATERIALIZED (
-    SELECT c.* FROM c JOIN pairs USING (cell_id, metric, x_axis)
+    SELECT c.* FROM c JOIN pairs USING (mode, cell_id, seed_key, metric, x_axis)
 ),
-holds AS (
-    SELECT cell_id, metric, x_axis,
+ends AS MATERIALIZED (
+    SELECT mode, cell_id, seed_key, metric, x_axis, max(better) AS better,
            max(CASE WHEN objective = 'ar' THEN hold END) AS ah,
-           max(CASE WHEN objective = 'mdm' THEN hold END) AS mh
-      FROM u GROUP BY cell_id, metric, x_axis
+           max(CASE WHEN objective = 'mdm' THEN hold END) AS mh,
+           max(min(CASE WHEN objective = 'ar' THEN x END), min(CASE WHEN objective = 'mdm' THEN x END))
+               AS lo,
+           min(max(max(CASE WHEN objective = 'ar' THEN x END),
+                   coalesce(max(CASE WHEN objective = 'ar' THEN hold END), -9e999)),
+               max(max(CASE WHEN objective = 'mdm' THEN x END),
+                   coalesce(max(CASE WHEN objective = 'mdm' THEN hold END), -9e999))) AS hi
+      FROM u GROUP BY mode, cell_id, seed_key, metric, x_axis
 ),
 knots AS (
-    SELECT cell_id, metric, better, x_axis, x,
+    SELECT mode, cell_id, seed_key, metric, better, x_axis, x, objective, value, se,
            max(CASE WHEN objective = 'ar' THEN x END) OVER lo AS ax0,
            min(CASE WHEN objective = 'ar' THEN x END) OVER hi AS ax1,
            max(CASE WHEN objective = 'mdm' THEN x END) OVER lo AS mx0,
@@ -467,61 +552,100 @@ knots AS (
            CASE better WHEN 'min' THEN max(CASE WHEN objective = 'mdm' THEN best END) OVER hi
                 ELSE min(CASE WHEN objective = 'mdm' THEN best END) OVER hi END AS mb1
       FROM u
-    WINDOW lo AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
+    WINDOW lo AS (PARTITION BY mode, cell_id, seed_key, metric, x_axis ORDER BY x
                   RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-           hi AS (PARTITION BY cell_id, metric, x_axis ORDER BY x
+           hi AS (PARTITION BY mode, cell_id, seed_key, metric, x_axis ORDER BY x
                   RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
--- Past a side's last point (no knot >= x: ax1 or mx1 NULL) only up to its
--- hold, at the value of its last point (ab0, mb0: the best-so-far there).
+-- The se of each side's best-so-far at a knot's neighbours (equi-joins,
+-- which SQLite indexes on the fly).
+kse AS MATERIALIZED (
+    SELECT k.*, a0.best_se AS as0, a1.best_se AS as1, m0.best_se AS ms0, m1.best_se AS ms1
+      FROM knots k
+      LEFT JOIN u a0 ON a0.mode = k.mode AND a0.cell_id = k.cell_id AND a0.seed_key = k.seed_key
+       AND a0.metric = k.metric AND a0.x_axis = k.x_axis AND a0.objective = 'ar' AND a0.x = k.ax0
+      LEFT JOIN u a1 ON a1.mode = k.mode AND a1.cell_id = k.cell_id AND a1.seed_key = k.seed_key
+       AND a1.metric = k.metric AND a1.x_axis = k.x_axis AND a1.objective = 'ar' AND a1.x = k.ax1
+      LEFT JOIN u m0 ON m0.mode = k.mode AND m0.cell_id = k.cell_id AND m0.seed_key = k.seed_key
+       AND m0.metric = k.metric AND m0.x_axis = k.x_axis AND m0.objective = 'mdm' AND m0.x = k.mx0
+      LEFT JOIN u m1 ON m1.mode = k.mode AND m1.cell_id = k.cell_id AND m1.seed_key = k.seed_key
+       AND m1.metric = k.metric AND m1.x_axis = k.x_axis AND m1.objective = 'mdm' AND m1.x = k.mx1
+),
+-- training: both best-so-far curves at every knot inside the range (past a
+-- side's last point, no knot >= x: ax1 or mx1 NULL, only up to its hold, at
+-- the value of its last point) and their se
 interp AS (
-    SELECT k.cell_id, k.metric, k.better, k.x_axis, k.x,
+    SELECT k.mode, k.cell_id, k.seed_key, k.metric, k.better, k.x_axis, k.x,
            CASE WHEN k.ax1 IS NULL OR k.ax1 = k.ax0 THEN k.ab0
                 ELSE k.ab0 + (k.ab1 - k.ab0) * (k.x - k.ax0) / (k.ax1 - k.ax0) END AS a,
            CASE WHEN k.mx1 IS NULL OR k.mx1 = k.mx0 THEN k.mb0
-                ELSE k.mb0 + (k.mb1 - k.mb0) * (k.x - k.mx0) / (k.mx1 - k.mx0) END AS m
-      FROM knots k
-      JOIN holds h ON h.cell_id = k.cell_id AND h.metric = k.metric AND h.x_axis = k.x_axis
-     WHERE k.ax0 IS NOT NULL AND (k.ax1 IS NOT NULL OR k.x <= h.ah)
+                ELSE k.mb0 + (k.mb1 - k.mb0) * (k.x - k.mx0) / (k.mx1 - k.mx0) END AS m,
+           CASE WHEN k.ax1 IS NULL OR k.ax1 = k.ax0 THEN k.as0
+                ELSE k.as0 + (k.as1 - k.as0) * (k.x - k.ax0) / (k.ax1 - k.ax0) END AS sa,
+           CASE WHEN k.mx1 IS NULL OR k.mx1 = k.mx0 THEN k.ms0
+                ELSE k.ms0 + (k.ms1 - k.ms0) * (k.x - k.mx0) / (k.mx1 - k.mx0) END AS sm
+      FROM kse k
+      JOIN ends h ON h.mode = k.mode AND h.cell_id = k.cell_id AND h.seed_key = k.seed_key
+       AND h.metric = k.metric AND h.x_axis = k.x_axis
+     WHERE k.mode = 'training'
+       AND k.ax0 IS NOT NULL AND (k.ax1 IS NOT NULL OR k.x <= h.ah)
        AND k.mx0 IS NOT NULL AND (k.mx1 IS NOT NULL OR k.x <= h.mh)
-     GROUP BY k.cell_id, k.metric, k.x_axis, k.x
+     GROUP BY k.mode, k.cell_id, k.seed_key, k.metric, k.x_axis, k.x
+),
+-- annealed: at each MDM budget inside the range, AR's best at budgets <= it
+-- and the MDM's own value
+astep AS (
+    SELECT k.mode, k.cell_id, k.seed_key, k.metric, k.better, k.x_axis, k.x, k.ab0 AS a,
+           k.value AS m, k.as0 AS sa, k.se AS sm
+      FROM kse k
+      JOIN ends h ON h.mode = k.mode AND h.cell_id = k.cell_id AND h.seed_key = k.seed_key
+       AND h.metric = k.metric AND h.x_axis = k.x_axis
+     WHERE k.mode = 'annealed' AND k.objective = 'mdm' AND k.x >= h.lo AND k.x <= h.hi
 ),
 adv AS (
-    SELECT cell_id, metric, x_axis, x, adv,
+    SELECT mode, cell_id, seed_key, metric, x_axis, x, adv, sa, sm,
            lead(x) OVER p AS x_n, lead(adv) OVER p AS adv_n,
            max(x) OVER whole AS x_end,
            max(CASE WHEN adv <= 0 THEN x END) OVER whole AS x_b
-      FROM (SELECT cell_id, metric, x_axis, x,
-                   CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv FROM interp)
-    WINDOW p AS (PARTITION BY cell_id, metric, x_axis ORDER BY x),
-           whole AS (PARTITION BY cell_id, metric, x_axis)
+      FROM (SELECT mode, cell_id, seed_key, metric, x_axis, x, sa, sm,
+                   CASE better WHEN 'min' THEN a - m ELSE m - a END AS adv
+              FROM (SELECT * FROM interp UNION ALL SELECT * FROM astep))
+    WINDOW p AS (PARTITION BY mode, cell_id, seed_key, metric, x_axis ORDER BY x),
+           whole AS (PARTITION BY mode, cell_id, seed_key, metric, x_axis)
 ),
 range AS (
-    SELECT cell_id, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
+    SELECT mode, cell_id, seed_key, metric, x_axis, min(x) AS x_start, max(x) AS x_end,
            max(CASE WHEN x = x_end THEN adv END) AS final_gap,
+           max(CASE WHEN x = x_end THEN sqrt(sa * sa + sm * sm) END) AS gap_se,
            max(x_b) AS x_b,
+           max(CASE WHEN x = x_b THEN x_n END) AS x_n,
            max(CASE WHEN x = x_b AND x_n IS NOT NULL
-                    THEN x + (x_n - x) * -adv / (adv_n - adv) END) AS cross_b
-      FROM adv GROUP BY cell_id, metric, x_axis
+                    THEN CASE mode WHEN 'annealed' THEN x_n
+                         ELSE x + (x_n - x) * -adv / (adv_n - adv) END END) AS cross_b
+      FROM adv GROUP BY mode, cell_id, seed_key, metric, x_axis
+),
+-- the pair's axes, from every point of both sides (epochs: the largest, for
+-- annealed points the largest budget with a point); one_pair: one seed a
+-- side, and the same seed
+axes AS (
+    SELECT mode, cell_id, metric, x_axis, max(cell) AS cell, max(model) AS model,
+           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
+           max(epochs) AS epochs,
+           CASE WHEN count(DISTINCT sid) = 2 AND min(seed) = max(seed) THEN 1 ELSE 0 END AS one_pair
+      FROM sp GROUP BY mode, cell_id, metric, x_axis
 ),
 best AS (
-    SELECT u.cell_id, u.metric, u.x_axis, u.objective, min(u.x) AS best_x, u.sd AS best_sd,
-           u.value AS best, u.seeds
-      FROM u JOIN (SELECT cell_id, metric, x_axis, objective,
+    SELECT u.mode, u.cell_id, u.seed_key, u.metric, u.x_axis, u.objective, min(u.x) AS best_x,
+           u.sd AS best_sd, u.value AS best, u.seeds
+      FROM u JOIN (SELECT mode, cell_id, seed_key, metric, x_axis, objective,
                           CASE WHEN better = 'min' THEN min(value) ELSE max(value) END AS bv
-                     FROM u GROUP BY cell_id, metric, x_axis, objective) o
-        ON o.cell_id = u.cell_id AND o.metric = u.metric AND o.x_axis = u.x_axis
-       AND o.objective = u.objective AND u.value = o.bv
-     GROUP BY u.cell_id, u.metric, u.x_axis, u.objective
-),
-axes AS (
-    SELECT cell_id, max(cell) AS cell, metric, x_axis, max(better) AS better, max(model) AS model,
-           max(params) AS params, max(unique_tokens) AS unique_tokens, max(quality) AS quality,
-           max(epochs) AS epochs
-      FROM u GROUP BY cell_id, metric, x_axis
+                     FROM u GROUP BY mode, cell_id, seed_key, metric, x_axis, objective) o
+        ON o.mode = u.mode AND o.cell_id = u.cell_id AND o.seed_key = u.seed_key
+       AND o.metric = u.metric AND o.x_axis = u.x_axis AND o.objective = u.objective AND u.value = o.bv
+     GROUP BY u.mode, u.cell_id, u.seed_key, u.metric, u.x_axis, u.objective
 )
-SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quality, x.epochs,
-       ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
+SELECT p.mode, p.cell_id, CASE WHEN p.seed_key >= 0 THEN p.seed_key END AS seed, p.metric,
+       e.better, p.x_axis, ba.seeds AS ar_seeds, bm.seeds AS mdm_seeds,
        CASE WHEN r.x_end IS NULL THEN 'no_overlap'
             WHEN r.final_gap <= 0 THEN 'none'
             WHEN r.x_b IS NULL THEN 'mdm_ahead'
@@ -529,13 +653,256 @@ SELECT x.metric, x.better, x.x_axis, x.model, x.params, x.unique_tokens, x.quali
        CASE WHEN r.x_end IS NULL OR r.final_gap <= 0 THEN NULL
             WHEN r.x_b IS NULL THEN r.x_start
             ELSE r.cross_b END AS crossover,
-       r.x_start, r.x_end, r.final_gap,
+       CASE WHEN r.final_gap > 0 AND r.x_b IS NOT NULL THEN r.x_b END AS bracket_lo,
+       CASE WHEN r.final_gap > 0 AND r.x_b IS NOT NULL THEN r.x_n END AS bracket_hi,
+       r.x_start, r.x_end, r.final_gap, r.gap_se,
        ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
        bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
-       x.cell
-  FROM axes x
-  JOIN best ba ON ba.cell_id = x.cell_id AND ba.metric = x.metric AND ba.x_axis = x.x_axis
-              AND ba.objective = 'ar'
-  JOIN best bm ON bm.cell_id = x.cell_id AND bm.metric = x.metric AND bm.x_axis = x.x_axis
-              AND bm.objective = 'mdm'
-  LEFT JOIN range r ON r.cell_id = x.cell_id AND r.metric = x.metric AND r.x_axis = x.x_axis;
+       x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell, x.one_pair
+  FROM pairs p
+  JOIN axes x ON x.mode = p.mode AND x.cell_id = p.cell_id AND x.metric = p.metric AND x.x_axis = p.x_axis
+  JOIN best ba ON ba.mode = p.mode AND ba.cell_id = p.cell_id AND ba.seed_key = p.seed_key
+              AND ba.metric = p.metric AND ba.x_axis = p.x_axis AND ba.objective = 'ar'
+  JOIN best bm ON bm.mode = p.mode AND bm.cell_id = p.cell_id AND bm.seed_key = p.seed_key
+              AND bm.metric = p.metric AND bm.x_axis = p.x_axis AND bm.objective = 'mdm'
+  JOIN ends e ON e.mode = p.mode AND e.cell_id = p.cell_id AND e.seed_key = p.seed_key
+              AND e.metric = p.metric AND e.x_axis = p.x_axis
+  LEFT JOIN range r ON r.mode = p.mode AND r.cell_id = p.cell_id AND r.seed_key = p.seed_key
+                   AND r.metric = p.metric AND r.x_axis = p.x_axis;
+
+-- The crossover of every pair: one row per (mode, cell, metric, x_axis)
+-- where both objectives have a curve: the seed means' point analysis
+-- (crossover_by_seed, which says what each column means), judged.
+-- THIS IS THE ONE DEFINITION of the crossover: README, docs/ and the C code
+-- (orchestrator/analysis/, which computes the same rows for `xover
+-- crossover`, held to the same numbers by tests/test_crossover.c,
+-- tests/test_crossover_cli.c and tests/test_confidence.c) cite it.
+--
+-- THE INTERVAL of final_gap, 95%:
+--   interval 'seeds'  two or more PAIRED seeds (a seed in both sides: its AR
+--                     and MDM runs share data order and validation masks):
+--                     a t interval over the seeds' own final gaps, around
+--                     their mean: mean -+ t(k-1) * sd / sqrt(k)
+--   interval 'eval'   otherwise, with a gap_se: final_gap -+ 1.959964 * gap_se
+--                     (the evaluation error alone; it says nothing of seeds)
+--   NULL              neither (runs recorded without standard errors)
+-- t is Student's 97.5% quantile, from a table to 30 degrees of freedom and
+-- the Cornish-Fisher expansion beyond.
+-- THE VERDICT:
+--   'no_overlap'   as the point analysis says
+--   'unfinished'   a run of the pair (training: of the cell, branches aside;
+--                  annealed: a trunk or branch of the annealed cell) is
+--                  pending, running or interrupted
+--   with an interval: 'crossover' / 'mdm_ahead' (the point verdict) when
+--                  gap_lo > 0 and final_gap > 0; 'none' when gap_hi < 0 and
+--                  the point verdict is none; 'inconclusive' otherwise
+--   without one: the point verdict
+-- crossover and bracket_lo/hi stay the point analysis' whatever the verdict.
+-- paired_seeds, seeds_crossed: the paired seeds and how many crossed on
+-- their own (verdict crossover or mdm_ahead); seed_cross_min/max the range of
+-- their crossovers.
+CREATE VIEW crossover AS
+WITH b AS MATERIALIZED (SELECT * FROM crossover_by_seed),
+tq (df, t) AS (VALUES (0, 1.959964), (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
+    (5, 2.570582), (6, 2.446912), (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139),
+    (11, 2.200985), (12, 2.178813), (13, 2.160369), (14, 2.144787), (15, 2.131450),
+    (16, 2.119905), (17, 2.109816), (18, 2.100922), (19, 2.093024), (20, 2.085963),
+    (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899), (25, 2.059539),
+    (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)),
+sg AS (
+    SELECT b.*, avg(final_gap) OVER w AS gm, count(final_gap) OVER w AS gk
+      FROM b WHERE seed IS NOT NULL
+    WINDOW w AS (PARTITION BY mode, cell_id, metric, x_axis)
+),
+ss AS (
+    SELECT mode, cell_id, metric, x_axis, count(*) AS paired, max(gk) AS k, max(gm) AS gm,
+           sum((final_gap - gm) * (final_gap - gm)) AS ss,
+           count(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN 1 END) AS crossed,
+           min(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN crossover END) AS cmin,
+           max(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN crossover END) AS cmax
+      FROM sg GROUP BY mode, cell_id, metric, x_axis
+),
+-- cells with a run still to finish (training: branches aside; annealed: the
+-- trunks and branches)
+opened AS MATERIALIZED (
+    SELECT DISTINCT 'training' AS mode, cell_id FROM crossover_runs
+     WHERE status NOT IN ('done', 'failed') AND role <> 'branch'
+    UNION
+    SELECT DISTINCT 'annealed', acell_id FROM crossover_runs
+     WHERE status NOT IN ('done', 'failed') AND role IN ('trunk', 'branch')
+),
+iv AS (
+    SELECT m.*,
+           coalesce(s.paired, m.one_pair) AS paired,
+           coalesce(s.crossed, CASE WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1
+                                    ELSE 0 END) AS crossed,
+           CASE WHEN s.paired IS NOT NULL THEN s.cmin
+                WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmin,
+           CASE WHEN s.paired IS NOT NULL THEN s.cmax
+                WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmax,
+           CASE WHEN s.k >= 2 THEN 'seeds'
+                WHEN m.gap_se IS NOT NULL AND m.final_gap IS NOT NULL THEN 'eval' END AS interval,
+           CASE WHEN s.k >= 2
+                THEN s.gm - coalesce((SELECT t FROM tq WHERE df = s.k - 1),
+                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (s.k - 1.0))
+                                     + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
+                                        + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
+                                       / (96 * (s.k - 1.0) * (s.k - 1.0)))
+                            * sqrt(s.ss / (s.k - 1)) / sqrt(s.k)
+                ELSE m.final_gap - 1.959964 * m.gap_se END AS gap_lo,
+           CASE WHEN s.k >= 2
+                THEN s.gm + coalesce((SELECT t FROM tq WHERE df = s.k - 1),
+                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (s.k - 1.0))
+                                     + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
+                                        + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
+                                       / (96 * (s.k - 1.0) * (s.k - 1.0)))
+                            * sqrt(s.ss / (s.k - 1)) / sqrt(s.k)
+                ELSE m.final_gap + 1.959964 * m.gap_se END AS gap_hi,
+           o.cell_id IS NOT NULL AS open
+      FROM b m LEFT JOIN ss s USING (mode, cell_id, metric, x_axis)
+      LEFT JOIN opened o ON o.mode = m.mode AND o.cell_id = m.cell_id
+     WHERE m.seed IS NULL
+)
+SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens, i.quality, i.epochs,
+       i.ar_seeds, i.mdm_seeds,
+       CASE WHEN i.verdict = 'no_overlap' THEN 'no_overlap'
+            WHEN i.open THEN 'unfinished'
+            WHEN i.interval IS NULL THEN i.verdict
+            WHEN i.gap_lo > 0 AND i.final_gap > 0 AND i.verdict IN ('crossover', 'mdm_ahead') THEN i.verdict
+            WHEN i.gap_hi < 0 AND i.verdict = 'none' THEN 'none'
+            ELSE 'inconclusive' END AS verdict,
+       i.crossover, i.x_start, i.x_end, i.final_gap,
+       i.ar_best, i.ar_best_x, i.ar_best_sd, i.mdm_best, i.mdm_best_x, i.mdm_best_sd,
+       i.bracket_lo, i.bracket_hi, i.gap_lo, i.gap_hi, i.gap_se, i.interval,
+       i.paired AS paired_seeds, i.crossed AS seeds_crossed,
+       i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, i.cell
+  FROM iv i;
+
+-- The data-efficiency multiplier: over pairs at several unique budgets U
+-- that agree on everything else (the cell without data.unique_tokens and
+-- train.epochs: a budget sweep; of pairs at one U, the first by epochs and
+-- cell), for each pair of the crossover view and each direction:
+--   'ar_equivalent'   the budget U_AR at which AR's best (as a function of
+--                     U, linear in ln U between measured budgets: the first
+--                     pair of neighbouring budgets that brackets the value)
+--                     equals this pair's MDM best; ratio = U_AR / U
+--   'mdm_equivalent'  the budget U_MDM at which the MDM's best equals this
+--                     pair's AR best; ratio = U / U_MDM
+-- so in both a ratio above 1 says the MDM needs that many times less data.
+-- value is the best being matched. An equivalent outside the measured
+-- budgets is not extrapolated: status 'beyond the grid', equivalent_tokens
+-- and ratio NULL. The interval (ratio_lo, ratio_hi) is a 95% t interval over
+-- the pair's paired seeds of ln ratio, each seed with its own bests at every
+-- budget (NULL with fewer than two seeds whose own equivalent is measured);
+-- seeds counts those. `xover crossover --efficiency` prints the same rows.
+CREATE VIEW crossover_efficiency AS
+WITH gn AS MATERIALIZED (
+    SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb
+      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup,
+                   row_number() OVER (PARTITION BY mode, metric, x_axis,
+                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs'),
+                                      unique_tokens ORDER BY epochs, cell) AS dup
+              FROM crossover c) g
+     WHERE g.dup = 1
+),
+dirs (direction) AS (VALUES ('ar_equivalent'), ('mdm_equivalent')),
+-- a curve per group, direction and seed (-1: the seeds' means): the other
+-- side's best at each budget, and its next budget's
+tq (df, t) AS (VALUES (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
+    (5, 2.570582), (6, 2.446912), (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139),
+    (11, 2.200985), (12, 2.178813), (13, 2.160369), (14, 2.144787), (15, 2.131450),
+    (16, 2.119905), (17, 2.109816), (18, 2.100922), (19, 2.093024), (20, 2.085963),
+    (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899), (25, 2.059539),
+    (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)),
+-- each paired seed's own bests of a pair (one series a side of that seed)
+sb AS MATERIALIZED (
+    SELECT mode, cell, metric, x_axis, seed,
+           max(CASE WHEN objective = 'ar' THEN b END) AS ar_b,
+           max(CASE WHEN objective = 'mdm' THEN b END) AS mdm_b
+      FROM (SELECT p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed,
+                   CASE coalesce((SELECT r.better FROM metric_rule r WHERE p.metric LIKE r.pattern), 'max')
+                        WHEN 'min' THEN min(p.value) ELSE max(p.value) END AS b
+              FROM crossover_points p GROUP BY p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed)
+     GROUP BY mode, cell, metric, x_axis, seed HAVING count(*) = 2
+),
+seeds AS (
+    SELECT DISTINCT gn.mode, gn.metric, gn.x_axis, gn.bgroup, sb.seed
+      FROM gn JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric
+                     AND sb.x_axis = gn.x_axis
+     WHERE gn.nb >= 2
+),
+curve AS (
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, d.direction, -1 AS seed, gn.unique_tokens AS u,
+           CASE d.direction WHEN 'ar_equivalent' THEN gn.ar_best ELSE gn.mdm_best END AS b
+      FROM gn CROSS JOIN dirs d WHERE gn.nb >= 2
+    UNION ALL
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, d.direction, s.seed, gn.unique_tokens,
+           CASE d.direction WHEN 'ar_equivalent' THEN sb.ar_b ELSE sb.mdm_b END
+      FROM gn CROSS JOIN dirs d
+      JOIN seeds s ON s.mode = gn.mode AND s.metric = gn.metric AND s.x_axis = gn.x_axis
+                  AND s.bgroup = gn.bgroup
+      LEFT JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric
+                  AND sb.x_axis = gn.x_axis AND sb.seed = s.seed
+),
+seg AS MATERIALIZED (
+    SELECT c.*, lead(u) OVER w AS u1, lead(b) OVER w AS b1 FROM curve c
+    WINDOW w AS (PARTITION BY mode, metric, x_axis, bgroup, direction, seed ORDER BY u)
+),
+-- the values to match: the pair's own (seed -1: the means), each seed's
+want AS MATERIALIZED (
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, gn.cell, gn.unique_tokens AS u, d.direction,
+           -1 AS seed, CASE d.direction WHEN 'ar_equivalent' THEN gn.mdm_best ELSE gn.ar_best END AS y
+      FROM gn CROSS JOIN dirs d WHERE gn.nb >= 2
+    UNION ALL
+    SELECT gn.mode, gn.metric, gn.x_axis, gn.bgroup, gn.cell, gn.unique_tokens, d.direction, sb.seed,
+           CASE d.direction WHEN 'ar_equivalent' THEN sb.mdm_b ELSE sb.ar_b END
+      FROM gn CROSS JOIN dirs d
+      JOIN sb ON sb.mode = gn.mode AND sb.cell = gn.cell AND sb.metric = gn.metric AND sb.x_axis = gn.x_axis
+     WHERE gn.nb >= 2
+),
+hit AS MATERIALIZED (
+    SELECT w.mode, w.metric, w.x_axis, w.bgroup, w.cell, w.u, w.direction, w.seed, w.y, min(s.u) AS u0
+      FROM want w
+      LEFT JOIN seg s ON s.mode = w.mode AND s.metric = w.metric AND s.x_axis = w.x_axis
+       AND s.bgroup = w.bgroup AND s.direction = w.direction AND s.seed = w.seed
+       AND s.u1 IS NOT NULL AND s.b IS NOT NULL AND s.b1 IS NOT NULL AND s.u > 0 AND s.u1 > 0
+       AND ((w.y >= s.b AND w.y <= s.b1) OR (w.y <= s.b AND w.y >= s.b1))
+     GROUP BY w.mode, w.metric, w.x_axis, w.bgroup, w.cell, w.direction, w.seed
+),
+eq AS MATERIALIZED (
+    SELECT h.*, CASE WHEN h.u0 IS NULL THEN NULL WHEN s.b1 = s.b THEN s.u
+                     ELSE exp(ln(s.u) + (ln(s.u1) - ln(s.u)) * (h.y - s.b) / (s.b1 - s.b)) END AS u_eq
+      FROM hit h
+      LEFT JOIN seg s ON s.mode = h.mode AND s.metric = h.metric AND s.x_axis = h.x_axis
+                     AND s.bgroup = h.bgroup AND s.direction = h.direction AND s.seed = h.seed AND s.u = h.u0
+),
+lx AS (
+    SELECT e.*, avg(e.l) OVER (PARTITION BY mode, metric, x_axis, cell, direction) AS mean
+      FROM (SELECT eq.*, CASE direction WHEN 'ar_equivalent' THEN ln(u_eq / u) ELSE ln(u / u_eq) END AS l
+              FROM eq WHERE seed >= 0 AND u_eq IS NOT NULL) e
+),
+lr0 AS (
+    SELECT mode, metric, x_axis, cell, direction, count(*) AS m, max(mean) AS mean,
+           sum((l - mean) * (l - mean)) AS ss
+      FROM lx GROUP BY mode, metric, x_axis, cell, direction
+),
+lr AS MATERIALIZED (
+    SELECT lr0.*, coalesce((SELECT t FROM tq WHERE df = lr0.m - 1),
+                           1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (lr0.m - 1.0))
+                           + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
+                              + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
+                             / (96 * (lr0.m - 1.0) * (lr0.m - 1.0))) AS t
+      FROM lr0
+)
+SELECT p.metric, p.x_axis, p.mode, p.model, p.quality, e.direction, p.unique_tokens, e.y AS value,
+       e.u_eq AS equivalent_tokens,
+       CASE e.direction WHEN 'ar_equivalent' THEN e.u_eq / e.u ELSE e.u / e.u_eq END AS ratio,
+       CASE WHEN l.m >= 2 THEN exp(l.mean - l.t * sqrt(l.ss / (l.m - 1)) / sqrt(l.m)) END AS ratio_lo,
+       CASE WHEN l.m >= 2 THEN exp(l.mean + l.t * sqrt(l.ss / (l.m - 1)) / sqrt(l.m)) END AS ratio_hi,
+       coalesce(l.m, 0) AS seeds,
+       CASE WHEN e.u_eq IS NULL THEN 'beyond the grid' ELSE 'ok' END AS status, p.epochs, p.cell
+  FROM eq e
+  JOIN gn p ON p.mode = e.mode AND p.metric = e.metric AND p.x_axis = e.x_axis AND p.cell = e.cell
+  LEFT JOIN lr l ON l.mode = e.mode AND l.metric = e.metric AND l.x_axis = e.x_axis AND l.cell = e.cell
+                AND l.direction = e.direction
+ WHERE e.seed = -1;

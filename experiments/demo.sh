@@ -8,7 +8,12 @@ $xover --version | head -n 1
 $xover plan experiments/demo.yaml
 $xover run experiments/demo.yaml -j 2
 echo
-echo "Crossover in validation loss (nats/token; x = training tokens seen):"
+echo "Annealed crossover in validation loss: each point a branch cooled at its own"
+echo "budget (x = epochs); the verdict with its 95% interval (one seed: from the"
+echo "evaluation error alone) and the two budgets the crossover falls between:"
+$xover crossover --sweep demo --metric val_loss --annealed --x epochs
+echo
+echo "In-training curves (the constant-rate trunks, x = training tokens seen):"
 $xover crossover --sweep demo --metric val_loss
 echo
 echo "Crossover in 4-way cloze accuracy (mc_acc, higher is better):"

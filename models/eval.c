@@ -79,11 +79,16 @@ static void mdm_draw(const model_eval_opts *o, uint64_t seq, int k, const int32_
     }
 }
 
-double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o)
+/* The validation loss; with y != NULL also each row's loss, y[s*K + k]
+ * for draw k of sequence s (K = 1 for AR), whose mean is the loss. The
+ * loss is summed exactly as before y existed, so it keeps its bits. */
+static double val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o,
+                       double *y)
 {
     const model_config *c = &m->cfg;
     int T = c->seq_len, Bm = c->batch;
     model_acts *a = &m->a;
+    float *nll = y ? a->nll : NULL;
     if (n == 0) return NAN;
     double total = 0;
     if (c->objective == MODEL_AR) {
@@ -91,8 +96,13 @@ double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_
         for (size_t s0 = 0; s0 < n; s0 += (size_t)Bm) {
             int B = n - s0 < (size_t)Bm ? (int)(n - s0) : Bm;
             model_ar_batch(seqs + s0 * T, B, T, a->inputs, a->targets, a->weights);
-            total += model_forward(m, a->inputs, a->targets, B, T, 1, NULL, NULL);
+            total += model_forward(m, a->inputs, a->targets, B, T, 1, NULL, nll);
             count += (double)B * (T - 1);
+            for (int b = 0; y && b < B; b++) {
+                double r = 0;
+                for (int j = 0; j < T; j++) r += nll[(size_t)b * T + j];
+                y[s0 + b] = r / (T - 1);
+            }
         }
         return total / count;
     }
@@ -102,6 +112,7 @@ double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_
     size_t items = n * (size_t)K, it = 0;
     while (it < items) {
         int B = 0;
+        size_t first = it;
         for (; B < Bm && it < items; B++, it++) {
             size_t s = it / K;
             /* Position 0 stays visible and unscored: AR cannot predict it
@@ -113,10 +124,60 @@ double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_
                      a->inputs + (size_t)B * T, a->targets + (size_t)B * T,
                      a->weights + (size_t)B * T, perm, 1.0 / (T - 1));
         }
-        total += model_forward(m, a->inputs, a->targets, B, T, 0, a->weights, NULL);
+        total += model_forward(m, a->inputs, a->targets, B, T, 0, a->weights, nll);
+        for (int b = 0; y && b < B; b++) {
+            double r = 0;
+            for (int j = 0; j < T; j++)
+                r += (double)a->weights[(size_t)b * T + j] * nll[(size_t)b * T + j];
+            y[first + b] = r;
+        }
     }
     free(perm);
     return total / (double)items;
+}
+
+double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o)
+{
+    return val_loss(m, seqs, n, o, NULL);
+}
+
+void model_draws_se(const double *y, size_t n, int K, double *se, double *mc_se)
+{
+    *se = *mc_se = NAN;
+    if (K < 1 || n < 2) return;
+    /* Window means v_s, draw (stratum) means c_k, the grand mean g. */
+    double *c = calloc((size_t)K, sizeof *c);
+    if (!c) return;
+    double g = 0, ssw = 0, ssr = 0;
+    for (size_t s = 0; s < n; s++)
+        for (int k = 0; k < K; k++) c[k] += y[s * K + k] / (double)n;
+    for (int k = 0; k < K; k++) g += c[k] / K;
+    for (size_t s = 0; s < n; s++) {
+        double v = 0;
+        for (int k = 0; k < K; k++) v += y[s * K + k] / K;
+        ssw += (v - g) * (v - g);
+        for (int k = 0; k < K; k++) {
+            double r = y[s * K + k] - v - c[k] + g;
+            ssr += r * r;
+        }
+    }
+    free(c);
+    *se = sqrt(ssw / (double)(n - 1) / (double)n);
+    if (K >= 2) *mc_se = sqrt(ssr / ((double)(n - 1) * (K - 1)) / ((double)n * K));
+}
+
+double model_val_loss_se(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o,
+                         double *se, double *mc_se)
+{
+    *se = *mc_se = NAN;
+    int K = m->cfg.objective == MODEL_AR ? 1 : o->draws > 0 ? o->draws : 1;
+    double *y = malloc((n * (size_t)K + 1) * sizeof *y);
+    if (!y) return NAN;
+    double v = val_loss(m, seqs, n, o, y);
+    model_draws_se(y, n, K, se, mc_se);
+    if (m->cfg.objective == MODEL_AR) *mc_se = 0; /* exact: no draws */
+    free(y);
+    return v;
 }
 
 int model_mc_scores(model *m, const model_cloze *q, const model_eval_opts *o, double *scores,

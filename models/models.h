@@ -224,6 +224,23 @@ typedef struct {
  * always visible, draw k of sequence i from the generator (seed, i), so it
  * does not depend on batching. */
 double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o);
+/* The same loss (the same bits) and its standard errors: *se over the n
+ * validation windows (each window's mean over its draws is one
+ * observation; for the MDM this includes the mask draws' noise) and *mc_se,
+ * the mask draws' part alone (0 for AR, whose loss is exact; NaN with one
+ * draw). model_draws_se says how. NaN when n < 2 or out of memory. */
+double model_val_loss_se(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o,
+                         double *se, double *mc_se);
+/* The standard errors of the mean of y[s*K + k], K draws k (strata) of each
+ * of n windows s:
+ *   *se     sd over windows of the window means / sqrt(n)
+ *   *mc_se  the draws' noise within windows: the residual variance of the
+ *           two-way layout (window + draw effects, as in an ANOVA without
+ *           replication), sigma^2 = SS_res / ((n-1)(K-1)), over n*K draws;
+ *           NaN when K < 2. Window effects (which text) and the draws'
+ *           common stratum effects (how many tokens masked) are not noise
+ *           of the estimate given the windows, so they are taken out. */
+void model_draws_se(const double *y, size_t n, int K, double *se, double *mc_se);
 
 /* Multiple-choice cloze items: item i has context[i*C..], K candidates of M
  * tokens cands[(i*K+k)*M..] and the index of the true one answer[i].

@@ -27,7 +27,8 @@ static long long add_run(db *d, long long sweep, const char *objective, const ch
                      .params = !strcmp(model, "s") ? 4000 : 1000, .unique_tokens = U,
                      .quality = quality, .epochs = 10, .seed = seed};
     long long id = -1;
-    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id))
+    /* finished: a pair with a run still to train is 'unfinished' */
+    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id) || db_run_finished(d, id, "done", NULL, NULL, 0))
         fprintf(stderr, "run: %s\n", db_errmsg(d));
     return id;
 }
@@ -175,7 +176,8 @@ TEST(crossover_cli_json_equals_the_sql_view)
     /* The fit: crossover in tokens = 8 U for xs, exactly linear: k = 1. */
     p = xover("crossover", "--fit", "--format", "csv", "--db", path, NULL, NULL);
     CHECK_INT(p.status, 0);
-    CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2\n");
+    CHECK_CONTAINS(p.out, "metric,x_axis,model,quality,points,budgets,a,k,r2,budgets_total,k_lo,k_hi,"
+                          "interval,note\n");
     CHECK_CONTAINS(p.out, "val_loss,tokens,xs,high,2,2,8.0");
     CHECK(!strstr(p.err, "no fit"));
     harness_proc_free(&p);
@@ -235,19 +237,21 @@ TEST(crossover_cli_table_pivots)
     harness_proc p = xover("table", "--where", "quality=high", "--cell", "crossover_epochs",
                            "--db", path, NULL, NULL);
     CHECK_INT(p.status, 0);
-    /* models in order of size (xs 1000 params, s 4000), not of name */
-    CHECK_STR(p.out, "| unique_tokens \\ model |  xs |   s |\n"
-                     "| --------------------- | --: | --: |\n"
-                     "| 1000                  | 8.0 | 5.0 |\n"
-                     "| 4000                  | 8.0 | 5.0 |\n");
+    /* models in order of size (xs 1000 params, s 4000), not of name; the
+     * crossover as the two evaluations it falls between (MDM level with AR
+     * at 8, ahead from the next evaluation, 8.25) */
+    CHECK_STR(p.out, "| unique_tokens \\ model | xs        | s         |\n"
+                     "| --------------------- | --------- | --------- |\n"
+                     "| 1000                  | 8 to 8.25 | 5 to 5.25 |\n"
+                     "| 4000                  | 8 to 8.25 | 5 to 5.25 |\n");
     harness_proc_free(&p);
 
     /* Any axes, any column; csv and json. quality down: 'none' for low. */
     p = xover("table", "--rows", "quality", "--cols", "unique_tokens", "--where", "model=xs",
               "--db", path, NULL, NULL);
     CHECK_INT(p.status, 0);
-    CHECK_CONTAINS(p.out, "| high                    | 8000.0 | 32000.0 |");
-    CHECK_CONTAINS(p.out, "| low                     | none   |         |");
+    CHECK_CONTAINS(p.out, "| high                    | 8k to 8.25k | 32k to 33k |");
+    CHECK_CONTAINS(p.out, "| low                     | none        |            |");
     harness_proc_free(&p);
     const char *argv[] = {harness_xover(), "table", "--rows", "train.lr", "--cols", "model",
                           "--cell", "ar_best", "--where", "quality=high", "--where",
@@ -309,7 +313,7 @@ TEST(crossover_cli_plot_writes_svg_per_pair_and_a_grid)
         CHECK_CONTAINS(svg, "MDM (mean)");
         CHECK_CONTAINS(svg, "tokens seen");
         if (strstr(line, "xs-U1000-low")) CHECK_CONTAINS(svg, "no crossover within the budget");
-        if (strstr(line, "xs-U4000-high")) CHECK_CONTAINS(svg, "crossover at 32k");
+        if (strstr(line, "xs-U4000-high")) CHECK_CONTAINS(svg, "crossover between 32k and 33k");
         if (strstr(line, "grid-")) {
             CHECK_INT(count(svg, "class=\"panel\""), 4);
             /* columns by model size (xs 1000 params, s 4000), as in xover table */
@@ -358,8 +362,8 @@ TEST(crossover_cli_report_renders_in_chromium)
     CHECK_INT(count(p.out, "<tr class=\"crossover\">"), 8);
     CHECK_CONTAINS(p.out, "none within the budget");
     CHECK_CONTAINS(p.out, "sweep: demo\ngrid: {objective: [ar, mdm], model: [xs, s]}");
-    CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">11</td><td class=\"n\">0</td>"
-                          "<td class=\"n\">1</td>");
+    CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">0</td><td class=\"n\">0</td>"
+                          "<td class=\"n\">12</td>");
     harness_proc_free(&p);
 
     /* The plots are also files beside the page; no temporary file is left. */

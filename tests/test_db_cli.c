@@ -7,6 +7,7 @@
 #include "orchestrator/db/db.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -381,5 +382,56 @@ TEST(db_cli_check_finds_damage)
     CHECK_INT(p.status, 1);
     CHECK_CONTAINS(p.out, "integrity  FAILED");
     CHECK_CONTAINS(p.err, "is damaged");
+    harness_proc_free(&p);
+}
+
+/* A database cut short made `db check` exit 2 (bad usage) where its help
+ * promises 1 for damage; `--db` naming a FIFO hung in open(2). */
+TEST(db_cli_check_truncated_is_damage_and_a_fifo_is_refused)
+{
+    const char *dbp = known_db();
+    CHECK(dbp);
+    char side[600];
+    snprintf(side, sizeof side, "%s-wal", dbp);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", dbp);
+    unlink(side);
+    size_t n = 0;
+    char *whole = harness_slurp(dbp, &n);
+    CHECK(whole && n > 8192);
+    /* cut inside the header, after the first page, and at half */
+    const size_t cuts[] = {50, 4096, n / 2};
+    for (size_t i = 0; i < 3; i++) {
+        char cut[600];
+        snprintf(cut, sizeof cut, "%s.cut%zu", dbp, i);
+        FILE *f = fopen(cut, "wb");
+        CHECK(f);
+        fwrite(whole, 1, cuts[i], f);
+        fclose(f);
+        harness_proc p = run("db", "check", "--db", cut, NULL, NULL);
+        if (p.status != 1) fprintf(stderr, "cut at %zu: exit %d: %s", cuts[i], p.status, p.err);
+        CHECK_INT(p.status, 1);
+        CHECK_CONTAINS(p.out, "integrity  FAILED");
+        CHECK_CONTAINS(p.err, "is damaged");
+        harness_proc_free(&p);
+    }
+    free(whole);
+    /* a FIFO (nobody writes to it): refused at once, not waited on */
+    char fifo[600];
+    harness_path(fifo, sizeof fifo, "fifo.db");
+    CHECK_INT(mkfifo(fifo, 0644), 0);
+    const char *cmds[][2] = {{"db", "check"}, {"sql", "SELECT 1"}, {"status", "somesweep"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *argv[] = {"timeout", "20", harness_xover(), cmds[i][0], cmds[i][1], "--db", fifo, NULL};
+        harness_proc p = harness_run(argv, NULL);
+        if (p.status != 2) fprintf(stderr, "%s: exit %d: %s", cmds[i][0], p.status, p.err);
+        CHECK_INT(p.status, 2);
+        CHECK_CONTAINS(p.err, "is a FIFO, not a database file");
+        harness_proc_free(&p);
+    }
+    /* a directory too */
+    harness_proc p = run("db", "check", "--db", harness_tmpdir(), NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "is a directory, not a database file");
     harness_proc_free(&p);
 }

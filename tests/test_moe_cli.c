@@ -169,7 +169,9 @@ static long long add_run(db *d, long long sweep, const char *objective, const ch
                      .params = params, .unique_tokens = 1000, .quality = "all", .epochs = epochs,
                      .seed = 0, .active_params = active};
     long long id = -1;
-    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id)) fprintf(stderr, "run: %s\n", db_errmsg(d));
+    /* finished: a pair with a run still to train is 'unfinished' */
+    if (db_run_put(d, &s, &id) || db_sweep_link(d, sweep, id) || db_run_finished(d, id, "done", NULL, NULL, 0))
+        fprintf(stderr, "run: %s\n", db_errmsg(d));
     return id;
 }
 

@@ -155,7 +155,10 @@ TEST(reliability_fault_hang_is_killed_at_the_timeout)
     CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 2s'"), 1);
 }
 
-TEST(reliability_fault_enospc_fails_then_resumes_from_its_checkpoint)
+/* A full disk is not the run's fault (issue 17): the run is interrupted,
+ * not failed, the driver stops and says why (exit 1), and a plain `xover
+ * run` later resumes it from its last checkpoint. */
+TEST(reliability_fault_enospc_interrupts_then_resumes_from_its_checkpoint)
 {
     CHECK(reference() == 0);
     one_run("full");
@@ -163,12 +166,16 @@ TEST(reliability_fault_enospc_fails_then_resumes_from_its_checkpoint)
     harness_proc r = rel_run(g_sweep, g_db, g_runs, NULL);
     unsetenv("XOVER_FAULT");
     CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "a run directory's disk is full");
     CHECK_CONTAINS(r.err, "No space left on device");
     harness_proc_free(&r);
-    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND "
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND "
                              "error LIKE '%metrics.jsonl: No space left on device%'"), 1);
-    /* space is back: --retry-failed resumes from the step-20 checkpoint */
-    r = rel_run(g_sweep, g_db, g_runs, "--retry-failed");
+    char *st = run_file("status");
+    CHECK(st && !strncmp(st, "interrupted\n", 12));
+    free(st);
+    /* space is back: a plain run resumes from the step-20 checkpoint */
+    r = rel_run(g_sweep, g_db, g_runs, NULL);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
     char *log = run_file("log");
@@ -176,6 +183,41 @@ TEST(reliability_fault_enospc_fails_then_resumes_from_its_checkpoint)
     free(log);
     CHECK(same_as_reference());
     free(g_ref);
+}
+
+/* A damaged metrics line before the checkpoint's step was dropped on resume
+ * without a word: the run's log now says what went. */
+TEST(reliability_damaged_metrics_line_before_the_checkpoint_is_logged_on_resume)
+{
+    CHECK(reference() == 0);
+    free(g_ref);
+    char cfg[1024], dir[600], path[700];
+    snprintf(cfg, sizeof cfg, "%s/f/%s/config.json", g_runs, g_key);
+    harness_path(dir, sizeof dir, "alone");
+    const char *train[] = {harness_xover(), "train", "--config", cfg, "--out", dir, NULL};
+    setenv("XOVER_TRAIN_STOP_AT", "30", 1); /* SIGTERM after step 30: checkpoint there, exit 130 */
+    harness_proc r = harness_run(train, NULL);
+    unsetenv("XOVER_TRAIN_STOP_AT");
+    CHECK_INT(r.status, 130);
+    harness_proc_free(&r);
+    /* damage the second line of metrics.jsonl */
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *m = harness_slurp(path, NULL);
+    CHECK(m);
+    char *l2 = strchr(m, '\n');
+    CHECK(l2 && l2[1] == '{');
+    l2[2] = '#';
+    harness_write(path, m);
+    free(m);
+    r = harness_run(train, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "that is not metrics, before the checkpoint's step 30");
+    harness_proc_free(&r);
+    snprintf(path, sizeof path, "%s/log", dir);
+    char *log = harness_slurp(path, NULL);
+    CHECK_CONTAINS(log, "dropped 1 line of ");
+    CHECK_CONTAINS(log, "that is not metrics, before the checkpoint's step 30 (the first, line 2: '{#");
+    free(log);
 }
 
 static void flip_byte(const char *name)

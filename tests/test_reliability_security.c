@@ -208,3 +208,195 @@ TEST(security_sql_cannot_write_files_load_code_or_create)
     }
     CHECK(access(out, F_OK) != 0);
 }
+
+/* A fake `sbatch` first on PATH: it records that it was called, runs the
+ * job script as its task 0 would run (sh SCRIPT), and answers a job id.
+ * The worker the script starts finds no run at index 999999 and ends. */
+static void fake_sbatch(char *bin, size_t n)
+{
+    harness_path(bin, n, "bin");
+    mkdir(bin, 0755);
+    char path[700], text[1600], called[600];
+    snprintf(path, sizeof path, "%s/sbatch", bin);
+    harness_path(called, sizeof called, "SBATCH_CALLED");
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "for a; do script=$a; done\n"
+             "echo \"$script\" >> '%s'\n"
+             "SLURM_ARRAY_TASK_ID=999999 sh \"$script\" >/dev/null 2>&1\n"
+             "echo 4242\n",
+             called);
+    harness_write(path, text);
+    chmod(path, 0755);
+    char pathenv[4096];
+    snprintf(pathenv, sizeof pathenv, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", pathenv, 1);
+}
+
+/* Options are shell-quoted in the script, but also echoed into its '#'
+ * comment lines, where a newline ends the comment: the rest ran as a
+ * command inside the job. A newline in --runs-dir did the same through the
+ * list file's name (and split the list). Refused now, before anything is
+ * written: exit 2, no script, no database. */
+TEST(security_slurm_job_script_takes_no_control_characters)
+{
+    paths();
+    char bin[512], called[512], pwned[512], arg[1200], runs_nl[1200];
+    fake_sbatch(bin, sizeof bin);
+    harness_path(called, sizeof called, "SBATCH_CALLED");
+    harness_path(pwned, sizeof pwned, "PWNED");
+    rel_write_sweep("s.yaml", "inj", "objective: [ar], unique_tokens: [4k], total_tokens: [8k]");
+
+    /* the control: an ordinary option reaches the fake sbatch, which runs the script */
+    const char *ok[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, "--backend", "slurm",
+                        "--no-wait", "--sbatch-arg=--comment=fine", NULL};
+    harness_proc r = harness_run(ok, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    CHECK(access(called, F_OK) == 0);
+    unlink(called);
+    unlink(g_db);
+
+    snprintf(arg, sizeof arg, "--comment=x\ntouch %s #", pwned);
+    snprintf(runs_nl, sizeof runs_nl, "%s/runs2\ntouch %s #", harness_tmpdir(), pwned);
+    const char *cases[][2] = {{"--sbatch-arg", arg}, {"--runs-dir", runs_nl}, {"--partition", "debug\rx"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *argv[] = {harness_xover(), "run", g_sweep, "--db", g_db, "--runs-dir", g_runs, "--backend", "slurm",
+                              "--no-wait", cases[i][0], cases[i][1], NULL};
+        r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "%s: exit %d: %s", cases[i][0], r.status, r.err);
+        CHECK_INT(r.status, 2);
+        CHECK_CONTAINS(r.err, cases[i][0]);
+        CHECK_CONTAINS(r.err, "holds a control character");
+        harness_proc_free(&r);
+        CHECK(access(pwned, F_OK) != 0);
+        CHECK(access(called, F_OK) != 0);
+        CHECK(access(g_db, F_OK) != 0);
+    }
+}
+
+/* `SELECT fts3_tokenizer('simple')` returned the address of SQLite's
+ * tokenizer module (and its two-argument form installs one from an
+ * address: code execution); a recursive CTE without end ran forever. */
+TEST(security_sql_refuses_pointer_functions_and_stops_runaway_queries)
+{
+    paths();
+    const char *init[] = {harness_xover(), "db", "init", "--db", g_db, NULL};
+    harness_proc r = harness_run(init, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    /* a database may carry a view that calls it */
+    char err[512];
+    db *d = db_open(g_db, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_exec(d, "CREATE VIEW leak AS SELECT fts3_tokenizer('simple') AS p"), 0);
+    db_close(d);
+    const char *stmts[] = {"SELECT fts3_tokenizer('simple')", "SELECT hex(FTS3_TOKENIZER('porter'))",
+                           "SELECT fts3_tokenizer('evil', x'4141414141414141')", "SELECT * FROM leak"};
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) {
+        const char *argv[] = {harness_xover(), "sql", stmts[i], "--db", g_db, NULL};
+        r = harness_run(argv, NULL);
+        if (r.status != 2) fprintf(stderr, "not refused: %s: %s", stmts[i], r.out);
+        CHECK_INT(r.status, 2);
+        /* in a view SQLite itself refuses it ("unsafe use of fts3_tokenizer()") */
+        CHECK_CONTAINS(r.err, i < 3 ? "fts3_tokenizer() is refused" : "fts3_tokenizer()");
+        harness_proc_free(&r);
+    }
+    /* ordinary functions still work */
+    const char *fine[] = {harness_xover(), "sql", "SELECT upper('a') || abs(-2), json_array(1)", "--db", g_db,
+                          "--format", "csv", NULL};
+    r = harness_run(fine, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "A2,[1]");
+    harness_proc_free(&r);
+    /* a query without end is stopped at its time limit, saying so */
+    const char *loop[] = {harness_xover(), "sql",
+                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+                          "--db", g_db, "--timeout", "1s", NULL};
+    r = harness_run(loop, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "the query was stopped after running 1s, its time limit (--timeout");
+    harness_proc_free(&r);
+    const char *bad[] = {harness_xover(), "sql", "SELECT 1", "--db", g_db, "--timeout", "nan", NULL};
+    r = harness_run(bad, NULL);
+    CHECK_INT(r.status, 2);
+    harness_proc_free(&r);
+}
+
+/* A symbolic link at DB.SWEEP.lock made the driver truncate and overwrite
+ * its target with the holder's line; a --db given through a symbolic link
+ * had a lock of its own, so a second driver of the same sweep ran. Lock
+ * files are opened with O_NOFOLLOW and must be regular files, and the
+ * sweep lock is named after the database's real path. */
+TEST(security_lock_files_follow_no_symlink_and_one_database_has_one_lock)
+{
+    paths();
+    rel_write_sweep("s.yaml", "lk", "objective: [ar, mdm], unique_tokens: [4k], total_tokens: [160k]");
+    char victim[512], lockp[700], text[64];
+    harness_path(victim, sizeof victim, "victim");
+    harness_write(victim, "precious\n");
+    snprintf(lockp, sizeof lockp, "%s.lk.lock", g_db);
+    CHECK_INT(symlink(victim, lockp), 0);
+    harness_proc r = rel_run(g_sweep, g_db, g_runs, NULL);
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "is not a regular file");
+    harness_proc_free(&r);
+    char *v = harness_slurp(victim, NULL);
+    CHECK(v);
+    snprintf(text, sizeof text, "%s", v);
+    free(v);
+    CHECK_STR(text, "precious\n");
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running' OR status = 'done'"), 0);
+    unlink(lockp);
+    /* nor a run lock: a link at RUN_DIR/lock fails that run, the target untouched */
+    CHECK_INT(mkdir(g_runs, 0755), 0);
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s/lk", g_runs);
+    CHECK_INT(mkdir(sdir, 0755), 0);
+    const char *pl[] = {harness_xover(), "plan", g_sweep, "--format", "json", "--db", g_db, NULL};
+    r = harness_run(pl, NULL);
+    CHECK_INT(r.status, 0);
+    const char *k = strstr(r.out, "\"key\":\"");
+    CHECK(k);
+    char rdir[800], rlock[900], key[65];
+    snprintf(key, sizeof key, "%.64s", k + 7);
+    snprintf(rdir, sizeof rdir, "%s/%s", sdir, key);
+    harness_proc_free(&r);
+    CHECK_INT(mkdir(rdir, 0755), 0);
+    snprintf(rlock, sizeof rlock, "%s/lock", rdir);
+    CHECK_INT(symlink(victim, rlock), 0);
+    char only[80];
+    snprintf(only, sizeof only, "--only=%.12s", key);
+    r = rel_run(g_sweep, g_db, g_runs, only); /* that run alone: it fails at once */
+    CHECK_INT(r.status, 1);
+    CHECK_CONTAINS(r.err, "is not a regular file");
+    harness_proc_free(&r);
+    v = harness_slurp(victim, NULL);
+    CHECK(v);
+    snprintf(text, sizeof text, "%s", v);
+    free(v);
+    CHECK_STR(text, "precious\n");
+    unlink(rlock);
+
+    /* one database, two names: the second driver is refused all the same */
+    char alias[512], log[512];
+    harness_path(alias, sizeof alias, "alias.db");
+    harness_path(log, sizeof log, "a.log");
+    CHECK_INT(symlink(g_db, alias), 0);
+    pid_t a = rel_spawn(g_sweep, g_db, g_runs, "--retry-failed", log);
+    int running = 0;
+    for (int i = 0; i < 1000 && !running; i++) {
+        rel_sleep_ms(10);
+        running = helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'running'") > 0;
+    }
+    harness_proc b = rel_run(g_sweep, alias, g_runs, "--retry-failed");
+    /* the first has proved its point: stop it (it checkpoints, exit 130) */
+    kill(a, SIGINT);
+    int st;
+    waitpid(a, &st, 0);
+    CHECK(running);
+    CHECK_INT(b.status, 1);
+    CHECK_CONTAINS(b.err, "is already being run on");
+    harness_proc_free(&b);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 130);
+}

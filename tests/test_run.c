@@ -177,7 +177,7 @@ TEST(run_only_and_dry_run)
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "would run 3 runs");
     harness_proc_free(&r);
-    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'pending'"), 3);
+    CHECK(access(g_db, F_OK) != 0); /* a dry run writes nothing (run_dry_run_writes_nothing) */
     r = xrun(sweep, "--only", prefix, NULL);
     CHECK_INT(r.status, 0);
     harness_proc_free(&r);
@@ -192,6 +192,58 @@ TEST(run_only_and_dry_run)
     r = xrun(sweep, "--timeout", "soon", NULL);
     CHECK_INT(r.status, 2);
     harness_proc_free(&r);
+}
+
+/* `xover run --dry-run` registered the sweep and its runs as pending: a
+ * look that changed the database. It now opens it read-only (or not at
+ * all when there is none) and says what it would do from what is there. */
+TEST(run_dry_run_writes_nothing)
+{
+    paths();
+    write_sweep("a.yaml", "sweep: a\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, lr: [1e-3]}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '3', '{lr}']}\n");
+    write_sweep("b.yaml", "sweep: b\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, lr: [1e-3, 2e-3]}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '3', '{lr}']}\n");
+    char a[512], b[512], wal[600];
+    harness_path(a, sizeof a, "a.yaml");
+    harness_path(b, sizeof b, "b.yaml");
+    snprintf(wal, sizeof wal, "%s-wal", g_db);
+    /* no database: none is created */
+    harness_proc r = xrun(b, "--dry-run", NULL, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would run 2 runs");
+    harness_proc_free(&r);
+    CHECK(access(g_db, F_OK) != 0);
+    /* sweep a trains the run b shares with it; b's dry run sees it done */
+    r = xrun(a, NULL, NULL, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    size_t n0 = 0, w0 = 0, n1 = 0, w1 = 0;
+    char *db0 = harness_slurp(g_db, &n0), *wal0 = harness_slurp(wal, &w0);
+    r = xrun(b, "--dry-run", NULL, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would run 1 runs on 2 workers (1 done, 0 failed not retried)");
+    CHECK_CONTAINS(r.out, " new ");
+    harness_proc_free(&r);
+    const char *slurm[] = {harness_xover(), "run", b, "--db", g_db, "--runs-dir", g_runs, "--backend", "slurm",
+                           "--dry-run", NULL};
+    r = harness_run(slurm, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 1 runs");
+    harness_proc_free(&r);
+    char *db1 = harness_slurp(g_db, &n1), *wal1 = harness_slurp(wal, &w1);
+    int same = db0 && db1 && n0 == n1 && !memcmp(db0, db1, n0) && w0 == w1 && (!w0 || !memcmp(wal0, wal1, w0));
+    free(db0);
+    free(db1);
+    free(wal0);
+    free(wal1);
+    CHECK(same);
+    CHECK_INT(q("SELECT count(*) FROM sweeps WHERE name = 'b'"), 0);
+    CHECK_INT(q("SELECT count(*) FROM runs"), 1);
 }
 
 /* Start `xover run` in the background with its output in files. */

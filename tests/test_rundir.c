@@ -87,9 +87,30 @@ TEST(rundir_metrics_lines_and_cut_back)
                  "{\"step\":4,\"tokens\":384,\"epoch\":0.125,\"flops\":1.5e+09,\"train_loss\":2.5}\n"
                  "{\"step\":5,\"tok");
     free(t);
-    CHECK_INT(rundir_cut_metrics(dir, 3), 0);
+    char note[400];
+    CHECK_INT(rundir_cut_metrics(dir, 3, note, sizeof note), 0);
+    CHECK_STR(note, ""); /* a torn end and lines past the step: expected, nothing to say */
     t = harness_slurp(rundir_path(dir, RUN_METRICS).s, NULL);
     CHECK_STR(t, "{\"step\":3,\"tokens\":384,\"epoch\":0.125,\"flops\":1.5e+09,\"train_loss\":2.5,\"early_stop\":120}\n");
+    free(t);
+}
+
+/* A line that is not metrics among the lines a resume keeps was dropped
+ * without a word (issue 17): the note says what went, for the log. */
+TEST(rundir_cut_metrics_names_a_damaged_line_it_drops)
+{
+    const char *dir = harness_tmpdir();
+    harness_write(rundir_path(dir, RUN_METRICS).s, "{\"step\":1,\"train_loss\":3}\n"
+                                                    "{\"step\":2,\"train_lo@@garbage\n"
+                                                    "{\"step\":3,\"train_loss\":2}\n"
+                                                    "{\"step\":9,\"train_loss\":1}\n");
+    char note[400];
+    CHECK_INT(rundir_cut_metrics(dir, 5, note, sizeof note), 0);
+    CHECK_CONTAINS(note, "dropped 1 line of ");
+    CHECK_CONTAINS(note, "metrics.jsonl that is not metrics, before the checkpoint's step 5 (the first, line 2: "
+                         "'{\"step\":2,\"train_lo@@garbage')");
+    char *t = harness_slurp(rundir_path(dir, RUN_METRICS).s, NULL);
+    CHECK_STR(t, "{\"step\":1,\"train_loss\":3}\n{\"step\":3,\"train_loss\":2}\n");
     free(t);
 }
 

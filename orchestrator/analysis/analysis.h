@@ -6,9 +6,12 @@
  *
  * THE DEFINITION of a pair, a side (seeds averaged), the hold of an
  * early-stopped side and the crossover is written once: in schema.sql, the
- * comment above the crossover view, which computes it in SQL. This module
- * computes the same rows on arrays (an_aggregate: a side; an_crossover: the
- * comparison), and tests/test_crossover.c holds the two to the same
+ * comments above the crossover_by_seed view (the point analysis, of learning
+ * curves and of annealed points) and the crossover view (the interval and
+ * the verdict), which compute it in SQL. This module computes the same rows
+ * on arrays (an_aggregate: a side; an_crossover, an_crossover_annealed: the
+ * comparison; an_judge: the verdict), and tests/test_crossover.c,
+ * test_crossover_cli.c and test_confidence.c hold the two to the same
  * numbers. Which way a metric improves: schema.sql's metric_rule
  * (db_metric_lower_better).
  *
@@ -40,6 +43,7 @@ typedef struct {
     const long long *step; /* may be NULL; among points at one x the largest step wins */
     int stopped;           /* 1: the run stopped early (0 when left out: it did not) */
     double hold;           /* then: its x_hold on this axis (NaN unknown: no hold) */
+    const double *se;      /* may be NULL: the standard error of each y (NaN unknown) */
 } an_series;
 
 /* A side: the seed-aggregated curve, x strictly increasing. */
@@ -47,7 +51,9 @@ typedef struct {
     size_t n;
     int seeds;
     double *x, *mean, *sd, *best; /* sd NaN for one seed */
-    double hold; /* the side's hold (NaN: it does not hold) */
+    double *se;      /* one seed: each point's standard error (NaN unknown); more: NaN */
+    double *best_se; /* the se of the point each best-so-far value comes from */
+    double hold; /* the side's hold (NaN: it does not hold; INFINITY: for good) */
 } an_curve;
 
 /* Aggregate `nrun` series into *out (seeds = series with at least one
@@ -61,22 +67,73 @@ double an_curve_end(const an_curve *c);
 
 /* Best-so-far of curve c at x by linear interpolation between its points,
  * best[n-1] past its last point up to its hold; NaN outside
- * [x[0], an_curve_end(c)]. */
+ * [x[0], an_curve_end(c)]. an_best_se_at: its standard error, interpolated
+ * alike (the evaluations of one run share their masks, so their errors go
+ * together). */
 double an_best_at(const an_curve *c, double x);
+double an_best_se_at(const an_curve *c, double x);
 
-enum { AN_CROSSOVER, AN_MDM_AHEAD, AN_NONE, AN_NO_OVERLAP };
-const char *an_verdict_name(int v); /* "crossover", "mdm_ahead", "none", "no_overlap" */
+/* Verdicts. The point analysis (an_crossover) gives the first four; the
+ * judgement with an interval (an_judge) may turn crossover, mdm_ahead or
+ * none into inconclusive, and any of them into unfinished. */
+enum { AN_CROSSOVER, AN_MDM_AHEAD, AN_NONE, AN_NO_OVERLAP, AN_INCONCLUSIVE, AN_UNFINISHED };
+const char *an_verdict_name(int v); /* "crossover", "mdm_ahead", "none", "no_overlap",
+                                       "inconclusive", "unfinished" */
+
+/* Where the interval of the final gap comes from. */
+enum { AN_IV_NONE, AN_IV_SEEDS, AN_IV_EVAL };
+const char *an_interval_name(int iv); /* NULL, "seeds", "eval" */
 
 typedef struct {
     int verdict;
-    double crossover;            /* NaN unless AN_CROSSOVER or AN_MDM_AHEAD */
+    double crossover;            /* NaN unless AN_CROSSOVER or AN_MDM_AHEAD (or
+                                    inconclusive after one of them) */
+    double bracket_lo, bracket_hi; /* the two evaluations the crossover falls
+                                    between (the last where MDM is not ahead,
+                                    the first from which it is); NaN unless
+                                    it crossed between two */
     double x_start, x_end;       /* the common range (NaN for no overlap) */
     double final_gap;            /* adv(x_end) */
+    double gap_se;               /* its evaluation error: sqrt(se_AR^2 + se_MDM^2)
+                                    of the two best-so-far values at x_end
+                                    (NaN when a side has no se) */
+    /* The 95% interval of the final gap (AN_IV_SEEDS: a t interval over the
+     * paired seeds' own final gaps, around their mean; AN_IV_EVAL: one
+     * seed, final_gap +- 1.96 gap_se; AN_IV_NONE: NaN). */
+    double gap_lo, gap_hi;
+    int interval;
+    int paired;                  /* seeds in both sides */
+    int seeds_crossed;           /* of them, how many crossed on their own */
+    double seed_cross_min, seed_cross_max; /* their own crossover x (NaN: none) */
     double ar_best, ar_best_x, ar_best_sd;    /* over all of AR's points */
     double mdm_best, mdm_best_x, mdm_best_sd;
 } an_result;
 
 void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r);
+
+/* The crossover on annealed points: each side's curve holds one point per
+ * budget E (a branch's final value at its final x). AR's value at E is the
+ * best of its points at budgets <= E (a step, not interpolated); the MDM's
+ * is its own annealed value at E (not a best-so-far). Over the MDM's budgets
+ * inside the common range, adv(E) as in an_crossover; the crossover is the
+ * smallest budget from which adv > 0 to the end (bracketed by the budget
+ * before it), x_start when MDM leads throughout, none when adv(x_end) <= 0.
+ * A side that holds (its trunk stopped early: hold = INFINITY) covers every
+ * larger budget with its best. */
+void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r);
+
+/* The two-sided 95% quantile of Student's t with df degrees of freedom
+ * (a table to 30, the Cornish-Fisher expansion beyond; 1.959964 for df <= 0
+ * meaning infinity). */
+double an_t975(int df);
+
+/* Judge a point result r with the paired seeds' own final gaps and
+ * crossovers (n of them; a crossover NaN when that seed did not cross):
+ * the interval (over seeds when n >= 2, else from r->gap_se) and the
+ * verdict: unfinished while `finished` is 0; else, with an interval,
+ * crossover / mdm_ahead only when gap_lo > 0 (and final_gap > 0), none when
+ * gap_hi < 0, inconclusive otherwise; without one, the point verdict. */
+void an_judge(an_result *r, const double *gaps, const double *crosses, int n, int finished);
 
 /* ---- pairs from the database ------------------------------------------ */
 
@@ -96,8 +153,15 @@ typedef struct {
     int lower_better;
     an_xaxis xaxis;
     int all_done;         /* every run of the pair has status done */
+    int finished;         /* no run of the pair pending, running or interrupted */
+    int annealed;         /* sides of annealed points (an_pairs_load_annealed) */
     an_curve ar, mdm;
     an_result res;
+    /* The paired seeds (in both sides), each seed's own best values (as
+     * ar_best, mdm_best), final gap and crossover x. */
+    int nseed;
+    long long *seed;
+    double *seed_ar_best, *seed_mdm_best, *seed_gap, *seed_cross;
 } an_pair;
 
 typedef struct {
@@ -122,10 +186,21 @@ void an_pairs_free(an_pairs *ps);
 int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
                           char *err, size_t errlen);
 
+/* Annealed pairs: the branch runs (runs.role 'branch', schema 5) of AR and
+ * MDM trunks whose configs agree on everything but objective, seed,
+ * train.early_stop_margin, train.epochs and train.branch_of: each side's
+ * curve has one point per budget (each branch's last point of the metric,
+ * with its se), and the crossover is an_crossover_annealed's. A side whose
+ * trunks all stopped early holds its best to every later budget. Ordered
+ * like an_pairs_load; epochs is the side's largest budget. Ordinary mode
+ * (an_pairs_load) leaves branches out. Returns as an_pairs_load. */
+int an_pairs_load_annealed(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                           char *err, size_t errlen);
+
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */
-#define AN_NCOL 22
+#define AN_NCOL 33
 extern const char *const an_columns[AN_NCOL];
 /* The index of column `name`, or -1. */
 int an_column_index(const char *name);
@@ -160,19 +235,61 @@ int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b);
  * 0, or -1 when fewer than two distinct u remain. */
 typedef struct {
     double a, k, r2;
+    double se_k; /* the standard error of k (NaN with fewer than three points) */
     int n;
 } an_fit;
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
 
-/* The fits of a set of pairs: one per (metric, model, quality) whose pairs
- * have a crossover at two or more unique budgets U, of crossover = a * U^k.
- * out needs room for ps->n rows; returns how many were written. */
+/* The fits of a set of pairs: one row per (metric, model, quality), of
+ * crossover = a * U^k over the unique budgets U whose pairs crossed (a
+ * crossover x, whatever the verdict's certainty). A group with fewer than
+ * two such budgets gets a row too, with fit.n < 2 and `why` saying so. The
+ * interval of k: with two or more seeds, a bootstrap over seeds (2000
+ * resamples of the seeds with replacement, a fixed seed, percentiles 2.5
+ * and 97.5; a resample's crossover at U is the mean of its seeds' own);
+ * with one seed, k +- t(n-2) * se(k) from the fit itself (three or more
+ * budgets). out needs room for ps->n rows; returns how many were written. */
 typedef struct {
     const an_pair *first; /* a pair of the group: its metric, model, quality, x axis */
     int budgets;          /* distinct U with a crossover */
+    int budgets_total;    /* distinct U of the group */
     an_fit fit;
+    double k_lo, k_hi;    /* NaN when there is no interval */
+    int interval;         /* 0 none, 1 bootstrap over seeds, 2 the fit's standard error */
+    char why[160];        /* "" or why there is no fit / no interval */
 } an_fit_row;
 size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
+
+/* ---- the data-efficiency multiplier --------------------------------------- */
+
+/* Over pairs at several unique budgets U that agree on everything else
+ * (the cell without data.unique_tokens and train.epochs: a budget sweep),
+ * the budget at which one objective's best equals the other's:
+ *   AN_AR_EQUIVALENT   for the MDM at U, U_AR where AR's best (as a
+ *                      function of U, linear in ln U between measured
+ *                      budgets) equals the MDM's best; ratio = U_AR / U
+ *   AN_MDM_EQUIVALENT  for AR at U, U_MDM where the MDM's best equals AR's;
+ *                      ratio = U / U_MDM
+ * so in both a ratio > 1 says the MDM needs less data for the same value
+ * (how much more data AR needs). An equivalent outside the measured
+ * budgets is not extrapolated: status AN_EFF_BEYOND, u_eq and ratio NaN.
+ * The interval: a t interval over the paired seeds of ln ratio (each seed's
+ * own bests), exponentiated; NaN with one seed. */
+enum { AN_AR_EQUIVALENT, AN_MDM_EQUIVALENT };
+enum { AN_EFF_OK, AN_EFF_BEYOND };
+typedef struct {
+    const an_pair *pair;  /* the pair at budget u */
+    int direction, status;
+    double u, u_eq, ratio, ratio_lo, ratio_hi;
+    int seeds;            /* seeds in the interval */
+} an_eff_row;
+/* out needs room for 2 * ps->n rows; returns how many were written (one per
+ * pair and direction, for pairs whose group has two or more budgets). */
+size_t an_efficiency(const an_pairs *ps, an_eff_row *out);
+/* The equivalent budget of value y on the curve (u[i], b[i]), i < n, u
+ * increasing: linear in ln u between the first two neighbours that bracket
+ * y; NaN when none does (beyond the grid). */
+double an_equivalent_budget(const double *u, const double *b, int n, double y);
 
 /* ---- pictures ------------------------------------------------------------ */
 
@@ -182,6 +299,15 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
  * marked, the crossover marked. Returns
  * malloc'd text, or NULL when out of memory. */
 char *an_svg_pair(const an_pair *p);
+/* The same with the annealed points of pair ann (NULL: none) beside p's
+ * in-training curves: a square at each budget, joined by a thin line, and
+ * the annealed verdict under p's. An annealed pair p itself is drawn the
+ * same way (its points, not curves). A crossover between two evaluations
+ * shades the span between them. */
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann);
+/* The annealed pair of ps whose cell is in-training pair p's (a trunk
+ * pair: its cell without train.epochs and train.anneal_at), or NULL. */
+const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
 
 /* An SVG grid of small multiples: pairs[0..n) placed by the values of axes
  * `rows` and `cols` (sorted), one shared legend. Pairs that fall on an

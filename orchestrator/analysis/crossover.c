@@ -7,15 +7,20 @@
  */
 #include "orchestrator/analysis/analysis.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const xaxis_names[] = {"tokens", "epochs", "flops"};
-static const char *const verdict_names[] = {"crossover", "mdm_ahead", "none", "no_overlap"};
+static const char *const verdict_names[] = {"crossover", "mdm_ahead", "none", "no_overlap",
+                                            "inconclusive", "unfinished"};
 
 const char *an_xaxis_name(an_xaxis x) { return xaxis_names[x]; }
 const char *an_verdict_name(int v) { return verdict_names[v]; }
+const char *an_interval_name(int iv) { return iv == AN_IV_SEEDS ? "seeds" : iv == AN_IV_EVAL ? "eval" : NULL; }
 
 int an_xaxis_parse(const char *name)
 {
@@ -27,7 +32,7 @@ int an_xaxis_parse(const char *name)
 /* ---- aggregation -------------------------------------------------------- */
 
 typedef struct {
-    double x, y;
+    double x, y, se;
     long long step;
 } pt;
 
@@ -46,7 +51,7 @@ static pt *clean(const an_series *s, size_t *n)
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (isnan(s->x[i]) || isnan(s->y[i]) || isinf(s->y[i])) continue;
-        p[k++] = (pt){s->x[i], s->y[i], s->step ? s->step[i] : (long long)i};
+        p[k++] = (pt){s->x[i], s->y[i], s->se ? s->se[i] : NAN, s->step ? s->step[i] : (long long)i};
     }
     qsort(p, k, sizeof *p, cmp_pt);
     size_t m = 0;
@@ -76,6 +81,8 @@ void an_curve_free(an_curve *c)
     free(c->mean);
     free(c->sd);
     free(c->best);
+    free(c->se);
+    free(c->best_se);
     memset(c, 0, sizeof *c);
     c->hold = NAN;
 }
@@ -110,8 +117,13 @@ int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *ou
     out->mean = malloc((cap ? cap : 1) * sizeof(double));
     out->sd = malloc((cap ? cap : 1) * sizeof(double));
     out->best = malloc((cap ? cap : 1) * sizeof(double));
+    out->se = malloc((cap ? cap : 1) * sizeof(double));
+    out->best_se = malloc((cap ? cap : 1) * sizeof(double));
     double *v = malloc((seeds ? (size_t)seeds : 1) * sizeof *v);
-    if (!out->x || !out->mean || !out->sd || !out->best || !v) { free(v); goto done; }
+    if (!out->x || !out->mean || !out->sd || !out->best || !out->se || !out->best_se || !v) {
+        free(v);
+        goto done;
+    }
     for (size_t j = 0; j < cap; j++) {
         double x = p[0][j].x;
         int all = 1;
@@ -130,8 +142,13 @@ int an_aggregate(const an_series *runs, int nrun, int lower_better, an_curve *ou
         out->x[k] = x;
         out->mean[k] = mean;
         out->sd[k] = seeds > 1 ? sqrt(ss / (seeds - 1)) : NAN;
+        out->se[k] = seeds == 1 ? p[0][j].se : NAN;
         double prev = k ? out->best[k - 1] : mean;
-        out->best[k] = lower_better ? (mean < prev ? mean : prev) : (mean > prev ? mean : prev);
+        /* The best-so-far and the se of the point it comes from (the
+         * earliest of equal values, like the value itself). */
+        int improves = k == 0 || (lower_better ? mean < prev : mean > prev);
+        out->best[k] = improves ? mean : prev;
+        out->best_se[k] = improves ? out->se[k] : out->best_se[k - 1];
     }
     free(v);
     rc = 0;
@@ -167,6 +184,22 @@ double an_best_at(const an_curve *c, double x)
     return b0 + (b1 - b0) * (x - x0) / (x1 - x0);
 }
 
+double an_best_se_at(const an_curve *c, double x)
+{
+    if (c->n == 0 || !(x >= c->x[0]) || !(x <= an_curve_end(c))) return NAN;
+    if (x > c->x[c->n - 1]) return c->best_se[c->n - 1];
+    size_t lo = 0, hi = c->n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        if (c->x[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    size_t i0 = lo, i1 = c->x[lo] == x ? lo : lo + 1;
+    double x0 = c->x[i0], x1 = c->x[i1], b0 = c->best_se[i0], b1 = c->best_se[i1];
+    if (x1 == x0) return b0;
+    return b0 + (b1 - b0) * (x - x0) / (x1 - x0);
+}
+
 /* The best mean of a side over all its points, the earliest x reaching it. */
 static void side_best(const an_curve *c, int lower_better, double *best, double *bx, double *bsd)
 {
@@ -187,12 +220,21 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+/* Everything but the bests unknown, no interval, no seeds. */
+static void result_init(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
 {
     r->verdict = AN_NO_OVERLAP;
-    r->crossover = r->x_start = r->x_end = r->final_gap = NAN;
+    r->crossover = r->bracket_lo = r->bracket_hi = r->x_start = r->x_end = r->final_gap = NAN;
+    r->gap_se = r->gap_lo = r->gap_hi = r->seed_cross_min = r->seed_cross_max = NAN;
+    r->interval = AN_IV_NONE;
+    r->paired = r->seeds_crossed = 0;
     side_best(ar, lower_better, &r->ar_best, &r->ar_best_x, &r->ar_best_sd);
     side_best(mdm, lower_better, &r->mdm_best, &r->mdm_best_x, &r->mdm_best_sd);
+}
+
+void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+{
+    result_init(ar, mdm, lower_better, r);
     if (ar->n == 0 || mdm->n == 0) return;
     /* A held side ends at its hold; hi need then not be a knot, and x_end
      * below is the last knot inside [lo, hi]. */
@@ -228,6 +270,8 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
     r->x_start = xs[0];
     r->x_end = xs[n - 1];
     r->final_gap = adv[n - 1];
+    double sa = an_best_se_at(ar, r->x_end), sm = an_best_se_at(mdm, r->x_end);
+    r->gap_se = sqrt(sa * sa + sm * sm); /* not hypot: the view computes it so, to the bit */
     if (bad == (long)n - 1) {
         r->verdict = AN_NONE;
     } else if (bad < 0) {
@@ -237,9 +281,121 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
         double x = xs[bad], xn = xs[bad + 1], a = adv[bad], an = adv[bad + 1];
         r->verdict = AN_CROSSOVER;
         r->crossover = x + (xn - x) * -a / (an - a);
+        r->bracket_lo = x; /* the crossing is somewhere between these two */
+        r->bracket_hi = xn;
     }
     free(xs);
     free(adv);
+}
+
+/* AR's best at budgets <= x: the best-so-far of its last point <= x, held
+ * past its last point up to its end; NaN before its first. *se gets the se
+ * of that point. */
+static double step_best(const an_curve *c, double x, double *se)
+{
+    *se = NAN;
+    if (c->n == 0 || !(x >= c->x[0]) || !(x <= an_curve_end(c))) return NAN;
+    size_t lo = 0, hi = c->n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi + 1) / 2;
+        if (c->x[mid] <= x) lo = mid;
+        else hi = mid - 1;
+    }
+    *se = c->best_se[lo];
+    return c->best[lo];
+}
+
+void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+{
+    result_init(ar, mdm, lower_better, r);
+    if (ar->n == 0 || mdm->n == 0) return;
+    double lo = fmax(ar->x[0], mdm->x[0]), hi = fmin(an_curve_end(ar), an_curve_end(mdm));
+    long first = -1, last = -1, bad = -1;
+    double adv_last = NAN;
+    for (size_t i = 0; i < mdm->n; i++) {
+        if (!(mdm->x[i] >= lo && mdm->x[i] <= hi)) continue;
+        double se, a = step_best(ar, mdm->x[i], &se), m = mdm->mean[i];
+        double adv = lower_better ? a - m : m - a;
+        if (first < 0) first = (long)i;
+        if (adv <= 0) bad = (long)i;
+        last = (long)i;
+        adv_last = adv;
+        r->gap_se = sqrt(se * se + mdm->se[i] * mdm->se[i]);
+    }
+    if (first < 0) return;
+    r->x_start = mdm->x[first];
+    r->x_end = mdm->x[last];
+    r->final_gap = adv_last;
+    if (bad == last) {
+        r->verdict = AN_NONE;
+    } else if (bad < 0) {
+        r->verdict = AN_MDM_AHEAD;
+        r->crossover = r->x_start;
+    } else {
+        r->verdict = AN_CROSSOVER;
+        r->crossover = mdm->x[bad + 1];
+        r->bracket_lo = mdm->x[bad];
+        r->bracket_hi = mdm->x[bad + 1];
+    }
+}
+
+/* ---- intervals and verdicts ------------------------------------------------ */
+
+double an_t975(int df)
+{
+    static const double t[31] = {1.959964, 12.706205, 4.302653, 3.182446, 2.776445, 2.570582,
+                                 2.446912, 2.364624, 2.306004, 2.262157, 2.228139, 2.200985,
+                                 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816,
+                                 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658,
+                                 2.063899, 2.059539, 2.055529, 2.051831, 2.048407, 2.045230,
+                                 2.042272};
+    if (df <= 0) return t[0];
+    if (df <= 30) return t[df];
+    /* Cornish-Fisher: within 1e-4 of the quantile beyond 30 */
+    double z = t[0], d = df;
+    return z + (z * z * z + z) / (4 * d) + (5 * z * z * z * z * z + 16 * z * z * z + 3 * z) / (96 * d * d);
+}
+
+void an_judge(an_result *r, const double *gaps, const double *crosses, int n, int finished)
+{
+    r->paired = n;
+    r->seeds_crossed = 0;
+    r->seed_cross_min = r->seed_cross_max = NAN;
+    for (int i = 0; i < n; i++) {
+        if (isnan(crosses[i])) continue;
+        r->seeds_crossed++;
+        r->seed_cross_min = fmin(r->seed_cross_min, crosses[i]); /* fmin skips the NaN start */
+        r->seed_cross_max = fmax(r->seed_cross_max, crosses[i]);
+    }
+    r->interval = AN_IV_NONE;
+    r->gap_lo = r->gap_hi = NAN;
+    int k = 0;
+    double sum = 0, ss = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(gaps[i])) sum += gaps[i], k++;
+    if (k >= 2) {
+        double mean = sum / k;
+        for (int i = 0; i < n; i++)
+            if (!isnan(gaps[i])) ss += (gaps[i] - mean) * (gaps[i] - mean);
+        double h = an_t975(k - 1) * sqrt(ss / (k - 1)) / sqrt((double)k);
+        r->gap_lo = mean - h;
+        r->gap_hi = mean + h;
+        r->interval = AN_IV_SEEDS;
+    } else if (!isnan(r->gap_se) && !isnan(r->final_gap)) {
+        r->gap_lo = r->final_gap - an_t975(0) * r->gap_se;
+        r->gap_hi = r->final_gap + an_t975(0) * r->gap_se;
+        r->interval = AN_IV_EVAL;
+    }
+    if (r->verdict == AN_NO_OVERLAP) return;
+    if (!finished) {
+        r->verdict = AN_UNFINISHED;
+        return;
+    }
+    if (r->interval == AN_IV_NONE) return; /* no error known: the point verdict */
+    if (r->gap_lo > 0 && r->final_gap > 0 && (r->verdict == AN_CROSSOVER || r->verdict == AN_MDM_AHEAD))
+        return;
+    if (r->gap_hi < 0 && r->verdict == AN_NONE) return;
+    r->verdict = AN_INCONCLUSIVE;
 }
 
 /* ---- the power law ------------------------------------------------------ */
@@ -247,7 +403,7 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f)
 {
     memset(f, 0, sizeof *f);
-    f->a = f->k = f->r2 = NAN;
+    f->a = f->k = f->r2 = f->se_k = NAN;
     double sx = 0, sy = 0, umin = INFINITY, umax = -INFINITY;
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -273,21 +429,84 @@ int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f)
     /* R² = 1 - SS_res / SS_tot; with every c equal the line is exact. */
     double ssres = syy - f->k * sxy;
     f->r2 = syy > 0 ? 1 - fmax(ssres, 0) / syy : 1.0;
+    if (k > 2) f->se_k = sqrt(fmax(ssres, 0) / (k - 2) / sxx);
     return 0;
 }
 
 static int same_str(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+static int cmp_dbl(const void *a, const void *b) { return cmp_double(a, b); }
+
+/* A small fixed generator for the bootstrap (splitmix64): the same
+ * resamples every time, so the interval is reproducible. */
+static uint64_t boot_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+#define AN_BOOT 2000
+
+/* The bootstrap of k over seeds for the group's pairs g[0..k): every pair's
+ * seeds are resampled with one draw of seed indices into the union of the
+ * group's seeds; a resample's crossover at U is the mean of the drawn seeds'
+ * own crossovers there (those that crossed); k of the fit over those. */
+static int boot_k(const an_pair *const *g, int k, double *lo, double *hi)
+{
+    long long seeds[64];
+    int ns = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < g[i]->nseed; j++) {
+            int have = 0;
+            for (int m = 0; m < ns; m++) have |= seeds[m] == g[i]->seed[j];
+            if (!have && ns < 64) seeds[ns++] = g[i]->seed[j];
+        }
+    if (ns < 2) return -1;
+    double *ks = malloc(AN_BOOT * sizeof *ks), *u = malloc(k * sizeof *u), *c = malloc(k * sizeof *c);
+    int nk = 0;
+    uint64_t st = 0x5eed;
+    int draw[64];
+    for (int b = 0; ks && u && c && b < AN_BOOT; b++) {
+        for (int j = 0; j < ns; j++) draw[j] = (int)(boot_next(&st) % (uint64_t)ns);
+        int m = 0;
+        for (int i = 0; i < k; i++) {
+            double sum = 0;
+            int cnt = 0;
+            for (int j = 0; j < ns; j++)
+                for (int q = 0; q < g[i]->nseed; q++)
+                    if (g[i]->seed[q] == seeds[draw[j]] && !isnan(g[i]->seed_cross[q]))
+                        sum += g[i]->seed_cross[q], cnt++;
+            if (cnt) u[m] = (double)g[i]->unique_tokens, c[m++] = sum / cnt;
+        }
+        an_fit f;
+        if (an_powerlaw_fit(u, c, m, &f) == 0) ks[nk++] = f.k;
+    }
+    int rc = -1;
+    if (ks && nk >= AN_BOOT / 2) {
+        qsort(ks, (size_t)nk, sizeof *ks, cmp_dbl);
+        *lo = ks[(int)floor(0.025 * (nk - 1))];
+        *hi = ks[(int)ceil(0.975 * (nk - 1))];
+        rc = 0;
+    }
+    free(ks);
+    free(u);
+    free(c);
+    return rc;
+}
 
 size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
 {
     size_t n = ps->n, rows = 0;
     char *used = calloc(n + 1, 1);
     double *u = malloc((n + 1) * sizeof *u), *c = malloc((n + 1) * sizeof *c);
-    for (size_t i = 0; used && u && c && i < n; i++) {
+    const an_pair **g = malloc((n + 1) * sizeof *g);
+    for (size_t i = 0; used && u && c && g && i < n; i++) {
         if (used[i]) continue;
         const an_pair *p = &ps->p[i];
-        int k = 0, budgets = 0;
-        double seen = -1;
+        int k = 0, budgets = 0, total = 0, seeds = 0;
+        double seen = -1, seen_all = -1;
         /* Pairs are sorted by metric, model, U: a group's U come in order. */
         for (size_t j = i; j < n; j++) {
             const an_pair *q = &ps->p[j];
@@ -295,17 +514,143 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
                 !same_str(q->metric, p->metric))
                 continue;
             used[j] = 1;
+            if (q->unique_tokens > 0 && (double)q->unique_tokens != seen_all)
+                total++, seen_all = (double)q->unique_tokens;
             if (isnan(q->res.crossover) || q->unique_tokens <= 0) continue;
+            g[k] = q;
             u[k] = (double)q->unique_tokens;
             c[k++] = q->res.crossover;
+            if (q->nseed > seeds) seeds = q->nseed;
             if (u[k - 1] != seen) budgets++, seen = u[k - 1];
         }
-        an_fit f;
-        if (an_powerlaw_fit(u, c, k, &f)) continue;
-        out[rows++] = (an_fit_row){p, budgets, f};
+        an_fit_row *r = &out[rows++];
+        memset(r, 0, sizeof *r);
+        r->first = p;
+        r->budgets = budgets;
+        r->budgets_total = total;
+        r->k_lo = r->k_hi = NAN;
+        if (an_powerlaw_fit(u, c, k, &r->fit)) {
+            snprintf(r->why, sizeof r->why, "%d of %d unique budget%s crossed; the fit needs two", budgets, total,
+                     total == 1 ? "" : "s");
+            continue;
+        }
+        if (seeds >= 2 && boot_k(g, k, &r->k_lo, &r->k_hi) == 0) {
+            r->interval = 1;
+        } else if (!isnan(r->fit.se_k)) {
+            double h = an_t975(r->fit.n - 2) * r->fit.se_k;
+            r->k_lo = r->fit.k - h;
+            r->k_hi = r->fit.k + h;
+            r->interval = 2;
+        } else {
+            snprintf(r->why, sizeof r->why, "no interval: one seed and two budgets (a line through two points)");
+        }
     }
     free(used);
     free(u);
     free(c);
+    free(g);
+    return rows;
+}
+
+/* ---- the data-efficiency multiplier --------------------------------------- */
+
+double an_equivalent_budget(const double *u, const double *b, int n, double y)
+{
+    for (int i = 0; i + 1 < n; i++) {
+        double b0 = b[i], b1 = b[i + 1];
+        if (isnan(b0) || isnan(b1) || !(u[i] > 0) || !(u[i + 1] > 0)) continue;
+        if (!((y >= b0 && y <= b1) || (y <= b0 && y >= b1))) continue;
+        if (b1 == b0) return u[i];
+        double l0 = log(u[i]), l1 = log(u[i + 1]);
+        return exp(l0 + (l1 - l0) * (y - b0) / (b1 - b0));
+    }
+    return NAN;
+}
+
+/* The budget group of a pair: its cell without data.unique_tokens and
+ * train.epochs (malloc'd JSON). */
+static char *budget_group(const an_pair *p)
+{
+    json_t *c = json_loads(p->cell, 0, NULL);
+    json_object_del(json_object_get(c, "data"), "unique_tokens");
+    json_object_del(json_object_get(c, "train"), "epochs");
+    char *s = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(p->cell);
+    json_decref(c);
+    return s;
+}
+
+/* One row: the equivalent of pair g[i]'s value on the other side's curve. */
+static void eff_row(const an_pair *const *g, int k, int i, int dir, an_eff_row *r)
+{
+    double u[256], b[256], own, ratio;
+    const an_pair *p = g[i];
+    memset(r, 0, sizeof *r);
+    r->pair = p;
+    r->direction = dir;
+    r->u = (double)p->unique_tokens;
+    r->ratio_lo = r->ratio_hi = NAN;
+    for (int j = 0; j < k; j++) {
+        u[j] = (double)g[j]->unique_tokens;
+        b[j] = dir == AN_AR_EQUIVALENT ? g[j]->res.ar_best : g[j]->res.mdm_best;
+    }
+    own = dir == AN_AR_EQUIVALENT ? p->res.mdm_best : p->res.ar_best;
+    r->u_eq = an_equivalent_budget(u, b, k, own);
+    ratio = dir == AN_AR_EQUIVALENT ? r->u_eq / r->u : r->u / r->u_eq;
+    r->ratio = ratio;
+    r->status = isnan(r->u_eq) ? AN_EFF_BEYOND : AN_EFF_OK;
+    /* Each paired seed on its own: the seed's bests at every budget. */
+    double lr[64];
+    int m = 0;
+    for (int q = 0; q < p->nseed && m < 64; q++) {
+        long long s = p->seed[q];
+        /* a budget where this seed is not paired leaves a gap in its curve */
+        for (int j = 0; j < k; j++) {
+            b[j] = NAN;
+            for (int t = 0; t < g[j]->nseed; t++)
+                if (g[j]->seed[t] == s)
+                    b[j] = dir == AN_AR_EQUIVALENT ? g[j]->seed_ar_best[t] : g[j]->seed_mdm_best[t];
+        }
+        double y = dir == AN_AR_EQUIVALENT ? p->seed_mdm_best[q] : p->seed_ar_best[q];
+        double ue = an_equivalent_budget(u, b, k, y);
+        if (!isnan(ue)) lr[m++] = log(dir == AN_AR_EQUIVALENT ? ue / r->u : r->u / ue);
+    }
+    r->seeds = m;
+    if (m >= 2) {
+        double sum = 0, ss = 0;
+        for (int q = 0; q < m; q++) sum += lr[q];
+        double mean = sum / m;
+        for (int q = 0; q < m; q++) ss += (lr[q] - mean) * (lr[q] - mean);
+        double h = an_t975(m - 1) * sqrt(ss / (m - 1)) / sqrt((double)m);
+        r->ratio_lo = exp(mean - h);
+        r->ratio_hi = exp(mean + h);
+    }
+}
+
+size_t an_efficiency(const an_pairs *ps, an_eff_row *out)
+{
+    size_t n = ps->n, rows = 0;
+    char **grp = calloc(n + 1, sizeof *grp);
+    char *used = calloc(n + 1, 1);
+    const an_pair **g = malloc((n + 1) * sizeof *g);
+    int ok = grp && used && g;
+    for (size_t i = 0; ok && i < n; i++) ok = (grp[i] = budget_group(&ps->p[i])) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (used[i]) continue;
+        int k = 0;
+        /* Pairs sort by metric, model, U: a group's budgets come in order. */
+        for (size_t j = i; j < n && k < 256; j++) {
+            if (used[j] || strcmp(grp[j], grp[i]) || !same_str(ps->p[j].metric, ps->p[i].metric)) continue;
+            if (k && ps->p[j].unique_tokens == g[k - 1]->unique_tokens) continue; /* one pair per U */
+            used[j] = 1;
+            g[k++] = &ps->p[j];
+        }
+        if (k < 2) continue;
+        for (int dir = AN_AR_EQUIVALENT; dir <= AN_MDM_EQUIVALENT; dir++)
+            for (int q = 0; q < k; q++) eff_row(g, k, q, dir, &out[rows++]);
+    }
+    for (size_t i = 0; grp && i < n; i++) free(grp[i]);
+    free(grp);
+    free(used);
+    free(g);
     return rows;
 }

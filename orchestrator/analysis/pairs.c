@@ -12,27 +12,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One run's series as loaded: x for the chosen axis, copied. */
+/* One run's series as loaded: x for the chosen axis, copied. In annealed
+ * mode one rec gathers the final points of the branches of one trunk (one
+ * seed of one side), one point per branch. */
 typedef struct {
     char *cell, *objective, *model, *quality, *metric;
     char *group; /* matched compute: the cell without model and epochs */
-    long long params, unique_tokens, active_params;
+    long long params, unique_tokens, active_params, seed;
+    long long trunk; /* annealed: the trunk's run id */
     double epochs;
     int done;
     int stopped;  /* the run stopped early; hold: its x_hold on this axis */
     double hold;
-    size_t n;
-    double *x, *y;
+    size_t n, cap;
+    double *x, *y, *se;
     long long *step;
 } rec;
 
+enum { MODE_RUNS, MODE_MATCHED, MODE_ANNEALED };
+
 typedef struct {
     an_xaxis xaxis;
-    int matched;
+    int matched; /* MODE_MATCHED: recs grouped by `group` */
+    int mode;
     rec *r;
     size_t n, cap;
     int oom;
+    /* Cells (annealed: trunks) with a run still to finish: every pair of
+     * such a cell is unfinished, whatever metric its pending runs lack. */
+    char **open_cells;
+    size_t nopen;
+    long long *stopped_trunks; /* annealed: trunks that stopped early */
+    size_t nstopped;
 } loader;
+
+static int status_finished(const char *st)
+{
+    return st && (!strcmp(st, "done") || !strcmp(st, "failed"));
+}
 
 static char *sdup(const char *s) { return s ? strdup(s) : strdup(""); }
 
@@ -46,12 +63,147 @@ static void rec_free(rec *r)
     free(r->group);
     free(r->x);
     free(r->y);
+    free(r->se);
     free(r->step);
+}
+
+/* The config of a run as a cell: without objective, seed and the fields
+ * `drop` (NULL-terminated dotted train.* names). Malloc'd JSON or NULL. */
+static char *cell_without(const char *config, const char *const *drop)
+{
+    json_t *c = json_loads(config ? config : "{}", 0, NULL);
+    if (!c) return NULL;
+    json_object_del(c, "objective");
+    json_object_del(c, "seed");
+    for (int i = 0; drop[i]; i++) json_object_del(json_object_get(c, "train"), drop[i]);
+    char *s = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(c);
+    return s;
+}
+
+static const char *const ANNEAL_DROP[] = {"early_stop_margin", "epochs", "branch_of", "anneal_at", NULL};
+
+static int note_open(loader *L, const char *cell)
+{
+    for (size_t i = 0; i < L->nopen; i++)
+        if (!strcmp(L->open_cells[i], cell)) return 0;
+    char **t = realloc(L->open_cells, (L->nopen + 1) * sizeof *t);
+    if (!t) return -1;
+    L->open_cells = t;
+    if (!(t[L->nopen] = strdup(cell))) return -1;
+    L->nopen++;
+    return 0;
+}
+
+static int cell_open(const loader *L, const char *cell)
+{
+    for (size_t i = 0; i < L->nopen; i++)
+        if (!strcmp(L->open_cells[i], cell)) return 1;
+    return 0;
+}
+
+/* Room for one more point in r. */
+static int rec_grow(rec *r)
+{
+    if (r->n < r->cap) return 0;
+    size_t cap = r->cap ? r->cap * 2 : 8;
+    double *x = realloc(r->x, cap * sizeof *x);
+    if (x) r->x = x;
+    double *y = realloc(r->y, cap * sizeof *y);
+    if (y) r->y = y;
+    double *e = realloc(r->se, cap * sizeof *e);
+    if (e) r->se = e;
+    long long *st = realloc(r->step, cap * sizeof *st);
+    if (st) r->step = st;
+    if (!x || !y || !e || !st) return -1;
+    r->cap = cap;
+    return 0;
+}
+
+static rec *new_rec(loader *L)
+{
+    if (L->n == L->cap) {
+        size_t cap = L->cap ? L->cap * 2 : 64;
+        rec *t = realloc(L->r, cap * sizeof *t);
+        if (!t) return NULL;
+        L->r = t;
+        L->cap = cap;
+    }
+    rec *r = &L->r[L->n++];
+    memset(r, 0, sizeof *r);
+    r->hold = NAN;
+    return r;
+}
+
+/* Annealed mode: a branch's final point (its last finite value) joins the
+ * rec of its trunk and metric; trunks are noted for their early stop and
+ * their status. */
+static int on_annealed(loader *L, const db_series *s)
+{
+    int fin = status_finished(s->status);
+    if (!strcmp(s->role, "trunk")) {
+        if (s->stop_step >= 0) {
+            long long *t = realloc(L->stopped_trunks, (L->nstopped + 1) * sizeof *t);
+            if (!t) return -1;
+            L->stopped_trunks = t;
+            t[L->nstopped++] = s->run_id;
+        }
+    } else if (strcmp(s->role, "branch") != 0) {
+        return 0;
+    }
+    char *cell = cell_without(s->config, ANNEAL_DROP);
+    if (!cell) return -1;
+    if (!fin && note_open(L, cell)) { free(cell); return -1; }
+    if (strcmp(s->role, "branch") != 0 || !s->metric) { free(cell); return 0; }
+    rec *r = NULL;
+    for (size_t i = 0; i < L->n && !r; i++)
+        if (L->r[i].trunk == s->parent_id && !strcmp(L->r[i].metric, s->metric)) r = &L->r[i];
+    if (!r) {
+        if (!(r = new_rec(L))) { free(cell); return -1; }
+        r->cell = cell;
+        r->objective = sdup(s->objective);
+        r->model = sdup(s->model);
+        r->quality = sdup(s->quality);
+        r->metric = sdup(s->metric);
+        r->params = s->params;
+        r->active_params = s->active_params;
+        r->unique_tokens = s->unique_tokens;
+        r->seed = s->seed;
+        r->trunk = s->parent_id;
+        r->done = 1;
+        r->epochs = NAN;
+        if (!r->objective || !r->model || !r->quality || !r->metric) return -1;
+    } else {
+        free(cell);
+    }
+    if (s->status && strcmp(s->status, "done") != 0) r->done = 0;
+    const double *xs = L->xaxis == AN_TOKENS ? s->tokens : L->xaxis == AN_EPOCHS ? s->epoch : s->flops;
+    for (size_t i = s->n; i-- > 0;) {
+        if (isnan(s->value[i]) || isnan(xs[i])) continue;
+        if (rec_grow(r)) return -1;
+        r->x[r->n] = xs[i];
+        r->y[r->n] = s->value[i];
+        r->se[r->n] = s->se[i];
+        r->step[r->n] = s->step[i];
+        r->n++;
+        /* the largest budget with a point names the pair */
+        if (r->n == 1 || s->epochs > r->epochs) r->epochs = s->epochs;
+        break;
+    }
+    return 0;
 }
 
 static int on_series(void *ctx, const db_series *s)
 {
     loader *L = ctx;
+    if (L->mode == MODE_ANNEALED) {
+        if (on_annealed(L, s)) { L->oom = 1; return 1; }
+        return 0;
+    }
+    /* Branches are annealed points, not learning curves of their own. */
+    if (!strcmp(s->role, "branch")) return 0;
+    if (!status_finished(s->status) && note_open(L, s->cell)) { L->oom = 1; return 1; }
+    if (!s->metric || s->n == 0) return 0; /* a run with no point yet: its status is noted */
     if (L->n == L->cap) {
         size_t cap = L->cap ? L->cap * 2 : 64;
         rec *t = realloc(L->r, cap * sizeof *t);
@@ -71,6 +223,8 @@ static int on_series(void *ctx, const db_series *s)
     r->active_params = s->active_params;
     r->unique_tokens = s->unique_tokens;
     r->epochs = s->epochs;
+    r->seed = s->seed;
+    r->trunk = -1;
     r->done = s->status && strcmp(s->status, "done") == 0;
     /* x_hold = x_stop * S / s * 1.000001 (the stretch covers x_stop's 9
      * printed digits: schema.sql, migration 4), in the view's order of
@@ -79,14 +233,15 @@ static int on_series(void *ctx, const db_series *s)
                        : L->xaxis == AN_EPOCHS ? s->stop_epoch : s->stop_flops;
     r->stopped = s->stop_step >= 0;
     r->hold = s->stop_step > 0 ? xstop * s->stop_total / (double)s->stop_step * 1.000001 : NAN;
-    r->n = s->n;
+    r->n = r->cap = s->n;
     size_t k = s->n ? s->n : 1;
     r->x = malloc(k * sizeof *r->x);
     r->y = malloc(k * sizeof *r->y);
+    r->se = malloc(k * sizeof *r->se);
     r->step = malloc(k * sizeof *r->step);
     L->n++;
     if (!r->cell || !r->objective || !r->model || !r->quality || !r->metric || !r->x || !r->y ||
-        !r->step) {
+        !r->se || !r->step) {
         L->oom = 1;
         return 1;
     }
@@ -103,6 +258,7 @@ static int on_series(void *ctx, const db_series *s)
     }
     memcpy(r->x, xs, s->n * sizeof *r->x);
     memcpy(r->y, s->value, s->n * sizeof *r->y);
+    memcpy(r->se, s->se, s->n * sizeof *r->se);
     memcpy(r->step, s->step, s->n * sizeof *r->step);
     return 0;
 }
@@ -113,6 +269,7 @@ static int cmp_rec(const void *a, const void *b)
     int c = strcmp(p->metric, q->metric);
     if (!c) c = strcmp(p->cell, q->cell);
     if (!c) c = strcmp(p->objective, q->objective);
+    if (!c) c = (p->seed > q->seed) - (p->seed < q->seed);
     return c;
 }
 
@@ -138,7 +295,7 @@ static int side(const rec *r, size_t i, size_t j, int lower, an_curve *c, int *d
     an_series *s = malloc((j - i + 1) * sizeof *s);
     if (!s) return -1;
     for (size_t k = i; k < j; k++) {
-        s[k - i] = (an_series){r[k].n, r[k].x, r[k].y, r[k].step, r[k].stopped, r[k].hold};
+        s[k - i] = (an_series){r[k].n, r[k].x, r[k].y, r[k].step, r[k].stopped, r[k].hold, r[k].se};
         if (!r[k].done) *done = 0;
     }
     int rc = an_aggregate(s, (int)(j - i), lower, c);
@@ -153,8 +310,53 @@ static void pair_free(an_pair *p)
     free(p->quality);
     free(p->metric);
     free(p->ar_model);
+    free(p->seed);
+    free(p->seed_ar_best);
+    free(p->seed_mdm_best);
+    free(p->seed_gap);
+    free(p->seed_cross);
     an_curve_free(&p->ar);
     an_curve_free(&p->mdm);
+}
+
+/* The pair's point result, and each paired seed's own (a seed in both
+ * sides: recs sort by seed within a side), then the judgement. */
+static int judge_pair(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t m, size_t m_end)
+{
+    void (*cross)(const an_curve *, const an_curve *, int, an_result *) =
+        p->annealed ? an_crossover_annealed : an_crossover;
+    cross(&p->ar, &p->mdm, p->lower_better, &p->res);
+    size_t most = a_end - a < m_end - m ? a_end - a : m_end - m;
+    p->seed = malloc((most + 1) * sizeof *p->seed);
+    p->seed_ar_best = malloc((most + 1) * sizeof(double));
+    p->seed_mdm_best = malloc((most + 1) * sizeof(double));
+    p->seed_gap = malloc((most + 1) * sizeof(double));
+    p->seed_cross = malloc((most + 1) * sizeof(double));
+    if (!p->seed || !p->seed_ar_best || !p->seed_mdm_best || !p->seed_gap || !p->seed_cross) return -1;
+    for (size_t i = a, j = m; i < a_end && j < m_end;) {
+        if (recs[i].seed != recs[j].seed) {
+            if (recs[i].seed < recs[j].seed) i++;
+            else j++;
+            continue;
+        }
+        an_curve ca, cm;
+        int dummy = 1;
+        an_result r;
+        if (side(recs, i, i + 1, p->lower_better, &ca, &dummy)) return -1;
+        if (side(recs, j, j + 1, p->lower_better, &cm, &dummy)) { an_curve_free(&ca); return -1; }
+        cross(&ca, &cm, p->lower_better, &r);
+        an_curve_free(&ca);
+        an_curve_free(&cm);
+        int k = p->nseed++;
+        p->seed[k] = recs[i].seed;
+        p->seed_ar_best[k] = r.ar_best;
+        p->seed_mdm_best[k] = r.mdm_best;
+        p->seed_gap[k] = r.final_gap;
+        p->seed_cross[k] = r.verdict == AN_CROSSOVER || r.verdict == AN_MDM_AHEAD ? r.crossover : NAN;
+        i++, j++;
+    }
+    an_judge(&p->res, p->seed_gap, p->seed_cross, p->nseed, p->finished);
+    return 0;
 }
 
 void an_pairs_free(an_pairs *ps)
@@ -183,8 +385,9 @@ static int pairs_grow(an_pairs *out, size_t *cap)
  * lack this x axis (no curve: not a pair), -1 when out of memory; on 0 and -1
  * p is left freed. */
 static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t m, size_t m_end,
-                     const rec *r, const char *cell, const rec *ar, an_xaxis x)
+                     const rec *r, const char *cell, const rec *ar, an_xaxis x, const loader *L)
 {
+    int annealed = L->mode == MODE_ANNEALED;
     memset(p, 0, sizeof *p);
     p->cell = sdup(cell);
     p->model = sdup(r->model);
@@ -203,6 +406,8 @@ static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t
     p->lower_better = db_metric_lower_better(r->metric);
     p->xaxis = x;
     p->all_done = 1;
+    p->finished = 1;
+    p->annealed = annealed;
     int rc = 1;
     if (!p->cell || !p->model || (ar && !p->ar_model) || !p->quality || !p->metric ||
         side(recs, a, a_end, p->lower_better, &p->ar, &p->all_done) ||
@@ -210,8 +415,18 @@ static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t
         rc = -1;
     else if (p->ar.seeds == 0 || p->mdm.seeds == 0)
         rc = 0;
-    if (rc == 1) an_crossover(&p->ar, &p->mdm, p->lower_better, &p->res);
-    else pair_free(p);
+    if (rc == 1) {
+        if (annealed) { /* named by the largest budget with a point, either side */
+            p->epochs = NAN;
+            for (size_t k = a; k < m_end; k++)
+                if (k < a_end || k >= m)
+                    if (recs[k].epochs > p->epochs || isnan(p->epochs)) p->epochs = recs[k].epochs;
+        }
+        for (size_t k = a; k < a_end; k++) p->finished &= !cell_open(L, recs[k].cell);
+        for (size_t k = m; k < m_end; k++) p->finished &= !cell_open(L, recs[k].cell);
+        if (judge_pair(p, recs, a, a_end, m, m_end)) rc = -1;
+    }
+    if (rc != 1) pair_free(p);
     return rc;
 }
 
@@ -232,6 +447,9 @@ static int finish(loader *L, an_pairs *out, int rc, int (*cmp)(const void *, con
 {
     for (size_t i = 0; i < L->n; i++) rec_free(&L->r[i]);
     free(L->r);
+    for (size_t i = 0; i < L->nopen; i++) free(L->open_cells[i]);
+    free(L->open_cells);
+    free(L->stopped_trunks);
     if (rc) {
         an_pairs_free(out);
         return rc;
@@ -267,6 +485,7 @@ static int cmp_matched(const void *a, const void *b)
     if (!c) c = strcmp(p->group, q->group);
     if (!c) c = strcmp(p->objective, q->objective);
     if (!c) c = strcmp(p->cell, q->cell);
+    if (!c) c = (p->seed > q->seed) - (p->seed < q->seed);
     return c;
 }
 
@@ -296,12 +515,18 @@ static size_t side_end(const rec *r, size_t i, size_t j)
  * whose recs sort AR first: each AR side (the recs of one cell) with each
  * MDM side. An ordinary group has one cell, so one pair, named by its AR
  * side; a matched one names the MDM side and the AR side's model. */
-static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x, int matched,
+static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x, int mode,
                       an_pairs *out, char *err, size_t errlen)
 {
-    loader L = {x, matched, NULL, 0, 0, 0};
+    int matched = mode == MODE_MATCHED;
+    loader L = {x, matched, mode, NULL, 0, 0, 0, NULL, 0, NULL, 0};
     int rc = load_recs(d, sweep_id, metric, &L, out, err, errlen);
     size_t cap = 0;
+    /* Annealed: a side whose trunk stopped early holds its best to every
+     * later budget (its later branches were never trained). */
+    for (size_t i = 0; !rc && mode == MODE_ANNEALED && i < L.n; i++)
+        for (size_t j = 0; j < L.nstopped; j++)
+            if (L.r[i].trunk == L.stopped_trunks[j]) L.r[i].stopped = 1, L.r[i].hold = INFINITY;
     if (!rc && L.n) qsort(L.r, L.n, sizeof *L.r, matched ? cmp_matched : cmp_rec);
     for (size_t i = 0; !rc && i < L.n;) {
         size_t j = group_end(&L, i), k = ar_end(L.r, i, j);
@@ -311,7 +536,7 @@ static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x,
                 int made = -1;
                 if (pairs_grow(out, &cap) == 0)
                     made = pair_make(&out->p[out->n], L.r, a, side_end(L.r, a, k), m, side_end(L.r, m, j),
-                                     matched ? rm : ra, matched ? rm->group : ra->cell, matched ? ra : NULL, x);
+                                     matched ? rm : ra, matched ? rm->group : ra->cell, matched ? ra : NULL, x, &L);
                 if (made < 0) rc = DB_EIO, snprintf(err, errlen, "out of memory");
                 else out->n += (size_t)made;
             }
@@ -323,21 +548,29 @@ static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x,
 int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
                   char *err, size_t errlen)
 {
-    return load_pairs(d, sweep_id, metric, x, 0, out, err, errlen);
+    return load_pairs(d, sweep_id, metric, x, MODE_RUNS, out, err, errlen);
+}
+
+int an_pairs_load_annealed(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
+                           char *err, size_t errlen)
+{
+    return load_pairs(d, sweep_id, metric, x, MODE_ANNEALED, out, err, errlen);
 }
 
 int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,
                           char *err, size_t errlen)
 {
-    return load_pairs(d, sweep_id, metric, AN_FLOPS, 1, out, err, errlen);
+    return load_pairs(d, sweep_id, metric, AN_FLOPS, MODE_MATCHED, out, err, errlen);
 }
 
 /* ---- rows ------------------------------------------------------------------ */
 
 const char *const an_columns[AN_NCOL] = {
-    "metric", "better", "x_axis", "model", "params", "unique_tokens", "quality", "epochs",
+    "metric", "better", "x_axis", "mode", "model", "params", "unique_tokens", "quality", "epochs",
     "ar_seeds", "mdm_seeds", "verdict", "crossover", "x_start", "x_end", "final_gap",
-    "ar_best", "ar_best_x", "ar_best_sd", "mdm_best", "mdm_best_x", "mdm_best_sd", "cell"};
+    "ar_best", "ar_best_x", "ar_best_sd", "mdm_best", "mdm_best_x", "mdm_best_sd",
+    "bracket_lo", "bracket_hi", "gap_lo", "gap_hi", "gap_se", "interval", "paired_seeds",
+    "seeds_crossed", "seed_cross_min", "seed_cross_max", "cell"};
 
 int an_column_index(const char *name)
 {
@@ -378,28 +611,40 @@ static db_value real(double d, int r6)
 void an_pair_row(const an_pair *p, db_value *v, int r6)
 {
     const an_result *r = &p->res;
-    v[0] = text(p->metric);
-    v[1] = text(p->lower_better ? "min" : "max");
-    v[2] = text(an_xaxis_name(p->xaxis));
-    v[3] = text(p->model);
-    v[4] = integer(p->params);
-    v[5] = integer(p->unique_tokens);
-    v[6] = text(p->quality);
-    v[7] = real(p->epochs, r6);
-    v[8] = integer(p->ar.seeds);
-    v[9] = integer(p->mdm.seeds);
-    v[10] = text(an_verdict_name(r->verdict));
-    v[11] = real(r->crossover, r6);
-    v[12] = real(r->x_start, r6);
-    v[13] = real(r->x_end, r6);
-    v[14] = real(r->final_gap, r6);
-    v[15] = real(r->ar_best, r6);
-    v[16] = real(r->ar_best_x, r6);
-    v[17] = real(r->ar_best_sd, r6);
-    v[18] = real(r->mdm_best, r6);
-    v[19] = real(r->mdm_best_x, r6);
-    v[20] = real(r->mdm_best_sd, r6);
-    v[21] = text(p->cell);
+    int k = 0;
+    v[k++] = text(p->metric);
+    v[k++] = text(p->lower_better ? "min" : "max");
+    v[k++] = text(an_xaxis_name(p->xaxis));
+    v[k++] = text(p->annealed ? "annealed" : "training");
+    v[k++] = text(p->model);
+    v[k++] = integer(p->params);
+    v[k++] = integer(p->unique_tokens);
+    v[k++] = text(p->quality);
+    v[k++] = real(p->epochs, r6);
+    v[k++] = integer(p->ar.seeds);
+    v[k++] = integer(p->mdm.seeds);
+    v[k++] = text(an_verdict_name(r->verdict));
+    v[k++] = real(r->crossover, r6);
+    v[k++] = real(r->x_start, r6);
+    v[k++] = real(r->x_end, r6);
+    v[k++] = real(r->final_gap, r6);
+    v[k++] = real(r->ar_best, r6);
+    v[k++] = real(r->ar_best_x, r6);
+    v[k++] = real(r->ar_best_sd, r6);
+    v[k++] = real(r->mdm_best, r6);
+    v[k++] = real(r->mdm_best_x, r6);
+    v[k++] = real(r->mdm_best_sd, r6);
+    v[k++] = real(r->bracket_lo, r6);
+    v[k++] = real(r->bracket_hi, r6);
+    v[k++] = real(r->gap_lo, r6);
+    v[k++] = real(r->gap_hi, r6);
+    v[k++] = real(r->gap_se, r6);
+    v[k++] = text(an_interval_name(r->interval));
+    v[k++] = integer(r->paired);
+    v[k++] = integer(r->seeds_crossed);
+    v[k++] = real(r->seed_cross_min, r6);
+    v[k++] = real(r->seed_cross_max, r6);
+    v[k++] = text(p->cell);
 }
 
 int an_pair_axis(const an_pair *p, const char *axis, db_value *v, char *buf, size_t n)
@@ -470,4 +715,28 @@ int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b)
     if (anum != bnum) return bnum - anum;
     if (a->order != b->order) return (a->order > b->order) - (a->order < b->order);
     return strcmp(a->text, b->text);
+}
+
+const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p)
+{
+    if (!ps || p->annealed || p->ar_model) return NULL;
+    json_t *c = json_loads(p->cell, 0, NULL);
+    json_t *tr = json_object_get(c, "train");
+    if (!json_object_get(tr, "anneal_at")) { /* not a trunk pair */
+        json_decref(c);
+        return NULL;
+    }
+    /* the cell the loader gives an annealed pair: see ANNEAL_DROP */
+    for (int i = 0; ANNEAL_DROP[i]; i++) json_object_del(tr, ANNEAL_DROP[i]);
+    const an_pair *hit = NULL;
+    /* compared as JSON values: the view and jansson write numbers alike
+     * only mostly */
+    for (size_t i = 0; !hit && i < ps->n; i++) {
+        if (strcmp(ps->p[i].metric, p->metric)) continue;
+        json_t *o = json_loads(ps->p[i].cell, 0, NULL);
+        if (json_equal(o, c)) hit = &ps->p[i];
+        json_decref(o);
+    }
+    json_decref(c);
+    return hit;
 }

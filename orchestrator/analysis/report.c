@@ -32,7 +32,7 @@ static const char STYLE[] =
     "table{border-collapse:collapse;margin:8px 0 18px}td,th{border:1px solid #ccc;"
     "padding:3px 8px}th{background:#f2f2f2}td.n{text-align:right;font-variant-numeric:"
     "tabular-nums}td.na{color:#999;text-align:center}tr.crossover td.v,tr.mdm_ahead td.v"
-    "{color:#1b8a3a;font-weight:bold}pre{background:#f7f7f7;padding:10px;overflow:auto}"
+    "{color:#1b8a3a;font-weight:bold}tr.inconclusive td.v,tr.unfinished td.v{color:#a66300}pre{background:#f7f7f7;padding:10px;overflow:auto}"
     ".pairs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0 0 16px}"
     "svg{max-width:100%;height:auto}.note{color:#555}";
 
@@ -72,13 +72,24 @@ static int add_name(void *ctx, const char *name)
     return !(ns->names[ns->n++] = strdup(name ? name : ""));
 }
 
+/* A span "a – b" of x values (NaN: a dash). */
+static void span(textbuf *b, double lo, double hi)
+{
+    char x0[32], x1[32];
+    if (isnan(lo) || isnan(hi)) { tb_printf(b, "<td class=\"na\">–</td>"); return; }
+    an_si(lo, x0, sizeof x0);
+    an_si(hi, x1, sizeof x1);
+    if (lo == hi) tb_printf(b, "<td class=\"n\">%s</td>", x0);
+    else tb_printf(b, "<td class=\"n\">%s – %s</td>", x0, x1);
+}
+
 static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
 {
     const char *xn = an_xaxis_name(x);
     tb_printf(b, "<table class=\"crossover\"><tr><th>model</th><th>params</th><th>unique tokens</th>"
       "<th>quality</th><th>epochs</th><th>seeds AR/MDM</th><th>verdict</th>"
-      "<th>crossover (%s)</th><th>AR best</th><th>at (%s)</th><th>MDM best</th>"
-      "<th>at (%s)</th><th>final gap</th></tr>\n", xn, xn, xn);
+      "<th>crossover between (%s)</th><th>seeds' own crossovers</th><th>AR best</th><th>at (%s)</th>"
+      "<th>MDM best</th><th>at (%s)</th><th>final gap [95%% interval]</th></tr>\n", xn, xn, xn);
     for (size_t i = 0; i < ps->n; i++) {
         const an_pair *p = &ps->p[i];
         const an_result *r = &p->res;
@@ -93,12 +104,25 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
         num(b, p->epochs, 0);
         tb_printf(b, "<td class=\"n\">%d/%d</td><td class=\"v\">%s</td>", p->ar.seeds, p->mdm.seeds,
           r->verdict == AN_NONE ? "none within the budget" : an_verdict_name(r->verdict));
-        num(b, r->crossover, 1);
+        /* between the two evaluations it falls in, not one interpolated x */
+        if (r->verdict == AN_MDM_AHEAD) span(b, r->crossover, r->crossover);
+        else span(b, r->bracket_lo, r->bracket_hi);
+        if (r->paired >= 2) {
+            char x0[32] = "–", x1[32] = "–";
+            if (!isnan(r->seed_cross_min)) an_si(r->seed_cross_min, x0, sizeof x0);
+            if (!isnan(r->seed_cross_max)) an_si(r->seed_cross_max, x1, sizeof x1);
+            tb_printf(b, "<td class=\"n\">%s – %s (%d of %d crossed)</td>", x0, x1, r->seeds_crossed, r->paired);
+        } else {
+            tb_printf(b, "<td class=\"na\">–</td>");
+        }
         num(b, r->ar_best, 0);
         num(b, r->ar_best_x, 1);
         num(b, r->mdm_best, 0);
         num(b, r->mdm_best_x, 1);
-        num(b, r->final_gap, 0);
+        if (isnan(r->final_gap)) tb_printf(b, "<td class=\"na\">–</td>");
+        else if (r->interval == AN_IV_NONE) tb_printf(b, "<td class=\"n\">%+.4f</td>", r->final_gap);
+        else tb_printf(b, "<td class=\"n\">%+.4f [%+.4f, %+.4f] %s</td>", r->final_gap, r->gap_lo, r->gap_hi,
+                       r->interval == AN_IV_EVAL ? "(eval error, 1 seed)" : "(over seeds)");
         tb_printf(b, "</tr>\n");
     }
     tb_printf(b, "</table>\n");
@@ -112,18 +136,23 @@ static void fit_table(textbuf *b, const an_pairs *ps)
     if (n) {
         tb_printf(b, "<p>Crossover against the unique budget U, fitted as a·U<sup>k</sup> (least "
           "squares in log–log; the published C<sub>crit</sub> ∝ U<sup>2.174</sup> is in "
-          "FLOPs):</p>\n<table class=\"fit\"><tr><th>model</th><th>quality</th><th>budgets</th>"
-          "<th>a</th><th>k</th><th>R²</th></tr>\n");
+          "FLOPs), with k's 95%% interval (a bootstrap over seeds, or the fit's own standard error "
+          "with one seed):</p>\n<table class=\"fit\"><tr><th>model</th><th>quality</th><th>budgets</th>"
+          "<th>a</th><th>k</th><th>k interval</th><th>R²</th><th>note</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
             tb_printf(b, "<tr><td>");
             tb_escape(b, fr[i].first->model);
             tb_printf(b, "</td><td>");
             tb_escape(b, fr[i].first->quality);
-            tb_printf(b, "</td><td class=\"n\">%d</td>", fr[i].budgets);
+            tb_printf(b, "</td><td class=\"n\">%d of %d</td>", fr[i].budgets, fr[i].budgets_total);
             num(b, fr[i].fit.a, 0);
             num(b, fr[i].fit.k, 0);
+            if (isnan(fr[i].k_lo)) tb_printf(b, "<td class=\"na\">–</td>");
+            else tb_printf(b, "<td class=\"n\">%.3g – %.3g</td>", fr[i].k_lo, fr[i].k_hi);
             num(b, fr[i].fit.r2, 0);
-            tb_printf(b, "</tr>\n");
+            tb_printf(b, "<td>");
+            tb_escape(b, fr[i].why);
+            tb_printf(b, "</td></tr>\n");
         }
         tb_printf(b, "</table>\n");
     }
@@ -149,25 +178,77 @@ static int plot(textbuf *b, const char *outdir, const char *name, char *svg, int
     return 0;
 }
 
+static void efficiency_table(textbuf *b, const an_pairs *ps)
+{
+    an_eff_row *er = malloc((2 * ps->n + 1) * sizeof *er);
+    if (!er) { b->oom = 1; return; }
+    size_t n = an_efficiency(ps, er);
+    if (n) {
+        tb_printf(b, "<p>Data efficiency: the budget at which the other objective's best equals this "
+          "one's (linear in ln U between measured budgets, never extrapolated). A ratio above 1: the "
+          "MDM needs less data (U<sub>AR</sub>/U for an MDM, U/U<sub>MDM</sub> for an AR).</p>\n"
+          "<table class=\"efficiency\"><tr><th>model</th><th>quality</th><th>side</th><th>unique tokens</th>"
+          "<th>equivalent</th><th>ratio</th><th>95%% interval (seeds)</th></tr>\n");
+        for (size_t i = 0; i < n; i++) {
+            const an_eff_row *r = &er[i];
+            tb_printf(b, "<tr><td>");
+            tb_escape(b, r->pair->model);
+            tb_printf(b, "</td><td>");
+            tb_escape(b, r->pair->quality);
+            tb_printf(b, "</td><td>%s</td>", r->direction == AN_AR_EQUIVALENT ? "MDM (AR-equivalent)"
+                                                                             : "AR (MDM-equivalent)");
+            num(b, r->u, 1);
+            if (r->status == AN_EFF_BEYOND) {
+                tb_printf(b, "<td colspan=\"3\" class=\"na\">beyond the grid</td></tr>\n");
+                continue;
+            }
+            num(b, r->u_eq, 1);
+            tb_printf(b, "<td class=\"n\">%.2f×</td>", r->ratio);
+            if (isnan(r->ratio_lo)) tb_printf(b, "<td class=\"na\">–</td>");
+            else tb_printf(b, "<td class=\"n\">%.2f – %.2f</td>", r->ratio_lo, r->ratio_hi);
+            tb_printf(b, "</tr>\n");
+        }
+        tb_printf(b, "</table>\n");
+    }
+    free(er);
+}
+
 static int metric_section(textbuf *b, db *d, long long sweep_id, const char *metric,
                           const an_report_opts *o, const char *outdir, int *nplots, char *err,
                           size_t errlen)
 {
-    an_pairs ps;
+    an_pairs ps, ann = {0};
     int rc = an_pairs_load(d, sweep_id, metric, o->x, &ps, err, errlen);
     if (rc) return rc;
+    if ((rc = an_pairs_load_annealed(d, sweep_id, metric, o->x, &ann, err, errlen))) {
+        an_pairs_free(&ps);
+        return rc;
+    }
     tb_printf(b, "<h2>");
     tb_escape(b, metric);
     tb_printf(b, " against %s</h2>\n", an_xaxis_name(o->x));
-    if (ps.n == 0) {
+    if (ps.n == 0 && ann.n == 0) {
         tb_printf(b, "<p class=\"note\">No AR/MDM pair has reported ");
         tb_escape(b, metric);
         tb_printf(b, " yet.</p>\n");
         an_pairs_free(&ps);
+        an_pairs_free(&ann);
         return 0;
     }
-    crossover_table(b, &ps, o->x);
-    fit_table(b, &ps);
+    if (ps.n) {
+        crossover_table(b, &ps, o->x);
+        fit_table(b, &ps);
+        efficiency_table(b, &ps);
+    }
+    if (ann.n) {
+        /* Each budget's own fully cooled model (train.anneal_at). */
+        tb_printf(b, "<h3>Annealed points</h3>\n<p>One point per budget: each branch's final value after "
+          "its own cooldown. The crossover is the smallest budget from which the MDM's annealed value "
+          "beats AR's best annealed value at budgets up to it, and stays so.</p>\n");
+        crossover_table(b, &ann, o->x);
+        fit_table(b, &ann);
+        efficiency_table(b, &ann);
+    }
     const an_pair **pp = malloc(ps.n * sizeof *pp);
     if (!pp) { an_pairs_free(&ps); snprintf(err, errlen, "out of memory"); return -1; }
     for (size_t i = 0; i < ps.n; i++) pp[i] = &ps.p[i];
@@ -184,13 +265,27 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
           "they are in the plots below.</p>\n", dropped);
     tb_printf(b, "<div class=\"pairs\">\n");
+    /* Each pair's plot, a trunk pair's with its annealed points beside its
+     * in-training curves; annealed pairs without such a trunk pair alone. */
+    char *drawn = calloc(ann.n + 1, 1);
     for (size_t i = 0; !rc && i < ps.n; i++) {
+        const an_pair *a = an_annealed_match(&ann, &ps.p[i]);
+        if (a && drawn) drawn[a - ann.p] = 1;
         an_pair_filename(&ps.p[i], name, sizeof name);
-        rc = plot(b, outdir, name, an_svg_pair(&ps.p[i]), nplots, err, errlen);
+        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], a), nplots, err, errlen);
     }
+    for (size_t i = 0; !rc && i < ann.n; i++) {
+        if (drawn && drawn[i]) continue;
+        char base[280];
+        an_pair_filename(&ann.p[i], base, sizeof base);
+        snprintf(name, sizeof name, "annealed-%s", base);
+        rc = plot(b, outdir, name, an_svg_pair(&ann.p[i]), nplots, err, errlen);
+    }
+    free(drawn);
     tb_printf(b, "</div>\n");
     free(pp);
     an_pairs_free(&ps);
+    an_pairs_free(&ann);
     return rc;
 }
 

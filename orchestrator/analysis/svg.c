@@ -74,11 +74,12 @@ static int visible(const scale *xs, double x) { return !xs->log || x > 0; }
 
 /* The x and y ranges of a pair. y leaves out each curve's first point (the
  * untrained model's loss would squash everything else) unless that is all. */
-static void ranges(const an_pair *p, scale *xs, scale *ys)
+static void ranges(const an_pair *p, const an_pair *ann, scale *xs, scale *ys)
 {
-    const an_curve *cs[2] = {&p->ar, &p->mdm};
+    const an_curve *cs[4] = {&p->ar, &p->mdm, ann ? &ann->ar : NULL, ann ? &ann->mdm : NULL};
+    int nc = ann ? 4 : 2;
     double xmin = INFINITY, xmax = -INFINITY, xpos = INFINITY;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < nc; k++)
         for (size_t i = 0; i < cs[k]->n; i++) {
             double x = cs[k]->x[i];
             xmin = fmin(xmin, x);
@@ -91,8 +92,9 @@ static void ranges(const an_pair *p, scale *xs, scale *ys)
     if (!(xs->hi > xs->lo)) xs->lo -= 0.5, xs->hi += 0.5;
     double ylo = INFINITY, yhi = -INFINITY;
     for (int pass = 0; pass < 2 && !(yhi >= ylo); pass++)
-        for (int k = 0; k < 2; k++)
-            for (size_t i = pass ? 0 : 1; i < cs[k]->n; i++) {
+        for (int k = 0; k < nc; k++)
+            /* an annealed curve's first point is a trained model: keep it */
+            for (size_t i = pass || k >= 2 || p->annealed ? 0 : 1; i < cs[k]->n; i++) {
                 if (!visible(xs, cs[k]->x[i])) continue;
                 double m = cs[k]->mean[i], sd = isnan(cs[k]->sd[i]) ? 0 : cs[k]->sd[i];
                 ylo = fmin(ylo, m - sd);
@@ -133,17 +135,58 @@ static void band(textbuf *b, const an_curve *c, const scale *xs, const scale *ys
     tb_printf(b, "\"/>\n");
 }
 
+/* Annealed points: a marker at each budget, joined by a thin line. */
+static void points(textbuf *b, const an_curve *c, const scale *xs, const scale *ys, const char *color,
+                   int square)
+{
+    polyline(b, c, c->mean, NAN, xs, ys, color, 1.2, "2,3");
+    for (size_t i = 0; i < c->n; i++) {
+        if (!visible(xs, c->x[i])) continue;
+        double px = map(xs, c->x[i]), py = map(ys, c->mean[i]);
+        if (square)
+            tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"%s\">"
+                "<title>annealed at %g: %.4g</title></rect>\n", px - 4, py - 4, color, c->x[i], c->mean[i]);
+        else
+            tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", px, py, color);
+    }
+}
+
+/* The verdict in words (and the final gap's interval when there is one). */
+static void verdict_text(const an_pair *p, char *v, size_t n)
+{
+    const an_result *r = &p->res;
+    char a[32], c[32], gap[96] = "";
+    if (r->interval != AN_IV_NONE)
+        snprintf(gap, sizeof gap, "; final gap %+.3f [%+.3f, %+.3f]%s", r->final_gap, r->gap_lo, r->gap_hi,
+                 r->interval == AN_IV_EVAL ? " (eval error, 1 seed)" : "");
+    switch (r->verdict) {
+    case AN_CROSSOVER:
+        an_si(r->bracket_lo, a, sizeof a);
+        an_si(r->bracket_hi, c, sizeof c);
+        snprintf(v, n, "crossover between %s and %s%s", a, c, gap);
+        break;
+    case AN_MDM_AHEAD:
+        an_si(r->crossover, a, sizeof a);
+        snprintf(v, n, "MDM ahead from %s%s", a, gap);
+        break;
+    case AN_NONE: snprintf(v, n, "no crossover within the budget%s", gap); break;
+    case AN_INCONCLUSIVE: snprintf(v, n, "inconclusive%s", gap); break;
+    case AN_UNFINISHED: snprintf(v, n, "unfinished: a run is still to train"); break;
+    default: snprintf(v, n, "the curves do not overlap"); break;
+    }
+}
+
 static unsigned long clip_id;
 
 /* Draw pair p in the box (x, y, w, h); `small` for grid panels (fewer
  * words, smaller type). */
-static void panel(textbuf *b, const an_pair *p, double x, double y, double w, double h, int small,
-                  const char *title)
+static void panel(textbuf *b, const an_pair *p, const an_pair *ann, double x, double y, double w, double h,
+                  int small, const char *title)
 {
     double fs = small ? 11 : 13;
     double ml = small ? 48 : 64, mr = 14, mt = small ? 22 : 34, mbot = small ? 34 : 48;
     scale xs = {0}, ys = {0};
-    ranges(p, &xs, &ys);
+    ranges(p, ann, &xs, &ys);
     xs.p0 = x + ml, xs.p1 = x + w - mr;
     ys.p0 = y + h - mbot, ys.p1 = y + mt;
     char buf[64];
@@ -189,15 +232,31 @@ static void panel(textbuf *b, const an_pair *p, double x, double y, double w, do
     tb_printf(b, "<clipPath id=\"c%lu\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
         "</clipPath>\n<g clip-path=\"url(#c%lu)\">\n", id, xs.p0, ys.p1, xs.p1 - xs.p0,
         ys.p0 - ys.p1, id);
+    const an_result *r = &p->res;
+    /* A crossover between two evaluations: the span it falls in, shaded. */
+    if (r->verdict == AN_CROSSOVER && visible(&xs, r->bracket_lo) && !isnan(r->bracket_hi)) {
+        double x0 = map(&xs, r->bracket_lo), x1 = map(&xs, r->bracket_hi);
+        tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+            "fill-opacity=\"0.12\"><title>the crossover is between these two evaluations</title></rect>\n",
+            x0, ys.p1, x1 - x0, ys.p0 - ys.p1, CROSS_COLOR);
+    }
     band(b, &p->ar, &xs, &ys, AR_COLOR);
     band(b, &p->mdm, &xs, &ys, MDM_COLOR);
     /* A held side's best-so-far goes on to its hold (what the comparison
      * uses); its mean curve stops at its last evaluation. */
     polyline(b, &p->ar, p->ar.best, p->ar.hold, &xs, &ys, AR_COLOR, 1.2, "5,4");
     polyline(b, &p->mdm, p->mdm.best, p->mdm.hold, &xs, &ys, MDM_COLOR, 1.2, "5,4");
-    polyline(b, &p->ar, p->ar.mean, NAN, &xs, &ys, AR_COLOR, 2, NULL);
-    polyline(b, &p->mdm, p->mdm.mean, NAN, &xs, &ys, MDM_COLOR, 2, NULL);
-    const an_result *r = &p->res;
+    if (p->annealed) { /* one point per budget */
+        points(b, &p->ar, &xs, &ys, AR_COLOR, 1);
+        points(b, &p->mdm, &xs, &ys, MDM_COLOR, 1);
+    } else {
+        polyline(b, &p->ar, p->ar.mean, NAN, &xs, &ys, AR_COLOR, 2, NULL);
+        polyline(b, &p->mdm, p->mdm.mean, NAN, &xs, &ys, MDM_COLOR, 2, NULL);
+    }
+    if (ann) { /* the annealed points beside the in-training curves */
+        points(b, &ann->ar, &xs, &ys, AR_COLOR, 1);
+        points(b, &ann->mdm, &xs, &ys, MDM_COLOR, 1);
+    }
     if (!isnan(r->ar_best_x) && visible(&xs, r->ar_best_x))
         tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
             "stroke-width=\"2\"><title>AR best</title></circle>\n", map(&xs, r->ar_best_x),
@@ -206,19 +265,20 @@ static void panel(textbuf *b, const an_pair *p, double x, double y, double w, do
         double px = map(&xs, r->crossover);
         tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
             "stroke-width=\"1.8\" stroke-dasharray=\"6,3\"/>\n", px, ys.p1, px, ys.p0, CROSS_COLOR);
-        double py = map(&ys, an_best_at(&p->mdm, r->crossover));
+        double py = map(&ys, p->annealed ? NAN : an_best_at(&p->mdm, r->crossover));
         if (isfinite(py))
             tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n", px, py, CROSS_COLOR);
     }
     tb_printf(b, "</g>\n");
     /* The verdict, in words, at the bottom-left of the frame. */
-    char v[96];
-    if (r->verdict == AN_CROSSOVER || r->verdict == AN_MDM_AHEAD) {
-        an_si(r->crossover, buf, sizeof buf);
-        snprintf(v, sizeof v, "%s %s", r->verdict == AN_CROSSOVER ? "crossover at" : "MDM ahead from", buf);
-    } else {
-        snprintf(v, sizeof v, "%s", r->verdict == AN_NONE ? "no crossover within the budget"
-                                                          : "the curves do not overlap");
+    char v[200];
+    verdict_text(p, v, sizeof v);
+    if (small && strchr(v, ';')) *strchr(v, ';') = 0; /* panels: the verdict alone */
+    if (ann && !small) {
+        char av[200];
+        verdict_text(ann, av, sizeof av);
+        tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#555\">annealed: %s</text>\n",
+            xs.p0 + 6, ys.p0 - 8 - fs, fs - 1, av);
     }
     tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" font-weight=\"bold\">%s"
         "</text>\n", xs.p0 + 6, ys.p0 - 6, fs, r->verdict <= AN_MDM_AHEAD ? CROSS_COLOR : "#555", v);
@@ -227,7 +287,7 @@ static void panel(textbuf *b, const an_pair *p, double x, double y, double w, do
 
 /* A horizontal legend starting at (x, y). */
 /* show_sd: say what the bands are (some side has several seeds). */
-static void legend(textbuf *b, double x, double y, int show_sd)
+static void legend(textbuf *b, double x, double y, int show_sd, int annealed)
 {
     struct { const char *label, *color, *dash; double w; } items[] = {
         {"AR (mean)", AR_COLOR, NULL, 2},         {"MDM (mean)", MDM_COLOR, NULL, 2},
@@ -244,6 +304,12 @@ static void legend(textbuf *b, double x, double y, int show_sd)
     tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#fff\" stroke=\"%s\" "
         "stroke-width=\"2\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">AR best</text>\n",
         x + 6, y - 4, AR_COLOR, x + 14, y);
+    if (annealed) {
+        tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"#666\"/>\n"
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">annealed (one per budget)</text>\n",
+            x + 80, y - 8, x + 92, y);
+        x += 200;
+    }
     if (show_sd)
         tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"18\" height=\"10\" fill=\"#888\" "
             "fill-opacity=\"0.3\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">mean ± sd "
@@ -270,15 +336,17 @@ static void svg_open(textbuf *b, double W, double H, const char *title)
     tb_printf(b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 }
 
-char *an_svg_pair(const an_pair *p)
+char *an_svg_pair(const an_pair *p) { return an_svg_pair_annealed(p, NULL); }
+
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann)
 {
     textbuf b = {0};
     const double W = 800, H = 470;
     char title[256];
     pair_title(p, title, sizeof title, 0);
     svg_open(&b, W, H, title);
-    panel(&b, p, 0, 0, W, H - 26, 0, title);
-    legend(&b, 64, H - 8, p->ar.seeds > 1 || p->mdm.seeds > 1);
+    panel(&b, p, ann, 0, 0, W, H - 26, 0, title);
+    legend(&b, 64, H - 8, p->ar.seeds > 1 || p->mdm.seeds > 1, ann != NULL || p->annealed);
     tb_printf(&b, "</svg>\n");
     return tb_take(&b);
 }
@@ -342,7 +410,7 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
     tb_printf(&b, "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
     tb_escape(&b, title);
     tb_printf(&b, "</text>\n");
-    legend(&b, 10, 46, seeds);
+    legend(&b, 10, 46, seeds, 0);
     for (size_t q = 0; q < nc; q++) {
         tb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\" "
             "font-weight=\"bold\">", LM + PW * ((double)q + 0.5), TM - 6);
@@ -368,7 +436,7 @@ char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const
             }
             char t[256];
             pair_title(p, t, sizeof t, 1);
-            panel(&b, p, x, y, PW, PH, 1, t);
+            panel(&b, p, NULL, x, y, PW, PH, 1, t);
         }
     }
     tb_printf(&b, "</svg>\n");

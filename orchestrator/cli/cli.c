@@ -5,6 +5,7 @@
 #include "orchestrator/cli/cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,11 +161,38 @@ int cli_parse_long(const char *cmd, const char *opt, const char *s, long long *o
         }
     }
     v *= mult;
-    if (end == s || *end || errno || v < 0 || v > 9.0e18 || v != (double)(long long)v) {
+    /* NaN compares false with everything: test it before converting. */
+    if (end == s || *end || errno || isnan(v) || v < 0 || v > 9.0e18 || v != (double)(long long)v) {
         fprintf(stderr, "xover %s: %s expects a non-negative whole number, not '%s'\n", cmd, opt, s);
         return -1;
     }
     *out = (long long)v;
+    return 0;
+}
+
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, double max_seconds, double *out)
+{
+    /* Digits and one '.', then a unit: strtod alone would also take nan,
+     * inf, hex and exponents (1e999 is inf, which Slurm then got as
+     * --time=-9223372036854775808). */
+    size_t digits = strspn(s, "0123456789."), dots = 0;
+    for (size_t i = 0; i < digits; i++) dots += s[i] == '.';
+    double mult = 1;
+    const char *unit = s + digits;
+    switch (*unit) {
+    case 0: break;
+    case 's': mult = 1; unit++; break;
+    case 'm': mult = 60; unit++; break;
+    case 'h': mult = 3600; unit++; break;
+    case 'd': mult = 86400; unit++; break;
+    default: unit = NULL; break;
+    }
+    double v = digits > dots && dots <= 1 && unit && !*unit ? strtod(s, NULL) * mult : -1;
+    if (!(v > 0)) return cli_usage_error(cmd, "%s expects a duration like 90s, 30m or 2h, not '%s'", opt, s);
+    if (v > max_seconds)
+        return cli_usage_error(cmd, "%s: '%s' is longer than the most allowed, %.0fs (%.4gd)", opt, s, max_seconds,
+                               max_seconds / 86400);
+    *out = v;
     return 0;
 }
 

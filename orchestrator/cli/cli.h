@@ -70,6 +70,12 @@ const char *cli_db_path(const char *opt_db);
  * naming the option on failure. */
 int cli_parse_long(const char *cmd, const char *opt, const char *s, long long *out);
 
+/* Parse a duration option value: a positive decimal number of seconds, or
+ * with a unit: 90s, 30m, 2h, 1.5d. Anything else (nan, inf, 1e999, hex, a
+ * negative or zero value) and anything above max_seconds is refused with a
+ * usage message naming the option: returns 0 and *out, or XO_USAGE. */
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, double max_seconds, double *out);
+
 /* Whether stdout / stderr is a terminal (progress bars only on a TTY). */
 int cli_stderr_is_tty(void);
 

@@ -17,40 +17,97 @@
 
 #define FORMATS ((1u << ROWFMT_TABLE) | (1u << ROWFMT_CSV) | (1u << ROWFMT_JSON) | (1u << ROWFMT_MD))
 
-/* --fit: one line per (model, quality) with crossovers at two or more
- * budgets: crossover = a * U^k in log-log least squares. */
+static db_value t_(const char *s)
+{
+    db_value v = {DB_NULL, 0, 0, NULL, 0};
+    if (s) v.type = DB_TEXT, v.s = s, v.len = strlen(s);
+    return v;
+}
+
+static db_value r_(double d, int r6)
+{
+    db_value v = {DB_NULL, 0, 0, NULL, 0};
+    if (isnan(d)) return v;
+    if (r6 && isfinite(d)) {
+        char b[32];
+        snprintf(b, sizeof b, "%.6g", d);
+        d = strtod(b, NULL);
+    }
+    v.type = DB_REAL, v.d = d;
+    return v;
+}
+
+static db_value i_(long long i)
+{
+    db_value v = {DB_INT, i, 0, NULL, 0};
+    return v;
+}
+
+/* --fit: one line per (metric, model, quality): crossover = a * U^k over
+ * the budgets that crossed, with R^2 and the interval of k; a group that
+ * cannot be fitted says why in `note`. */
+#define NFIT 14
 static int print_fit(const an_pairs *ps, rowfmt *f, int r6)
 {
-    static const char *const cols[] = {"metric", "x_axis", "model", "quality", "points",
-                                       "budgets", "a", "k", "r2"};
-    if (rowfmt_columns(f, 9, cols)) return -1;
+    static const char *const cols[NFIT] = {"metric", "x_axis", "model", "quality", "points", "budgets",
+                                           "a", "k", "r2", "budgets_total", "k_lo", "k_hi",
+                                           "interval", "note"};
+    static const char *const ivs[] = {NULL, "bootstrap", "fit"};
+    if (rowfmt_columns(f, NFIT, cols)) return -1;
     an_fit_row *fr = malloc((ps->n + 1) * sizeof *fr);
     if (!fr) return -1;
     size_t n = an_fit_pairs(ps, fr);
-    int rc = 0;
+    int rc = 0, fitted = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         const an_pair *p = fr[i].first;
-        const char *x = an_xaxis_name(p->xaxis);
-        db_value v[9] = {{DB_TEXT, 0, 0, p->metric, strlen(p->metric)},
-                         {DB_TEXT, 0, 0, x, strlen(x)},
-                         {DB_TEXT, 0, 0, p->model, strlen(p->model)},
-                         {DB_TEXT, 0, 0, p->quality, strlen(p->quality)},
-                         {DB_INT, fr[i].fit.n, 0, NULL, 0},
-                         {DB_INT, fr[i].budgets, 0, NULL, 0},
-                         {DB_REAL, 0, fr[i].fit.a, NULL, 0},
-                         {DB_REAL, 0, fr[i].fit.k, NULL, 0},
-                         {DB_REAL, 0, fr[i].fit.r2, NULL, 0}};
-        if (r6) {
-            char b[32];
-            for (int m = 6; m < 9; m++) snprintf(b, sizeof b, "%.6g", v[m].d), v[m].d = strtod(b, NULL);
-        }
-        rc = rowfmt_row(f, 9, v);
+        const an_fit_row *r = &fr[i];
+        fitted += r->fit.n >= 2;
+        db_value v[NFIT] = {t_(p->metric), t_(an_xaxis_name(p->xaxis)), t_(p->model), t_(p->quality),
+                            i_(r->fit.n), i_(r->budgets), r_(r->fit.a, r6), r_(r->fit.k, r6),
+                            r_(r->fit.r2, r6), i_(r->budgets_total), r_(r->k_lo, r6), r_(r->k_hi, r6),
+                            t_(ivs[r->interval]), t_(r->why[0] ? r->why : NULL)};
+        rc = rowfmt_row(f, NFIT, v);
     }
     /* An empty table alone would leave the reader guessing why. */
-    if (n == 0)
+    if (fitted == 0)
         fprintf(stderr, "xover: no fit: no model and quality has crossovers at two or more unique budgets "
                         "(the fit needs two; `xover crossover` shows which budgets crossed)\n");
     free(fr);
+    return rc;
+}
+
+/* --efficiency: per pair and direction, the other objective's equivalent
+ * budget and the ratio (analysis.h, an_efficiency). */
+#define NEFF 16
+static int print_efficiency(const an_pairs *ps, rowfmt *f, int r6)
+{
+    /* the columns of the crossover_efficiency view, in its order */
+    static const char *const cols[NEFF] = {"metric", "x_axis", "mode", "model", "quality", "direction",
+                                           "unique_tokens", "value", "equivalent_tokens", "ratio",
+                                           "ratio_lo", "ratio_hi", "seeds", "status", "epochs", "cell"};
+    int ncol = r6 ? NEFF - 1 : NEFF;
+    if (rowfmt_columns(f, ncol, cols)) return -1;
+    an_eff_row *er = malloc((2 * ps->n + 1) * sizeof *er);
+    if (!er) return -1;
+    size_t n = an_efficiency(ps, er);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const an_eff_row *r = &er[i];
+        const an_pair *p = r->pair;
+        int ar_eq = r->direction == AN_AR_EQUIVALENT;
+        db_value v[NEFF] = {t_(p->metric), t_(an_xaxis_name(p->xaxis)), t_(p->annealed ? "annealed" : "training"),
+                            t_(p->model), t_(p->quality),
+                            t_(ar_eq ? "ar_equivalent" : "mdm_equivalent"), i_((long long)r->u),
+                            r_(ar_eq ? p->res.mdm_best : p->res.ar_best, r6), r_(r->u_eq, r6),
+                            r_(r->ratio, r6), r_(r->ratio_lo, r6), r_(r->ratio_hi, r6), i_(r->seeds),
+                            t_(r->status == AN_EFF_OK ? "ok" : "beyond the grid"), r_(p->epochs, r6),
+                            t_(p->cell)};
+        rc = rowfmt_row(f, ncol, v);
+    }
+    if (n == 0)
+        fprintf(stderr, "xover: no efficiency: no AR/MDM pairs at two or more unique budgets that agree on "
+                        "everything else (a budget sweep)\n");
+    free(er);
     return rc;
 }
 
@@ -105,16 +162,18 @@ int cmd_crossover(int argc, char **argv)
                                          {"format", required_argument, 0, 'f'},
                                          {"fit", no_argument, 0, 'F'},
                                          {"match-compute", no_argument, 0, 'M'},
+                                         {"efficiency", no_argument, 0, 'E'},
                                          {0, 0, 0, 0}};
     pairs_query q = PAIRS_QUERY_INIT;
     const char *fmt = "md";
-    int fit = 0, match = 0, c;
+    int fit = 0, match = 0, eff = 0, c;
     while ((c = cli_getopt("crossover", argc, argv, "f:", opts)) != -1) {
         if (pairs_query_option(&q, c, optarg)) continue;
         switch (c) {
         case 'f': fmt = optarg; break;
         case 'F': fit = 1; break;
         case 'M': match = 1; break;
+        case 'E': eff = 1; break;
         default: return XO_USAGE;
         }
     }
@@ -125,8 +184,9 @@ int cmd_crossover(int argc, char **argv)
     if (match && q.x && strcmp(q.x, "flops") != 0)
         return cli_usage_error("crossover", "--match-compute compares at equal FLOPs: --x must be flops, not '%s'",
                                q.x);
-    if (match && fit)
-        return cli_usage_error("crossover", "--match-compute and --fit do not go together");
+    if (match && (fit || eff || q.annealed))
+        return cli_usage_error("crossover", "--match-compute goes with none of --fit, --efficiency, --annealed");
+    if (fit && eff) return cli_usage_error("crossover", "--fit and --efficiency do not go together");
     const char *xname = q.x ? q.x : match ? "flops" : "tokens";
     int x = an_xaxis_parse(xname);
     if (x < 0)
@@ -144,6 +204,8 @@ int cmd_crossover(int argc, char **argv)
     int bad = !f;
     if (!bad && fit) {
         bad = print_fit(&ps, f, r6);
+    } else if (!bad && eff) {
+        bad = print_efficiency(&ps, f, r6);
     } else if (!bad && match) {
         bad = print_matched(&ps, f, r6);
     } else if (!bad) {
@@ -164,8 +226,8 @@ int cmd_crossover(int argc, char **argv)
 }
 
 const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM overtakes AR: the crossover of every AR/MDM pair",
-     "usage: xover crossover [--sweep S] [--metric M] [--x tokens|epochs|flops]\n"
-     "                       [--format md|csv|json|table] [--fit] [--match-compute]\n"
+     "usage: xover crossover [--sweep S] [--metric M] [--x tokens|epochs|flops] [--annealed]\n"
+     "                       [--format md|csv|json|table] [--fit | --efficiency | --match-compute]\n"
      "                       [--db PATH]\n\n"
      "Pair each AR run with the MDM runs whose configs agree on everything but the\n"
      "objective, the seed and train.early_stop_margin; average each side over its\n"
@@ -173,11 +235,23 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "curves, linearly interpolated, over the x range both measured. A side whose\n"
      "every seed stopped early holds its best-so-far from its last point to where\n"
      "its runs would have ended. The crossover is the smallest x from which MDM\n"
-     "is better to the end of that range (verdict crossover), x_start when MDM leads\n"
-     "throughout (mdm_ahead), or none within the budget (none). Also: each side's\n"
-     "best value and the earliest x reaching it (for AR, the onset of overfitting),\n"
-     "and final_gap, MDM's advantage at the end (positive = MDM ahead). The same\n"
-     "numbers as the SQL view: sqlite3 xover.db \"SELECT * FROM crossover\"; the\n"
+     "is better to the end of that range; bracket_lo and bracket_hi are the two\n"
+     "evaluations it falls between (the crossover x between them is interpolated).\n"
+     "final_gap is MDM's advantage at the end (positive = MDM ahead), with its 95%\n"
+     "interval gap_lo..gap_hi: over the paired seeds (interval 'seeds': a t interval\n"
+     "of each seed's own final gap, AR and MDM of one seed sharing data order and\n"
+     "validation masks), or with one seed from the evaluation error alone ('eval':\n"
+     "final_gap +- 1.96 x the standard error the trainer records as val_loss_se).\n"
+     "The verdict:\n"
+     "  crossover     the interval is on MDM's side and MDM passed AR within the range\n"
+     "  mdm_ahead     the same, MDM ahead from the start\n"
+     "  none          the interval is on AR's side\n"
+     "  inconclusive  the interval contains 0\n"
+     "  unfinished    a run of the pair is still pending, running or interrupted\n"
+     "  no_overlap    the two curves share no x\n"
+     "Without any standard error (runs recorded before it), the point estimate\n"
+     "decides, as before. seed_cross_min..max range over the seeds' own crossovers.\n"
+     "The same numbers as the SQL view: sqlite3 xover.db \"SELECT * FROM crossover\"; the\n"
      "definition in full is the comment on that view in schema.sql.\n\n"
      "  --sweep S      only the runs of sweep S (default: every run)\n"
      "  --metric M     the metric (default val_loss); lower-better if its name ends in\n"
@@ -185,6 +259,10 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "                 rule is the metric_rule view\n"
      "  --x AXIS       tokens seen (default), epochs, or training flops (counted on\n"
      "                 active parameters: a mixture of experts' top_k experts)\n"
+     "  --annealed     compare annealed points (train.anneal_at): x is each branch's\n"
+     "                 budget, y its final value; the crossover is the smallest budget\n"
+     "                 from which the MDM's annealed value beats AR's best annealed\n"
+     "                 value at budgets <= it, to the largest budget both have\n"
      "  --match-compute  compare at equal training FLOPs across models: pair every AR\n"
      "                 side with every MDM side whose configs agree on everything but\n"
      "                 objective, seed, train.early_stop_margin, model and\n"
@@ -192,6 +270,15 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "                 name each side's model and active parameters\n"
      "  -f, --format F md (default), table, csv or json (csv/json add the cell's config)\n"
      "  --fit          instead, fit crossover = a * U^k over the unique budgets U (least\n"
-     "                 squares in log-log, with R^2), per model and quality; with --x\n"
-     "                 flops this is the critical compute C_crit of Prabhudesai et al.\n"
+     "                 squares in log-log, with R^2 and k's 95% interval: a bootstrap\n"
+     "                 over seeds, or the fit's standard error with one seed), per model\n"
+     "                 and quality; with --x flops this is the critical compute C_crit\n"
+     "                 of Prabhudesai et al. A group that cannot be fitted says why.\n"
+     "  --efficiency   instead, the data-efficiency multiplier over a budget sweep: for\n"
+     "                 each MDM pair at U the budget U_AR at which AR's best equals the\n"
+     "                 MDM's (linear in ln U between measured budgets), ratio U_AR / U\n"
+     "                 (ar_equivalent); and for each AR pair the MDM's equivalent,\n"
+     "                 ratio U / U_MDM (mdm_equivalent). A ratio > 1: the MDM needs\n"
+     "                 less data. Never extrapolated: 'beyond the grid'. The interval is\n"
+     "                 over paired seeds (t interval of ln ratio).\n"
      "  --db PATH      the database (default: $XOVER_DB, else ./xover.db)\n"};

@@ -5,6 +5,7 @@
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/exec/exec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,13 @@ static int db_init(int argc, char **argv)
     return XO_OK;
 }
 
+static void shortfall(void *ctx, const char *key, long long in_db, long long in_file)
+{
+    int *n = ctx;
+    if (!(*n)++) printf("SHORTFALL  done runs whose metrics.jsonl holds more points than the database:\n");
+    printf("  %.12s  %lld of %lld points\n", key, in_db, in_file);
+}
+
 static int db_checkcmd(int argc, char **argv)
 {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {0, 0, 0, 0}};
@@ -47,8 +55,16 @@ static int db_checkcmd(int argc, char **argv)
     const char *path = cli_db_path(opt_db);
 
     char err[1024];
-    db *d = db_open(path, DB_READONLY, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
+    int damaged = 0;
+    db *d = db_open_check(path, err, sizeof err, &damaged);
+    if (!d) {
+        /* Damage is what check is for (exit 1); a wrong path is usage (2). */
+        if (damaged) {
+            printf("database   %s\nintegrity  FAILED\n%s\n", path, err);
+            return cli_error(XO_FAILED, "%s is damaged (see above)", path);
+        }
+        return cli_error(XO_USAGE, "%s", err);
+    }
     db_report r;
     int rc = db_check(d, &r);
     if (rc) {
@@ -73,7 +89,22 @@ static int db_checkcmd(int argc, char **argv)
         printf("%s%s %lld", s ? ", " : " (", db_status_names[s], r.status[s]);
     printf(")\n");
     printf("metrics    %lld points in %lld series\n", r.metrics, r.series);
+    /* A run recorded done with points missing (an ingest that failed on a
+     * full disk, by an xover before issue 17) is damage too. */
+    exec_points_report pr;
+    int shorts = 0;
+    if (exec_compare_points(d, shortfall, &shorts, &pr, err, sizeof err)) {
+        db_close(d);
+        return cli_error(XO_FAILED, "comparing with the run directories: %s", err);
+    }
+    printf("files      %lld done runs compared with their metrics.jsonl: %s", pr.checked,
+           pr.short_runs ? "SHORTFALL (above)" : "every point is in the database");
+    if (pr.unchecked) printf(" (%lld not here to compare)", pr.unchecked);
+    printf("\n");
     db_close(d);
+    if (pr.short_runs)
+        return cli_error(XO_FAILED, "%s: %lld done runs lack metric points their metrics.jsonl holds", path,
+                         pr.short_runs);
     return XO_OK;
 }
 
@@ -94,7 +125,10 @@ const cli_command cmd_db_def = {"db", cmd_db, "create, upgrade or check the resu
      "       xover db check [--db PATH]\n\n"
      "init   create the results database at PATH (default: --db, $XOVER_DB, ./xover.db),\n"
      "       or upgrade an existing one to this xover's schema; safe to repeat.\n"
-     "check  run SQLite's integrity and foreign-key checks and count sweeps, runs by\n"
-     "       status, and metric points. Exit 1 if the database is damaged.\n\n"
+     "check  run SQLite's integrity and foreign-key checks, count sweeps, runs by\n"
+     "       status and metric points, and compare each done run's points with its\n"
+     "       run directory's metrics.jsonl (where that is here). Exit 1 if the\n"
+     "       database is damaged (cut off, malformed) or a done run lacks points its\n"
+     "       file holds; 2 if PATH is no xover database (missing, not a regular file).\n\n"
      "The schema (tables sweeps, runs, sweep_runs, metrics; views run_final,\n"
      "run_best, curves, metric_series) is documented in schema.sql.\n"};

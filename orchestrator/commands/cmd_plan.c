@@ -153,6 +153,22 @@ static int print_json_runs(const sweep_plan *p, const exec_statuses *st, totals 
     return XO_OK;
 }
 
+/* The corpora of the runs not done yet (exec_check_data). */
+static int check_data(const sweep_plan *p, const exec_statuses *st)
+{
+    size_t n = sweep_plan_count(p);
+    unsigned char *todo = malloc(n + 1);
+    if (!todo) return cli_error(XO_FAILED, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        todo[i] = strcmp(status_of(st, key), "done") != 0;
+    }
+    int rc = exec_check_data(p, todo);
+    free(todo);
+    return rc;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -204,6 +220,8 @@ int cmd_plan(int argc, char **argv)
     totals t = {0};
     if (!st) {
         rc = cli_error(XO_FAILED, "%s", err);
+    } else if ((rc = check_data(p, st)) != XO_OK) {
+        /* a corpus that cannot feed the runs: said, nothing listed */
     } else if (json) {
         printf("{\"sweep\": ");
         json_t *name = json_string(sweep_name(s));
@@ -291,7 +309,10 @@ const cli_command cmd_plan_def = {"plan", cmd_plan, "show the runs a sweep expan
      "each trains (docs/sweep.md). Then the counts and the estimated time at the\n"
      "training speed measured on finished runs (or an assumed 60 GFLOP/s per worker\n"
      "when there are none; a run that stops early, train.early_stop_margin, costs\n"
-     "less than estimated). Nothing is written.\n\n"
+     "less than estimated). Nothing is written to the database. The corpora of the\n"
+     "runs not done are checked first (they exist, hold documents, and give each run\n"
+     "its unique_tokens): a corpus is tokenized into the cache once, here, and the\n"
+     "runs reuse it. A corpus that cannot is exit 2.\n\n"
      "  --format F    table (default) or json\n"
      "  --db PATH     the database (default: $XOVER_DB, else ./xover.db); none is fine\n"
      "  -j, --jobs N  workers to estimate the wall time for (default: one per core)\n"};

@@ -97,4 +97,5 @@ const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curv
      "files written.\n\n"
      "  --out DIR       where to write (default plots), created if missing\n"
      "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
+     "  --annealed      plot the annealed points of trunks' branches (one per budget)\n"
      "  --metric, --x, --sweep, --db   as for xover crossover\n"};

@@ -13,22 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double parse_duration(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v <= 0) return -1;
-    double mult = 1;
-    switch (*end) {
-    case 0: break;
-    case 's': end++; break;
-    case 'm': mult = 60; end++; break;
-    case 'h': mult = 3600; end++; break;
-    case 'd': mult = 86400; end++; break;
-    default: return -1;
-    }
-    return *end ? -1 : v * mult;
-}
+/* The longest --timeout: a year. Longer is a typo (or 1e999), and Slurm's
+ * --time, which it becomes, is in minutes of a signed integer. */
+#define RUN_MAX_TIMEOUT (365 * 86400.0)
 
 /* Slurm's time limit formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS. */
 static int slurm_time_ok(const char *s)
@@ -143,9 +130,11 @@ int cmd_run(int argc, char **argv)
             break;
         case 'r': o.retry_failed = 1; break;
         case 't':
-            o.timeout = parse_duration(optarg);
-            if (o.timeout <= 0)
-                return RUN_USAGE("--timeout expects a duration like 90s, 30m or 2h, not '%s'", optarg);
+            if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o.timeout)) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
             break;
         case 'o':
             /* --only a,b and --only a --only b; keys are hex prefixes */
@@ -222,7 +211,7 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "Exit 0 when every run is done, 1 when some failed.\n\n"
      "  -j, --jobs N       worker processes (default: one per core)\n"
      "  --retry-failed     rerun the runs that failed\n"
-     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h)\n"
+     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  --handover on|off  hand idle cores to running runs (default on)\n"
      "  -n, --dry-run      list what would run; run nothing\n"

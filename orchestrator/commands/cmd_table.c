@@ -82,6 +82,36 @@ static int parse_cell(const char *cell, int *col, int *x)
     return -1;
 }
 
+/* For reading (md, table): the crossover cell says what is known of it,
+ * and the final gap carries its interval. buf holds the text. */
+static int reading_cell(const an_pair *p, int col, char *buf, size_t n)
+{
+    const an_result *r = &p->res;
+    char a[32], b[32];
+    if (col == an_column_index("crossover")) {
+        switch (r->verdict) {
+        case AN_CROSSOVER:
+            /* between two evaluations: both, not an interpolated point */
+            an_si(r->bracket_lo, a, sizeof a);
+            an_si(r->bracket_hi, b, sizeof b);
+            snprintf(buf, n, "%s to %s", a, b);
+            return 1;
+        case AN_MDM_AHEAD: snprintf(buf, n, "ahead from the start"); return 1;
+        case AN_NONE: snprintf(buf, n, "none"); return 1;
+        case AN_INCONCLUSIVE: snprintf(buf, n, "inconclusive"); return 1;
+        case AN_UNFINISHED: snprintf(buf, n, "unfinished"); return 1;
+        default: return 0;
+        }
+    }
+    if (col == an_column_index("final_gap") && !isnan(r->final_gap)) {
+        if (r->interval == AN_IV_NONE) snprintf(buf, n, "%+.3f", r->final_gap);
+        else snprintf(buf, n, "%+.3f [%+.3f, %+.3f]%s", r->final_gap, r->gap_lo, r->gap_hi,
+                      r->interval == AN_IV_EVAL ? " (eval error, 1 seed)" : "");
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_table(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -190,9 +220,10 @@ int cmd_table(int argc, char **argv)
         int bad = !f, r6 = kind == ROWFMT_MD || kind == ROWFMT_TABLE;
         const char **names = calloc(nc + 1, sizeof *names);
         db_value *vals = calloc(nc + 1, sizeof *vals);
+        char *texts = malloc((nr * nc + 1) * 96); /* reading cells, alive until the table is written */
         char corner[300];
         snprintf(corner, sizeof corner, "%s \\ %s", rows, cols);
-        if (!names || !vals) bad = 1;
+        if (!names || !vals || !texts) bad = 1;
         if (!bad) {
             names[0] = corner;
             for (size_t q = 0; q < nc; q++) names[q + 1] = ck[q].text;
@@ -207,9 +238,10 @@ int cmd_table(int argc, char **argv)
                 if (i < 0) continue;
                 an_pair_row(&ps.p[i], all, r6);
                 vals[q + 1] = all[col];
-                /* For reading, "none" says more than an empty cell. */
-                if (r6 && col == an_column_index("crossover") && all[col].type == DB_NULL)
-                    vals[q + 1] = (db_value){DB_TEXT, 0, 0, "none", 4};
+                /* For reading, words and brackets say more than one number. */
+                char *t = texts + (r * nc + q) * 96;
+                if (r6 && reading_cell(&ps.p[i], col, t, 96))
+                    vals[q + 1] = (db_value){DB_TEXT, 0, 0, t, strlen(t)};
             }
             bad = rowfmt_row(f, (int)nc + 1, vals);
         }
@@ -217,6 +249,7 @@ int cmd_table(int argc, char **argv)
         rowfmt_free(f);
         free(names);
         free(vals);
+        free(texts);
         if (bad) code = cli_error(XO_FAILED, "writing the table failed");
     }
     free(at);
@@ -233,8 +266,13 @@ const cli_command cmd_table_def = {"table", cmd_table, "pivot the crossover resu
      "                   [--x tokens|epochs|flops] [--where AXIS=VALUE]... [--sweep S]\n"
      "                   [--format md|csv|json|table] [--db PATH]\n\n"
      "The papers' tables: e.g. unique tokens down, model across, the crossover in\n"
-     "tokens in each cell (the defaults). An empty cell has no pair; 'none' means MDM\n"
-     "did not overtake AR within the budget.\n\n"
+     "tokens in each cell (the defaults). An empty cell has no pair. In md and table\n"
+     "the crossover cell reads as the two evaluations it falls between ('256-320'),\n"
+     "or the verdict: 'none' (MDM did not overtake AR within the budget),\n"
+     "'inconclusive' (the final gap's 95% interval contains 0), 'unfinished' (a run\n"
+     "still to train); final_gap carries its interval, marked '(eval error, 1 seed)'\n"
+     "when it comes from the evaluation error of one seed (csv and json give the\n"
+     "numbers: crossover, bracket_lo, bracket_hi, gap_lo, gap_hi, interval).\n\n"
      "  --rows AXIS     default unique_tokens; --cols AXIS default model. An axis is\n"
      "                  model, params, unique_tokens, quality, epochs, or a path in\n"
      "                  the run config such as train.lr or model.dim\n"
@@ -242,4 +280,5 @@ const cli_command cmd_table_def = {"table", cmd_table, "pivot the crossover resu
      "                  crossover, ar_best, mdm_best, final_gap, verdict, ar_best_x, ...;\n"
      "                  crossover_epochs / _flops (and ar_best_x_tokens, ...) pick the x axis\n"
      "  --where A=V     only pairs whose axis A has value V (repeatable)\n"
+     "  --annealed      the annealed points of trunks' branches (xover crossover --annealed)\n"
      "  --metric, --x, --sweep, --format, --db   as for xover crossover\n"};

@@ -7,7 +7,8 @@
  * (orchestrator/run/run.h, train_loop.c); this file parses the arguments.
  *
  * Exit codes: 0 done; 1 failed (non-finite loss, I/O); 2 bad usage, config or
- * data; 130 interrupted (checkpoint written).
+ * data; 75 a full disk (interrupted, resumable: RUN_EXIT_NO_SPACE); 130
+ * interrupted (checkpoint written).
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
@@ -60,7 +61,8 @@ const cli_command cmd_train_def = {"train", cmd_train, "train one run (AR or MDM
      "train_loss/lr/grad_norm or val_loss/mc_acc), RUNDIR/checkpoint, RUNDIR/model.json\n"
      "(parameters, FLOPs per token), RUNDIR/log and RUNDIR/status (running, done,\n"
      "failed or interrupted). If RUNDIR/checkpoint exists the run resumes from it,\n"
-     "bit for bit. Ctrl-C (or SIGTERM) checkpoints and exits 130.\n\n"
+     "bit for bit. Ctrl-C (or SIGTERM) checkpoints and exits 130; a full disk stops\n"
+     "it at the failed write, its last checkpoint whole, status interrupted, exit 75.\n\n"
      "Annealed branches (docs/sweep.md): a trunk (train.anneal_at) writes each\n"
      "branch's fork checkpoint to RUNDIR/forks/; a branch (train.branch_of) with no\n"
      "checkpoint of its own starts from its trunk's, beside RUNDIR (../TRUNK_KEY).\n\n"

@@ -15,6 +15,7 @@ const cli_command *const cli_commands[] = {
     &cmd_plan_def,
     &cmd_train_def,
     &cmd_sample_def,
+    &cmd_eval_def,
     &cmd_run_def,
     &cmd_status_def,
     &cmd_ls_def,

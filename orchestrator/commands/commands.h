@@ -32,6 +32,7 @@ extern const cli_command cmd_data_def;
 extern const cli_command cmd_plan_def;
 extern const cli_command cmd_train_def;
 extern const cli_command cmd_sample_def;
+extern const cli_command cmd_eval_def;
 extern const cli_command cmd_run_def;
 extern const cli_command cmd_status_def;
 extern const cli_command cmd_ls_def;
@@ -50,21 +51,23 @@ typedef struct {
     const char *sweep;  /* --sweep, NULL: every sweep */
     const char *metric; /* --metric */
     const char *x;      /* --x as given, NULL when not; each command parses it */
+    int annealed;       /* --annealed: the annealed points of trunks' branches */
 } pairs_query;
 
-#define PAIRS_QUERY_INIT {NULL, NULL, "val_loss", NULL}
+#define PAIRS_QUERY_INIT {NULL, NULL, "val_loss", NULL, 0}
 
 /* The long options pairs_query_option takes, for a command's option table. */
 #define PAIRS_QUERY_OPTIONS                                                  \
     {"db", required_argument, 0, 'd'}, {"sweep", required_argument, 0, 's'}, \
-        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'}
+        {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},       \
+        {"annealed", no_argument, 0, 'A'}
 
 /* Take option c (from cli_getopt) with its argument into q: 1 when it is one
  * of PAIRS_QUERY_OPTIONS, 0 when it is the command's own. */
 int pairs_query_option(pairs_query *q, int c, const char *arg);
 
-/* Read q's pairs against x (matched: compute-matched pairs, against FLOPs)
- * into out. XO_OK, or an exit code with the message printed (out is then
+/* Read q's pairs against x (matched: compute-matched pairs, against FLOPs;
+ * q->annealed: annealed pairs, an_pairs_load_annealed) into out. XO_OK, or an exit code with the message printed (out is then
  * empty): XO_USAGE for a database that cannot be opened or a sweep it does
  * not know, XO_FAILED when reading fails. */
 int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out);

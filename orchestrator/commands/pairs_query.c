@@ -13,6 +13,7 @@ int pairs_query_option(pairs_query *q, int c, const char *arg)
     case 's': q->sweep = arg; return 1;
     case 'm': q->metric = arg; return 1;
     case 'x': q->x = arg; return 1;
+    case 'A': q->annealed = 1; return 1;
     default: return 0;
     }
 }
@@ -30,8 +31,9 @@ int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *ou
         db_close(d);
         return cli_error(XO_USAGE, "no sweep named '%s' in %s", q->sweep, path);
     }
-    int rc = matched ? an_pairs_load_matched(d, sweep_id, q->metric, out, err, sizeof err)
-                     : an_pairs_load(d, sweep_id, q->metric, x, out, err, sizeof err);
+    int rc = matched       ? an_pairs_load_matched(d, sweep_id, q->metric, out, err, sizeof err)
+             : q->annealed ? an_pairs_load_annealed(d, sweep_id, q->metric, x, out, err, sizeof err)
+                           : an_pairs_load(d, sweep_id, q->metric, x, out, err, sizeof err);
     db_close(d);
     if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
     return XO_OK;

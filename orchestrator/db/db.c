@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* schema.sql, compiled in by the Makefile (build/gen/schema_sql.c). */
 extern const char xover_schema_sql[];
@@ -31,6 +32,13 @@ static const char *const ro_pragmas_query[] = {
     "freelist_count", "journal_mode", "database_list", "compile_options", "function_list",
     "module_list", "pragma_list", "collation_list", "encoding", "data_version",
     "foreign_keys", "query_only", "auto_vacuum", "cache_size", NULL};
+
+/* Functions a reader may not call: fts3_tokenizer(NAME) returns the
+ * address of a tokenizer module (a live pointer: it defeats ASLR), and
+ * fts3_tokenizer(NAME, PTR) installs one from an address, which runs code
+ * of the caller's choosing; Debian's SQLite enables both. load_extension is
+ * off already (SQLite's default); refusing it here says so clearly. */
+static const char *const ro_functions_denied[] = {"fts3_tokenizer", "load_extension", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -79,9 +87,13 @@ static int ro_authorizer(void *ctx, int action, const char *a1, const char *a2,
     switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
+    case SQLITE_FUNCTION: /* a2 is the function's name */
+        if (!in_list(a2, ro_functions_denied)) return SQLITE_OK;
+        snprintf(d->denied_what, sizeof d->denied_what, "the function %s()", a2);
+        d->denied = 2;
+        return SQLITE_DENY;
     case SQLITE_UPDATE:
         /* Reading a table-valued PRAGMA (pragma_table_info('runs')) first
          * registers it, which SQLite checks as an UPDATE of sqlite_master.
@@ -124,19 +136,53 @@ static void set_err(char *err, size_t errlen, const char *msg)
     if (err && errlen) snprintf(err, errlen, "%s", msg);
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "not a regular file";
+}
+
+/* A file that starts like an SQLite database ("SQLite format 3\0"). */
+static int sqlite_magic(const char *path)
+{
+    char head[16];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    return n == sizeof head && !memcmp(head, "SQLite format 3", 16);
+}
+
+/* *damaged (when not NULL) is set when the open fails because the file is
+ * an SQLite database that cannot be read whole (truncated, malformed), as
+ * opposed to missing, of another kind, or of another program. */
 static db *open_impl(const char *path, int mode, const char *schema, int upto, char *err,
-                     size_t errlen)
+                     size_t errlen, int *damaged)
 {
     db_schema m;
+    if (damaged) *damaged = 0;
     if (db_schema_read(schema, &m, err, errlen)) return NULL;
     if (upto <= 0 || upto > m.n) upto = m.n;
 
     struct stat sb;
-    int existed = stat(path, &sb) == 0 && sb.st_size > 0;
+    int found = stat(path, &sb) == 0;
+    int existed = found && sb.st_size > 0;
     db *d = NULL;
-    if (mode == DB_READONLY && stat(path, &sb) != 0) {
+    if (mode == DB_READONLY && !found) {
         snprintf(err, errlen, "no database at '%s' (%s); create one with 'xover db init %s', "
                  "or name another with --db or XOVER_DB", path, strerror(errno), path);
+        goto fail;
+    }
+    /* Opening a FIFO would block until someone writes to it; a device or a
+     * directory is no database either. */
+    if (found && !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "'%s' is %s, not a database file", path, file_kind(sb.st_mode));
+        goto fail;
+    }
+    /* Shorter than SQLite's 100-byte header yet starting like one: cut off. */
+    if (existed && sb.st_size < 100 && sqlite_magic(path)) {
+        if (damaged) *damaged = 1;
+        snprintf(err, errlen, "'%s' is damaged: an SQLite database cut off after %lld bytes", path,
+                 (long long)sb.st_size);
         goto fail;
     }
 
@@ -170,11 +216,15 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
 
     /* The first read of the header tells an SQLite file from anything else. */
     long long v;
-    if (db_read_int(d, "PRAGMA user_version", &v)) {
-        if ((sqlite3_errcode(d->h) & 0xff) == SQLITE_NOTADB)
+    if (db_read_int(d, "PRAGMA user_version", &v) ||
+        (mode == DB_READONLY && db_read_int(d, "SELECT count(*) FROM sqlite_master", &(long long){0}))) {
+        int code = sqlite3_errcode(d->h) & 0xff;
+        if (code == SQLITE_NOTADB) {
             snprintf(err, errlen, "'%s' is not an SQLite database", path);
-        else
+        } else {
             snprintf(err, errlen, "cannot read database '%s': %s", path, sqlite3_errmsg(d->h));
+            if (damaged && (code == SQLITE_CORRUPT || code == SQLITE_IOERR)) *damaged = 1;
+        }
         goto fail;
     }
     if (v > m.n) {
@@ -227,12 +277,17 @@ fail:
 db *db_open(const char *path, int mode, char *err, size_t errlen)
 {
     return open_impl(path, mode == DB_READONLY ? DB_READONLY : DB_WRITE, xover_schema_sql, 0,
-                     err, errlen);
+                     err, errlen, NULL);
+}
+
+db *db_open_check(const char *path, char *err, size_t errlen, int *damaged)
+{
+    return open_impl(path, DB_READONLY, xover_schema_sql, 0, err, errlen, damaged);
 }
 
 db *db_open_schema(const char *path, const char *schema, int upto, char *err, size_t errlen)
 {
-    return open_impl(path, DB_WRITE, schema, upto, err, errlen);
+    return open_impl(path, DB_WRITE, schema, upto, err, errlen, NULL);
 }
 
 void db_close(db *d)
@@ -271,6 +326,29 @@ static void leading_words(const char *sql, char *buf, size_t n)
     buf[k] = 0;
 }
 
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* SQLite calls this every few thousand virtual-machine instructions of a
+ * running statement; nonzero interrupts it (SQLITE_INTERRUPT). */
+static int past_deadline(void *ctx)
+{
+    db *d = ctx;
+    if (d->deadline <= 0 || mono_now() <= d->deadline) return 0;
+    d->timed_out = 1;
+    return 1;
+}
+
+void db_set_timeout(db *d, double seconds)
+{
+    d->timeout = seconds > 0 ? seconds : 0;
+    sqlite3_progress_handler(d->h, d->timeout > 0 ? 4096 : 0, d->timeout > 0 ? past_deadline : NULL, d);
+}
+
 int db_query(db *d, const char *sql, const db_sink *sink)
 {
     char words[64];
@@ -299,7 +377,14 @@ int db_query(db *d, const char *sql, const db_sink *sink)
         return db_fail(d, DB_EDENIED, "the database is open read-only: %s is refused", words);
     }
 
-    return db_stream(d, st, sink, "SQL error");
+    /* The budget covers the statement's whole run, the sink's time included. */
+    d->deadline = d->timeout > 0 ? mono_now() + d->timeout : 0;
+    d->timed_out = 0;
+    int out = db_stream(d, st, sink, "SQL error");
+    d->deadline = 0;
+    if (out != DB_OK && d->timed_out)
+        out = db_fail(d, DB_ETIMEOUT, "the query was stopped after running %gs, its time limit", d->timeout);
+    return out;
 }
 
 static int one_int_row(void *ctx, int n, const db_value *v)

@@ -38,7 +38,8 @@ enum {
     DB_EINPUT = -2,    /* bad argument or bad SQL from the caller (usage error) */
     DB_EDENIED = -3,   /* a read-only connection was asked to write */
     DB_EIO = -4,       /* SQLite failed: disk full, locked too long, corrupt, ... */
-    DB_EABORT = -5     /* a callback asked to stop */
+    DB_EABORT = -5,    /* a callback asked to stop */
+    DB_ETIMEOUT = -6   /* a query ran past db_set_timeout's limit and was stopped */
 };
 
 /* The version of the SQLite library actually linked. */
@@ -51,15 +52,22 @@ enum {
                         newest schema; WAL, busy_timeout, foreign keys on */
     DB_READONLY = 1  /* read-only (SQLITE_OPEN_READONLY); the file must exist.
                         Every statement goes through an authorizer that refuses
-                        writes, ATTACH and writing PRAGMAs (DB_EDENIED). */
+                        writes, ATTACH, writing PRAGMAs and the functions that
+                        hand out or take raw pointers (fts3_tokenizer), and
+                        load_extension (DB_EDENIED). */
 };
 
 /* Open `path`. Returns NULL with a message in err (naming path) when the file
- * is missing (DB_READONLY), is not an SQLite file, is an SQLite database that
+ * is missing (DB_READONLY), is not a regular file (a FIFO would block the
+ * open), is not an SQLite file, is an SQLite database that
  * is not xover's, was written by a newer xover (user_version above
  * db_schema_version()), or cannot be migrated. A DB_READONLY open of an OLDER
  * schema succeeds (see db_version); a DB_WRITE open upgrades it. */
 db *db_open(const char *path, int mode, char *err, size_t errlen);
+/* db_open(path, DB_READONLY) for `xover db check`, which must tell damage
+ * from a wrong path: *damaged is 1 when it fails because the file is an
+ * SQLite database that cannot be read whole (cut off, malformed). */
+db *db_open_check(const char *path, char *err, size_t errlen, int *damaged);
 void db_close(db *d);
 const char *db_errmsg(const db *d);
 
@@ -223,6 +231,12 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n);
  * an incremental ingest can resume. */
 int db_metric_last_step(db *d, long long run_id, const char *name, long long *step);
 
+/* Each run (with `status`; NULL = all) and how many metric points the
+ * database holds of it: fn(ctx, key, run_dir or NULL, points), in id order;
+ * a nonzero return stops (DB_EABORT). For comparing with run directories. */
+typedef int (*db_points_fn)(void *ctx, const char *key, const char *run_dir, long long points);
+int db_run_points(db *d, const char *status, db_points_fn fn, void *ctx);
+
 /* ---- generic queries -------------------------------------------------- */
 
 typedef enum { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB } db_type;
@@ -248,6 +262,12 @@ typedef struct {
  * write is refused with DB_EDENIED and a message naming what was refused.
  * Bad SQL, or more than one statement: DB_EINPUT with SQLite's message. */
 int db_query(db *d, const char *sql, const db_sink *sink);
+
+/* Stop any later db_query that runs longer than `seconds` (0 = no limit,
+ * the default): it fails with DB_ETIMEOUT and a message saying so. For
+ * queries a user types (xover sql), where a runaway recursive CTE would
+ * otherwise never end. */
+void db_set_timeout(db *d, double seconds);
 
 /* Evaluate a one-value query (e.g. "SELECT count(*) FROM metrics") into *out. */
 int db_query_int(db *d, const char *sql, long long *out);
@@ -369,12 +389,29 @@ typedef struct {
     long long active_params; /* run_axes.active_params (schema 3; -1 when unknown) */
     long long stop_step;
     double stop_total, stop_tokens, stop_epoch, stop_flops;
+    /* The standard error of each value: the run's metric NAME_se at the
+     * same step (DB_SE_SUFFIX; NaN where it wrote none). */
+    const double *se;
+    /* Annealed branches (schema 5): 'run', 'trunk' or 'branch', and a
+     * branch's trunk (-1 otherwise). */
+    const char *role;
+    long long parent_id;
+    /* The run's config as JSON (for cells other than crossover_runs.cell). */
+    const char *config;
 } db_series;
 typedef int (*db_series_fn)(void *ctx, const db_series *s);
 
+/* A metric named NAME DB_SE_SUFFIX ("val_loss_se") is the standard error of
+ * metric NAME at the same step, not a learning curve of its own: the
+ * crossover reads it beside NAME (db_series.se) and never as a series. */
+#define DB_SE_SUFFIX "_se"
+
 /* Every series of every AR and MDM run, of one sweep (sweep_id > 0) or of
- * the whole database (0), of one metric (NULL = all but DB_EARLY_STOP), by
- * run id then metric name. Needs schema version 2 (the crossover views): on an older database
+ * the whole database (0), of one metric (NULL = all but DB_EARLY_STOP and
+ * the NAME_se errors), by run id then metric name. A run with no point of
+ * the metric (not started yet; a branch that was never trained) comes once
+ * with n = 0 (metric = the one asked for, NULL for all), so its status is
+ * seen. Needs schema version 2 (the crossover views): on an older database
  * it fails with DB_EINPUT and a message saying how to upgrade. */
 int db_crossover_series(db *d, long long sweep_id, const char *metric, db_series_fn fn,
                         void *ctx);

@@ -49,6 +49,10 @@ struct db {
     /* The read-only guard's record of the first action it refused. */
     int denied;
     char denied_what[256];
+    /* db_set_timeout: a query's budget in seconds (0 = none), and the
+     * monotonic time past which the progress handler stops it. */
+    double timeout, deadline;
+    int timed_out;     /* the progress handler stopped the statement */
     sqlite3_stmt *st[ST_COUNT];
 };
 

@@ -426,3 +426,26 @@ int db_metric_last_step(db *d, long long run_id, const char *name, long long *st
     db_bind_text(st, 2, name);
     return step_id(d, st, step, "reading the last step");
 }
+
+int db_run_points(db *d, const char *status, db_points_fn fn, void *ctx)
+{
+    if (status && check_status(d, status)) return DB_EINPUT;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->h,
+        "SELECT r.key, r.run_dir, (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) "
+        "FROM runs r WHERE ?1 IS NULL OR r.status = ?1 ORDER BY r.id", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return db_sqlite_fail(d, rc, "counting metric points");
+    }
+    db_bind_text(st, 1, status);
+    int out = DB_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2))) {
+            out = db_fail(d, DB_EABORT, "stopped");
+            break;
+        }
+    if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "counting metric points");
+    sqlite3_finalize(st);
+    return out;
+}

@@ -78,6 +78,25 @@ static const char *trunk_dir_of(const driver *dr, const job *j)
 }
 
 static int claim_run(driver *dr, job *j, char *err, size_t errlen);
+static void halt(driver *dr, const char *cause, const char *why);
+static void db_broke(driver *dr, const char *why);
+
+/* Run j cannot even start: a full disk stops the sweep, the run left to
+ * do; anything else (a bad config) fails it, saying why. */
+static void not_started(driver *dr, job *j, const char *err, int no_space)
+{
+    xo_unlock(j->lock_fd);
+    j->lock_fd = -1;
+    j->finished = 1;
+    if (no_space) { /* left as it is, to start once there is space */
+        dr->nunstarted++;
+        halt(dr, "a run directory's disk is full", err);
+        return;
+    }
+    dr->nfailed++;
+    db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
+    progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
+}
 
 /* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
  * now: its directory is locked by another process; j->waiting is set), 2
@@ -85,11 +104,18 @@ static int claim_run(driver *dr, job *j, char *err, size_t errlen);
 static int launch(driver *dr, job *j)
 {
     char err[1024];
+    int no_space = 0; /* the failure was a full disk: not the run's */
     const sweep *s = sweep_plan_sweep(dr->p);
     sweep_trainer_info tr = sweep_trainer(s);
-    if (rundir_mkdirs(j->dir, err, sizeof err)) goto fail;
+    if (rundir_mkdirs(j->dir, err, sizeof err)) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
     int claim = claim_run(dr, j, err, sizeof err);
-    if (claim < 0) goto fail;
+    if (claim < 0) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
     if (claim > 0) return claim;
     json_t *cfg = sweep_plan_config(dr->p, j->i, err, sizeof err);
     if (!cfg) goto fail;
@@ -98,6 +124,7 @@ static int launch(driver *dr, job *j)
     run_path cfgpath = rundir_path(j->dir, RUN_CONFIG);
     if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     int bad = rundir_write(cfgpath.s, text, strlen(text), err, sizeof err);
+    no_space = bad && xo_no_space(errno);
     free(text);
     if (bad) goto fail;
 
@@ -136,6 +163,7 @@ static int launch(driver *dr, job *j)
      * the word of an earlier attempt must not linger. */
     j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
     if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
+        no_space = xo_no_space(errno);
         snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
         sweep_argv_free(argv);
         goto fail;
@@ -187,22 +215,19 @@ static int launch(driver *dr, job *j)
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
     dr->running++;
-    db_run_started(dr->d, j->id, dr->host, pid, j->started);
     db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
-    db_run_set(dr->d, j->id, &u);
+    if (db_run_started(dr->d, j->id, dr->host, pid, j->started) || db_run_set(dr->d, j->id, &u)) {
+        char why[600];
+        snprintf(why, sizeof why, "recording the start of run %.12s: %s", j->key, db_errmsg(dr->d));
+        db_broke(dr, why); /* stops the worker just started too */
+    }
     rundir_set_status(j->dir, "running", NULL);
     char who[200];
     driver_describe_run(dr, j->i, who, sizeof who);
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
     return 0;
 fail:
-    /* The run cannot even start (a bad config, a full disk): record why. */
-    xo_unlock(j->lock_fd);
-    j->lock_fd = -1;
-    j->finished = 1;
-    dr->nfailed++;
-    db_run_finished(dr->d, j->id, "failed", err, NULL, xo_now());
-    progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
+    not_started(dr, j, err, no_space);
     return -1;
 }
 
@@ -211,18 +236,49 @@ static void signal_job(job *j, int sig)
     if (j->pid > 0) kill(-j->pid, sig);
 }
 
+/* The database, or the disk of the run directories, takes no more (full,
+ * an I/O error): the sweep stops as after Ctrl-C, each running run
+ * checkpointing to be resumed, and exec_run ends with exit 1 saying why. A
+ * run is recorded done only once all its metrics are stored, and none is
+ * failed for a full disk, so the next `xover run` finishes every one. The
+ * first cause is kept. */
+static void halt(driver *dr, const char *cause, const char *why)
+{
+    if (dr->halted[0]) return;
+    snprintf(dr->halted, sizeof dr->halted, "%.60s: %.700s", cause, why);
+    progress_event(&dr->pg, "%s; stopping: %zu running runs checkpoint and stop", dr->halted, dr->running);
+    if (dr->stopping) return;
+    dr->stopping = 1;
+    for (size_t k = 0; k < dr->njobs; k++) signal_job(&dr->jobs[k], SIGINT);
+}
+
+static void db_broke(driver *dr, const char *why)
+{
+    dr->db_broken = 1;
+    halt(dr, "the database cannot be written", why);
+}
+
+/* Whether the sweep's runs are an external trainer's (whose exit codes
+ * mean what it says, not what `xover train`'s do). */
+static int tr_external(const driver *dr) { return sweep_trainer(sweep_plan_sweep(dr->p)).external; }
+
 /* A worker has exited with wait status `ws`: ingest the rest, record. */
 static void finish(driver *dr, job *j, int ws)
 {
     char err[512] = "";
-    if (ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
+    int ing = ingest_poll(j->ing, dr->d, j->id, 1, err, sizeof err);
+    if (ing == INGEST_EDB) db_broke(dr, err);
+    else if (ing) progress_event(&dr->pg, "warning: %s", err);
     const ingest_state *st = ingest_get(j->ing);
     char reason[1024] = "";
     const char *status;
     run_path logp = rundir_path(j->dir, RUN_LOG);
     int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
     int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
-    if (j->nonfinite || (st->nonfinite && code == 0)) {
+    if (st->overlong) {
+        status = "failed"; /* whatever the worker did: its metrics cannot be read whole */
+        snprintf(reason, sizeof reason, "%s", st->overlong_what);
+    } else if (j->nonfinite || (st->nonfinite && code == 0)) {
         status = "failed";
         snprintf(reason, sizeof reason, "%s", st->nonfinite_what);
     } else if (j->timed_out) {
@@ -230,10 +286,25 @@ static void finish(driver *dr, job *j, int ws)
         char d[32];
         xo_duration(dr->o->timeout, d, sizeof d);
         snprintf(reason, sizeof reason, "timed out after %s", d);
+    } else if (code == RUN_EXIT_NO_SPACE && !tr_external(dr)) {
+        /* The run directory's disk is full: the worker stopped at the
+         * write, its last checkpoint whole (its status file says which). */
+        status = "interrupted";
+        char word[32], why[700] = "";
+        rundir_status(j->dir, word, sizeof word, why, sizeof why);
+        snprintf(reason, sizeof reason, "%s", *why ? why : "its run directory's disk is full");
+        halt(dr, "a run directory's disk is full", reason);
+    } else if (code == 0 && ing == INGEST_EDB) {
+        /* Trained, but not all its metrics are stored: not done yet. The
+         * next `xover run` finds its last checkpoint at the end, and
+         * stores what metrics.jsonl holds. */
+        status = "interrupted";
+        snprintf(reason, sizeof reason, "trained, but its metrics are not all in the database: %s", err);
     } else if (code == 0) {
         status = "done";
     } else if (dr->stopping && (code == XO_INTERRUPTED || sig == SIGINT || sig == SIGKILL || sig == SIGTERM)) {
         status = "interrupted";
+        if (dr->halted[0]) snprintf(reason, sizeof reason, "stopped: %s", dr->halted);
     } else if (j->held && (code == XO_INTERRUPTED || sig)) {
         status = "interrupted"; /* stopped by check_trunk_wait: a later run resumes it */
         snprintf(reason, sizeof reason, "its early-stopping rule waits for branch %.12s, which this run does not include",
@@ -256,8 +327,16 @@ static void finish(driver *dr, job *j, int ws)
         free(last);
     }
     char *tail = strcmp(status, "failed") ? NULL : rundir_tail(logp.s, 20);
-    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, xo_now()))
-        progress_event(&dr->pg, "warning: cannot record run %.12s: %s", j->key, db_errmsg(dr->d));
+    if (db_run_finished(dr->d, j->id, status, *reason ? reason : NULL, tail, xo_now())) {
+        /* Left as it was (running, or interrupted): resumed next time. */
+        char why[600];
+        snprintf(why, sizeof why, "recording run %.12s as %s: %s", j->key, status, db_errmsg(dr->d));
+        db_broke(dr, why);
+        if (!strcmp(status, "done")) {
+            status = "interrupted";
+            snprintf(reason, sizeof reason, "trained, but not recorded as done: %s", db_errmsg(dr->d));
+        }
+    }
     free(tail);
     if (j->role == SWEEP_BRANCH) exec_record_fork(dr->d, j->id, j->dir, trunk_dir_of(dr, j));
     /* The status file last: only the driver knows about timeouts and kills.
@@ -343,7 +422,11 @@ static void tend(driver *dr)
         job *j = &dr->jobs[k];
         if (!j->pid) continue;
         char err[512];
-        if (ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err)) progress_event(&dr->pg, "warning: %s", err);
+        /* Once the database has refused, what is left is read at finish()
+         * (or by the next driver), not retried every 100 ms. */
+        int ing = dr->db_broken ? 0 : ingest_poll(j->ing, dr->d, j->id, 0, err, sizeof err);
+        if (ing == INGEST_EDB) db_broke(dr, err);
+        else if (ing) progress_event(&dr->pg, "warning: %s", err);
         const ingest_state *st = ingest_get(j->ing);
         if (j->sh.growable) {
             j->sh.have = rundir_read_threads(j->dir, RUN_THREADS_NOW);
@@ -352,8 +435,8 @@ static void tend(driver *dr)
         if (st->tokens > 0) exec_rate_add(&j->rate, now, (double)st->tokens);
         j->tok_s = exec_rate_tok_s(&j->rate, EXEC_RATE_WINDOW);
         if (!j->total_steps) driver_read_model_info(j);
-        if (st->nonfinite && !j->nonfinite && !j->term_at) {
-            j->nonfinite = 1;
+        if ((st->nonfinite || st->overlong) && !j->nonfinite && !j->term_at) {
+            j->nonfinite = 1; /* stopped for what it wrote; finish() says which */
             j->term_at = now;
             signal_job(j, SIGTERM);
         }
@@ -663,10 +746,10 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         dr.re = pcre2_compile((PCRE2_SPTR)tr.regex, PCRE2_ZERO_TERMINATED, 0, &ec, &eo, NULL);
         if (!dr.re) return cli_error(XO_USAGE, "%s: trainer.metrics.regex does not compile", sweep_path(s));
     }
-    dr.d = db_open(o->db_path, DB_WRITE, err, sizeof err);
-    if (!dr.d) {
+    int rc = exec_open_db(o, &dr.d);
+    if (rc != XO_OK) {
         cleanup(&dr);
-        return cli_error(XO_USAGE, "%s", err);
+        return rc;
     }
     if (!o->dry_run && (dr.lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err)) < 0) {
         cleanup(&dr);
@@ -674,7 +757,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     }
     if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
     snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
-    int rc = prepare(&dr);
+    rc = prepare(&dr);
     if (rc != XO_OK) {
         cleanup(&dr);
         return rc;
@@ -767,10 +850,15 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     g_pipe[0] = g_pipe[1] = -1;
     char el[32];
     xo_duration(xo_now() - dr.pg.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nblocked + dr.nstuck;
+    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nblocked + dr.nstuck + dr.nunstarted;
     progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
           dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
-    if (dr.stopping) rc = XO_INTERRUPTED;
+    if (dr.halted[0])
+        rc = cli_error(XO_FAILED,
+                       "%s (database %s). Nothing recorded is lost, no run is recorded done without all its "
+                       "metrics, none failed for want of space: once there is space, `xover run %s` resumes "
+                       "the %zu runs left", dr.halted, o->db_path, sweep_path(s), dr.ninterrupted + pending);
+    else if (dr.stopping) rc = XO_INTERRUPTED;
     else rc = dr.nfailed || dr.skipped_failed || dr.nstuck || dr.ninterrupted ? XO_FAILED : XO_OK;
     cleanup(&dr);
     return rc;

@@ -55,6 +55,32 @@ double exec_speed_for(const exec_speeds *s, const sweep_plan *p, size_t i, doubl
 size_t exec_speeds_shapes(const exec_speeds *s);
 void exec_speeds_free(exec_speeds *s);
 
+/* ---- data ---------------------------------------------------------------- */
+
+/* Check, before anything runs, that the plan's corpora exist, hold
+ * documents and give every run its unique_tokens and validation set (only
+ * the runs i with only[i] != 0 when only is not NULL):
+ * `xover train`'s own data preparation, once per distinct data. It
+ * prepares (or finds) each corpus's cached tokens, which the runs reuse.
+ * XO_OK, or XO_USAGE with a message naming the run's axis values. Sweeps
+ * with an external trainer are not checked (their data is their own). */
+int exec_check_data(const sweep_plan *p, const unsigned char *only);
+
+/* ---- metrics files against the database (xover db check) ----------------- */
+
+typedef struct {
+    long long checked;    /* done runs compared with their run directory's metrics.jsonl */
+    long long unchecked;  /* done runs whose metrics.jsonl is not here (another machine,
+                             another form of metrics) */
+    long long short_runs; /* checked runs of which the database holds fewer points */
+} exec_points_report;
+/* Compare each done run's metric points in the database with the distinct
+ * (name, step) points of its metrics.jsonl, as ingest would store them;
+ * shortfall(ctx, key, in_db, in_file) for each run the database holds
+ * fewer of. 0, or -1 with err (a file that cannot be read, the database). */
+int exec_compare_points(db *d, void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file),
+                        void *ctx, exec_points_report *r, char *err, size_t errlen);
+
 /* ---- statuses ------------------------------------------------------------ */
 
 /* Every run of the database by key, for looking up a plan's runs. */

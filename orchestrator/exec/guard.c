@@ -18,15 +18,38 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+/* The database's path with every symbolic link resolved, so that one
+ * database has one lock whatever name it is given by (a --db through a
+ * link used to get a lock of its own, and a second driver ran). A database
+ * not made yet resolves through its directory. */
+static void real_db_path(const char *db_path, char *out, size_t n)
+{
+    char buf[PATH_MAX];
+    if (realpath(db_path, buf)) {
+        snprintf(out, n, "%s", buf);
+        return;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", db_path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? db_path + (slash - dir) + 1 : db_path;
+    if (slash) *slash = 0;
+    if (realpath(slash ? (*dir ? dir : "/") : ".", buf)) snprintf(out, n, "%s/%s", strcmp(buf, "/") ? buf : "", base);
+    else snprintf(out, n, "%s", db_path);
+}
+
 int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen)
 {
-    char path[PATH_MAX + 300], holder[512];
-    snprintf(path, sizeof path, "%s.%s.lock", db_path, sweep);
+    char path[PATH_MAX + 300], holder[512], real[PATH_MAX + 8];
+    real_db_path(db_path, real, sizeof real);
+    snprintf(path, sizeof path, "%s.%s.lock", real, sweep);
     int fd = xo_lock_file(path, holder, sizeof holder, err, errlen);
     if (fd == -2)
         snprintf(err, errlen,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Points parsed but not yet stored. */
 typedef struct {
@@ -204,10 +205,14 @@ size_t ingest_parse(ingest *g, const char *buf, size_t len, int final)
 {
     batch *b = &g->pending;
     size_t pos = 0;
-    while (pos < len) {
+    while (pos < len && !g->st.overlong) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
-        if (!nl && !final) break; /* torn: the writer is mid-line */
         size_t l = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+        if (l > INGEST_MAX_LINE) { /* complete or not: no metrics line is this long */
+            g->st.overlong = 1;
+            break;
+        }
+        if (!nl && !final) break; /* torn: the writer is mid-line */
         if (l && buf[pos + l - 1] == '\r') l--;
         if (l) {
             if (g->re) parse_regex_line(g, b, buf + pos, l);
@@ -227,8 +232,13 @@ static void drop_pending(ingest *g)
     b->n = 0;
 }
 
+/* Bytes read at a time: more than a line may hold, so that a chunk read
+ * from a line's start always ends at least one line or finds it too long. */
+#define INGEST_CHUNK (4 * INGEST_MAX_LINE)
+
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen)
 {
+    if (g->st.overlong) return 0; /* said once, when found; nothing more is read */
     FILE *f = fopen(g->path, "rb");
     if (!f) return errno == ENOENT ? 0 : (snprintf(err, errlen, "cannot read %s: %s", g->path, strerror(errno)), -1);
     if (fseek(f, 0, SEEK_END) || ftell(f) < g->offset) {
@@ -237,31 +247,159 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
         g->ordinal = 0;
     }
     long end = ftell(f);
-    if (end <= g->offset) {
-        fclose(f);
+    char *buf = NULL;
+    int rc = 0;
+    while (rc == 0 && end > g->offset) {
+        size_t len = (size_t)(end - g->offset);
+        if (len > INGEST_CHUNK) len = INGEST_CHUNK;
+        int last = g->offset + (long)len == end;
+        if (!buf && !(buf = malloc(INGEST_CHUNK + 1))) {
+            snprintf(err, errlen, "out of memory reading %s", g->path);
+            rc = -1;
+            break;
+        }
+        if (fseek(f, g->offset, SEEK_SET) || fread(buf, 1, len, f) != len) {
+            snprintf(err, errlen, "cannot read %s", g->path);
+            rc = -1;
+            break;
+        }
+        buf[len] = 0;
+        long long ordinal = g->ordinal;
+        size_t pos = ingest_parse(g, buf, len, final && last);
+        if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
+            snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
+            g->ordinal = ordinal; /* read these lines again next time */
+            rc = INGEST_EDB;
+        } else {
+            g->offset += (long)pos;
+        }
+        drop_pending(g);
+        if (rc == 0 && g->st.overlong) {
+            const char *base = strrchr(g->path, '/');
+            snprintf(g->st.overlong_what, sizeof g->st.overlong_what,
+                     "%.80s: a line longer than %d bytes, at byte %ld: not metrics", base ? base + 1 : g->path,
+                     INGEST_MAX_LINE, g->offset);
+            snprintf(err, errlen, "%s", g->st.overlong_what);
+            rc = -1;
+        }
+        if (last || pos == 0) break; /* all read, or a torn line at the end */
+    }
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* ---- a file's points, for `xover db check` ------------------------------- */
+
+typedef struct {
+    uint64_t name;  /* hash of the metric's name */
+    long long step;
+} point_id;
+
+static int cmp_point(const void *a, const void *b)
+{
+    const point_id *x = a, *y = b;
+    if (x->name != y->name) return x->name < y->name ? -1 : 1;
+    return (x->step > y->step) - (x->step < y->step);
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The distinct (name, step) points a JSON Lines metrics file holds, as
+ * ingest_poll would store them after its writer has exited; -1 with err
+ * when it cannot be read (or has a line too long to be metrics). */
+static long long file_points(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), -1;
+    ingest *g = ingest_new(path, NULL);
+    char *buf = malloc(INGEST_CHUNK + 1);
+    point_id *pts = NULL;
+    size_t n = 0, cap = 0, have = 0;
+    long long out = -1;
+    if (!g || !buf) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        size_t r = fread(buf + have, 1, INGEST_CHUNK - have, f);
+        have += r;
+        int last = r == 0 || feof(f);
+        size_t used = ingest_parse(g, buf, have, last);
+        if (g->st.overlong) {
+            snprintf(err, errlen, "%s: a line longer than %d bytes", path, INGEST_MAX_LINE);
+            goto done;
+        }
+        for (size_t k = 0; k < g->pending.n; k++) {
+            if (n == cap) {
+                point_id *np = realloc(pts, (cap = cap ? 2 * cap : 1024) * sizeof *np);
+                if (!np) {
+                    snprintf(err, errlen, "out of memory");
+                    goto done;
+                }
+                pts = np;
+            }
+            pts[n++] = (point_id){name_hash(g->pending.rows[k].name), g->pending.rows[k].step};
+        }
+        drop_pending(g);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (last) break;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s", path);
+        goto done;
+    }
+    qsort(pts, n, sizeof *pts, cmp_point);
+    out = 0;
+    for (size_t k = 0; k < n; k++) out += k == 0 || cmp_point(&pts[k - 1], &pts[k]) != 0;
+done:
+    free(pts);
+    free(buf);
+    ingest_free(g);
+    fclose(f);
+    return out;
+}
+
+typedef struct {
+    exec_points_report *r;
+    void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file);
+    void *ctx;
+    char *err;
+    size_t errlen;
+} compare_ctx;
+
+static int compare_run(void *ctx, const char *key, const char *run_dir, long long in_db)
+{
+    compare_ctx *c = ctx;
+    run_path path = rundir_path(run_dir ? run_dir : "", RUN_METRICS);
+    if (!run_dir || !rundir_is_run_of(run_dir, key) || access(path.s, R_OK) != 0) {
+        c->r->unchecked++; /* its directory is elsewhere, or it reports in another form */
         return 0;
     }
-    size_t len = (size_t)(end - g->offset);
-    char *buf = malloc(len + 1);
-    if (!buf || fseek(f, g->offset, SEEK_SET) || fread(buf, 1, len, f) != len) {
-        free(buf);
-        fclose(f);
-        snprintf(err, errlen, "cannot read %s", g->path);
-        return -1;
+    long long in_file = file_points(path.s, c->err, c->errlen);
+    if (in_file < 0) return 1;
+    c->r->checked++;
+    if (in_db < in_file) {
+        c->r->short_runs++;
+        c->shortfall(c->ctx, key, in_db, in_file);
     }
-    fclose(f);
-    buf[len] = 0;
-    long long ordinal = g->ordinal;
-    size_t pos = ingest_parse(g, buf, len, final);
-    int rc = 0;
-    if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
-        snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
-        g->ordinal = ordinal; /* read these lines again next time */
-        rc = -1;
-    } else {
-        g->offset += (long)pos;
-    }
-    drop_pending(g);
-    free(buf);
-    return rc;
+    return 0;
+}
+
+int exec_compare_points(db *d, void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file),
+                        void *ctx, exec_points_report *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    compare_ctx c = {r, shortfall, ctx, err, errlen};
+    err[0] = 0;
+    int rc = db_run_points(d, "done", compare_run, &c);
+    if (rc == DB_EABORT && err[0]) return -1;
+    if (rc) return snprintf(err, errlen, "%s", db_errmsg(d)), -1;
+    return 0;
 }

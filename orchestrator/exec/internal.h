@@ -31,10 +31,17 @@ typedef struct {
 /* Called for every run to do, in plan order; returns 0, or -1 (no memory). */
 typedef int (*exec_take_fn)(void *ctx, const exec_reg_run *r);
 
+/* Open o->db_path for a backend: read-write, or for o->dry_run read-only,
+ * and then *out is NULL when there is no database yet. XO_OK, or an exit
+ * code with the message printed. */
+int exec_open_db(const exec_options *o, db **out);
 /* Record the sweep and all its runs in one transaction and hand `take` the
  * runs to do: neither done nor (unless o->retry_failed) failed, and matching
  * o->only; the others are counted in *skipped_done and *skipped_failed.
- * Returns XO_OK, or an exit code with the message printed (nothing kept). */
+ * First the corpora of the runs to do are checked (exec_check_data).
+ * Returns XO_OK, or an exit code with the message printed (nothing kept).
+ * With o->dry_run nothing is written (d may be NULL): runs the database does
+ * not have are handed over as "new", with id -1. */
 int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed);
 /* A branch's fork step into the database (runs.fork_step), from what its
@@ -55,7 +62,15 @@ typedef struct {
     size_t lines, bad_lines;
     int nonfinite;              /* a loss that is not finite was reported */
     char nonfinite_what[96];
+    int overlong;               /* a line longer than INGEST_MAX_LINE: reading stopped there */
+    char overlong_what[160];
 } ingest_state;
+
+/* The longest metrics line read. A trainer that writes more without a
+ * newline (a runaway print, binary junk) fails its run: the driver would
+ * otherwise hold and re-read the growing line on every poll (a 200 MB
+ * line took 507 MB and 15 s of CPU). */
+#define INGEST_MAX_LINE (1 << 20)
 
 typedef struct ingest ingest;
 /* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
@@ -64,7 +79,13 @@ typedef struct ingest ingest;
 ingest *ingest_new(const char *path, const pcre2_code *re);
 /* Read the complete lines added since the last call and store their points
  * (idempotent: a point is keyed by run, name, step). A torn last line is
- * left for the next call, unless `final` (the writer has exited). */
+ * left for the next call, unless `final` (the writer has exited). Reads in
+ * bounded chunks; at a line longer than INGEST_MAX_LINE it stops for good
+ * and sets ingest_get(g)->overlong (the run is to fail). Returns 0; -1 when
+ * the file cannot be read (or a line is too long); INGEST_EDB when the
+ * database would not store the points (full, I/O): they are read again at
+ * the next call. err says which. */
+enum { INGEST_EDB = -2 };
 int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t errlen);
 const ingest_state *ingest_get(const ingest *g);
 /* The parsing half of ingest_poll, on bytes in memory (the fuzzer's entry):

@@ -3,7 +3,9 @@
  * sweep and each of its runs in the database (one transaction), and pick the
  * runs to do: not done, not failed unless retrying, and matching --only.
  * The local driver and the Slurm backend differ only in what they do with
- * the runs picked, which they say through a callback.
+ * the runs picked, which they say through a callback. A dry run only reads:
+ * the database is opened read-only (if there is one) and nothing is
+ * recorded.
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/exec/internal.h"
@@ -13,9 +15,11 @@
 #include <sha2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The database's view of one run, copied out of the callback's lifetime. */
 typedef struct {
+    long long id;
     char *status, *run_dir, *job_id, *started_at;
 } found;
 
@@ -24,6 +28,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 static int found_fn(void *ctx, const db_run_info *r)
 {
     found *f = ctx;
+    f->id = r->id;
     f->status = dup_or_null(r->status);
     f->run_dir = dup_or_null(r->run_dir);
     f->job_id = dup_or_null(r->job_id);
@@ -123,12 +128,56 @@ static int put_run(db *d, const sweep_plan *p, size_t i, long long sweep_id, con
     return bad ? cli_error(XO_FAILED, "%s", db_errmsg(d)) : XO_OK;
 }
 
-int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+int exec_open_db(const exec_options *o, db **out)
+{
+    char err[1024];
+    *out = NULL;
+    if (o->dry_run && access(o->db_path, F_OK) != 0) return XO_OK; /* every run is new */
+    *out = db_open(o->db_path, o->dry_run ? DB_READONLY : DB_WRITE, err, sizeof err);
+    return *out ? XO_OK : cli_error(XO_USAGE, "%s", err);
+}
+
+/* Whether a run with status st is to do; the others are counted. */
+static int to_do(const exec_options *o, const char *key, const char *st, size_t *skipped_done,
+                 size_t *skipped_failed)
+{
+    if (!strcmp(st, "done")) return (*skipped_done)++, 0;
+    if (!strcmp(st, "failed") && !o->retry_failed) return (*skipped_failed)++, 0;
+    return exec_matches_only(o, key);
+}
+
+/* The runs to do as the database has them now (d may be NULL: no database
+ * yet), read only: todo[i] = 1 for each. With take (a dry run), each is
+ * also handed over as exec_register would hand it. */
+static int pick(db *d, const sweep_plan *p, const exec_options *o, unsigned char *todo, exec_take_fn take,
+                void *ctx, size_t *skipped_done, size_t *skipped_failed)
+{
+    size_t n = sweep_plan_count(p), nd = 0, nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        found f = {.id = -1};
+        if (d) db_run_by_key(d, key, found_fn, &f);
+        const char *st = f.status ? f.status : "new";
+        int rc = XO_OK;
+        todo[i] = (unsigned char)to_do(o, key, st, &nd, &nf);
+        if (todo[i] && take) {
+            exec_reg_run r = {i, f.id, key, st, f.run_dir, f.job_id, f.started_at};
+            if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
+        }
+        found_free(&f);
+        if (rc) return rc;
+    }
+    if (take) *skipped_done += nd, *skipped_failed += nf;
+    return XO_OK;
+}
+
+/* Record the sweep and every run of the plan in one transaction; hand
+ * `take` the runs to do as the database has them inside it. */
+static int record(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
                   size_t *skipped_done, size_t *skipped_failed)
 {
     const sweep *s = sweep_plan_sweep(p);
-    int rc = check_only(p, o);
-    if (rc) return rc;
     char hash[65];
     SHA256Data((const uint8_t *)(o->yaml_text ? o->yaml_text : ""), o->yaml_len, hash);
     long long sweep_id;
@@ -137,6 +186,7 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
     if (db_begin(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
     size_t n = sweep_plan_count(p), trunk_i = (size_t)-1;
     long long trunk_id = -1;
+    int rc = XO_OK;
     for (size_t i = 0; i < n && rc == XO_OK; i++) {
         char key[65];
         sweep_plan_key(p, i, key);
@@ -147,9 +197,7 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
         found f = {0};
         db_run_by_key(d, key, found_fn, &f);
         const char *st = f.status ? f.status : "pending";
-        if (!strcmp(st, "done")) (*skipped_done)++;
-        else if (!strcmp(st, "failed") && !o->retry_failed) (*skipped_failed)++;
-        else if (exec_matches_only(o, key)) {
+        if (to_do(o, key, st, skipped_done, skipped_failed)) {
             exec_reg_run r = {i, id, key, st, f.run_dir, f.job_id, f.started_at};
             if (take(ctx, &r)) rc = cli_error(XO_FAILED, "out of memory");
         }
@@ -161,4 +209,22 @@ int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_f
     }
     if (db_commit(d)) return cli_error(XO_FAILED, "%s", db_errmsg(d));
     return XO_OK;
+}
+
+/* In three steps, so that bad input changes nothing: which runs are to do
+ * (reading), whether their corpora can feed them (exec_check_data, which
+ * may tokenize a corpus for minutes: outside any transaction, which would
+ * keep other writers waiting), and only then the record. */
+int exec_register(db *d, const sweep_plan *p, const exec_options *o, exec_take_fn take, void *ctx,
+                  size_t *skipped_done, size_t *skipped_failed)
+{
+    int rc = check_only(p, o);
+    if (rc) return rc;
+    unsigned char *todo = calloc(sweep_plan_count(p) + 1, 1);
+    if (!todo) return cli_error(XO_FAILED, "out of memory");
+    rc = pick(d, p, o, todo, o->dry_run ? take : NULL, ctx, skipped_done, skipped_failed);
+    if (rc == XO_OK) rc = exec_check_data(p, todo);
+    free(todo);
+    if (rc == XO_OK && !o->dry_run) rc = record(d, p, o, take, ctx, skipped_done, skipped_failed);
+    return rc;
 }

@@ -15,7 +15,11 @@
  *   RUNS/<sweep>/slurm/%A_%a.out       Slurm's output of each task
  *
  * Every sbatch option goes on sbatch's argv (never through a shell); the
- * script itself only quotes three absolute paths. The job id of each run
+ * script itself only quotes three absolute paths. The options also appear,
+ * quoted, in the script's comment lines, and the run directories are lines
+ * of the list file: a newline in any of them would end a comment (and run
+ * what follows) or split a line, so values with control characters are
+ * refused before anything is written (one_line). The job id of each run
  * ("1234_7") goes to the database, so that `xover collect`, `xover cancel`
  * and the next `xover run` find the tasks again; a run whose task is still
  * queued or running is followed, not submitted twice.
@@ -144,6 +148,53 @@ static void mark_live(cand *c, size_t n)
     }
     free(jobs);
     free(ids);
+}
+
+/* 0 when `value` (what `what` names) holds no control character; else a
+ * usage error showing it with the character escaped. A newline in a value
+ * echoed into the job script's comments would end the comment, and the
+ * rest of the value would run as a command on the compute node. */
+static const char *first_control(const char *s)
+{
+    while (*s && (unsigned char)*s >= 0x20 && *s != 0x7f) s++;
+    return *s ? s : NULL;
+}
+
+static int one_line(const char *what, const char *value)
+{
+    const char *p = first_control(value);
+    if (!p) return 0;
+    char shown[300];
+    size_t k = 0;
+    for (const char *q = value; *q && k + 5 < sizeof shown; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '\n') k += (size_t)snprintf(shown + k, sizeof shown - k, "\\n");
+        else if (ch < 0x20 || ch == 0x7f) k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", ch);
+        else shown[k++] = (char)ch;
+    }
+    shown[k] = 0;
+    return cli_error(XO_USAGE,
+                     "%s '%s' holds a control character (byte 0x%02x): values that reach a Slurm job "
+                     "script or its run list must be one line of text", what, shown, (unsigned char)*p);
+}
+
+/* Every value the job script or the run list will hold, checked before
+ * the database or any file is touched. */
+static int check_one_line(const exec_options *o, const exec_slurm_options *so)
+{
+    char cwd[PATH_MAX], self[PATH_MAX];
+    if ((o->runs_dir && one_line("--runs-dir", o->runs_dir)) ||
+        (so->partition && one_line("--partition", so->partition)) ||
+        (so->time && one_line("--time", so->time)) || (so->mem && one_line("--mem", so->mem)))
+        return XO_USAGE;
+    for (size_t k = 0; k < so->nsbatch_args; k++)
+        if (one_line("--sbatch-arg", so->sbatch_args[k])) return XO_USAGE;
+    if (getcwd(cwd, sizeof cwd) && one_line("the current directory", cwd)) return XO_USAGE;
+    ssize_t n = o->self_exe ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) self[n] = 0;
+    if ((o->self_exe || n > 0) && one_line("the xover binary's path", o->self_exe ? o->self_exe : self))
+        return XO_USAGE;
+    return XO_OK;
 }
 
 /* 'text' quoted for sh: inside single quotes, ' becomes '\''. */
@@ -372,11 +423,13 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
 {
     const sweep *s = sweep_plan_sweep(p);
     char err[1024];
-    db *d = db_open(o->db_path, DB_WRITE, err, sizeof err);
-    if (!d) return cli_error(XO_USAGE, "%s", err);
+    if (check_one_line(o, so)) return XO_USAGE;
+    db *d;
+    int rc = exec_open_db(o, &d);
+    if (rc != XO_OK) return rc;
     cand *c = NULL;
     size_t nc = 0, skipped_done = 0, skipped_failed = 0;
-    int rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
+    rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
     if (rc != XO_OK) {
         db_close(d);
         return rc;
@@ -420,6 +473,11 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         free_cands(c, nc);
         db_close(d);
         return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, sweep_name(s));
+    }
+    if (one_line("--runs-dir (resolved)", runs)) { /* a symbolic link's target */
+        free_cands(c, nc);
+        db_close(d);
+        return XO_USAGE;
     }
 
     if (o->dry_run || !nc) {
@@ -481,7 +539,11 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
             /* A branch lives beside its trunk (its trunk reads its results there). */
             char tdir[PATH_MAX + 400] = "";
             if (sweep_plan_role(p, c[k].i) == SWEEP_BRANCH) trunk_dir_of(d, p, c, k, sdir, tdir, sizeof tdir);
-            if (!c[k].run_dir || c[k].run_dir[0] != '/' || !rundir_is_run_of(c[k].run_dir, c[k].key)) {
+            if (first_control(tdir)) tdir[0] = 0; /* a trunk's dir from the database: one line, or not used */
+            /* A run_dir from the database becomes a line of the list file:
+             * used only if it is the run's own and one line. */
+            const char *rd = c[k].run_dir;
+            if (!rd || rd[0] != '/' || !rundir_is_run_of(rd, c[k].key) || first_control(rd)) {
                 char d2[PATH_MAX + 400];
                 const char *slash = *tdir ? strrchr(tdir, '/') : NULL;
                 if (slash) snprintf(d2, sizeof d2, "%.*s/%s", (int)(slash - tdir), tdir, c[k].key);

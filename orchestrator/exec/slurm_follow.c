@@ -103,6 +103,7 @@ typedef struct {
     double done_flops, total_flops;
     progress pg;
     int want_sched;     /* a run waits for the scheduler's word */
+    char db_broken[600]; /* why the database refused a write ("" while it takes them) */
 } follower;
 
 static volatile sig_atomic_t g_stop;
@@ -154,11 +155,21 @@ static void run_rows(void *ctx)
 static void finish(follower *f, sl_run *r, const char *status, const char *reason, const sl_task *tk, int from_sched)
 {
     char err[512] = "";
-    if (ingest_poll(r->ing, f->d, r->id, 1, err, sizeof err)) progress_event(&f->pg, "warning: %s", err);
+    int ing = ingest_poll(r->ing, f->d, r->id, 1, err, sizeof err);
+    if (ing) progress_event(&f->pg, "warning: %s", err);
+    if (ing == INGEST_EDB && !f->db_broken[0]) snprintf(f->db_broken, sizeof f->db_broken, "%s", err);
     const ingest_state *st = ingest_get(r->ing);
     char why[1024];
     snprintf(why, sizeof why, "%s", reason ? reason : "");
-    if (!strcmp(status, "done") && st->nonfinite) {
+    if (ing == INGEST_EDB && !strcmp(status, "done")) {
+        /* Never done without all its metrics: the next `xover run` resumes
+         * it from its last checkpoint and stores what metrics.jsonl holds. */
+        status = "interrupted";
+        snprintf(why, sizeof why, "trained, but its metrics are not all in the database: %s", err);
+    } else if (st->overlong && strcmp(status, "pending")) {
+        status = "failed"; /* its metrics cannot be read whole */
+        snprintf(why, sizeof why, "%s", st->overlong_what);
+    } else if (!strcmp(status, "done") && st->nonfinite) {
         status = "failed";
         snprintf(why, sizeof why, "%s", st->nonfinite_what);
     }
@@ -358,6 +369,10 @@ int sl_follow(db *d, sl_run *runs, size_t n, const sl_follow_opts *o)
     sl_table_free(&f.tab);
     free(ids);
     free(jobs);
+    if (f.db_broken[0])
+        return cli_error(XO_FAILED, "the database could not be written: %s; no run was recorded done without all "
+                         "its metrics: once it can be written (free space), `xover run` resumes those left",
+                         f.db_broken);
     if (detached) return XO_INTERRUPTED;
     if (f.nfailed || o->skipped_failed) return XO_FAILED;
     if (o->wait && (f.ninterrupted || f.npending)) return XO_FAILED;

@@ -108,8 +108,10 @@ typedef struct {
 run_path rundir_path(const char *dir, run_file f);
 
 /* The status file: write `word` and, when reason is neither NULL nor "",
- * the reason on a second line ("done\n", "failed\nwhy\n"). Atomic. 0, or -1
- * with errno set. The one writer of status files in xover. */
+ * the reason on a second line ("done\n", "failed\nwhy\n"). Atomic; on a full
+ * disk, where that cannot be, overwritten in place, else removed, so that it
+ * never goes on saying what is no longer so. 0, or -1 with errno set. The
+ * one writer of status files in xover. */
 int rundir_set_status(const char *dir, const char *word, const char *reason);
 /* Read it back: the word and the reason ("" when none). 0, or -1 (no file;
  * word and reason are ""). */
@@ -131,8 +133,10 @@ typedef struct {
 void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t n);
 /* Cut metrics.jsonl back to its complete lines whose step is <= max_step
  * (-1: none), atomically: what a resumed run must not repeat or contradict.
- * 0, or -1 with errno set. */
-int rundir_cut_metrics(const char *dir, long long max_step);
+ * note gets "" or, when lines that are not metrics lay among the lines
+ * kept (damage, not a torn end), what was dropped, to be logged. 0, or -1
+ * with errno set. */
+int rundir_cut_metrics(const char *dir, long long max_step, char *note, size_t notelen);
 
 /* Save a checkpoint of m with st and the caller's text (models.h
  * model_save_text): the current one becomes checkpoint.prev, then the new
@@ -190,12 +194,17 @@ typedef struct {
     int threads;          /* the model's threads (model_set_threads); 0 = 1 */
 } run_train_opts;
 
+/* `xover train`'s exit code when a write of the run directory found its
+ * disk full (ENOSPC, EDQUOT): the run is interrupted, its last checkpoint
+ * whole, and resumes once there is space (EX_TEMPFAIL's value). */
+#define RUN_EXIT_NO_SPACE 75
+
 /* Train the run into its directory, resuming from its checkpoint when there
  * is one (bit for bit: a resumed run's metrics and checkpoint equal an
  * uninterrupted run's). SIGINT/SIGTERM checkpoint and stop. Messages go to
  * stderr and the run's log. Returns an exit code: XO_OK done, XO_FAILED
  * (non-finite loss, I/O), XO_USAGE (bad config or data), XO_INTERRUPTED
- * (checkpoint written).
+ * (checkpoint written), RUN_EXIT_NO_SPACE (a full disk; interrupted).
  *
  * For tests: XOVER_TRAIN_STOP_AT=N raises SIGTERM right after step N;
  * XOVER_FAULT injects crashes, hangs, NaNs, damaged checkpoints and metrics,

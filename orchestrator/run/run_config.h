@@ -106,7 +106,11 @@
     X(cooldown_evals, INT, 0, -1, "0", 0, 1e6, NULL)                         \
     X(log_every, REAL, 0, -1, NULL, 1e-9, 1e12, NULL)                        \
     X(anneal_at, LIST, 0, -1, NULL, 1e-9, 1e9, NULL)                         \
-    X(branch_of, STR, 0, -1, NULL, 0, 0, NULL)
+    X(branch_of, STR, 0, -1, NULL, 0, 0, NULL)                               \
+    X(final_eval_draws, INT, 0, -1, "16", 1, 1e6, NULL)
+/* final_eval_draws: the MDM's mask draws at a run's last evaluation (the
+ * larger of it and eval_draws), where a crossover is decided: a smaller
+ * standard error for one longer evaluation (docs/run-config.md). */
 
 /* ---- the typed view --------------------------------------------------------
  *

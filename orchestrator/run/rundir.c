@@ -8,6 +8,7 @@
 #include "orchestrator/util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -70,6 +71,20 @@ int rundir_read_threads(const char *dir, run_file f)
 
 /* ---- status ---------------------------------------------------------------- */
 
+/* On a full disk the atomic write has no room for its temporary file, and
+ * the status file would go on saying "running" after the run has stopped.
+ * Overwriting the file where it is needs no new block (the old text's block
+ * holds the new one, a few hundred bytes); if even that fails, the file is
+ * removed: no word is better than a wrong one. 0, or -1. */
+static int overwrite_in_place(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    int ok = fd >= 0 && pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) unlink(path);
+    return ok ? 0 : -1;
+}
+
 int rundir_set_status(const char *dir, const char *word, const char *reason)
 {
     int has_reason = reason && *reason;
@@ -77,8 +92,10 @@ int rundir_set_status(const char *dir, const char *word, const char *reason)
     char *text = malloc(n);
     if (!text) return -1;
     snprintf(text, n, "%s\n%s%s", word, has_reason ? reason : "", has_reason ? "\n" : "");
-    int rc = xo_write_atomic(rundir_path(dir, RUN_STATUS).s, text, strlen(text));
+    run_path path = rundir_path(dir, RUN_STATUS);
+    int rc = xo_write_atomic(path.s, text, strlen(text));
     int e = errno;
+    if (rc && xo_no_space(e)) rc = overwrite_in_place(path.s, text, strlen(text));
     free(text);
     errno = e;
     return rc;
@@ -111,27 +128,46 @@ void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t
     fputs("}\n", f);
 }
 
-int rundir_cut_metrics(const char *dir, long long max_step)
+int rundir_cut_metrics(const char *dir, long long max_step, char *note, size_t notelen)
 {
     run_path path = rundir_path(dir, RUN_METRICS);
+    note[0] = 0;
     FILE *f = fopen(path.s, "r");
     if (!f) return errno == ENOENT ? 0 : -1;
-    char *out = NULL, *line = NULL;
+    char *out = NULL, *line = NULL, first[96] = "";
     size_t outlen = 0, cap = 0;
+    long long lineno = 0, first_no = 0, bad = 0, bad_before_kept = 0;
     FILE *mem = open_memstream(&out, &outlen);
     ssize_t n;
     while (mem && (n = getline(&line, &cap, f)) > 0) {
+        lineno++;
         json_t *o = json_loads(line, 0, NULL);
         json_t *s = o ? json_object_get(o, "step") : NULL;
-        if (json_is_integer(s) && json_integer_value(s) <= max_step && line[n - 1] == '\n') fputs(line, mem);
+        if (json_is_integer(s) && json_integer_value(s) <= max_step && line[n - 1] == '\n') {
+            fputs(line, mem);
+            bad_before_kept = bad; /* those lay among the lines kept */
+        } else if (!json_is_integer(s) && !bad++) {
+            first_no = lineno;
+            snprintf(first, sizeof first, "%.*s", (int)strcspn(line, "\n"), line);
+        }
         json_decref(o);
     }
     free(line);
     fclose(f);
     if (!mem) return -1;
     fclose(mem);
+    /* A torn last line is what a killed writer leaves: expected. A line
+     * that is not metrics before the checkpoint's step is damage, and the
+     * points it held are gone from the file: said, not dropped silently. */
+    if (bad_before_kept)
+        snprintf(note, notelen, "dropped %lld line%s of %s that %s not metrics, before the checkpoint's step %lld "
+                 "(the first, line %lld: '%s'); the database keeps what it ingested of them",
+                 bad_before_kept, bad_before_kept > 1 ? "s" : "", path.s, bad_before_kept > 1 ? "are" : "is",
+                 max_step, first_no, first);
     int rc = xo_write_atomic(path.s, out ? out : "", out ? outlen : 0);
+    int e = errno;
     free(out);
+    errno = e;
     return rc;
 }
 
@@ -225,7 +261,9 @@ int rundir_mkdirs(const char *path, char *err, size_t errlen)
         char c = *p;
         *p = 0;
         if (mkdir(buf, 0777) && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+            int e = errno; /* kept for the caller (xo_no_space) */
+            snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(e));
+            errno = e;
             return -1;
         }
         *p = c;
@@ -237,7 +275,9 @@ int rundir_mkdirs(const char *path, char *err, size_t errlen)
 int rundir_write(const char *path, const char *text, size_t len, char *err, size_t errlen)
 {
     if (xo_write_atomic(path, text, len) == 0) return 0;
-    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    int e = errno; /* kept for the caller (xo_no_space) */
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(e));
+    errno = e;
     return -1;
 }
 

@@ -28,9 +28,9 @@
  * cadence and the cooldown's evaluations are sized from the config alone,
  * so a branch is bit for bit the standalone run of its length.
  *
- * Where what comes next fits: a final evaluation with other options (more
- * mask draws) is evaluate(tr, &opts) at the last step, and a standard error
- * one more run_value of its line.
+ * The run's last evaluation, at its planned last step, uses
+ * train.final_eval_draws mask draws (evaluate(tr, &opts)), and every
+ * evaluation line carries the estimate's standard error (val_loss_se).
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/run/anneal.h"
@@ -66,6 +66,7 @@ typedef struct {
     int eval_unit;      /* EVAL_EPOCH, EVAL_STEP or EVAL_LOG */
     uint64_t seed, ckpt_every;
     model_eval_opts eval;
+    model_eval_opts final_eval; /* at the last step: train.final_eval_draws */
 } train_cfg;
 
 /* The config in the trainer's terms, the model checked. */
@@ -104,6 +105,10 @@ static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errl
     t->stop_margin = c->train.early_stop_margin;
     t->eval = (model_eval_opts){(int)c->train.eval_draws, strcmp(c->train.eval_estimator, "bernoulli") == 0,
                                 (uint64_t)c->train.eval_seed};
+    /* The point a crossover is decided on gets more draws: the same masks
+     * as every evaluation (the same seed) and more of them. */
+    t->final_eval = t->eval;
+    if (c->train.final_eval_draws > t->final_eval.draws) t->final_eval.draws = (int)c->train.final_eval_draws;
     return 0;
 }
 
@@ -257,6 +262,15 @@ static int fail(trainer *tr, int code, const char *fmt, ...)
     return code;
 }
 
+/* A write of the run directory failed with errno e: tr->err says what and
+ * why; the exit code is RUN_EXIT_NO_SPACE when the disk is full (the run is
+ * to resume once there is space), else XO_FAILED. */
+static int fail_write(trainer *tr, int e, const char *what, const char *path)
+{
+    if (path) snprintf(tr->err, sizeof tr->err, "cannot %s %s: %s", what, path, strerror(e));
+    return xo_no_space(e) ? RUN_EXIT_NO_SPACE : XO_FAILED;
+}
+
 /* Whether to evaluate after tr->step. Units "epoch" and "step": every
  * eval_iv steps. Unit "log": eval_every evaluations per doubling of the
  * epochs seen, from the first epoch on (1, 2^(1/n), 2^(2/n), ... epochs), so
@@ -333,8 +347,9 @@ static int setup(trainer *tr, const char *key)
     json_decref(info);
     run_path path = rundir_path(tr->dir, RUN_MODEL);
     int bad = !text || xo_write_atomic(path.s, text, strlen(text));
+    int e = text ? errno : ENOMEM;
     free(text);
-    if (bad) return fail(tr, XO_FAILED, "cannot write %s: %s", path.s, strerror(errno));
+    if (bad) return fail_write(tr, e, "write", path.s);
     rundir_log(tr->log,
                "%s model: %zu params (%zu non-embedding, %zu active), %.3g FLOPs/token; %llu steps of %d x %d "
                "tokens, %zu sequences per epoch",
@@ -383,9 +398,14 @@ static int resume(trainer *tr)
         if (found == 1) rundir_log(tr->log, "resuming from step %llu", (unsigned long long)tr->step);
     }
     run_path mpath = rundir_path(tr->dir, RUN_METRICS);
-    if (rundir_cut_metrics(tr->dir, tr->step == 0 ? -1 : (long long)tr->step))
-        return fail(tr, XO_FAILED, "cannot rewrite %s: %s", mpath.s, strerror(errno));
-    if (!(tr->metrics = fopen(mpath.s, "a"))) return fail(tr, XO_FAILED, "cannot open %s: %s", mpath.s, strerror(errno));
+    char note[400];
+    if (rundir_cut_metrics(tr->dir, tr->step == 0 ? -1 : (long long)tr->step, note, sizeof note))
+        return fail_write(tr, errno, "rewrite", mpath.s);
+    if (*note) {
+        rundir_log(tr->log, "%s", note);
+        fprintf(stderr, "xover: %s\n", note);
+    }
+    if (!(tr->metrics = fopen(mpath.s, "a"))) return fail_write(tr, errno, "open", mpath.s);
     return 0;
 }
 
@@ -425,20 +445,30 @@ static int train_step(trainer *tr)
 }
 
 /* Evaluate with eval options eo and append the eval line: val_loss (into
- * tr->val), and mc_acc when the data has cloze items. */
+ * tr->val) and its standard error val_loss_se, and mc_acc when the data has
+ * cloze items.
+ * val_loss_se is the error of val_loss as a measurement of this model on
+ * these windows: the MDM's mask draws' noise (model_val_loss_se's mc_se), 0
+ * for AR, whose loss is exact. Every run of a pair is scored on the same
+ * windows, so their own sampling error is not part of a gap's error. With
+ * one draw the draws' noise cannot be told from the windows' and the error
+ * over windows, a bound from above, stands in. */
 static int evaluate(trainer *tr, const model_eval_opts *eo)
 {
     size_t nval;
     const int32_t *val = train_source_val(tr->src, &nval);
-    run_value v[2];
+    run_value v[3];
     size_t k = 0;
     tr->val = NAN;
     if (nval > 0) {
-        double x = model_val_loss(tr->m, val, nval, eo);
+        double se_windows, se_draws;
+        double x = model_val_loss_se(tr->m, val, nval, eo, &se_windows, &se_draws);
         if (!isfinite(x))
             return fail(tr, XO_FAILED, "non-finite validation loss at step %llu", (unsigned long long)tr->step);
         tr->val = x;
         v[k++] = (run_value){"val_loss", x, 0};
+        double se = isnan(se_draws) ? se_windows : se_draws;
+        if (isfinite(se)) v[k++] = (run_value){"val_loss_se", se, 0};
     }
     train_source_cloze q = train_source_cloze_items(tr->src);
     if (q.n_items > 0) {
@@ -478,8 +508,7 @@ static void early_stop(trainer *tr)
 static int flush_metrics(trainer *tr)
 {
     if (fflush(tr->metrics) == 0 && fsync(fileno(tr->metrics)) == 0) return 0;
-    int e = errno;
-    return fail(tr, XO_FAILED, "cannot write %s: %s", rundir_path(tr->dir, RUN_METRICS).s, strerror(e));
+    return fail_write(tr, errno, "write", rundir_path(tr->dir, RUN_METRICS).s);
 }
 
 /* What a checkpoint keeps besides the model: the data position and the run
@@ -500,7 +529,8 @@ static int checkpoint(trainer *tr)
     if (ckpt_state(tr, &ck, text)) return XO_FAILED;
     int rc = flush_metrics(tr);
     if (rc) return rc;
-    if (rundir_save_checkpoint(tr->dir, tr->m, &ck, text, tr->err, sizeof tr->err)) return XO_FAILED;
+    if (rundir_save_checkpoint(tr->dir, tr->m, &ck, text, tr->err, sizeof tr->err))
+        return fail_write(tr, errno, NULL, NULL); /* tr->err says it; the previous checkpoint is whole */
     run_path ckpath = rundir_path(tr->dir, RUN_CHECKPOINT);
     fault_target ft = {tr->m, tr->metrics, ckpath.s};
     fault_strike(&tr->faults, FAULT_AFTER_CHECKPOINT, tr->step, &ft);
@@ -593,7 +623,8 @@ static int train(trainer *tr)
         if ((rc = train_step(tr))) return rc;
         int evaled = eval_due(tr);
         if (evaled) {
-            if ((rc = evaluate(tr, &tr->cfg.eval))) return rc;
+            const model_eval_opts *eo = tr->step == tr->total ? &tr->cfg.final_eval : &tr->cfg.eval;
+            if ((rc = evaluate(tr, eo))) return rc;
             rundir_log(tr->log, "step %llu: train_loss %.4f val_loss %.4f epoch %.3f", (unsigned long long)tr->step,
                        tr->last.loss, tr->val, train_source_epoch(tr->src));
             early_stop(tr);
@@ -737,7 +768,13 @@ int run_train(const run_train_opts *o)
         rc = run(tr, cfg, key, o->cache);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
-        if (rc != XO_OK && rc != XO_INTERRUPTED) {
+        if (rc == RUN_EXIT_NO_SPACE) {
+            /* Not the run's fault: it resumes from its last checkpoint once
+             * there is space. */
+            rundir_set_status(tr->dir, "interrupted", tr->err);
+            rundir_log(tr->log, "interrupted: %s", tr->err);
+            cli_error(XO_FAILED, "%s (the run resumes from its last checkpoint once there is space)", tr->err);
+        } else if (rc != XO_OK && rc != XO_INTERRUPTED) {
             rundir_set_status(tr->dir, "failed", tr->err);
             rundir_log(tr->log, "failed: %s", tr->err);
             cli_error(rc, "%s", tr->err);

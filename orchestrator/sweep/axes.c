@@ -573,7 +573,10 @@ static int read_derive(sp_ctx *c, yaml_node_t *dn)
         dv->expr = sw_expr_parse(dv->text, msg, sizeof msg, &epos);
         int off = sp_quoted(v) ? 1 : 0;
         if (!dv->expr) {
-            rc = sp_err_at(c, dv->line, dv->col + off + epos, "derive %s: %s in '%s'", dv->name, msg, dv->text);
+            /* Quote a long expression's start only: the message must stay a line. */
+            int cut = strlen(dv->text) > 60;
+            rc = sp_err_at(c, dv->line, dv->col + off + epos, "derive %s: %s in '%.*s%s'", dv->name, msg,
+                           cut ? 57 : 60, dv->text, cut ? "..." : "");
             break;
         }
         size_t nn = sw_expr_nnames(dv->expr);

@@ -305,6 +305,69 @@ int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *o
     return 0;
 }
 
+/* ---- runs that share their data ------------------------------------ */
+
+/* Whether an axis or derived parameter reaches what train_source_open
+ * reads: the data section, the quality tier, the window length. */
+static int feeds_data(sw_target tgt, const char *path)
+{
+    return tgt == T_QUALITY ||
+           (tgt == T_FIELD && path && (!strncmp(path, "data.", 5) || !strcmp(path, "train.seq_len")));
+}
+
+/* Runs i and j agree on every axis and derived value that feeds the data. */
+static int same_data(const sweep_plan *p, size_t i, size_t j)
+{
+    const sweep *sw = p->sw;
+    for (size_t a = 0; a < sw->naxes; a++)
+        if (feeds_data(sw->axes[a].tgt, sw->axes[a].path) && p->idx[i * sw->naxes + a] != p->idx[j * sw->naxes + a])
+            return 0;
+    for (size_t d = 0; d < sw->nderives; d++)
+        if (feeds_data(sw->derives[d].tgt, sw->derives[d].path) &&
+            memcmp(&p->dv[i * sw->nderives + d], &p->dv[j * sw->nderives + d], sizeof *p->dv))
+            return 0;
+    return 1;
+}
+
+static uint64_t data_hash(const sweep_plan *p, size_t i)
+{
+    const sweep *sw = p->sw;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the values that feed the data */
+    for (size_t a = 0; a < sw->naxes; a++)
+        if (feeds_data(sw->axes[a].tgt, sw->axes[a].path)) h = (h ^ p->idx[i * sw->naxes + a]) * 1099511628211ull;
+    for (size_t d = 0; d < sw->nderives; d++)
+        if (feeds_data(sw->derives[d].tgt, sw->derives[d].path)) {
+            uint64_t bits;
+            memcpy(&bits, &p->dv[i * sw->nderives + d], sizeof bits);
+            h = (h ^ bits) * 1099511628211ull;
+        }
+    return h;
+}
+
+size_t *sweep_plan_data_groups(const sweep_plan *p, const unsigned char *only, size_t *n)
+{
+    size_t cap = 16;
+    while (cap < p->n * 2) cap *= 2;
+    size_t *tab = malloc(cap * sizeof *tab), *out = malloc((p->n ? p->n : 1) * sizeof *out);
+    if (!tab || !out) {
+        free(tab);
+        free(out);
+        return NULL;
+    }
+    memset(tab, 0xFF, cap * sizeof *tab);
+    *n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (only && !only[i]) continue;
+        size_t slot = (size_t)data_hash(p, i) & (cap - 1);
+        while (tab[slot] != (size_t)-1 && !same_data(p, tab[slot], i)) slot = (slot + 1) & (cap - 1);
+        if (tab[slot] != (size_t)-1) continue;
+        tab[slot] = i;
+        out[(*n)++] = i;
+    }
+    free(tab);
+    return out;
+}
+
 /* ---- external trainer argv ------------------------------------------ */
 
 static char *value_text(json_t *v)

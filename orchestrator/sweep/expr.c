@@ -9,7 +9,10 @@
  * NUMBER takes the sweep's suffixes (25k, 1.5M, 2B) and scientific notation;
  * NAME is an axis, another derived parameter or a config field. A recursive
  * descent parser compiles the text once into a small stack program, because
- * planning a large grid evaluates each expression once per run.
+ * planning a large grid evaluates each expression once per run. Its
+ * recursion is bounded: more than SW_EXPR_MAX_DEPTH parentheses and signs
+ * nested inside one another is an error, not a stack overflow (40k '(' in
+ * an 80 KB file crashed `xover plan`).
  */
 #include "orchestrator/sweep/internal.h"
 
@@ -45,6 +48,7 @@ typedef struct {
     int errpos;
     int failed;
     size_t sp, maxsp;
+    int depth; /* parentheses and signs open around the current position */
 } parser;
 
 static void fail(parser *p, size_t pos, const char *msg)
@@ -80,6 +84,17 @@ static void skip_space(parser *p)
 
 static void parse_expr(parser *p);
 
+/* Enter one more level of nesting at p->i: 0, or -1 (failed) past the bound. */
+static int enter(parser *p)
+{
+    if (++p->depth <= SW_EXPR_MAX_DEPTH) return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "expression nested too deeply (more than %d parentheses and signs)",
+             SW_EXPR_MAX_DEPTH);
+    fail(p, p->i, msg);
+    return -1;
+}
+
 static void parse_atom(parser *p)
 {
     skip_space(p);
@@ -87,8 +102,11 @@ static void parse_atom(parser *p)
     size_t start = p->i;
     char c = s[p->i];
     if (c == '(') {
+        if (enter(p)) return;
         p->i++;
         parse_expr(p);
+        p->depth--;
+        if (p->failed) return;
         skip_space(p);
         if (s[p->i] != ')') { fail(p, p->i, "expected ')'"); return; }
         p->i++;
@@ -150,8 +168,10 @@ static void parse_unary(parser *p)
     skip_space(p);
     char c = p->s[p->i];
     if (c == '-' || c == '+') {
+        if (enter(p)) return;
         p->i++;
         parse_unary(p);
+        p->depth--;
         if (c == '-') emit(p, OP_NEG, 0, 0);
         return;
     }

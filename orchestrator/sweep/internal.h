@@ -30,6 +30,8 @@ typedef struct {
 /* ---- derive expressions (expr.c) -------------------------------------- */
 
 typedef struct sw_expr sw_expr;
+/* How deeply parentheses and signs may nest in one expression. */
+#define SW_EXPR_MAX_DEPTH 256
 /* Parse an arithmetic expression (+ - * / parentheses, unary minus, numbers
  * with suffixes, names). On error returns NULL with a message and the byte
  * offset of the offending token in *errpos. */

@@ -81,6 +81,14 @@ double sweep_plan_derived(const sweep_plan *p, size_t i, size_t d);
  * and sets *out, or -1 when the field is not a number. */
 int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *out);
 
+/* Runs that differ only in what does not reach their data (the data
+ * section, the quality tier, train.seq_len) share their corpus, tokens and
+ * budget: one run index per distinct combination, in plan order, in a
+ * malloc'd array of *n; NULL when out of memory. Only runs i with only[i]
+ * count when only is not NULL. For checking each corpus once, not once
+ * per run. */
+size_t *sweep_plan_data_groups(const sweep_plan *p, const unsigned char *only, size_t *n);
+
 /* Run i's resolved config (docs/run-config.md): what config.json holds.
  * NULL with a message on error. Caller decrefs. */
 json_t *sweep_plan_config(const sweep_plan *p, size_t i, char *err, size_t errlen);

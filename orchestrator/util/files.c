@@ -41,6 +41,8 @@ int xo_write_atomic(const char *path, const void *data, size_t len)
     return rc;
 }
 
+int xo_no_space(int e) { return e == ENOSPC || e == EDQUOT; }
+
 char *xo_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,8 +52,19 @@ static void read_holder(int fd, char *buf, size_t n)
 
 int xo_lock_file(const char *path, char *holder, size_t hn, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* The holder's line is written into the file: a symbolic link there
+     * (planted, or left over) would have us truncate and overwrite its
+     * target, and a FIFO would block. Only a regular file is a lock. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0 && errno == ELOOP)
+        return snprintf(err, errlen, "the lock file %s is not a regular file but a symbolic link: refusing to "
+                        "follow it (remove it, if it is no lock of yours)", path), -1;
     if (fd < 0) return snprintf(err, errlen, "cannot open the lock file %s: %s", path, strerror(errno)), -1;
+    struct stat sb;
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return snprintf(err, errlen, "the lock file %s is not a regular file: refusing to use it", path), -1;
+    }
     int rc = try_lock(fd);
     if (rc == 1) {
         read_holder(fd, holder, hn);

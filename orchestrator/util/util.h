@@ -20,6 +20,10 @@
  * or the new one, never a mix. The file gets mode 0666 less the umask.
  * Returns 0, or -1 with errno set and no temporary file left behind. */
 int xo_write_atomic(const char *path, const void *data, size_t len);
+/* Whether errno value e means a full disk (ENOSPC) or quota (EDQUOT): the
+ * writes that fail so are to be retried once there is space, not failures
+ * of the run. */
+int xo_no_space(int e);
 
 /* Read a whole file into a NUL-terminated buffer (caller frees); NULL with
  * errno set when it cannot be read. *len (if given) gets the byte count. */

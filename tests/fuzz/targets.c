@@ -155,7 +155,8 @@ int fuzz_metrics(const uint8_t *data, size_t size)
     ingest *g = ingest_new("/nonexistent/metrics.jsonl", re);
     if (!g) abort();
     size_t used = ingest_parse(g, buf, len, final);
-    if (used > len || (final && used != len)) {
+    /* final: everything is consumed, unless a line was too long to read */
+    if (used > len || (final && used != len && !ingest_get(g)->overlong)) {
         fprintf(stderr, "fuzz: consumed %zu of %zu bytes\n", used, len);
         abort();
     }

@@ -1,0 +1,571 @@
+/*
+ * test_confidence.c — a crossover with confidence (analysis.h): t quantiles
+ * and intervals computed by hand, a verdict of each kind, the evaluation
+ * error of one seed, the bracketing evaluations, the crossover on annealed
+ * points, the data-efficiency multiplier on synthetic power laws with a
+ * known ratio, and the fit's interval. Each database case goes through the
+ * loader (what `xover crossover` prints) and, where a CLI flag exists, the
+ * CLI's JSON, with known answers.
+ */
+#include "tests/harness.h"
+#include "orchestrator/analysis/analysis.h"
+#include "orchestrator/db/db.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static db *open_db(const char *name, char *path, size_t n)
+{
+    char err[512];
+    harness_path(path, n, name);
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    if (!d) fprintf(stderr, "open: %s\n", err);
+    return d;
+}
+
+/* A run of cell (model, U, epochs) with this objective and seed, `status`,
+ * and extra train fields `train` ("" or ",\"k\":v"). */
+static long long run(db *d, const char *objective, const char *model, long long U, double epochs,
+                     long long seed, const char *status, const char *train)
+{
+    char config[512], key[160];
+    snprintf(config, sizeof config,
+             "{\"data\":{\"quality\":\"all\",\"unique_tokens\":%lld},\"model\":{\"name\":\"%s\"},"
+             "\"objective\":\"%s\",\"seed\":%lld,\"train\":{\"epochs\":%g,\"lr\":0.001%s}}",
+             U, model, objective, seed, epochs, train);
+    snprintf(key, sizeof key, "%s-%s-%lld-%g-%lld%s", objective, model, U, epochs, seed, train);
+    db_run_spec s = {.key = key, .config = config, .objective = objective, .model = model,
+                     .params = 1000, .unique_tokens = U, .quality = "all", .epochs = epochs,
+                     .seed = seed};
+    long long id = -1;
+    if (db_run_put(d, &s, &id)) fprintf(stderr, "run_put: %s\n", db_errmsg(d));
+    else if (strcmp(status, "pending") && db_run_finished(d, id, status, NULL, NULL, 0))
+        fprintf(stderr, "status: %s\n", db_errmsg(d));
+    return id;
+}
+
+/* val_loss points (x[i] tokens, epoch x/1000, flops 6e3 x), and with se
+ * val_loss_se at the same steps. */
+static int curve(db *d, long long id, int n, const double *x, const double *y, const double *se)
+{
+    db_metric m[128];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        m[k++] = (db_metric){"val_loss", i * 10, (long long)x[i], x[i] / 1000, 6e3 * x[i], y[i]};
+        if (se) m[k++] = (db_metric){"val_loss_se", i * 10, (long long)x[i], x[i] / 1000, 6e3 * x[i], se[i]};
+    }
+    return db_ingest_metrics(d, id, m, (size_t)k);
+}
+
+static const an_pair *load(db *d, an_pairs *ps, int annealed)
+{
+    char err[512];
+    int rc = annealed ? an_pairs_load_annealed(d, 0, "val_loss", AN_TOKENS, ps, err, sizeof err)
+                      : an_pairs_load(d, 0, "val_loss", AN_TOKENS, ps, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "load: %s\n", err);
+        return NULL;
+    }
+    return ps->n ? &ps->p[0] : NULL;
+}
+
+/* ---- the CLI and the SQL views, field by field --------------------------------- */
+
+static int same_json(json_t *a, json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return fabs(x - y) <= 1e-12 * fmax(1, fabs(x));
+    }
+    return json_equal(a, b);
+}
+
+/* A row's key: the values of `keys` (a NULL-terminated list), joined. */
+static void row_key(json_t *r, const char *const *keys, char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int i = 0; keys[i]; i++) {
+        char *v = json_dumps(json_object_get(r, keys[i]), JSON_ENCODE_ANY);
+        strncat(buf, v ? v : "?", n - strlen(buf) - 1);
+        strncat(buf, "|", n - strlen(buf) - 1);
+        free(v);
+    }
+}
+
+/* `xover crossover ARGS --format json` and `xover sql SQL` give the same
+ * rows (matched by `keys`), with the same columns and values; returns the
+ * number of rows, -1 when they differ. */
+static int cli_equals_sql(const char *path, const char *const *args, const char *sql,
+                          const char *const *keys)
+{
+    const char *argv[16] = {harness_xover(), "crossover"};
+    int k = 2;
+    for (int i = 0; args[i]; i++) argv[k++] = args[i];
+    argv[k++] = "--format", argv[k++] = "json", argv[k++] = "--db", argv[k++] = path, argv[k] = NULL;
+    harness_proc a = harness_run(argv, NULL);
+    const char *argv2[] = {harness_xover(), "sql", sql, "--format", "json", "--db", path, NULL};
+    harness_proc b = harness_run(argv2, NULL);
+    json_t *ja = json_loads(a.out, 0, NULL), *jb = json_loads(b.out, 0, NULL);
+    int ok = a.status == 0 && b.status == 0 && json_is_array(ja) && json_is_array(jb) &&
+             json_array_size(ja) == json_array_size(jb);
+    if (!ok) fprintf(stderr, "status %d/%d, rows %zu/%zu: %s %s\n", a.status, b.status, json_array_size(ja),
+                     json_array_size(jb), a.err, b.err);
+    for (size_t i = 0; ok && i < json_array_size(ja); i++) {
+        json_t *ra = json_array_get(ja, i), *rb = NULL;
+        char ka[2048], kb[2048];
+        row_key(ra, keys, ka, sizeof ka);
+        for (size_t j = 0; !rb && j < json_array_size(jb); j++) {
+            row_key(json_array_get(jb, j), keys, kb, sizeof kb);
+            if (!strcmp(ka, kb)) rb = json_array_get(jb, j);
+        }
+        ok = rb && json_object_size(ra) == json_object_size(rb);
+        if (!ok) fprintf(stderr, "row %s: %s in SQL\n", ka, rb ? "other columns" : "missing");
+        const char *name;
+        json_t *v;
+        json_object_foreach(ra, name, v) {
+            if (!ok) break;
+            if (!same_json(v, json_object_get(rb, name))) {
+                char *x = json_dumps(v, JSON_ENCODE_ANY), *y = json_dumps(json_object_get(rb, name), JSON_ENCODE_ANY);
+                fprintf(stderr, "row %s, %s: CLI %s, SQL %s\n", ka, name, x ? x : "?", y ? y : "?");
+                free(x);
+                free(y);
+                ok = 0;
+            }
+        }
+    }
+    int n = ok ? (int)json_array_size(ja) : -1;
+    json_decref(ja);
+    json_decref(jb);
+    harness_proc_free(&a);
+    harness_proc_free(&b);
+    return n;
+}
+
+static const char *const PAIR_KEY[] = {"cell", "x_axis", NULL};
+static const char *const EFF_KEY[] = {"cell", "direction", NULL};
+
+/* ---- intervals and verdicts on plain numbers ---------------------------------- */
+
+TEST(confidence_t_quantiles_and_an_interval_by_hand)
+{
+    /* Student's t, 97.5%, 1..9 degrees of freedom (2..10 seeds) */
+    const double t[] = {12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624,
+                        2.306004, 2.262157};
+    for (int df = 1; df <= 9; df++) CHECK_NEAR(an_t975(df), t[df - 1], 1e-6);
+    CHECK_NEAR(an_t975(30), 2.042272, 1e-6);
+    CHECK_NEAR(an_t975(40), 2.021075, 2e-4);
+    CHECK_NEAR(an_t975(120), 1.979930, 1e-4);
+    /* three seeds' gaps 0.05, 0.03, 0.04: mean 0.04, sd 0.01,
+     * half-width 4.302653 * 0.01 / sqrt 3 = 0.0248414 */
+    an_result r = {.verdict = AN_CROSSOVER, .crossover = 5, .final_gap = 0.04, .gap_se = NAN};
+    double gaps[] = {0.05, 0.03, 0.04}, cross[] = {4, NAN, 6};
+    an_judge(&r, gaps, cross, 3, 1);
+    CHECK_INT(r.interval, AN_IV_SEEDS);
+    CHECK_NEAR(r.gap_lo, 0.04 - 0.0248414, 1e-7);
+    CHECK_NEAR(r.gap_hi, 0.04 + 0.0248414, 1e-7);
+    CHECK_STR(an_verdict_name(r.verdict), "crossover");
+    CHECK_INT(r.paired, 3);
+    CHECK_INT(r.seeds_crossed, 2);
+    CHECK(r.seed_cross_min == 4 && r.seed_cross_max == 6);
+}
+
+TEST(confidence_a_verdict_of_each_kind)
+{
+    double g2[] = {0.05, 0.01}, c2[] = {5, 5};
+    /* two seeds: mean 0.03, sd 0.0283, half-width 12.7 * 0.02 = 0.254: inconclusive */
+    an_result r = {.verdict = AN_CROSSOVER, .crossover = 5, .final_gap = 0.03, .gap_se = NAN};
+    an_judge(&r, g2, c2, 2, 1);
+    CHECK_STR(an_verdict_name(r.verdict), "inconclusive");
+    CHECK(r.crossover == 5); /* where the mean curves cross, still shown */
+    /* on AR's side: none */
+    double g3[] = {-0.05, -0.04, -0.06}, c3[] = {NAN, NAN, NAN};
+    r = (an_result){.verdict = AN_NONE, .crossover = NAN, .final_gap = -0.05, .gap_se = NAN};
+    an_judge(&r, g3, c3, 3, 1);
+    CHECK_STR(an_verdict_name(r.verdict), "none");
+    CHECK(r.gap_hi < 0);
+    /* mdm_ahead stays when the interval is on MDM's side */
+    double g4[] = {0.2, 0.21, 0.19}, c4[] = {0, 0, 0};
+    r = (an_result){.verdict = AN_MDM_AHEAD, .crossover = 0, .final_gap = 0.2, .gap_se = NAN};
+    an_judge(&r, g4, c4, 3, 1);
+    CHECK_STR(an_verdict_name(r.verdict), "mdm_ahead");
+    /* one seed: the evaluation error; 0.03 +- 1.96 * 0.01 is on MDM's side */
+    r = (an_result){.verdict = AN_CROSSOVER, .crossover = 5, .final_gap = 0.03, .gap_se = 0.01};
+    an_judge(&r, g2, c2, 1, 1);
+    CHECK_INT(r.interval, AN_IV_EVAL);
+    CHECK_NEAR(r.gap_lo, 0.03 - 1.959964 * 0.01, 1e-6);
+    CHECK_STR(an_verdict_name(r.verdict), "crossover");
+    r = (an_result){.verdict = AN_CROSSOVER, .crossover = 5, .final_gap = 0.015, .gap_se = 0.01};
+    an_judge(&r, g2, c2, 1, 1);
+    CHECK_STR(an_verdict_name(r.verdict), "inconclusive");
+    /* no error known: the point verdict */
+    r = (an_result){.verdict = AN_CROSSOVER, .crossover = 5, .final_gap = 0.015, .gap_se = NAN};
+    an_judge(&r, g2, c2, 1, 1);
+    CHECK_INT(r.interval, AN_IV_NONE);
+    CHECK_STR(an_verdict_name(r.verdict), "crossover");
+    /* a run still training: unfinished, whatever the numbers */
+    r = (an_result){.verdict = AN_NONE, .crossover = NAN, .final_gap = -1.73, .gap_se = 0.01};
+    an_judge(&r, g2, c2, 1, 0);
+    CHECK_STR(an_verdict_name(r.verdict), "unfinished");
+    /* no overlap stays what it is */
+    r = (an_result){.verdict = AN_NO_OVERLAP, .crossover = NAN, .final_gap = NAN, .gap_se = NAN};
+    an_judge(&r, g2, c2, 0, 0);
+    CHECK_STR(an_verdict_name(r.verdict), "no_overlap");
+}
+
+/* ---- through the database ---------------------------------------------------------- */
+
+static const double X5[] = {0, 1000, 2000, 3000, 4000};
+
+/* One seed with val_loss_se: AR flat at 4.0 (se 0.01), MDM from 5 to 3.9
+ * (se 0.02 at the end): it passes 4.0 between the evaluations at 3000 and
+ * 4000; the final gap 0.1 +- 1.96 * hypot(0.01, 0.02) is on MDM's side. */
+TEST(confidence_one_seed_interval_from_the_evaluation_error_and_brackets)
+{
+    char path[4096];
+    db *d = open_db("e.db", path, sizeof path);
+    CHECK(d);
+    double a[] = {4.5, 4.0, 4.2, 4.4, 4.6}, ase[] = {0.01, 0.01, 0.01, 0.01, 0.01};
+    double m[] = {5.0, 4.6, 4.3, 4.05, 3.9}, mse[] = {0.02, 0.02, 0.02, 0.02, 0.02};
+    CHECK_INT(curve(d, run(d, "ar", "d", 1000, 4, 0, "done", ""), 5, X5, a, ase), 0);
+    long long mid = run(d, "mdm", "d", 1000, 4, 0, "done", "");
+    CHECK_INT(curve(d, mid, 5, X5, m, mse), 0);
+    an_pairs ps;
+    const an_pair *p = load(d, &ps, 0);
+    CHECK(p != NULL);
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK(p->res.bracket_lo == 3000 && p->res.bracket_hi == 4000);
+    CHECK_NEAR(p->res.crossover, 3000 + 1000 * 0.05 / 0.15, 1e-9);
+    CHECK_NEAR(p->res.final_gap, 0.1, 1e-12);
+    CHECK_NEAR(p->res.gap_se, hypot(0.01, 0.02), 1e-12);
+    CHECK_INT(p->res.interval, AN_IV_EVAL);
+    CHECK_NEAR(p->res.gap_lo, 0.1 - 1.959964 * hypot(0.01, 0.02), 1e-6);
+    an_pairs_free(&ps);
+
+    /* The same numbers with a larger error: inconclusive. */
+    double big[] = {0.06, 0.06, 0.06, 0.06, 0.06};
+    db_metric se[5];
+    for (int i = 0; i < 5; i++) se[i] = (db_metric){"val_loss_se", i * 10, (long long)X5[i], X5[i] / 1000, 6e3 * X5[i], big[i]};
+    CHECK_INT(db_ingest_metrics(d, mid, se, 5), 0);
+    p = load(d, &ps, 0);
+    CHECK(p != NULL);
+    CHECK_STR(an_verdict_name(p->res.verdict), "inconclusive");
+    an_pairs_free(&ps);
+
+    /* The MDM back to running: unfinished (today's 'none' at -1.73 would
+     * have been a verdict on a run half trained). */
+    CHECK_INT(db_run_started(d, mid, "h", 1, 0), 0);
+    p = load(d, &ps, 0);
+    CHECK(p != NULL);
+    CHECK_STR(an_verdict_name(p->res.verdict), "unfinished");
+    an_pairs_free(&ps);
+
+    /* The CLI prints the same row, and the view agrees field by field. */
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'tokens'", PAIR_KEY),
+              1);
+    const char *argv[] = {harness_xover(), "crossover", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "verdict")), "unfinished");
+    CHECK_STR(json_string_value(json_object_get(o, "interval")), "eval");
+    CHECK_NEAR(json_number_value(json_object_get(o, "bracket_lo")), 3000, 0);
+    CHECK_NEAR(json_number_value(json_object_get(o, "bracket_hi")), 4000, 0);
+    json_decref(j);
+    harness_proc_free(&pr);
+}
+
+/* Three paired seeds: AR seed s flat at 4.0 + 0.01 s, MDM seed s ending
+ * at 3.9 + 0.02 s - the seeds' final gaps 0.1, 0.09, 0.08: mean 0.09, sd
+ * 0.01, interval 0.09 +- 4.302653 * 0.01 / sqrt 3; each seed crosses on its
+ * own between 3000 and 4000. */
+TEST(confidence_seeds_interval_and_each_seeds_crossover)
+{
+    char path[4096];
+    db *d = open_db("s.db", path, sizeof path);
+    CHECK(d);
+    for (int s = 0; s < 3; s++) {
+        double a[5], m[5];
+        const double m0[] = {5.0, 4.6, 4.3, 4.05, 3.9};
+        for (int i = 0; i < 5; i++) a[i] = (i == 1 ? 4.0 : 4.4) + 0.01 * s, m[i] = m0[i] + 0.02 * s;
+        CHECK_INT(curve(d, run(d, "ar", "d", 1000, 4, s, "done", ""), 5, X5, a, NULL), 0);
+        CHECK_INT(curve(d, run(d, "mdm", "d", 1000, 4, s, "done", ""), 5, X5, m, NULL), 0);
+    }
+    an_pairs ps;
+    const an_pair *p = load(d, &ps, 0);
+    CHECK(p != NULL);
+    CHECK_INT(p->nseed, 3);
+    CHECK_INT(p->res.interval, AN_IV_SEEDS);
+    CHECK_NEAR(p->res.gap_lo, 0.09 - 4.302653 * 0.01 / sqrt(3), 1e-6);
+    CHECK_NEAR(p->res.gap_hi, 0.09 + 4.302653 * 0.01 / sqrt(3), 1e-6);
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_INT(p->res.seeds_crossed, 3);
+    /* seed 0: adv -0.05 at 3000, +0.1 at 4000; seed 2: -0.07, +0.08 */
+    CHECK_NEAR(p->res.seed_cross_min, 3000 + 1000 * 0.05 / 0.15, 1e-6);
+    CHECK_NEAR(p->res.seed_cross_max, 3000 + 1000 * 0.07 / 0.15, 1e-6);
+    an_pairs_free(&ps);
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--x", "epochs", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'epochs'", PAIR_KEY),
+              1);
+}
+
+/* ---- annealed points ----------------------------------------------------------------- */
+
+/* A trunk and its branches at budgets (epochs) E[i] with final values y[i]
+ * (x = tokens = 1000 E). Returns the trunk's id. A branch's metrics: one
+ * evaluation mid-cooldown (worse), then its final one. */
+static long long trunk(db *d, const char *objective, long long seed, int n, const double *E, const double *y,
+                       const double *se, int stopped_after)
+{
+    long long t = run(d, objective, "d", 1000, E[n - 1], seed, "done", ",\"anneal_at\":[1]");
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE runs SET role = 'trunk' WHERE id = %lld", t);
+    if (db_exec(d, sql)) return -1;
+    for (int i = 0; i < n; i++) {
+        char tr[64];
+        snprintf(tr, sizeof tr, ",\"branch_of\":\"t%s%lld\"", objective, seed);
+        int skipped = stopped_after >= 0 && i > stopped_after;
+        long long b = run(d, objective, "d", 1000, E[i], seed, "done", tr);
+        snprintf(sql, sizeof sql, "UPDATE runs SET role = 'branch', parent_id = %lld WHERE id = %lld", t, b);
+        if (db_exec(d, sql)) return -1;
+        if (skipped) continue; /* never trained: no metrics */
+        double x[2] = {1000 * E[i] * 0.9, 1000 * E[i]}, v[2] = {y[i] + 0.3, y[i]};
+        double s2[2] = {se ? se[i] : NAN, se ? se[i] : NAN};
+        if (curve(d, b, 2, x, v, se ? s2 : NULL)) return -1;
+    }
+    if (stopped_after >= 0) {
+        db_metric m = {"early_stop", 5, 100, 0.1, 6e5, 50};
+        if (db_ingest_metrics(d, t, &m, 1)) return -1;
+    }
+    return t;
+}
+
+TEST(confidence_annealed_crossover_known_answer)
+{
+    char path[4096];
+    db *d = open_db("a.db", path, sizeof path);
+    CHECK(d);
+    /* AR annealed: 4.2, 4.0 (best, at 20), 4.1, 4.3; its trunk stopped after
+     * 40, so 80 and 160 were never trained and it holds 4.0 from there.
+     * MDM annealed: 4.6, 4.3, 4.05, 3.98, 3.95, 3.90 at 10..320 (AR's
+     * budgets 10..80 and 160 too). At 80 (AR best 4.0): 3.98 < 4.0, ahead;
+     * at 40: 4.05 > 4.0, not. Crossover: 80 epochs = 80000 tokens,
+     * bracketed by 40000 and 80000; final gap at 320: 4.0 - 3.90 = 0.1. */
+    double Ea[] = {10, 20, 40, 80, 160}, ya[] = {4.2, 4.0, 4.1, 4.3, 4.4};
+    double Em[] = {10, 20, 40, 80, 160, 320}, ym[] = {4.6, 4.3, 4.05, 3.98, 3.95, 3.90};
+    double sa[] = {0.0, 0.0, 0.0, 0.0, 0.0}, sm[] = {0.01, 0.01, 0.01, 0.01, 0.01, 0.01};
+    CHECK(trunk(d, "ar", 0, 5, Ea, ya, sa, 2) > 0);
+    CHECK(trunk(d, "mdm", 0, 6, Em, ym, sm, -1) > 0);
+    an_pairs ps;
+    const an_pair *p = load(d, &ps, 1);
+    CHECK(p != NULL);
+    CHECK_INT(ps.n, 1);
+    CHECK(p->annealed);
+    CHECK_INT(p->ar.n, 3);
+    CHECK_INT(p->mdm.n, 6);
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover");
+    CHECK_NEAR(p->res.crossover, 80000, 0);
+    CHECK_NEAR(p->res.bracket_lo, 40000, 0);
+    CHECK_NEAR(p->res.bracket_hi, 80000, 0);
+    CHECK_NEAR(p->res.x_end, 320000, 0);
+    CHECK_NEAR(p->res.final_gap, 0.1, 1e-12);
+    CHECK_NEAR(p->res.ar_best, 4.0, 0);
+    CHECK_NEAR(p->res.ar_best_x, 20000, 0);
+    CHECK_NEAR(p->res.gap_se, 0.01, 1e-12);
+    CHECK_INT(p->res.interval, AN_IV_EVAL);
+    an_pairs_free(&ps);
+    /* The ordinary crossover leaves branches out: the two trunks have no
+     * points of val_loss, so no pair. */
+    CHECK(load(d, &ps, 0) == NULL);
+    an_pairs_free(&ps);
+    db_close(d);
+
+    /* The CLI agrees. */
+    const char *argv[] = {harness_xover(), "crossover", "--annealed", "--x", "epochs", "--format", "json",
+                          "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL && json_array_size(j) == 1);
+    CHECK_STR(json_string_value(json_object_get(o, "verdict")), "crossover");
+    CHECK_NEAR(json_number_value(json_object_get(o, "crossover")), 80, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "bracket_lo")), 40, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "epochs")), 320, 0);
+    json_decref(j);
+    harness_proc_free(&pr);
+    /* the view's annealed mode, field by field, on every axis */
+    const char *ax[] = {"tokens", "epochs", "flops"};
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT * FROM crossover WHERE mode = 'annealed' AND x_axis = '%s'", ax[i]);
+        CHECK_INT(cli_equals_sql(path, (const char *const[]){"--annealed", "--x", ax[i], NULL}, sql, PAIR_KEY), 1);
+    }
+    /* The report: the annealed table, and the annealed points drawn (here
+     * alone: the trunks have no val_loss points of their own) */
+    char out[4200], page[4300];
+    snprintf(out, sizeof out, "%s.report", path);
+    const char *rargv[] = {harness_xover(), "report", "--db", path, "--x", "epochs", out, NULL};
+    pr = harness_run(rargv, NULL);
+    if (pr.status) fprintf(stderr, "%s", pr.err);
+    CHECK_INT(pr.status, 0);
+    harness_proc_free(&pr);
+    snprintf(page, sizeof page, "%s/index.html", out);
+    char *html = harness_slurp(page, NULL);
+    CHECK(html != NULL);
+    CHECK_CONTAINS(html, "<h3>Annealed points</h3>");
+    CHECK_CONTAINS(html, "annealed (one per budget)");
+    CHECK_CONTAINS(html, "crossover between 40 and 80");
+    free(html);
+}
+
+/* MDM's annealed value must stay ahead to the end: ahead at 80, behind at
+ * 160, ahead at 320 gives the crossover at 320 (bracketed by 160, 320). */
+TEST(confidence_annealed_crossover_must_stay_ahead)
+{
+    char path[4096];
+    db *d = open_db("b.db", path, sizeof path);
+    CHECK(d);
+    double E[] = {20, 80, 160, 320}, ya[] = {4.0, 4.2, 4.3, 4.4}, ym[] = {4.3, 3.99, 4.01, 3.9};
+    CHECK(trunk(d, "ar", 0, 4, E, ya, NULL, -1) > 0);
+    CHECK(trunk(d, "mdm", 0, 4, E, ym, NULL, -1) > 0);
+    an_pairs ps;
+    const an_pair *p = load(d, &ps, 1);
+    CHECK(p != NULL);
+    CHECK_STR(an_verdict_name(p->res.verdict), "crossover"); /* no se: the point verdict */
+    CHECK_NEAR(p->res.crossover, 320000, 0);
+    CHECK_NEAR(p->res.bracket_lo, 160000, 0);
+    an_pairs_free(&ps);
+    db_close(d);
+}
+
+/* ---- the data-efficiency multiplier ---------------------------------------------------- */
+
+/* AR's best at U: 3 + 20 U^-0.3; the MDM's: AR's at 3U. Budgets sqrt(2)
+ * apart from 1000: U_AR / U = 3 wherever 3U is on the grid (within 1%,
+ * from interpolating in ln U), beyond the grid otherwise; the reverse
+ * direction (AR at U, the MDM matches it at U/3) likewise. */
+static double ar_best(double u) { return 3 + 20 * pow(u, -0.3); }
+
+TEST(confidence_efficiency_recovers_a_known_ratio)
+{
+    char path[4096];
+    db *d = open_db("f.db", path, sizeof path);
+    CHECK(d);
+    enum { NB = 13, NS = 3 };
+    long long U[NB];
+    for (int i = 0; i < NB; i++) U[i] = llround(1000 * pow(sqrt(2), i));
+    for (int i = 0; i < NB; i++)
+        for (int s = 0; s < NS; s++) {
+            /* a seed's own offset: its ratio differs a little */
+            double e = 0.002 * (s - 1), x[] = {0, 1000}, a[2], m[2];
+            a[0] = a[1] = ar_best((double)U[i]) + e;
+            a[0] += 1;
+            m[1] = ar_best(3.0 * U[i]) - e;
+            m[0] = m[1] + 1;
+            CHECK_INT(curve(d, run(d, "ar", "d", U[i], 16e6 / U[i], s, "done", ""), 2, x, a, NULL), 0);
+            CHECK_INT(curve(d, run(d, "mdm", "d", U[i], 16e6 / U[i], s, "done", ""), 2, x, m, NULL), 0);
+        }
+    an_pairs ps;
+    CHECK(load(d, &ps, 0) != NULL);
+    CHECK_INT(ps.n, NB);
+    an_eff_row *er = malloc(2 * ps.n * sizeof *er);
+    CHECK(er != NULL);
+    size_t n = an_efficiency(&ps, er);
+    CHECK_INT(n, 2 * NB);
+    int ok = 0, beyond = 0;
+    for (size_t i = 0; i < n; i++) {
+        const an_eff_row *r = &er[i];
+        int on_grid = r->direction == AN_AR_EQUIVALENT ? 3.0 * r->u <= (double)U[NB - 1]
+                                                       : r->u / 3.0 >= (double)U[0];
+        if (!on_grid) {
+            CHECK_INT(r->status, AN_EFF_BEYOND);
+            CHECK(isnan(r->ratio) && isnan(r->u_eq));
+            beyond++;
+            continue;
+        }
+        CHECK_INT(r->status, AN_EFF_OK);
+        CHECK(fabs(r->ratio / 3 - 1) < 0.01);
+        CHECK(r->seeds == NS && r->ratio_lo < r->ratio && r->ratio < r->ratio_hi);
+        ok++;
+    }
+    CHECK_INT(ok, 2 * (NB - 4)); /* 3x is 3.2 grid steps: the last (first) 4 are beyond */
+    CHECK_INT(beyond, 8);
+    free(er);
+    an_pairs_free(&ps);
+    db_close(d);
+
+    /* The CLI: the same rows, 'beyond the grid' in words. */
+    const char *argv[] = {harness_xover(), "crossover", "--efficiency", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL);
+    CHECK(json_is_array(j) && json_array_size(j) == 2 * NB);
+    json_t *o = json_array_get(j, 0);
+    CHECK_STR(json_string_value(json_object_get(o, "direction")), "ar_equivalent");
+    CHECK_INT(json_integer_value(json_object_get(o, "unique_tokens")), 1000);
+    CHECK(fabs(json_number_value(json_object_get(o, "ratio")) / 3 - 1) < 0.01);
+    o = json_array_get(j, NB - 1);
+    CHECK_STR(json_string_value(json_object_get(o, "status")), "beyond the grid");
+    CHECK(json_is_null(json_object_get(o, "ratio")));
+    json_decref(j);
+    harness_proc_free(&pr);
+    /* the view, field by field */
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--efficiency", NULL},
+                             "SELECT * FROM crossover_efficiency WHERE mode = 'training' AND x_axis = 'tokens'",
+                             EFF_KEY),
+              2 * NB);
+}
+
+TEST(confidence_equivalent_budget_is_never_extrapolated)
+{
+    double u[] = {1000, 2000, 4000}, b[] = {4.5, 4.2, 4.0};
+    CHECK_NEAR(an_equivalent_budget(u, b, 3, 4.2), 2000, 1e-9);
+    CHECK_NEAR(an_equivalent_budget(u, b, 3, 4.35), 1000 * sqrt(2), 1e-6); /* halfway in ln U */
+    CHECK(isnan(an_equivalent_budget(u, b, 3, 3.9)));                   /* better than AR anywhere */
+    CHECK(isnan(an_equivalent_budget(u, b, 3, 4.6)));
+}
+
+/* ---- the fit's interval ---------------------------------------------------------------- */
+
+/* Crossovers c(U) = 0.5 U^1.5 (as test_crossover's fit) times a small
+ * wobble, at four budgets: one seed gives k's interval from the fit's
+ * standard error (it contains 1.5); a fifth budget that does not cross is
+ * counted; a group with one crossing budget gets a row saying why. */
+TEST(confidence_fit_interval_and_why_not)
+{
+    char path[4096];
+    db *d = open_db("k.db", path, sizeof path);
+    CHECK(d);
+    const double u[] = {1000, 2000, 4000, 8000}, wob[] = {1.02, 0.98, 1.01, 0.99};
+    for (int i = 0; i < 4; i++) {
+        double C = 0.5 * pow(u[i], 1.5) * wob[i], x[] = {0, 2 * C}, a[] = {1, 1}, m[] = {2, 0};
+        CHECK_INT(curve(d, run(d, "ar", "xs", (long long)u[i], 1, 0, "done", ""), 2, x, a, NULL), 0);
+        CHECK_INT(curve(d, run(d, "mdm", "xs", (long long)u[i], 1, 0, "done", ""), 2, x, m, NULL), 0);
+    }
+    double x[] = {0, 1e9}, a[] = {1, 1}, m[] = {3, 2};
+    CHECK_INT(curve(d, run(d, "ar", "xs", 16000, 1, 0, "done", ""), 2, x, a, NULL), 0);
+    CHECK_INT(curve(d, run(d, "mdm", "xs", 16000, 1, 0, "done", ""), 2, x, m, NULL), 0);
+    CHECK_INT(curve(d, run(d, "ar", "lone", 1000, 1, 0, "done", ""), 2, x, a, NULL), 0);
+    CHECK_INT(curve(d, run(d, "mdm", "lone", 1000, 1, 0, "done", ""), 2, x, (double[]){2, 0}, NULL), 0);
+    an_pairs ps;
+    CHECK(load(d, &ps, 0) != NULL);
+    an_fit_row fr[16];
+    size_t n = an_fit_pairs(&ps, fr);
+    CHECK_INT(n, 2);
+    const an_fit_row *xs = !strcmp(fr[0].first->model, "xs") ? &fr[0] : &fr[1];
+    const an_fit_row *lone = xs == &fr[0] ? &fr[1] : &fr[0];
+    CHECK_INT(xs->budgets, 4);
+    CHECK_INT(xs->budgets_total, 5);
+    CHECK_INT(xs->interval, 2);
+    CHECK(xs->k_lo < 1.5 && 1.5 < xs->k_hi && xs->k_hi - xs->k_lo < 0.3);
+    CHECK(fabs(xs->fit.k - 1.5) < 0.05 && xs->fit.r2 > 0.99);
+    CHECK(lone->fit.n < 2);
+    CHECK(strstr(lone->why, "1 of 1 unique budget crossed") != NULL);
+    an_pairs_free(&ps);
+    db_close(d);
+}
