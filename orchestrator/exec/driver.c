@@ -163,6 +163,7 @@ static int launch(driver *dr, job *j)
      * the word of an earlier attempt must not linger. */
     j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
     if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
+        no_space = xo_no_space(errno);
         snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
         sweep_argv_free(argv);
         goto fail;
