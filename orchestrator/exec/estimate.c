@@ -45,7 +45,8 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
 double exec_measured_speed(db *d, long long *nruns)
 {
     double flops, seconds;
-    if (db_done_speed(d, &flops, &seconds, nruns) || *nruns <= 0 || seconds <= 0) {
+    /* No database yet (a --dry-run before the first run): nothing measured. */
+    if (!d || db_done_speed(d, &flops, &seconds, nruns) || *nruns <= 0 || seconds <= 0) {
         *nruns = 0;
         return 0;
     }
