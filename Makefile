@@ -4,7 +4,7 @@
 #   make test       AddressSanitizer + UBSan build, then every test
 #   make demo       the main job on the embedded default
 #   make bench      every benchmark in bench/ (ratios measured in one run)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the binary, its man page, bash completion)
 #
 # `demo`, `test` and `bench` first run .ci/deps, which installs missing Debian
 # packages when run as root with apt, and otherwise prints the exact
@@ -126,12 +126,22 @@ build/fuzz/%.o: %.c
 build/fuzz/fuzz_%: tests/fuzz/fuzz_main.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=fuzz_$* -o $@ $^ $(PKG_LIBS)
 
-install: build/xover
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The manual page is xover's own help texts (`xover help --man`); the bash
+# completion asks the installed xover for its commands, options and sweeps.
+build/xover.1: build/xover
+	build/xover help --man > $@.tmp && mv $@.tmp $@
+
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+COMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+
+install: build/xover build/xover.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(MAN1DIR) $(COMPDIR)
 	install -m 0755 build/xover $(DESTDIR)$(PREFIX)/bin/xover
+	install -m 0644 build/xover.1 $(MAN1DIR)/xover.1
+	install -m 0644 orchestrator/cli/completion.bash $(COMPDIR)/xover
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/xover
+	rm -f $(DESTDIR)$(PREFIX)/bin/xover $(MAN1DIR)/xover.1 $(COMPDIR)/xover
 
 clean:
 	rm -rf build

@@ -158,24 +158,40 @@ CREATE INDEX runs_parent ON runs (parent_id);
 
 -- @views: every view, once, in its current form (see VIEWS at the top)
 
--- THE RULE of which way a metric improves, and the one place it is written:
--- a metric whose name matches one of these LIKE patterns (so in any case) is
--- better lower ('min': losses, NLL, ELBO bounds, perplexities); every other
--- name (mc_acc, ...) is better higher ('max'). The views below look a name up
--- as coalesce((SELECT better FROM metric_rule WHERE name LIKE pattern), 'max');
--- the C code (db_metric_lower_better, orchestrator/db/db_schema.c) reads this
--- view from the text of this file. A rule kept as rows, not as a function
--- registered in C, keeps every view readable from the plain sqlite3 shell.
-CREATE VIEW metric_rule (pattern, better) AS
-VALUES ('%loss', 'min'), ('%nll', 'min'), ('%elbo', 'min'), ('%ppl', 'min');
+-- THE RULE of what each series is and which way it improves, and the one
+-- place it is written. A series (a metric name of a run) is either
+--   a METRIC   an evaluation of the model, with a direction: better 'min'
+--              (losses, NLL, ELBO bounds, perplexities) or 'max' (mc_acc, and
+--              any name no row matches); run_best and the crossover take
+--              only these;
+--   a SIGNAL   of training: the learning rate, the gradient norm, the
+--              training loss, the experts' balance loss and dropped share,
+--              the early_stop marker; recorded and shown (run_final,
+--              curves), never a "best", never crossed. Their `better` is
+--              what their value would mean, or NULL where it means nothing.
+-- A name is looked up among the exact names first, then the patterns (LIKE,
+-- so in any case):
+--   (SELECT kind | better FROM metric_rule r WHERE name LIKE r.pattern
+--     ORDER BY instr(r.pattern, '%') LIMIT 1)
+-- and a name no row matches is a metric better higher. The C code
+-- (db_metric_lower_better, orchestrator/db/db_schema.c) asks this view, from
+-- the text of this file. A rule kept as rows, not as a function registered
+-- in C, keeps every view readable from the plain sqlite3 shell.
+CREATE VIEW metric_rule (pattern, kind, better) AS
+VALUES ('train_loss', 'signal', 'min'), ('aux_loss', 'signal', 'min'), ('lr', 'signal', NULL),
+       ('grad_norm', 'signal', NULL), ('moe_dropped', 'signal', NULL), ('early_stop', 'signal', NULL),
+       ('%loss', 'metric', 'min'), ('%nll', 'metric', 'min'), ('%elbo', 'metric', 'min'),
+       ('%ppl', 'metric', 'min');
 
 -- One row per series (run, metric name), found by hopping the primary key
 -- from one series to the next (a handful of index seeks per series instead of
 -- a scan of every point: this is what keeps run_final and run_best fast).
---   better     'min' or 'max': the direction in which the metric improves
---              (metric_rule)
+--   kind       'metric' or 'signal' (metric_rule)
+--   better     'min' or 'max': the direction in which it improves
+--              (metric_rule; NULL for a signal whose value has none)
 --   last_step  the largest step recorded
---   best_value the best value in that direction (non-NULL values only)
+--   best_value a metric's best value in its direction (non-NULL values
+--              only); NULL for a signal
 CREATE VIEW metric_series AS
 WITH RECURSIVE s (run_id, name) AS (
     SELECT run_id, name FROM (SELECT run_id, name FROM metrics ORDER BY run_id, name LIMIT 1)
@@ -192,32 +208,44 @@ WITH RECURSIVE s (run_id, name) AS (
                       ORDER BY m.name LIMIT 1))
       FROM s WHERE s.run_id IS NOT NULL
 ),
-d (run_id, name, better) AS (
-    SELECT run_id, name,
-           coalesce((SELECT r.better FROM metric_rule r WHERE s.name LIKE r.pattern), 'max')
-      FROM s WHERE run_id IS NOT NULL
+-- The rule looked up once per distinct name, not once per series.
+rules (name, kind, better) AS MATERIALIZED (
+    SELECT n.name,
+           coalesce((SELECT r.kind FROM metric_rule r WHERE n.name LIKE r.pattern
+                      ORDER BY instr(r.pattern, '%') LIMIT 1), 'metric'),
+           (SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern
+             ORDER BY instr(r.pattern, '%') LIMIT 1)
+      FROM (SELECT DISTINCT name FROM s WHERE run_id IS NOT NULL) n
+),
+d (run_id, name, kind, better) AS (
+    SELECT s.run_id, s.name, u.kind,
+           CASE u.kind WHEN 'metric' THEN coalesce(u.better, 'max') ELSE u.better END
+      FROM s JOIN rules u ON u.name = s.name
+     WHERE s.run_id IS NOT NULL
 )
-SELECT d.run_id, d.name, d.better,
+SELECT d.run_id, d.name, d.kind, d.better,
        (SELECT max(m.step) FROM metrics m WHERE m.run_id = d.run_id AND m.name = d.name) AS last_step,
-       CASE d.better
-           WHEN 'min' THEN (SELECT min(m.value) FROM metrics m WHERE m.run_id = d.run_id AND m.name = d.name)
+       CASE WHEN d.kind <> 'metric' THEN NULL
+           WHEN d.better = 'min' THEN (SELECT min(m.value) FROM metrics m WHERE m.run_id = d.run_id AND m.name = d.name)
            ELSE (SELECT max(m.value) FROM metrics m WHERE m.run_id = d.run_id AND m.name = d.name)
        END AS best_value
   FROM d;
 
--- The last point of every series, with the run's axes: "where did each run end?"
+-- The last point of every series, metrics and signals (kind: metric_rule),
+-- with the run's axes: "where did each run end?"
 CREATE VIEW run_final AS
 SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r.quality,
        r.epochs, r.seed, r.status,
-       m.name, m.step, m.tokens, m.epoch, m.flops, m.value
+       m.name, s.kind, m.step, m.tokens, m.epoch, m.flops, m.value
   FROM metric_series s
   JOIN metrics m ON m.run_id = s.run_id AND m.name = s.name AND m.step = s.last_step
   JOIN runs r ON r.id = s.run_id;
 
--- The best point of every series (see metric_series for which direction is
--- better), with the run's axes; among equal best values, the earliest step.
--- The point's step/tokens/epoch/flops say where in training the best came
--- (for AR at small budgets: the onset of overfitting).
+-- The best point of every METRIC series (metric_rule: signals such as lr,
+-- grad_norm and train_loss have no best; see metric_series for which
+-- direction is better), with the run's axes; among equal best values, the
+-- earliest step. The point's step/tokens/epoch/flops say where in training
+-- the best came (for AR at small budgets: the onset of overfitting).
 CREATE VIEW run_best AS
 SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r.quality,
        r.epochs, r.seed, r.status,
@@ -226,7 +254,8 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params, r.unique_tokens, r
   JOIN metrics m ON m.run_id = s.run_id AND m.name = s.name
    AND m.step = (SELECT min(x.step) FROM metrics x
                   WHERE x.run_id = s.run_id AND x.name = s.name AND x.value = s.best_value)
-  JOIN runs r ON r.id = s.run_id;
+  JOIN runs r ON r.id = s.run_id
+ WHERE s.kind = 'metric';
 
 -- Every point of every series with the run's axes: the learning curves, one
 -- row per (run, metric, step), ordered by nothing (add ORDER BY).
@@ -265,6 +294,111 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
   JOIN (SELECT id, coalesce(json_extract(config, '$.model.experts'), 0) AS experts FROM runs) x
     ON x.id = r.id;
 
+-- One row per run, as users of MLflow, W&B or Optuna expect a runs table:
+-- the run, its sweeps, its swept settings and its results side by side.
+--   run_id, key, role, status
+--   sweeps          the sweeps that list it, by name, comma-separated
+--   objective, model, params, active_params, unique_tokens, quality, epochs,
+--   seed            the fixed axes (as run_axes)
+--   lr, weight_decay, schedule, batch, seq_len, layers, dim, heads, experts,
+--   top_k, input_mask, token_dropout, attn_dropout, resid_dropout,
+--   early_stop_margin, corpus, vocab
+--                   config fields sweeps vary, typed, an absent field read as
+--                   what its absence stands for (docs/run-config.md)
+--   varied          EVERY config field that varies among the runs of the
+--                   run's sweeps, with this run's value, as a JSON object keyed
+--                   by dotted path: {"objective": "ar", "train.lr": 0.002}
+--                   (json_extract(varied, '$."train.lr"')). A field some of a
+--                   sweep's runs lack counts as varying; one this run lacks
+--                   is left out of its object; {} for a run of no sweep.
+--                   The one costly column: it reads every config of every
+--                   sweep (about 0.5 s of CPU per 10,000 runs), and only
+--                   when it is selected.
+--   final_val_loss, final_val_loss_epoch, best_val_loss, best_val_loss_epoch,
+--   final_mc_acc, final_mc_acc_epoch, best_mc_acc, best_mc_acc_epoch
+--                   the last and the best value (metric_rule's direction;
+--                   among equal best values the earliest) and their epochs
+--   early_stop_epoch  the epoch at which the run stopped early, else NULL
+--   wall_s          seconds its last attempt took (NULL until it ended)
+-- Why a fixed set AND a JSON column: a view's columns are fixed when it is
+-- written, while what a sweep varies is data. The typed columns cover what
+-- the experiments vary; `varied` names exactly what each sweep varies, any
+-- field at all (external trainers' flags too).
+CREATE VIEW run_summary AS
+WITH varying (sweep_id, path) AS MATERIALIZED (
+    -- Every leaf of every config of every sweep: a path varies in a sweep when
+    -- it has two values there, or some of the sweep's runs lack it.
+    SELECT l.sweep_id, l.path
+      FROM (SELECT sr.sweep_id, replace(substr(t.fullkey, 3), '"', '') AS path, t.atom AS value
+              FROM sweep_runs sr JOIN runs r ON r.id = sr.run_id, json_tree(r.config) t
+             WHERE t.type NOT IN ('object', 'array')) l
+     GROUP BY l.sweep_id, l.path
+    HAVING min(l.value) IS NOT max(l.value)
+        OR count(*) < (SELECT count(*) FROM sweep_runs n WHERE n.sweep_id = l.sweep_id)
+),
+rule (name, better) AS (
+    SELECT n.name, coalesce((SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern
+                              ORDER BY instr(r.pattern, '%') LIMIT 1), 'max')
+      FROM (SELECT 'val_loss' AS name UNION ALL SELECT 'mc_acc') n
+),
+-- Each value is found by index seeks, never by reading a series: the last
+-- step on the primary key, the best value and its first step on
+-- metrics_value (run_id, name, value), then the point itself.
+best (run_id, vl_last, vl_best, mc_last, mc_best, stop_step) AS (
+    SELECT r.id,
+           (SELECT max(step) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss'),
+           CASE (SELECT better FROM rule WHERE name = 'val_loss')
+                WHEN 'min' THEN (SELECT min(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss')
+                ELSE (SELECT max(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss') END,
+           (SELECT max(step) FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc'),
+           CASE (SELECT better FROM rule WHERE name = 'mc_acc')
+                WHEN 'min' THEN (SELECT min(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc')
+                ELSE (SELECT max(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc') END,
+           (SELECT max(step) FROM metrics m WHERE m.run_id = r.id AND m.name = 'early_stop')
+      FROM runs r
+),
+steps (run_id, vl_last, vl_best, vl_best_step, mc_last, mc_best, mc_best_step, stop_step) AS (
+    SELECT b.run_id, b.vl_last, b.vl_best,
+           (SELECT min(step) FROM metrics m WHERE m.run_id = b.run_id AND m.name = 'val_loss' AND m.value = b.vl_best),
+           b.mc_last, b.mc_best,
+           (SELECT min(step) FROM metrics m WHERE m.run_id = b.run_id AND m.name = 'mc_acc' AND m.value = b.mc_best),
+           b.stop_step
+      FROM best b
+)
+SELECT r.id AS run_id, r.key, r.role, r.status,
+       (SELECT group_concat(name, ',') FROM (SELECT s.name FROM sweep_runs sr JOIN sweeps s ON s.id = sr.sweep_id
+                                               WHERE sr.run_id = r.id ORDER BY s.name)) AS sweeps,
+       r.objective, r.model, r.params, a.active_params, r.unique_tokens, r.quality, r.epochs, r.seed,
+       json_extract(r.config, '$.train.lr') AS lr,
+       json_extract(r.config, '$.train.weight_decay') AS weight_decay,
+       json_extract(r.config, '$.train.schedule') AS schedule,
+       json_extract(r.config, '$.train.batch') AS batch,
+       json_extract(r.config, '$.train.seq_len') AS seq_len,
+       json_extract(r.config, '$.model.layers') AS layers,
+       json_extract(r.config, '$.model.dim') AS dim,
+       json_extract(r.config, '$.model.heads') AS heads,
+       a.experts, a.top_k, a.input_mask, a.token_dropout, a.attn_dropout, a.resid_dropout,
+       coalesce(json_extract(r.config, '$.train.early_stop_margin'), 0) AS early_stop_margin,
+       json_extract(r.config, '$.data.corpus') AS corpus,
+       json_extract(r.config, '$.data.vocab') AS vocab,
+       (SELECT json_group_object(p.path, json_extract(r.config, '$.' || p.path))
+          FROM (SELECT DISTINCT v.path FROM sweep_runs sr JOIN varying v ON v.sweep_id = sr.sweep_id
+                 WHERE sr.run_id = r.id ORDER BY v.path) p
+         WHERE json_type(r.config, '$.' || p.path) IS NOT NULL) AS varied,
+       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss' AND m.step = x.vl_last) AS final_val_loss,
+       (SELECT epoch FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss' AND m.step = x.vl_last) AS final_val_loss_epoch,
+       x.vl_best AS best_val_loss,
+       (SELECT epoch FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss' AND m.step = x.vl_best_step) AS best_val_loss_epoch,
+       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc' AND m.step = x.mc_last) AS final_mc_acc,
+       (SELECT epoch FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc' AND m.step = x.mc_last) AS final_mc_acc_epoch,
+       x.mc_best AS best_mc_acc,
+       (SELECT epoch FROM metrics m WHERE m.run_id = r.id AND m.name = 'mc_acc' AND m.step = x.mc_best_step) AS best_mc_acc_epoch,
+       (SELECT epoch FROM metrics m WHERE m.run_id = r.id AND m.name = 'early_stop' AND m.step = x.stop_step) AS early_stop_epoch,
+       (julianday(r.finished_at) - julianday(r.started_at)) * 86400 AS wall_s
+  FROM runs r
+  JOIN run_axes a ON a.run_id = r.id
+  JOIN steps x ON x.run_id = r.id;
+
 -- THE EARLY_STOP ROW. A run that stops early (train.early_stop_margin,
 -- docs/run-config.md) writes one metrics row named 'early_stop' at its stop
 -- step s, whose value is S, the planned number of steps (S > s), with the
@@ -277,8 +411,8 @@ SELECT r.id AS run_id, r.key, r.objective, r.model, r.params,
 -- evaluation points are far more than 1e-6 apart, so the stretch reaches no
 -- point the run would not have reached.
 -- 'early_stop' is a marker, not a learning curve: the crossover views leave
--- it out of the curves. (metric_series, run_final, run_best and curves list
--- it like any other name.)
+-- it out of the curves. (It is a signal in metric_rule: run_final and curves
+-- list it, run_best does not.)
 
 -- THE STANDARD ERROR ROWS. A metric named NAME_se ('val_loss_se') is the
 -- standard error of metric NAME at the same step (the trainer writes

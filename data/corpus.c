@@ -144,6 +144,28 @@ const char *data_corpus_separator(const data_corpus_spec *spec)
     return nc ? nc->separator : SEP_DEFAULT;
 }
 
+void data_corpus_split_note(const data_corpus_spec *spec, size_t n_docs, uint64_t bytes, char *buf,
+                            size_t len)
+{
+    int given = spec->separator && spec->separator[0];
+    int synthetic = !strncmp(spec->source, "synthetic", 9);
+    const char *sep = data_corpus_separator(spec);
+    if (synthetic || strstr(spec->source, ".jsonl")) {
+        snprintf(buf, len, "it has %zu document%s of %llu bytes in all%s", n_docs, n_docs == 1 ? "" : "s",
+                 (unsigned long long)bytes, synthetic ? "" : " (one per JSON line)");
+        return;
+    }
+    /* A file's default: the case where a wrong separator goes unnoticed. */
+    int file_default = !given && !find_named(spec->source);
+    snprintf(buf, len,
+             "the separator '%s'%s split it into %zu document%s of %llu bytes in all%s", sep,
+             file_default ? " (blank lines, the default for files)" : given ? " (data.separator)" : "",
+             n_docs, n_docs == 1 ? "" : "s", (unsigned long long)bytes,
+             file_default ? "; if its documents are separated otherwise, set data.separator to the "
+                            "PCRE2 pattern of the lines between them (e.g. '^%$' for a line holding %)"
+                          : "");
+}
+
 /* The files of a non-synthetic source, sorted. */
 static int resolve(const char *source, file_list *l, char *err, size_t errlen)
 {

@@ -113,6 +113,14 @@ data_corpus *data_corpus_load(const data_corpus_spec *spec, const data_progress 
 void data_corpus_free(data_corpus *c);
 /* The separator actually used for the spec (its default if none given). */
 const char *data_corpus_separator(const data_corpus_spec *spec);
+/* For an error about a corpus too small for what was asked: what the
+ * separator made of it ("the separator '\n\s*\n' (blank lines, the default
+ * for files) split it into 1 document of 52113 bytes"), and, when that
+ * separator was a file's default rather than one given or a named corpus's,
+ * the fix to try ("; if its documents are separated otherwise, set
+ * data.separator ..."). Into buf[len]. */
+void data_corpus_split_note(const data_corpus_spec *spec, size_t n_docs, uint64_t bytes, char *buf,
+                            size_t len);
 /* SHA-256 (hex) of the spec and every source file's path, size and mtime: the
  * corpus part of cache keys. Cheap: it stats files, never reads them. */
 int data_corpus_identity(const data_corpus_spec *spec, char hex[65], char *err, size_t errlen);
@@ -255,6 +263,8 @@ typedef struct {
     int tokenizer_cached, set_cached;   /* found in the cache rather than built */
 } data_set_info;
 void data_set_info_get(const data_set *ds, data_set_info *out);
+/* data_corpus_split_note for the set's corpus, for errors about its size. */
+void data_set_split_note(const data_set *ds, char *buf, size_t len);
 
 /* The validation stream: val_tokens tokens (held-out documents each followed
  * by EOS, cut to length). Owned by ds. */

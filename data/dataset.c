@@ -45,6 +45,7 @@ typedef struct {
 struct data_set {
     char key[65];
     char *cache_dir;
+    data_corpus_spec corpus; /* copies: for data_set_split_note */
     data_tok *tok;
     void *map;
     size_t map_len;
@@ -159,11 +160,14 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
         size_t i = order[pool++].i;
         got += c->off[i + 1] - c->off[i];
     }
+    char note[512];
+    data_corpus_split_note(&spec->corpus, n, c->off[n], note, sizeof note);
     if (pool * 2 > n) {
         snprintf(err, errlen, "corpus '%s' is too small for val_tokens %llu: holding out about "
-                 "%llu bytes for validation would take %zu of its %zu documents; lower "
-                 "data.val_tokens", spec->corpus.source, (unsigned long long)spec->val_tokens,
-                 (unsigned long long)want_bytes, pool, n);
+                 "%llu bytes for validation would take %zu of its %zu documents (it needs at least "
+                 "twice as many as it holds out); %s; or lower data.val_tokens",
+                 spec->corpus.source, (unsigned long long)spec->val_tokens,
+                 (unsigned long long)want_bytes, pool, n, note);
         goto done;
     }
 
@@ -204,8 +208,8 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     }
     if (stream < spec->val_tokens) {
         snprintf(err, errlen, "the held-out documents of corpus '%s' give only %llu tokens, short "
-                 "of val_tokens %llu; lower data.val_tokens", spec->corpus.source,
-                 (unsigned long long)stream, (unsigned long long)spec->val_tokens);
+                 "of val_tokens %llu (%s); lower data.val_tokens", spec->corpus.source,
+                 (unsigned long long)stream, (unsigned long long)spec->val_tokens, note);
         goto done;
     }
 
@@ -305,8 +309,9 @@ data_set *data_set_open(const data_set_spec *spec, const char *cache_dir,
     char ident[65];
     if (data_corpus_identity(&spec->corpus, ident, err, errlen) != 0) return NULL;
     data_set *ds = calloc(1, sizeof *ds);
-    if (!ds || !(ds->cache_dir = strdup(cache_dir))) {
-        free(ds);
+    if (!ds || !(ds->cache_dir = strdup(cache_dir)) || !(ds->corpus.source = strdup(spec->corpus.source)) ||
+        !(ds->corpus.separator = strdup(spec->corpus.separator ? spec->corpus.separator : ""))) {
+        data_set_close(ds);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -375,6 +380,8 @@ void data_set_close(data_set *ds)
     data_tok_free(ds->tok);
     free(ds->val_stream);
     free(ds->cache_dir);
+    free((char *)ds->corpus.source);
+    free((char *)ds->corpus.separator);
     free(ds);
 }
 
@@ -399,6 +406,12 @@ void data_set_info_get(const data_set *ds, data_set_info *o)
     o->vocab_used = h->vocab_used;
     o->tokenizer_cached = ds->tok_cached;
     o->set_cached = ds->set_cached;
+}
+
+void data_set_split_note(const data_set *ds, char *buf, size_t len)
+{
+    const set_header *h = ds->h;
+    data_corpus_split_note(&ds->corpus, h->n_raw_docs - h->n_dup_docs, h->bytes_read, buf, len);
 }
 
 const int32_t *data_set_val(const data_set *ds, size_t *n)

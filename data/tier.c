@@ -238,10 +238,14 @@ int32_t *data_budget(const data_set *ds, const data_tier *t, uint64_t U, size_t 
                      char *err, size_t errlen)
 {
     if (U == 0 || U > t->tokens) {
+        /* Too few tokens is often too few documents: a file whose documents
+         * the separator did not find. */
+        char note[512];
+        data_set_split_note(ds, note, sizeof note);
         snprintf(err, errlen, "unique_tokens %llu %s: this corpus and quality tier have %llu "
-                 "training tokens (%zu documents, counting one EOS after each)",
+                 "training tokens (%zu documents, counting one EOS after each); %s",
                  (unsigned long long)U, U ? "exceeds the training split" : "must be positive",
-                 (unsigned long long)t->tokens, t->n_docs);
+                 (unsigned long long)t->tokens, t->n_docs, note);
         return NULL;
     }
     int32_t *out = malloc(U * sizeof *out);

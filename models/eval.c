@@ -136,6 +136,33 @@ static double val_loss(model *m, const int32_t *seqs, size_t n, const model_eval
     return total / (double)items;
 }
 
+size_t model_val_rows(const model_config *c, const int32_t *seqs, size_t n, const model_eval_opts *o,
+                      int32_t *inputs, int32_t *targets, float *weights)
+{
+    int T = c->seq_len;
+    size_t K = c->objective == MODEL_AR ? 1 : (size_t)(o->draws > 0 ? o->draws : 1), rows = n * K;
+    if (!inputs || n == 0) return rows;
+    if (c->objective == MODEL_AR) {
+        /* model_val_loss: the mean CE over the n*(T-1) predictions. */
+        model_ar_batch(seqs, (int)n, T, inputs, targets, weights);
+        float w = (float)(1.0 / ((double)n * (T - 1)));
+        for (size_t i = 0; i < n * (size_t)T; i++)
+            if (targets[i] >= 0) weights[i] = w;
+        return rows;
+    }
+    int *perm = malloc(sizeof(int) * T);
+    if (!perm) return 0;
+    /* The same draws as model_val_loss, its division by the n*K items folded
+     * into the weights. */
+    for (size_t it = 0; it < rows; it++) {
+        size_t s = it / K, r = it * (size_t)T;
+        mdm_draw(o, s, (int)(it % K), seqs + s * T, T, 1, T - 1, c->mask_id, inputs + r, targets + r,
+                 weights + r, perm, 1.0 / ((double)(T - 1) * (double)rows));
+    }
+    free(perm);
+    return rows;
+}
+
 double model_val_loss(model *m, const int32_t *seqs, size_t n, const model_eval_opts *o)
 {
     return val_loss(m, seqs, n, o, NULL);

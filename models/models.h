@@ -307,6 +307,46 @@ int model_load(model *m, const char *path, model_ckpt_state *st, char *err, size
 int model_load_text(model *m, const char *path, model_ckpt_state *st, char *text, size_t textlen, char *err,
                     size_t errlen);
 
+/* ---- named tensors (for export) ----------------------------------------------
+ *
+ * The parameters as named, unpadded, row-major tensors, in Hugging Face
+ * Llama's names (a Linear weight is [out, in]: y = x W^T):
+ *   model.embed_tokens.weight                         [V, C]
+ *   model.layers.L.input_layernorm.weight             [C]     RMSNorm before attention
+ *   model.layers.L.self_attn.{q,k,v,o}_proj.weight    [C, C]  heads are row blocks of C/H
+ *   model.layers.L.post_attention_layernorm.weight    [C]     RMSNorm before the feed-forward
+ *   model.layers.L.mlp.{gate,up}_proj.weight          [F, C]  SwiGLU: down(silu(gate x) * up x)
+ *   model.layers.L.mlp.down_proj.weight               [C, F]
+ *     (a mixture of experts instead: model.layers.L.mlp.router.weight [E, C] and
+ *      model.layers.L.mlp.experts.E.{gate,up,down}_proj.weight)
+ *   model.norm.weight                                 [C]     the final RMSNorm
+ *   lm_head.weight                                    [V, C]  untied
+ * The data pointers point into the model's parameters (views, not copies):
+ * the checkpoint's padding sits between tensors, never inside one. */
+#define MODEL_TENSOR_NAME 80
+typedef struct {
+    char name[MODEL_TENSOR_NAME];
+    int ndim;          /* 1 or 2 */
+    int64_t shape[2];
+    const float *data; /* shape[0] (* shape[1]) floats */
+} model_tensor;
+/* Fill out[0..cap) with m's tensors, in the order above; returns how many
+ * there are (call with cap 0 to count). */
+size_t model_tensor_list(const model *m, model_tensor *out, size_t cap);
+
+/* The rows model_val_loss scores for n validation sequences, laid out for
+ * anyone to recompute it: AR one row per sequence, the MDM o->draws rows
+ * per sequence (row i*K + k is draw k of sequence i, its masks from
+ * o->seed as model_val_loss draws them). Each row has seq_len inputs,
+ * targets (-1 = not scored) and weights such that
+ *   model_val_loss = sum over rows and positions of weight * CE(target)
+ * with CE from a forward of the row's inputs (causal for AR; for the MDM
+ * the [MASK] logit is left out of the softmax). inputs, targets, weights
+ * each hold model_val_rows(c, n, o, NULL, ...) * seq_len values. Returns the
+ * number of rows (0 when out of memory or n is 0). */
+size_t model_val_rows(const model_config *c, const int32_t *seqs, size_t n, const model_eval_opts *o,
+                      int32_t *inputs, int32_t *targets, float *weights);
+
 /* ---- benchmark support ----------------------------------------------------- */
 
 /* One sgemm call as issued by the trainer (row-major). */

@@ -5,6 +5,8 @@
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/util/util.h"
 
+#include <stdio.h>
+
 TEST(cli_help_lists_commands)
 {
     const char *argv[] = {harness_xover(), "--help", NULL};
@@ -71,6 +73,9 @@ TEST(cli_did_you_mean_and_distance)
 {
     const char *cands[] = {"format", "db", "runs", NULL};
     CHECK_INT(cli_edit_distance("kitten", "sitting"), 3);
+    CHECK_INT(cli_edit_distance("d46", "d64"), 1); /* a transposition is one slip */
+    CHECK_INT(cli_edit_distance("ca", "abc"), 3);  /* no edit twice (optimal string alignment) */
+    CHECK_INT(cli_edit_distance("", "abc"), 3);
     CHECK_STR(cli_did_you_mean("fromat", cands), "format");
     CHECK_STR(cli_did_you_mean("form", cands), "format");
     CHECK(cli_did_you_mean("zzzzzzzz", cands) == NULL);
@@ -88,4 +93,57 @@ TEST(cli_parse_long_suffixes_and_errors)
     CHECK_INT(cli_parse_long("t", "--n", "-3", &v), -1);
     CHECK_INT(cli_parse_long("t", "--n", "abc", &v), -1);
     CHECK_INT(cli_parse_long("t", "--n", "1.5", &v), -1);
+}
+
+/* The manual page `make install` installs: made from the command table, so
+ * every command is in it with its options. */
+TEST(cli_help_man_page_has_every_command)
+{
+    const char *argv[] = {harness_xover(), "help", "--man", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK(strncmp(p.out, ".TH XOVER 1 ", 12) == 0);
+    for (const cli_command *const *c = cli_commands; *c; c++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n.SS xover %s\n.nf\n", (*c)->name);
+        CHECK_CONTAINS(p.out, want);
+    }
+    /* options are typed with a minus, not a hyphen; no line starts a request by accident */
+    CHECK_CONTAINS(p.out, "\\-\\-db PATH");
+    CHECK(strstr(p.out, "\n.TP\n.B crossover\n") != NULL);
+    harness_proc_free(&p);
+}
+
+/* The bash completion script: valid bash, and it completes a command, a
+ * command's options and the database's sweep names, all asked of xover. */
+TEST(cli_bash_completion_completes_commands_options_and_sweeps)
+{
+    const char *syntax[] = {"bash", "-n", "orchestrator/cli/completion.bash", NULL};
+    harness_proc p = harness_run(syntax, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    char db[512], sweep[512];
+    harness_path(db, sizeof db, "x.db");
+    harness_path(sweep, sizeof sweep, "s.yaml");
+    harness_write(sweep, "sweep: completed-sweep\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                         "grid: {objective: ar}\ntrainer: {command: ['true']}\n");
+    const char *run[] = {harness_xover(), "run", sweep, "--db", db, "--runs-dir", harness_tmpdir(), NULL};
+    p = harness_run(run, NULL);
+    harness_proc_free(&p);
+    const char *script =
+        "source orchestrator/cli/completion.bash\n"
+        "t() { COMP_WORDS=(\"$XO\" \"$@\"); COMP_CWORD=$#; _xover; echo \"$*:${COMPREPLY[*]}\"; }\n"
+        "t cros; t crossover --swe; t crossover --db \"$DB\" --sweep comp; t status --db \"$DB\" comp; t data sta\n";
+    char env_xo[600], env_db[600];
+    snprintf(env_xo, sizeof env_xo, "XO=%s", harness_xover());
+    snprintf(env_db, sizeof env_db, "DB=%s", db);
+    const char *argv[] = {"env", env_xo, env_db, "bash", "-c", script, NULL};
+    p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "cros:crossover\n");
+    CHECK_CONTAINS(p.out, "crossover --swe:--sweep\n");
+    CHECK_CONTAINS(p.out, "--sweep comp:completed-sweep\n");
+    CHECK_CONTAINS(p.out, " comp:completed-sweep\n");
+    CHECK_CONTAINS(p.out, "data sta:stats\n");
+    harness_proc_free(&p);
 }

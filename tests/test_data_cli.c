@@ -4,6 +4,7 @@
  */
 #include "tests/harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Run `xover data ARGS... --cache DIR`; the list ends with NULL. */
@@ -36,6 +37,44 @@ TEST(data_cli_stats_synthetic)
     CHECK_CONTAINS(p.out, "top:0.5 (0)");
     CHECK_CONTAINS(p.out, "degrade:0.5 (0)");
     CHECK_CONTAINS(p.out, "100M");
+    harness_proc_free(&p);
+}
+
+/* The argument may be the corpus itself: a text file (split as a run
+ * would split it), or a corpus name; a SPEC stays a SPEC. */
+TEST(data_cli_stats_takes_a_corpus_path)
+{
+    char f[4096], spec[4096];
+    harness_path(f, sizeof f, "quotes.txt");
+    FILE *fp = fopen(f, "w");
+    CHECK(fp != NULL);
+    for (int i = 0; i < 1500; i++) fprintf(fp, "In quote %d the moral is %s.\n%%\n", i, i % 3 ? "patience" : "haste");
+    fclose(fp);
+    harness_proc p = run("stats", f, "--separator", "^%$", "--vocab", "280", "--val-tokens", "2k");
+    if (p.status) fprintf(stderr, "%s", p.err);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "(separator ^%$)");
+    CHECK_CONTAINS(p.out, "1500 documents");
+    harness_proc_free(&p);
+    /* without the separator, one document: the error says so */
+    p = run("stats", f, "--vocab", "280", "--val-tokens", "2k");
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "split it into 1 document");
+    CHECK_CONTAINS(p.err, "set data.separator");
+    harness_proc_free(&p);
+    p = run("stats", "synthetic:800", "--vocab", "300", "--val-tokens", "2k");
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "corpus       synthetic:800");
+    harness_proc_free(&p);
+    harness_path(spec, sizeof spec, "spec.txt");
+    harness_write(spec, "{\"data\": {\"corpus\": \"synthetic:800\", \"vocab\": 300, \"val_tokens\": \"2k\"}}");
+    p = run("stats", spec);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "corpus       synthetic:800");
+    harness_proc_free(&p);
+    p = run("stats", f, "--corpus", "fortunes");
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "give one");
     harness_proc_free(&p);
 }
 

@@ -6,6 +6,7 @@
 #include "data/data.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,40 @@ TEST(data_set_errors_name_the_problem)
     spec.corpus.source = "missing-corpus";
     CHECK(data_set_open(&spec, dir, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "missing-corpus");
+}
+
+/* A file split at blank lines by default: when its documents are separated
+ * otherwise (a %-separated fortune file), it is one document, and the
+ * errors about its size say so and name the fix; with the separator set,
+ * it splits, and a budget it cannot fill says how it split. */
+TEST(data_set_errors_say_what_the_separator_found)
+{
+    char dir[4096], file[4096], err[1024];
+    harness_path(dir, sizeof dir, "cache");
+    harness_path(file, sizeof file, "quotes.txt");
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    for (int i = 0; i < 2000; i++)
+        fprintf(f, "Quote number %d says that %s.\n%%\n", i, i % 2 ? "time flies" : "less is more");
+    fclose(f);
+    data_set_spec spec = {{file, NULL, NULL}, 280, 2000};
+    CHECK(data_set_open(&spec, dir, NULL, err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "too small for val_tokens 2000");
+    CHECK_CONTAINS(err, "the separator '\\n\\s*\\n' (blank lines, the default for files) split it into 1 document of");
+    CHECK_CONTAINS(err, "set data.separator");
+    spec.corpus.separator = "^%$";
+    data_set *ds = data_set_open(&spec, dir, NULL, err, sizeof err);
+    if (!ds) fprintf(stderr, "%s\n", err);
+    CHECK(ds != NULL);
+    data_quality all = {0, 1};
+    data_tier *t = data_tier_open(ds, &all, 0, NULL, err, sizeof err);
+    CHECK(t != NULL);
+    CHECK(data_budget(ds, t, 1000000, NULL, err, sizeof err) == NULL);
+    CHECK_CONTAINS(err, "exceeds the training split");
+    CHECK_CONTAINS(err, "the separator '^%$' (data.separator) split it into 2000 documents");
+    CHECK(strstr(err, "set data.separator") == NULL);
+    data_tier_free(t);
+    data_set_close(ds);
 }
 
 /* The dictd dictionaries (Debian's dict-jargon, dict-foldoc, dict-gcide) are

@@ -405,7 +405,10 @@ TEST(db_views_final_best_curves_on_hand_made_data)
     CHECK_STR(qs(d, "SELECT better FROM run_best WHERE name = 'mc_acc'", buf), "max");
     CHECK_INT(q(d, "SELECT step FROM run_best WHERE name = 'val_ELBO'"), 5); /* any case */
     CHECK_INT(q(d, "SELECT step FROM run_best WHERE name = 'ppl'"), 2);
-    CHECK_INT(q(d, "SELECT step FROM run_best WHERE name = 'lr'"), 1);       /* higher-better */
+    /* lr is a training signal (metric_rule), not a metric: no best */
+    CHECK_INT(q(d, "SELECT count(*) FROM run_best WHERE name = 'lr'"), 0);
+    CHECK_STR(qs(d, "SELECT kind FROM run_final WHERE name = 'lr'", buf), "signal");
+    CHECK_STR(qs(d, "SELECT kind FROM run_final WHERE name = 'ppl'", buf), "metric");
     CHECK_INT(q(d, "SELECT step FROM run_best WHERE name = 'train_nll'"), 8); /* NULLs skipped */
     CHECK_INT(q(d, "SELECT value * 10 FROM run_best WHERE key = 'r2' AND name = 'val_loss'"), 25);
     /* Axes come along. */

@@ -60,6 +60,11 @@ static const struct {
     /* models */
     {"sweep: t\n" M "grid: {objective: ar, model: [xs, xss]}\n",
      "t.yaml:3:35: model 'xss' is not defined in models:; did you mean 'xs'?"},
+    {"sweep: t\nmodels: {d64: {layers: 1, dim: 16, heads: 2}, d32: {layers: 1, dim: 8, heads: 2}}\n"
+     "grid: {objective: ar, model: [d46]}\n",
+     "t.yaml:3:31: model 'd46' is not defined in models:; did you mean 'd64'?"},
+    {"sweep: t\n" M "grid: {objective: ar, model: [large]}\n",
+     "t.yaml:3:31: model 'large' is not defined in models:, which defines xs"},
     {"sweep: t\nmodels: {xs: {layers: 1, dim: 16, heads: 2}, s: {layers: 2, dim: 32, heads: 2}}\ngrid: {objective: ar}\n",
      "t.yaml:2:9: models: defines 2 sizes but no axis picks one"},
     {"sweep: t\n" "data: {quality: {high: {degrade: 0}}}\n" M "grid: {objective: ar, quality: [hihg]}\n",

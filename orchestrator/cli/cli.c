@@ -61,25 +61,28 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 size_t cli_edit_distance(const char *a, const char *b)
 {
-    /* Levenshtein distance with one rolling row; names are short. */
+    /* Levenshtein distance with adjacent transpositions counted as one edit
+     * (optimal string alignment): "d46" is one slip from "d64", as
+     * "fromat" is from "format". Three rolling rows; names are short. */
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return (size_t)-1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    size_t r0[65], r1[65], r2[65], *pp = r0, *prev = r1, *row = r2;
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
         row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best) best = row[j] + 1;
+            size_t best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best) best = prev[j] + 1;
             if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
             row[j] = best;
-            diag = up;
         }
+        size_t *t = pp;
+        pp = prev, prev = row, row = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *cli_did_you_mean(const char *word, const char *const *cands)

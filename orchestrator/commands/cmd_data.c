@@ -220,6 +220,20 @@ static int tiers_option(const char *cmd, const char *text, json_t *data)
     return bad ? XO_USAGE : 0;
 }
 
+/* Whether prepare's or stats' argument names a SPEC rather than a corpus:
+ * a .json file, or any file holding one JSON object with a "data" object.
+ * Anything else (a text, .jsonl or gzip file, a directory, a glob, a named
+ * corpus) is a corpus. */
+static int is_spec_file(const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n > 5 && !strcmp(arg + n - 5, ".json")) return 1;
+    json_t *root = json_load_file(arg, JSON_DISABLE_EOF_CHECK, NULL);
+    int spec = json_is_object(json_object_get(root, "data"));
+    json_decref(root);
+    return spec;
+}
+
 /* Options shared by prepare and stats; returns 0, or an exit code. The
  * SPEC file's data section and the options make one data section, which
  * spec_from_data reads. */
@@ -250,6 +264,13 @@ static int common_opts(const char *cmd, int argc, char **argv, spec *s, const ch
     }
     *file = optind < argc ? argv[optind++] : NULL;
     if (optind < argc) return cli_usage_error("data", "unexpected argument '%s'", argv[optind]);
+    /* The argument is a SPEC, or else the corpus itself (`xover data stats
+     * quotes.txt`). */
+    if (*file && !is_spec_file(*file)) {
+        if (corpus) return cli_usage_error(cmd, "'%s' is a corpus and so is --corpus %s: give one", *file, corpus);
+        corpus = *file;
+        *file = NULL;
+    }
     json_t *data = NULL, *grid = NULL;
     if (*file) {
         json_error_t je;
@@ -694,8 +715,8 @@ int cmd_data(int argc, char **argv)
 }
 
 const cli_command cmd_data_def = {"data", cmd_data, "prepare, inspect, score and tokenize corpora",
-     "usage: xover data prepare [SPEC] [--corpus C] [--vocab N] [--val-tokens N] [--cache DIR]\n"
-     "       xover data stats [SPEC] [--corpus C] [--vocab N] [--budgets 25k,100k] [--tiers all,top:0.5,degrade:0.5]\n"
+     "usage: xover data prepare [SPEC | CORPUS] [--corpus C] [--vocab N] [--val-tokens N] [--cache DIR]\n"
+     "       xover data stats [SPEC | CORPUS] [--corpus C] [--vocab N] [--budgets 25k,100k] [--tiers all,top:0.5,degrade:0.5]\n"
      "       xover data score FILE [--separator RE] [--text-field F] [--limit N]\n"
      "       xover data tokenize (--text TEXT | --file F) [--corpus C] [--vocab N] [--tokenizer FILE] [--ids]\n\n"
      "prepare   build the cached tokenizer, tokenized corpus and quality tiers a sweep\n"
@@ -704,6 +725,8 @@ const cli_command cmd_data_def = {"data", cmd_data, "prepare, inspect, score and
      "          unique_tokens may be lists, counts may be \"25k\", and quality may name\n"
      "          tiers: {\"high\": {\"degrade\": 0}, \"low\": {\"degrade\": 0.5}}. A \"grid\"\n"
      "          object's vocab / unique_tokens lists count too. Budgets are checked.\n"
+     "          An argument that is not such a file (a .txt file, a directory, a glob,\n"
+     "          a corpus name) is the corpus: `xover data stats quotes.txt`.\n"
      "stats     documents, bytes, tokens, bytes/token, vocabulary coverage, unigram\n"
      "          cross-entropy of validation, and tokens and documents per tier and budget.\n"
      "score     per-document quality score (0 = clean; each fired rule adds value-1)\n"
@@ -712,7 +735,8 @@ const cli_command cmd_data_def = {"data", cmd_data, "prepare, inspect, score and
      "          or a saved tokenizer file (--tokenizer); --ids prints ids only.\n\n"
      "Corpora: fortunes (Debian package fortunes), gcide (dict-gcide), synthetic or\n"
      "synthetic:N (generated), or a file, directory or glob of .txt/.jsonl/.gz files.\n"
-     "Common options: --separator RE (PCRE2, default a blank line; fortunes ^%$),\n"
+     "Common options: --separator RE (PCRE2, multiline; default for a file, directory\n"
+     "or glob: a blank line; fortunes ^%$; .jsonl: one document per line),\n"
      "--text-field F (.jsonl), --val-tokens N (default 50k), --order-seed N,\n"
      "--cache DIR (default $XOVER_CACHE or .cache/xover). Token ids: 0-255 bytes,\n"
      "256 EOS, 257 MASK, then merges.\n"};

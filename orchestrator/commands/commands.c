@@ -11,6 +11,7 @@ const cli_command *const cli_commands[] = {
     &cmd_db_def,
     &cmd_sql_def,
     &cmd_export_def,
+    &cmd_export_model_def,
     &cmd_data_def,
     &cmd_plan_def,
     &cmd_train_def,

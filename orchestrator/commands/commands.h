@@ -28,6 +28,7 @@ extern const cli_command cmd_version_def;
 extern const cli_command cmd_db_def;
 extern const cli_command cmd_sql_def;
 extern const cli_command cmd_export_def;
+extern const cli_command cmd_export_model_def;
 extern const cli_command cmd_data_def;
 extern const cli_command cmd_plan_def;
 extern const cli_command cmd_train_def;

@@ -361,7 +361,8 @@ int db_metric_lower_better(const char *name)
                     sqlite3_open(":memory:", &h) == SQLITE_OK &&
                     sqlite3_exec(h, s.view[i].sql, NULL, NULL, NULL) == SQLITE_OK)
                     sqlite3_prepare_v2(h, "SELECT coalesce((SELECT better FROM metric_rule "
-                                       "WHERE ?1 LIKE pattern), 'max') = 'min'", -1, &lookup, NULL);
+                                       "WHERE ?1 LIKE pattern ORDER BY instr(pattern, '%') LIMIT 1), "
+                                       "'max') = 'min'", -1, &lookup, NULL);
             db_schema_free(&s);
         }
         if (!lookup) {

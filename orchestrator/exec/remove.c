@@ -102,8 +102,19 @@ static void remove_dirs(const rm_state *s)
             cli_warn("not removing %s: not a run directory (its name is not a run key)", dir);
             continue;
         }
-        if (access(dir, F_OK) == 0 && rundir_remove(dir))
+        if (access(dir, F_OK) == 0 && rundir_remove(dir)) {
             cli_warn("cannot remove %s: %s", dir, strerror(errno));
+            continue;
+        }
+        /* The sweep's folder (runs/SWEEP/) goes with its last run: rmdir
+         * removes it only when nothing else is left in it (another sweep's
+         * run, Slurm's scripts). */
+        const char *slash = strrchr(dir, '/');
+        if (slash && slash > dir) {
+            char *parent = strndup(dir, (size_t)(slash - dir));
+            if (parent) rmdir(parent);
+            free(parent);
+        }
     }
 }
 

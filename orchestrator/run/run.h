@@ -211,4 +211,20 @@ typedef struct {
  * and a full disk at chosen steps (fault.h). */
 int run_train(const run_train_opts *o);
 
+/* ---- export_model.c: a trained model for other tools ------------------------ */
+
+typedef struct {
+    const char *run_dir; /* the run directory: its config.json and checkpoint */
+    const char *out;     /* the export directory (new, empty, or an earlier export) */
+    const char *cache;   /* tokenizer and token caches; NULL: the default */
+    const char *key;     /* the run's key, recorded in the export ("" / NULL: none) */
+} run_export_opts;
+
+/* Write the run's model to o->out as safetensors weights, config.json,
+ * tokenizer.json and a validation batch with xover's loss on it
+ * (docs/export.md; the layout in export_model.c), atomically as a whole.
+ * Prints one line on stderr. Returns XO_OK, XO_USAGE (not a trained run
+ * directory, an -o that holds other files) or XO_FAILED (writing), with err. */
+int run_export_model(const run_export_opts *o, char *err, size_t errlen);
+
 #endif

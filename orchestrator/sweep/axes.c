@@ -63,8 +63,9 @@ static int add_value(sp_ctx *c, sw_axis *ax, const yaml_node_t *n)
             else if (hint)
                 sp_err(c, n, "model '%s' is not defined in models:; did you mean '%s'?", v.text, hint);
             else
-                sp_err(c, n, "model '%s' is not defined in models: (define it there, e.g. %s: {layers: 2, dim: 64, heads: 2})",
-                       v.text, v.text);
+                sp_err(c, n, "model '%s' is not defined in models:, which defines %s%s (define it there, e.g. "
+                       "%s: {layers: 2, dim: 64, heads: 2})",
+                       v.text, sw->models[0].name, sw->nmodels > 1 ? ", ..." : "", v.text);
             free(names);
             free(v.text);
             return -1;
