@@ -836,26 +836,34 @@ SELECT p.mode, p.cell_id, CASE WHEN p.seed_key >= 0 THEN p.seed_key END AS seed,
 -- their own (verdict crossover or mdm_ahead); seed_cross_min/max the range of
 -- their crossovers.
 CREATE VIEW crossover AS
-WITH b AS MATERIALIZED (SELECT * FROM crossover_by_seed),
+-- crossover_by_seed is read once (a view that large costs more to plan than
+-- to run): the seed rows' statistics ride along as window aggregates
+WITH bw AS (
+    SELECT b.*,
+           avg(CASE WHEN seed IS NOT NULL THEN final_gap END) OVER w AS gm,
+           count(CASE WHEN seed IS NOT NULL THEN final_gap END) OVER w AS k,
+           count(CASE WHEN seed IS NOT NULL THEN 1 END) OVER w AS paired0,
+           count(CASE WHEN seed IS NOT NULL AND verdict IN ('crossover', 'mdm_ahead') THEN 1 END) OVER w
+               AS crossed0,
+           min(CASE WHEN seed IS NOT NULL AND verdict IN ('crossover', 'mdm_ahead') THEN crossover END)
+               OVER w AS cmin0,
+           max(CASE WHEN seed IS NOT NULL AND verdict IN ('crossover', 'mdm_ahead') THEN crossover END)
+               OVER w AS cmax0
+      FROM crossover_by_seed b
+    WINDOW w AS (PARTITION BY mode, cell_id, metric, x_axis)
+),
+b AS (
+    SELECT bw.*,
+           sum(CASE WHEN seed IS NOT NULL THEN (final_gap - gm) * (final_gap - gm) END)
+               OVER (PARTITION BY mode, cell_id, metric, x_axis) AS ss
+      FROM bw
+),
 tq (df, t) AS (VALUES (0, 1.959964), (1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
     (5, 2.570582), (6, 2.446912), (7, 2.364624), (8, 2.306004), (9, 2.262157), (10, 2.228139),
     (11, 2.200985), (12, 2.178813), (13, 2.160369), (14, 2.144787), (15, 2.131450),
     (16, 2.119905), (17, 2.109816), (18, 2.100922), (19, 2.093024), (20, 2.085963),
     (21, 2.079614), (22, 2.073873), (23, 2.068658), (24, 2.063899), (25, 2.059539),
     (26, 2.055529), (27, 2.051831), (28, 2.048407), (29, 2.045230), (30, 2.042272)),
-sg AS (
-    SELECT b.*, avg(final_gap) OVER w AS gm, count(final_gap) OVER w AS gk
-      FROM b WHERE seed IS NOT NULL
-    WINDOW w AS (PARTITION BY mode, cell_id, metric, x_axis)
-),
-ss AS (
-    SELECT mode, cell_id, metric, x_axis, count(*) AS paired, max(gk) AS k, max(gm) AS gm,
-           sum((final_gap - gm) * (final_gap - gm)) AS ss,
-           count(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN 1 END) AS crossed,
-           min(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN crossover END) AS cmin,
-           max(CASE WHEN verdict IN ('crossover', 'mdm_ahead') THEN crossover END) AS cmax
-      FROM sg GROUP BY mode, cell_id, metric, x_axis
-),
 -- cells with a run still to finish (training: branches aside; annealed: the
 -- trunks and branches)
 opened AS MATERIALIZED (
@@ -867,33 +875,33 @@ opened AS MATERIALIZED (
 ),
 iv AS (
     SELECT m.*,
-           coalesce(s.paired, m.one_pair) AS paired,
-           coalesce(s.crossed, CASE WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1
-                                    ELSE 0 END) AS crossed,
-           CASE WHEN s.paired IS NOT NULL THEN s.cmin
+           CASE WHEN m.paired0 > 0 THEN m.paired0 ELSE m.one_pair END AS paired,
+           CASE WHEN m.paired0 > 0 THEN m.crossed0
+                WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN 1 ELSE 0 END AS crossed,
+           CASE WHEN m.paired0 > 0 THEN m.cmin0
                 WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmin,
-           CASE WHEN s.paired IS NOT NULL THEN s.cmax
+           CASE WHEN m.paired0 > 0 THEN m.cmax0
                 WHEN m.one_pair AND m.verdict IN ('crossover', 'mdm_ahead') THEN m.crossover END AS cmax,
-           CASE WHEN s.k >= 2 THEN 'seeds'
+           CASE WHEN m.k >= 2 THEN 'seeds'
                 WHEN m.gap_se IS NOT NULL AND m.final_gap IS NOT NULL THEN 'eval' END AS interval,
-           CASE WHEN s.k >= 2
-                THEN s.gm - coalesce((SELECT t FROM tq WHERE df = s.k - 1),
-                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (s.k - 1.0))
+           CASE WHEN m.k >= 2
+                THEN m.gm - coalesce((SELECT t FROM tq WHERE df = m.k - 1),
+                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (m.k - 1.0))
                                      + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
                                         + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
-                                       / (96 * (s.k - 1.0) * (s.k - 1.0)))
-                            * sqrt(s.ss / (s.k - 1)) / sqrt(s.k)
+                                       / (96 * (m.k - 1.0) * (m.k - 1.0)))
+                            * sqrt(m.ss / (m.k - 1)) / sqrt(m.k)
                 ELSE m.final_gap - 1.959964 * m.gap_se END AS gap_lo,
-           CASE WHEN s.k >= 2
-                THEN s.gm + coalesce((SELECT t FROM tq WHERE df = s.k - 1),
-                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (s.k - 1.0))
+           CASE WHEN m.k >= 2
+                THEN m.gm + coalesce((SELECT t FROM tq WHERE df = m.k - 1),
+                                     1.959964 + (1.959964 * 1.959964 * 1.959964 + 1.959964) / (4 * (m.k - 1.0))
                                      + (5 * 1.959964 * 1.959964 * 1.959964 * 1.959964 * 1.959964
                                         + 16 * 1.959964 * 1.959964 * 1.959964 + 3 * 1.959964)
-                                       / (96 * (s.k - 1.0) * (s.k - 1.0)))
-                            * sqrt(s.ss / (s.k - 1)) / sqrt(s.k)
+                                       / (96 * (m.k - 1.0) * (m.k - 1.0)))
+                            * sqrt(m.ss / (m.k - 1)) / sqrt(m.k)
                 ELSE m.final_gap + 1.959964 * m.gap_se END AS gap_hi,
            o.cell_id IS NOT NULL AS open
-      FROM b m LEFT JOIN ss s USING (mode, cell_id, metric, x_axis)
+      FROM b m
       LEFT JOIN opened o ON o.mode = m.mode AND o.cell_id = m.cell_id
      WHERE m.seed IS NULL
 )
@@ -930,13 +938,27 @@ SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens,
 -- budget (NULL with fewer than two seeds whose own equivalent is measured);
 -- seeds counts those. `xover crossover --efficiency` prints the same rows.
 CREATE VIEW crossover_efficiency AS
-WITH gn AS MATERIALIZED (
+WITH -- each pair's best values: the best of each side's mean curve (as the
+-- crossover view's ar_best and mdm_best), read from crossover_curves, not
+-- from the crossover view: the query stays small to plan
+pb AS (
+    SELECT mode, cell_id, max(cell) AS cell, metric, x_axis, max(model) AS model,
+           max(quality) AS quality, max(unique_tokens) AS unique_tokens, max(epochs) AS epochs,
+           max(params) AS params,
+           CASE max(better) WHEN 'min' THEN min(CASE WHEN objective = 'ar' THEN value END)
+                ELSE max(CASE WHEN objective = 'ar' THEN value END) END AS ar_best,
+           CASE max(better) WHEN 'min' THEN min(CASE WHEN objective = 'mdm' THEN value END)
+                ELSE max(CASE WHEN objective = 'mdm' THEN value END) END AS mdm_best
+      FROM crossover_curves
+     GROUP BY mode, cell_id, metric, x_axis HAVING count(DISTINCT objective) = 2
+),
+gn AS MATERIALIZED (
     SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb
       FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup,
                    row_number() OVER (PARTITION BY mode, metric, x_axis,
                                       json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs'),
                                       unique_tokens ORDER BY epochs, cell) AS dup
-              FROM crossover c) g
+              FROM pb c) g
      WHERE g.dup = 1
 ),
 dirs (direction) AS (VALUES ('ar_equivalent'), ('mdm_equivalent')),

@@ -73,8 +73,10 @@ static int fill(db *d)
     long long ia, im;
     db_metric pa[] = {{"val_loss", 1, 100, 1, 1e6, 3.0}, {"val_loss", 2, 200, 2, 2e6, 2.0}};
     db_metric pm[] = {{"val_loss", 1, 100, 1, 1e6, 3.5}, {"val_loss", 2, 200, 2, 2e6, 1.5}};
+    /* finished: a pair with a run still to train is 'unfinished' */
     return db_run_put(d, &a, &ia) || db_run_put(d, &m, &im) || db_ingest_metrics(d, ia, pa, 2) ||
-           db_ingest_metrics(d, im, pm, 2);
+           db_ingest_metrics(d, im, pm, 2) || db_run_finished(d, ia, "done", NULL, NULL, 0) ||
+           db_run_finished(d, im, "done", NULL, NULL, 0);
 }
 
 TEST(db_schema_every_older_database_upgrades_to_the_same_views)

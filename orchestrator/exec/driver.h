@@ -65,9 +65,6 @@ typedef struct {
     exec_share *shares; /* balance()'s scratch, one per job */
     size_t *share_job;
     int starved;       /* a run could start but no core is free */
-    char halted[800];  /* why the sweep stopped: a database or a disk that takes no more ("" if not) */
-    int db_broken;     /* the database refused a write: stop reading metrics into it */
-    size_t nunstarted; /* runs that could not start for want of space (still to do) */
 } driver;
 
 /* ---- driver_view.c: what the progress display shows -------------------- */
