@@ -87,6 +87,10 @@ typedef void (*pool_fn)(void *ctx, int item);
 model_pool *pool_create(void);
 int pool_resize(model_pool *p, int n); /* total threads, the caller included */
 int pool_size(const model_pool *p);
+/* Threads worth waking for a memory-bound region over n floats: all of
+ * them, or just the caller when the work is smaller than a wake-up costs
+ * on a busy machine. */
+int pool_ways(const model_pool *p, size_t n);
 void pool_run(model_pool *p, pool_fn fn, void *ctx, int n_items);
 void pool_free(model_pool *p);
 

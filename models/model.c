@@ -460,7 +460,7 @@ static void norm_item(void *ctx, int item)
 static double grad_norm(model *m)
 {
     size_t nb = (m->n_params + NORM_BLOCK - 1) / NORM_BLOCK;
-    norm_ctx x = {m, pool_size(m->pool)};
+    norm_ctx x = {m, pool_ways(m->pool, m->n_params)};
     pool_run(m->pool, norm_item, &x, x.n);
     double total = 0;
     for (size_t b = 0; b < nb; b++) total += m->norm_blocks[b];
@@ -522,7 +522,7 @@ double model_update(model *m, const model_optim *o, float lr)
     float bc1 = (float)(1.0 - pow(o->beta1, (double)m->step));
     float bc2 = (float)(1.0 - pow(o->beta2, (double)m->step));
     size_t nmat = param_sizes(&m->cfg).matrices;
-    adam_ctx x = {m, o, lr, scale, bc1, bc2, nmat, pool_size(m->pool)};
+    adam_ctx x = {m, o, lr, scale, bc1, bc2, nmat, pool_ways(m->pool, m->n_params)};
     pool_run(m->pool, adam_item, &x, x.n);
     return norm;
 }

@@ -414,8 +414,8 @@ static double run(pass *p)
         m->moe_dropped = p->dropped / ((double)c->layers * p->B * p->T * c->top_k);
     } else m->moe_aux = m->moe_dropped = 0;
     if (p->grad) {
-        reduce_ctx r = {p, pool_size(pool_of(m))};
-        pool_run(pool_of(m), reduce_item, &r, r.n_red + (c->dim + EMB_COLS - 1) / EMB_COLS);
+        reduce_ctx r = {p, pool_ways(pool_of(m), m->n_part * (size_t)p->S)};
+        pool_run(r.n_red > 1 ? pool_of(m) : NULL, reduce_item, &r, r.n_red + (c->dim + EMB_COLS - 1) / EMB_COLS);
     }
     if (!p->head) return 0;
     /* The loss in row order, as one pass over the rows would sum it. */

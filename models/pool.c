@@ -125,6 +125,8 @@ int pool_resize(model_pool *p, int n)
 
 int pool_size(const model_pool *p) { return p ? p->n : 1; }
 
+int pool_ways(const model_pool *p, size_t n) { return n >= (1u << 16) ? pool_size(p) : 1; }
+
 /* The caller waits for the items, not for the workers: a worker that
  * was not scheduled in time is simply not needed for this region. */
 void pool_run(model_pool *p, pool_fn fn, void *ctx, int n_items)

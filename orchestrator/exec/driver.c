@@ -766,7 +766,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     if (jobs < 1) jobs = 1;
     dr.cores = jobs;
     long long measured;
-    dr.flops_per_core = exec_measured_speed(dr.d, &measured);
+    dr.flops_per_core = dr.d ? exec_measured_speed(dr.d, &measured) : 0; /* a dry run may have no database */
     if (!(dr.flops_per_core > 0)) dr.flops_per_core = EXEC_DEFAULT_FLOPS_PER_S;
     if (o->dry_run || !dr.njobs) {
         if (!dr.njobs) {
