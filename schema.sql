@@ -411,8 +411,8 @@ SELECT r.id AS run_id, r.key, r.role, r.status,
 -- evaluation points are far more than 1e-6 apart, so the stretch reaches no
 -- point the run would not have reached.
 -- 'early_stop' is a marker, not a learning curve: the crossover views leave
--- it out of the curves. (It is a signal in metric_rule: run_final and curves
--- list it, run_best does not.)
+-- it out of the curves, as every signal of metric_rule. (run_final and
+-- curves list it, run_best does not.)
 
 -- THE STANDARD ERROR ROWS. A metric named NAME_se ('val_loss_se') is the
 -- standard error of metric NAME at the same step (the trainer writes
@@ -463,8 +463,10 @@ SELECT run_id, min(run_id) OVER (PARTITION BY cell) AS cell_id, key, objective, 
 --   annealed  +infinity when the trunk stopped early (its later branches
 --             were never trained: the side keeps its best at every larger
 --             budget), NULL otherwise
--- Points without a value or an x, the 'early_stop' rows and the _se rows
--- are left out.
+-- Points without a value or an x, the _se rows and the training signals
+-- (metric_rule: lr, grad_norm, train_loss, the early_stop marker, ...) are
+-- left out: only metrics cross. The signals are named exactly in
+-- metric_rule (a test keeps it so), so they are left out by name, any case.
 CREATE VIEW crossover_points AS
 WITH axis (x_axis) AS (VALUES ('tokens'), ('epochs'), ('flops')),
 m AS (
@@ -472,7 +474,8 @@ m AS (
       FROM crossover_runs r
       JOIN metrics m ON m.run_id = r.run_id
       LEFT JOIN metrics e ON e.run_id = m.run_id AND e.step = m.step AND e.name = m.name || '_se'
-     WHERE m.value IS NOT NULL AND m.name <> 'early_stop' AND m.name NOT LIKE '%\_se' ESCAPE '\'
+     WHERE m.value IS NOT NULL AND m.name NOT LIKE '%\_se' ESCAPE '\'
+       AND lower(m.name) NOT IN (SELECT pattern FROM metric_rule WHERE kind = 'signal')
 ),
 pt AS MATERIALIZED (
     SELECT m.*, a.x_axis,

@@ -138,3 +138,47 @@ TEST(db_summary_signals_are_marked_and_kept_out_of_run_best)
     CHECK_INT(db_metric_lower_better("mc_acc"), 0);
     db_close(d);
 }
+
+/* Only metrics cross: an AR/MDM pair that records lr, grad_norm and
+ * train_loss beside val_loss has crossover points for val_loss alone, and
+ * asking the commands for a signal's crossover is refused. */
+TEST(db_summary_signals_never_cross)
+{
+    char path[4096], err[512], buf[512];
+    harness_path(path, sizeof path, "x.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    long long ar = run(d, "ar", "ar", "{\"objective\":\"ar\",\"train\":{\"lr\":0.001}}");
+    long long mdm = run(d, "mdm", "mdm", "{\"objective\":\"mdm\",\"train\":{\"lr\":0.001}}");
+    for (int k = 0; k < 2; k++) {
+        db_metric pts[12];
+        int n = 0;
+        for (int i = 1; i <= 3; i++) {
+            double x = i;
+            pts[n++] = (db_metric){"val_loss", i * 10, i * 100, x, x * 1e9, k ? 5.0 - i : 3.5 - 0.1 * i};
+            pts[n++] = (db_metric){"lr", i * 10, i * 100, x, x * 1e9, 0.001};
+            pts[n++] = (db_metric){"grad_norm", i * 10, i * 100, x, x * 1e9, k ? 1.0 : 2.0};
+            pts[n++] = (db_metric){"Train_Loss", i * 10, i * 100, x, x * 1e9, 3.0};
+        }
+        CHECK_INT(db_ingest_metrics(d, k ? mdm : ar, pts, (size_t)n), DB_OK);
+    }
+    CHECK(q(d, "SELECT count(*) FROM crossover_points WHERE metric = 'val_loss'") > 0);
+    CHECK_INT(q(d, "SELECT count(*) FROM crossover_points WHERE metric <> 'val_loss'"), 0);
+    CHECK_STR(qs(d, "SELECT group_concat(DISTINCT metric) FROM crossover", buf), "val_loss");
+    /* the crossover leaves signals out by their exact names: the rule names
+     * every signal exactly, so that is the rule */
+    CHECK_INT(q(d, "SELECT count(*) FROM metric_rule WHERE kind = 'signal' AND instr(pattern, '%') > 0"), 0);
+    CHECK_INT(q(d, "SELECT count(*) FROM metric_rule WHERE kind = 'signal' AND pattern <> lower(pattern)"), 0);
+    db_close(d);
+    const char *cmds[][2] = {{"crossover", NULL}, {"table", NULL}, {"plot", "--out=p"}};
+    for (int i = 0; i < 3; i++) {
+        const char *argv[] = {harness_xover(), cmds[i][0], "--db", path, "--metric", "grad_norm", cmds[i][1], NULL};
+        harness_proc p = harness_run(argv, NULL);
+        CHECK_INT(p.status, 2);
+        CHECK_CONTAINS(p.err, "'grad_norm' is a training signal, not a metric");
+        harness_proc_free(&p);
+    }
+    CHECK_INT(db_metric_is_signal("LR"), 1);
+    CHECK_INT(db_metric_is_signal("val_loss"), 0);
+    CHECK_INT(db_metric_is_signal("mc_acc"), 0);
+}

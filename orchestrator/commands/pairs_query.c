@@ -22,6 +22,9 @@ int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *ou
 {
     out->p = NULL;
     out->n = 0;
+    if (db_metric_is_signal(q->metric))
+        return cli_error(XO_USAGE, "--metric %s: '%s' is a training signal, not a metric (schema.sql, metric_rule): "
+                                   "only metrics such as val_loss and mc_acc cross", q->metric, q->metric);
     const char *path = cli_db_path(q->db);
     char err[1024];
     db *d = db_open(path, DB_READONLY, err, sizeof err);

@@ -363,6 +363,10 @@ int db_check(db *d, db_report *r);
  * lower is better (today: a name ending in loss, nll, elbo or ppl, any case),
  * 0 when higher is better. */
 int db_metric_lower_better(const char *name);
+/* 1 when `name` is a training signal by the same rule (lr, grad_norm,
+ * train_loss, early_stop, ...): never a "best", never crossed; 0 for a
+ * metric. */
+int db_metric_is_signal(const char *name);
 
 /* The metric name of the row an early-stopped run writes at its stop step
  * (docs/run-config.md, schema.sql: THE EARLY_STOP ROW): value S = the planned number

@@ -345,8 +345,9 @@ void db_schema_temp_views(db *d, const db_schema *s)
 /* The views' lookup, on a private in-memory database holding only the
  * metric_rule view of the compiled-in schema.sql: C asks the very rows the
  * views join, not a copy of them (schema.sql, metric_rule). Prepared once,
- * kept for the process (reachable, so no leak checker counts it). */
-int db_metric_lower_better(const char *name)
+ * kept for the process (reachable, so no leak checker counts it). The
+ * statement gives (is a signal, lower is better) for ?1. */
+static sqlite3_stmt *rule_lookup(const char *name)
 {
     static sqlite3_stmt *lookup;
     static int tried;
@@ -360,9 +361,14 @@ int db_metric_lower_better(const char *name)
                 if (!strcmp(s.view[i].name, "metric_rule") &&
                     sqlite3_open(":memory:", &h) == SQLITE_OK &&
                     sqlite3_exec(h, s.view[i].sql, NULL, NULL, NULL) == SQLITE_OK)
-                    sqlite3_prepare_v2(h, "SELECT coalesce((SELECT better FROM metric_rule "
-                                       "WHERE ?1 LIKE pattern ORDER BY instr(pattern, '%') LIMIT 1), "
-                                       "'max') = 'min'", -1, &lookup, NULL);
+                    sqlite3_prepare_v2(h, "SELECT coalesce(k, 'metric') = 'signal', "
+                                       "CASE coalesce(k, 'metric') WHEN 'metric' THEN coalesce(b, 'max') "
+                                       "ELSE b END = 'min' FROM (SELECT "
+                                       "(SELECT kind FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "ORDER BY instr(pattern, '%') LIMIT 1) AS k, "
+                                       "(SELECT better FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "ORDER BY instr(pattern, '%') LIMIT 1) AS b)",
+                                       -1, &lookup, NULL);
             db_schema_free(&s);
         }
         if (!lookup) {
@@ -371,8 +377,20 @@ int db_metric_lower_better(const char *name)
             sqlite3_close(h);
         }
     }
-    if (!lookup || !name) return 0;
+    if (!lookup || !name) return NULL;
     sqlite3_reset(lookup);
     sqlite3_bind_text(lookup, 1, name, -1, SQLITE_TRANSIENT);
-    return sqlite3_step(lookup) == SQLITE_ROW && sqlite3_column_int(lookup, 0);
+    return sqlite3_step(lookup) == SQLITE_ROW ? lookup : NULL;
+}
+
+int db_metric_lower_better(const char *name)
+{
+    sqlite3_stmt *st = rule_lookup(name);
+    return st && sqlite3_column_int(st, 1);
+}
+
+int db_metric_is_signal(const char *name)
+{
+    sqlite3_stmt *st = rule_lookup(name);
+    return st && sqlite3_column_int(st, 0);
 }
