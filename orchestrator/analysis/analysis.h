@@ -197,6 +197,15 @@ int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pair
 int an_pairs_load_annealed(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
                            char *err, size_t errlen);
 
+/* The gap the verdict reads, point by point: the MDM advantage (AR - MDM
+ * for a metric where lower is better, MDM - AR where higher is; positive:
+ * the MDM is ahead) at every point the comparison looks at, in x order
+ * (training: both best-so-far curves at every knot of either side in the
+ * common range; annealed: each MDM budget against AR's best at budgets up
+ * to it). The last is res.final_gap. x and adv need room for
+ * p->ar.n + p->mdm.n values; returns how many were written. */
+size_t an_pair_gaps(const an_pair *p, double *x, double *adv);
+
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */

@@ -232,19 +232,19 @@ static void result_init(const an_curve *ar, const an_curve *mdm, int lower_bette
     side_best(mdm, lower_better, &r->mdm_best, &r->mdm_best_x, &r->mdm_best_sd);
 }
 
-void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+/* The points the training comparison looks at: every knot of either side
+ * inside the common range [lo, hi], once, in order, into xs, with the MDM
+ * advantage at each into adv (both need room for ar->n + mdm->n). Returns
+ * how many (0: no overlap). an_crossover and the gap plots (an_pair_gaps)
+ * both read it, so what a plot shows is what the verdict used. */
+static size_t training_adv(const an_curve *ar, const an_curve *mdm, int lower_better, double *xs,
+                           double *adv)
 {
-    result_init(ar, mdm, lower_better, r);
-    if (ar->n == 0 || mdm->n == 0) return;
+    if (ar->n == 0 || mdm->n == 0) return 0;
     /* A held side ends at its hold; hi need then not be a knot, and x_end
-     * below is the last knot inside [lo, hi]. */
+     * (the last point returned) is the last knot inside [lo, hi]. */
     double lo = fmax(ar->x[0], mdm->x[0]), hi = fmin(an_curve_end(ar), an_curve_end(mdm));
-    if (lo > hi) return;
-
-    /* Every knot of either side inside [lo, hi], once. */
-    double *xs = malloc((ar->n + mdm->n) * sizeof *xs);
-    double *adv = malloc((ar->n + mdm->n) * sizeof *adv);
-    if (!xs || !adv) { free(xs); free(adv); return; }
+    if (lo > hi) return 0;
     size_t n = 0;
     for (size_t i = 0; i < ar->n; i++)
         if (ar->x[i] >= lo && ar->x[i] <= hi) xs[n++] = ar->x[i];
@@ -254,19 +254,28 @@ void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (!m || xs[m - 1] != xs[i]) xs[m++] = xs[i];
-    n = m;
-    if (n == 0) { /* cannot happen (lo is a knot), but never read adv[-1] */
+    for (size_t i = 0; i < m; i++) {
+        double a = an_best_at(ar, xs[i]), mm = an_best_at(mdm, xs[i]);
+        adv[i] = lower_better ? a - mm : mm - a;
+    }
+    return m;
+}
+
+void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+{
+    result_init(ar, mdm, lower_better, r);
+    double *xs = malloc((ar->n + mdm->n + 1) * sizeof *xs);
+    double *adv = malloc((ar->n + mdm->n + 1) * sizeof *adv);
+    if (!xs || !adv) { free(xs); free(adv); return; }
+    size_t n = training_adv(ar, mdm, lower_better, xs, adv);
+    if (n == 0) {
         free(xs);
         free(adv);
         return;
     }
-
     long bad = -1; /* the last point where MDM is not ahead */
-    for (size_t i = 0; i < n; i++) {
-        double a = an_best_at(ar, xs[i]), mm = an_best_at(mdm, xs[i]);
-        adv[i] = lower_better ? a - mm : mm - a;
+    for (size_t i = 0; i < n; i++)
         if (adv[i] <= 0) bad = (long)i;
-    }
     r->x_start = xs[0];
     r->x_end = xs[n - 1];
     r->final_gap = adv[n - 1];
@@ -305,38 +314,61 @@ static double step_best(const an_curve *c, double x, double *se)
     return c->best[lo];
 }
 
-void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+/* The points the annealed comparison looks at: the MDM's budgets inside
+ * the common range, with the MDM advantage at each (AR: its best at budgets
+ * up to it) into xs and adv, and the evaluation error of the last one into
+ * *se_last. Returns how many; an_crossover_annealed and an_pair_gaps read it. */
+static size_t annealed_adv(const an_curve *ar, const an_curve *mdm, int lower_better, double *xs,
+                           double *adv, double *se_last)
 {
-    result_init(ar, mdm, lower_better, r);
-    if (ar->n == 0 || mdm->n == 0) return;
+    *se_last = NAN;
+    if (ar->n == 0 || mdm->n == 0) return 0;
     double lo = fmax(ar->x[0], mdm->x[0]), hi = fmin(an_curve_end(ar), an_curve_end(mdm));
-    long first = -1, last = -1, bad = -1;
-    double adv_last = NAN;
+    size_t n = 0;
     for (size_t i = 0; i < mdm->n; i++) {
         if (!(mdm->x[i] >= lo && mdm->x[i] <= hi)) continue;
         double se, a = step_best(ar, mdm->x[i], &se), m = mdm->mean[i];
-        double adv = lower_better ? a - m : m - a;
-        if (first < 0) first = (long)i;
-        if (adv <= 0) bad = (long)i;
-        last = (long)i;
-        adv_last = adv;
-        r->gap_se = sqrt(se * se + mdm->se[i] * mdm->se[i]);
+        xs[n] = mdm->x[i];
+        adv[n++] = lower_better ? a - m : m - a;
+        *se_last = sqrt(se * se + mdm->se[i] * mdm->se[i]);
     }
-    if (first < 0) return;
-    r->x_start = mdm->x[first];
-    r->x_end = mdm->x[last];
-    r->final_gap = adv_last;
-    if (bad == last) {
-        r->verdict = AN_NONE;
-    } else if (bad < 0) {
-        r->verdict = AN_MDM_AHEAD;
-        r->crossover = r->x_start;
-    } else {
-        r->verdict = AN_CROSSOVER;
-        r->crossover = mdm->x[bad + 1];
-        r->bracket_lo = mdm->x[bad];
-        r->bracket_hi = mdm->x[bad + 1];
+    return n;
+}
+
+void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r)
+{
+    result_init(ar, mdm, lower_better, r);
+    double *xs = malloc((mdm->n + 1) * sizeof *xs), *adv = malloc((mdm->n + 1) * sizeof *adv);
+    if (!xs || !adv) { free(xs); free(adv); return; }
+    size_t n = annealed_adv(ar, mdm, lower_better, xs, adv, &r->gap_se);
+    long bad = -1, last = (long)n - 1;
+    for (size_t i = 0; i < n; i++)
+        if (adv[i] <= 0) bad = (long)i;
+    if (n) {
+        r->x_start = xs[0];
+        r->x_end = xs[last];
+        r->final_gap = adv[last];
+        if (bad == last) {
+            r->verdict = AN_NONE;
+        } else if (bad < 0) {
+            r->verdict = AN_MDM_AHEAD;
+            r->crossover = r->x_start;
+        } else {
+            r->verdict = AN_CROSSOVER;
+            r->crossover = xs[bad + 1];
+            r->bracket_lo = xs[bad];
+            r->bracket_hi = xs[bad + 1];
+        }
     }
+    free(xs);
+    free(adv);
+}
+
+size_t an_pair_gaps(const an_pair *p, double *x, double *adv)
+{
+    double se;
+    return p->annealed ? annealed_adv(&p->ar, &p->mdm, p->lower_better, x, adv, &se)
+                       : training_adv(&p->ar, &p->mdm, p->lower_better, x, adv);
 }
 
 /* ---- intervals and verdicts ------------------------------------------------ */
