@@ -308,21 +308,30 @@ double an_equivalent_budget(const double *u, const double *b, int n, double y);
  * marked, the crossover marked. Returns
  * malloc'd text, or NULL when out of memory. */
 char *an_svg_pair(const an_pair *p);
-/* The same with the annealed points of pair ann (NULL: none) beside p's
- * in-training curves: a square at each budget, joined by a thin line, and
- * the annealed verdict under p's. An annealed pair p itself is drawn the
- * same way (its points, not curves). A crossover between two evaluations
- * shades the span between them. */
+/* The same for a trunk pair p with its annealed pair ann (NULL: none):
+ * then the annealed points are the curves that count (a square at each
+ * budget, joined; AR's best so far a step; the crossover, AR's best and the
+ * verdict the annealed comparison's, as in the crossover view's 'annealed'
+ * rows), p's in-training curves faint behind them and its verdict on a
+ * second line. An annealed pair p itself is drawn the same way. Below the
+ * plot, on the same x, a panel of the gap the verdict reads (an_pair_gaps):
+ * around zero, with the final gap's interval. A crossover between two
+ * evaluations shades the span between them. */
 char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann);
 /* The annealed pair of ps whose cell is in-training pair p's (a trunk
  * pair: its cell without train.epochs and train.anneal_at), or NULL. */
 const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
 
 /* An SVG grid of small multiples: pairs[0..n) placed by the values of axes
- * `rows` and `cols` (sorted), one shared legend. Pairs that fall on an
- * occupied panel are left out and counted in *dropped. */
-char *an_svg_grid(const an_pair *const *pairs, size_t n, const char *rows, const char *cols,
-                  const char *title, size_t *dropped);
+ * `rows` and `cols` (sorted), one shared legend. ann, when given, holds for
+ * each pair its annealed pair (an_annealed_match; NULL entries: none): that
+ * panel then draws the annealed points and verdict, the trunks faint. Pairs
+ * that fall on an occupied panel are left out and counted in *dropped. */
+char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
+                  const char *cols, const char *title, size_t *dropped);
+/* How many panels that grid has (rows x columns): with one, the grid would
+ * repeat the pair's own plot, and plot and report leave it out. */
+size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, const char *cols);
 
 /* A file name for pair p: "pair-<metric>-<x>-<model>-U<n>-<quality>-<hash>.svg". */
 void an_pair_filename(const an_pair *p, char *buf, size_t n);
@@ -338,7 +347,12 @@ typedef struct {
     an_xaxis x;
     const char *rows, *cols;    /* grid axes */
     const char *db_path;        /* shown on the page */
+    int live;                   /* a page `xover run --report` keeps current: 0 no,
+                                   AN_LIVE_RUNNING (the page reloads itself every
+                                   `refresh` seconds) or AN_LIVE_ENDED (the last one) */
+    int refresh;
 } an_report_opts;
+enum { AN_LIVE_RUNNING = 1, AN_LIVE_ENDED = 2 };
 
 /* Write OUTDIR/index.html (tables, inline SVG plots, run status, sweep YAML)
  * and OUTDIR/plots/<each plot>.svg, each file atomically. *nplots is the
@@ -346,5 +360,28 @@ typedef struct {
  * with the message in err. */
 int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, char *err,
               size_t errlen);
+
+/* ---- the live report (live.c) --------------------------------------------
+
+   `xover run --report DIR`: the driver calls an_live_tick after each round
+   of ingest (exec_options.on_ingest) with the database it writes; the page
+   is rewritten (atomically, as every report) when `every` seconds have
+   passed since the last time and something was written to the database
+   meanwhile, and reloads itself in the browser; once the run has ended,
+   an_live_end writes the last page, which does not. */
+typedef struct {
+    const char *outdir;
+    an_report_opts o;  /* its live and refresh are set here */
+    double every;      /* seconds between two rewrites */
+    double last;       /* when the page was last written (xo_now), 0: never */
+    long long changes; /* db_total_changes then */
+    int writes;        /* pages written */
+    char err[512];     /* the first failure ("" none): the run goes on without */
+} an_live;
+
+void an_live_tick(void *live, db *d);
+/* The last page, read from the database at db_path. Returns 0 or -1 with
+ * the message in l->err. */
+int an_live_end(an_live *l, const char *db_path);
 
 #endif

@@ -34,7 +34,9 @@ static const char STYLE[] =
     "tabular-nums}td.na{color:#999;text-align:center}tr.crossover td.v,tr.mdm_ahead td.v"
     "{color:#1b8a3a;font-weight:bold}tr.inconclusive td.v,tr.unfinished td.v{color:#a66300}pre{background:#f7f7f7;padding:10px;overflow:auto}"
     ".pairs{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0 0 16px}"
-    "svg{max-width:100%;height:auto}.note{color:#555}";
+    "svg{max-width:100%;height:auto}.note{color:#555}"
+    ".live{padding:6px 10px;border-left:4px solid #1b8a3a;background:#eef7f0}.live.ended{border-color:#888;"
+    "background:#f4f4f4}";
 
 /* ---- sections ------------------------------------------------------------------ */
 
@@ -89,7 +91,9 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
     tb_printf(b, "<table class=\"crossover\"><tr><th>model</th><th>params</th><th>unique tokens</th>"
       "<th>quality</th><th>epochs</th><th>seeds AR/MDM</th><th>verdict</th>"
       "<th>crossover between (%s)</th><th>seeds' own crossovers</th><th>AR best</th><th>at (%s)</th>"
-      "<th>MDM best</th><th>at (%s)</th><th>final gap [95%% interval]</th></tr>\n", xn, xn, xn);
+      "<th>MDM best</th><th>at (%s)</th><th title=\"AR − MDM where lower is better, MDM − AR where higher "
+      "is: above 0 the MDM is ahead\">final gap [95%% interval]<br><small>&gt; 0: MDM ahead</small></th></tr>\n",
+      xn, xn, xn);
     for (size_t i = 0; i < ps->n; i++) {
         const an_pair *p = &ps->p[i];
         const an_result *r = &p->res;
@@ -249,9 +253,24 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         fit_table(b, &ann);
         efficiency_table(b, &ann);
     }
-    const an_pair **pp = malloc(ps.n * sizeof *pp);
-    if (!pp) { an_pairs_free(&ps); snprintf(err, errlen, "out of memory"); return -1; }
-    for (size_t i = 0; i < ps.n; i++) pp[i] = &ps.p[i];
+    /* Each trunk pair with its annealed pair, when it has one: the grid
+     * and its plot then show the annealed points as the curves that count. */
+    const an_pair **pp = malloc((ps.n + 1) * sizeof *pp), **pa = malloc((ps.n + 1) * sizeof *pa);
+    char *drawn = calloc(ann.n + 1, 1);
+    if (!pp || !pa || !drawn) {
+        free(pp);
+        free(pa);
+        free(drawn);
+        an_pairs_free(&ps);
+        an_pairs_free(&ann);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ps.n; i++) {
+        pp[i] = &ps.p[i];
+        pa[i] = an_annealed_match(&ann, &ps.p[i]);
+        if (pa[i]) drawn[pa[i] - ann.p] = 1;
+    }
     char title[256], name[300];
     snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
              an_xaxis_name(o->x), o->rows, o->cols);
@@ -259,23 +278,23 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
     snprintf(name, sizeof name, "grid-%s-%s.svg", metric, an_xaxis_name(o->x));
     for (char *c = name; *c; c++)
         if (*c == '/' || *c == ' ') *c = '_';
-    rc = plot(b, outdir, name, an_svg_grid(pp, ps.n, o->rows, o->cols, title, &dropped), nplots,
-              err, errlen);
-    if (!rc && dropped)
-        tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
-          "they are in the plots below.</p>\n", dropped);
+    /* One panel would only repeat the pair's own plot below. */
+    if (an_grid_panels(pp, ps.n, o->rows, o->cols) > 1) {
+        rc = plot(b, outdir, name, an_svg_grid(pp, pa, ps.n, o->rows, o->cols, title, &dropped), nplots,
+                  err, errlen);
+        if (!rc && dropped)
+            tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
+              "they are in the plots below.</p>\n", dropped);
+    }
     tb_printf(b, "<div class=\"pairs\">\n");
-    /* Each pair's plot, a trunk pair's with its annealed points beside its
-     * in-training curves; annealed pairs without such a trunk pair alone. */
-    char *drawn = calloc(ann.n + 1, 1);
+    /* Each pair's plot, a trunk pair's with its annealed points as the
+     * curves that count; annealed pairs without such a trunk pair alone. */
     for (size_t i = 0; !rc && i < ps.n; i++) {
-        const an_pair *a = an_annealed_match(&ann, &ps.p[i]);
-        if (a && drawn) drawn[a - ann.p] = 1;
         an_pair_filename(&ps.p[i], name, sizeof name);
-        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], a), nplots, err, errlen);
+        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], pa[i]), nplots, err, errlen);
     }
     for (size_t i = 0; !rc && i < ann.n; i++) {
-        if (drawn && drawn[i]) continue;
+        if (drawn[i]) continue;
         char base[280];
         an_pair_filename(&ann.p[i], base, sizeof base);
         snprintf(name, sizeof name, "annealed-%s", base);
@@ -284,6 +303,7 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
     free(drawn);
     tb_printf(b, "</div>\n");
     free(pp);
+    free(pa);
     an_pairs_free(&ps);
     an_pairs_free(&ann);
     return rc;
@@ -300,6 +320,26 @@ static int mkdir_p(const char *dir)
             *s = '/';
         }
     return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/* What a live page says first: that it is one, and how far the sweep is. */
+static void live_banner(textbuf *b, db *d, long long sweep_id, const an_report_opts *o)
+{
+    long long c[DB_NSTATUS] = {0}, total = 0;
+    db_status_counts(d, sweep_id, c); /* the status table below reports a failure */
+    for (int i = 0; i < DB_NSTATUS; i++) total += c[i];
+    char when[64];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%H:%M:%S UTC", gmtime(&now));
+    if (o->live == AN_LIVE_RUNNING)
+        tb_printf(b, "<p class=\"live running\"><b>Live</b>: the sweep is running (%lld of %lld runs done, "
+          "%lld running, %lld to do). <code>xover run --report</code> rewrites this page as results arrive "
+          "(last at %s); it reloads itself every %d s.</p>\n", c[DB_DONE], total, c[DB_RUNNING],
+          c[DB_PENDING] + c[DB_INTERRUPTED], when, o->refresh);
+    else
+        tb_printf(b, "<p class=\"live ended\"><b>Final</b>: written when <code>xover run</code> ended at %s: "
+          "%lld of %lld runs done, %lld failed, %lld interrupted, %lld not started. This page no longer "
+          "reloads.</p>\n", when, c[DB_DONE], total, c[DB_FAILED], c[DB_INTERRUPTED], c[DB_PENDING] + c[DB_RUNNING]);
 }
 
 int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, char *err,
@@ -327,18 +367,32 @@ int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, c
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    tb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-      "<title>xover report%s", o->sweep ? ": " : "");
+    tb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    /* A live page reloads itself while its sweep runs; the last one does not. */
+    if (o->live == AN_LIVE_RUNNING && o->refresh > 0)
+        tb_printf(&b, "<meta http-equiv=\"refresh\" content=\"%d\">", o->refresh);
+    tb_printf(&b, "<title>xover report%s", o->sweep ? ": " : "");
     tb_escape(&b, o->sweep ? o->sweep : "");
     tb_printf(&b, "</title>\n<style>%s</style></head>\n<body>\n<h1>xover report%s", STYLE,
       o->sweep ? ": sweep " : "");
     tb_escape(&b, o->sweep ? o->sweep : "");
-    tb_printf(&b, "</h1>\n<p class=\"note\">Generated %s from ", when);
+    tb_printf(&b, "</h1>\n");
+    if (o->live) live_banner(&b, d, sweep_id, o);
+    tb_printf(&b, "<p class=\"note\">Generated %s from ", when);
     tb_escape(&b, o->db_path ? o->db_path : "the results database");
     tb_printf(&b, ". Pairs are AR and MDM runs whose configs differ only in objective, seed and "
       "early-stopping margin; seeds are averaged. The crossover is where MDM's best-so-far value "
       "becomes better than AR's and stays so to the end of the range both measured; a run that "
       "stopped early keeps its best-so-far to where it would have ended.</p>\n");
+    tb_printf(&b, "<p class=\"note sign\"><b>The sign of every gap on this page</b> (the final gap in "
+      "the tables, the gap panel under each plot): it is the MDM's advantage, AR − MDM for a metric where "
+      "lower is better (val_loss) and MDM − AR where higher is better (mc_acc), in the metric's units. "
+      "<b>Above zero the MDM is ahead</b>, below zero AR is. In training it compares the two best-so-far "
+      "values at the same x; on annealed points, the MDM's value at each budget against AR's best at "
+      "budgets up to it. The <b>final gap</b> is that gap at the end of the range both sides measured, "
+      "with its 95%% interval: over seeds when there are several, else from the evaluation error of one "
+      "seed. A sweep with annealed branches (train.anneal_at) is judged on its annealed points, which its "
+      "plots draw as the curves that count, the trunks' curves faint behind them.</p>\n");
 
     /* Run status. */
     tb_printf(&b, "<h2>Runs</h2>\n<table class=\"status\"><tr><th>sweep</th>");

@@ -61,15 +61,29 @@ int cmd_plot(int argc, char **argv)
         an_pairs_free(&ps);
         return cli_error(XO_FAILED, "cannot create '%s': %s", out, strerror(errno));
     }
+    /* A trunk pair's annealed pair (an annealed sweep's branches): its
+     * points are then the curves that count, as in the crossover view's
+     * 'annealed' rows; --annealed plots the annealed pairs alone. */
+    an_pairs ann = {0};
+    if (!q.annealed) {
+        pairs_query qa = q;
+        qa.annealed = 1;
+        if ((code = pairs_query_load(&qa, (an_xaxis)x, 0, &ann))) {
+            an_pairs_free(&ps);
+            return code;
+        }
+    }
+    const an_pair **pp = malloc((ps.n + 1) * sizeof *pp), **pa = malloc((ps.n + 1) * sizeof *pa);
+    if (!pp || !pa) code = cli_error(XO_FAILED, "out of memory");
     char name[512];
     for (size_t i = 0; code == XO_OK && i < ps.n; i++) {
+        pp[i] = &ps.p[i];
+        pa[i] = an_annealed_match(&ann, &ps.p[i]);
         an_pair_filename(&ps.p[i], name, sizeof name);
-        code = write_svg(out, name, an_svg_pair(&ps.p[i]));
+        code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i]));
     }
-    const an_pair **pp = malloc(ps.n * sizeof *pp);
-    if (code == XO_OK && !pp) code = cli_error(XO_FAILED, "out of memory");
-    if (code == XO_OK) {
-        for (size_t i = 0; i < ps.n; i++) pp[i] = &ps.p[i];
+    /* The grid, unless it would be one panel: the pair's own plot again. */
+    if (code == XO_OK && an_grid_panels(pp, ps.n, rows, cols) > 1) {
         char title[256];
         size_t dropped = 0;
         snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
@@ -77,11 +91,13 @@ int cmd_plot(int argc, char **argv)
         snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
         for (char *s = name; *s; s++)
             if (*s == '/') *s = '_';
-        code = write_svg(out, name, an_svg_grid(pp, ps.n, rows, cols, title, &dropped));
+        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, &dropped));
         if (dropped)
             cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
                      "varies); each still has its own plot", dropped, rows, cols);
     }
+    free(pa);
+    an_pairs_free(&ann);
     free(pp);
     an_pairs_free(&ps);
     return code;
@@ -91,10 +107,13 @@ const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curv
      "usage: xover plot [--sweep S] [--metric M] [--x tokens|epochs|flops] [--rows AXIS]\n"
      "                  [--cols AXIS] [--out DIR] [--db PATH]\n\n"
      "Write one SVG per AR/MDM pair (the metric against x for both objectives, seed sd\n"
-     "as a band, best-so-far dashed, AR's best and the crossover marked) and one grid\n"
-     "of small multiples (grid-METRIC-X.svg) with rows and columns over two axes. The\n"
-     "x axis is logarithmic when it spans more than a decade and a half. Prints the\n"
-     "files written.\n\n"
+     "as a band, best-so-far dashed, AR's best and the crossover marked; below it the\n"
+     "gap the verdict reads, around zero) and one grid of small multiples\n"
+     "(grid-METRIC-X.svg) with rows and columns over two axes, when the pairs fill\n"
+     "more than one panel. A sweep with annealed branches (train.anneal_at) is drawn\n"
+     "by its annealed points, one per budget, the trunks' curves faint behind them.\n"
+     "The x axis is logarithmic when it spans more than a decade and a half; --x\n"
+     "epochs draws against epochs. Prints the files written.\n\n"
      "  --out DIR       where to write (default plots), created if missing\n"
      "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
      "  --annealed      plot the annealed points of trunks' branches (one per budget)\n"

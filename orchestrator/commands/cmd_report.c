@@ -21,7 +21,7 @@ int cmd_report(int argc, char **argv)
     const char *opt_db = NULL, *xname = "tokens";
     const char *metrics[MAX_METRICS + 1];
     int nm = 0, c;
-    an_report_opts o = {NULL, NULL, AN_TOKENS, "unique_tokens", "model", NULL};
+    an_report_opts o = {.x = AN_TOKENS, .rows = "unique_tokens", .cols = "model"};
     while ((c = cli_getopt("report", argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'd': opt_db = optarg; break;

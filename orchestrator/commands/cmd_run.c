@@ -3,6 +3,7 @@
  * done yet on worker processes (orchestrator/exec/driver.c), or, with
  * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
  */
+#include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/util/util.h"
@@ -49,7 +50,10 @@ int cmd_run(int argc, char **argv)
         {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
+        {"report", required_argument, 0, 'L'},   {"report-every", required_argument, 0, 'E'},
         {0, 0, 0, 0}};
+    /* --report DIR: the HTML report, kept current while the sweep runs */
+    an_live live = {.every = 10, .o = {.x = AN_TOKENS, .rows = "unique_tokens", .cols = "model"}};
     exec_options o = {0};
     exec_slurm_options so = {0};
     int slurm = 0, slurm_opt = 0;
@@ -72,6 +76,14 @@ int cmd_run(int argc, char **argv)
             if (!strcmp(optarg, "off")) o.no_handover = 1;
             else if (strcmp(optarg, "on")) return RUN_USAGE("--handover is on or off, not '%s'", optarg);
             else o.no_handover = 0;
+            break;
+        case 'L': live.outdir = optarg; break;
+        case 'E':
+            if (cli_parse_duration("run", "--report-every", optarg, 86400, &live.every)) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
             break;
         case 'B':
             if (!strcmp(optarg, "slurm")) slurm = 1;
@@ -150,6 +162,7 @@ int cmd_run(int argc, char **argv)
         default: free(only); free(sargs); return XO_USAGE;
         }
     }
+    if (live.outdir && slurm) return RUN_USAGE("--report is for the local backend (with Slurm, `xover report` after `xover collect`)");
     if (slurm_opt && !slurm)
         return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg and "
                          "--no-wait go with --backend slurm");
@@ -180,7 +193,16 @@ int cmd_run(int argc, char **argv)
         rc = cli_error(XO_USAGE, "%s", err);
     } else {
         o.yaml_text = xo_read_file(path, &o.yaml_len);
+        if (live.outdir && !o.dry_run) {
+            live.o.sweep = sweep_name(s);
+            live.o.db_path = o.db_path;
+            o.on_ingest = an_live_tick;
+            o.on_ingest_ctx = &live;
+        }
         rc = slurm ? exec_slurm_run(p, &o, &so) : exec_run(p, &o);
+        if (o.on_ingest && rc != XO_USAGE && an_live_end(&live, o.db_path) == 0)
+            fprintf(stderr, "report: %s/index.html\n", live.outdir);
+        if (live.err[0]) cli_warn("--report %s: %s", live.outdir, live.err);
         free((char *)o.yaml_text);
     }
     sweep_plan_free(p);
@@ -193,7 +215,8 @@ int cmd_run(int argc, char **argv)
 
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
-     "                 [--handover on|off] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "                 [--handover on|off] [--report DIR [--report-every DUR]] [--dry-run]\n"
+     "                 [--runs-dir DIR] [--db PATH]\n"
      "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
      "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
@@ -214,6 +237,11 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  --handover on|off  hand idle cores to running runs (default on)\n"
+     "  --report DIR       keep the HTML report of this sweep (as `xover report --sweep\n"
+     "                     NAME DIR` writes it) current while it runs: rewritten\n"
+     "                     atomically as metrics arrive, the page reloading itself;\n"
+     "                     the last one, written when the run ends, does not reload\n"
+     "  --report-every DUR at most one rewrite per DUR (default 10s; 2s, 1m, ...)\n"
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
      "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"

@@ -70,6 +70,9 @@ db *db_open(const char *path, int mode, char *err, size_t errlen);
 db *db_open_check(const char *path, char *err, size_t errlen, int *damaged);
 void db_close(db *d);
 const char *db_errmsg(const db *d);
+/* Rows this connection has inserted, changed or deleted since it opened: a
+ * writer's cheap "anything new?" (the live report rewrites only then). */
+long long db_total_changes(db *d);
 
 /* The newest schema version this build knows (the last migration section
  * of schema.sql). */

@@ -47,6 +47,8 @@ int db_sqlite_fail(db *d, int rc, const char *what)
 
 const char *db_errmsg(const db *d) { return d ? d->err : "no database"; }
 
+long long db_total_changes(db *d) { return d ? sqlite3_total_changes64(d->h) : 0; }
+
 sqlite3_stmt *db_stmt(db *d, int which, const char *sql)
 {
     sqlite3_stmt *st = d->st[which];

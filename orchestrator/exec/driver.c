@@ -834,6 +834,7 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.stopping) launch_some(&dr, (size_t)jobs);
         if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
         tend(&dr);
+        if (o->on_ingest && !dr.db_broken) o->on_ingest(o->on_ingest_ctx, dr.d);
         balance(&dr, jobs);
         progress_draw(&dr.pg, driver_sweep_line, driver_run_rows, &dr);
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};

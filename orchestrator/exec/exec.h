@@ -195,6 +195,11 @@ typedef struct {
     const char *yaml_text;    /* the sweep file, recorded in the database */
     size_t yaml_len;
     int no_handover;          /* keep every run on one thread (--handover off) */
+    /* Called in the local driver's loop after each round of ingest (about
+     * every 100 ms) with the database it writes, when given: `xover run
+     * --report` keeps its HTML report current so (analysis.h an_live_tick). */
+    void (*on_ingest)(void *ctx, db *d);
+    void *on_ingest_ctx;
 } exec_options;
 
 /* Run the plan. Returns an exit code: XO_OK when every run is done,
