@@ -19,6 +19,10 @@ PKGS    := sqlite3 yaml-0.1 libpcre2-8 openblas jansson libmd zlib
 # Evaluated lazily (=), after .ci/deps has had its chance to install them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+# The tests alone also read PNG screenshots (of the report, from headless Chromium).
+TEST_PKGS   := libpng
+TEST_CFLAGS  = $(shell pkg-config --cflags $(TEST_PKGS))
+TEST_LIBS    = $(shell pkg-config --libs $(TEST_PKGS))
 
 # The build commit, for `xover --version` and the runs' build id. The header is
 # rewritten only when the commit changes, so only util/version.c recompiles.
@@ -55,7 +59,11 @@ build/asan/xover: $(ASAN_OBJ) build/asan/orchestrator/main.o
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/asan/xover_tests: $(ASAN_OBJ) $(TEST_OBJ)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+build/asan/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)

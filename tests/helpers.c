@@ -5,6 +5,7 @@
 #include "tests/harness.h"
 #include "orchestrator/db/db.h"
 
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +80,74 @@ const char *helper_old_schema(void)
     static char *text;
     if (!text) text = harness_slurp("tests/fixtures/schema-5.sql", NULL);
     return text;
+}
+
+/* ---- screenshots ----------------------------------------------------------- */
+
+int helper_screenshot(const char *url, int w, int h, const char *png)
+{
+    char profile[4096], flag_profile[4200], flag_size[64], flag_out[4200];
+    /* a profile of its own per shot: Chromium locks the one it runs with */
+    static int shots;
+    char name[64];
+    snprintf(name, sizeof name, "chromium-shot-%d", shots++);
+    harness_path(profile, sizeof profile, name);
+    snprintf(flag_profile, sizeof flag_profile, "--user-data-dir=%s", profile);
+    snprintf(flag_size, sizeof flag_size, "--window-size=%d,%d", w, h);
+    snprintf(flag_out, sizeof flag_out, "--screenshot=%s", png);
+    const char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                          "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1", flag_profile,
+                          flag_size, flag_out, url, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int ok = p.status == 0 && access(png, R_OK) == 0;
+    /* To look at the shots: XOVER_TEST_SHOTS=DIR keeps a copy of each. */
+    const char *keep = getenv("XOVER_TEST_SHOTS");
+    if (ok && keep) {
+        char copy[4400];
+        const char *base = strrchr(png, '/');
+        snprintf(copy, sizeof copy, "%s/%d-%s", keep, shots, base ? base + 1 : png);
+        const char *cp[] = {"cp", png, copy, NULL};
+        harness_proc c = harness_run(cp, NULL);
+        harness_proc_free(&c);
+    }
+    if (!ok)
+        fprintf(stderr, "chromium --screenshot failed (status %d): it is required for this test; install it "
+                "with 'apt-get install chromium' (.ci/deps test). %s\n", p.status, p.err);
+    harness_proc_free(&p);
+    return ok ? 0 : -1;
+}
+
+unsigned char *helper_png_rgba(const char *path, int *w, int *h)
+{
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path)) {
+        fprintf(stderr, "%s: %s\n", path, im.message);
+        return NULL;
+    }
+    im.format = PNG_FORMAT_RGBA;
+    unsigned char *px = malloc(PNG_IMAGE_SIZE(im));
+    if (!px || !png_image_finish_read(&im, NULL, px, 0, NULL)) {
+        fprintf(stderr, "%s: %s\n", path, im.message);
+        free(px);
+        png_image_free(&im);
+        return NULL;
+    }
+    *w = (int)im.width;
+    *h = (int)im.height;
+    return px;
+}
+
+long helper_count_color(const unsigned char *px, int w, int h, int x0, int y0, int x1, int y1, int r, int g,
+                        int b, int tol)
+{
+    long n = 0;
+    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < h; y++)
+        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < w; x++) {
+            const unsigned char *p = px + ((size_t)y * (size_t)w + (size_t)x) * 4;
+            if (abs(p[0] - r) <= tol && abs(p[1] - g) <= tol && abs(p[2] - b) <= tol) n++;
+        }
+    return n;
 }

@@ -29,4 +29,19 @@ const char *helper_fake_trainer(void);
  * file cannot be read (the tests run from the repository's top). */
 const char *helper_old_schema(void);
 
+/* Render `url` in headless Chromium in a w x h window into the PNG file
+ * `png`. 0, or -1 with why printed (Chromium is a test dependency). With
+ * XOVER_TEST_SHOTS=DIR in the environment, a copy of each shot goes to DIR,
+ * to look at. */
+int helper_screenshot(const char *url, int w, int h, const char *png);
+
+/* The PNG file at path as 8-bit RGBA pixels, row after row (libpng):
+ * malloc'd, *w * *h * 4 bytes; NULL (with why printed) on error. */
+unsigned char *helper_png_rgba(const char *path, int *w, int *h);
+
+/* How many pixels of the box [x0, x1) x [y0, y1) are within tol of the
+ * colour (r, g, b) in every channel. */
+long helper_count_color(const unsigned char *px, int w, int h, int x0, int y0, int x1, int y1, int r, int g,
+                        int b, int tol);
+
 #endif

@@ -4,6 +4,7 @@
  * the SVG files, and the HTML report as headless Chromium renders it.
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/db/db.h"
 
 #include <jansson.h>
@@ -330,7 +331,7 @@ TEST(crossover_cli_report_renders_in_chromium)
 {
     const char *path = fixture();
     CHECK(path);
-    char out[4096], index[4200], profile[4096], url[4300];
+    char out[4096], index[4200], profile[4096], url[4300], plots[4200];
     harness_path(out, sizeof out, "report");
     harness_path(profile, sizeof profile, "chromium-profile");
     CHECK(mkdir(profile, 0700) == 0);
@@ -364,10 +365,54 @@ TEST(crossover_cli_report_renders_in_chromium)
     CHECK_CONTAINS(p.out, "sweep: demo\ngrid: {objective: [ar, mdm], model: [xs, s]}");
     CHECK_CONTAINS(p.out, "<td>demo</td><td class=\"n\">0</td><td class=\"n\">0</td>"
                           "<td class=\"n\">12</td>");
+    /* every pair's plot has its gap panel; the page says what a gap's sign means */
+    CHECK_INT(count(p.out, "<g class=\"gap-panel\">"), 9);
+    CHECK_CONTAINS(p.out, "The sign of every gap on this page");
+    CHECK(!strstr(p.out, "http-equiv=\"refresh\"")); /* only a live report reloads */
     harness_proc_free(&p);
 
+    /* The gap panel as Chromium draws it: the pair plot of xs at U 4000 (a
+     * crossover, final gap +0.5) is 800 x 630, its gap panel's frame spans
+     * x 64..786, y 404..544. The gap's colour (#7b3294) is there, in
+     * quantity, and nowhere in the main plot above it; the zero line (#333)
+     * crosses the panel at its middle (the range is symmetric). */
+    char pairsvg[4600] = "", png[4300];
+    snprintf(plots, sizeof plots, "%s/plots", out);
+    DIR *dir = opendir(plots);
+    CHECK(dir);
+    for (struct dirent *e; (e = readdir(dir));)
+        if (strstr(e->d_name, "pair-val_loss-tokens-xs-U4000-high"))
+            snprintf(pairsvg, sizeof pairsvg, "file://%s/%s", plots, e->d_name);
+    closedir(dir);
+    CHECK(pairsvg[0]);
+    harness_path(png, sizeof png, "pair.png");
+    CHECK(helper_screenshot(pairsvg, 800, 630, png) == 0);
+    int w, h;
+    unsigned char *px = helper_png_rgba(png, &w, &h);
+    CHECK(px && w == 800 && h == 630);
+    long gap_px = helper_count_color(px, w, h, 64, 404, 786, 545, 0x7b, 0x32, 0x94, 40);
+    long main_px = helper_count_color(px, w, h, 0, 60, 800, 372, 0x7b, 0x32, 0x94, 40);
+    if (gap_px < 300 || main_px > 0) fprintf(stderr, "gap colour: %ld px in the gap panel, %ld above\n", gap_px, main_px);
+    CHECK(gap_px >= 300);
+    CHECK_INT(main_px, 0);
+    long zero = 0;
+    for (int y = 472; y <= 476; y++) zero = fmax(zero, helper_count_color(px, w, h, 64, y, 786, y + 1, 0x33, 0x33, 0x33, 24));
+    if (zero < 500) fprintf(stderr, "zero line: %ld px\n", zero);
+    CHECK(zero >= 500);
+    /* the main plot above has its curves: AR's colour (#1f5fa8) */
+    CHECK(helper_count_color(px, w, h, 64, 68, 786, 370, 0x1f, 0x5f, 0xa8, 40) >= 300);
+    free(px);
+
+    /* And on the page itself: the gap panels are drawn (the colour is
+     * there), below the top of the page's first plot. */
+    harness_path(png, sizeof png, "page.png");
+    CHECK(helper_screenshot(url, 1400, 9000, png) == 0);
+    px = helper_png_rgba(png, &w, &h);
+    CHECK(px);
+    CHECK(helper_count_color(px, w, h, 0, 0, w, h, 0x7b, 0x32, 0x94, 40) >= 9 * 200);
+    free(px);
+
     /* The plots are also files beside the page; no temporary file is left. */
-    char plots[4200];
     snprintf(plots, sizeof plots, "%s/plots/grid-val_loss-tokens.svg", out);
     char *svg = harness_slurp(plots, NULL);
     CHECK(svg);
@@ -375,7 +420,7 @@ TEST(crossover_cli_report_renders_in_chromium)
     const char *dirs[] = {out, plots, NULL};
     plots[strlen(plots) - strlen("/grid-val_loss-tokens.svg")] = 0;
     for (int i = 0; dirs[i]; i++) {
-        DIR *dir = opendir(dirs[i]);
+        dir = opendir(dirs[i]);
         CHECK(dir);
         int files = 0, tmp = 0;
         for (struct dirent *e; (e = readdir(dir));) {

@@ -385,19 +385,20 @@ static void gap_panel(textbuf *b, const an_pair *c, const scale *xs_main, double
 
     tb_printf(b, "<g class=\"gap-panel\">\n");
     frame(b, &xs, &ys, fs, 0, 1);
-    /* the half where the MDM is ahead */
+    /* the half where the MDM is ahead, and the zero line on a pixel row */
+    double y0 = floor(map(&ys, 0)) + 0.5;
     tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" fill-opacity=\"0.06\"/>\n",
-        xs.p0, ys.p1, xs.p1 - xs.p0, map(&ys, 0) - ys.p1, CROSS_COLOR);
-    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" text-anchor=\"end\">MDM ahead ↑</text>\n",
-        xs.p1 - 6, ys.p1 + 14, fs - 2, CROSS_COLOR);
-    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#777\" text-anchor=\"end\">AR ahead ↓</text>\n",
-        xs.p1 - 6, ys.p0 - 6, fs - 2);
+        xs.p0, ys.p1, xs.p1 - xs.p0, y0 - ys.p1, CROSS_COLOR);
+    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\">MDM ahead ↑</text>\n",
+        xs.p0 + 6, y0 - 5, fs - 2, CROSS_COLOR);
+    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#777\">AR ahead ↓</text>\n",
+        xs.p0 + 6, y0 + 14, fs - 2);
     tb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" "
         "text-anchor=\"middle\">gap</text>\n", xs.p0 - 50, (ys.p0 + ys.p1) / 2, fs);
     clip_open(b, &xs, &ys);
     crossover_marks(b, r, &xs, &ys);
-    tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" stroke-width=\"1.2\"/>\n",
-        xs.p0, map(&ys, 0), xs.p1, map(&ys, 0));
+    tb_printf(b, "<line class=\"zero\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
+        "stroke-width=\"1\"/>\n", xs.p0, y0, xs.p1, y0);
     tb_printf(b, "<polyline class=\"gap\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", GAP_COLOR);
     for (size_t i = 0; i < n; i++)
         if (visible(&xs, gx[i])) tb_printf(b, "%.1f,%.1f ", map(&xs, gx[i]), map(&ys, fmax(-R, fmin(R, g[i]))));
@@ -422,10 +423,13 @@ static void gap_panel(textbuf *b, const an_pair *c, const scale *xs_main, double
     }
     tb_printf(b, "</g>\n");
     if (n && !isnan(r->final_gap) && visible(&xs, gx[n - 1])) {
+        /* beside the last point, on the side the curve does not come from */
         double px = map(&xs, gx[n - 1]), py = map(&ys, fmax(-R, fmin(R, r->final_gap)));
+        int above = n < 2 || g[n - 2] < g[n - 1];
+        double ty = fmin(ys.p0 - 4, fmax(ys.p1 + 13, above ? py - 9 : py + 17));
         tb_printf(b, "<text class=\"final-gap\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\" "
-            "text-anchor=\"end\" font-weight=\"bold\">final gap %+.3f</text>\n", px - 8,
-            py + (r->final_gap > 0 ? 16 : -9), fs - 1, GAP_COLOR, r->final_gap);
+            "text-anchor=\"end\" font-weight=\"bold\">final gap %+.3f</text>\n", px - 10, ty, fs - 1, GAP_COLOR,
+            r->final_gap);
     }
     if (!n)
         tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#777\" text-anchor=\"middle\">"
@@ -456,8 +460,8 @@ static double legend(textbuf *b, double x, double y, double x1, int show_sd, int
 {
     enum { LINE, RING, SQUARE, BAND };
     struct { int kind; const char *label, *color, *dash; double w, opacity; } items[] = {
-        {LINE, "AR", AR_COLOR, NULL, 2, 1},
-        {LINE, "MDM", MDM_COLOR, NULL, 2, 1},
+        {LINE, "AR (mean)", AR_COLOR, NULL, 2, 1},
+        {LINE, "MDM (mean)", MDM_COLOR, NULL, 2, 1},
         {LINE, "best so far", "#666", "5,4", 1.2, 1},
         {LINE, "crossover", CROSS_COLOR, "6,3", 1.8, 1},
         {RING, "AR best", AR_COLOR, NULL, 2, 1},
