@@ -67,7 +67,13 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "                    [--rows AXIS] [--cols AXIS] [--db PATH] OUTDIR\n\n"
      "Write OUTDIR/index.html, one page that opens from disk without a server: the\n"
      "runs' status, for each metric the crossover table, the fit when there are\n"
-     "budgets to fit, the grid and every pair's plot (inline SVG; also written to\n"
-     "OUTDIR/plots/), and the sweep YAML. Files are written atomically.\n\n"
+     "budgets to fit, the grid (when the pairs fill more than one panel) and every\n"
+     "pair's plot with its gap panel (inline SVG; also written to OUTDIR/plots/),\n"
+     "and the sweep YAML. Every gap shown is the MDM's advantage (AR - MDM where\n"
+     "lower is better, MDM - AR where higher is): above 0 the MDM is ahead. A sweep\n"
+     "with annealed branches is drawn by its annealed points, the trunks faint.\n"
+     "Files are written atomically. `xover run --report OUTDIR` keeps this page\n"
+     "current while a sweep runs.\n\n"
      "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
-     "  --sweep, --x, --rows, --cols, --db   as for xover crossover and xover plot\n"};
+     "  --x epochs   draw and tabulate against epochs (default tokens; or flops)\n"
+     "  --sweep, --rows, --cols, --db   as for xover crossover and xover plot\n"};
