@@ -3,7 +3,8 @@
  * rewritten while the sweep runs (its content changes from one point of the
  * run to another, the page reloading itself) and is final at the end (no
  * reload, every run done), always whole (written atomically: no temporary
- * file is left, and every version read is a complete page).
+ * file is left, and every version read is a complete page). `xover report
+ * --watch` does the same from another process and ends by itself.
  */
 #include "tests/harness.h"
 #include "tests/helpers.h"
@@ -61,6 +62,20 @@ TEST(report_live_rewritten_during_a_run_and_final_at_the_end)
               "--report", dir, "--report-every", "0.2s", (char *)NULL);
         _exit(127);
     }
+    /* And `xover report --watch` from outside, once the sweep is registered. */
+    char wdir[512], windex[600];
+    harness_path(wdir, sizeof wdir, "watched");
+    snprintf(windex, sizeof windex, "%s/index.html", wdir);
+    for (int tries = 0; tries < 600 && helper_qint(db, "SELECT count(*) FROM runs") != 3; tries++) nap(50);
+    pid_t watcher = fork();
+    CHECK(watcher >= 0);
+    if (watcher == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+        execl(harness_xover(), harness_xover(), "report", "--watch", "--every", "0.2s", "--sweep", "live", "--db", db,
+              wdir, (char *)NULL);
+        _exit(127);
+    }
+    int wlive = 0;
     /* Read the page as the run goes, keeping each version that differs. */
     char *last = NULL;
     int versions = 0, live = 0, whole = 1, ws = 0, seen_done[8] = {0};
@@ -81,6 +96,9 @@ TEST(report_live_rewritten_during_a_run_and_final_at_the_end)
         } else {
             free(html);
         }
+        char *w = harness_slurp(windex, NULL);
+        if (w && !exited && strstr(w, "<meta http-equiv=\"refresh\"")) wlive = 1;
+        free(w);
         if (exited) break;
         nap(30);
     }
@@ -113,6 +131,26 @@ TEST(report_live_rewritten_during_a_run_and_final_at_the_end)
     for (struct dirent *e; (e = readdir(d));) files += e->d_name[0] != '.';
     closedir(d);
     CHECK_INT(files, 2);
+
+    /* The watcher saw the run live, and ends by itself once no run is
+     * pending or running, with a last page that does not reload. */
+    int wws = 0, wexited = 0;
+    for (int tries = 0; tries < 600 && !wexited; tries++) {
+        wexited = waitpid(watcher, &wws, WNOHANG) == watcher;
+        if (!wexited) nap(50);
+    }
+    if (!wexited) {
+        kill(watcher, SIGKILL);
+        waitpid(watcher, &wws, 0);
+    }
+    CHECK(wexited && WIFEXITED(wws) && WEXITSTATUS(wws) == 0);
+    CHECK(wlive);
+    html = harness_slurp(windex, NULL);
+    CHECK(html);
+    CHECK(!strstr(html, "http-equiv=\"refresh\""));
+    CHECK_CONTAINS(html, "once no run of the sweep was pending or running");
+    CHECK_INT(done_of(html, &total), 3);
+    free(html);
 
     /* A second run has nothing to do, and still leaves a final page. */
     CHECK(remove(index) == 0);

@@ -351,6 +351,8 @@ typedef struct {
                                    AN_LIVE_RUNNING (the page reloads itself every
                                    `refresh` seconds) or AN_LIVE_ENDED (the last one) */
     int refresh;
+    const char *ended;          /* AN_LIVE_ENDED: when the last page was written
+                                   (NULL: "when `xover run` ended") */
 } an_report_opts;
 enum { AN_LIVE_RUNNING = 1, AN_LIVE_ENDED = 2 };
 
@@ -380,6 +382,14 @@ typedef struct {
 } an_live;
 
 void an_live_tick(void *live, db *d);
+/* `xover report --watch`: the same from outside the driver. Every `every`
+ * seconds, look at the database (read-only) and rewrite the page when
+ * another process has committed to it since; return once the sweep (o->sweep,
+ * NULL: every run) has runs and none is pending or running, or *stop is
+ * set (Ctrl-C), after writing the last page. Returns 0, a DB_E* code or -1
+ * (I/O) with the message in err. */
+int an_live_watch(const char *db_path, const char *outdir, const an_report_opts *o, double every,
+                  volatile int *stop, char *err, size_t errlen);
 /* The last page, read from the database at db_path. Returns 0 or -1 with
  * the message in l->err. */
 int an_live_end(an_live *l, const char *db_path);

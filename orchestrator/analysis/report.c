@@ -333,13 +333,14 @@ static void live_banner(textbuf *b, db *d, long long sweep_id, const an_report_o
     strftime(when, sizeof when, "%H:%M:%S UTC", gmtime(&now));
     if (o->live == AN_LIVE_RUNNING)
         tb_printf(b, "<p class=\"live running\"><b>Live</b>: the sweep is running (%lld of %lld runs done, "
-          "%lld running, %lld to do). <code>xover run --report</code> rewrites this page as results arrive "
-          "(last at %s); it reloads itself every %d s.</p>\n", c[DB_DONE], total, c[DB_RUNNING],
+          "%lld running, %lld to do). This page is rewritten as results arrive (last at %s); it reloads "
+          "itself every %d s.</p>\n", c[DB_DONE], total, c[DB_RUNNING],
           c[DB_PENDING] + c[DB_INTERRUPTED], when, o->refresh);
     else
-        tb_printf(b, "<p class=\"live ended\"><b>Final</b>: written when <code>xover run</code> ended at %s: "
-          "%lld of %lld runs done, %lld failed, %lld interrupted, %lld not started. This page no longer "
-          "reloads.</p>\n", when, c[DB_DONE], total, c[DB_FAILED], c[DB_INTERRUPTED], c[DB_PENDING] + c[DB_RUNNING]);
+        tb_printf(b, "<p class=\"live ended\"><b>Final</b>: written at %s, %s: %lld of %lld runs done, "
+          "%lld failed, %lld interrupted, %lld not started. This page no longer reloads.</p>\n", when,
+          o->ended ? o->ended : "when <code>xover run</code> ended", c[DB_DONE], total, c[DB_FAILED],
+          c[DB_INTERRUPTED], c[DB_PENDING] + c[DB_RUNNING]);
 }
 
 int an_report(db *d, const char *outdir, const an_report_opts *o, int *nplots, char *err,

@@ -7,9 +7,14 @@
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/db/db.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 #define MAX_METRICS 16
+
+/* --watch: Ctrl-C writes the last page and ends the watch. */
+static volatile sig_atomic_t g_stop;
+static void on_int(int sig) { (void)sig; g_stop = 1; }
 
 int cmd_report(int argc, char **argv)
 {
@@ -17,7 +22,10 @@ int cmd_report(int argc, char **argv)
         {"db", required_argument, 0, 'd'},   {"sweep", required_argument, 0, 's'},
         {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
         {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
+        {"watch", no_argument, 0, 'w'},      {"every", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
+    int watch = 0;
+    double every = 10;
     const char *opt_db = NULL, *xname = "tokens";
     const char *metrics[MAX_METRICS + 1];
     int nm = 0, c;
@@ -29,6 +37,10 @@ int cmd_report(int argc, char **argv)
         case 'x': xname = optarg; break;
         case 'r': o.rows = optarg; break;
         case 'c': o.cols = optarg; break;
+        case 'w': watch = 1; break;
+        case 'e':
+            if (cli_parse_duration("report", "--every", optarg, 86400, &every)) return XO_USAGE;
+            break;
         case 'm':
             if (nm == MAX_METRICS)
                 return cli_usage_error("report", "at most %d --metric options", MAX_METRICS);
@@ -52,6 +64,19 @@ int cmd_report(int argc, char **argv)
     const char *path = cli_db_path(opt_db);
     o.db_path = path;
     char err[1024];
+    if (watch) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_int;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        fprintf(stderr, "watching %s: %s/index.html is rewritten as results arrive, until no run is pending or "
+                "running (Ctrl-C stops)\n", path, outdir);
+        int rc = an_live_watch(path, outdir, &o, every, &g_stop, err, sizeof err);
+        if (rc) return cli_error(rc == DB_ENOTFOUND || rc == DB_EINPUT ? XO_USAGE : XO_FAILED, "%s", err);
+        printf("%s/index.html (final)\n", outdir);
+        return XO_OK;
+    }
     db *d = db_open(path, DB_READONLY, err, sizeof err);
     if (!d) return cli_error(XO_USAGE, "%s", err);
     int nplots = 0;
@@ -64,7 +89,7 @@ int cmd_report(int argc, char **argv)
 
 const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report: crossover tables, plots, run status, sweep YAML",
      "usage: xover report [--sweep S] [--metric M]... [--x tokens|epochs|flops]\n"
-     "                    [--rows AXIS] [--cols AXIS] [--db PATH] OUTDIR\n\n"
+     "                    [--rows AXIS] [--cols AXIS] [--watch [--every DUR]] [--db PATH] OUTDIR\n\n"
      "Write OUTDIR/index.html, one page that opens from disk without a server: the\n"
      "runs' status, for each metric the crossover table, the fit when there are\n"
      "budgets to fit, the grid (when the pairs fill more than one panel) and every\n"
@@ -73,7 +98,12 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "lower is better, MDM - AR where higher is): above 0 the MDM is ahead. A sweep\n"
      "with annealed branches is drawn by its annealed points, the trunks faint.\n"
      "Files are written atomically. `xover run --report OUTDIR` keeps this page\n"
-     "current while a sweep runs.\n\n"
+     "current while a sweep runs; --watch does it from another terminal (or for a\n"
+     "Slurm sweep, with `xover collect --wait`).\n\n"
      "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
      "  --x epochs   draw and tabulate against epochs (default tokens; or flops)\n"
+     "  --watch      keep the page current: rewrite it when the database changes\n"
+     "               (the page reloads itself meanwhile), and end with a last page\n"
+     "               once the sweep has no run pending or running, or on Ctrl-C\n"
+     "  --every DUR  how often --watch looks (default 10s)\n"
      "  --sweep, --rows, --cols, --db   as for xover crossover and xover plot\n"};

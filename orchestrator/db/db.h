@@ -73,6 +73,9 @@ const char *db_errmsg(const db *d);
 /* Rows this connection has inserted, changed or deleted since it opened: a
  * writer's cheap "anything new?" (the live report rewrites only then). */
 long long db_total_changes(db *d);
+/* SQLite's data_version: it changes when another connection (another
+ * process: the driver) commits to the database. -1 on error. */
+long long db_data_version(db *d);
 
 /* The newest schema version this build knows (the last migration section
  * of schema.sql). */

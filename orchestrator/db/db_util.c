@@ -49,6 +49,12 @@ const char *db_errmsg(const db *d) { return d ? d->err : "no database"; }
 
 long long db_total_changes(db *d) { return d ? sqlite3_total_changes64(d->h) : 0; }
 
+long long db_data_version(db *d)
+{
+    long long v = -1;
+    return d && db_query_int(d, "PRAGMA data_version", &v) == 0 ? v : -1;
+}
+
 sqlite3_stmt *db_stmt(db *d, int which, const char *sql)
 {
     sqlite3_stmt *st = d->st[which];
