@@ -299,7 +299,7 @@ TEST(plots_annealed_sweep_is_drawn_by_its_annealed_points)
     for (const char *s = svg; (s = strstr(s, "<rect class=\"annealed\"")); s++) squares++;
     CHECK_INT(squares, 9);
     CHECK_CONTAINS(svg, ">annealed: crossover between 40 and 80; final gap +0.100");
-    CHECK_CONTAINS(svg, "in training (the trunks, constant rate, faint):");
+    CHECK_CONTAINS(svg, "the trunks in training (faint):");
     /* the trunks' curves are there, faint */
     int faint = 0;
     for (const char *s = svg; (s = strstr(s, "stroke-opacity=\"0.30\"")); s++) faint++;

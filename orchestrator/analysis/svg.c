@@ -311,7 +311,7 @@ static void panel(textbuf *b, const an_pair *c, const an_pair *t, double x, doub
         char tv[256];
         verdict_text(t, tv, sizeof tv, 1);
         tb_printf(b, "<text class=\"verdict-trunk\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#777\">"
-            "in training (the trunks, constant rate, faint): %s</text>\n", x + 10, y + 58, fs - 1, tv);
+            "the trunks in training (faint): %s</text>\n", x + 10, y + 58, fs - 1, tv);
     }
     frame(b, &xs, &ys, fs, small, small);
     if (small)
@@ -401,7 +401,8 @@ static void gap_panel(textbuf *b, const an_pair *c, const scale *xs_main, double
         "stroke-width=\"1\"/>\n", xs.p0, y0, xs.p1, y0);
     tb_printf(b, "<polyline class=\"gap\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", GAP_COLOR);
     for (size_t i = 0; i < n; i++)
-        if (visible(&xs, gx[i])) tb_printf(b, "%.1f,%.1f ", map(&xs, gx[i]), map(&ys, fmax(-R, fmin(R, g[i]))));
+        if (visible(&xs, gx[i])) /* not clamped: off the scale, it leaves the panel (clipped) */
+            tb_printf(b, "%.1f,%.1f ", map(&xs, gx[i]), map(&ys, fmax(-50 * R, fmin(50 * R, g[i]))));
     tb_printf(b, "\"/>\n");
     for (size_t i = 0; i < n; i++) {
         if (!visible(&xs, gx[i])) continue;
@@ -410,7 +411,7 @@ static void gap_panel(textbuf *b, const an_pair *c, const scale *xs_main, double
             tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\"><title>%g: gap %+.4g</title>"
                 "</circle>\n", px, map(&ys, g[i]), c->annealed ? 3.5 : 2, GAP_COLOR, gx[i], g[i]);
         else { /* off the scale: a triangle on the edge, pointing out */
-            double e = map(&ys, g[i] > 0 ? R : -R), d = g[i] > 0 ? -1 : 1;
+            double e = map(&ys, g[i] > 0 ? R : -R), d = g[i] > 0 ? 1 : -1; /* apex on the edge */
             tb_printf(b, "<path d=\"M%.1f,%.1f l-4,%.1f h8 z\" fill=\"%s\"><title>%g: gap %+.4g (off the scale)"
                 "</title></path>\n", px, e, d * 7, GAP_COLOR, gx[i], g[i]);
         }
