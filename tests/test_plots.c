@@ -317,3 +317,34 @@ TEST(plots_annealed_sweep_is_drawn_by_its_annealed_points)
     free(svg);
     free(out);
 }
+
+/* --xscale linear: the end of training, where a late crossover is, gets its
+ * share of the width (on the default log scale of 12.5k..1M tokens the last
+ * quarter of training is an eighth of it). */
+TEST(plots_xscale_linear_widens_the_end_of_training)
+{
+    const char *db = fixture();
+    CHECK(db);
+    char *out, *lin;
+    CHECK_INT(plot(db, "one", "px1", &out, NULL, NULL), 0);
+    CHECK_INT(plot(db, "one", "px2", &lin, "--xscale", "linear"), 0);
+    char *a = file_with(out, "pair-val_loss"), *b = file_with(lin, "pair-val_loss");
+    CHECK(a && b);
+    CHECK_CONTAINS(a, "tokens seen (log scale)");
+    CHECK(!strstr(b, "(log scale)"));
+    /* the x of the last quarter's start (15 epochs of 20, 750k tokens):
+     * the crossover (near 14.8 epochs) is drawn there on a linear axis,
+     * 64 + 722 * 0.74 px, and much further right on the log one */
+    double xl = attr(a, "<line class=\"crossover\"", "x1"), xn = attr(b, "<line class=\"crossover\"", "x1");
+    CHECK(!isnan(xl) && !isnan(xn));
+    CHECK(fabs(xn - (64 + 722 * 14.8 / 20)) < 15);
+    CHECK(xl > xn + 80);
+    free(a);
+    free(b);
+    free(out);
+    free(lin);
+    harness_proc p = XOVER("plot", "--db", db, "--xscale", "sideways", NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--xscale must be auto, linear or log");
+    harness_proc_free(&p);
+}

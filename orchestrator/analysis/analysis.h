@@ -317,7 +317,12 @@ char *an_svg_pair(const an_pair *p);
  * plot, on the same x, a panel of the gap the verdict reads (an_pair_gaps):
  * around zero, with the final gap's interval. A crossover between two
  * evaluations shades the span between them. */
-char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann);
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, int xscale);
+/* The x scale of a plot: AN_XSCALE_AUTO logarithmic when the positive x
+ * span 30x or more, else linear; or as asked (LOG needs positive x: points
+ * at x <= 0 are then left out). */
+enum { AN_XSCALE_AUTO, AN_XSCALE_LINEAR, AN_XSCALE_LOG };
+int an_xscale_parse(const char *name); /* "auto" | "linear" | "log", -1 otherwise */
 /* The annealed pair of ps whose cell is in-training pair p's (a trunk
  * pair: its cell without train.epochs and train.anneal_at), or NULL. */
 const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
@@ -328,7 +333,7 @@ const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
  * panel then draws the annealed points and verdict, the trunks faint. Pairs
  * that fall on an occupied panel are left out and counted in *dropped. */
 char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
-                  const char *cols, const char *title, size_t *dropped);
+                  const char *cols, const char *title, int xscale, size_t *dropped);
 /* How many panels that grid has (rows x columns): with one, the grid would
  * repeat the pair's own plot, and plot and report leave it out. */
 size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, const char *cols);
@@ -346,6 +351,7 @@ typedef struct {
     const char *const *metrics; /* NULL-terminated; NULL = val_loss and mc_acc */
     an_xaxis x;
     const char *rows, *cols;    /* grid axes */
+    int xscale;                 /* AN_XSCALE_* */
     const char *db_path;        /* shown on the page */
     int live;                   /* a page `xover run --report` keeps current: 0 no,
                                    AN_LIVE_RUNNING (the page reloads itself every

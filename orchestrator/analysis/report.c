@@ -280,7 +280,7 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         if (*c == '/' || *c == ' ') *c = '_';
     /* One panel would only repeat the pair's own plot below. */
     if (an_grid_panels(pp, ps.n, o->rows, o->cols) > 1) {
-        rc = plot(b, outdir, name, an_svg_grid(pp, pa, ps.n, o->rows, o->cols, title, &dropped), nplots,
+        rc = plot(b, outdir, name, an_svg_grid(pp, pa, ps.n, o->rows, o->cols, title, o->xscale, &dropped), nplots,
                   err, errlen);
         if (!rc && dropped)
             tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
@@ -291,14 +291,14 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
      * curves that count; annealed pairs without such a trunk pair alone. */
     for (size_t i = 0; !rc && i < ps.n; i++) {
         an_pair_filename(&ps.p[i], name, sizeof name);
-        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], pa[i]), nplots, err, errlen);
+        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], pa[i], o->xscale), nplots, err, errlen);
     }
     for (size_t i = 0; !rc && i < ann.n; i++) {
         if (drawn[i]) continue;
         char base[280];
         an_pair_filename(&ann.p[i], base, sizeof base);
         snprintf(name, sizeof name, "annealed-%s", base);
-        rc = plot(b, outdir, name, an_svg_pair(&ann.p[i]), nplots, err, errlen);
+        rc = plot(b, outdir, name, an_svg_pair_annealed(&ann.p[i], NULL, o->xscale), nplots, err, errlen);
     }
     free(drawn);
     tb_printf(b, "</div>\n");

@@ -76,7 +76,7 @@ static int visible(const scale *xs, double x) { return !xs->log || x > 0; }
 /* The x and y ranges of pair p and, when given, trunk pair t (its faint
  * curves). y leaves out an in-training curve's first point (the untrained
  * model's loss would squash everything else) unless that is all. */
-static void ranges(const an_pair *p, const an_pair *t, scale *xs, scale *ys)
+static void ranges(const an_pair *p, const an_pair *t, int xscale, scale *xs, scale *ys)
 {
     const an_curve *cs[4] = {&p->ar, &p->mdm, t ? &t->ar : NULL, t ? &t->mdm : NULL};
     int nc = t ? 4 : 2;
@@ -88,7 +88,7 @@ static void ranges(const an_pair *p, const an_pair *t, scale *xs, scale *ys)
             xmax = fmax(xmax, x);
             if (x > 0) xpos = fmin(xpos, x);
         }
-    xs->log = isfinite(xpos) && xmax / xpos >= 30;
+    xs->log = isfinite(xpos) && (xscale == AN_XSCALE_LOG || (xscale == AN_XSCALE_AUTO && xmax / xpos >= 30));
     xs->lo = xs->log ? xpos : xmin;
     xs->hi = xmax;
     if (!(xs->hi > xs->lo)) xs->lo -= 0.5, xs->hi += 0.5;
@@ -285,12 +285,12 @@ static void curves(textbuf *b, const an_pair *c, const an_pair *t, const scale *
  * words, smaller type, x tick labels always); otherwise the caller draws
  * the x axis below a gap panel, and *xs_out gets the x scale. */
 static void panel(textbuf *b, const an_pair *c, const an_pair *t, double x, double y, double w, double h,
-                  int small, const char *title, scale *xs_out)
+                  int small, const char *title, int xscale, scale *xs_out)
 {
     double fs = small ? 11 : 13;
     double ml = small ? 48 : 64, mr = 14, mt = small ? 36 : 68, mbot = small ? 34 : 4;
     scale xs = {0}, ys = {0};
-    ranges(c, t, &xs, &ys);
+    ranges(c, t, xscale, &xs, &ys);
     xs.p0 = x + ml, xs.p1 = x + w - mr;
     ys.p0 = y + h - mbot, ys.p1 = y + mt;
     if (xs_out) *xs_out = xs;
@@ -389,12 +389,11 @@ static void gap_panel(textbuf *b, const an_pair *c, const scale *xs_main, double
     double y0 = floor(map(&ys, 0)) + 0.5;
     tb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" fill-opacity=\"0.06\"/>\n",
         xs.p0, ys.p1, xs.p1 - xs.p0, y0 - ys.p1, CROSS_COLOR);
-    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"%s\">MDM ahead ↑</text>\n",
-        xs.p0 + 6, y0 - 5, fs - 2, CROSS_COLOR);
-    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" fill=\"#777\">AR ahead ↓</text>\n",
-        xs.p0 + 6, y0 + 14, fs - 2);
-    tb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" "
-        "text-anchor=\"middle\">gap</text>\n", xs.p0 - 50, (ys.p0 + ys.p1) / 2, fs);
+    /* which side is which, beside the axis (where no data can be) */
+    tb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" fill=\"%s\" "
+        "text-anchor=\"middle\">MDM ahead</text>\n", xs.p0 - 48, (ys.p1 + y0) / 2, fs - 2, CROSS_COLOR);
+    tb_printf(b, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" font-size=\"%.0f\" fill=\"#777\" "
+        "text-anchor=\"middle\">AR ahead</text>\n", xs.p0 - 48, (ys.p0 + y0) / 2, fs - 2);
     clip_open(b, &xs, &ys);
     crossover_marks(b, r, &xs, &ys);
     tb_printf(b, "<line class=\"zero\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\" "
@@ -520,12 +519,12 @@ static void svg_open(textbuf *b, double W, double H, const char *title)
     tb_printf(b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 }
 
-char *an_svg_pair(const an_pair *p) { return an_svg_pair_annealed(p, NULL); }
+char *an_svg_pair(const an_pair *p) { return an_svg_pair_annealed(p, NULL, AN_XSCALE_AUTO); }
 
 /* One pair: the main plot (the annealed points when there are any, the
  * trunks faint), then the gap panel on the same x, then the x axis and the
  * legend. */
-char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann)
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, int xscale)
 {
     textbuf b = {0};
     const double W = 800, MAIN = 370, GAP_TOP = 404, GAP_H = 140, H = 630;
@@ -534,7 +533,7 @@ char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann)
     pair_title(p, title, sizeof title, 0);
     svg_open(&b, W, H, title);
     scale xs;
-    panel(&b, c, t, 0, 0, W, MAIN, 0, title, &xs);
+    panel(&b, c, t, 0, 0, W, MAIN, 0, title, xscale, &xs);
     gap_definition(c, def, sizeof def);
     tb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#333\">", xs.p0, GAP_TOP - 8);
     tb_escape(&b, def);
@@ -606,7 +605,7 @@ size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, c
 }
 
 char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
-                  const char *cols, const char *title, size_t *dropped)
+                  const char *cols, const char *title, int xscale, size_t *dropped)
 {
     *dropped = 0;
     gkey *rk = NULL, *ck = NULL;
@@ -664,7 +663,7 @@ char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t
             const an_pair *p = pairs[i], *a = ann ? ann[i] : NULL;
             char t[256];
             pair_title(p, t, sizeof t, 1);
-            panel(&b, a ? a : p, a ? p : NULL, x, y, PW, PH, 1, t, NULL);
+            panel(&b, a ? a : p, a ? p : NULL, x, y, PW, PH, 1, t, xscale, NULL);
         }
     }
     tb_printf(&b, "</svg>\n");
@@ -698,4 +697,12 @@ void an_pair_filename(const an_pair *p, char *buf, size_t n)
         buf[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
                            *s == '-' || *s == '_' || *s == '.' ? *s : '_';
     snprintf(buf + k, n - k, ".svg");
+}
+
+int an_xscale_parse(const char *name)
+{
+    static const char *const names[] = {"auto", "linear", "log"};
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, names[i])) return i;
+    return -1;
 }

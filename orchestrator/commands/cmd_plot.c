@@ -31,7 +31,8 @@ int cmd_plot(int argc, char **argv)
     static const struct option opts[] = {
         PAIRS_QUERY_OPTIONS,
         {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
-        {"out", required_argument, 0, 'o'},  {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},  {"xscale", required_argument, 0, 'X'}, {0, 0, 0, 0}};
+    int xscale = AN_XSCALE_AUTO;
     pairs_query q = PAIRS_QUERY_INIT;
     const char *rows = "unique_tokens", *cols = "model", *out = "plots";
     int c;
@@ -41,6 +42,10 @@ int cmd_plot(int argc, char **argv)
         case 'r': rows = optarg; break;
         case 'c': cols = optarg; break;
         case 'o': out = optarg; break;
+        case 'X':
+            if ((xscale = an_xscale_parse(optarg)) < 0)
+                return cli_usage_error("plot", "--xscale must be auto, linear or log, not '%s'", optarg);
+            break;
         default: return XO_USAGE;
         }
     }
@@ -80,7 +85,7 @@ int cmd_plot(int argc, char **argv)
         pp[i] = &ps.p[i];
         pa[i] = an_annealed_match(&ann, &ps.p[i]);
         an_pair_filename(&ps.p[i], name, sizeof name);
-        code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i]));
+        code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i], xscale));
     }
     /* The grid, unless it would be one panel: the pair's own plot again. */
     if (code == XO_OK && an_grid_panels(pp, ps.n, rows, cols) > 1) {
@@ -91,7 +96,7 @@ int cmd_plot(int argc, char **argv)
         snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
         for (char *s = name; *s; s++)
             if (*s == '/') *s = '_';
-        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, &dropped));
+        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, xscale, &dropped));
         if (dropped)
             cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
                      "varies); each still has its own plot", dropped, rows, cols);
@@ -105,16 +110,18 @@ int cmd_plot(int argc, char **argv)
 
 const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curves with the crossover, and a grid of them",
      "usage: xover plot [--sweep S] [--metric M] [--x tokens|epochs|flops] [--rows AXIS]\n"
-     "                  [--cols AXIS] [--out DIR] [--db PATH]\n\n"
+     "                  [--cols AXIS] [--xscale auto|linear|log] [--out DIR] [--db PATH]\n\n"
      "Write one SVG per AR/MDM pair (the metric against x for both objectives, seed sd\n"
      "as a band, best-so-far dashed, AR's best and the crossover marked; below it the\n"
      "gap the verdict reads, around zero) and one grid of small multiples\n"
      "(grid-METRIC-X.svg) with rows and columns over two axes, when the pairs fill\n"
      "more than one panel. A sweep with annealed branches (train.anneal_at) is drawn\n"
      "by its annealed points, one per budget, the trunks' curves faint behind them.\n"
-     "The x axis is logarithmic when it spans more than a decade and a half; --x\n"
-     "epochs draws against epochs. Prints the files written.\n\n"
+     "The x axis is logarithmic when it spans more than a decade and a half (--xscale\n"
+     "linear: the end of training, where a late crossover is, gets its share of the\n"
+     "width); --x epochs draws against epochs. Prints the files written.\n\n"
      "  --out DIR       where to write (default plots), created if missing\n"
      "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
+     "  --xscale S      auto (default), linear or log\n"
      "  --annealed      plot the annealed points of trunks' branches (one per budget)\n"
      "  --metric, --x, --sweep, --db   as for xover crossover\n"};

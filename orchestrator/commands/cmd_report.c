@@ -23,6 +23,7 @@ int cmd_report(int argc, char **argv)
         {"metric", required_argument, 0, 'm'}, {"x", required_argument, 0, 'x'},
         {"rows", required_argument, 0, 'r'}, {"cols", required_argument, 0, 'c'},
         {"watch", no_argument, 0, 'w'},      {"every", required_argument, 0, 'e'},
+        {"xscale", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     int watch = 0;
     double every = 10;
@@ -38,6 +39,10 @@ int cmd_report(int argc, char **argv)
         case 'r': o.rows = optarg; break;
         case 'c': o.cols = optarg; break;
         case 'w': watch = 1; break;
+        case 'X':
+            if ((o.xscale = an_xscale_parse(optarg)) < 0)
+                return cli_usage_error("report", "--xscale must be auto, linear or log, not '%s'", optarg);
+            break;
         case 'e':
             if (cli_parse_duration("report", "--every", optarg, 86400, &every)) return XO_USAGE;
             break;
@@ -89,7 +94,8 @@ int cmd_report(int argc, char **argv)
 
 const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report: crossover tables, plots, run status, sweep YAML",
      "usage: xover report [--sweep S] [--metric M]... [--x tokens|epochs|flops]\n"
-     "                    [--rows AXIS] [--cols AXIS] [--watch [--every DUR]] [--db PATH] OUTDIR\n\n"
+     "                    [--rows AXIS] [--cols AXIS] [--xscale auto|linear|log]\n"
+     "                    [--watch [--every DUR]] [--db PATH] OUTDIR\n\n"
      "Write OUTDIR/index.html, one page that opens from disk without a server: the\n"
      "runs' status, for each metric the crossover table, the fit when there are\n"
      "budgets to fit, the grid (when the pairs fill more than one panel) and every\n"
@@ -102,6 +108,7 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "Slurm sweep, with `xover collect --wait`).\n\n"
      "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
      "  --x epochs   draw and tabulate against epochs (default tokens; or flops)\n"
+     "  --xscale S   the plots' x axis: auto (log past a decade and a half), linear, log\n"
      "  --watch      keep the page current: rewrite it when the database changes\n"
      "               (the page reloads itself meanwhile), and end with a last page\n"
      "               once the sweep has no run pending or running, or on Ctrl-C\n"
