@@ -92,6 +92,9 @@ static void ranges(const an_pair *p, const an_pair *t, int xscale, scale *xs, sc
     xs->lo = xs->log ? xpos : xmin;
     xs->hi = xmax;
     if (!(xs->hi > xs->lo)) xs->lo -= 0.5, xs->hi += 0.5;
+    /* annealed points are markers: keep the last one (and the crossover at
+     * it, the final gap's error bar) off the frame's right edge */
+    if (p->annealed) xs->hi = xs->log ? xs->hi * pow(xs->hi / xs->lo, 0.03) : xs->hi + 0.03 * (xs->hi - xs->lo);
     double ylo = INFINITY, yhi = -INFINITY;
     for (int pass = 0; pass < 2 && !(yhi >= ylo); pass++)
         for (int k = 0; k < nc; k++) {
