@@ -417,7 +417,7 @@ TEST(confidence_annealed_crossover_known_answer)
     snprintf(page, sizeof page, "%s/index.html", out);
     char *html = harness_slurp(page, NULL);
     CHECK(html != NULL);
-    CHECK_CONTAINS(html, "<h3>Annealed points</h3>");
+    CHECK_CONTAINS(html, "<h3>Annealed points: the comparison that counts</h3>");
     CHECK_CONTAINS(html, "annealed (one per budget)");
     CHECK_CONTAINS(html, "crossover between 40 and 80");
     free(html);

@@ -316,6 +316,19 @@ TEST(plots_annealed_sweep_is_drawn_by_its_annealed_points)
     CHECK_INT(pts, 6);
     free(svg);
     free(out);
+
+    /* The report puts the annealed comparison first, the trunks' after it. */
+    char rep[4096], page[4200];
+    harness_path(rep, sizeof rep, "annealed-report");
+    harness_proc p = XOVER("report", "--db", path, rep);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    snprintf(page, sizeof page, "%s/index.html", rep);
+    char *html = harness_slurp(page, NULL);
+    CHECK(html);
+    char *a = strstr(html, "<h3>Annealed points: the comparison that counts</h3>"), *t = strstr(html, "<h3>In training</h3>");
+    CHECK(a && t && a < t);
+    free(html);
 }
 
 /* --xscale linear: the end of training, where a late crossover is, gets its

@@ -239,19 +239,24 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         an_pairs_free(&ann);
         return 0;
     }
-    if (ps.n) {
-        crossover_table(b, &ps, o->x);
-        fit_table(b, &ps);
-        efficiency_table(b, &ps);
-    }
+    /* With annealed branches (train.anneal_at) the annealed points are the
+     * comparison that counts, as in the plots: their tables first. */
     if (ann.n) {
-        /* Each budget's own fully cooled model (train.anneal_at). */
-        tb_printf(b, "<h3>Annealed points</h3>\n<p>One point per budget: each branch's final value after "
-          "its own cooldown. The crossover is the smallest budget from which the MDM's annealed value "
-          "beats AR's best annealed value at budgets up to it, and stays so.</p>\n");
+        tb_printf(b, "<h3>Annealed points: the comparison that counts</h3>\n<p>One point per budget: each "
+          "branch's final value after its own cooldown. The crossover is the smallest budget from which the "
+          "MDM's annealed value beats AR's best annealed value at budgets up to it, and stays so.</p>\n");
         crossover_table(b, &ann, o->x);
         fit_table(b, &ann);
         efficiency_table(b, &ann);
+    }
+    if (ps.n) {
+        if (ann.n)
+            tb_printf(b, "<h3>In training</h3>\n<p>The learning curves of the runs that are not branches: "
+              "for an annealed sweep its trunks, at a constant learning rate without a cooldown, which the "
+              "plots draw faint.</p>\n");
+        crossover_table(b, &ps, o->x);
+        fit_table(b, &ps);
+        efficiency_table(b, &ps);
     }
     /* Each trunk pair with its annealed pair, when it has one: the grid
      * and its plot then show the annealed points as the curves that count. */
