@@ -13,6 +13,7 @@
  */
 #include "tests/harness.h"
 #include "tests/helpers.h"
+#include "orchestrator/analysis/analysis.h"
 #include "orchestrator/db/db.h"
 
 #include <dirent.h>
@@ -360,4 +361,63 @@ TEST(plots_xscale_linear_widens_the_end_of_training)
     CHECK_INT(p.status, 2);
     CHECK_CONTAINS(p.err, "--xscale must be auto, linear or log");
     harness_proc_free(&p);
+}
+
+/* an_pair_gaps is what the verdict reads: its last value is the final gap,
+ * bit for bit, and around a crossover the gap goes from <= 0 at bracket_lo
+ * to > 0 at bracket_hi, then stays above zero (training and annealed). */
+static int gaps_agree(const an_pairs *ps)
+{
+    int checked = 0;
+    for (size_t k = 0; k < ps->n; k++) {
+        const an_pair *p = &ps->p[k];
+        size_t cap = p->ar.n + p->mdm.n + 1;
+        double *x = malloc(cap * sizeof *x), *g = malloc(cap * sizeof *g);
+        size_t n = an_pair_gaps(p, x, g);
+        int ok = n > 0 && g[n - 1] == p->res.final_gap && x[n - 1] == p->res.x_end && x[0] == p->res.x_start;
+        if (ok && !isnan(p->res.bracket_lo)) {
+            int seen_lo = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (x[i] == p->res.bracket_lo) seen_lo = 1, ok &= g[i] <= 0;
+                if (x[i] >= p->res.bracket_hi) ok &= g[i] > 0;
+            }
+            ok &= seen_lo;
+        }
+        free(x);
+        free(g);
+        if (!ok) return -1;
+        checked++;
+    }
+    return checked;
+}
+
+TEST(plots_gap_points_are_what_the_verdict_reads)
+{
+    const char *path = fixture();
+    CHECK(path);
+    char err[512];
+    db *d = db_open(path, DB_READONLY, err, sizeof err);
+    CHECK(d);
+    an_pairs ps;
+    CHECK(an_pairs_load(d, 0, "val_loss", AN_TOKENS, &ps, err, sizeof err) == 0);
+    CHECK_INT(gaps_agree(&ps), 2);
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    an_pairs_free(&ps);
+    db_close(d);
+
+    char apath[4096];
+    harness_path(apath, sizeof apath, "annealed-gaps.db");
+    d = db_open(apath, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    long long sw;
+    db_sweep_put(d, "ann", "sweep: ann\n", "h", &sw);
+    double Ea[] = {10, 20, 40, 80, 160}, ya[] = {4.2, 4.0, 4.1, 4.3, 4.4};
+    double Em[] = {10, 20, 40, 80, 160, 320}, ym[] = {4.6, 4.3, 4.05, 3.98, 3.95, 3.90};
+    CHECK(trunk(d, sw, "ar", 5, Ea, ya, 2) > 0);
+    CHECK(trunk(d, sw, "mdm", 6, Em, ym, -1) > 0);
+    CHECK(an_pairs_load_annealed(d, 0, "val_loss", AN_EPOCHS, &ps, err, sizeof err) == 0);
+    CHECK_INT(gaps_agree(&ps), 1);
+    CHECK_NEAR(ps.p[0].res.final_gap, 0.1, 1e-12);
+    an_pairs_free(&ps);
+    db_close(d);
 }
