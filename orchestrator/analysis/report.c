@@ -3,7 +3,8 @@
  * crossover table, the power-law fit, the grid of small multiples and every
  * pair's plot (inline SVG, so the page is one file that opens from disk;
  * the SVGs are also written beside it), then the sweeps' YAML. Every file
- * is written to a temporary name and renamed, so a reader never sees half.
+ * is written to a temporary name and renamed, so a reader never sees half,
+ * which is what lets live.c rewrite the page while a browser reloads it.
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/util/util.h"

@@ -1,7 +1,11 @@
 /*
- * svg.c — a small SVG writer for the crossover plots: one pair's curves, and
- * a grid of small multiples. No plotting library: text appended to a
- * growing buffer, coordinates computed here (linear or log x, "nice" ticks).
+ * svg.c — a small SVG writer for the crossover plots: one pair's curves
+ * above the gap its verdict reads, and a grid of small multiples. A pair of
+ * annealed trunks is drawn by its annealed points (the comparison that
+ * counts), the trunks' own curves faint. Words never sit on the data: the
+ * verdict goes above the plot area, the crossover's label in the half away
+ * from AR's best. No plotting library: text appended to a growing buffer,
+ * coordinates computed here (linear or log x, "nice" ticks).
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/util/util.h"
