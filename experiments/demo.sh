@@ -22,3 +22,5 @@ $xover report --sweep demo report
 echo
 echo "Report: $(pwd)/report/index.html"
 echo "Query the results: sqlite3 xover.db \"SELECT * FROM crossover\"   (or: $xover sql ...)"
+echo "How sure across seeds: $xover run experiments/demo-seeds.yaml -j 2 (three paired seeds,"
+echo "about three times this run), then $xover crossover --sweep demo-seeds --annealed --x epochs"

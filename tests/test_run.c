@@ -194,6 +194,37 @@ TEST(run_only_and_dry_run)
     harness_proc_free(&r);
 }
 
+/* One `--only a,b,c,...` holds many keys: the list was kept in an array of
+ * argc entries, and 24 keys in one argument wrote past its end (a heap
+ * overflow that a sweep's own `--only $(keys of one seed)` hit). */
+TEST(run_only_takes_a_long_comma_list)
+{
+    paths();
+    write_sweep("l.yaml", "sweep: long\n"
+                          "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
+                          "grid: {objective: ar, lr: [1e-3, 2e-3, 3e-3]}\n"
+                          "trainer: {command: ['%s', '{run_dir}', jsonl, '3', '{lr}']}\n");
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "l.yaml");
+    const char *pa[] = {harness_xover(), "plan", sweep, "--format", "json", "--db", g_db, NULL};
+    harness_proc p = harness_run(pa, NULL);
+    CHECK_INT(p.status, 0);
+    const char *k = strstr(p.out, "\"key\":\"");
+    CHECK(k);
+    /* the first run's key, 24 times over in prefixes of 8..31 characters */
+    char list[24 * 33] = "";
+    for (int n = 8; k && n < 32; n++) {
+        if (n > 8) strcat(list, ",");
+        strncat(list, k + 7, (size_t)n);
+    }
+    harness_proc_free(&p);
+    harness_proc r = xrun(sweep, "--dry-run", "--only", list);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would run 1 runs");
+    harness_proc_free(&r);
+}
+
 /* `xover run --dry-run` registered the sweep and its runs as pending: a
  * look that changed the database. It now opens it read-only (or not at
  * all when there is none) and says what it would do from what is there. */

@@ -39,15 +39,15 @@ static int slurm_time_ok(const char *s)
     return parts <= 3;
 }
 
-/* What the command line asked for. The two lists point into argv; only
- * the arrays themselves are allocated (run_args_free). */
+/* What the command line asked for. The two lists' strings point into argv
+ * (a comma list cut in place); only the arrays are allocated (run_args_free). */
 typedef struct {
     exec_options o;
     exec_slurm_options so;
     int slurm, slurm_opt;
     const char *dbopt, *path;
-    char **only;
-    size_t nonly;
+    char **only;        /* grown as keys come: one --only a,b,c holds many */
+    size_t nonly, cap_only;
     const char **sargs;
     an_live live;         /* --report DIR: the HTML report, kept current while it runs */
 } run_args;
@@ -111,7 +111,15 @@ static int add_only_keys(run_args *a, char *list)
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
             return cli_usage_error("run", "--only expects run keys (hex prefixes), not '%s'", tok);
+        if (a->nonly + 1 >= a->cap_only) {
+            size_t cap = a->cap_only ? 2 * a->cap_only : 16;
+            char **grown = realloc(a->only, cap * sizeof *grown);
+            if (!grown) return cli_error(XO_FAILED, "out of memory");
+            a->only = grown;
+            a->cap_only = cap;
+        }
         a->only[a->nonly++] = tok;
+        a->only[a->nonly] = NULL;
     }
     return XO_OK;
 }
@@ -194,9 +202,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
 int cmd_run(int argc, char **argv)
 {
     run_args a = {.live = {.every = 10, .o = {.x = AN_TOKENS, .rows = "unique_tokens", .cols = "model"}}};
-    a.only = calloc((size_t)argc + 1, sizeof *a.only);
     a.sargs = calloc((size_t)argc + 1, sizeof *a.sargs);
-    if (!a.only || !a.sargs) {
+    if (!a.sargs) {
         run_args_free(&a);
         return cli_error(XO_FAILED, "out of memory");
     }
