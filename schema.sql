@@ -169,17 +169,26 @@ CREATE INDEX runs_parent ON runs (parent_id);
 --              the early_stop marker; recorded and shown (run_final,
 --              curves), never a "best", never crossed. Their `better` is
 --              what their value would mean, or NULL where it means nothing.
--- A name is looked up among the exact names first, then the patterns (LIKE,
--- so in any case):
---   (SELECT kind | better FROM metric_rule r WHERE name LIKE r.pattern
+--   an ERROR   NAME_se: the standard error of series NAME at the same step
+--              (val_loss_se beside val_loss); recorded and shown, and read
+--              beside NAME by the crossover (crossover_points.se), never a
+--              metric of its own: no direction (better NULL: a smaller error
+--              is a more precise measurement, not a better model), never a
+--              "best", never crossed.
+-- A name is looked up among the exact names first, then the patterns (LIKE
+-- with ESCAPE '\', so in any case, and '\_' is a literal underscore):
+--   (SELECT kind | better FROM metric_rule r WHERE name LIKE r.pattern ESCAPE '\'
 --     ORDER BY instr(r.pattern, '%') LIMIT 1)
--- and a name no row matches is a metric better higher. The C code
--- (db_metric_lower_better, orchestrator/db/db_schema.c) asks this view, from
--- the text of this file. A rule kept as rows, not as a function registered
--- in C, keeps every view readable from the plain sqlite3 shell.
+-- and a name no row matches is a metric better higher. No name ends in two
+-- of the patterns' suffixes, so their order among themselves never matters.
+-- The C code (db_metric_lower_better, db_metric_kind:
+-- orchestrator/db/db_schema.c) asks this view, from the text of this file. A
+-- rule kept as rows, not as a function registered in C, keeps every view
+-- readable from the plain sqlite3 shell.
 CREATE VIEW metric_rule (pattern, kind, better) AS
 VALUES ('train_loss', 'signal', 'min'), ('aux_loss', 'signal', 'min'), ('lr', 'signal', NULL),
        ('grad_norm', 'signal', NULL), ('moe_dropped', 'signal', NULL), ('early_stop', 'signal', NULL),
+       ('%\_se', 'error', NULL),
        ('%loss', 'metric', 'min'), ('%nll', 'metric', 'min'), ('%elbo', 'metric', 'min'),
        ('%ppl', 'metric', 'min');
 
@@ -211,9 +220,9 @@ WITH RECURSIVE s (run_id, name) AS (
 -- The rule looked up once per distinct name, not once per series.
 rules (name, kind, better) AS MATERIALIZED (
     SELECT n.name,
-           coalesce((SELECT r.kind FROM metric_rule r WHERE n.name LIKE r.pattern
+           coalesce((SELECT r.kind FROM metric_rule r WHERE n.name LIKE r.pattern ESCAPE '\'
                       ORDER BY instr(r.pattern, '%') LIMIT 1), 'metric'),
-           (SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern
+           (SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern ESCAPE '\'
              ORDER BY instr(r.pattern, '%') LIMIT 1)
       FROM (SELECT DISTINCT name FROM s WHERE run_id IS NOT NULL) n
 ),
@@ -337,7 +346,7 @@ WITH varying (sweep_id, path) AS MATERIALIZED (
         OR count(*) < (SELECT count(*) FROM sweep_runs n WHERE n.sweep_id = l.sweep_id)
 ),
 rule (name, better) AS (
-    SELECT n.name, coalesce((SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern
+    SELECT n.name, coalesce((SELECT r.better FROM metric_rule r WHERE n.name LIKE r.pattern ESCAPE '\'
                               ORDER BY instr(r.pattern, '%') LIMIT 1), 'max')
       FROM (SELECT 'val_loss' AS name UNION ALL SELECT 'mc_acc') n
 ),
@@ -540,7 +549,7 @@ WITH latest AS (
 seeds AS (
     SELECT mode, cell_id, objective, metric, x_axis, count(*) AS n,
            CASE WHEN count(hold) = count(*) THEN min(hold) END AS hold,
-           coalesce((SELECT r.better FROM metric_rule r WHERE l.metric LIKE r.pattern), 'max')
+           coalesce((SELECT r.better FROM metric_rule r WHERE l.metric LIKE r.pattern ESCAPE '\'), 'max')
                AS better
       FROM (SELECT mode, cell_id, objective, metric, x_axis, sid, max(hold) AS hold FROM latest
              GROUP BY mode, cell_id, objective, metric, x_axis, sid) l
@@ -627,7 +636,7 @@ WITH sp AS MATERIALIZED (
                      FROM crossover_points p) WHERE k = 1
 ),
 s1 AS (
-    SELECT sp.*, coalesce((SELECT r.better FROM metric_rule r WHERE sp.metric LIKE r.pattern), 'max')
+    SELECT sp.*, coalesce((SELECT r.better FROM metric_rule r WHERE sp.metric LIKE r.pattern ESCAPE '\'), 'max')
                      AS better
       FROM sp
 ),
@@ -979,7 +988,7 @@ sb AS MATERIALIZED (
            max(CASE WHEN objective = 'ar' THEN b END) AS ar_b,
            max(CASE WHEN objective = 'mdm' THEN b END) AS mdm_b
       FROM (SELECT p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed,
-                   CASE coalesce((SELECT r.better FROM metric_rule r WHERE p.metric LIKE r.pattern), 'max')
+                   CASE coalesce((SELECT r.better FROM metric_rule r WHERE p.metric LIKE r.pattern ESCAPE '\'), 'max')
                         WHEN 'min' THEN min(p.value) ELSE max(p.value) END AS b
               FROM crossover_points p GROUP BY p.mode, p.cell, p.metric, p.x_axis, p.objective, p.seed)
      GROUP BY mode, cell, metric, x_axis, seed HAVING count(*) = 2

@@ -32,9 +32,7 @@ int cmd_report(int argc, char **argv)
         case 'm':
             if (nm == MAX_METRICS)
                 return cli_usage_error("report", "at most %d --metric options", MAX_METRICS);
-            if (db_metric_is_signal(optarg))
-                return cli_usage_error("report", "--metric %s: '%s' is a training signal, not a metric "
-                                                 "(schema.sql, metric_rule)", optarg, optarg);
+            if (pairs_query_check_metric(optarg)) return XO_USAGE; /* a signal or an _se */
             metrics[nm++] = optarg;
             break;
         default: return XO_USAGE;

@@ -73,4 +73,10 @@ int pairs_query_option(pairs_query *q, int c, const char *arg);
  * not know, XO_FAILED when reading fails. */
 int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out);
 
+/* XO_OK when `metric` is a metric by schema.sql's metric_rule; else the
+ * usage error printed (a training signal, or a NAME_se standard error) and
+ * XO_USAGE. pairs_query_load checks it; a command that takes metrics of its
+ * own (report's --metric) calls it on each. */
+int pairs_query_check_metric(const char *metric);
+
 #endif

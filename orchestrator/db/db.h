@@ -367,6 +367,11 @@ int db_metric_lower_better(const char *name);
  * train_loss, early_stop, ...): never a "best", never crossed; 0 for a
  * metric. */
 int db_metric_is_signal(const char *name);
+/* What series `name` is by the same rule: a metric (with a direction), a
+ * training signal, or an error (NAME_se: the standard error of series NAME,
+ * read beside it, never a metric of its own). */
+typedef enum { DB_KIND_METRIC, DB_KIND_SIGNAL, DB_KIND_ERROR } db_metric_kind;
+db_metric_kind db_metric_kind_of(const char *name);
 
 /* The metric name of the row an early-stopped run writes at its stop step
  * (docs/run-config.md, schema.sql: THE EARLY_STOP ROW): value S = the planned number

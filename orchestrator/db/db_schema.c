@@ -346,7 +346,7 @@ void db_schema_temp_views(db *d, const db_schema *s)
  * metric_rule view of the compiled-in schema.sql: C asks the very rows the
  * views join, not a copy of them (schema.sql, metric_rule). Prepared once,
  * kept for the process (reachable, so no leak checker counts it). The
- * statement gives (is a signal, lower is better) for ?1. */
+ * statement gives (is a signal, lower is better, is an error) for ?1. */
 static sqlite3_stmt *rule_lookup(const char *name)
 {
     static sqlite3_stmt *lookup;
@@ -363,10 +363,10 @@ static sqlite3_stmt *rule_lookup(const char *name)
                     sqlite3_exec(h, s.view[i].sql, NULL, NULL, NULL) == SQLITE_OK)
                     sqlite3_prepare_v2(h, "SELECT coalesce(k, 'metric') = 'signal', "
                                        "CASE coalesce(k, 'metric') WHEN 'metric' THEN coalesce(b, 'max') "
-                                       "ELSE b END = 'min' FROM (SELECT "
-                                       "(SELECT kind FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "ELSE b END = 'min', coalesce(k, 'metric') = 'error' FROM (SELECT "
+                                       "(SELECT kind FROM metric_rule WHERE ?1 LIKE pattern ESCAPE '\\' "
                                        "ORDER BY instr(pattern, '%') LIMIT 1) AS k, "
-                                       "(SELECT better FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "(SELECT better FROM metric_rule WHERE ?1 LIKE pattern ESCAPE '\\' "
                                        "ORDER BY instr(pattern, '%') LIMIT 1) AS b)",
                                        -1, &lookup, NULL);
             db_schema_free(&s);
@@ -393,4 +393,11 @@ int db_metric_is_signal(const char *name)
 {
     sqlite3_stmt *st = rule_lookup(name);
     return st && sqlite3_column_int(st, 0);
+}
+
+db_metric_kind db_metric_kind_of(const char *name)
+{
+    sqlite3_stmt *st = rule_lookup(name);
+    if (!st) return DB_KIND_METRIC;
+    return sqlite3_column_int(st, 0) ? DB_KIND_SIGNAL : sqlite3_column_int(st, 2) ? DB_KIND_ERROR : DB_KIND_METRIC;
 }
