@@ -86,6 +86,13 @@ static const char *fixture(void)
     return path;
 }
 
+static int starts_with(const char *s, const char *prefix)
+{
+    if (!strncmp(s, prefix, strlen(prefix))) return 1;
+    fprintf(stderr, "got:\n%s", s);
+    return 0;
+}
+
 /* Run the xover under test with the given arguments (up to the first NULL). */
 static harness_proc run_xover(const char *const *args)
 {
@@ -165,11 +172,16 @@ TEST(crossover_cli_json_equals_the_sql_view)
                      "xs|1000|high|crossover|8.0\nxs|1000|low|none|\nxs|4000|high|crossover|8.0\n");
     harness_proc_free(&p);
 
-    /* md for reading: no cell column, the verdicts in words. */
+    /* md for reading: no cell column, the verdicts in words, human units;
+     * seeds and the interval shown because one pair has two seeds. */
     p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
     CHECK_INT(p.status, 0);
-    CHECK_CONTAINS(p.out, "| metric   | better | x_axis |");
-    CHECK_CONTAINS(p.out, "| none      |");
+    CHECK(starts_with(p.out, "| model | unique tokens | quality | seeds | verdict   | crossover  | between     | "
+                          "seeds crossed | AR best                   | MDM best                   | final gap | "
+                          "95% interval             |\n"));
+    CHECK_CONTAINS(p.out, "| xs    | 1k            | high    | 2     | crossover | 8k tokens  | 8k to 8.25k | "
+                          "2 of 2        | 4.010 ± 0.014 (3k tokens) |");
+    CHECK_CONTAINS(p.out, "| xs    | 1k            | low     | 1     | none      |            |");
     CHECK(!strstr(p.out, "\"objective\""));
     harness_proc_free(&p);
 
@@ -278,6 +290,72 @@ TEST(crossover_cli_table_pivots)
     p = xover("table", "--rows", "colour", "--db", path, NULL, NULL, NULL);
     CHECK_INT(p.status, 2);
     CHECK_CONTAINS(p.err, "'colour' is not an axis");
+    harness_proc_free(&p);
+}
+
+/* Pairs that differ in a swept field (data.corpus, train.lr) besides the
+ * fixed axes: the default output names that field, in its short form, so
+ * two corpora's rows are told apart without --sweep; one seed and no
+ * standard errors, so no seed, sd or interval columns. csv keeps every
+ * column of the crossover view. */
+TEST(crossover_cli_default_output_names_what_differs)
+{
+    char path[4096], err[512];
+    harness_path(path, sizeof path, "corpora.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    long long sw;
+    CHECK_INT(db_sweep_put(d, "c", "sweep: c\n", "h", &sw), DB_OK);
+    const char *corpora[] = {"fortunes", "gcide"};
+    const double lrs[] = {0.002, 0.003};
+    for (int c = 0; c < 2; c++)
+        for (int l = 0; l < 2; l++)
+            for (int o = 0; o < 2; o++) {
+                const char *obj = o ? "mdm" : "ar";
+                char config[512], key[64];
+                snprintf(config, sizeof config,
+                         "{\"data\":{\"corpus\":\"%s\",\"quality\":\"all\",\"unique_tokens\":50000},"
+                         "\"model\":{\"dim\":64,\"name\":\"d64\"},\"objective\":\"%s\",\"seed\":0,"
+                         "\"train\":{\"epochs\":320,\"lr\":%g}}", corpora[c], obj, lrs[l]);
+                snprintf(key, sizeof key, "%s-%d-%d", obj, c, l);
+                db_run_spec sp = {.key = key, .config = config, .objective = obj, .model = "d64",
+                                  .params = 267000, .unique_tokens = 50000, .quality = "all", .epochs = 320,
+                                  .seed = 0};
+                long long id;
+                CHECK_INT(db_run_put(d, &sp, &id), DB_OK);
+                CHECK_INT(db_sweep_link(d, sw, id), DB_OK);
+                db_metric m[41];
+                for (int i = 0; i <= 40; i++) {
+                    double e = i * 8.0, v = o ? 6 - 2.1 * e / 320 + (c ? 0.3 : 0) : 6 - 2 * fmin(e, 16) / 16;
+                    long long tok = (long long)(e * 50000);
+                    m[i] = (db_metric){"val_loss", i * 100, tok, e, 1.6e6 * (double)tok, v};
+                }
+                CHECK_INT(db_ingest_metrics(d, id, m, 41), DB_OK);
+                CHECK_INT(db_run_finished(d, id, "done", NULL, NULL, 0), DB_OK);
+            }
+    db_close(d);
+    harness_proc p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK(starts_with(p.out, "| model | unique tokens | corpus   | lr    | verdict   | crossover    | between        | "
+                          "AR best             | MDM best           | final gap |\n"));
+    CHECK_CONTAINS(p.out, "| d64   | 50k           | fortunes | 0.002 | crossover | 15.2M tokens | 15.2M to 15.6M | "
+                          "4.000 (800k tokens) | 3.900 (16M tokens) | +0.100    |");
+    CHECK_CONTAINS(p.out, "| d64   | 50k           | gcide    | 0.003 | none      |");
+    CHECK(!strstr(p.out, "_sd") && !strstr(p.out, "seeds") && !strstr(p.out, "15194000"));
+    harness_proc_free(&p);
+    /* --x epochs: the crossover in epochs (MDM reaches AR's 4.0 at 304.8) */
+    p = xover("crossover", "--x", "epochs", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "| 305 epochs | 304 to 312 |");
+    harness_proc_free(&p);
+    /* csv: every field of the view, the numbers as numbers */
+    p = xover("crossover", "--format", "csv", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK(starts_with(p.out, "metric,better,x_axis,mode,model,params,unique_tokens,quality,epochs,ar_seeds,mdm_seeds,"
+                          "verdict,crossover,x_start,x_end,final_gap,ar_best,ar_best_x,ar_best_sd,mdm_best,"
+                          "mdm_best_x,mdm_best_sd,bracket_lo,bracket_hi,gap_lo,gap_hi,gap_se,interval,"
+                          "paired_seeds,seeds_crossed,seed_cross_min,seed_cross_max,cell\n"));
+    CHECK_CONTAINS(p.out, "\"\"corpus\"\":\"\"gcide\"\"");
     harness_proc_free(&p);
 }
 

@@ -208,10 +208,10 @@ int cmd_crossover(int argc, char **argv)
         bad = print_efficiency(&ps, f, r6);
     } else if (!bad && match) {
         bad = print_matched(&ps, f, r6);
+    } else if (!bad && r6) {
+        bad = pairs_print_reading(&ps, f); /* for reading: human units, telling columns */
     } else if (!bad) {
-        /* The cell's JSON is for SQL and the machine formats; in a table
-         * for reading it drowns the rest. */
-        int ncol = r6 ? AN_NCOL - 1 : AN_NCOL;
+        int ncol = AN_NCOL; /* every column of the crossover view, and the cell */
         bad = rowfmt_columns(f, ncol, an_columns);
         db_value v[AN_NCOL];
         for (size_t i = 0; !bad && i < ps.n; i++) {

@@ -82,36 +82,6 @@ static int parse_cell(const char *cell, int *col, int *x)
     return -1;
 }
 
-/* For reading (md, table): the crossover cell says what is known of it,
- * and the final gap carries its interval. buf holds the text. */
-static int reading_cell(const an_pair *p, int col, char *buf, size_t n)
-{
-    const an_result *r = &p->res;
-    char a[32], b[32];
-    if (col == an_column_index("crossover")) {
-        switch (r->verdict) {
-        case AN_CROSSOVER:
-            /* between two evaluations: both, not an interpolated point */
-            an_si(r->bracket_lo, a, sizeof a);
-            an_si(r->bracket_hi, b, sizeof b);
-            snprintf(buf, n, "%s to %s", a, b);
-            return 1;
-        case AN_MDM_AHEAD: snprintf(buf, n, "ahead from the start"); return 1;
-        case AN_NONE: snprintf(buf, n, "none"); return 1;
-        case AN_INCONCLUSIVE: snprintf(buf, n, "inconclusive"); return 1;
-        case AN_UNFINISHED: snprintf(buf, n, "unfinished"); return 1;
-        default: return 0;
-        }
-    }
-    if (col == an_column_index("final_gap") && !isnan(r->final_gap)) {
-        if (r->interval == AN_IV_NONE) snprintf(buf, n, "%+.3f", r->final_gap);
-        else snprintf(buf, n, "%+.3f [%+.3f, %+.3f]%s", r->final_gap, r->gap_lo, r->gap_hi,
-                      r->interval == AN_IV_EVAL ? " (eval error, 1 seed)" : "");
-        return 1;
-    }
-    return 0;
-}
-
 int cmd_table(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -240,7 +210,7 @@ int cmd_table(int argc, char **argv)
                 vals[q + 1] = all[col];
                 /* For reading, words and brackets say more than one number. */
                 char *t = texts + (r * nc + q) * 96;
-                if (r6 && reading_cell(&ps.p[i], col, t, 96))
+                if (r6 && pairs_reading_cell(&ps.p[i], col, t, 96))
                     vals[q + 1] = (db_value){DB_TEXT, 0, 0, t, strlen(t)};
             }
             bad = rowfmt_row(f, (int)nc + 1, vals);

@@ -258,6 +258,12 @@ static int create_views(db *d, const db_schema *s, int temp)
         free(t);
         if (rc) return rc;
     }
+    /* The crossover view reads crossover_cache, made by the database's own
+     * views: read-only, with views of its own, this connection computes
+     * those rows itself (a TEMP view of that name hides the table). */
+    if (temp && db_xcache_present(d) &&
+        db_exec(d, "CREATE TEMP VIEW crossover_cache AS SELECT * FROM crossover_by_seed"))
+        return -1;
     for (int i = 0; i < s->nviews; i++) {
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT * FROM %s.\"%s\"", temp ? "temp" : "main", s->view[i].name);
@@ -309,8 +315,10 @@ int db_schema_upgrade(db *d, const db_schema *s, int upto)
         for (int i = 0; i < s->nviews; i++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "",
                                      s->view[i].name);
+        /* New views may define the crossover anew: its cache is made
+         * again from them (a new database has nothing to compute). */
         if (create_views(d, s, 0) || meta_put(d, "views_hash", s->views_hash) ||
-            meta_put(d, "views", list))
+            meta_put(d, "views", list) || (db_xcache_present(d) && db_xcache_rebuild(d)))
             goto fail_views;
     }
     if (db_exec(d, "COMMIT")) goto fail;
