@@ -56,6 +56,7 @@ int cmd_report(int argc, char **argv)
     int rc = an_report(d, outdir, &o, &nplots, err, sizeof err);
     db_close(d);
     if (rc) return cli_error(rc == DB_ENOTFOUND || rc == DB_EINPUT ? XO_USAGE : XO_FAILED, "%s", err);
+    if (nplots == 0) pairs_query_say_empty("report", &(pairs_query){.sweep = o.sweep, .metric = nm == 1 ? metrics[0] : NULL}, xname, NULL);
     printf("%s/index.html (%d plots)\n", outdir, nplots);
     return XO_OK;
 }
@@ -66,6 +67,7 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "Write OUTDIR/index.html, one page that opens from disk without a server: the\n"
      "runs' status, for each metric the crossover table, the fit when there are\n"
      "budgets to fit, the grid and every pair's plot (inline SVG; also written to\n"
-     "OUTDIR/plots/), and the sweep YAML. Files are written atomically.\n\n"
+     "OUTDIR/plots/), and the sweep YAML. Files are written atomically. With no pair\n"
+     "to show, the page says so, as does a note on stderr; exit 0.\n\n"
      "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
      "  --sweep, --x, --rows, --cols, --db   as for xover crossover and xover plot\n"};

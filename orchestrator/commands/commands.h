@@ -79,6 +79,14 @@ int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *ou
  * own (report's --metric) calls it on each. */
 int pairs_query_check_metric(const char *metric);
 
+/* THE way crossover, table, plot and report say there is nothing to show
+ * (no AR/MDM pair for the metric, the x axis, the sweep, the --where): this
+ * note on stderr, naming what was asked; the command still exits 0 and
+ * writes what an empty result is in its output (a table's header, csv's
+ * header line, json's [], no plot files, a report page that says so).
+ * extra qualifies the pairs (" that pass --where"), or NULL. */
+void pairs_query_say_empty(const char *cmd, const pairs_query *q, const char *xname, const char *extra);
+
 /* Pairs for a person to read (commands/pairs_reading.c). */
 struct rowfmt;
 /* The default table of `xover crossover` into f (md or table): human units

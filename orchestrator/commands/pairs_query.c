@@ -6,6 +6,7 @@
 
 #include "orchestrator/cli/cli.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int pairs_query_option(pairs_query *q, int c, const char *arg)
@@ -55,4 +56,13 @@ int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *ou
     db_close(d);
     if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
     return XO_OK;
+}
+
+void pairs_query_say_empty(const char *cmd, const pairs_query *q, const char *xname, const char *extra)
+{
+    fprintf(stderr, "xover %s: no AR/MDM pair%s of %s against %s%s%s%s%s: nothing to show (a pair is an AR and "
+                    "an MDM run whose configs differ only in objective, seed and train.early_stop_margin, "
+                    "both with points of the metric)\n",
+            cmd, q->annealed ? " of annealed points" : "", q->metric ? q->metric : "any metric", xname,
+            q->sweep ? " in sweep '" : "", q->sweep ? q->sweep : "", q->sweep ? "'" : "", extra ? extra : "");
 }
