@@ -75,12 +75,17 @@ TEST(crossover_cache_follows_ingest_status_and_rm)
     long long m0 = run(d, "a-mdm-0", "mdm", 0.002, 0), m1 = run(d, "a-mdm-1", "mdm", 0.002, 1);
     long long b0 = run(d, "b-ar", "ar", 0.003, 0), b1 = run(d, "b-mdm", "mdm", 0.003, 0);
     CHECK_INT(q(d, "SELECT count(*) FROM crossover_member"), 6);
-    /* half the curves, then the rest, as a running sweep stores them */
+    /* half the curves in one transaction (the cache computed once, at its
+     * commit), then the rest run by run, as a running sweep stores them */
     long long ids[] = {a0, a1, m0, m1, b0, b1};
+    CHECK_INT(db_begin(d), DB_OK);
     for (int i = 0; i < 6; i++) {
         int mdm = ids[i] == m0 || ids[i] == m1 || ids[i] == b1;
         CHECK_INT(points(d, ids[i], mdm, 0, 20, 0), DB_OK);
     }
+    CHECK_INT(q(d, "SELECT count(*) FROM crossover_scope"), 2);
+    CHECK_INT(db_commit(d), DB_OK);
+    CHECK_INT(q(d, "SELECT count(*) FROM crossover_scope"), 0);
     CHECK(cache_is_current(d));
     for (int i = 0; i < 6; i++) {
         int mdm = ids[i] == m0 || ids[i] == m1 || ids[i] == b1;
@@ -150,4 +155,18 @@ TEST(crossover_cache_rebuilt_with_the_views)
     CHECK_INT(q(d, "SELECT count(*) FROM crossover_cache WHERE verdict = 'stale'"), 0);
     db_close(d);
     CHECK_INT(helper_qint(path, "SELECT count(*) FROM crossover WHERE verdict = 'crossover'"), 3);
+    /* metrics written by another tool: xover db init makes the cache again */
+    d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK_INT(db_exec(d, "DELETE FROM crossover_cache"), DB_OK);
+    db_close(d);
+    const char *argv[] = {harness_xover(), "db", "init", path, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    CHECK(cache_is_current(d));
+    CHECK_INT(q(d, "SELECT count(*) FROM crossover_cache"), 3);
+    db_close(d);
 }

@@ -59,6 +59,9 @@ struct db {
     double timeout, deadline;
     int timed_out;     /* the progress handler stopped the statement */
     sqlite3_stmt *st[ST_COUNT];
+    /* Inside db_begin .. db_commit: the crossover cache of the runs whose
+     * points were stored is computed once, at db_commit (db_xcache.c). */
+    int batch;
 };
 
 /* ---- db_util.c ---------------------------------------------------------- */
@@ -136,6 +139,8 @@ int db_xcache_scope_run(db *d, long long run_id);
 int db_xcache_forget_scope(db *d);
 int db_xcache_compute_scope(db *d);
 int db_xcache_refresh_run(db *d, long long run_id);
+/* forget_scope then compute_scope: what db_commit does for a batch. */
+int db_xcache_flush(db *d);
 int db_xcache_rebuild(db *d);
 
 #endif

@@ -418,7 +418,8 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n)
     int crossing = 0;
     for (size_t i = 0; i < n && !crossing; i++)
         crossing = !db_metric_is_signal(rows[i].name) || !strcmp(rows[i].name, DB_EARLY_STOP);
-    if (crossing && db_xcache_present(d) && (rc = db_xcache_refresh_run(d, run_id))) {
+    if (crossing && db_xcache_present(d) &&
+        (rc = d->batch ? db_xcache_scope_run(d, run_id) : db_xcache_refresh_run(d, run_id))) {
         char keep[sizeof d->err];
         memcpy(keep, d->err, sizeof keep);
         if (own) db_exec(d, "ROLLBACK");

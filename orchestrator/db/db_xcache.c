@@ -4,7 +4,8 @@
  * crossover view reads. Computing crossover_by_seed reads every point of
  * every pair (minutes at 10,000 runs x 1,000 points); a pair's rows change
  * only when its points do, so they are recomputed where points are written:
- * db_ingest_metrics (the run's annealed cell), db_rm_delete (the annealed
+ * db_ingest_metrics (the run's annealed cell; inside db_begin .. db_commit,
+ * every cell stored to, once, at db_commit), db_rm_delete (the annealed
  * cells of the runs removed), and all of them when the views are made.
  *
  * The computation is the view's own SQL, not a copy: the annealed cells to
@@ -80,6 +81,12 @@ int db_xcache_refresh_run(db *d, long long run_id)
     return rc;
 }
 
+int db_xcache_flush(db *d)
+{
+    int rc = db_xcache_forget_scope(d);
+    return rc ? rc : db_xcache_compute_scope(d);
+}
+
 int db_xcache_rebuild(db *d)
 {
     if (db_exec(d, "DELETE FROM crossover_cache; DELETE FROM crossover_scope")) return DB_EIO;
@@ -120,4 +127,20 @@ int db_xcache_rebuild(db *d)
     free(last);
     sqlite3_finalize(st);
     return out;
+}
+
+int db_crossover_cache_rebuild(db *d)
+{
+    if (d->mode == DB_READONLY) return db_fail(d, DB_EDENIED, "the database '%s' is open read-only", d->path);
+    if (!db_xcache_present(d)) return DB_OK;
+    if (db_exec(d, "BEGIN IMMEDIATE")) return DB_EIO;
+    int rc = db_xcache_rebuild(d);
+    if (rc == DB_OK && db_exec(d, "COMMIT")) rc = DB_EIO;
+    if (rc) {
+        char keep[sizeof d->err];
+        memcpy(keep, d->err, sizeof keep);
+        db_rollback(d);
+        memcpy(d->err, keep, sizeof keep);
+    }
+    return rc;
 }
