@@ -26,8 +26,9 @@
     "bracket_lo, bracket_hi, x_start, x_end, final_gap, gap_se, ar_best, ar_best_x, ar_best_sd, "  \
     "mdm_best, mdm_best_x, mdm_best_sd, model, params, unique_tokens, quality, epochs, cell, one_pair"
 
-/* Annealed cells per batch of a rebuild: each batch is one small query. */
-#define XCACHE_BATCH "64"
+/* Annealed cells computed at once (a rebuild, a commit's flush): each
+ * batch is one small query. */
+#define XCACHE_BATCH "16"
 
 int db_xcache_present(db *d)
 {
@@ -84,7 +85,25 @@ int db_xcache_refresh_run(db *d, long long run_id)
 int db_xcache_flush(db *d)
 {
     int rc = db_xcache_forget_scope(d);
-    return rc ? rc : db_xcache_compute_scope(d);
+    if (rc) return rc;
+    /* In chunks of annealed cells: the views' sorts and windows grow faster
+     * than linearly with the points they hold at once. The scope's other
+     * cells wait in a temporary table meanwhile. */
+    if (db_exec(d, "CREATE TEMP TABLE IF NOT EXISTS xcache_wait (acell TEXT PRIMARY KEY);"
+                   "DELETE FROM temp.xcache_wait;"
+                   "INSERT INTO temp.xcache_wait SELECT acell FROM crossover_scope;"
+                   "DELETE FROM crossover_scope"))
+        return DB_EIO;
+    for (;;) {
+        long long n = 0;
+        if (db_exec(d, "INSERT INTO crossover_scope SELECT acell FROM temp.xcache_wait ORDER BY acell "
+                       "LIMIT " XCACHE_BATCH ";"
+                       "DELETE FROM temp.xcache_wait WHERE acell IN (SELECT acell FROM crossover_scope)") ||
+            db_read_int(d, "SELECT count(*) FROM crossover_scope", &n))
+            return DB_EIO;
+        if (n == 0) return DB_OK;
+        if ((rc = db_xcache_compute_scope(d))) return rc;
+    }
 }
 
 int db_xcache_rebuild(db *d)
