@@ -28,7 +28,7 @@
 
 /* Annealed cells computed at once (a rebuild, a commit's flush): each
  * batch is one small query. */
-#define XCACHE_BATCH "16"
+#define XCACHE_BATCH "2"
 
 int db_xcache_present(db *d)
 {
@@ -86,9 +86,10 @@ int db_xcache_flush(db *d)
 {
     int rc = db_xcache_forget_scope(d);
     if (rc) return rc;
-    /* In chunks of annealed cells: the views' sorts and windows grow faster
-     * than linearly with the points they hold at once. The scope's other
-     * cells wait in a temporary table meanwhile. */
+    /* In chunks of two annealed cells: the views' sorts and materialized
+     * steps spill to temporary files once they outgrow SQLite's cache (a
+     * 500-cell commit wrote 12 GB of them), while a pair's points fit. The
+     * scope's other cells wait in a temporary table meanwhile. */
     if (db_exec(d, "CREATE TEMP TABLE IF NOT EXISTS xcache_wait (acell TEXT PRIMARY KEY);"
                    "DELETE FROM temp.xcache_wait;"
                    "INSERT INTO temp.xcache_wait SELECT acell FROM crossover_scope;"
