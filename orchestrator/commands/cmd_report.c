@@ -56,7 +56,8 @@ int cmd_report(int argc, char **argv)
     int rc = an_report(d, outdir, &o, &nplots, err, sizeof err);
     db_close(d);
     if (rc) return cli_error(rc == DB_ENOTFOUND || rc == DB_EINPUT ? XO_USAGE : XO_FAILED, "%s", err);
-    if (nplots == 0) pairs_query_say_empty("report", &(pairs_query){.sweep = o.sweep, .metric = nm == 1 ? metrics[0] : NULL}, xname, NULL);
+    pairs_query asked = {.sweep = o.sweep, .metric = nm == 1 ? metrics[0] : NULL};
+    if (nplots == 0) pairs_query_say_empty("report", &asked, xname, NULL); /* commands.h: empty results */
     printf("%s/index.html (%d plots)\n", outdir, nplots);
     return XO_OK;
 }
