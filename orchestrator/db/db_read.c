@@ -299,7 +299,7 @@ int db_rm_delete(db *d, long long sweep_id, const char *key, db_rm_fn fn, void *
         *deleted = st ? sqlite3_changes(d->h) : 0;
         sqlite3_finalize(st);
     }
-    if (rc == DB_OK && cache) rc = db_xcache_compute_scope(d);
+    if (rc == DB_OK && cache) rc = db_xcache_flush(d); /* a few cells at a time */
     if (rc == DB_OK && sweep_id > 0) {
         st = prepare(d, "DELETE FROM sweeps WHERE id = ?1", "deleting the sweep");
         if (st) sqlite3_bind_int64(st, 1, sweep_id);

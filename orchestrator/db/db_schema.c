@@ -261,8 +261,10 @@ static int create_views(db *d, const db_schema *s, int temp)
     /* The crossover view reads crossover_cache, made by the database's own
      * views: read-only, with views of its own, this connection computes
      * those rows itself (a TEMP view of that name hides the table). */
-    if (temp && db_xcache_present(d) &&
-        db_exec(d, "CREATE TEMP VIEW crossover_cache AS SELECT * FROM crossover_by_seed"))
+    long long cache = 0;
+    if (temp && (db_read_int(d, "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' "
+                                "AND name = 'crossover_cache'", &cache) ||
+                 (cache && db_exec(d, "CREATE TEMP VIEW crossover_cache AS SELECT * FROM crossover_by_seed"))))
         return -1;
     for (int i = 0; i < s->nviews; i++) {
         char sql[128];

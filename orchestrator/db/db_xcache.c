@@ -33,10 +33,14 @@
 int db_xcache_present(db *d)
 {
     long long n = 0;
-    if (db_read_int(d, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'crossover_cache'",
+    /* the table, and the views that fill it: a database opened at an
+     * older migration than its schema's last has no views, and its cache is
+     * made when they are (db_schema_upgrade) */
+    if (db_read_int(d, "SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name = 'crossover_cache') "
+                       "OR (type = 'view' AND name = 'crossover_by_seed')",
                     &n))
         return 0;
-    return n > 0;
+    return n == 2;
 }
 
 int db_xcache_scope_run(db *d, long long run_id)
