@@ -87,6 +87,13 @@ static const char *fixture(void)
     return path;
 }
 
+static int starts_with(const char *s, const char *prefix)
+{
+    if (!strncmp(s, prefix, strlen(prefix))) return 1;
+    fprintf(stderr, "got:\n%s", s);
+    return 0;
+}
+
 /* Run the xover under test with the given arguments (up to the first NULL). */
 static harness_proc run_xover(const char *const *args)
 {
@@ -166,11 +173,16 @@ TEST(crossover_cli_json_equals_the_sql_view)
                      "xs|1000|high|crossover|8.0\nxs|1000|low|none|\nxs|4000|high|crossover|8.0\n");
     harness_proc_free(&p);
 
-    /* md for reading: no cell column, the verdicts in words. */
+    /* md for reading: no cell column, the verdicts in words, human units;
+     * seeds and the interval shown because one pair has two seeds. */
     p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
     CHECK_INT(p.status, 0);
-    CHECK_CONTAINS(p.out, "| metric   | better | x_axis |");
-    CHECK_CONTAINS(p.out, "| none      |");
+    CHECK(starts_with(p.out, "| model | unique tokens | quality | seeds | verdict   | crossover  | between     | "
+                          "seeds crossed | AR best                   | MDM best                   | final gap | "
+                          "95% interval             |\n"));
+    CHECK_CONTAINS(p.out, "| xs    | 1k            | high    | 2     | crossover | 8k tokens  | 8k to 8.25k | "
+                          "2 of 2        | 4.010 ± 0.014 (3k tokens) |");
+    CHECK_CONTAINS(p.out, "| xs    | 1k            | low     | 1     | none      |            |");
     CHECK(!strstr(p.out, "\"objective\""));
     harness_proc_free(&p);
 
@@ -278,8 +290,171 @@ TEST(crossover_cli_table_pivots)
     harness_proc_free(&p);
     p = xover("table", "--rows", "colour", "--db", path, NULL, NULL, NULL);
     CHECK_INT(p.status, 2);
-    CHECK_CONTAINS(p.err, "'colour' is not an axis");
+    CHECK_CONTAINS(p.err, "--rows 'colour': not an axis");
     harness_proc_free(&p);
+}
+
+/* Pairs that differ in a swept field (data.corpus, train.lr) besides the
+ * fixed axes: the default output names that field, in its short form, so
+ * two corpora's rows are told apart without --sweep; one seed and no
+ * standard errors, so no seed, sd or interval columns. csv keeps every
+ * column of the crossover view. */
+/* Two corpora x two learning rates of one model: four pairs, one seed,
+ * no standard errors. Returns the database path. */
+static const char *corpora_db(void)
+{
+    static char path[4096];
+    char err[512];
+    harness_path(path, sizeof path, "corpora.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    if (!d) return NULL;
+    long long sw;
+    if (db_sweep_put(d, "c", "sweep: c\n", "h", &sw)) return NULL;
+    const char *corpora[] = {"fortunes", "gcide"};
+    const double lrs[] = {0.002, 0.003};
+    for (int c = 0; c < 2; c++)
+        for (int l = 0; l < 2; l++)
+            for (int o = 0; o < 2; o++) {
+                const char *obj = o ? "mdm" : "ar";
+                char config[512], key[64];
+                snprintf(config, sizeof config,
+                         "{\"data\":{\"corpus\":\"%s\",\"quality\":\"all\",\"unique_tokens\":50000},"
+                         "\"model\":{\"dim\":64,\"name\":\"d64\"},\"objective\":\"%s\",\"seed\":0,"
+                         "\"train\":{\"epochs\":320,\"lr\":%g}}", corpora[c], obj, lrs[l]);
+                snprintf(key, sizeof key, "%s-%d-%d", obj, c, l);
+                db_run_spec sp = {.key = key, .config = config, .objective = obj, .model = "d64",
+                                  .params = 267000, .unique_tokens = 50000, .quality = "all", .epochs = 320,
+                                  .seed = 0};
+                long long id;
+                if (db_run_put(d, &sp, &id) || db_sweep_link(d, sw, id)) return NULL;
+                db_metric m[41];
+                for (int i = 0; i <= 40; i++) {
+                    double e = i * 8.0, v = o ? 6 - 2.1 * e / 320 + (c ? 0.3 : 0) : 6 - 2 * fmin(e, 16) / 16;
+                    long long tok = (long long)(e * 50000);
+                    m[i] = (db_metric){"val_loss", i * 100, tok, e, 1.6e6 * (double)tok, v};
+                }
+                if (db_ingest_metrics(d, id, m, 41) || db_run_finished(d, id, "done", NULL, NULL, 0)) return NULL;
+            }
+    db_close(d);
+    return path;
+}
+
+TEST(crossover_cli_default_output_names_what_differs)
+{
+    const char *path = corpora_db();
+    CHECK(path);
+    harness_proc p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK(starts_with(p.out, "| model | unique tokens | corpus   | lr    | verdict   | crossover    | between        | "
+                          "AR best             | MDM best           | final gap |\n"));
+    CHECK_CONTAINS(p.out, "| d64   | 50k           | fortunes | 0.002 | crossover | 15.2M tokens | 15.2M to 15.6M | "
+                          "4.000 (800k tokens) | 3.900 (16M tokens) | +0.100    |");
+    CHECK_CONTAINS(p.out, "| d64   | 50k           | gcide    | 0.003 | none      |");
+    CHECK(!strstr(p.out, "_sd") && !strstr(p.out, "seeds") && !strstr(p.out, "15194000"));
+    harness_proc_free(&p);
+    /* --x epochs: the crossover in epochs (MDM reaches AR's 4.0 at 304.8) */
+    p = xover("crossover", "--x", "epochs", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "| 305 epochs | 304 to 312 |");
+    harness_proc_free(&p);
+    /* csv: every field of the view, the numbers as numbers */
+    p = xover("crossover", "--format", "csv", "--db", path, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK(starts_with(p.out, "metric,better,x_axis,mode,model,params,unique_tokens,quality,epochs,ar_seeds,mdm_seeds,"
+                          "verdict,crossover,x_start,x_end,final_gap,ar_best,ar_best_x,ar_best_sd,mdm_best,"
+                          "mdm_best_x,mdm_best_sd,bracket_lo,bracket_hi,gap_lo,gap_hi,gap_se,interval,"
+                          "paired_seeds,seeds_crossed,seed_cross_min,seed_cross_max,cell\n"));
+    CHECK_CONTAINS(p.out, "\"\"corpus\"\":\"\"gcide\"\"");
+    harness_proc_free(&p);
+}
+
+/* xover table --where takes the names a sweep file takes (lr for
+ * train.lr, corpus for data.corpus), refuses a field that names nothing
+ * with the closest name, and names the field (and its two values) in which
+ * two pairs of one cell differ. (Before: --where lr=... and --where foo=1
+ * printed an empty table with exit 0.) */
+TEST(crossover_cli_table_where_takes_sweep_names)
+{
+    const char *path = corpora_db();
+    CHECK(path);
+    harness_proc p = xover("table", "--where", "lr=2e-3", "--rows", "corpus", "--db", path, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_STR(p.out, "| corpus \\ model | d64            |\n"
+                     "| -------------- | -------------- |\n"
+                     "| fortunes       | 15.2M to 15.6M |\n"
+                     "| gcide          | none           |\n");
+    harness_proc_free(&p);
+    p = xover("table", "--where", "train.lr=0.003", "--where", "data.corpus=gcide", "--cell", "verdict",
+              "--db", path);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "| 50000                 | none |");
+    harness_proc_free(&p);
+    p = xover("table", "--where", "foo=1", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--where 'foo': not an axis nor a field of the run config");
+    CHECK_STR(p.out, "");
+    harness_proc_free(&p);
+    p = xover("table", "--where", "wieght_decay=0.1", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "did you mean 'weight_decay'?");
+    harness_proc_free(&p);
+    p = xover("table", "--rows", "corpuss", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--rows 'corpuss'");
+    CHECK_CONTAINS(p.err, "did you mean 'corpus'?");
+    harness_proc_free(&p);
+    /* four pairs on one cell: the first field they differ in, with values */
+    p = xover("table", "--db", path, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "they differ in train.lr (0.002 and 0.003)");
+    harness_proc_free(&p);
+    p = xover("table", "--where", "lr=0.002", "--db", path, NULL, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "they differ in data.corpus (fortunes and gcide)");
+    harness_proc_free(&p);
+}
+
+/* Nothing to show — another metric, or a --where no pair passes — is said
+ * the same way by crossover, table, plot and report: a note on stderr, exit
+ * 0, an empty result in the output's format. (Before: plot exited 2, table
+ * said nothing, crossover warned, report was silent.) */
+TEST(crossover_cli_empty_results_said_alike)
+{
+    const char *path = corpora_db();
+    CHECK(path);
+    char out[4096];
+    harness_path(out, sizeof out, "plots");
+    const char *const cmds[][8] = {
+        {"crossover", "--metric", "mc_acc", NULL},
+        {"crossover", "--metric", "mc_acc", "--format", "json", NULL},
+        {"table", "--metric", "mc_acc", "--format", "csv", NULL},
+        {"table", "--where", "lr=0.5", NULL},
+        {"plot", "--metric", "mc_acc", "--out", out, NULL},
+        {"report", "--metric", "mc_acc", out, NULL},
+    };
+    const char *const want_out[] = {"| model | unique tokens | verdict | crossover | AR best | MDM best | final gap |\n",
+                                    "[]", "unique_tokens \\ model\n", "| unique_tokens \\ model |\n", "", NULL};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        const char *argv[16] = {harness_xover()};
+        int n = 1;
+        for (int k = 0; cmds[i][k]; k++) argv[n++] = cmds[i][k];
+        argv[n++] = "--db";
+        argv[n++] = path;
+        harness_proc p = harness_run(argv, NULL);
+        if (p.status) fprintf(stderr, "    %s: %s", cmds[i][0], p.err);
+        CHECK_INT(p.status, 0);
+        char note[64];
+        snprintf(note, sizeof note, "xover %s: no AR/MDM pair of ", cmds[i][0]);
+        CHECK_CONTAINS(p.err, note);
+        CHECK_CONTAINS(p.err, ": nothing to show");
+        if (want_out[i]) CHECK(starts_with(p.out, want_out[i]));
+        harness_proc_free(&p);
+    }
+    char idx[4200];
+    snprintf(idx, sizeof idx, "%s/index.html", out);
+    char *html = harness_slurp(idx, NULL);
+    CHECK(html && strstr(html, "No AR/MDM pair has reported mc_acc"));
+    free(html);
 }
 
 static int count(const char *hay, const char *needle)

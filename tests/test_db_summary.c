@@ -182,3 +182,45 @@ TEST(db_summary_signals_never_cross)
     CHECK_INT(db_metric_is_signal("val_loss"), 0);
     CHECK_INT(db_metric_is_signal("mc_acc"), 0);
 }
+
+/* NAME_se is the standard error of NAME (val_loss_se beside val_loss): an
+ * 'error' of metric_rule, with no direction, so run_best has no "best
+ * val_loss_se" (it used to hold the largest error as the best) and the
+ * commands refuse it as --metric; a name that merely ends in "se" without
+ * the underscore (the '_' of the pattern is literal) stays a metric. */
+TEST(db_summary_standard_errors_are_not_metrics)
+{
+    char path[4096], err[512], buf[512];
+    harness_path(path, sizeof path, "se.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    CHECK(d);
+    long long a = run(d, "a", "ar", "{\"objective\":\"ar\"}");
+    db_metric pts[] = {
+        {"val_loss", 10, 100, 1.0, 1e9, 4.0},   {"val_loss_se", 10, 100, 1.0, 1e9, 0.02},
+        {"val_loss", 20, 200, 2.0, 2e9, 3.0},   {"val_loss_se", 20, 200, 2.0, 2e9, 0.01},
+        {"mc_acc_se", 20, 200, 2.0, 2e9, 0.05}, {"sparse", 20, 200, 2.0, 2e9, 0.7},
+    };
+    CHECK_INT(db_ingest_metrics(d, a, pts, sizeof pts / sizeof *pts), DB_OK);
+    CHECK_STR(qs(d, "SELECT kind || ' ' || coalesce(better, 'NULL') FROM metric_series WHERE name = 'val_loss_se'",
+                 buf), "error NULL");
+    CHECK_STR(qs(d, "SELECT kind FROM run_final WHERE name = 'mc_acc_se'", buf), "error");
+    CHECK_INT(q(d, "SELECT count(*) FROM metric_series WHERE name LIKE '%se' AND best_value IS NOT NULL"), 1);
+    CHECK_STR(qs(d, "SELECT group_concat(name) FROM (SELECT name FROM run_best ORDER BY name)", buf),
+              "sparse,val_loss");
+    CHECK_STR(qs(d, "SELECT kind || ' ' || better FROM metric_series WHERE name = 'sparse'", buf), "metric max");
+    /* run_summary's best val_loss is the loss's, not its error's */
+    CHECK_INT(q(d, "SELECT best_val_loss FROM run_summary WHERE key = 'a'"), 3);
+    db_close(d);
+    CHECK_INT(db_metric_kind_of("val_loss_se"), DB_KIND_ERROR);
+    CHECK_INT(db_metric_kind_of("VAL_LOSS_SE"), DB_KIND_ERROR);
+    CHECK_INT(db_metric_kind_of("sparse"), DB_KIND_METRIC);
+    CHECK_INT(db_metric_kind_of("lr"), DB_KIND_SIGNAL);
+    CHECK_INT(db_metric_lower_better("val_loss_se"), 0);
+    CHECK_INT(db_metric_is_signal("val_loss_se"), 0);
+    const char *argv[] = {harness_xover(), "crossover", "--db", path, "--metric", "val_loss_se", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "'val_loss_se' is a standard error, not a metric");
+    CHECK_CONTAINS(p.err, "--metric val_loss)");
+    harness_proc_free(&p);
+}

@@ -195,9 +195,7 @@ int cmd_crossover(int argc, char **argv)
     an_pairs ps;
     int code = pairs_query_load(&q, (an_xaxis)x, match, &ps);
     if (code) return code;
-    if (ps.n == 0)
-        cli_warn("no AR/MDM pair has metric '%s' against %s%s%s", q.metric, xname,
-                 q.sweep ? " in sweep " : "", q.sweep ? q.sweep : "");
+    if (ps.n == 0) pairs_query_say_empty("crossover", &q, xname, match ? " (models matched by FLOPs)" : NULL);
 
     int r6 = kind == ROWFMT_MD || kind == ROWFMT_TABLE;
     rowfmt *f = rowfmt_new((rowfmt_kind)kind, stdout);
@@ -208,10 +206,10 @@ int cmd_crossover(int argc, char **argv)
         bad = print_efficiency(&ps, f, r6);
     } else if (!bad && match) {
         bad = print_matched(&ps, f, r6);
+    } else if (!bad && r6) {
+        bad = pairs_print_reading(&ps, f); /* for reading: human units, telling columns */
     } else if (!bad) {
-        /* The cell's JSON is for SQL and the machine formats; in a table
-         * for reading it drowns the rest. */
-        int ncol = r6 ? AN_NCOL - 1 : AN_NCOL;
+        int ncol = AN_NCOL; /* every column of the crossover view, and the cell */
         bad = rowfmt_columns(f, ncol, an_columns);
         db_value v[AN_NCOL];
         for (size_t i = 0; !bad && i < ps.n; i++) {
@@ -253,6 +251,16 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "decides, as before. seed_cross_min..max range over the seeds' own crossovers.\n"
      "The same numbers as the SQL view: sqlite3 xover.db \"SELECT * FROM crossover\"; the\n"
      "definition in full is the comment on that view in schema.sql.\n\n"
+     "md and table are for reading: a row per pair, named by its model, unique tokens\n"
+     "and whatever else differs between the pairs shown (quality, epochs, swept\n"
+     "fields such as lr or corpus); the verdict; the crossover and the two\n"
+     "evaluations it falls between in human units (12.2M tokens, 304 epochs); each\n"
+     "side's best and where it came; the final gap and its interval. Seed columns\n"
+     "and the interval appear only when some pair has them. csv and json keep every\n"
+     "column of the crossover view as numbers, and the cell's config.\n"
+     "No pair to show (another --metric, --sweep or --x, no runs yet): a note on\n"
+     "stderr and exit 0, with an empty result (md/table/csv: the header; json: []);\n"
+     "table, plot and report do the same.\n\n"
      "  --sweep S      only the runs of sweep S (default: every run)\n"
      "  --metric M     the metric (default val_loss); lower-better if its name ends in\n"
      "                 loss, nll, elbo or ppl, higher-better otherwise (mc_acc): the\n"
@@ -268,7 +276,7 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "                 objective, seed, train.early_stop_margin, model and\n"
      "                 train.epochs (x is flops); columns\n"
      "                 name each side's model and active parameters\n"
-     "  -f, --format F md (default), table, csv or json (csv/json add the cell's config)\n"
+     "  -f, --format F md (default) or table for reading, csv or json for machines\n"
      "  --fit          instead, fit crossover = a * U^k over the unique budgets U (least\n"
      "                 squares in log-log, with R^2 and k's 95% interval: a bootstrap\n"
      "                 over seeds, or the fit's standard error with one seed), per model\n"

@@ -31,6 +31,13 @@ static int db_init(int argc, char **argv)
     if (found == 0) printf("created %s (schema version %d)\n", path, now);
     else if (found < now) printf("upgraded %s from schema version %d to %d\n", path, found, now);
     else printf("%s is up to date (schema version %d)\n", path, now);
+    /* a database some other tool wrote metrics to: its crossover cache made
+     * again (an upgrade has just made it) */
+    if (found > 0 && found == now && db_crossover_cache_rebuild(d)) {
+        cli_warn("rebuilding the crossover cache: %s", db_errmsg(d));
+        db_close(d);
+        return XO_FAILED;
+    }
     db_close(d);
     return XO_OK;
 }
@@ -124,7 +131,10 @@ const cli_command cmd_db_def = {"db", cmd_db, "create, upgrade or check the resu
      "usage: xover db init [PATH]\n"
      "       xover db check [--db PATH]\n\n"
      "init   create the results database at PATH (default: --db, $XOVER_DB, ./xover.db),\n"
-     "       or upgrade an existing one to this xover's schema; safe to repeat.\n"
+     "       or upgrade an existing one to this xover's schema; safe to repeat. On\n"
+     "       an up-to-date database it computes the crossover cache again (the rows\n"
+     "       the crossover view reads, which xover keeps as it stores points): for\n"
+     "       a database whose metrics another tool wrote.\n"
      "check  run SQLite's integrity and foreign-key checks, count sweeps, runs by\n"
      "       status and metric points, and compare each done run's points with its\n"
      "       run directory's metrics.jsonl (where that is here). Exit 1 if the\n"

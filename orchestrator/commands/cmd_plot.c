@@ -50,7 +50,7 @@ int cmd_plot(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error("plot", "unexpected argument '%s'", argv[optind]);
-    const char *xname = q.x ? q.x : "tokens", *metric = q.metric, *sweep = q.sweep;
+    const char *xname = q.x ? q.x : "tokens", *metric = q.metric;
     int x = an_xaxis_parse(xname);
     if (x < 0) return cli_usage_error("plot", "--x must be tokens, epochs or flops, not '%s'", xname);
 
@@ -59,8 +59,7 @@ int cmd_plot(int argc, char **argv)
     if (code) return code;
     if (ps.n == 0) {
         an_pairs_free(&ps);
-        return cli_error(XO_USAGE, "no AR/MDM pair has metric '%s'%s%s: nothing to plot", metric,
-                         sweep ? " in sweep " : "", sweep ? sweep : "");
+        return pairs_query_say_empty("plot", &q, xname, NULL), XO_OK; /* commands.h: empty results */
     }
     if (mkdir(out, 0755) && errno != EEXIST) {
         an_pairs_free(&ps);
@@ -119,7 +118,8 @@ const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curv
      "by its annealed points, one per budget, the trunks' curves faint behind them.\n"
      "The x axis is logarithmic when it spans more than a decade and a half (--xscale\n"
      "linear: the end of training, where a late crossover is, gets its share of the\n"
-     "width); --x epochs draws against epochs. Prints the files written.\n\n"
+     "width); --x epochs draws against epochs. Prints the files written; with no pair\n"
+     "to show, none, a note on stderr and exit 0.\n\n"
      "  --out DIR       where to write (default plots), created if missing\n"
      "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
      "  --xscale S      auto (default), linear or log\n"

@@ -49,9 +49,7 @@ int cmd_report(int argc, char **argv)
         case 'm':
             if (nm == MAX_METRICS)
                 return cli_usage_error("report", "at most %d --metric options", MAX_METRICS);
-            if (db_metric_is_signal(optarg))
-                return cli_usage_error("report", "--metric %s: '%s' is a training signal, not a metric "
-                                                 "(schema.sql, metric_rule)", optarg, optarg);
+            if (pairs_query_check_metric(optarg)) return XO_USAGE; /* a signal or an _se */
             metrics[nm++] = optarg;
             break;
         default: return XO_USAGE;
@@ -88,6 +86,8 @@ int cmd_report(int argc, char **argv)
     int rc = an_report(d, outdir, &o, &nplots, err, sizeof err);
     db_close(d);
     if (rc) return cli_error(rc == DB_ENOTFOUND || rc == DB_EINPUT ? XO_USAGE : XO_FAILED, "%s", err);
+    pairs_query asked = {.sweep = o.sweep, .metric = nm == 1 ? metrics[0] : NULL};
+    if (nplots == 0) pairs_query_say_empty("report", &asked, xname, NULL); /* commands.h: empty results */
     printf("%s/index.html (%d plots)\n", outdir, nplots);
     return XO_OK;
 }
@@ -105,7 +105,8 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "with annealed branches is drawn by its annealed points, the trunks faint.\n"
      "Files are written atomically. `xover run --report OUTDIR` keeps this page\n"
      "current while a sweep runs; --watch does it from another terminal (or for a\n"
-     "Slurm sweep, with `xover collect --wait`).\n\n"
+     "Slurm sweep, with `xover collect --wait`). With no pair to show, the page says\n"
+     "so, as does a note on stderr; exit 0.\n\n"
      "  --metric M   a metric to show (repeatable; default val_loss and mc_acc)\n"
      "  --x epochs   draw and tabulate against epochs (default tokens; or flops)\n"
      "  --xscale S   the plots' x axis: auto (log past a decade and a half), linear, log\n"

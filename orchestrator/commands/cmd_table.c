@@ -8,6 +8,7 @@
 #include "orchestrator/db/db.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/cli/rowfmt.h"
+#include "orchestrator/sweep/sweep.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -47,17 +48,36 @@ static key *distinct(const an_pairs *ps, const char *sel, const char *axis, size
     return k;
 }
 
-static int known_axis(const an_pairs *ps, const char *axis)
+/* An axis as --rows, --cols and --where name it: a typed axis, or a config
+ * field as the sweep language names it (lr, corpus, train.lr: sweep.h's
+ * sweep_field_path, the one resolution of short names), into out as
+ * an_pair_axis reads it. A field no pair has and the sweep language does
+ * not know is refused, with the closest name. */
+static int resolve_axis(const an_pairs *ps, const char *opt, const char *name, char *out, size_t n)
 {
+    static const char *const typed[] = {"model", "params", "active_params", "unique_tokens", "quality",
+                                        "epochs", "metric", NULL};
+    static const struct { const char *path, *axis; } as_typed[] = {
+        {"model.name", "model"}, {"data.quality", "quality"}, {"data.unique_tokens", "unique_tokens"},
+        {"train.epochs", "epochs"}};
+    for (int i = 0; typed[i]; i++)
+        if (!strcmp(name, typed[i])) return snprintf(out, n, "%s", name), 0;
+    char path[160], hint[160];
+    if (sweep_field_path(name, path, sizeof path, hint, sizeof hint) == 0) {
+        snprintf(out, n, "%s", path);
+        for (size_t i = 0; i < sizeof as_typed / sizeof *as_typed; i++)
+            if (!strcmp(path, as_typed[i].path)) snprintf(out, n, "%s", as_typed[i].axis);
+        return 0;
+    }
+    /* a field of an external trainer's config: known when a pair has it */
     db_value v;
     char buf[64];
-    static const char *const typed[] = {"model", "params", "unique_tokens", "quality", "epochs",
-                                        "metric", NULL};
-    for (int i = 0; typed[i]; i++)
-        if (!strcmp(axis, typed[i])) return 1;
-    for (size_t i = 0; i < ps->n; i++)
-        if (an_pair_axis(&ps->p[i], axis, &v, buf, sizeof buf) == 0) return 1;
-    return 0;
+    for (size_t i = 0; strchr(name, '.') && i < ps->n; i++)
+        if (an_pair_axis(&ps->p[i], name, &v, buf, sizeof buf) == 0) return snprintf(out, n, "%s", name), 0;
+    return cli_usage_error("table", "%s '%s': not an axis nor a field of the run config (model, params, "
+                           "unique_tokens, quality, epochs, or a config field as a sweep names it: lr, "
+                           "train.lr, model.dim)%s%s%s", opt, name, *hint ? "; did you mean '" : "", hint,
+                           *hint ? "'?" : "");
 }
 
 /* --cell NAME: a column of the crossover view. crossover_tokens (and
@@ -82,181 +102,194 @@ static int parse_cell(const char *cell, int *col, int *x)
     return -1;
 }
 
-/* For reading (md, table): the crossover cell says what is known of it,
- * and the final gap carries its interval. buf holds the text. */
-static int reading_cell(const an_pair *p, int col, char *buf, size_t n)
-{
-    const an_result *r = &p->res;
-    char a[32], b[32];
-    if (col == an_column_index("crossover")) {
-        switch (r->verdict) {
-        case AN_CROSSOVER:
-            /* between two evaluations: both, not an interpolated point */
-            an_si(r->bracket_lo, a, sizeof a);
-            an_si(r->bracket_hi, b, sizeof b);
-            snprintf(buf, n, "%s to %s", a, b);
-            return 1;
-        case AN_MDM_AHEAD: snprintf(buf, n, "ahead from the start"); return 1;
-        case AN_NONE: snprintf(buf, n, "none"); return 1;
-        case AN_INCONCLUSIVE: snprintf(buf, n, "inconclusive"); return 1;
-        case AN_UNFINISHED: snprintf(buf, n, "unfinished"); return 1;
-        default: return 0;
-        }
-    }
-    if (col == an_column_index("final_gap") && !isnan(r->final_gap)) {
-        if (r->interval == AN_IV_NONE) snprintf(buf, n, "%+.3f", r->final_gap);
-        else snprintf(buf, n, "%+.3f [%+.3f, %+.3f]%s", r->final_gap, r->gap_lo, r->gap_hi,
-                      r->interval == AN_IV_EVAL ? " (eval error, 1 seed)" : "");
-        return 1;
-    }
-    return 0;
-}
+/* The options, checked; the axes as given (their labels) and resolved. */
+typedef struct {
+    pairs_query q;
+    const char *rows, *cols, *cell, *fmt;
+    const char *where[MAX_WHERE];
+    int nwhere, kind, col, x;
+    char rax[160], cax[160], wax[MAX_WHERE][160];
+} table_opts;
 
-int cmd_table(int argc, char **argv)
+static int table_options(int argc, char **argv, table_opts *o)
 {
     static const struct option opts[] = {
         PAIRS_QUERY_OPTIONS,
         {"rows", required_argument, 0, 'r'},   {"cols", required_argument, 0, 'c'},
         {"cell", required_argument, 0, 'C'},   {"where", required_argument, 0, 'w'},
         {"format", required_argument, 0, 'f'}, {0, 0, 0, 0}};
-    pairs_query q = PAIRS_QUERY_INIT;
-    const char *rows = "unique_tokens", *cols = "model", *cell = "crossover_tokens", *fmt = "md";
-    const char *where[MAX_WHERE];
-    int nwhere = 0, c;
+    int c;
     while ((c = cli_getopt("table", argc, argv, "f:", opts)) != -1) {
-        if (pairs_query_option(&q, c, optarg)) continue;
+        if (pairs_query_option(&o->q, c, optarg)) continue;
         switch (c) {
-        case 'r': rows = optarg; break;
-        case 'c': cols = optarg; break;
-        case 'C': cell = optarg; break;
-        case 'f': fmt = optarg; break;
+        case 'r': o->rows = optarg; break;
+        case 'c': o->cols = optarg; break;
+        case 'C': o->cell = optarg; break;
+        case 'f': o->fmt = optarg; break;
         case 'w':
-            if (nwhere == MAX_WHERE || !strchr(optarg, '='))
-                return cli_usage_error("table", "--where takes AXIS=VALUE (at most %d), not '%s'",
+            if (o->nwhere == MAX_WHERE || !strchr(optarg, '=') || optarg[0] == '=')
+                return cli_usage_error("table", "--where takes FIELD=VALUE (at most %d), not '%s'",
                                        MAX_WHERE, optarg);
-            where[nwhere++] = optarg;
+            o->where[o->nwhere++] = optarg;
             break;
         default: return XO_USAGE;
         }
     }
     if (optind < argc) return cli_usage_error("table", "unexpected argument '%s'", argv[optind]);
-    int kind = rowfmt_parse(fmt, FORMATS);
-    if (kind < 0) return rowfmt_bad_format("table", fmt, FORMATS);
-    const char *xname = q.x;
-    int x = AN_TOKENS, col;
-    if (xname && (x = an_xaxis_parse(xname)) < 0)
-        return cli_usage_error("table", "--x must be tokens, epochs or flops, not '%s'", xname);
-    int xcell = x;
-    if (parse_cell(cell, &col, &xcell)) {
-        const char *hint = cli_did_you_mean(cell, (const char *const[]){
+    if ((o->kind = rowfmt_parse(o->fmt, FORMATS)) < 0) return rowfmt_bad_format("table", o->fmt, FORMATS);
+    o->x = AN_TOKENS;
+    if (o->q.x && (o->x = an_xaxis_parse(o->q.x)) < 0)
+        return cli_usage_error("table", "--x must be tokens, epochs or flops, not '%s'", o->q.x);
+    int xcell = o->x;
+    if (parse_cell(o->cell, &o->col, &xcell)) {
+        const char *hint = cli_did_you_mean(o->cell, (const char *const[]){
             "crossover_tokens", "crossover_epochs", "crossover_flops", "ar_best", "mdm_best",
             "final_gap", "verdict", "ar_best_x", "mdm_best_x", "x_end", "crossover", NULL});
         return cli_usage_error("table", "--cell '%s' is not a column of the crossover view%s%s%s",
-                               cell, hint ? "; did you mean '" : "", hint ? hint : "",
+                               o->cell, hint ? "; did you mean '" : "", hint ? hint : "",
                                hint ? "'?" : "");
     }
-    if (xname && xcell != x)
-        return cli_usage_error("table", "--cell %s and --x %s disagree on the x axis", cell, xname);
-    x = xcell;
+    if (o->q.x && xcell != o->x)
+        return cli_usage_error("table", "--cell %s and --x %s disagree on the x axis", o->cell, o->q.x);
+    o->x = xcell;
+    return XO_OK;
+}
 
-    an_pairs ps;
-    int code = pairs_query_load(&q, (an_xaxis)x, 0, &ps);
-    if (code) return code;
+/* Resolve the axes of --rows, --cols and every --where. */
+static int table_axes(const an_pairs *ps, table_opts *o)
+{
+    int code = resolve_axis(ps, "--rows", o->rows, o->rax, sizeof o->rax);
+    if (!code) code = resolve_axis(ps, "--cols", o->cols, o->cax, sizeof o->cax);
+    for (int w = 0; !code && w < o->nwhere; w++) {
+        char name[160];
+        const char *eq = strchr(o->where[w], '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - o->where[w]), o->where[w]);
+        code = resolve_axis(ps, "--where", name, o->wax[w], sizeof o->wax[w]);
+    }
+    return code;
+}
 
-    char *sel = calloc(ps.n + 1, 1);
-    key *rk = NULL, *ck = NULL;
-    size_t nr = 0, nc = 0;
-    if (!sel) { code = cli_error(XO_FAILED, "out of memory"); goto out; }
-    const char *axes[2] = {rows, cols};
-    for (int a = 0; a < 2; a++)
-        if (ps.n && !known_axis(&ps, axes[a])) {
-            code = cli_usage_error("table", "'%s' is not an axis (model, params, unique_tokens, "
-                                   "quality, epochs, or a config path like train.lr)", axes[a]);
-            goto out;
-        }
-    for (size_t i = 0; i < ps.n; i++) {
+/* sel[i] = pair i passes every --where. */
+static void table_select(const an_pairs *ps, const table_opts *o, char *sel)
+{
+    for (size_t i = 0; i < ps->n; i++) {
         sel[i] = 1;
-        for (int w = 0; w < nwhere && sel[i]; w++) {
-            char ax[128];
-            const char *eq = strchr(where[w], '=');
-            snprintf(ax, sizeof ax, "%.*s", (int)(eq - where[w]), where[w]);
+        for (int w = 0; w < o->nwhere && sel[i]; w++) {
+            const char *val = strchr(o->where[w], '=') + 1;
             key k;
-            key_of(&ps.p[i], ax, &k);
+            key_of(&ps->p[i], o->wax[w], &k);
             int num = k.v.type == DB_INT || k.v.type == DB_REAL;
-            sel[i] = k.v.type != DB_NULL && (!strcmp(k.text, eq + 1) || (num && strtod(eq + 1, NULL) == k.num));
+            char *end;
+            double d = strtod(val, &end);
+            sel[i] = k.v.type != DB_NULL && (!strcmp(k.text, val) || (num && *val && !*end && d == k.num));
         }
     }
-    rk = distinct(&ps, sel, rows, &nr);
-    ck = distinct(&ps, sel, cols, &nc);
-    if (!rk || !ck) { code = cli_error(XO_FAILED, "out of memory"); goto out; }
+}
 
-    /* Each (row, col) must hold at most one pair: several mean another
-     * axis varies and the reader would not know which one is shown. */
-    long *at = malloc((nr * nc + 1) * sizeof *at);
-    if (!at) { code = cli_error(XO_FAILED, "out of memory"); goto out; }
+/* Place each selected pair at its (row, col): at[r * nc + c] = pair index.
+ * Two pairs in one place are refused, naming the field they differ in. */
+static int table_place(const an_pairs *ps, const table_opts *o, const char *sel, const key *rk, size_t nr,
+                       const key *ck, size_t nc, long *at)
+{
     for (size_t i = 0; i < nr * nc; i++) at[i] = -1;
-    for (size_t i = 0; i < ps.n && code == XO_OK; i++) {
+    for (size_t i = 0; i < ps->n; i++) {
         if (!sel[i]) continue;
         key a, b;
-        key_of(&ps.p[i], rows, &a);
-        key_of(&ps.p[i], cols, &b);
-        size_t r = 0, q = 0;
+        key_of(&ps->p[i], o->rax, &a);
+        key_of(&ps->p[i], o->cax, &b);
+        size_t r = 0, c = 0;
         while (key_cmp(&rk[r], &a)) r++;
-        while (key_cmp(&ck[q], &b)) q++;
-        if (at[r * nc + q] >= 0) {
-            const an_pair *o = &ps.p[at[r * nc + q]], *p = &ps.p[i];
-            const char *diff = strcmp(o->quality, p->quality) ? "quality"
-                             : strcmp(o->model, p->model) ? "model"
-                             : o->unique_tokens != p->unique_tokens ? "unique_tokens"
-                             : o->epochs != p->epochs ? "epochs" : "the config";
-            code = cli_usage_error("table", "two pairs fall in the cell %s=%s, %s=%s: they differ "
-                                   "in %s; choose one with --where AXIS=VALUE or --sweep, or make "
-                                   "it --rows/--cols", rows, a.text, cols, b.text, diff);
+        while (key_cmp(&ck[c], &b)) c++;
+        if (at[r * nc + c] >= 0) {
+            const an_pair *p = &ps->p[at[r * nc + c]], *q = &ps->p[i];
+            char field[160];
+            if (pairs_differing_field(p, q, field, sizeof field))
+                return cli_usage_error("table", "two pairs fall in the cell %s=%s, %s=%s; choose one with "
+                                       "--where or --sweep", o->rows, a.text, o->cols, b.text);
+            key kp, kq;
+            key_of(p, field, &kp);
+            key_of(q, field, &kq);
+            return cli_usage_error("table", "two pairs fall in the cell %s=%s, %s=%s: they differ in %s "
+                                   "(%s and %s); choose one with --where %s=VALUE or --sweep, or make it "
+                                   "--rows/--cols", o->rows, a.text, o->cols, b.text, field,
+                                   kp.v.type == DB_NULL ? "absent" : kp.text,
+                                   kq.v.type == DB_NULL ? "absent" : kq.text, field);
         }
-        at[r * nc + q] = (long)i;
+        at[r * nc + c] = (long)i;
     }
-    if (code == XO_OK) {
-        rowfmt *f = rowfmt_new((rowfmt_kind)kind, stdout);
-        int bad = !f, r6 = kind == ROWFMT_MD || kind == ROWFMT_TABLE;
-        const char **names = calloc(nc + 1, sizeof *names);
-        db_value *vals = calloc(nc + 1, sizeof *vals);
-        char *texts = malloc((nr * nc + 1) * 96); /* reading cells, alive until the table is written */
-        char corner[300];
-        snprintf(corner, sizeof corner, "%s \\ %s", rows, cols);
-        if (!names || !vals || !texts) bad = 1;
-        if (!bad) {
-            names[0] = corner;
-            for (size_t q = 0; q < nc; q++) names[q + 1] = ck[q].text;
-            bad = rowfmt_columns(f, (int)nc + 1, names);
-        }
-        db_value all[AN_NCOL];
-        for (size_t r = 0; !bad && r < nr; r++) {
-            vals[0] = (db_value){DB_TEXT, 0, 0, rk[r].text, strlen(rk[r].text)};
-            for (size_t q = 0; q < nc; q++) {
-                long i = at[r * nc + q];
-                vals[q + 1] = (db_value){DB_NULL, 0, 0, NULL, 0};
-                if (i < 0) continue;
-                an_pair_row(&ps.p[i], all, r6);
-                vals[q + 1] = all[col];
-                /* For reading, words and brackets say more than one number. */
-                char *t = texts + (r * nc + q) * 96;
-                if (r6 && reading_cell(&ps.p[i], col, t, 96))
-                    vals[q + 1] = (db_value){DB_TEXT, 0, 0, t, strlen(t)};
-            }
-            bad = rowfmt_row(f, (int)nc + 1, vals);
-        }
-        if (f && rowfmt_finish(f)) bad = 1;
-        rowfmt_free(f);
-        free(names);
-        free(vals);
-        free(texts);
-        if (bad) code = cli_error(XO_FAILED, "writing the table failed");
+    return XO_OK;
+}
+
+/* Write the pivot: the corner names the axes, a row per row key. */
+static int table_write(const an_pairs *ps, const table_opts *o, const key *rk, size_t nr, const key *ck,
+                       size_t nc, const long *at)
+{
+    rowfmt *f = rowfmt_new((rowfmt_kind)o->kind, stdout);
+    int bad = !f, r6 = o->kind == ROWFMT_MD || o->kind == ROWFMT_TABLE;
+    const char **names = calloc(nc + 1, sizeof *names);
+    db_value *vals = calloc(nc + 1, sizeof *vals);
+    char *texts = malloc((nc + 1) * 96); /* one row's reading cells */
+    char corner[300];
+    snprintf(corner, sizeof corner, "%s \\ %s", o->rows, o->cols);
+    if (!names || !vals || !texts) bad = 1;
+    if (!bad) {
+        names[0] = corner;
+        for (size_t c = 0; c < nc; c++) names[c + 1] = ck[c].text;
+        bad = rowfmt_columns(f, (int)nc + 1, names);
     }
-    free(at);
+    db_value all[AN_NCOL];
+    for (size_t r = 0; !bad && r < nr; r++) {
+        vals[0] = (db_value){DB_TEXT, 0, 0, rk[r].text, strlen(rk[r].text)};
+        for (size_t c = 0; c < nc; c++) {
+            long i = at[r * nc + c];
+            vals[c + 1] = (db_value){DB_NULL, 0, 0, NULL, 0};
+            if (i < 0) continue;
+            an_pair_row(&ps->p[i], all, r6);
+            vals[c + 1] = all[o->col];
+            /* For reading, words and brackets say more than one number. */
+            char *t = texts + c * 96;
+            if (r6 && pairs_reading_cell(&ps->p[i], o->col, t, 96))
+                vals[c + 1] = (db_value){DB_TEXT, 0, 0, t, strlen(t)};
+        }
+        bad = rowfmt_row(f, (int)nc + 1, vals);
+    }
+    if (f && rowfmt_finish(f)) bad = 1;
+    rowfmt_free(f);
+    free(names);
+    free(vals);
+    free(texts);
+    return bad ? cli_error(XO_FAILED, "writing the table failed") : XO_OK;
+}
+
+int cmd_table(int argc, char **argv)
+{
+    table_opts o = {.q = PAIRS_QUERY_INIT, .rows = "unique_tokens", .cols = "model",
+                    .cell = "crossover_tokens", .fmt = "md"};
+    int code = table_options(argc, argv, &o);
+    if (code) return code;
+    an_pairs ps;
+    if ((code = pairs_query_load(&o.q, (an_xaxis)o.x, 0, &ps))) return code;
+    char *sel = calloc(ps.n + 1, 1);
+    key *rk = NULL, *ck = NULL;
+    long *at = NULL;
+    size_t nr = 0, nc = 0, nsel = 0;
+    if (!sel) { code = cli_error(XO_FAILED, "out of memory"); goto out; }
+    if ((code = table_axes(&ps, &o))) goto out;
+    table_select(&ps, &o, sel);
+    rk = distinct(&ps, sel, o.rax, &nr);
+    ck = distinct(&ps, sel, o.cax, &nc);
+    at = malloc((nr * nc + 1) * sizeof *at);
+    if (!rk || !ck || !at) { code = cli_error(XO_FAILED, "out of memory"); goto out; }
+    if ((code = table_place(&ps, &o, sel, rk, nr, ck, nc, at))) goto out;
+    for (size_t i = 0; i < ps.n; i++) nsel += sel[i];
+    if (nsel == 0)
+        pairs_query_say_empty("table", &o.q, an_xaxis_name((an_xaxis)o.x), o.nwhere ? " that passes --where" : "");
+    code = table_write(&ps, &o, rk, nr, ck, nc, at);
 out:
     free(sel);
     free(rk);
     free(ck);
+    free(at);
     an_pairs_free(&ps);
     return code;
 }
@@ -272,13 +305,20 @@ const cli_command cmd_table_def = {"table", cmd_table, "pivot the crossover resu
      "'inconclusive' (the final gap's 95% interval contains 0), 'unfinished' (a run\n"
      "still to train); final_gap carries its interval, marked '(eval error, 1 seed)'\n"
      "when it comes from the evaluation error of one seed (csv and json give the\n"
-     "numbers: crossover, bracket_lo, bracket_hi, gap_lo, gap_hi, interval).\n\n"
+     "numbers: crossover, bracket_lo, bracket_hi, gap_lo, gap_hi, interval).\n"
+     "Two pairs that fall in one cell are refused, naming the field they differ in\n"
+     "and its two values. No pair to show: a note on stderr, the header alone, exit 0\n"
+     "(as xover crossover).\n\n"
      "  --rows AXIS     default unique_tokens; --cols AXIS default model. An axis is\n"
-     "                  model, params, unique_tokens, quality, epochs, or a path in\n"
-     "                  the run config such as train.lr or model.dim\n"
+     "                  model, params, unique_tokens, quality, epochs, or a field of\n"
+     "                  the run config as a sweep file names it: lr or train.lr,\n"
+     "                  corpus, dim or model.dim; a name that is neither is refused\n"
+     "                  with the closest one\n"
      "  --cell COLUMN   a column of 'xover crossover' (default crossover_tokens):\n"
      "                  crossover, ar_best, mdm_best, final_gap, verdict, ar_best_x, ...;\n"
      "                  crossover_epochs / _flops (and ar_best_x_tokens, ...) pick the x axis\n"
-     "  --where A=V     only pairs whose axis A has value V (repeatable)\n"
+     "  --where F=V     only pairs whose axis or field F (as for --rows: lr=2e-3,\n"
+     "                  corpus=gcide) has value V, numbers compared as numbers\n"
+     "                  (repeatable)\n"
      "  --annealed      the annealed points of trunks' branches (xover crossover --annealed)\n"
      "  --metric, --x, --sweep, --format, --db   as for xover crossover\n"};

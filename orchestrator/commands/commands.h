@@ -73,4 +73,37 @@ int pairs_query_option(pairs_query *q, int c, const char *arg);
  * not know, XO_FAILED when reading fails. */
 int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out);
 
+/* XO_OK when `metric` is a metric by schema.sql's metric_rule; else the
+ * usage error printed (a training signal, or a NAME_se standard error) and
+ * XO_USAGE. pairs_query_load checks it; a command that takes metrics of its
+ * own (report's --metric) calls it on each. */
+int pairs_query_check_metric(const char *metric);
+
+/* THE way crossover, table, plot and report say there is nothing to show
+ * (no AR/MDM pair for the metric, the x axis, the sweep, the --where): this
+ * note on stderr, naming what was asked; the command still exits 0 and
+ * writes what an empty result is in its output (a table's header, csv's
+ * header line, json's [], no plot files, a report page that says so).
+ * extra qualifies the pairs (" that pass --where"), or NULL. */
+void pairs_query_say_empty(const char *cmd, const pairs_query *q, const char *xname, const char *extra);
+
+/* Pairs for a person to read (commands/pairs_reading.c). */
+struct rowfmt;
+/* The default table of `xover crossover` into f (md or table): human units
+ * (12.2M tokens, 304 epochs), the columns that tell these pairs apart
+ * (model, unique tokens, and quality, epochs and any config field that
+ * differs between pairs of one model and quality, by its short name: lr,
+ * corpus), and only result columns that carry information (seeds, the
+ * bracket, the interval when some pair has one). No pair: the header
+ * alone. Returns 0, or -1 when out of memory or writing fails. */
+int pairs_print_reading(const an_pairs *ps, struct rowfmt *f);
+/* For reading: the crossover column (col) as the two evaluations it falls
+ * between or the verdict in words, the final_gap column with its interval.
+ * 1 with the text in buf, 0 for any other column (then use the number). */
+int pairs_reading_cell(const an_pair *p, int col, char *buf, size_t n);
+/* The first field in which pairs a and b differ: quality, model,
+ * unique_tokens, epochs, or a dotted config path (train.lr). 0 with the
+ * name in buf; -1 when none is found ("the config"). */
+int pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size_t n);
+
 #endif

@@ -6,6 +6,9 @@
 
 #include "orchestrator/cli/cli.h"
 
+#include <stdio.h>
+#include <string.h>
+
 int pairs_query_option(pairs_query *q, int c, const char *arg)
 {
     switch (c) {
@@ -18,13 +21,26 @@ int pairs_query_option(pairs_query *q, int c, const char *arg)
     }
 }
 
+int pairs_query_check_metric(const char *metric)
+{
+    switch (db_metric_kind_of(metric)) {
+    case DB_KIND_SIGNAL:
+        return cli_error(XO_USAGE, "--metric %s: '%s' is a training signal, not a metric (schema.sql, metric_rule): "
+                                   "only metrics such as val_loss and mc_acc cross", metric, metric);
+    case DB_KIND_ERROR:
+        return cli_error(XO_USAGE, "--metric %s: '%s' is a standard error, not a metric (schema.sql, metric_rule): "
+                                   "it is read beside its metric (--metric %.*s)", metric, metric,
+                         (int)(strlen(metric) - 3), metric);
+    default: return XO_OK;
+    }
+}
+
 int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *out)
 {
     out->p = NULL;
     out->n = 0;
-    if (db_metric_is_signal(q->metric))
-        return cli_error(XO_USAGE, "--metric %s: '%s' is a training signal, not a metric (schema.sql, metric_rule): "
-                                   "only metrics such as val_loss and mc_acc cross", q->metric, q->metric);
+    int code = pairs_query_check_metric(q->metric);
+    if (code) return code;
     const char *path = cli_db_path(q->db);
     char err[1024];
     db *d = db_open(path, DB_READONLY, err, sizeof err);
@@ -40,4 +56,13 @@ int pairs_query_load(const pairs_query *q, an_xaxis x, int matched, an_pairs *ou
     db_close(d);
     if (rc) return cli_error(rc == DB_EIO ? XO_FAILED : XO_USAGE, "%s", err);
     return XO_OK;
+}
+
+void pairs_query_say_empty(const char *cmd, const pairs_query *q, const char *xname, const char *extra)
+{
+    fprintf(stderr, "xover %s: no AR/MDM pair%s of %s against %s%s%s%s%s: nothing to show (a pair is an AR and "
+                    "an MDM run whose configs differ only in objective, seed and train.early_stop_margin, "
+                    "both with points of the metric)\n",
+            cmd, q->annealed ? " of annealed points" : "", q->metric ? q->metric : "any metric", xname,
+            q->sweep ? " in sweep '" : "", q->sweep ? q->sweep : "", q->sweep ? "'" : "", extra ? extra : "");
 }

@@ -258,9 +258,11 @@ static db *open_impl(const char *path, int mode, const char *schema, int upto, c
     } else {
         /* WAL: readers do not block the writer nor it them. synchronous =
          * NORMAL is safe in WAL (a crash can lose the last commits, never
-         * corrupt) and saves an fsync per transaction. */
+         * corrupt) and saves an fsync per transaction. temp_store = MEMORY:
+         * the crossover cache's sorts (db_xcache.c, a pair or two at a time)
+         * stay off the disk, where they wrote hundreds of MB a pair. */
         if (db_exec(d, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
-                       "PRAGMA synchronous = NORMAL;") ||
+                       "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;") ||
             db_schema_upgrade(d, &m, upto))
             goto fail_d;
     }

@@ -98,10 +98,19 @@ int db_exec(db *d, const char *sql);
 
 /* Explicit transactions, so that many calls commit at once (planning 10^5
  * runs is one transaction, not 10^5). Functions below that write are atomic
- * on their own and may also be called inside db_begin/db_commit. */
+ * on their own and may also be called inside db_begin/db_commit. Inside
+ * them, the crossover cache (schema.sql, migration 6) of the runs whose
+ * points are stored is computed once, by db_commit, which can then fail
+ * (and the caller rolls back); until then this handle's crossover views see
+ * only those runs. */
 int db_begin(db *d);
 int db_commit(db *d);
 int db_rollback(db *d);
+
+/* Compute the crossover cache (schema.sql, migration 6) again from every
+ * run's points, in one transaction: for a database whose metrics a tool
+ * other than xover wrote. xover keeps it current itself. */
+int db_crossover_cache_rebuild(db *d);
 
 /* ---- sweeps and runs -------------------------------------------------- */
 
@@ -230,7 +239,10 @@ typedef struct {
 /* Store n points of run `run_id` in one transaction (a savepoint inside an
  * open db_begin). A point already stored under (run, name, step) is replaced,
  * so ingesting the same lines again changes nothing and a corrected value
- * wins. All or nothing: on error no row of the batch is kept. */
+ * wins. All or nothing: on error no row of the batch is kept. When the
+ * points include what the crossover reads (a metric, an _se, early_stop),
+ * the crossover cache of the run's pairs is recomputed in the same
+ * transaction (inside db_begin: at db_commit). */
 int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n);
 
 /* The largest step stored for (run, name), or -1 when there is none: where
@@ -373,6 +385,11 @@ int db_metric_lower_better(const char *name);
  * train_loss, early_stop, ...): never a "best", never crossed; 0 for a
  * metric. */
 int db_metric_is_signal(const char *name);
+/* What series `name` is by the same rule: a metric (with a direction), a
+ * training signal, or an error (NAME_se: the standard error of series NAME,
+ * read beside it, never a metric of its own). */
+typedef enum { DB_KIND_METRIC, DB_KIND_SIGNAL, DB_KIND_ERROR } db_metric_kind;
+db_metric_kind db_metric_kind_of(const char *name);
 
 /* The metric name of the row an early-stopped run writes at its stop step
  * (docs/run-config.md, schema.sql: THE EARLY_STOP ROW): value S = the planned number

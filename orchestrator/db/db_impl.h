@@ -11,6 +11,8 @@
  *   db_read.c     what the commands read, and what rm deletes
  *                 -> db.c (db_query, for the user's --runs text), db_util.c
  *   db_crossover.c  the crossover analysis's series            -> db_util.c
+ *   db_xcache.c   the crossover cache (schema.sql, migration 6), kept by
+ *                 db_runs.c, db_read.c and db_schema.c         -> db_util.c
  *   db_util.c     errors, cached statements, binds, transactions
  */
 #ifndef XOVER_DB_IMPL_H
@@ -36,6 +38,9 @@ enum {
     ST_RUN_EXISTS,
     ST_METRIC_PUT,
     ST_LAST_STEP,
+    ST_XCACHE_SCOPE_RUN,
+    ST_XCACHE_FORGET,
+    ST_XCACHE_COMPUTE,
     ST_COUNT
 };
 
@@ -54,6 +59,9 @@ struct db {
     double timeout, deadline;
     int timed_out;     /* the progress handler stopped the statement */
     sqlite3_stmt *st[ST_COUNT];
+    /* Inside db_begin .. db_commit: the crossover cache of the runs whose
+     * points were stored is computed once, at db_commit (db_xcache.c). */
+    int batch;
 };
 
 /* ---- db_util.c ---------------------------------------------------------- */
@@ -114,5 +122,25 @@ int db_schema_upgrade(db *d, const db_schema *s, int upto);
  * schema's views as TEMP views of this connection, when every one of them
  * reads the database's tables; otherwise nothing changes. */
 void db_schema_temp_views(db *d, const db_schema *s);
+
+/* ---- db_xcache.c: the crossover cache ---------------------------------- */
+
+/* Every function here runs inside the caller's write transaction.
+ * db_xcache_present: 1 when the database has the cache (migration 6).
+ * scope_run: add run_id's annealed cell to crossover_scope (nothing for a
+ * run that is not AR or MDM). forget_scope: delete the cache rows of the
+ * scope's cells (before runs are deleted: it finds them by their runs).
+ * compute_scope: insert the scope's rows from crossover_by_seed and empty
+ * the scope (nothing when the scope is empty). refresh_run: the three for
+ * one run. rebuild: every row again, in batches of annealed cells. Each
+ * returns DB_OK or a DB_E* code with d->err set. */
+int db_xcache_present(db *d);
+int db_xcache_scope_run(db *d, long long run_id);
+int db_xcache_forget_scope(db *d);
+int db_xcache_compute_scope(db *d);
+int db_xcache_refresh_run(db *d, long long run_id);
+/* forget_scope then compute_scope: what db_commit does for a batch. */
+int db_xcache_flush(db *d);
+int db_xcache_rebuild(db *d);
 
 #endif

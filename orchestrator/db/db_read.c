@@ -282,6 +282,16 @@ int db_rm_delete(db *d, long long sweep_id, const char *key, db_rm_fn fn, void *
     }
     if (st && rc == DB_OK && s != SQLITE_DONE) rc = db_sqlite_fail(d, s, "listing what to delete");
     sqlite3_finalize(st);
+    /* The crossover cache of the runs' pairs goes first (found through
+     * the runs), and is made again from the runs that stay. */
+    int cache = rc == DB_OK && db_xcache_present(d);
+    if (cache) {
+        st = rm_stmt(d, "INSERT OR IGNORE INTO crossover_scope (acell) SELECT acell FROM crossover_member "
+                        "WHERE run_id IN " RM_RUNS, sweep_id, key);
+        rc = st ? db_step_done(d, st, "scoping the crossover cache") : DB_EIO;
+        sqlite3_finalize(st);
+        if (rc == DB_OK) rc = db_xcache_forget_scope(d);
+    }
     /* Metrics and links go with their run (ON DELETE CASCADE). */
     if (rc == DB_OK) {
         st = rm_stmt(d, "DELETE FROM runs WHERE id IN " RM_RUNS, sweep_id, key);
@@ -289,6 +299,7 @@ int db_rm_delete(db *d, long long sweep_id, const char *key, db_rm_fn fn, void *
         *deleted = st ? sqlite3_changes(d->h) : 0;
         sqlite3_finalize(st);
     }
+    if (rc == DB_OK && cache) rc = db_xcache_flush(d); /* a few cells at a time */
     if (rc == DB_OK && sweep_id > 0) {
         st = prepare(d, "DELETE FROM sweeps WHERE id = ?1", "deleting the sweep");
         if (st) sqlite3_bind_int64(st, 1, sweep_id);

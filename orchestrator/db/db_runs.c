@@ -412,6 +412,21 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n)
             return rc;
         }
     }
+    /* The crossover cache of the run's pairs, in the same transaction:
+     * only when the batch holds what the crossover reads (a metric, an
+     * _se, the early_stop row), not for training signals alone. */
+    int crossing = 0;
+    for (size_t i = 0; i < n && !crossing; i++)
+        crossing = !db_metric_is_signal(rows[i].name) || !strcmp(rows[i].name, DB_EARLY_STOP);
+    if (crossing && db_xcache_present(d) &&
+        (rc = d->batch ? db_xcache_scope_run(d, run_id) : db_xcache_refresh_run(d, run_id))) {
+        char keep[sizeof d->err];
+        memcpy(keep, d->err, sizeof keep);
+        if (own) db_exec(d, "ROLLBACK");
+        else db_exec(d, "ROLLBACK TO ingest; RELEASE ingest");
+        memcpy(d->err, keep, sizeof keep);
+        return rc;
+    }
     rc = db_exec(d, own ? "COMMIT" : "RELEASE ingest");
     if (rc && own) db_rollback(d);
     return rc;

@@ -258,6 +258,14 @@ static int create_views(db *d, const db_schema *s, int temp)
         free(t);
         if (rc) return rc;
     }
+    /* The crossover view reads crossover_cache, made by the database's own
+     * views: read-only, with views of its own, this connection computes
+     * those rows itself (a TEMP view of that name hides the table). */
+    long long cache = 0;
+    if (temp && (db_read_int(d, "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' "
+                                "AND name = 'crossover_cache'", &cache) ||
+                 (cache && db_exec(d, "CREATE TEMP VIEW crossover_cache AS SELECT * FROM crossover_by_seed"))))
+        return -1;
     for (int i = 0; i < s->nviews; i++) {
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT * FROM %s.\"%s\"", temp ? "temp" : "main", s->view[i].name);
@@ -309,8 +317,10 @@ int db_schema_upgrade(db *d, const db_schema *s, int upto)
         for (int i = 0; i < s->nviews; i++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "",
                                      s->view[i].name);
+        /* New views may define the crossover anew: its cache is made
+         * again from them (a new database has nothing to compute). */
         if (create_views(d, s, 0) || meta_put(d, "views_hash", s->views_hash) ||
-            meta_put(d, "views", list))
+            meta_put(d, "views", list) || (db_xcache_present(d) && db_xcache_rebuild(d)))
             goto fail_views;
     }
     if (db_exec(d, "COMMIT")) goto fail;
@@ -346,7 +356,7 @@ void db_schema_temp_views(db *d, const db_schema *s)
  * metric_rule view of the compiled-in schema.sql: C asks the very rows the
  * views join, not a copy of them (schema.sql, metric_rule). Prepared once,
  * kept for the process (reachable, so no leak checker counts it). The
- * statement gives (is a signal, lower is better) for ?1. */
+ * statement gives (is a signal, lower is better, is an error) for ?1. */
 static sqlite3_stmt *rule_lookup(const char *name)
 {
     static sqlite3_stmt *lookup;
@@ -363,10 +373,10 @@ static sqlite3_stmt *rule_lookup(const char *name)
                     sqlite3_exec(h, s.view[i].sql, NULL, NULL, NULL) == SQLITE_OK)
                     sqlite3_prepare_v2(h, "SELECT coalesce(k, 'metric') = 'signal', "
                                        "CASE coalesce(k, 'metric') WHEN 'metric' THEN coalesce(b, 'max') "
-                                       "ELSE b END = 'min' FROM (SELECT "
-                                       "(SELECT kind FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "ELSE b END = 'min', coalesce(k, 'metric') = 'error' FROM (SELECT "
+                                       "(SELECT kind FROM metric_rule WHERE ?1 LIKE pattern ESCAPE '\\' "
                                        "ORDER BY instr(pattern, '%') LIMIT 1) AS k, "
-                                       "(SELECT better FROM metric_rule WHERE ?1 LIKE pattern "
+                                       "(SELECT better FROM metric_rule WHERE ?1 LIKE pattern ESCAPE '\\' "
                                        "ORDER BY instr(pattern, '%') LIMIT 1) AS b)",
                                        -1, &lookup, NULL);
             db_schema_free(&s);
@@ -393,4 +403,11 @@ int db_metric_is_signal(const char *name)
 {
     sqlite3_stmt *st = rule_lookup(name);
     return st && sqlite3_column_int(st, 0);
+}
+
+db_metric_kind db_metric_kind_of(const char *name)
+{
+    sqlite3_stmt *st = rule_lookup(name);
+    if (!st) return DB_KIND_METRIC;
+    return sqlite3_column_int(st, 0) ? DB_KIND_SIGNAL : sqlite3_column_int(st, 2) ? DB_KIND_ERROR : DB_KIND_METRIC;
 }

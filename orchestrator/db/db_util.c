@@ -115,9 +115,27 @@ int db_exec(db *d, const char *sql)
     return DB_OK;
 }
 
-int db_begin(db *d) { return db_exec(d, "BEGIN IMMEDIATE"); }
-int db_commit(db *d) { return db_exec(d, "COMMIT"); }
-int db_rollback(db *d) { return sqlite3_get_autocommit(d->h) ? DB_OK : db_exec(d, "ROLLBACK"); }
+int db_begin(db *d)
+{
+    int rc = db_exec(d, "BEGIN IMMEDIATE");
+    d->batch = rc == DB_OK;
+    return rc;
+}
+
+int db_commit(db *d)
+{
+    /* the crossover cache of the cells whose points this transaction
+     * stored, computed once for them all (db_ingest_metrics scoped them) */
+    int rc = d->batch && !sqlite3_get_autocommit(d->h) && db_xcache_present(d) ? db_xcache_flush(d) : DB_OK;
+    d->batch = 0;
+    return rc ? rc : db_exec(d, "COMMIT");
+}
+
+int db_rollback(db *d)
+{
+    d->batch = 0;
+    return sqlite3_get_autocommit(d->h) ? DB_OK : db_exec(d, "ROLLBACK");
+}
 
 int db_read_int(db *d, const char *sql, long long *out)
 {

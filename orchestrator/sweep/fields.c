@@ -251,3 +251,29 @@ void sp_free_names(sp_ctx *c)
     c->field_names = NULL;
 }
 
+
+int sweep_field_path(const char *name, char *path, size_t n, char *hint, size_t hn)
+{
+    if (hint && hn) hint[0] = 0;
+    /* the model's and the tier's names are axes of their own in a sweep
+     * (sp_resolve_name), fields of the config in a run */
+    if (!strcmp(name, "model") || !strcmp(name, "model.name")) return snprintf(path, n, "model.name"), 0;
+    if (!strcmp(name, "quality") || !strcmp(name, "data.quality")) return snprintf(path, n, "data.quality"), 0;
+    sp_ctx c;
+    memset(&c, 0, sizeof c);
+    if (!(c.defaults = sp_defaults_config())) return -1;
+    char *p = NULL;
+    int ft, rc = -1;
+    if (sp_resolve_name(&c, name, &p, &ft) == T_FIELD && p) {
+        snprintf(path, n, "%s", p);
+        rc = 0;
+    } else if (hint && hn) {
+        const char *const *fields = sp_field_names(&c);
+        const char *h = fields ? cli_did_you_mean(name, fields) : NULL;
+        snprintf(hint, hn, "%s", h ? h : "");
+    }
+    free(p);
+    sp_free_names(&c);
+    json_decref(c.defaults);
+    return rc;
+}

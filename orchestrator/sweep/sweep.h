@@ -53,6 +53,16 @@ typedef struct {
 } sweep_trainer_info;
 sweep_trainer_info sweep_trainer(const sweep *s);
 
+/* A config field named as the sweep language names it — an axis name
+ * ("lr", "unique_tokens", "corpus", "model", "quality") or a dotted path
+ * ("train.lr") — resolved to the dotted path of the run config it lands on
+ * ("train.lr", "data.unique_tokens", "data.corpus", "model.name",
+ * "data.quality") into path. Returns 0, or -1 when it names no config
+ * field; then hint (when not NULL) holds the closest name the language
+ * knows, or "". For commands that take fields by name (xover table
+ * --where), so they accept what a sweep file accepts. */
+int sweep_field_path(const char *name, char *path, size_t n, char *hint, size_t hn);
+
 /* ---- the plan --------------------------------------------------------- */
 
 enum {
