@@ -71,6 +71,9 @@ int db_fail(db *d, int code, const char *fmt, ...) __attribute__((format(printf,
 /* Map an SQLite result code to a DB_E* code (the caller's input vs the
  * system's fault) and set d->err to "what: sqlite's message". */
 int db_sqlite_fail(db *d, int rc, const char *what);
+/* Undo a failed transaction (undo_sql, or db_rollback when NULL) while
+ * keeping the message of the failure that made it fail, not the undo's. */
+void db_undo_keeping_error(db *d, const char *undo_sql);
 /* The cached statement `which`, reset with its bindings cleared; NULL with
  * d->err set if it does not prepare. */
 sqlite3_stmt *db_stmt(db *d, int which, const char *sql);

@@ -308,10 +308,7 @@ int db_rm_delete(db *d, long long sweep_id, const char *key, db_rm_fn fn, void *
     }
     if (rc == DB_OK && db_exec(d, "COMMIT")) rc = DB_EIO;
     if (rc) {
-        char keep[sizeof d->err];
-        memcpy(keep, d->err, sizeof keep);
-        db_rollback(d);
-        memcpy(d->err, keep, sizeof keep);
+        db_undo_keeping_error(d, NULL);
         *deleted = 0;
     }
     return rc;

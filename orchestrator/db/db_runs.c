@@ -404,11 +404,7 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n)
             snprintf(what, sizeof what, "storing metric '%.80s' step %lld of run %lld", m->name,
                      m->step, run_id);
             rc = db_sqlite_fail(d, s, what);
-            char keep[sizeof d->err];
-            memcpy(keep, d->err, sizeof keep);
-            if (own) db_exec(d, "ROLLBACK");
-            else db_exec(d, "ROLLBACK TO ingest; RELEASE ingest");
-            memcpy(d->err, keep, sizeof keep);
+            db_undo_keeping_error(d, own ? "ROLLBACK" : "ROLLBACK TO ingest; RELEASE ingest");
             return rc;
         }
     }
@@ -420,11 +416,7 @@ int db_ingest_metrics(db *d, long long run_id, const db_metric *rows, size_t n)
         crossing = !db_metric_is_signal(rows[i].name) || !strcmp(rows[i].name, DB_EARLY_STOP);
     if (crossing && db_xcache_present(d) &&
         (rc = d->batch ? db_xcache_scope_run(d, run_id) : db_xcache_refresh_run(d, run_id))) {
-        char keep[sizeof d->err];
-        memcpy(keep, d->err, sizeof keep);
-        if (own) db_exec(d, "ROLLBACK");
-        else db_exec(d, "ROLLBACK TO ingest; RELEASE ingest");
-        memcpy(d->err, keep, sizeof keep);
+        db_undo_keeping_error(d, own ? "ROLLBACK" : "ROLLBACK TO ingest; RELEASE ingest");
         return rc;
     }
     rc = db_exec(d, own ? "COMMIT" : "RELEASE ingest");

@@ -137,6 +137,15 @@ int db_rollback(db *d)
     return sqlite3_get_autocommit(d->h) ? DB_OK : db_exec(d, "ROLLBACK");
 }
 
+void db_undo_keeping_error(db *d, const char *undo_sql)
+{
+    char keep[sizeof d->err];
+    memcpy(keep, d->err, sizeof keep);
+    if (undo_sql) db_exec(d, undo_sql);
+    else db_rollback(d);
+    memcpy(d->err, keep, sizeof keep);
+}
+
 int db_read_int(db *d, const char *sql, long long *out)
 {
     sqlite3_stmt *st;

@@ -160,11 +160,6 @@ int db_crossover_cache_rebuild(db *d)
     if (db_exec(d, "BEGIN IMMEDIATE")) return DB_EIO;
     int rc = db_xcache_rebuild(d);
     if (rc == DB_OK && db_exec(d, "COMMIT")) rc = DB_EIO;
-    if (rc) {
-        char keep[sizeof d->err];
-        memcpy(keep, d->err, sizeof keep);
-        db_rollback(d);
-        memcpy(d->err, keep, sizeof keep);
-    }
+    if (rc) db_undo_keeping_error(d, NULL);
     return rc;
 }
