@@ -1,8 +1,8 @@
 /*
  * test_slurm.c — the Slurm backend against a REAL single-node Slurm that
- * each test starts itself (tests/slurm/start.sh: munged, slurmctld and
- * slurmd on this machine, as root) and stops by pid (tests/slurm/stop.sh),
- * also when a check fails; a watchdog stops it if the test process dies.
+ * the first test starts (tests/slurm/start.sh: munged, slurmctld and slurmd
+ * on this machine, as root) and the others share; its watchdog stops it
+ * (tests/slurm/stop.sh, by pid) when the test runner exits, however.
  * When Slurm cannot start, the test FAILS, with the daemons' logs.
  *
  *   - a sweep of both objectives through --backend slurm: every run done,
@@ -18,10 +18,13 @@
 #include "tests/harness.h"
 #include "tests/helpers.h"
 #include "orchestrator/db/db.h"
+#include "orchestrator/run/run.h"
+#include "orchestrator/util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,11 +32,31 @@ static char g_db[512], g_runs[512];
 
 /* ---- the cluster ----------------------------------------------------------- */
 
+/* One cluster for every Slurm test of a run of the test binary: started by
+ * the first test that needs it, owned by the runner process (its watchdog
+ * stops it when the runner exits), reused by the next tests once their
+ * predecessor's jobs are cancelled. Starting a cluster takes seconds;
+ * sharing it keeps CI short. */
 static char g_owner[32];
+
+static int cluster_up(void)
+{
+    char conf[600];
+    const char *base = getenv("TMPDIR");
+    snprintf(conf, sizeof conf, "%s/xover-slurm/%s/slurm.conf", base && *base ? base : "/tmp", g_owner);
+    if (access(conf, R_OK) != 0) return 0;
+    setenv("SLURM_CONF", conf, 1);
+    const char *argv[] = {"sinfo", "-h", "-N", "-o", "%T", NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int up = p.status == 0 && !strncmp(p.out, "idle", 4);
+    harness_proc_free(&p);
+    return up;
+}
 
 static int cluster_start(void)
 {
-    snprintf(g_owner, sizeof g_owner, "%ld", (long)getpid());
+    snprintf(g_owner, sizeof g_owner, "%ld", harness_runner_pid());
+    if (cluster_up()) return 0;
     const char *argv[] = {"sh", "tests/slurm/start.sh", g_owner, NULL};
     harness_proc p = harness_run(argv, NULL);
     int ok = p.status == 0 && p.out[0] == '/';
@@ -47,19 +70,29 @@ static int cluster_start(void)
     return ok ? 0 : -1;
 }
 
-static void cluster_stop(void)
+/* Leave the cluster as the next test wants it: no job queued or running. */
+static void cluster_clear(void)
 {
-    const char *argv[] = {"sh", "tests/slurm/stop.sh", g_owner, NULL};
-    harness_proc p = harness_run(argv, NULL);
+    const char *cv[] = {"scancel", "--quiet", "--user=root", NULL};
+    harness_proc p = harness_run(cv, NULL);
     harness_proc_free(&p);
+    for (int i = 0; i < 200; i++) {
+        const char *qv[] = {"squeue", "-h", "-o", "%i", NULL};
+        p = harness_run(qv, NULL);
+        int empty = p.status != 0 || !p.out[0];
+        harness_proc_free(&p);
+        if (empty) break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
-/* Run a test body between start and stop, whatever the body does. */
+/* Run a test body on the shared cluster, whatever the body does. */
 #define WITH_SLURM(body)                                                        \
     do {                                                                        \
         int up_ = cluster_start() == 0;                                         \
         if (up_) body();                                                        \
-        cluster_stop();                                                         \
+        if (up_) cluster_clear();                                               \
         CHECK(up_);                                                             \
     } while (0)
 
@@ -512,3 +545,77 @@ TEST(slurm_task_killed_hard_fails_with_slurms_reason_then_resumes)
 {
     WITH_SLURM(killed_hard);
 }
+
+/* ---- issue 20: the defects ---------------------------------------------------- */
+
+/* A worker that finds its run directory in use names the run by its key
+ * (it printed freed memory: the key pointed into worker.json's parsed
+ * text, released before the message). No cluster needed. */
+TEST(slurm_worker_finding_its_directory_in_use_names_the_run_key)
+{
+    char dir[512], wj[600], text[1200];
+    const char *key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    harness_path(dir, sizeof dir, key);
+    CHECK(mkdir(dir, 0777) == 0);
+    snprintf(wj, sizeof wj, "%s/worker.json", dir);
+    snprintf(text, sizeof text, "{\"key\": \"%s\", \"argv\": [\"true\"], \"metrics\": \"%s/metrics.jsonl\"}", key, dir);
+    harness_write(wj, text);
+    char err[512];
+    int fd = rundir_lock(dir, err, sizeof err);
+    CHECK(fd >= 0);
+    const char *argv[] = {harness_xover(), "worker", dir, NULL};
+    harness_proc r = harness_run(argv, NULL);
+    xo_unlock(fd);
+    int st = r.status;
+    char expect[200];
+    snprintf(expect, sizeof expect, "worker: run %s not started: ", key);
+    int named = strstr(r.err, expect) != NULL;
+    if (!named) fprintf(stderr, "    worker said: %s\n", r.err);
+    harness_proc_free(&r);
+    CHECK_INT(st, 1);
+    CHECK(named);
+}
+
+/* A one-run sweep of the built-in trainer (the smoke sweep's first run). */
+static void write_one_run(const char *path, const char *name)
+{
+    char *text = harness_slurp("experiments/smoke.yaml", NULL);
+    char sw[64];
+    snprintf(sw, sizeof sw, "sweep: %s", name);
+    text = replace(text, "sweep: smoke", sw);
+    text = replace(text, "objective: [ar, mdm]", "objective: [ar]");
+    text = replace(text, "unique_tokens: [4k, 8k]", "unique_tokens: [4k]");
+    harness_write(path, text ? text : "");
+    free(text);
+}
+
+/* kill -9 of `xover train` inside a task: the worker retries it from its
+ * checkpoint, as the local driver does (it was failed at once). */
+static void trainer_killed_in_a_task(void)
+{
+    paths();
+    char sweep[512];
+    harness_path(sweep, sizeof sweep, "one.yaml");
+    write_one_run(sweep, "one");
+    setenv("XOVER_FAULT", "kill@step:120", 1); /* reaches the task: sbatch exports the environment */
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs, NULL};
+    harness_proc r = harness_run(sv, NULL);
+    unsetenv("XOVER_FAULT");
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, ": killed by signal 9 (Killed); retry 1 of 2 from its checkpoint");
+    CHECK_CONTAINS(r.err, "sweep one: 1 done, 0 failed, 0 interrupted");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 2"), 1);
+    const char *lg[] = {"/bin/sh", "-c", "grep -c 'resuming from step' \"$0\"/one/*/log", g_runs, NULL};
+    harness_proc c = harness_run(lg, NULL);
+    CHECK_STR(c.out, "1\n");
+    harness_proc_free(&c);
+    CHECK(same_as_local(sweep));
+}
+
+TEST(slurm_trainer_killed_in_a_task_is_retried_from_its_checkpoint)
+{
+    WITH_SLURM(trainer_killed_in_a_task);
+}
+

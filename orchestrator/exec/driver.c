@@ -50,11 +50,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
- * told to stop from outside is retried from its checkpoint this many times
- * before its run is marked failed; errors it reports itself are not. */
-#define EXEC_SIGNAL_RETRIES 2
-
 static volatile sig_atomic_t g_signals;
 static int g_pipe[2] = {-1, -1};
 

@@ -72,6 +72,13 @@ typedef struct {
  * line took 507 MB and 15 s of CPU). */
 #define INGEST_MAX_LINE (1 << 20)
 
+/* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
+ * told to stop from outside is retried from its checkpoint this many times
+ * before its run is marked failed; errors it reports itself are not. Both
+ * backends: the local driver (driver.c) and, on Slurm, `xover worker`
+ * itself (slurm_worker.c), within the same array task. */
+#define EXEC_SIGNAL_RETRIES 2
+
 typedef struct ingest ingest;
 /* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
  * lines matched by the regex with named groups (step, tokens, epoch, flops

@@ -233,7 +233,16 @@ static void tend(follower *f, sl_run *r)
         r->tok_s = 0;
         if (db_run_started(f->d, r->id, host, json_is_integer(pid) ? json_integer_value(pid) : -1, started))
             progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
-        if (!f->pg.tty) progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
+        /* A retry by the worker, or a requeue by Slurm, is said in any case:
+         * it is why the run's attempts grow. */
+        const char *why = json_string_value(json_object_get(a, "retry_why"));
+        long long restarts = json_integer_value(json_object_get(a, "restarts"));
+        if (why) progress_event(&f->pg, "retrying %.12s %s: %s [%s]", r->key, r->who, why, r->job);
+        else if (restarts > 0)
+            progress_event(&f->pg, "requeued %.12s %s: restart %lld by Slurm, resuming from its checkpoint on %s [%s]",
+                           r->key, r->who, restarts, host ? host : "?", r->job);
+        else if (!f->pg.tty)
+            progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
     }
     json_decref(a);
     if (!r->ing) return; /* out of memory: try again next time */

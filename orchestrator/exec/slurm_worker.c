@@ -14,9 +14,12 @@
  *
  * The trainer gets Slurm's signals itself (Slurm signals every process of
  * the job step); the worker forwards SIGTERM/SIGINT in case only the batch
- * shell was signalled, and waits. When the trainer ends without writing a
- * final status (an external trainer, or a crash), the worker writes it from
- * the exit status, so the driver always finds a final word.
+ * shell was signalled, and waits. A trainer killed by another signal (kill
+ * -9, the OOM killer, a crash) is started again from its checkpoint, at most
+ * EXEC_SIGNAL_RETRIES times, as the local driver does. When the trainer
+ * ends without writing a final status (an external trainer, or a crash),
+ * the worker writes it from the exit status, so the driver always finds a
+ * final word.
  *
  * A branch (worker.json names its trunk's directory) first waits on its
  * node until its trunk has written the checkpoint it forks from (the
@@ -110,7 +113,10 @@ static char *list_line(const char *list, long index, char *err, size_t errlen)
     return line;
 }
 
-static int record_attempt(const char *dir, char *err, size_t errlen)
+/* attempt.json for a new attempt: a new start time, which the follower
+ * counts as one more attempt. `retry` > 0 for the worker's own retries
+ * after a kill, with why in `retry_why` (the follower announces it). */
+static int record_attempt(const char *dir, int retry, const char *retry_why, char *err, size_t errlen)
 {
     char host[256];
     if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown");
@@ -119,8 +125,9 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
     char job[96] = "";
     if (aj && at) snprintf(job, sizeof job, "%s_%s", aj, at);
     else if (jid) snprintf(job, sizeof job, "%s", jid);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
-                          "started", xo_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0));
+    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I, s:i}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
+                          "started", xo_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0), "retry", retry);
+    if (o && retry_why) json_object_set_new(o, "retry_why", json_string(retry_why));
     char *text = o ? json_dumps(o, JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
     if (!text) {
@@ -133,9 +140,9 @@ static int record_attempt(const char *dir, char *err, size_t errlen)
 }
 
 /* Start the trainer (argv) on run dir with the local driver's conventions
- * and wait for it; make sure the status file has a final word. Returns the
- * trainer's exit code (128 + signal when killed). */
-static int run_trainer(const char *dir, char **argv, const char *out_path, const char *key)
+ * and wait for it. Returns its wait status in *ws and its exit code (128 +
+ * signal when killed; -1 when it could not be started). */
+static int run_trainer(const char *dir, char **argv, const char *out_path, const char *key, int *ws)
 {
     char err[PATH_MAX + 1024];
     /* A thread per CPU of the task: the built-in trainer's own threads
@@ -155,7 +162,8 @@ static int run_trainer(const char *dir, char **argv, const char *out_path, const
     if (pid < 0) {
         snprintf(err, sizeof err, "cannot start the trainer: %s", strerror(errno));
         rundir_set_status(dir, "failed", err);
-        return cli_error(XO_FAILED, "%s", err);
+        cli_error(XO_FAILED, "%s", err);
+        return -1;
     }
     if (pid == 0) {
         signal(SIGINT, SIG_DFL);
@@ -180,31 +188,65 @@ static int run_trainer(const char *dir, char **argv, const char *out_path, const
         _exit(127);
     }
     g_child = pid;
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, ws, 0) < 0 && errno == EINTR) {}
     g_child = 0;
-    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return WIFEXITED(*ws) ? WEXITSTATUS(*ws) : 128 + WTERMSIG(*ws);
+}
 
-    /* The trainer's own final word stands; otherwise say what happened. */
+/* Make sure the status file has a final word: the trainer's own stands;
+ * otherwise say what its wait status ws means. */
+static void settle_status(const char *dir, int ws, int code)
+{
     char word[32], reason[512];
     rundir_status(dir, word, sizeof word, reason, sizeof reason);
-    if (strcmp(word, "done") && strcmp(word, "failed") && strcmp(word, "interrupted")) {
-        char *last = rundir_last_line(logp.s);
-        if (WIFEXITED(ws) && code == 0) {
-            rundir_set_status(dir, "done", NULL);
-        } else if (WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGTERM || WTERMSIG(ws) == SIGINT)) {
-            snprintf(reason, sizeof reason, "stopped by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
-            rundir_set_status(dir, "interrupted", reason);
-        } else {
-            if (WIFSIGNALED(ws))
-                snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%.300s", WTERMSIG(ws),
-                         strsignal(WTERMSIG(ws)), last ? ": " : "", last ? last : "");
-            else snprintf(reason, sizeof reason, "exit code %d%s%.300s", code, last ? ": " : "", last ? last : "");
-            rundir_set_status(dir, "failed", reason);
-        }
-        free(last);
+    if (!strcmp(word, "done") || !strcmp(word, "failed") || !strcmp(word, "interrupted")) return;
+    run_path logp = rundir_path(dir, RUN_LOG);
+    char *last = rundir_last_line(logp.s);
+    if (WIFEXITED(ws) && code == 0) {
+        rundir_set_status(dir, "done", NULL);
+    } else if (WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGTERM || WTERMSIG(ws) == SIGINT)) {
+        snprintf(reason, sizeof reason, "stopped by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+        rundir_set_status(dir, "interrupted", reason);
+    } else {
+        if (WIFSIGNALED(ws))
+            snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%.300s", WTERMSIG(ws), strsignal(WTERMSIG(ws)),
+                     last ? ": " : "", last ? last : "");
+        else snprintf(reason, sizeof reason, "exit code %d%s%.300s", code, last ? ": " : "", last ? last : "");
+        rundir_set_status(dir, "failed", reason);
     }
-    return code;
+    free(last);
+}
+
+/* Train, retrying a trainer killed by a signal other than the scheduler's
+ * stop (SIGTERM, SIGINT) from its checkpoint, at most EXEC_SIGNAL_RETRIES
+ * times: the local driver's policy (the OOM killer, kill -9, a crash).
+ * Each retry is a new attempt (attempt.json), announced in the log and by
+ * the follower. Returns the last trainer's exit code. */
+static int train_with_retries(const char *dir, char **argv, const char *out_path, const char *key)
+{
+    for (int retry = 0;; retry++) {
+        int ws = 0, code = run_trainer(dir, argv, out_path, key, &ws);
+        if (code < 0) return XO_FAILED;
+        char word[32], reason[512];
+        rundir_status(dir, word, sizeof word, reason, sizeof reason);
+        int final = !strcmp(word, "done") || !strcmp(word, "failed") || !strcmp(word, "interrupted");
+        int sig = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+        if (final || g_stop || !sig || sig == SIGTERM || sig == SIGINT || retry >= EXEC_SIGNAL_RETRIES) {
+            settle_status(dir, ws, code);
+            return code;
+        }
+        char why[300], err[PATH_MAX + 1024];
+        snprintf(why, sizeof why, "killed by signal %d (%s); retry %d of %d from its checkpoint", sig, strsignal(sig),
+                 retry + 1, EXEC_SIGNAL_RETRIES);
+        int lg = open(rundir_path(dir, RUN_LOG).s, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        if (lg >= 0) {
+            dprintf(lg, "xover worker: %s\n", why);
+            close(lg);
+        }
+        fprintf(stderr, "xover worker: retrying %s: %s\n", key ? key : dir, why);
+        if (record_attempt(dir, retry + 1, why, err, sizeof err)) cli_warn("%s", err);
+        rundir_set_status(dir, "running", NULL);
+    }
 }
 
 /* Run the command of worker.json in dir and wait for it (a branch first
@@ -244,11 +286,13 @@ static int run_dir(const char *dir)
      * this array after a requeue, or a local driver's) runs it meanwhile. */
     int lock_fd = rundir_lock(dir, err, sizeof err);
     if (lock_fd < 0) {
+        /* said before w goes: key points into it */
+        int rc = cli_error(XO_FAILED, "worker: run %s not started: %s", key ? key : dir, err);
         free(argv);
         json_decref(w);
-        return cli_error(XO_FAILED, "worker: run %s not started: %s", key ? key : dir, err);
+        return rc;
     }
-    if (record_attempt(dir, err, sizeof err)) cli_warn("%s", err);
+    if (record_attempt(dir, 0, NULL, err, sizeof err)) cli_warn("%s", err);
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
     rundir_set_status(dir, "running", NULL);
@@ -259,7 +303,7 @@ static int run_dir(const char *dir)
     sigaction(SIGTERM, &sa, &old_term);
     int code;
     if (trunk && key && wait_for_fork(dir, trunk, key)) code = g_stop ? XO_INTERRUPTED : XO_OK;
-    else code = run_trainer(dir, argv, json_string_value(json_object_get(w, "stdout")), key);
+    else code = train_with_retries(dir, argv, json_string_value(json_object_get(w, "stdout")), key);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     xo_unlock(lock_fd);
