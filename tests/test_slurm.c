@@ -619,3 +619,103 @@ TEST(slurm_trainer_killed_in_a_task_is_retried_from_its_checkpoint)
     WITH_SLURM(trainer_killed_in_a_task);
 }
 
+/* PATH with an sbatch that submits (the real one), prints the job id,
+ * then kills its caller with SIGKILL: the driver dies between sbatch
+ * returning and the job ids being recorded. Returns the old PATH. */
+static char *sbatch_then_kill(void)
+{
+    char bin[512], sb[600];
+    harness_path(bin, sizeof bin, "killbin");
+    mkdir(bin, 0777);
+    snprintf(sb, sizeof sb, "%s/sbatch", bin);
+    harness_write(sb, "#!/bin/sh\n"
+                      "PATH=$(echo \"$PATH\" | cut -d: -f2-)\n"
+                      "out=$(sbatch \"$@\"); rc=$?\n"
+                      "printf '%s\\n' \"$out\"\n"
+                      "kill -KILL $PPID\n"
+                      "exit $rc\n");
+    chmod(sb, 0755);
+    const char *old = getenv("PATH");
+    char *saved = strdup(old ? old : "/usr/bin:/bin");
+    char *np = malloc(strlen(bin) + strlen(saved) + 2);
+    sprintf(np, "%s:%s", bin, saved);
+    setenv("PATH", np, 1);
+    free(np);
+    return saved;
+}
+
+static long long arrays_named(const char *name)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "squeue -h -t all -n xover-%s -o %%F | sort -u | wc -l", name);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    long long n = atoll(p.out);
+    harness_proc_free(&p);
+    return n;
+}
+
+/* kill -9 of the driver between sbatch and the job ids being saved: the
+ * next `xover run` adopts the array (by its name and the token in its
+ * comment) instead of submitting a second one; `xover cancel` sees it. */
+static void killed_during_submission(void)
+{
+    paths();
+    char sweep[512], text[1024];
+    /* 1. the next `xover run` adopts and follows it */
+    harness_path(sweep, sizeof sweep, "orphan.yaml");
+    snprintf(text, sizeof text,
+             "sweep: orphan\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar, lr: [1e-3, 2e-3]}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '20', '{lr}', --sleep, '0.1']}\n", helper_fake_trainer());
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs, NULL};
+    char *path = sbatch_then_kill();
+    harness_proc r = harness_run(sv, NULL);
+    setenv("PATH", path, 1);
+    free(path);
+    CHECK_INT(r.status, 128 + 9);
+    harness_proc_free(&r);
+    CHECK_INT(arrays_named("orphan"), 1);
+    r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "adopted Slurm job array");
+    CHECK(strstr(r.err, "submitted 2 runs") == NULL);
+    CHECK_CONTAINS(r.err, "sweep orphan: 2 done, 0 failed, 0 interrupted");
+    harness_proc_free(&r);
+    CHECK_INT(arrays_named("orphan"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1 AND "
+                                "job_id GLOB '[0-9]*_[01]'"), 2);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 40);
+
+    /* 2. `xover cancel` adopts a held array and cancels it */
+    char sweep2[512];
+    harness_path(sweep2, sizeof sweep2, "held.yaml");
+    char *held = replace(replace(strdup(text), "sweep: orphan", "sweep: held"), "[1e-3, 2e-3]", "[3e-3, 4e-3]");
+    harness_write(sweep2, held ? held : "");
+    free(held);
+    const char *hv[] = {harness_xover(), "run", sweep2, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--sbatch-arg=--hold", NULL};
+    path = sbatch_then_kill();
+    r = harness_run(hv, NULL);
+    setenv("PATH", path, 1);
+    free(path);
+    CHECK_INT(r.status, 128 + 9);
+    harness_proc_free(&r);
+    const char *xv[] = {harness_xover(), "cancel", "held", "--db", g_db, NULL};
+    r = harness_run(xv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "adopted Slurm job array");
+    CHECK_CONTAINS(r.err, "cancelled job");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs r JOIN sweep_runs sr ON sr.run_id = r.id JOIN sweeps s ON "
+                                "s.id = sr.sweep_id WHERE s.name = 'held' AND r.status = 'pending' AND "
+                                "r.error LIKE '%cancelled before it started%'"), 2);
+}
+
+TEST(slurm_driver_killed_during_submission_adopts_its_array)
+{
+    WITH_SLURM(killed_during_submission);
+}
+

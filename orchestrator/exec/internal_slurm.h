@@ -68,6 +68,28 @@ int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen);
  * to Unix seconds; 0 when it does not parse. */
 double sl_iso_seconds(const char *iso);
 
+/* ---- slurm_adopt.c: a submission whose driver died ------------------------ */
+
+/* A run's job id while its submission is in flight: "submitting:TOKEN_i". */
+#define SL_TOKEN_PREFIX "submitting:"
+/* A new submission token ("<unix seconds>-<8 hex digits>") into tok. */
+void sl_token_new(char *tok, size_t n);
+int sl_is_token(const char *job_id);
+
+/* A run as sl_adopt sees it: its job id (malloc'd, rewritten in place). */
+typedef struct {
+    long long id;
+    const char *key;
+    const char *dir;    /* its run directory, or NULL */
+    char **job_id;
+} sl_claim;
+/* Resolve every "submitting:" job id among c: the array found by its name
+ * (xover-SWEEP) and comment (xover:TOKEN) is adopted (ids "JOBID_i", in the
+ * database and in c), a submission found nowhere leaves its runs with no
+ * job id. 0, or -1 with err when squeue does not answer (or the database
+ * refuses the write). Call with the sweep lock held. */
+int sl_adopt(db *d, const char *sweep, sl_claim *c, size_t n, char *err, size_t errlen);
+
 /* ---- slurm_follow.c: following submitted runs ---------------------------- */
 
 /* One run the follower watches. */

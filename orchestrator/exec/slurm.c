@@ -295,13 +295,17 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
 
 /* Build the sbatch argv (owned strings) for an array of n tasks. */
 static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const char *slurmdir, size_t n,
-                          double timeout, size_t *nargs)
+                          double timeout, const char *token, size_t *nargs)
 {
     char **a = calloc(16 + so->nsbatch_args, sizeof *a);
     if (!a) return NULL;
     size_t k = 0;
     char buf[4400];
+    /* The name and comment find the array again if this driver dies before
+     * recording its id (slurm_adopt.c). */
     snprintf(buf, sizeof buf, "--job-name=xover-%s", sweep);
+    a[k++] = strdup(buf);
+    snprintf(buf, sizeof buf, "--comment=xover:%s", token);
     a[k++] = strdup(buf);
     if (so->array_parallelism > 0) snprintf(buf, sizeof buf, "--array=0-%zu%%%d", n - 1, so->array_parallelism);
     else snprintf(buf, sizeof buf, "--array=0-%zu", n - 1);
@@ -338,16 +342,14 @@ static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const
     return a;
 }
 
-static int write_script(const char *path, const char *sweep, size_t n, char *const *args, size_t nargs,
-                        const char *cwd, const char *self, const char *list, char *err, size_t errlen)
+/* The job script (malloc'd, NUL-terminated), or NULL (out of memory). */
+static char *script_text(const char *sweep, size_t n, char *const *args, size_t nargs, const char *cwd,
+                         const char *self, const char *list)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!f) return NULL;
     fprintf(f, "#!/bin/sh\n");
     fprintf(f, "# xover: sweep %s, %zu runs as one Slurm job array (xover run --backend slurm).\n", sweep, n);
     fprintf(f, "# Submitted with these options, on sbatch's command line:\n#   sbatch --parsable");
@@ -368,12 +370,9 @@ static int write_script(const char *path, const char *sweep, size_t n, char *con
     fprintf(f, " --index \"$SLURM_ARRAY_TASK_ID\"\n");
     if (fclose(f)) {
         free(text);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
-    int rc = rundir_write(path, text, len, err, errlen);
-    free(text);
-    return rc;
+    return text;
 }
 
 /* The directory of branch k's trunk: a candidate's (the plan lists a trunk
@@ -389,7 +388,7 @@ static void trunk_dir_of(db *d, const sweep_plan *p, const cand *c, size_t k, co
             return;
         }
     char *dir = NULL;
-    db_run_by_key(d, tkey, found_dir, &dir);
+    if (d) db_run_by_key(d, tkey, found_dir, &dir); /* no database yet: a dry run */
     if (dir && dir[0] == '/' && rundir_is_run_of(dir, tkey)) snprintf(buf, n, "%s", dir);
     else snprintf(buf, n, "%s/%s", sdir, tkey);
     free(dir);
@@ -419,219 +418,290 @@ static void free_cands(cand *c, size_t n)
     free(c);
 }
 
-int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_options *so)
-{
-    const sweep *s = sweep_plan_sweep(p);
-    char err[1024];
-    if (check_one_line(o, so)) return XO_USAGE;
+/* ---- one submission, step by step ----------------------------------------- */
+
+/* What one `xover run --backend slurm` works with. */
+typedef struct {
+    const sweep_plan *p;
+    const exec_options *o;
+    const exec_slurm_options *so;
+    const char *name;   /* the sweep's */
     db *d;
-    int rc = exec_open_db(o, &d);
-    if (rc != XO_OK) return rc;
-    cand *c = NULL;
-    size_t nc = 0, skipped_done = 0, skipped_failed = 0;
-    rc = register_plan(d, p, o, &c, &nc, &skipped_done, &skipped_failed);
-    if (rc != XO_OK) {
-        db_close(d);
-        return rc;
-    }
-    if ((rc = check_parallelism(p, c, nc, so))) {
-        free_cands(c, nc);
-        db_close(d);
-        return rc;
-    }
-    mark_live(c, nc);
-    size_t nsubmit = 0, nlive = 0;
-    for (size_t k = 0; k < nc; k++) c[k].live ? nlive++ : nsubmit++;
-
-    /* Absolute paths: tasks run on other machines, from another directory. */
+    cand *c;
+    size_t nc, nsubmit, nlive, skipped_done, skipped_failed;
+    int lock_fd;
+    /* absolute paths: tasks run on other machines, from another directory */
     char self[PATH_MAX], cwd[PATH_MAX], runs[PATH_MAX], sdir[PATH_MAX + 300], slurmdir[PATH_MAX + 320];
-    ssize_t sl = o->self_exe ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
-    if (o->self_exe ? !realpath(o->self_exe, self) : sl <= 0) {
-        free_cands(c, nc);
-        db_close(d);
+    char script[PATH_MAX + 400], list[PATH_MAX + 400];
+    char token[64], jobid[64];
+} sub;
+
+static int sub_end(sub *x, int rc)
+{
+    free_cands(x->c, x->nc);
+    if (x->lock_fd >= 0) xo_unlock(x->lock_fd);
+    db_close(x->d);
+    return rc;
+}
+
+/* The binary, the working directory, --runs-dir and the sweep's slurm/
+ * directory as absolute paths (--runs-dir is created unless a dry run). */
+static int resolve_paths(sub *x)
+{
+    char err[1024];
+    ssize_t sl = x->o->self_exe ? -1 : readlink("/proc/self/exe", x->self, sizeof x->self - 1);
+    if (x->o->self_exe ? !realpath(x->o->self_exe, x->self) : sl <= 0)
         return cli_error(XO_FAILED, "cannot find the xover binary's own path: %s", strerror(errno));
-    }
-    if (sl > 0) self[sl] = 0;
-    if (!getcwd(cwd, sizeof cwd)) {
-        free_cands(c, nc);
-        db_close(d);
-        return cli_error(XO_FAILED, "cannot get the current directory: %s", strerror(errno));
-    }
-    const char *runs_opt = o->runs_dir ? o->runs_dir : "runs";
-    if (!o->dry_run && nsubmit && rundir_mkdirs(runs_opt, err, sizeof err)) {
-        free_cands(c, nc);
-        db_close(d);
+    if (sl > 0) x->self[sl] = 0;
+    if (!getcwd(x->cwd, sizeof x->cwd)) return cli_error(XO_FAILED, "cannot get the current directory: %s", strerror(errno));
+    const char *runs_opt = x->o->runs_dir ? x->o->runs_dir : "runs";
+    if (!x->o->dry_run && x->nsubmit && rundir_mkdirs(runs_opt, err, sizeof err))
         return cli_error(XO_USAGE, "--runs-dir: %s", err);
-    }
     int too_long = 0;
-    if (!realpath(runs_opt, runs))
-        too_long |= snprintf(runs, sizeof runs, "%s%s%s", runs_opt[0] == '/' ? "" : cwd, runs_opt[0] == '/' ? "" : "/",
-                             runs_opt) >= (int)sizeof runs;
-    too_long |= snprintf(sdir, sizeof sdir, "%s/%s", runs, sweep_name(s)) >= (int)sizeof sdir;
-    too_long |= snprintf(slurmdir, sizeof slurmdir, "%s/slurm", sdir) >= (int)sizeof slurmdir;
-    if (too_long) {
-        free_cands(c, nc);
-        db_close(d);
-        return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, sweep_name(s));
-    }
-    if (one_line("--runs-dir (resolved)", runs)) { /* a symbolic link's target */
-        free_cands(c, nc);
-        db_close(d);
-        return XO_USAGE;
-    }
+    if (!realpath(runs_opt, x->runs))
+        too_long |= snprintf(x->runs, sizeof x->runs, "%s%s%s", runs_opt[0] == '/' ? "" : x->cwd,
+                             runs_opt[0] == '/' ? "" : "/", runs_opt) >= (int)sizeof x->runs;
+    too_long |= snprintf(x->sdir, sizeof x->sdir, "%s/%s", x->runs, x->name) >= (int)sizeof x->sdir;
+    too_long |= snprintf(x->slurmdir, sizeof x->slurmdir, "%s/slurm", x->sdir) >= (int)sizeof x->slurmdir;
+    /* Each submission's files are named by its time (and our pid). */
+    char stamp[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    too_long |= snprintf(x->script, sizeof x->script, "%s/array-%s-%ld.sh", x->slurmdir, stamp, (long)getpid()) >=
+                (int)sizeof x->script;
+    too_long |= snprintf(x->list, sizeof x->list, "%s/array-%s-%ld.runs", x->slurmdir, stamp, (long)getpid()) >=
+                (int)sizeof x->list;
+    if (too_long) return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, x->name);
+    if (one_line("--runs-dir (resolved)", x->runs)) return XO_USAGE; /* a symbolic link's target */
+    return XO_OK;
+}
 
-    if (o->dry_run || !nc) {
-        if (!nc)
-            printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), skipped_done,
-                   skipped_failed, skipped_failed ? " (--retry-failed reruns them)" : "");
-        else {
-            printf("sweep %s: would submit %zu runs as one Slurm job array (%zu still queued or running, "
-                   "%zu done, %zu failed not retried):\n", sweep_name(s), nsubmit, nlive, skipped_done, skipped_failed);
-            for (size_t k = 0; k < nc; k++) {
-                char who[256];
-                exec_describe_run(p, c[k].i, who, sizeof who);
-                printf("  %.12s  %-11s %s  %s\n", c[k].key, c[k].live ? "queued" : c[k].status ? c[k].status : "new",
-                       who, c[k].live ? c[k].job_id : "");
-            }
-        }
-        rc = skipped_failed && !nc ? XO_FAILED : XO_OK;
-        free_cands(c, nc);
-        db_close(d);
-        return rc;
+/* Candidate k's run directory, decided: the one the database has if it is
+ * the run's own and one line (its checkpoint is there), else beside its
+ * trunk (a branch: its trunk reads its results there), else
+ * RUNS/<sweep>/<key>. Returns it, or NULL (out of memory). */
+static const char *place_run(sub *x, size_t k, char *tdir, size_t tlen)
+{
+    cand *c = &x->c[k];
+    tdir[0] = 0;
+    if (sweep_plan_role(x->p, c->i) == SWEEP_BRANCH) trunk_dir_of(x->d, x->p, x->c, k, x->sdir, tdir, tlen);
+    if (first_control(tdir)) tdir[0] = 0; /* a trunk's dir from the database: one line, or not used */
+    const char *rd = c->run_dir;
+    if (!rd || rd[0] != '/' || !rundir_is_run_of(rd, c->key) || first_control(rd)) {
+        char d2[PATH_MAX + 400];
+        const char *slash = *tdir ? strrchr(tdir, '/') : NULL;
+        if (slash) snprintf(d2, sizeof d2, "%.*s/%s", (int)(slash - tdir), tdir, c->key);
+        else snprintf(d2, sizeof d2, "%s/%s", x->sdir, c->key);
+        free(c->run_dir);
+        c->run_dir = strdup(d2);
     }
+    return c->run_dir;
+}
 
-    /* One driver per sweep and database, as for local runs: it is the
-     * sweep's only writer while it submits and follows. */
-    int lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err);
-    if (lock_fd < 0) {
-        free_cands(c, nc);
-        db_close(d);
-        return cli_error(XO_FAILED, "%s", err);
-    }
-    char jobid[64] = "";
-    if (nsubmit) {
-        if (rundir_mkdirs(slurmdir, err, sizeof err)) {
-            free_cands(c, nc);
-            xo_unlock(lock_fd);
-            db_close(d);
-            return cli_error(XO_FAILED, "%s", err);
+/* Place every run to submit and prepare its directory (unless a dry run);
+ * the run list's text into *text. A run whose directory another process
+ * holds is skipped (followed instead, as a run still queued). XO_OK, or an
+ * exit code with the message printed. */
+static int place_runs(sub *x, char **text, size_t *len, size_t *ntask)
+{
+    char err[PATH_MAX + 1024], tdir[PATH_MAX + 400];
+    FILE *lf = open_memstream(text, len);
+    if (!lf) return cli_error(XO_FAILED, "out of memory");
+    int rc = XO_OK;
+    *ntask = 0;
+    for (size_t k = 0; k < x->nc && rc == XO_OK; k++) {
+        cand *c = &x->c[k];
+        if (c->live) continue;
+        if (!place_run(x, k, tdir, sizeof tdir)) {
+            rc = cli_error(XO_FAILED, "out of memory");
+            break;
         }
-        /* Each submission's files are named by its time (and our pid). */
-        char stamp[64], script[PATH_MAX + 400], list[PATH_MAX + 400];
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        if (snprintf(script, sizeof script, "%s/array-%s-%ld.sh", slurmdir, stamp, (long)getpid()) >= (int)sizeof script ||
-            snprintf(list, sizeof list, "%s/array-%s-%ld.runs", slurmdir, stamp, (long)getpid()) >= (int)sizeof list) {
-            free_cands(c, nc);
-            xo_unlock(lock_fd);
-            db_close(d);
-            return cli_error(XO_USAGE, "--runs-dir: the path %s is too long", slurmdir);
-        }
-        char *listtext = NULL;
-        size_t listlen = 0;
-        FILE *lf = open_memstream(&listtext, &listlen);
-        size_t task = 0;
-        rc = XO_OK;
-        for (size_t k = 0; k < nc && lf; k++) {
-            if (c[k].live) continue;
-            /* A branch lives beside its trunk (its trunk reads its results there). */
-            char tdir[PATH_MAX + 400] = "";
-            if (sweep_plan_role(p, c[k].i) == SWEEP_BRANCH) trunk_dir_of(d, p, c, k, sdir, tdir, sizeof tdir);
-            if (first_control(tdir)) tdir[0] = 0; /* a trunk's dir from the database: one line, or not used */
-            /* A run_dir from the database becomes a line of the list file:
-             * used only if it is the run's own and one line. */
-            const char *rd = c[k].run_dir;
-            if (!rd || rd[0] != '/' || !rundir_is_run_of(rd, c[k].key) || first_control(rd)) {
-                char d2[PATH_MAX + 400];
-                const char *slash = *tdir ? strrchr(tdir, '/') : NULL;
-                if (slash) snprintf(d2, sizeof d2, "%.*s/%s", (int)(slash - tdir), tdir, c[k].key);
-                else snprintf(d2, sizeof d2, "%s/%s", sdir, c[k].key);
-                free(c[k].run_dir);
-                c[k].run_dir = strdup(d2); /* else: resume where its checkpoint is */
-            }
-            int lk = c[k].run_dir ? rundir_lock(c[k].run_dir, err, sizeof err) : -1;
+        if (!x->o->dry_run) {
+            int lk = rundir_lock(c->run_dir, err, sizeof err);
             if (lk == -2) {
                 /* another driver's worker has it now (a run shared with another sweep) */
-                cli_warn("run %.12s not submitted: %s", c[k].key, err);
-                c[k].live = 1;
-                c[k].skip = 1;
+                cli_warn("run %.12s not submitted: %s", c->key, err);
+                c->live = 1;
+                c->skip = 1;
                 continue;
             }
             xo_unlock(lk);
-            if (!c[k].run_dir || prepare_dir(p, &c[k], c[k].run_dir, self, *tdir ? tdir : NULL, err, sizeof err)) {
-                rc = cli_error(XO_FAILED, "run %.12s: %s", c[k].key, c[k].run_dir ? err : "out of memory");
+            if (prepare_dir(x->p, c, c->run_dir, x->self, *tdir ? tdir : NULL, err, sizeof err)) {
+                rc = cli_error(XO_FAILED, "run %.12s: %s", c->key, err);
                 break;
             }
-            fprintf(lf, "%s\n", c[k].run_dir);
-            task++;
         }
-        if (!lf || fclose(lf)) rc = rc ? rc : cli_error(XO_FAILED, "out of memory");
-        size_t nargs = 0;
-        char **args = rc ? NULL : sbatch_args(so, sweep_name(s), slurmdir, task, o->timeout, &nargs);
-        if (!rc && !args) rc = cli_error(XO_FAILED, "out of memory");
-        if (!rc && rundir_write(list, listtext, listlen, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
-        if (!rc && write_script(script, sweep_name(s), task, args, nargs, cwd, self, list, err, sizeof err))
-            rc = cli_error(XO_FAILED, "%s", err);
-        if (!rc && sl_submit(args, nargs, script, jobid, sizeof jobid, err, sizeof err))
-            rc = cli_error(XO_FAILED, "%s (the script is %s)", err, script);
-        for (size_t k = 0; args && k < nargs; k++) free(args[k]);
-        free(args);
-        free(listtext);
-        if (rc) {
-            free_cands(c, nc);
-            xo_unlock(lock_fd);
-            db_close(d);
-            return rc;
-        }
-        /* Record every task's id at once. */
-        char build[64];
-        snprintf(build, sizeof build, "%s", xover_build_id());
-        db_begin(d);
-        task = 0;
-        for (size_t k = 0; k < nc; k++) {
-            if (c[k].live) continue;
-            char jid[96];
-            snprintf(jid, sizeof jid, "%s_%zu", jobid, task++);
-            free(c[k].job_id);
-            c[k].job_id = strdup(jid);
-            db_run_update u = {.set = DB_SET_STATUS | DB_SET_JOB | DB_SET_RUN_DIR | DB_SET_BUILD | DB_SET_ERROR |
-                                      DB_SET_LOG_TAIL,
-                               .status = "pending", .job_id = jid, .run_dir = c[k].run_dir, .build_id = build};
-            if (db_run_set(d, c[k].id, &u)) cli_warn("run %.12s: %s", c[k].key, db_errmsg(d));
-        }
-        if (db_commit(d)) cli_warn("recording the job ids: %s", db_errmsg(d));
-        fprintf(stderr, "sweep %s: submitted %zu runs as Slurm job array %s (%zu still queued or running, %zu done, "
-                        "%zu failed not retried)\n  script: %s\n", sweep_name(s), nsubmit, jobid, nlive,
-                skipped_done, skipped_failed, script);
-    } else {
-        fprintf(stderr, "sweep %s: nothing to submit: %zu runs still queued or running (%zu done, %zu failed "
-                        "not retried)\n", sweep_name(s), nlive, skipped_done, skipped_failed);
+        fprintf(lf, "%s\n", c->run_dir);
+        (*ntask)++;
     }
-    if (so->no_wait) {
-        fprintf(stderr, "  follow with `xover collect %s` (ingests what the runs wrote), cancel with "
-                        "`xover cancel %s`\n", sweep_name(s), sweep_name(s));
-        free_cands(c, nc);
-        xo_unlock(lock_fd);
-        db_close(d);
-        return XO_OK;
+    if (fclose(lf)) rc = rc ? rc : cli_error(XO_FAILED, "out of memory");
+    if (rc) {
+        free(*text);
+        *text = NULL;
     }
+    return rc;
+}
 
-    sl_run *follow = calloc(nc, sizeof *follow);
+/* Each submitted run's job id becomes PREFIX_i (i: its task), or NULL when
+ * prefix is NULL; with `first`, also status pending, its directory and this
+ * build. One transaction. */
+static int record_jobs(sub *x, const char *prefix, int first)
+{
+    char build[64];
+    snprintf(build, sizeof build, "%s", xover_build_id());
+    if (db_begin(x->d)) return -1;
+    size_t task = 0;
+    for (size_t k = 0; k < x->nc; k++) {
+        cand *c = &x->c[k];
+        if (c->live) continue;
+        char jid[160];
+        snprintf(jid, sizeof jid, "%s_%zu", prefix ? prefix : "", task++);
+        db_run_update u = {.set = DB_SET_JOB, .job_id = prefix ? jid : NULL};
+        if (first) {
+            u.set |= DB_SET_STATUS | DB_SET_RUN_DIR | DB_SET_BUILD | DB_SET_ERROR | DB_SET_LOG_TAIL;
+            u.status = "pending";
+            u.run_dir = c->run_dir;
+            u.build_id = build;
+        }
+        if (db_run_set(x->d, c->id, &u)) {
+            db_rollback(x->d);
+            return -1;
+        }
+        free(c->job_id);
+        c->job_id = prefix ? strdup(jid) : NULL;
+    }
+    return db_commit(x->d) ? -1 : 0;
+}
+
+static void free_args(char **args, size_t nargs)
+{
+    for (size_t k = 0; args && k < nargs; k++) free(args[k]);
+    free(args);
+}
+
+/* The sbatch arguments and the script for the runs to submit (placed and,
+ * unless a dry run, prepared). XO_OK, or an exit code (message printed). */
+static int build_submission(sub *x, char ***args, size_t *nargs, char **script, char **list, size_t *listlen,
+                            size_t *ntask)
+{
+    int rc = place_runs(x, list, listlen, ntask);
+    if (rc) return rc;
+    if (!*ntask) return XO_OK; /* every one in use elsewhere */
+    sl_token_new(x->token, sizeof x->token);
+    *args = sbatch_args(x->so, x->name, x->slurmdir, *ntask, x->o->timeout, x->token, nargs);
+    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list) : NULL;
+    if (!*script) {
+        free_args(*args, *nargs);
+        *args = NULL;
+        free(*list);
+        *list = NULL;
+        return cli_error(XO_FAILED, "out of memory");
+    }
+    return XO_OK;
+}
+
+/* Write the list and the script, record the intent, sbatch, record the
+ * ids (slurm_adopt.c says why in this order). */
+static int submit_array(sub *x)
+{
+    char err[1024];
+    if (rundir_mkdirs(x->slurmdir, err, sizeof err)) return cli_error(XO_FAILED, "%s", err);
+    char **args = NULL, *script = NULL, *list = NULL;
+    size_t nargs = 0, listlen = 0, ntask = 0;
+    int rc = build_submission(x, &args, &nargs, &script, &list, &listlen, &ntask);
+    if (rc || !ntask) return rc;
+    if (rundir_write(x->list, list, listlen, err, sizeof err) ||
+        rundir_write(x->script, script, strlen(script), err, sizeof err))
+        rc = cli_error(XO_FAILED, "%s", err);
+    char intent[128];
+    snprintf(intent, sizeof intent, SL_TOKEN_PREFIX "%s", x->token);
+    if (!rc && record_jobs(x, intent, 1)) rc = cli_error(XO_FAILED, "recording the submission: %s", db_errmsg(x->d));
+    if (!rc && sl_submit(args, nargs, x->script, x->jobid, sizeof x->jobid, err, sizeof err)) {
+        rc = cli_error(XO_FAILED, "%s (the script is %s)", err, x->script);
+        if (record_jobs(x, NULL, 0)) cli_warn("clearing the submission: %s", db_errmsg(x->d));
+    }
+    free_args(args, nargs);
+    free(script);
+    free(list);
+    if (rc) return rc;
+    /* Should this fail, the next xover command adopts the array by its token. */
+    if (record_jobs(x, x->jobid, 0)) cli_warn("recording the job ids: %s", db_errmsg(x->d));
+    fprintf(stderr, "sweep %s: submitted %zu runs as Slurm job array %s (%zu still queued or running, %zu done, "
+                    "%zu failed not retried)\n  script: %s\n", x->name, ntask, x->jobid, x->nlive, x->skipped_done,
+            x->skipped_failed, x->script);
+    return XO_OK;
+}
+
+/* --dry-run: the runs, then the sbatch command and the script it would
+ * submit; nothing written. */
+static int dry_run_report(sub *x)
+{
+    printf("sweep %s: would submit %zu runs as one Slurm job array (%zu still queued or running, "
+           "%zu done, %zu failed not retried):\n", x->name, x->nsubmit, x->nlive, x->skipped_done, x->skipped_failed);
+    for (size_t k = 0; k < x->nc; k++) {
+        char who[256];
+        exec_describe_run(x->p, x->c[k].i, who, sizeof who);
+        printf("  %.12s  %-11s %s  %s\n", x->c[k].key,
+               x->c[k].live ? "queued" : x->c[k].status ? x->c[k].status : "new", who,
+               x->c[k].live ? x->c[k].job_id : "");
+    }
+    if (!x->nsubmit) return XO_OK;
+    char **args = NULL, *script = NULL, *list = NULL;
+    size_t nargs = 0, listlen = 0, ntask = 0;
+    int rc = build_submission(x, &args, &nargs, &script, &list, &listlen, &ntask);
+    if (rc) return rc;
+    printf("\nsbatch command (the --comment token is new at each submission):\n  sbatch --parsable");
+    for (size_t k = 0; k < nargs; k++) {
+        fputs(" ", stdout);
+        sh_quote(stdout, args[k]);
+    }
+    printf(" %s\n\nscript %s:\n%s\nrun list %s:\n%s", x->script, x->script, script, x->list, list);
+    free_args(args, nargs);
+    free(script);
+    free(list);
+    return XO_OK;
+}
+
+/* Adopt what a dead driver submitted, then see which runs' tasks are still
+ * queued or running (not to submit twice). */
+static int adopt_and_mark(sub *x)
+{
+    sl_claim *cl = calloc(x->nc ? x->nc : 1, sizeof *cl);
+    if (!cl) return cli_error(XO_FAILED, "out of memory");
+    for (size_t k = 0; k < x->nc; k++)
+        cl[k] = (sl_claim){x->c[k].id, x->c[k].key, x->c[k].run_dir, &x->c[k].job_id};
+    char err[1024];
+    int bad = x->o->dry_run ? 0 : sl_adopt(x->d, x->name, cl, x->nc, err, sizeof err);
+    free(cl);
+    if (bad) return cli_error(XO_FAILED, "%s", err);
+    mark_live(x->c, x->nc);
+    x->nsubmit = x->nlive = 0;
+    for (size_t k = 0; k < x->nc; k++) x->c[k].live ? x->nlive++ : x->nsubmit++;
+    return XO_OK;
+}
+
+/* Follow the submitted and the still queued runs until they end. */
+static int follow_cands(sub *x)
+{
+    char err[1024];
+    sl_run *follow = calloc(x->nc ? x->nc : 1, sizeof *follow);
+    if (!follow) return cli_error(XO_FAILED, "out of memory");
     size_t nr = 0;
-    rc = follow ? XO_OK : cli_error(XO_FAILED, "out of memory");
-    for (size_t k = 0; follow && k < nc; k++) {
-        if (!c[k].job_id || !c[k].run_dir || c[k].skip) continue;
+    int rc = XO_OK;
+    for (size_t k = 0; k < x->nc; k++) {
+        cand *c = &x->c[k];
+        if (!c->job_id || !c->run_dir || c->skip || sl_is_token(c->job_id)) continue;
         sl_run *r = &follow[nr++];
-        r->id = c[k].id;
-        memcpy(r->key, c[k].key, 65);
-        r->dir = strdup(c[k].run_dir);
-        snprintf(r->job, sizeof r->job, "%s", c[k].job_id);
-        exec_describe_run(p, c[k].i, r->who, sizeof r->who);
-        exec_estimate_run(p, c[k].i, &r->est);
-        if (c[k].live && c[k].status && !strcmp(c[k].status, "running") && c[k].started > 0) {
-            r->stamp = c[k].started + 0.001; /* the database counts this attempt already */
+        r->id = c->id;
+        memcpy(r->key, c->key, 65);
+        r->dir = strdup(c->run_dir);
+        snprintf(r->job, sizeof r->job, "%s", c->job_id);
+        exec_describe_run(x->p, c->i, r->who, sizeof r->who);
+        exec_estimate_run(x->p, c->i, &r->est);
+        if (c->live && c->status && !strcmp(c->status, "running") && c->started > 0) {
+            r->stamp = c->started + 0.001; /* the database counts this attempt already */
             r->running = 1;
         }
         if (!r->dir || sl_run_load(r, err, sizeof err)) {
@@ -640,14 +710,44 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
         }
     }
     if (rc == XO_OK) {
-        sl_follow_opts fo = {.sweep = sweep_name(s), .wait = 1, .skipped_done = skipped_done,
-                             .skipped_failed = skipped_failed};
-        rc = sl_follow(d, follow, nr, &fo);
+        sl_follow_opts fo = {.sweep = x->name, .wait = 1, .skipped_done = x->skipped_done,
+                             .skipped_failed = x->skipped_failed};
+        rc = sl_follow(x->d, follow, nr, &fo);
     }
     for (size_t k = 0; k < nr; k++) sl_run_free(&follow[k]);
     free(follow);
-    free_cands(c, nc);
-    xo_unlock(lock_fd);
-    db_close(d);
     return rc;
+}
+
+int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_options *so)
+{
+    sub x = {.p = p, .o = o, .so = so, .name = sweep_name(sweep_plan_sweep(p)), .lock_fd = -1};
+    char err[1024];
+    if (check_one_line(o, so)) return XO_USAGE;
+    int rc = exec_open_db(o, &x.d);
+    if (rc != XO_OK) return rc;
+    rc = register_plan(x.d, p, o, &x.c, &x.nc, &x.skipped_done, &x.skipped_failed);
+    if (rc != XO_OK) return sub_end(&x, rc);
+    if ((rc = check_parallelism(p, x.c, x.nc, so))) return sub_end(&x, rc);
+    if (!x.nc) {
+        printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", x.name, x.skipped_done, x.skipped_failed,
+               x.skipped_failed ? " (--retry-failed reruns them)" : "");
+        return sub_end(&x, x.skipped_failed ? XO_FAILED : XO_OK);
+    }
+    /* One driver per sweep and database, as for local runs: it is the
+     * sweep's only writer while it submits and follows. */
+    if (!o->dry_run && (x.lock_fd = guard_sweep_lock(o->db_path, x.name, err, sizeof err)) < 0)
+        return sub_end(&x, cli_error(XO_FAILED, "%s", err));
+    if ((rc = adopt_and_mark(&x)) || (rc = resolve_paths(&x))) return sub_end(&x, rc);
+    if (o->dry_run) return sub_end(&x, dry_run_report(&x));
+    if (x.nsubmit && (rc = submit_array(&x))) return sub_end(&x, rc);
+    if (!x.nsubmit)
+        fprintf(stderr, "sweep %s: nothing to submit: %zu runs still queued or running (%zu done, %zu failed "
+                        "not retried)\n", x.name, x.nlive, x.skipped_done, x.skipped_failed);
+    if (so->no_wait) {
+        fprintf(stderr, "  follow with `xover collect %s` (ingests what the runs wrote), cancel with "
+                        "`xover cancel %s`\n", x.name, x.name);
+        return sub_end(&x, XO_OK);
+    }
+    return sub_end(&x, follow_cands(&x));
 }

@@ -111,6 +111,49 @@ static size_t array_ids(const gathered *g, char (*ids)[64], const char **jobs)
     return nj;
 }
 
+/* Runs whose submission is in flight ("submitting:" job ids). */
+typedef struct {
+    sl_claim *c;
+    size_t n, cap;
+} claims;
+
+static int claim_fn(void *ctx, const db_run_info *r)
+{
+    claims *cs = ctx;
+    if (!sl_is_token(r->job_id)) return 0;
+    if (cs->n == cs->cap) {
+        size_t cap = cs->cap ? 2 * cs->cap : 16;
+        sl_claim *nc = realloc(cs->c, cap * sizeof *nc);
+        if (!nc) return 1;
+        cs->c = nc;
+        cs->cap = cap;
+    }
+    sl_claim *x = &cs->c[cs->n];
+    char **j = malloc(sizeof *j);
+    *x = (sl_claim){r->id, strdup(r->key), r->run_dir ? strdup(r->run_dir) : NULL, j};
+    if (j) *j = strdup(r->job_id);
+    cs->n++;
+    return !x->key || !j || !*j;
+}
+
+/* A submission whose driver died before recording its array: adopt it
+ * (slurm_adopt.c) before anything reads the job ids. */
+static int adopt(db *d, long long sid, const char *name)
+{
+    claims cs = {0};
+    char err[1024];
+    int rc = db_sweep_runs(d, sid, NULL, claim_fn, &cs) ? cli_error(XO_FAILED, "%s", db_errmsg(d)) : XO_OK;
+    if (!rc && cs.n && sl_adopt(d, name, cs.c, cs.n, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
+    for (size_t k = 0; k < cs.n; k++) {
+        free((char *)cs.c[k].key);
+        free((char *)cs.c[k].dir);
+        if (cs.c[k].job_id) free(*cs.c[k].job_id);
+        free(cs.c[k].job_id);
+    }
+    free(cs.c);
+    return rc;
+}
+
 /* Open the database and gather the sweep's submitted, unfinished runs.
  * Interrupted runs are kept only while their task is live (requeued). */
 static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, gathered *g, char *name,
@@ -130,8 +173,8 @@ static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, g
         db_close(d);
         return cli_error(XO_FAILED, "%s", err);
     }
-    if (db_sweep_runs(d, sid, NULL, gather_fn, g)) {
-        rc = cli_error(XO_FAILED, "%s", db_errmsg(d));
+    if ((rc = adopt(d, sid, name)) || db_sweep_runs(d, sid, NULL, gather_fn, g)) {
+        rc = rc ? rc : cli_error(XO_FAILED, "%s", db_errmsg(d));
         xo_unlock(*lock_fd);
         db_close(d);
         return rc;
