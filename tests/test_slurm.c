@@ -719,3 +719,48 @@ TEST(slurm_driver_killed_during_submission_adopts_its_array)
     WITH_SLURM(killed_during_submission);
 }
 
+/* A local `xover run` leaves runs queued in Slurm to it; --take-over
+ * cancels their tasks and trains them here, and the database says so
+ * (no job id, this host). */
+static void local_run_meets_slurm(void)
+{
+    paths();
+    char sweep[512], text[1024];
+    harness_path(sweep, sizeof sweep, "both.yaml");
+    snprintf(text, sizeof text,
+             "sweep: both\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar, lr: [1e-3, 2e-3]}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '30', '{lr}', --sleep, '0.05']}\n", helper_fake_trainer());
+    harness_write(sweep, text);
+    /* held: queued in Slurm for as long as the test wants */
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--no-wait", "--sbatch-arg=--hold", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    const char *lv[] = {harness_xover(), "run", sweep, "--db", g_db, "--runs-dir", g_runs, NULL};
+    r = harness_run(lv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "runs are queued or running in Slurm");
+    CHECK_CONTAINS(r.err, "--take-over");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE job_id GLOB '[0-9]*_[01]' AND status <> 'done'"), 2);
+
+    const char *tv[] = {harness_xover(), "run", sweep, "--db", g_db, "--runs-dir", g_runs, "--take-over", NULL};
+    r = harness_run(tv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "--take-over: cancelling the Slurm tasks of 2 runs");
+    harness_proc_free(&r);
+    char host[256], sql[600];
+    gethostname(host, sizeof host);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE status = 'done' AND job_id IS NULL AND host = '%s'", host);
+    CHECK_INT(helper_qint(g_db, sql), 2);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 60);
+}
+
+TEST(slurm_local_run_leaves_runs_queued_in_slurm_unless_taking_over)
+{
+    WITH_SLURM(local_run_meets_slurm);
+}

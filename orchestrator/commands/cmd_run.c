@@ -49,6 +49,7 @@ int cmd_run(int argc, char **argv)
         {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
+        {"take-over", no_argument, 0, 'X'},
         {0, 0, 0, 0}};
     exec_options o = {0};
     exec_slurm_options so = {0};
@@ -129,6 +130,7 @@ int cmd_run(int argc, char **argv)
             o.jobs = (int)v;
             break;
         case 'r': o.retry_failed = 1; break;
+        case 'X': o.take_over = 1; break;
         case 't':
             if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o.timeout)) {
                 free(only);
@@ -154,6 +156,7 @@ int cmd_run(int argc, char **argv)
         return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg and "
                          "--no-wait go with --backend slurm");
     if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
+    if (slurm && o.take_over) return RUN_USAGE("--take-over is for the local backend (it takes runs from Slurm)");
     so.sbatch_args = sargs;
     /* Keys may also follow --only as plain arguments after the sweep. */
     if (optind >= argc) return RUN_USAGE("expected a sweep file");
@@ -193,7 +196,7 @@ int cmd_run(int argc, char **argv)
 
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
-     "                 [--handover on|off] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "                 [--handover on|off] [--take-over] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
      "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
      "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
@@ -214,6 +217,9 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  --handover on|off  hand idle cores to running runs (default on)\n"
+     "  --take-over        runs queued or running in Slurm (--backend slurm) are left\n"
+     "                     to it, saying so; with this, their tasks are cancelled and\n"
+     "                     the runs trained here\n"
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
      "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"

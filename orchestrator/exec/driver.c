@@ -210,7 +210,8 @@ static int launch(driver *dr, job *j)
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
     dr->running++;
-    db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
+    /* no job id: run here, not by a Slurm task (host and pid say where) */
+    db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD | DB_SET_JOB, .run_dir = j->dir, .build_id = dr->build};
     if (db_run_started(dr->d, j->id, dr->host, pid, j->started) || db_run_set(dr->d, j->id, &u)) {
         char why[600];
         snprintf(why, sizeof why, "recording the start of run %.12s: %s", j->key, db_errmsg(dr->d));
@@ -653,6 +654,7 @@ static void balance(driver *dr, int cores)
 static int take_job(void *ctx, const exec_reg_run *r)
 {
     driver *dr = ctx;
+    if (exec_claims_has(dr->claims, r->key)) return dr->skipped_busy++, 0; /* Slurm's (slurm_local.c) */
     job *j = &dr->jobs[dr->njobs];
     j->i = r->i;
     j->id = r->id;
@@ -709,6 +711,8 @@ static int prepare(driver *dr)
     dr->share_job = calloc(n ? n : 1, sizeof *dr->share_job);
     dr->eta_runs = calloc(n ? n : 1, sizeof *dr->eta_runs);
     if (!dr->jobs || !dr->shares || !dr->share_job || !dr->eta_runs) return cli_error(XO_FAILED, "out of memory");
+    int rc = exec_slurm_claims_load(dr->d, dr->p, dr->o, &dr->claims);
+    if (rc) return rc;
     return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
@@ -724,6 +728,7 @@ static void cleanup(driver *dr)
     free(dr->shares);
     free(dr->share_job);
     free(dr->eta_runs);
+    exec_claims_free(dr->claims);
     xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);

@@ -195,6 +195,8 @@ typedef struct {
     const char *yaml_text;    /* the sweep file, recorded in the database */
     size_t yaml_len;
     int no_handover;          /* keep every run on one thread (--handover off) */
+    int take_over;            /* train runs whose Slurm task is queued or running here,
+                                 cancelling the task (else they are left to Slurm) */
 } exec_options;
 
 /* Run the plan. Returns an exit code: XO_OK when every run is done,

@@ -79,6 +79,15 @@ typedef struct {
  * itself (slurm_worker.c), within the same array task. */
 #define EXEC_SIGNAL_RETRIES 2
 
+/* The plan's runs a Slurm task holds (slurm_local.c), for the local driver
+ * to leave alone: loaded once (one squeue), saying so on stderr; with
+ * o->take_over their tasks are cancelled instead and none is held. d may
+ * be NULL (a dry run without a database: none). XO_OK, or an exit code. */
+typedef struct exec_claims exec_claims;
+int exec_slurm_claims_load(db *d, const sweep_plan *p, const exec_options *o, exec_claims **out);
+int exec_claims_has(const exec_claims *c, const char *key); /* c may be NULL */
+void exec_claims_free(exec_claims *c);
+
 typedef struct ingest ingest;
 /* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
  * lines matched by the regex with named groups (step, tokens, epoch, flops
