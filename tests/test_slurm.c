@@ -394,9 +394,11 @@ static void external_fail_and_requeue(void)
 
     const char *cv[] = {harness_xover(), "collect", "ext", "--wait", "--db", g_db, NULL};
     r = harness_run(cv, NULL);
-    int st = r.status;
+    int st = r.status, announced = strstr(r.err, "requeued ") && strstr(r.err, "restart 1 by Slurm");
+    if (!announced) fprintf(stderr, "%s", r.err);
     harness_proc_free(&r);
     CHECK_INT(st, 1); /* one run failed */
+    CHECK(announced); /* the requeue is said in the progress lines */
     /* the failure's reason and log tail, from the worker */
     CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
                       "'exit code 3: error: this configuration is refused on purpose%' AND "
@@ -429,7 +431,7 @@ TEST(slurm_options_bad_usage_is_exit_2)
 {
     paths();
     struct {
-        const char *a[6];
+        const char *a[8];
         const char *msg;
     } cases[] = {
         {{"run", "experiments/smoke.yaml", "--backend", "pbs", NULL}, "--backend is local or slurm, not 'pbs'"},
@@ -438,14 +440,17 @@ TEST(slurm_options_bad_usage_is_exit_2)
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--mem", "lots"}, "--mem expects a size"},
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "-j", "2"}, "use --array-parallelism"},
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--sbatch-arg", "qos"}, "expects an sbatch option"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--time", "5", "--timeout", "2m"}, "give one"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--take-over", NULL}, "--take-over is for the local"},
         {{"worker", NULL}, "expected a run directory or --list FILE"},
         {{"worker", "--index", "3", "somedir", NULL}, "--index goes with --list"},
         {{"collect", NULL}, "expected one sweep"},
         {{"cancel", "a", "b", NULL}, "expected one sweep"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        harness_proc r = xover(cases[k].a[0], cases[k].a[1], cases[k].a[2], cases[k].a[3], cases[k].a[4],
-                               cases[k].a[5]);
+        const char *argv[10] = {harness_xover()};
+        for (int m = 0; m < 8; m++) argv[m + 1] = cases[k].a[m];
+        harness_proc r = harness_run(argv, NULL);
         int st = r.status, has = strstr(r.err, cases[k].msg) != NULL;
         if (st != 2 || !has) fprintf(stderr, "    case %zu: exit %d: %s", k, st, r.err);
         harness_proc_free(&r);
@@ -467,14 +472,23 @@ TEST(slurm_options_bad_usage_is_exit_2)
 TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
 {
     paths();
-    /* dry run: the runs it would submit, nothing written */
+    /* dry run: the runs it would submit, the sbatch command and the
+     * script; nothing written. --timeout 30s rounds up to a minute, saying so */
     const char *dv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
-                        "--runs-dir", g_runs, "--dry-run", NULL};
+                        "--runs-dir", g_runs, "--dry-run", "--timeout", "30s", NULL};
     harness_proc r = harness_run(dv, NULL);
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array");
+    CHECK_CONTAINS(r.out, "  sbatch --parsable '--job-name=xover-smoke' '--comment=xover:");
+    CHECK_CONTAINS(r.out, "'--array=0-3'");
+    CHECK_CONTAINS(r.out, "'--time=1' '--signal=B:USR1@15'");
+    CHECK_CONTAINS(r.out, "#!/bin/sh\n");
+    CHECK_CONTAINS(r.out, " worker --list '");
+    CHECK_CONTAINS(r.err, "note: --timeout 30s: Slurm time limits are whole minutes, so each task gets --time=1 "
+                          "(rounded up)");
     harness_proc_free(&r);
     CHECK(access(g_runs, F_OK) != 0);
+    CHECK(access(g_db, F_OK) != 0);
     /* no sbatch on PATH: exit 1, saying so; the runs stay pending */
     const char *old = getenv("PATH");
     char *saved = old ? strdup(old) : NULL;
@@ -763,4 +777,45 @@ static void local_run_meets_slurm(void)
 TEST(slurm_local_run_leaves_runs_queued_in_slurm_unless_taking_over)
 {
     WITH_SLURM(local_run_meets_slurm);
+}
+
+/* ---- issue 20: requeue ------------------------------------------------------------ */
+
+/* A run longer than its task's time limit (--time 1: a minute; 50 steps of
+ * 1 s): warned by SIGUSR1 before the limit, the worker stops the trainer at
+ * a checkpoint and requeues its task, which resumes there, until the run is
+ * done; the follower says so. Every step once, with the values of an
+ * uninterrupted run. */
+static void requeued_at_the_time_limit(void)
+{
+    paths();
+    char sweep[512], text[1024];
+    harness_path(sweep, sizeof sweep, "limit.yaml");
+    snprintf(text, sizeof text,
+             "sweep: limit\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar, lr: 1e-3}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '50', '{lr}', --sleep, '1']}\n", helper_fake_trainer());
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--time", "1", NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "requeued ");
+    CHECK_CONTAINS(r.err, "restart 1 by Slurm (checkpointed before the Slurm time limit; requeued (restart 1 of 3))");
+    CHECK_CONTAINS(r.err, "sweep limit: 1 done, 0 failed, 0 interrupted");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND attempts >= 2"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss' AND "
+                                "abs(value - 10.0 / (1 + 1e-3 * 1000 * step)) < 1e-12"), 50);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 50);
+    const char *ls[] = {"/bin/sh", "-c", "cat \"$0\"/limit/slurm/array-*.sh", g_runs, NULL};
+    harness_proc c = harness_run(ls, NULL);
+    CHECK_CONTAINS(c.out, "'--signal=B:USR1@15'");
+    CHECK_CONTAINS(c.out, " --max-requeues 3\n");
+    harness_proc_free(&c);
+}
+
+TEST(slurm_task_at_its_time_limit_checkpoints_and_requeues_itself)
+{
+    WITH_SLURM(requeued_at_the_time_limit);
 }

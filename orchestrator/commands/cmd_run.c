@@ -9,6 +9,7 @@
 #include "orchestrator/exec/exec.h"
 #include "orchestrator/sweep/sweep.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,10 @@ int cmd_run(int argc, char **argv)
         {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
-        {"take-over", no_argument, 0, 'X'},
+        {"take-over", no_argument, 0, 'X'},      {"max-requeues", required_argument, 0, 'Q'},
         {0, 0, 0, 0}};
     exec_options o = {0};
-    exec_slurm_options so = {0};
+    exec_slurm_options so = {.max_requeues = -1};
     int slurm = 0, slurm_opt = 0;
     const char *dbopt = NULL;
     char **only = calloc((size_t)argc + 1, sizeof *only);
@@ -131,6 +132,15 @@ int cmd_run(int argc, char **argv)
             break;
         case 'r': o.retry_failed = 1; break;
         case 'X': o.take_over = 1; break;
+        case 'Q':
+            if (cli_parse_long("run", "--max-requeues", optarg, &v) || v < 0 || v > 1000) {
+                free(only);
+                free(sargs);
+                return XO_USAGE;
+            }
+            so.max_requeues = (int)v;
+            slurm_opt = 1;
+            break;
         case 't':
             if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o.timeout)) {
                 free(only);
@@ -153,10 +163,19 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (slurm_opt && !slurm)
-        return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg and "
-                         "--no-wait go with --backend slurm");
+        return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg, "
+                         "--max-requeues and --no-wait go with --backend slurm");
     if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
     if (slurm && o.take_over) return RUN_USAGE("--take-over is for the local backend (it takes runs from Slurm)");
+    if (slurm && so.time && o.timeout > 0)
+        return RUN_USAGE("--time and --timeout both give the Slurm tasks' time limit: give one");
+    if (slurm && o.timeout > 0 && fmod(o.timeout, 60) != 0) {
+        /* Slurm's limits are whole minutes: said, never silently */
+        char d[32];
+        xo_duration(o.timeout, d, sizeof d);
+        fprintf(stderr, "note: --timeout %s: Slurm time limits are whole minutes, so each task gets --time=%lld "
+                        "(rounded up)\n", d, (long long)((o.timeout + 59) / 60));
+    }
     so.sbatch_args = sargs;
     /* Keys may also follow --only as plain arguments after the sweep. */
     if (optind >= argc) return RUN_USAGE("expected a sweep file");
@@ -198,7 +217,8 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
      "                 [--handover on|off] [--take-over] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
      "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
-     "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
+     "                 [--mem M] [--array-parallelism K] [--max-requeues K] [--sbatch-arg ARG]...\n"
+     "                 [--no-wait] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
      "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
      "processes, each `xover train` (or the sweep's external trainer) on one core\n"
@@ -214,7 +234,10 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "Exit 0 when every run is done, 1 when some failed.\n\n"
      "  -j, --jobs N       worker processes (default: one per core)\n"
      "  --retry-failed     rerun the runs that failed\n"
-     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
+     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d);\n"
+     "                     with --backend slurm: each task's time limit instead (whole\n"
+     "                     minutes, rounded up, saying so), where the run is\n"
+     "                     checkpointed and requeued, not failed\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  --handover on|off  hand idle cores to running runs (default on)\n"
      "  --take-over        runs queued or running in Slurm (--backend slurm) are left\n"
@@ -232,7 +255,12 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --backend B             local (default) or slurm\n"
      "  --partition P           the Slurm partition\n"
      "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
-     "                          default: --timeout rounded up to minutes, else none\n"
+     "                          default: --timeout rounded up to minutes, else none.\n"
+     "                          Before it (a quarter of it, 10 to 90 s) Slurm sends\n"
+     "                          SIGUSR1: the run checkpoints and its task requeues\n"
+     "  --max-requeues K        ... at most K times in all (default 3; then the run is\n"
+     "                          interrupted and `xover run` resubmits it). Preemption\n"
+     "                          and node failure requeue too (sbatch --requeue)\n"
      "  --cpus-per-run N        CPUs (and trainer threads) per run (default 1)\n"
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
      "  --array-parallelism K   at most K tasks at once\n"

@@ -214,6 +214,10 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n);
  * nodes share with the driver; the database stays with the driver, which
  * (or `xover collect`) ingests what the workers write. */
 
+/* A task near its time limit requeues itself this many times by default
+ * (--max-requeues). */
+#define EXEC_MAX_REQUEUES 3
+
 typedef struct {
     const char *partition;     /* NULL: the cluster's default */
     const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
@@ -223,6 +227,8 @@ typedef struct {
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;
     int no_wait;               /* submit and return */
+    int max_requeues;          /* a task near its time limit checkpoints and requeues
+                                  itself while restarted fewer times; < 0: default */
 } exec_slurm_options;
 
 /* Submit and (unless no_wait) follow until every task has ended. o's jobs
@@ -238,7 +244,9 @@ int exec_slurm_collect(const char *db_path, const char *sweep, int wait);
  * never started). */
 int exec_slurm_cancel(const char *db_path, const char *sweep);
 /* `xover worker`: run the run directory `dir`, or line `index` (0-based;
- * < 0: $SLURM_ARRAY_TASK_ID) of the list file `list`. */
-int exec_worker(const char *dir, const char *list, long index);
+ * < 0: $SLURM_ARRAY_TASK_ID) of the list file `list`. Warned by SIGUSR1
+ * that the time limit is near, it stops the trainer at a checkpoint and
+ * requeues its task, unless it has been restarted max_requeues times. */
+int exec_worker(const char *dir, const char *list, long index, int max_requeues);
 
 #endif

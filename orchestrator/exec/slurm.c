@@ -293,11 +293,48 @@ static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, cons
     return 0;
 }
 
+/* A Slurm time limit ("30", "30:00", "2:00:00", "1-0", "1-2:30", ...) in
+ * seconds; 0 when it is none of those (cmd_run.c checks the form). */
+static double time_seconds(const char *t)
+{
+    long v[4] = {0};
+    int nv = 0, days = -1;
+    const char *p = t;
+    if (strchr(t, '-')) {
+        days = atoi(t);
+        p = strchr(t, '-') + 1;
+    }
+    for (char *end; nv < 3 && *p; nv++) {
+        v[nv] = strtol(p, &end, 10);
+        p = *end == ':' ? end + 1 : end;
+        if (!*end) {
+            nv++;
+            break;
+        }
+    }
+    if (days >= 0) /* D-H, D-H:M, D-H:M:S */
+        return days * 86400.0 + v[0] * 3600.0 + (nv > 1 ? v[1] * 60.0 : 0) + (nv > 2 ? v[2] : 0);
+    if (nv == 1) return v[0] * 60.0;               /* M */
+    if (nv == 2) return v[0] * 60.0 + v[1];        /* M:S */
+    return v[0] * 3600.0 + v[1] * 60.0 + v[2];     /* H:M:S */
+}
+
+/* How long before a task's time limit Slurm warns it (SIGUSR1) to stop at
+ * a checkpoint and requeue: a quarter of the limit, from 10 s to 90 s (90
+ * when the limit is the partition's, unknown here). Slurm sends the signal
+ * up to 60 s early: limits under a few minutes are for tests. */
+static int signal_lead(double limit)
+{
+    if (!(limit > 0)) return 90;
+    double lead = limit / 4;
+    return lead < 10 ? 10 : lead > 90 ? 90 : (int)lead;
+}
+
 /* Build the sbatch argv (owned strings) for an array of n tasks. */
 static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const char *slurmdir, size_t n,
                           double timeout, const char *token, size_t *nargs)
 {
-    char **a = calloc(16 + so->nsbatch_args, sizeof *a);
+    char **a = calloc(20 + so->nsbatch_args, sizeof *a);
     if (!a) return NULL;
     size_t k = 0;
     char buf[4400];
@@ -316,14 +353,22 @@ static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const
         snprintf(buf, sizeof buf, "--partition=%s", so->partition);
         a[k++] = strdup(buf);
     }
+    double limit = 0;
     if (so->time) {
         snprintf(buf, sizeof buf, "--time=%s", so->time);
         a[k++] = strdup(buf);
+        limit = time_seconds(so->time);
     } else if (timeout > 0) {
-        /* --timeout in whole minutes, rounded up: Slurm's unit */
-        snprintf(buf, sizeof buf, "--time=%lld", (long long)((timeout + 59) / 60));
+        /* --timeout in whole minutes, rounded up: Slurm's unit (said, by
+         * cmd_run.c, when that changes it) */
+        long long minutes = (long long)((timeout + 59) / 60);
+        snprintf(buf, sizeof buf, "--time=%lld", minutes);
         a[k++] = strdup(buf);
+        limit = 60.0 * (double)minutes;
     }
+    /* Near the limit the worker checkpoints and requeues its task. */
+    snprintf(buf, sizeof buf, "--signal=B:USR1@%d", signal_lead(limit));
+    a[k++] = strdup(buf);
     if (so->mem) {
         snprintf(buf, sizeof buf, "--mem=%s", so->mem);
         a[k++] = strdup(buf);
@@ -344,7 +389,7 @@ static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const
 
 /* The job script (malloc'd, NUL-terminated), or NULL (out of memory). */
 static char *script_text(const char *sweep, size_t n, char *const *args, size_t nargs, const char *cwd,
-                         const char *self, const char *list)
+                         const char *self, const char *list, int max_requeues)
 {
     char *text = NULL;
     size_t len = 0;
@@ -367,7 +412,7 @@ static char *script_text(const char *sweep, size_t n, char *const *args, size_t 
     sh_quote(f, self);
     fprintf(f, " worker --list ");
     sh_quote(f, list);
-    fprintf(f, " --index \"$SLURM_ARRAY_TASK_ID\"\n");
+    fprintf(f, " --index \"$SLURM_ARRAY_TASK_ID\" --max-requeues %d\n", max_requeues);
     if (fclose(f)) {
         free(text);
         return NULL;
@@ -591,7 +636,8 @@ static int build_submission(sub *x, char ***args, size_t *nargs, char **script, 
     if (!*ntask) return XO_OK; /* every one in use elsewhere */
     sl_token_new(x->token, sizeof x->token);
     *args = sbatch_args(x->so, x->name, x->slurmdir, *ntask, x->o->timeout, x->token, nargs);
-    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list) : NULL;
+    int mr = x->so->max_requeues < 0 ? EXEC_MAX_REQUEUES : x->so->max_requeues;
+    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list, mr) : NULL;
     if (!*script) {
         free_args(*args, *nargs);
         *args = NULL;

@@ -237,10 +237,12 @@ static void tend(follower *f, sl_run *r)
          * it is why the run's attempts grow. */
         const char *why = json_string_value(json_object_get(a, "retry_why"));
         long long restarts = json_integer_value(json_object_get(a, "restarts"));
+        const char *rq = json_string_value(json_object_get(a, "requeue_why"));
         if (why) progress_event(&f->pg, "retrying %.12s %s: %s [%s]", r->key, r->who, why, r->job);
         else if (restarts > 0)
-            progress_event(&f->pg, "requeued %.12s %s: restart %lld by Slurm, resuming from its checkpoint on %s [%s]",
-                           r->key, r->who, restarts, host ? host : "?", r->job);
+            progress_event(&f->pg, "requeued %.12s %s: restart %lld by Slurm%s%s%s, resuming from its checkpoint on %s [%s]",
+                           r->key, r->who, restarts, rq ? " (" : "", rq ? rq : "", rq ? ")" : "", host ? host : "?",
+                           r->job);
         else if (!f->pg.tty)
             progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
     }

@@ -16,7 +16,9 @@
  * the job step); the worker forwards SIGTERM/SIGINT in case only the batch
  * shell was signalled, and waits. A trainer killed by another signal (kill
  * -9, the OOM killer, a crash) is started again from its checkpoint, at most
- * EXEC_SIGNAL_RETRIES times, as the local driver does. When the trainer
+ * EXEC_SIGNAL_RETRIES times, as the local driver does. Slurm's SIGUSR1 (the
+ * time limit is near: sbatch --signal) stops the trainer at a checkpoint
+ * and requeues the task (requeue_self), at most --max-requeues times. When the trainer
  * ends without writing a final status (an external trainer, or a crash),
  * the worker writes it from the exit status, so the driver always finds a
  * final word.
@@ -42,12 +44,69 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_child, g_stop;
+static volatile sig_atomic_t g_child, g_stop, g_deadline;
 
 static void forward(int sig)
 {
     g_stop = sig;
     if (g_child > 0) kill(g_child, sig);
+}
+
+/* SIGUSR1: Slurm's warning that the time limit is near (sbatch
+ * --signal=B:USR1@N, sent to this process, the batch step's). The trainer
+ * is told to checkpoint and stop, as by Ctrl-C; then the task requeues
+ * itself (requeue_self). */
+static void on_deadline(int sig)
+{
+    (void)sig;
+    g_deadline = 1;
+    g_stop = SIGUSR1;
+    if (g_child > 0) kill(g_child, SIGINT);
+}
+
+/* This task's id for scontrol ("1234_5"), into buf ("" outside Slurm). */
+static void task_id(char *buf, size_t n)
+{
+    const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID");
+    const char *jid = getenv("SLURM_JOB_ID");
+    if (aj && at) snprintf(buf, n, "%s_%s", aj, at);
+    else snprintf(buf, n, "%s", jid ? jid : "");
+}
+
+/* The time limit is near and the trainer has stopped at a checkpoint: put
+ * the task back in the queue (`scontrol requeue`, as submitit does), at
+ * most max_requeues restarts in all, so that it resumes there. The run's
+ * status says which; the follower waits for the requeued task. */
+static int requeue_self(const char *dir, int code, int max_requeues)
+{
+    char word[32], reason[512], why[1024], job[96];
+    rundir_status(dir, word, sizeof word, reason, sizeof reason);
+    if (!strcmp(word, "done") || !strcmp(word, "failed")) return code; /* it ended anyway */
+    const char *rs = getenv("SLURM_RESTART_COUNT");
+    long restarts = rs ? atol(rs) : 0;
+    task_id(job, sizeof job);
+    if (!*job || restarts >= max_requeues) {
+        snprintf(why, sizeof why, "stopped at a checkpoint before the Slurm time limit; not requeued: %ld restarts "
+                                  "already (--max-requeues %d); `xover run` resubmits it", restarts, max_requeues);
+        rundir_set_status(dir, "interrupted", why);
+        return XO_INTERRUPTED;
+    }
+    snprintf(why, sizeof why, "checkpointed before the Slurm time limit; requeued (restart %ld of %d)", restarts + 1,
+             max_requeues);
+    rundir_set_status(dir, "interrupted", why);
+    char *argv[] = {"scontrol", "requeue", job, NULL}, *etext = NULL, err[256];
+    int st = 0;
+    if (sl_capture(argv, NULL, &etext, &st, err, sizeof err) || st != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", etext && *etext ? etext : err);
+        msg[strcspn(msg, "\n")] = 0;
+        snprintf(why, sizeof why, "stopped at a checkpoint before the Slurm time limit; `scontrol requeue %s` "
+                                  "failed: %s; `xover run` resubmits it", job, msg);
+        rundir_set_status(dir, "interrupted", why);
+    }
+    free(etext);
+    fprintf(stderr, "xover worker: %s\n", why);
+    return XO_INTERRUPTED;
 }
 
 /* How often a branch looks for its fork checkpoint. */
@@ -116,7 +175,8 @@ static char *list_line(const char *list, long index, char *err, size_t errlen)
 /* attempt.json for a new attempt: a new start time, which the follower
  * counts as one more attempt. `retry` > 0 for the worker's own retries
  * after a kill, with why in `retry_why` (the follower announces it). */
-static int record_attempt(const char *dir, int retry, const char *retry_why, char *err, size_t errlen)
+static int record_attempt(const char *dir, int retry, const char *retry_why, const char *requeue_why, char *err,
+                          size_t errlen)
 {
     char host[256];
     if (gethostname(host, sizeof host)) snprintf(host, sizeof host, "unknown");
@@ -128,6 +188,7 @@ static int record_attempt(const char *dir, int retry, const char *retry_why, cha
     json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I, s:i}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
                           "started", xo_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0), "retry", retry);
     if (o && retry_why) json_object_set_new(o, "retry_why", json_string(retry_why));
+    if (o && requeue_why) json_object_set_new(o, "requeue_why", json_string(requeue_why));
     char *text = o ? json_dumps(o, JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
     if (!text) {
@@ -207,6 +268,10 @@ static void settle_status(const char *dir, int ws, int code)
     } else if (WIFSIGNALED(ws) && (WTERMSIG(ws) == SIGTERM || WTERMSIG(ws) == SIGINT)) {
         snprintf(reason, sizeof reason, "stopped by signal %d (%s)", WTERMSIG(ws), strsignal(WTERMSIG(ws)));
         rundir_set_status(dir, "interrupted", reason);
+    } else if (g_stop && code == XO_INTERRUPTED) {
+        /* told to stop (Slurm's signal, forwarded), it stopped: exit 130 */
+        snprintf(reason, sizeof reason, "stopped by signal %d (%s)", (int)g_stop, strsignal(g_stop));
+        rundir_set_status(dir, "interrupted", reason);
     } else {
         if (WIFSIGNALED(ws))
             snprintf(reason, sizeof reason, "killed by signal %d (%s)%s%.300s", WTERMSIG(ws), strsignal(WTERMSIG(ws)),
@@ -244,14 +309,14 @@ static int train_with_retries(const char *dir, char **argv, const char *out_path
             close(lg);
         }
         fprintf(stderr, "xover worker: retrying %s: %s\n", key ? key : dir, why);
-        if (record_attempt(dir, retry + 1, why, err, sizeof err)) cli_warn("%s", err);
+        if (record_attempt(dir, retry + 1, why, NULL, err, sizeof err)) cli_warn("%s", err);
         rundir_set_status(dir, "running", NULL);
     }
 }
 
 /* Run the command of worker.json in dir and wait for it (a branch first
  * waits for its fork: wait_for_fork). Returns the worker's exit code. */
-static int run_dir(const char *dir)
+static int run_dir(const char *dir, int max_requeues)
 {
     char err[PATH_MAX + 1024];
     run_path path = rundir_path(dir, RUN_WORKER);
@@ -292,27 +357,36 @@ static int run_dir(const char *dir)
         json_decref(w);
         return rc;
     }
-    if (record_attempt(dir, 0, NULL, err, sizeof err)) cli_warn("%s", err);
+    /* A requeued task says why it was requeued: the last attempt's word. */
+    char word[32], last_why[512];
+    rundir_status(dir, word, sizeof word, last_why, sizeof last_why);
+    const char *rs = getenv("SLURM_RESTART_COUNT");
+    int requeued = rs && atol(rs) > 0 && !strcmp(word, "interrupted") && *last_why;
+    if (record_attempt(dir, 0, NULL, requeued ? last_why : NULL, err, sizeof err)) cli_warn("%s", err);
     /* This attempt's word replaces the last one's (an external trainer
      * writes none of its own). */
     rundir_set_status(dir, "running", NULL);
-    struct sigaction sa = {0}, old_int, old_term;
+    struct sigaction sa = {0}, old_int, old_term, old_usr1;
     sa.sa_handler = forward;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_handler = on_deadline;
+    sigaction(SIGUSR1, &sa, &old_usr1);
     int code;
     if (trunk && key && wait_for_fork(dir, trunk, key)) code = g_stop ? XO_INTERRUPTED : XO_OK;
     else code = train_with_retries(dir, argv, json_string_value(json_object_get(w, "stdout")), key);
+    if (g_deadline) code = requeue_self(dir, code, max_requeues);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
     xo_unlock(lock_fd);
     free(argv);
     json_decref(w);
     return code;
 }
 
-int exec_worker(const char *dir, const char *list, long index)
+int exec_worker(const char *dir, const char *list, long index, int max_requeues)
 {
     char err[1024];
     char *line = NULL;
@@ -328,7 +402,7 @@ int exec_worker(const char *dir, const char *list, long index)
         if (!line) return cli_error(XO_USAGE, "worker: %s", err);
         dir = line;
     }
-    int rc = run_dir(dir);
+    int rc = run_dir(dir, max_requeues);
     free(line);
     return rc;
 }
