@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -818,4 +819,118 @@ static void requeued_at_the_time_limit(void)
 TEST(slurm_task_at_its_time_limit_checkpoints_and_requeues_itself)
 {
     WITH_SLURM(requeued_at_the_time_limit);
+}
+
+/* ---- issue 20: day to day ----------------------------------------------------- */
+
+/* `xover cancel` while `xover run --backend slurm` follows the sweep (it
+ * refused on the sweep lock): the tasks stop, the follower records how
+ * they ended, with no stale "(Resources)" reason. `xover status` shows the
+ * queued run apart from the running one, with their job ids. */
+static void cancel_while_following(void)
+{
+    paths();
+    char sweep[512], text[1024], log[512];
+    harness_path(sweep, sizeof sweep, "follow.yaml");
+    harness_path(log, sizeof log, "follower.log");
+    snprintf(text, sizeof text,
+             "sweep: follow\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar, lr: [1e-3, 2e-3]}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '300', '{lr}', --sleep, '0.1']}\n", helper_fake_trainer());
+    harness_write(sweep, text);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        f = freopen("/dev/null", "w", stdout);
+        (void)f;
+        execl(harness_xover(), harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+              "--array-parallelism", "1", (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    int running = 0;
+    for (int i = 0; i < 200 && !running; i++) {
+        sleep_s(0.3);
+        running = access(g_db, F_OK) == 0 &&
+                  helper_qint(g_db, "SELECT count(*) FROM runs r WHERE status = 'running' AND "
+                                    "(SELECT max(step) FROM metrics WHERE run_id = r.id) >= 3") == 1;
+    }
+    CHECK(running);
+    const char *st[] = {harness_xover(), "status", "follow", "--db", g_db, NULL};
+    harness_proc r = harness_run(st, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "1 running,");
+    CHECK_CONTAINS(r.out, "1 pending (1 queued in Slurm)");
+    CHECK_CONTAINS(r.out, " queued ");
+    CHECK_CONTAINS(r.out, "_0 ");
+    CHECK_CONTAINS(r.out, "_1 ");
+    harness_proc_free(&r);
+
+    const char *xv[] = {harness_xover(), "cancel", "follow", "--db", g_db, NULL};
+    r = harness_run(xv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    int cst = r.status;
+    CHECK_CONTAINS(r.err, "cancelled job");
+    CHECK_CONTAINS(r.err, "its follower records how the runs ended");
+    harness_proc_free(&r);
+    int ws = 0;
+    waitpid(pid, &ws, 0);
+    CHECK_INT(cst, 0);
+    CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 1); /* runs left interrupted and pending */
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE '%slurm: CANCELLED%'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'pending' AND "
+                                "error LIKE '%cancelled before it started%'"), 1);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE error LIKE '%Resources%'"), 0);
+}
+
+TEST(slurm_cancel_while_a_follower_runs_stops_the_tasks_and_it_records_them)
+{
+    WITH_SLURM(cancel_while_following);
+}
+
+/* --write-script DIR: the script (its options as #SBATCH lines) and run
+ * list, nothing submitted; `sbatch SCRIPT` by hand, and `xover collect`
+ * adopts the array by its comment. */
+static void write_script_then_sbatch(void)
+{
+    paths();
+    char sweep[512], text[1024], dir[512];
+    harness_path(sweep, sizeof sweep, "byhand.yaml");
+    harness_path(dir, sizeof dir, "scripts");
+    snprintf(text, sizeof text,
+             "sweep: byhand\nmodels: {xs: {layers: 1, dim: 16, heads: 2}}\ngrid: {objective: ar, lr: [5e-3, 6e-3]}\n"
+             "trainer: {command: ['%s', '{run_dir}', jsonl, '20', '{lr}', --sleep, '0.05']}\n", helper_fake_trainer());
+    harness_write(sweep, text);
+    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--write-script", dir, NULL};
+    harness_proc r = harness_run(sv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "wrote the job script of 2 runs, not submitted");
+    harness_proc_free(&r);
+    CHECK_INT(arrays_named("byhand"), 0);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "cat %s/array-*.sh", dir);
+    const char *cv[] = {"/bin/sh", "-c", cmd, NULL};
+    r = harness_run(cv, NULL);
+    CHECK_CONTAINS(r.out, "#SBATCH --array=0-1\n");
+    CHECK_CONTAINS(r.out, "#SBATCH --comment=xover:");
+    harness_proc_free(&r);
+    snprintf(cmd, sizeof cmd, "sbatch %s/array-*.sh", dir);
+    r = harness_run(cv, NULL);
+    CHECK_INT(r.status, 0);
+    harness_proc_free(&r);
+    const char *wv[] = {harness_xover(), "collect", "byhand", "--wait", "--db", g_db, NULL};
+    r = harness_run(wv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.err, "adopted Slurm job array");
+    harness_proc_free(&r);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done' AND job_id GLOB '[0-9]*_[01]'"), 2);
+    CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM metrics WHERE name = 'train_loss'"), 40);
+}
+
+TEST(slurm_write_script_then_sbatch_by_hand_is_adopted)
+{
+    WITH_SLURM(write_script_then_sbatch);
 }

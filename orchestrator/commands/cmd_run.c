@@ -51,6 +51,7 @@ int cmd_run(int argc, char **argv)
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
         {"take-over", no_argument, 0, 'X'},      {"max-requeues", required_argument, 0, 'Q'},
+        {"write-script", required_argument, 0, 'w'},
         {0, 0, 0, 0}};
     exec_options o = {0};
     exec_slurm_options so = {.max_requeues = -1};
@@ -132,6 +133,11 @@ int cmd_run(int argc, char **argv)
             break;
         case 'r': o.retry_failed = 1; break;
         case 'X': o.take_over = 1; break;
+        case 'w':
+            if (!*optarg) return RUN_USAGE("--write-script expects a directory");
+            so.write_script = optarg;
+            slurm_opt = 1;
+            break;
         case 'Q':
             if (cli_parse_long("run", "--max-requeues", optarg, &v) || v < 0 || v > 1000) {
                 free(only);
@@ -164,7 +170,7 @@ int cmd_run(int argc, char **argv)
     }
     if (slurm_opt && !slurm)
         return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg, "
-                         "--max-requeues and --no-wait go with --backend slurm");
+                         "--max-requeues, --write-script and --no-wait go with --backend slurm");
     if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
     if (slurm && o.take_over) return RUN_USAGE("--take-over is for the local backend (it takes runs from Slurm)");
     if (slurm && so.time && o.timeout > 0)
@@ -218,7 +224,7 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "                 [--handover on|off] [--take-over] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
      "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
      "                 [--mem M] [--array-parallelism K] [--max-requeues K] [--sbatch-arg ARG]...\n"
-     "                 [--no-wait] [...]\n\n"
+     "                 [--no-wait | --write-script DIR] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
      "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
      "processes, each `xover train` (or the sweep's external trainer) on one core\n"
@@ -265,4 +271,8 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
      "  --array-parallelism K   at most K tasks at once\n"
      "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"
-     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"};
+     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"
+     "  --write-script DIR      prepare the runs and write the job script (its options\n"
+     "                          as #SBATCH lines) and run list into DIR, without\n"
+     "                          submitting: `sbatch` it yourself, and `xover collect`\n"
+     "                          finds the array by its comment. --dry-run prints them\n"};

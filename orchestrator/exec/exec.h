@@ -227,6 +227,8 @@ typedef struct {
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;
     int no_wait;               /* submit and return */
+    const char *write_script;  /* write the script (with #SBATCH lines) and run list into
+                                  this directory, prepare the runs, do not submit */
     int max_requeues;          /* a task near its time limit checkpoints and requeues
                                   itself while restarted fewer times; < 0: default */
 } exec_slurm_options;

@@ -118,6 +118,9 @@ void ingest_free(ingest *g);
  * with xo_unlock), or -1 with a message naming the holder (pid, host, since
  * when). The run lock, the other half, is rundir_lock (run/run.h). */
 int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen);
+/* The same, but -2 (err saying who holds it) when another process holds it,
+ * -1 on other errors. */
+int guard_sweep_try(const char *db_path, const char *sweep, char *err, size_t errlen);
 /* In a forked worker, before exec: keep run_lock_fd open across exec (so
  * the worker holds the run lock while it lives) and die with the driver. */
 void guard_worker(int run_lock_fd, pid_t driver);

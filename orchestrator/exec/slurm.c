@@ -187,8 +187,14 @@ static int check_one_line(const exec_options *o, const exec_slurm_options *so)
         (so->partition && one_line("--partition", so->partition)) ||
         (so->time && one_line("--time", so->time)) || (so->mem && one_line("--mem", so->mem)))
         return XO_USAGE;
-    for (size_t k = 0; k < so->nsbatch_args; k++)
+    for (size_t k = 0; k < so->nsbatch_args; k++) {
         if (one_line("--sbatch-arg", so->sbatch_args[k])) return XO_USAGE;
+        /* an #SBATCH line ends at a blank; sbatch reads quotes its own way */
+        if (so->write_script && so->sbatch_args[k][strcspn(so->sbatch_args[k], " \t'\"\\")])
+            return cli_error(XO_USAGE, "--write-script: --sbatch-arg '%s' holds a blank or a quote, which an "
+                                       "#SBATCH line cannot carry; submit without --write-script", so->sbatch_args[k]);
+    }
+    if (so->write_script && one_line("--write-script", so->write_script)) return XO_USAGE;
     if (getcwd(cwd, sizeof cwd) && one_line("the current directory", cwd)) return XO_USAGE;
     ssize_t n = o->self_exe ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) self[n] = 0;
@@ -389,13 +395,16 @@ static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const
 
 /* The job script (malloc'd, NUL-terminated), or NULL (out of memory). */
 static char *script_text(const char *sweep, size_t n, char *const *args, size_t nargs, const char *cwd,
-                         const char *self, const char *list, int max_requeues)
+                         const char *self, const char *list, int max_requeues, int by_hand)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) return NULL;
     fprintf(f, "#!/bin/sh\n");
+    /* For `sbatch SCRIPT` by hand (--write-script): the options as
+     * directives (checked to hold no blank nor quote: write_script_ok). */
+    for (size_t k = 0; by_hand && k < nargs; k++) fprintf(f, "#SBATCH %s\n", args[k]);
     fprintf(f, "# xover: sweep %s, %zu runs as one Slurm job array (xover run --backend slurm).\n", sweep, n);
     fprintf(f, "# Submitted with these options, on sbatch's command line:\n#   sbatch --parsable");
     for (size_t k = 0; k < nargs; k++) {
@@ -514,9 +523,19 @@ static int resolve_paths(sub *x)
     struct tm tm;
     localtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    too_long |= snprintf(x->script, sizeof x->script, "%s/array-%s-%ld.sh", x->slurmdir, stamp, (long)getpid()) >=
+    const char *into = x->slurmdir; /* --write-script DIR: there instead */
+    char wdir[PATH_MAX];
+    if (x->so->write_script) {
+        if (!x->o->dry_run && rundir_mkdirs(x->so->write_script, err, sizeof err))
+            return cli_error(XO_USAGE, "--write-script: %s", err);
+        if (!realpath(x->so->write_script, wdir))
+            too_long |= snprintf(wdir, sizeof wdir, "%s/%s", x->cwd, x->so->write_script) >= (int)sizeof wdir;
+        if (one_line("--write-script (resolved)", wdir)) return XO_USAGE;
+        into = wdir;
+    }
+    too_long |= snprintf(x->script, sizeof x->script, "%s/array-%s-%ld.sh", into, stamp, (long)getpid()) >=
                 (int)sizeof x->script;
-    too_long |= snprintf(x->list, sizeof x->list, "%s/array-%s-%ld.runs", x->slurmdir, stamp, (long)getpid()) >=
+    too_long |= snprintf(x->list, sizeof x->list, "%s/array-%s-%ld.runs", into, stamp, (long)getpid()) >=
                 (int)sizeof x->list;
     if (too_long) return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, x->name);
     if (one_line("--runs-dir (resolved)", x->runs)) return XO_USAGE; /* a symbolic link's target */
@@ -637,7 +656,8 @@ static int build_submission(sub *x, char ***args, size_t *nargs, char **script, 
     sl_token_new(x->token, sizeof x->token);
     *args = sbatch_args(x->so, x->name, x->slurmdir, *ntask, x->o->timeout, x->token, nargs);
     int mr = x->so->max_requeues < 0 ? EXEC_MAX_REQUEUES : x->so->max_requeues;
-    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list, mr) : NULL;
+    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list, mr,
+                                  x->so->write_script != NULL) : NULL;
     if (!*script) {
         free_args(*args, *nargs);
         *args = NULL;
@@ -664,6 +684,18 @@ static int submit_array(sub *x)
     char intent[128];
     snprintf(intent, sizeof intent, SL_TOKEN_PREFIX "%s", x->token);
     if (!rc && record_jobs(x, intent, 1)) rc = cli_error(XO_FAILED, "recording the submission: %s", db_errmsg(x->d));
+    if (!rc && x->so->write_script) {
+        /* Not submitted: whoever sbatches the script, the next xover command
+         * adopts its array by its comment, as after a kill (slurm_adopt.c). */
+        free_args(args, nargs);
+        free(script);
+        free(list);
+        fprintf(stderr, "sweep %s: wrote the job script of %zu runs, not submitted:\n  %s\n  (run list %s)\n"
+                        "submit it with `sbatch %s`; then `xover collect %s` finds the array by its comment "
+                        "xover:%s and follows it (a later `xover run` submits the runs again if it was never "
+                        "submitted)\n", x->name, ntask, x->script, x->list, x->script, x->name, x->token);
+        return XO_OK;
+    }
     if (!rc && sl_submit(args, nargs, x->script, x->jobid, sizeof x->jobid, err, sizeof err)) {
         rc = cli_error(XO_FAILED, "%s (the script is %s)", err, x->script);
         if (record_jobs(x, NULL, 0)) cli_warn("clearing the submission: %s", db_errmsg(x->d));
@@ -787,6 +819,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
     if ((rc = adopt_and_mark(&x)) || (rc = resolve_paths(&x))) return sub_end(&x, rc);
     if (o->dry_run) return sub_end(&x, dry_run_report(&x));
     if (x.nsubmit && (rc = submit_array(&x))) return sub_end(&x, rc);
+    if (so->write_script) return sub_end(&x, XO_OK);
     if (!x.nsubmit)
         fprintf(stderr, "sweep %s: nothing to submit: %zu runs still queued or running (%zu done, %zu failed "
                         "not retried)\n", x.name, x.nlive, x.skipped_done, x.skipped_failed);

@@ -206,10 +206,21 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
 }
 
 /* The scheduler's word on a task, for a reason: "slurm: TIMEOUT (reason)". */
+/* A reason squeue gives a task still waiting for its start: stale once it
+ * has ended (a task cancelled while queued keeps "Resources"). */
+static int pending_reason(const char *r)
+{
+    static const char *const list[] = {"Resources", "Priority", "JobArrayTaskLimit", "Dependency", "BeginTime",
+                                       "JobHeldUser", "JobHeldAdmin", "ReqNodeNotAvail", "None", NULL};
+    for (const char *const *p = list; *p; p++)
+        if (!strncmp(r, *p, strlen(*p))) return 1;
+    return !*r;
+}
+
 static void sched_words(const sl_task *tk, const char *job, char *buf, size_t n)
 {
     if (!tk) snprintf(buf, n, "slurm no longer knows task %s", job);
-    else if (!strcmp(tk->reason, "None") || !*tk->reason) snprintf(buf, n, "slurm: %s", tk->state);
+    else if (pending_reason(tk->reason) || !strncmp(tk->state, "CANCELLED", 9)) snprintf(buf, n, "slurm: %s", tk->state);
     else snprintf(buf, n, "slurm: %s (%s)", tk->state, tk->reason);
 }
 
