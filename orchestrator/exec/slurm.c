@@ -123,7 +123,8 @@ static int register_plan(db *d, const sweep_plan *p, const exec_options *o, cand
     return XO_OK;
 }
 
-/* Which candidates' tasks are still queued or running (not to submit twice). */
+/* Which candidates' tasks are still queued or running, or have ended with
+ * a final word no one recorded yet: followed, not submitted twice. */
 static void mark_live(cand *c, size_t n)
 {
     const char **jobs = calloc(n ? n : 1, sizeof *jobs);
@@ -143,6 +144,14 @@ static void mark_live(cand *c, size_t n)
             if (!c[k].job_id) continue;
             const sl_task *tk = sl_find(&t, c[k].job_id);
             c[k].live = tk && !sl_state_ended(tk->state);
+            /* Ended while no follower watched (it was killed, or --no-wait)
+             * with the worker's final word: to record, not to run again. */
+            char word[32], why[64];
+            if (!c[k].live && c[k].status && (!strcmp(c[k].status, "pending") || !strcmp(c[k].status, "running")) &&
+                c[k].run_dir && rundir_is_run_of(c[k].run_dir, c[k].key) &&
+                !rundir_status(c[k].run_dir, word, sizeof word, why, sizeof why) &&
+                (!strcmp(word, "done") || !strcmp(word, "failed")))
+                c[k].live = 1;
         }
         sl_table_free(&t);
     }
