@@ -394,3 +394,77 @@ TEST(slurm_task_killed_hard_fails_with_slurms_reason_then_resumes)
     WITH_SLURM(killed_hard);
 }
 
+
+/* ---- per-run resources (no cluster: --dry-run) ---------------------------------- */
+
+/* The sweep's resources: section gives each run's task its time, memory
+ * and CPUs, by model size; runs asking for the same go as one array; the
+ * command line's options override it; --account, --qos, --constraint and
+ * --exclusive reach sbatch. Run keys do not change. */
+TEST(slurm_resources_by_model_size_become_one_array_per_shape)
+{
+    paths();
+    char sweep[512], plain[512];
+    harness_path(sweep, sizeof sweep, "res.yaml");
+    harness_path(plain, sizeof plain, "plain.yaml");
+    const char *body = "data: {corpus: synthetic, vocab: 300, val_tokens: 4k}\n"
+                       "models: {xxs: {layers: 1, dim: 16, heads: 2}, xs: {layers: 1, dim: 32, heads: 2}}\n"
+                       "train: {seq_len: 32, batch: 8, lr: 3e-3}\n"
+                       "grid: {objective: [ar, mdm], model: [xxs, xs], unique_tokens: [4k], epochs: [2]}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "sweep: res\n%s", body);
+    harness_write(plain, text);
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  time: 90s\n  mem: 1G\n  models:\n"
+                                "    xs: {time: 2h, mem: 4G, cpus: 2}\n", body);
+    harness_write(sweep, text);
+    const char *dv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", "--account", "acct", "--qos", "low", "--constraint", "avx2", "--exclusive", NULL};
+    harness_proc r = harness_run(dv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as 2 Slurm job arrays, one per resource shape");
+    CHECK_CONTAINS(r.out, "'--array=0-1' '--cpus-per-task=1' '--account=acct' '--qos=low' '--constraint=avx2' "
+                          "'--exclusive' '--time=2' '--signal=B:USR1@30' '--mem=1G'");
+    CHECK_CONTAINS(r.out, "'--array=0-1' '--cpus-per-task=2' '--account=acct' '--qos=low' '--constraint=avx2' "
+                          "'--exclusive' '--time=120' '--signal=B:USR1@90' '--mem=4G'");
+    CHECK_CONTAINS(r.out, "-g1.sh");
+    CHECK_CONTAINS(r.out, "-g2.sh");
+    CHECK_CONTAINS(r.err, "time limits not in whole minutes are rounded up");
+    /* the same runs (keys) as without the section */
+    char *with = strdup(r.out);
+    harness_proc_free(&r);
+    const char *pv[] = {harness_xover(), "run", plain, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", NULL};
+    r = harness_run(pv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array (");
+    for (const char *p = strstr(r.out, "\n  "); p && p[3] != ' ' && p[3]; p = strstr(p + 1, "\n  ")) {
+        char key[16];
+        snprintf(key, sizeof key, "%.12s", p + 3);
+        if (strspn(key, "0123456789abcdef") == 12) CHECK(strstr(with, key) != NULL);
+    }
+    free(with);
+    harness_proc_free(&r);
+    /* the command line overrides: one shape */
+    const char *ov[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", "--time", "30", "--mem", "8G", "--cpus-per-run", "1", NULL};
+    r = harness_run(ov, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array (");
+    CHECK_CONTAINS(r.out, "'--array=0-3' '--cpus-per-task=1' '--time=30' '--signal=B:USR1@90' '--mem=8G'");
+    harness_proc_free(&r);
+    /* mistakes, with where they are */
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  time: 30\n", body);
+    harness_write(sweep, text);
+    r = harness_run(dv, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "res.yaml:7:9: resources.time: '30' is not a duration like 90s, 30m, 2h or 1d");
+    harness_proc_free(&r);
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  models:\n    xl: {mem: 2G}\n", body);
+    harness_write(sweep, text);
+    r = harness_run(dv, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "res.yaml:8:5: resources.models: 'xl' is not a size of the models: section");
+    harness_proc_free(&r);
+    CHECK(access(g_runs, F_OK) != 0);
+}

@@ -51,7 +51,9 @@ int cmd_run(int argc, char **argv)
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
         {"take-over", no_argument, 0, 'X'},      {"max-requeues", required_argument, 0, 'Q'},
-        {"write-script", required_argument, 0, 'w'},
+        {"write-script", required_argument, 0, 'w'}, {"account", required_argument, 0, 'U'},
+        {"qos", required_argument, 0, 'K'},      {"constraint", required_argument, 0, 'N'},
+        {"exclusive", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     exec_options o = {0};
     exec_slurm_options so = {.max_requeues = -1};
@@ -83,6 +85,17 @@ int cmd_run(int argc, char **argv)
         case 'P':
             if (!*optarg) return RUN_USAGE("--partition expects a partition name");
             so.partition = optarg;
+            slurm_opt = 1;
+            break;
+        case 'U': case 'K': case 'N': {
+            const char *what = c == 'U' ? "--account" : c == 'K' ? "--qos" : "--constraint";
+            if (!*optarg) return RUN_USAGE("%s expects a value", what);
+            *(c == 'U' ? &so.account : c == 'K' ? &so.qos : &so.constraint) = optarg;
+            slurm_opt = 1;
+            break;
+        }
+        case 'E':
+            so.exclusive = 1;
             slurm_opt = 1;
             break;
         case 'T':
@@ -169,8 +182,9 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (slurm_opt && !slurm)
-        return RUN_USAGE("--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg, "
-                         "--max-requeues, --write-script and --no-wait go with --backend slurm");
+        return RUN_USAGE("--partition, --account, --qos, --constraint, --exclusive, --time, --cpus-per-run, --mem, "
+                         "--array-parallelism, --sbatch-arg, --max-requeues, --write-script and --no-wait go with "
+                         "--backend slurm");
     if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
     if (slurm && o.take_over) return RUN_USAGE("--take-over is for the local backend (it takes runs from Slurm)");
     if (slurm && so.time && o.timeout > 0)
@@ -222,7 +236,8 @@ int cmd_run(int argc, char **argv)
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
      "                 [--handover on|off] [--take-over] [--dry-run] [--runs-dir DIR] [--db PATH]\n"
-     "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
+     "       xover run SWEEP.yaml --backend slurm [--partition P] [--account A] [--qos Q]\n"
+     "                 [--constraint C] [--exclusive] [--time T] [--cpus-per-run N]\n"
      "                 [--mem M] [--array-parallelism K] [--max-requeues K] [--sbatch-arg ARG]...\n"
      "                 [--no-wait | --write-script DIR] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
@@ -260,6 +275,8 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "as they arrive; Ctrl-C stops following, not the jobs.\n"
      "  --backend B             local (default) or slurm\n"
      "  --partition P           the Slurm partition\n"
+     "  --account A, --qos Q, --constraint C, --exclusive\n"
+     "                          sbatch's options of those names, for every array\n"
      "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
      "                          default: --timeout rounded up to minutes, else none.\n"
      "                          Before it (a quarter of it, 10 to 90 s) Slurm sends\n"
@@ -269,6 +286,9 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "                          and node failure requeue too (sbatch --requeue)\n"
      "  --cpus-per-run N        CPUs (and trainer threads) per run (default 1)\n"
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
+     "                          (--time, --mem, --cpus-per-run override the sweep's\n"
+     "                          resources: section, docs/sweep.md; runs asking for\n"
+     "                          the same go as one array, one array per shape)\n"
      "  --array-parallelism K   at most K tasks at once\n"
      "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"
      "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"

@@ -220,9 +220,13 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n);
 
 typedef struct {
     const char *partition;     /* NULL: the cluster's default */
+    const char *account, *qos, *constraint; /* sbatch's; NULL: none given */
+    int exclusive;             /* sbatch --exclusive */
     const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
     const char *mem;           /* "4G"; NULL: none given */
     int cpus_per_run;          /* --cpus-per-task and trainer threads; 0 = 1 */
+    /* time, mem and cpus_per_run override the sweep's resources: section
+     * (sweep_plan_resources); runs that ask for the same go as one array */
     int array_parallelism;     /* at most this many tasks at once (%K); 0 = no limit */
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;

@@ -1,6 +1,8 @@
 /*
  * slurm.c — `xover run --backend slurm`: the sweep's runs that are not done
- * become ONE Slurm job array, each task `xover worker` on one run directory.
+ * become Slurm job arrays, one per resource shape (the sweep's resources:
+ * section, docs/sweep.md; usually one), each task `xover worker` on one run
+ * directory.
  *
  * The database never leaves the driver's machine: what the compute nodes
  * need is on the shared filesystem, under --runs-dir (absolute paths only):
@@ -14,17 +16,17 @@
  *                                      task i runs line i+1
  *   RUNS/<sweep>/slurm/%A_%a.out       Slurm's output of each task
  *
- * Every sbatch option goes on sbatch's argv (never through a shell); the
- * script itself only quotes three absolute paths. The options also appear,
- * quoted, in the script's comment lines, and the run directories are lines
- * of the list file: a newline in any of them would end a comment (and run
- * what follows) or split a line, so values with control characters are
- * refused before anything is written (one_line). The job id of each run
- * ("1234_7") goes to the database, so that `xover collect`, `xover cancel`
- * and the next `xover run` find the tasks again; a run whose task is still
- * queued or running is followed, not submitted twice.
+ * What those files hold is slurm_script.c's. The runs' job ids ("1234_7")
+ * go to the database, so that `xover collect`, `xover cancel` and the next
+ * `xover run` find the tasks again: a run whose task is still queued or
+ * running, or ended with nobody watching, is followed, not submitted twice.
+ * The intent is recorded before sbatch (slurm_adopt.c), so a driver killed
+ * in between leaves no array the next command cannot see.
  *
- * Then the driver follows the array (slurm_follow.c) unless --no-wait.
+ * exec_slurm_run is the sequence: register, adopt, mark what is live,
+ * group by shape, resolve paths, then per shape place the runs, build the
+ * submission, record the intent, sbatch, record the ids; then follow
+ * (slurm_follow.c) unless --no-wait.
  */
 #include "orchestrator/util/util.h"
 #include "orchestrator/exec/internal_slurm.h"
@@ -34,6 +36,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,7 @@ typedef struct {
     double started;     /* its last start, Unix seconds (0: none) */
     int live;           /* its task is still queued or running */
     int skip;           /* neither submitted nor followed (in use elsewhere) */
+    size_t group;       /* its resource shape: one array per shape */
 } cand;
 
 void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
@@ -159,285 +163,6 @@ static void mark_live(cand *c, size_t n)
     free(ids);
 }
 
-/* 0 when `value` (what `what` names) holds no control character; else a
- * usage error showing it with the character escaped. A newline in a value
- * echoed into the job script's comments would end the comment, and the
- * rest of the value would run as a command on the compute node. */
-static const char *first_control(const char *s)
-{
-    while (*s && (unsigned char)*s >= 0x20 && *s != 0x7f) s++;
-    return *s ? s : NULL;
-}
-
-static int one_line(const char *what, const char *value)
-{
-    const char *p = first_control(value);
-    if (!p) return 0;
-    char shown[300];
-    size_t k = 0;
-    for (const char *q = value; *q && k + 5 < sizeof shown; q++) {
-        unsigned char ch = (unsigned char)*q;
-        if (ch == '\n') k += (size_t)snprintf(shown + k, sizeof shown - k, "\\n");
-        else if (ch < 0x20 || ch == 0x7f) k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", ch);
-        else shown[k++] = (char)ch;
-    }
-    shown[k] = 0;
-    return cli_error(XO_USAGE,
-                     "%s '%s' holds a control character (byte 0x%02x): values that reach a Slurm job "
-                     "script or its run list must be one line of text", what, shown, (unsigned char)*p);
-}
-
-/* Every value the job script or the run list will hold, checked before
- * the database or any file is touched. */
-static int check_one_line(const exec_options *o, const exec_slurm_options *so)
-{
-    char cwd[PATH_MAX], self[PATH_MAX];
-    if ((o->runs_dir && one_line("--runs-dir", o->runs_dir)) ||
-        (so->partition && one_line("--partition", so->partition)) ||
-        (so->time && one_line("--time", so->time)) || (so->mem && one_line("--mem", so->mem)))
-        return XO_USAGE;
-    for (size_t k = 0; k < so->nsbatch_args; k++) {
-        if (one_line("--sbatch-arg", so->sbatch_args[k])) return XO_USAGE;
-        /* an #SBATCH line ends at a blank; sbatch reads quotes its own way */
-        if (so->write_script && so->sbatch_args[k][strcspn(so->sbatch_args[k], " \t'\"\\")])
-            return cli_error(XO_USAGE, "--write-script: --sbatch-arg '%s' holds a blank or a quote, which an "
-                                       "#SBATCH line cannot carry; submit without --write-script", so->sbatch_args[k]);
-    }
-    if (so->write_script && one_line("--write-script", so->write_script)) return XO_USAGE;
-    if (getcwd(cwd, sizeof cwd) && one_line("the current directory", cwd)) return XO_USAGE;
-    ssize_t n = o->self_exe ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) self[n] = 0;
-    if ((o->self_exe || n > 0) && one_line("the xover binary's path", o->self_exe ? o->self_exe : self))
-        return XO_USAGE;
-    return XO_OK;
-}
-
-/* 'text' quoted for sh: inside single quotes, ' becomes '\''. */
-static void sh_quote(FILE *f, const char *text)
-{
-    fputc('\'', f);
-    for (const char *p = text; *p; p++) {
-        if (*p == '\'') fputs("'\\''", f);
-        else fputc(*p, f);
-    }
-    fputc('\'', f);
-}
-
-/* The run's directory gets config.json, worker.json and status "pending".
- * A branch's worker.json names its trunk's directory: the worker waits
- * there for the fork checkpoint (slurm_worker.c). */
-static int prepare_dir(const sweep_plan *p, const cand *c, const char *dir, const char *self, const char *trunk_dir,
-                       char *err, size_t errlen)
-{
-    if (rundir_mkdirs(dir, err, errlen)) return -1;
-    json_t *cfg = sweep_plan_config(p, c->i, err, errlen);
-    if (!cfg) return -1;
-    char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    json_decref(cfg);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    run_path cfgpath = rundir_path(dir, RUN_CONFIG);
-    int bad = rundir_write(cfgpath.s, text, strlen(text), err, errlen);
-    free(text);
-    if (bad) return -1;
-
-    const sweep *s = sweep_plan_sweep(p);
-    sweep_trainer_info tr = sweep_trainer(s);
-    json_t *argv = json_array(), *w = json_object();
-    run_path metrics, outp = rundir_path(dir, RUN_STDOUT);
-    const char *stdout_path = NULL;
-    if (tr.external) {
-        char *mfile = NULL;
-        char **av = sweep_plan_argv(p, c->i, dir, c->key, &mfile, err, errlen);
-        if (!av) {
-            json_decref(argv);
-            json_decref(w);
-            return -1;
-        }
-        for (char **a = av; *a; a++) json_array_append_new(argv, json_string(*a));
-        sweep_argv_free(av);
-        if (mfile && !guard_inside(dir, mfile)) {
-            /* as for local runs: the file read must stay inside the run */
-            snprintf(err, errlen, "trainer.metrics_file resolves to %.800s, which is outside the run directory",
-                     mfile);
-            free(mfile);
-            json_decref(argv);
-            json_decref(w);
-            return -1;
-        }
-        snprintf(metrics.s, sizeof metrics.s, "%s", mfile ? mfile : outp.s);
-        if (!tr.metrics_file) stdout_path = outp.s;
-        free(mfile);
-    } else {
-        json_array_append_new(argv, json_string(self));
-        json_array_append_new(argv, json_string("train"));
-        json_array_append_new(argv, json_string("--config"));
-        json_array_append_new(argv, json_string(cfgpath.s));
-        json_array_append_new(argv, json_string("--out"));
-        json_array_append_new(argv, json_string(dir));
-        metrics = rundir_path(dir, RUN_METRICS);
-    }
-    json_object_set_new(w, "key", json_string(c->key));
-    json_object_set_new(w, "argv", argv);
-    json_object_set_new(w, "stdout", stdout_path ? json_string(stdout_path) : json_null());
-    json_object_set_new(w, "metrics", json_string(metrics.s));
-    json_object_set_new(w, "regex", tr.external && tr.metrics == SWEEP_METRICS_REGEX ? json_string(tr.regex) : json_null());
-    if (trunk_dir) json_object_set_new(w, "trunk", json_string(trunk_dir));
-    text = json_dumps(w, JSON_INDENT(2));
-    json_decref(w);
-    if (!text) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    bad = rundir_write(rundir_path(dir, RUN_WORKER).s, text, strlen(text), err, errlen);
-    free(text);
-    if (bad) return -1;
-    /* A fresh word, so that an old final status or attempt is not read as
-     * this submission's. */
-    run_path attempt = rundir_path(dir, RUN_ATTEMPT);
-    if (unlink(attempt.s) && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove %.900s: %s", attempt.s, strerror(errno));
-        return -1;
-    }
-    if (rundir_set_status(dir, "pending", "submitted to Slurm")) {
-        snprintf(err, errlen, "cannot write %s/status", dir);
-        return -1;
-    }
-    return 0;
-}
-
-/* A Slurm time limit ("30", "30:00", "2:00:00", "1-0", "1-2:30", ...) in
- * seconds; 0 when it is none of those (cmd_run.c checks the form). */
-static double time_seconds(const char *t)
-{
-    long v[4] = {0};
-    int nv = 0, days = -1;
-    const char *p = t;
-    if (strchr(t, '-')) {
-        days = atoi(t);
-        p = strchr(t, '-') + 1;
-    }
-    for (char *end; nv < 3 && *p; nv++) {
-        v[nv] = strtol(p, &end, 10);
-        p = *end == ':' ? end + 1 : end;
-        if (!*end) {
-            nv++;
-            break;
-        }
-    }
-    if (days >= 0) /* D-H, D-H:M, D-H:M:S */
-        return days * 86400.0 + v[0] * 3600.0 + (nv > 1 ? v[1] * 60.0 : 0) + (nv > 2 ? v[2] : 0);
-    if (nv == 1) return v[0] * 60.0;               /* M */
-    if (nv == 2) return v[0] * 60.0 + v[1];        /* M:S */
-    return v[0] * 3600.0 + v[1] * 60.0 + v[2];     /* H:M:S */
-}
-
-/* How long before a task's time limit Slurm warns it (SIGUSR1) to stop at
- * a checkpoint and requeue: a quarter of the limit, from 10 s to 90 s (90
- * when the limit is the partition's, unknown here). Slurm sends the signal
- * up to 60 s early: limits under a few minutes are for tests. */
-static int signal_lead(double limit)
-{
-    if (!(limit > 0)) return 90;
-    double lead = limit / 4;
-    return lead < 10 ? 10 : lead > 90 ? 90 : (int)lead;
-}
-
-/* Build the sbatch argv (owned strings) for an array of n tasks. */
-static char **sbatch_args(const exec_slurm_options *so, const char *sweep, const char *slurmdir, size_t n,
-                          double timeout, const char *token, size_t *nargs)
-{
-    char **a = calloc(20 + so->nsbatch_args, sizeof *a);
-    if (!a) return NULL;
-    size_t k = 0;
-    char buf[4400];
-    /* The name and comment find the array again if this driver dies before
-     * recording its id (slurm_adopt.c). */
-    snprintf(buf, sizeof buf, "--job-name=xover-%s", sweep);
-    a[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, "--comment=xover:%s", token);
-    a[k++] = strdup(buf);
-    if (so->array_parallelism > 0) snprintf(buf, sizeof buf, "--array=0-%zu%%%d", n - 1, so->array_parallelism);
-    else snprintf(buf, sizeof buf, "--array=0-%zu", n - 1);
-    a[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, "--cpus-per-task=%d", so->cpus_per_run > 0 ? so->cpus_per_run : 1);
-    a[k++] = strdup(buf);
-    if (so->partition) {
-        snprintf(buf, sizeof buf, "--partition=%s", so->partition);
-        a[k++] = strdup(buf);
-    }
-    double limit = 0;
-    if (so->time) {
-        snprintf(buf, sizeof buf, "--time=%s", so->time);
-        a[k++] = strdup(buf);
-        limit = time_seconds(so->time);
-    } else if (timeout > 0) {
-        /* --timeout in whole minutes, rounded up: Slurm's unit (said, by
-         * cmd_run.c, when that changes it) */
-        long long minutes = (long long)((timeout + 59) / 60);
-        snprintf(buf, sizeof buf, "--time=%lld", minutes);
-        a[k++] = strdup(buf);
-        limit = 60.0 * (double)minutes;
-    }
-    /* Near the limit the worker checkpoints and requeues its task. */
-    snprintf(buf, sizeof buf, "--signal=B:USR1@%d", signal_lead(limit));
-    a[k++] = strdup(buf);
-    if (so->mem) {
-        snprintf(buf, sizeof buf, "--mem=%s", so->mem);
-        a[k++] = strdup(buf);
-    }
-    if (snprintf(buf, sizeof buf, "--output=%s/%%A_%%a.out", slurmdir) < (int)sizeof buf) a[k++] = strdup(buf);
-    a[k++] = strdup("--open-mode=append"); /* a requeued task adds to its output */
-    a[k++] = strdup("--requeue");          /* node failure, preemption: run again, resume */
-    for (size_t m = 0; m < so->nsbatch_args; m++) a[k++] = strdup(so->sbatch_args[m]);
-    for (size_t m = 0; m < k; m++)
-        if (!a[m]) {
-            for (size_t j = 0; j < k; j++) free(a[j]);
-            free(a);
-            return NULL;
-        }
-    *nargs = k;
-    return a;
-}
-
-/* The job script (malloc'd, NUL-terminated), or NULL (out of memory). */
-static char *script_text(const char *sweep, size_t n, char *const *args, size_t nargs, const char *cwd,
-                         const char *self, const char *list, int max_requeues, int by_hand)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    fprintf(f, "#!/bin/sh\n");
-    /* For `sbatch SCRIPT` by hand (--write-script): the options as
-     * directives (checked to hold no blank nor quote: write_script_ok). */
-    for (size_t k = 0; by_hand && k < nargs; k++) fprintf(f, "#SBATCH %s\n", args[k]);
-    fprintf(f, "# xover: sweep %s, %zu runs as one Slurm job array (xover run --backend slurm).\n", sweep, n);
-    fprintf(f, "# Submitted with these options, on sbatch's command line:\n#   sbatch --parsable");
-    for (size_t k = 0; k < nargs; k++) {
-        fputs(" ", f);
-        sh_quote(f, args[k]);
-    }
-    fprintf(f, " THIS_SCRIPT\n");
-    fprintf(f, "# Task i runs `xover worker` on the run directory on line i+1 of\n#   %s\n", list);
-    fprintf(f, "# Workers write only their run directory (shared filesystem); the waiting\n"
-               "# `xover run`, or `xover collect %s`, ingests it into the database.\n", sweep);
-    fprintf(f, "cd ");
-    sh_quote(f, cwd);
-    fprintf(f, " || exit 1\nexec ");
-    sh_quote(f, self);
-    fprintf(f, " worker --list ");
-    sh_quote(f, list);
-    fprintf(f, " --index \"$SLURM_ARRAY_TASK_ID\" --max-requeues %d\n", max_requeues);
-    if (fclose(f)) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 /* The directory of branch k's trunk: a candidate's (the plan lists a trunk
  * just before its branches), else where the database has it, else its
  * place in this sweep's directory. Into buf (PATH_MAX + 400 bytes). */
@@ -495,12 +220,18 @@ typedef struct {
     int lock_fd;
     /* absolute paths: tasks run on other machines, from another directory */
     char self[PATH_MAX], cwd[PATH_MAX], runs[PATH_MAX], sdir[PATH_MAX + 300], slurmdir[PATH_MAX + 320];
-    char script[PATH_MAX + 400], list[PATH_MAX + 400];
+    char base[PATH_MAX + 360], script[PATH_MAX + 400], list[PATH_MAX + 400];
     char token[64], jobid[64];
+    /* the resource shapes of the runs to submit (one array each) */
+    exec_slurm_options *shape;
+    char (*shape_time)[32];
+    size_t nshapes, cur;
 } sub;
 
 static int sub_end(sub *x, int rc)
 {
+    free(x->shape);
+    free(x->shape_time);
     free_cands(x->c, x->nc);
     if (x->lock_fd >= 0) xo_unlock(x->lock_fd);
     db_close(x->d);
@@ -539,15 +270,72 @@ static int resolve_paths(sub *x)
             return cli_error(XO_USAGE, "--write-script: %s", err);
         if (!realpath(x->so->write_script, wdir))
             too_long |= snprintf(wdir, sizeof wdir, "%s/%s", x->cwd, x->so->write_script) >= (int)sizeof wdir;
-        if (one_line("--write-script (resolved)", wdir)) return XO_USAGE;
+        if (sl_one_line("--write-script (resolved)", wdir)) return XO_USAGE;
         into = wdir;
     }
-    too_long |= snprintf(x->script, sizeof x->script, "%s/array-%s-%ld.sh", into, stamp, (long)getpid()) >=
-                (int)sizeof x->script;
-    too_long |= snprintf(x->list, sizeof x->list, "%s/array-%s-%ld.runs", into, stamp, (long)getpid()) >=
-                (int)sizeof x->list;
+    too_long |= snprintf(x->base, sizeof x->base, "%s/array-%s-%ld", into, stamp, (long)getpid()) >=
+                (int)sizeof x->base;
     if (too_long) return cli_error(XO_USAGE, "--runs-dir: the path %s/%s is too long", runs_opt, x->name);
-    if (one_line("--runs-dir (resolved)", x->runs)) return XO_USAGE; /* a symbolic link's target */
+    if (sl_one_line("--runs-dir (resolved)", x->runs)) return XO_USAGE; /* a symbolic link's target */
+    return XO_OK;
+}
+
+/* The script and list files of shape x->cur: BASE.sh and BASE.runs, with
+ * -gN before the extension when there are several shapes. */
+static void shape_files(sub *x)
+{
+    char g[16] = "";
+    if (x->nshapes > 1) snprintf(g, sizeof g, "-g%zu", (x->cur + 1) % 100000);
+    snprintf(x->script, sizeof x->script, "%s%s.sh", x->base, g);
+    snprintf(x->list, sizeof x->list, "%s%s.runs", x->base, g);
+}
+
+/* Minutes of a time limit in seconds, rounded up (Slurm's unit). */
+static long long whole_minutes(double seconds)
+{
+    return (long long)ceil(seconds / 60 - 1e-9);
+}
+
+/* Group the runs to submit by what their tasks ask for: the command line's
+ * --time / --timeout, --mem and --cpus-per-run, else the sweep's
+ * resources: section (the run's model size's entry, else its own). One
+ * array per distinct shape; x->shape[g] is the options array g is
+ * submitted with. */
+static int group_shapes(sub *x)
+{
+    x->shape = calloc(x->nc ? x->nc : 1, sizeof *x->shape);
+    x->shape_time = calloc(x->nc ? x->nc : 1, sizeof *x->shape_time);
+    if (!x->shape || !x->shape_time) return cli_error(XO_FAILED, "out of memory");
+    int rounded = 0;
+    for (size_t k = 0; k < x->nc; k++) {
+        cand *c = &x->c[k];
+        if (c->live) continue;
+        sweep_resources r;
+        sweep_plan_resources(x->p, c->i, &r);
+        exec_slurm_options g = *x->so;
+        char t[32] = "";
+        if (!g.time && !(x->o->timeout > 0) && r.time > 0) {
+            snprintf(t, sizeof t, "%lld", whole_minutes(r.time));
+            rounded |= fmod(r.time, 60) != 0;
+        }
+        if (!g.mem) g.mem = r.mem;
+        if (!g.cpus_per_run) g.cpus_per_run = r.cpus;
+        size_t s = 0;
+        while (s < x->nshapes && !(!strcmp(x->shape_time[s], t) && x->shape[s].cpus_per_run == g.cpus_per_run &&
+                                   !(x->shape[s].mem ? !g.mem || strcmp(x->shape[s].mem, g.mem) : g.mem != NULL)))
+            s++;
+        if (s == x->nshapes) {
+            x->shape[s] = g;
+            snprintf(x->shape_time[s], sizeof x->shape_time[s], "%s", t);
+            x->nshapes++;
+        }
+        c->group = s;
+    }
+    for (size_t s = 0; s < x->nshapes; s++)
+        if (x->shape_time[s][0]) x->shape[s].time = x->shape_time[s];
+    if (rounded)
+        fprintf(stderr, "note: sweep %s: resources: time limits not in whole minutes are rounded up to minutes "
+                        "(Slurm's unit)\n", x->name);
     return XO_OK;
 }
 
@@ -560,9 +348,9 @@ static const char *place_run(sub *x, size_t k, char *tdir, size_t tlen)
     cand *c = &x->c[k];
     tdir[0] = 0;
     if (sweep_plan_role(x->p, c->i) == SWEEP_BRANCH) trunk_dir_of(x->d, x->p, x->c, k, x->sdir, tdir, tlen);
-    if (first_control(tdir)) tdir[0] = 0; /* a trunk's dir from the database: one line, or not used */
+    if (sl_first_control(tdir)) tdir[0] = 0; /* a trunk's dir from the database: one line, or not used */
     const char *rd = c->run_dir;
-    if (!rd || rd[0] != '/' || !rundir_is_run_of(rd, c->key) || first_control(rd)) {
+    if (!rd || rd[0] != '/' || !rundir_is_run_of(rd, c->key) || sl_first_control(rd)) {
         char d2[PATH_MAX + 400];
         const char *slash = *tdir ? strrchr(tdir, '/') : NULL;
         if (slash) snprintf(d2, sizeof d2, "%.*s/%s", (int)(slash - tdir), tdir, c->key);
@@ -586,7 +374,7 @@ static int place_runs(sub *x, char **text, size_t *len, size_t *ntask)
     *ntask = 0;
     for (size_t k = 0; k < x->nc && rc == XO_OK; k++) {
         cand *c = &x->c[k];
-        if (c->live) continue;
+        if (c->live || c->group != x->cur) continue;
         if (!place_run(x, k, tdir, sizeof tdir)) {
             rc = cli_error(XO_FAILED, "out of memory");
             break;
@@ -601,7 +389,7 @@ static int place_runs(sub *x, char **text, size_t *len, size_t *ntask)
                 continue;
             }
             xo_unlock(lk);
-            if (prepare_dir(x->p, c, c->run_dir, x->self, *tdir ? tdir : NULL, err, sizeof err)) {
+            if (sl_prepare_dir(x->p, c->i, c->key, c->run_dir, x->self, *tdir ? tdir : NULL, err, sizeof err)) {
                 rc = cli_error(XO_FAILED, "run %.12s: %s", c->key, err);
                 break;
             }
@@ -628,7 +416,7 @@ static int record_jobs(sub *x, const char *prefix, int first)
     size_t task = 0;
     for (size_t k = 0; k < x->nc; k++) {
         cand *c = &x->c[k];
-        if (c->live) continue;
+        if (c->live || c->group != x->cur) continue;
         char jid[160];
         snprintf(jid, sizeof jid, "%s_%zu", prefix ? prefix : "", task++);
         db_run_update u = {.set = DB_SET_JOB, .job_id = prefix ? jid : NULL};
@@ -663,9 +451,10 @@ static int build_submission(sub *x, char ***args, size_t *nargs, char **script, 
     if (rc) return rc;
     if (!*ntask) return XO_OK; /* every one in use elsewhere */
     sl_token_new(x->token, sizeof x->token);
-    *args = sbatch_args(x->so, x->name, x->slurmdir, *ntask, x->o->timeout, x->token, nargs);
+    shape_files(x);
+    *args = sl_sbatch_args(&x->shape[x->cur], x->name, x->slurmdir, *ntask, x->o->timeout, x->token, nargs);
     int mr = x->so->max_requeues < 0 ? EXEC_MAX_REQUEUES : x->so->max_requeues;
-    *script = *args ? script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list, mr,
+    *script = *args ? sl_script_text(x->name, *ntask, *args, *nargs, x->cwd, x->self, x->list, mr,
                                   x->so->write_script != NULL) : NULL;
     if (!*script) {
         free_args(*args, *nargs);
@@ -725,8 +514,11 @@ static int submit_array(sub *x)
  * submit; nothing written. */
 static int dry_run_report(sub *x)
 {
-    printf("sweep %s: would submit %zu runs as one Slurm job array (%zu still queued or running, "
-           "%zu done, %zu failed not retried):\n", x->name, x->nsubmit, x->nlive, x->skipped_done, x->skipped_failed);
+    char arrays[64];
+    if (x->nshapes > 1) snprintf(arrays, sizeof arrays, "%zu Slurm job arrays, one per resource shape", x->nshapes);
+    else snprintf(arrays, sizeof arrays, "one Slurm job array");
+    printf("sweep %s: would submit %zu runs as %s (%zu still queued or running, %zu done, %zu failed not "
+           "retried):\n", x->name, x->nsubmit, arrays, x->nlive, x->skipped_done, x->skipped_failed);
     for (size_t k = 0; k < x->nc; k++) {
         char who[256];
         exec_describe_run(x->p, x->c[k].i, who, sizeof who);
@@ -734,20 +526,21 @@ static int dry_run_report(sub *x)
                x->c[k].live ? "queued" : x->c[k].status ? x->c[k].status : "new", who,
                x->c[k].live ? x->c[k].job_id : "");
     }
-    if (!x->nsubmit) return XO_OK;
-    char **args = NULL, *script = NULL, *list = NULL;
-    size_t nargs = 0, listlen = 0, ntask = 0;
-    int rc = build_submission(x, &args, &nargs, &script, &list, &listlen, &ntask);
-    if (rc) return rc;
-    printf("\nsbatch command (the --comment token is new at each submission):\n  sbatch --parsable");
-    for (size_t k = 0; k < nargs; k++) {
-        fputs(" ", stdout);
-        sh_quote(stdout, args[k]);
+    for (x->cur = 0; x->cur < x->nshapes; x->cur++) {
+        char **args = NULL, *script = NULL, *list = NULL;
+        size_t nargs = 0, listlen = 0, ntask = 0;
+        int rc = build_submission(x, &args, &nargs, &script, &list, &listlen, &ntask);
+        if (rc) return rc;
+        printf("\nsbatch command (the --comment token is new at each submission):\n  sbatch --parsable");
+        for (size_t k = 0; k < nargs; k++) {
+            fputs(" ", stdout);
+            sl_sh_quote(stdout, args[k]);
+        }
+        printf(" %s\n\nscript %s:\n%s\nrun list %s:\n%s", x->script, x->script, script, x->list, list);
+        free_args(args, nargs);
+        free(script);
+        free(list);
     }
-    printf(" %s\n\nscript %s:\n%s\nrun list %s:\n%s", x->script, x->script, script, x->list, list);
-    free_args(args, nargs);
-    free(script);
-    free(list);
     return XO_OK;
 }
 
@@ -810,7 +603,7 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
 {
     sub x = {.p = p, .o = o, .so = so, .name = sweep_name(sweep_plan_sweep(p)), .lock_fd = -1};
     char err[1024];
-    if (check_one_line(o, so)) return XO_USAGE;
+    if (sl_check_one_line(o, so)) return XO_USAGE;
     int rc = exec_open_db(o, &x.d);
     if (rc != XO_OK) return rc;
     rc = register_plan(x.d, p, o, &x.c, &x.nc, &x.skipped_done, &x.skipped_failed);
@@ -825,9 +618,10 @@ int exec_slurm_run(const sweep_plan *p, const exec_options *o, const exec_slurm_
      * sweep's only writer while it submits and follows. */
     if (!o->dry_run && (x.lock_fd = guard_sweep_lock(o->db_path, x.name, err, sizeof err)) < 0)
         return sub_end(&x, cli_error(XO_FAILED, "%s", err));
-    if ((rc = adopt_and_mark(&x)) || (rc = resolve_paths(&x))) return sub_end(&x, rc);
+    if ((rc = adopt_and_mark(&x)) || (rc = group_shapes(&x)) || (rc = resolve_paths(&x))) return sub_end(&x, rc);
     if (o->dry_run) return sub_end(&x, dry_run_report(&x));
-    if (x.nsubmit && (rc = submit_array(&x))) return sub_end(&x, rc);
+    for (x.cur = 0; x.cur < x.nshapes; x.cur++) /* one array per resource shape */
+        if ((rc = submit_array(&x))) return sub_end(&x, rc);
     if (so->write_script) return sub_end(&x, XO_OK);
     if (!x.nsubmit)
         fprintf(stderr, "sweep %s: nothing to submit: %zu runs still queued or running (%zu done, %zu failed "
