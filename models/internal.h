@@ -163,8 +163,10 @@ struct model {
     double *norm_blocks;       /* the gradient norm's per-block sums */
 };
 
-/* Shards of a B x T batch for a model (never depends on the threads). */
+/* pass.c: shards of a B x T batch for a model, or for shards of about
+ * `rows` rows (never depends on the threads). */
 int shard_count(const model *m, int B, int T);
+int shards_for(int rows, int B, int T);
 /* (Re)allocate the shards for m->shard_rows; 0 or -1 (out of memory). */
 int shards_alloc(model *m);
 void shards_free(model *m);

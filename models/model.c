@@ -197,14 +197,6 @@ static float *alloc_floats(size_t n)
 
 /* ---- shards (see pass.c) --------------------------------------------------- */
 
-static int shards_for(int rows, int B, int T)
-{
-    long s = (long)B * T / (rows > 0 ? rows : MODEL_SHARD_ROWS);
-    return (int)(s < 1 ? 1 : s > B ? B : s);
-}
-
-int shard_count(const model *m, int B, int T) { return shards_for(m->shard_rows, B, T); }
-
 /* The gradients the shards own: every tensor after the embedding, except a
  * mixture of experts' experts and routers (w13, w2, wr). The norm weights
  * come last, so a dense model's is one segment. */

@@ -34,6 +34,16 @@
 #include <math.h>
 #include <string.h>
 
+/* Shards of a B x T batch of rows-row shards: at least one, at most one a
+ * sequence (internal.h). */
+int shards_for(int rows, int B, int T)
+{
+    long s = (long)B * T / (rows > 0 ? rows : MODEL_SHARD_ROWS);
+    return (int)(s < 1 ? 1 : s > B ? B : s);
+}
+
+int shard_count(const model *m, int B, int T) { return shards_for(m->shard_rows, B, T); }
+
 /* Per-layer tensors sit at full-size strides; a smaller B or T uses the
  * first B*T rows of each, and a shard its rows within those. */
 #define LAYER(ptr, l, per) ((ptr) + (size_t)(l) * (per))

@@ -9,6 +9,7 @@
 #include "models/models.h"
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
+#include "orchestrator/run/run.h"
 #include "orchestrator/run/run_config.h"
 #include "orchestrator/run/train_source.h"
 
@@ -25,6 +26,47 @@ static double clock_s(clockid_t id)
     struct timespec t;
     clock_gettime(id, &t);
     return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* `repeat` evaluations with eval seeds seed, seed+1, ...: each line as it
+ * is measured, then their spread. 0, or -1 with err set. */
+static int evaluate_repeatedly(model *m, const int32_t *val, size_t nval, const model_eval_opts *eo, long long repeat,
+                               char *err, size_t errlen)
+{
+    double sum = 0, ss = 0, t_all = 0, cpu_all = 0;
+    double *v = malloc(sizeof(double) * (size_t)repeat);
+    if (!v) return snprintf(err, errlen, "out of memory"), -1;
+    for (long long i = 0; i < repeat; i++) {
+        model_eval_opts o = *eo;
+        o.seed = eo->seed + (uint64_t)i;
+        /* CPU time too: on a shared machine the wall time says more about
+         * the neighbours than about the evaluation */
+        double se, mc_se, t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        v[i] = model_val_loss_se(m, val, nval, &o, &se, &mc_se);
+        double dt = clock_s(CLOCK_MONOTONIC) - t0, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        t_all += dt;
+        cpu_all += dc;
+        if (!isfinite(v[i])) {
+            snprintf(err, errlen, "the validation loss is not finite (%g)", v[i]);
+            free(v);
+            return -1;
+        }
+        printf("val_loss   %.4f  se %.4f  (the mask draws' part %.4f)  %.2f s (%.2f s CPU)", v[i], se, mc_se,
+               dt, dc);
+        if (repeat > 1) printf("  [eval seed %llu]", (unsigned long long)o.seed);
+        printf("\n");
+        fflush(stdout);
+        sum += v[i];
+    }
+    if (repeat > 1) {
+        double mean = sum / (double)repeat;
+        for (long long i = 0; i < repeat; i++) ss += (v[i] - mean) * (v[i] - mean);
+        printf("spread     %lld estimates: mean %.4f, sd %.4f (what the mask draws' part predicts); "
+               "%.2f s per evaluation (%.2f s CPU)\n", repeat, mean, sqrt(ss / (double)(repeat - 1)),
+               t_all / (double)repeat, cpu_all / (double)repeat);
+    }
+    free(v);
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -66,7 +108,7 @@ int cmd_eval(int argc, char **argv)
     if (threads < 1 || threads > 1024) return cli_usage_error("eval", "--threads must be 1..1024, not %lld", threads);
 
     char path[4200], err[8192];
-    snprintf(path, sizeof path, "%s/config.json", run);
+    snprintf(path, sizeof path, "%s", rundir_path(run, RUN_CONFIG).s);
     json_error_t je;
     json_t *cfg = json_load_file(path, 0, &je);
     if (!cfg) return cli_error(XO_USAGE, "%s: %s", path, je.text);
@@ -81,7 +123,7 @@ int cmd_eval(int argc, char **argv)
     if (draws > 0) eo.draws = (int)draws;
     if (seed >= 0) eo.seed = (uint64_t)seed;
     model_config mc;
-    snprintf(path, sizeof path, "%s/checkpoint", run);
+    snprintf(path, sizeof path, "%s", rundir_path(run, RUN_CHECKPOINT).s);
     if (model_ckpt_config(path, &mc, err, sizeof err)) {
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s", err);
@@ -107,42 +149,7 @@ int cmd_eval(int argc, char **argv)
                     eo.bernoulli ? "bernoulli" : "exact", (unsigned long long)eo.seed,
                     repeat > 1 ? " + i for repeat i" : "");
     printf("windows    %zu of %d tokens\n", nval, mc.seq_len);
-    double sum = 0, ss = 0, t_all = 0, cpu_all = 0;
-    double *v = malloc(sizeof(double) * (size_t)repeat);
-    if (!v) {
-        snprintf(err, sizeof err, "out of memory");
-        goto done;
-    }
-    for (long long i = 0; i < repeat; i++) {
-        model_eval_opts o = eo;
-        o.seed = eo.seed + (uint64_t)i;
-        /* CPU time too: on a shared machine the wall time says more about
-         * the neighbours than about the evaluation */
-        double se, mc_se, t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        v[i] = model_val_loss_se(m, val, nval, &o, &se, &mc_se);
-        double dt = clock_s(CLOCK_MONOTONIC) - t0, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-        t_all += dt;
-        cpu_all += dc;
-        if (!isfinite(v[i])) {
-            snprintf(err, sizeof err, "the validation loss is not finite (%g)", v[i]);
-            free(v);
-            goto done;
-        }
-        printf("val_loss   %.4f  se %.4f  (the mask draws' part %.4f)  %.2f s (%.2f s CPU)", v[i], se, mc_se,
-               dt, dc);
-        if (repeat > 1) printf("  [eval seed %llu]", (unsigned long long)o.seed);
-        printf("\n");
-        fflush(stdout);
-        sum += v[i];
-    }
-    if (repeat > 1) {
-        double mean = sum / (double)repeat;
-        for (long long i = 0; i < repeat; i++) ss += (v[i] - mean) * (v[i] - mean);
-        printf("spread     %lld estimates: mean %.4f, sd %.4f (what the mask draws' part predicts); "
-               "%.2f s per evaluation (%.2f s CPU)\n", repeat, mean, sqrt(ss / (double)(repeat - 1)),
-               t_all / (double)repeat, cpu_all / (double)repeat);
-    }
-    free(v);
+    if (evaluate_repeatedly(m, val, nval, &eo, repeat, err, sizeof err)) goto done;
     rc = XO_OK;
     goto cleanup;
 done:

@@ -169,6 +169,83 @@ static int check_data(const sweep_plan *p, const exec_statuses *st)
     return rc;
 }
 
+/* The time a plan's runs not yet done would take. */
+typedef struct {
+    double cpu, wall;   /* CPU seconds; wall seconds on the workers */
+    size_t at_shape;    /* runs timed at their own model shape's measured speed */
+    size_t shapes;      /* model shapes with a measured speed */
+} plan_time;
+
+static plan_time estimate_time(const sweep_plan *p, const exec_statuses *st, db *d, double speed, long long jobs,
+                               const totals *t)
+{
+    /* Each run not done at its model shape's measured speed when runs of
+     * that shape have finished, else at the overall one. */
+    plan_time pt = {0};
+    exec_speeds *speeds = exec_speeds_load(d);
+    for (size_t i = 0; i < t->n; i++) {
+        char key[65];
+        sweep_plan_key(p, i, key);
+        if (!strcmp(status_of(st, key), "done")) continue;
+        exec_estimate e;
+        exec_estimate_run(p, i, &e);
+        int own;
+        pt.cpu += e.flops / exec_speed_for(speeds, p, i, speed, &own);
+        pt.at_shape += own;
+    }
+    pt.shapes = exec_speeds_shapes(speeds);
+    exec_speeds_free(speeds);
+    double slots = (double)jobs < (double)(t->n - t->ndone) ? (double)jobs : (double)(t->n - t->ndone);
+    pt.wall = slots > 0 ? pt.cpu / slots : 0;
+    return pt;
+}
+
+static void print_summary_json(const sweep_plan *p, const totals *t, const plan_time *pt, double speed,
+                               long long measured_runs, long long jobs)
+{
+    json_t *sum = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "runs",
+        (json_int_t)t->n, "grid", (json_int_t)sweep_plan_grid(p), "excluded", (json_int_t)sweep_plan_excluded(p),
+        "included", (json_int_t)sweep_plan_included(p), "merged", (json_int_t)sweep_plan_merged(p), "new",
+        (json_int_t)t->nnew, "done", (json_int_t)t->ndone, "failed", (json_int_t)t->nfailed, "other",
+        (json_int_t)t->nother, "tokens_to_train", t->tokens, "flops_to_train", t->flops, "flops_per_s", speed,
+        "cpu_seconds", pt->cpu, "wall_seconds", pt->wall, "jobs", (json_int_t)jobs, "speed_measured_runs",
+        (json_int_t)measured_runs);
+    json_object_set_new(sum, "runs_at_their_shapes_speed", json_integer((json_int_t)pt->at_shape));
+    printf(",\n\"summary\": ");
+    json_dumpf(sum, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(sum);
+    printf("}\n");
+}
+
+static void print_summary_text(const sweep_plan *p, const sweep *s, const totals *t, const plan_time *pt,
+                               double speed, long long measured_runs, long long jobs)
+{
+    char a[32], b[32], sp[32], w[32], cpus[32];
+    printf("\nsweep %s: %zu runs (%zu grid combinations, %zu excluded, %zu included, %zu merged as identical)\n",
+           sweep_name(s), t->n, sweep_plan_grid(p), sweep_plan_excluded(p), sweep_plan_included(p),
+           sweep_plan_merged(p));
+    size_t ntrunk = 0;
+    for (size_t i = 0; i < t->n; i++) ntrunk += sweep_plan_role(p, i) == SWEEP_TRUNK;
+    if (ntrunk)
+        printf("annealed: %zu trunk%s and %zu branches, each branch its trunk's state at its fork plus a "
+               "cooldown (docs/sweep.md)\n", ntrunk, ntrunk == 1 ? "" : "s", t->n - ntrunk);
+    printf("status: %zu new, %zu done, %zu failed, %zu pending/running/interrupted\n", t->nnew, t->ndone, t->nfailed,
+           t->nother);
+    exec_human(t->tokens, a, sizeof a);
+    exec_human(t->flops, b, sizeof b);
+    exec_human(speed, sp, sizeof sp);
+    xo_duration(pt->wall, w, sizeof w);
+    xo_duration(pt->cpu, cpus, sizeof cpus);
+    printf("to train: %zu runs, %s tokens, %s FLOPs: about %s on %lld workers (%s CPU) at %sFLOP/s per worker",
+           t->n - t->ndone, a, b, w, jobs, cpus, sp);
+    if (measured_runs) printf(" (measured on %lld finished runs)\n", measured_runs);
+    else printf(" (assumed: no finished run to measure yet)\n");
+    if (pt->at_shape)
+        printf("  %zu of the runs to train at the speed measured for their model shape (%zu shape%s measured)\n",
+               pt->at_shape, pt->shapes, pt->shapes == 1 ? "" : "s");
+}
+
 int cmd_plan(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -233,64 +310,9 @@ int cmd_plan(int argc, char **argv)
         rc = print_table(p, st, &t);
     }
     if (rc == XO_OK) {
-        /* Each run not done at its model shape's measured speed when runs
-         * of that shape have finished, else at the overall one. */
-        exec_speeds *speeds = exec_speeds_load(d);
-        double cpu = 0;
-        size_t at_shape = 0;
-        for (size_t i = 0; i < t.n; i++) {
-            char key[65];
-            sweep_plan_key(p, i, key);
-            if (!strcmp(status_of(st, key), "done")) continue;
-            exec_estimate e;
-            exec_estimate_run(p, i, &e);
-            int own;
-            cpu += e.flops / exec_speed_for(speeds, p, i, speed, &own);
-            at_shape += own;
-        }
-        size_t shapes = exec_speeds_shapes(speeds);
-        exec_speeds_free(speeds);
-        double slots = (double)jobs < (double)(t.n - t.ndone) ? (double)jobs : (double)(t.n - t.ndone);
-        double wall = slots > 0 ? cpu / slots : 0;
-        if (json) {
-            json_t *sum = json_pack(
-                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:I}",
-                "runs", (json_int_t)t.n, "grid", (json_int_t)sweep_plan_grid(p), "excluded",
-                (json_int_t)sweep_plan_excluded(p), "included", (json_int_t)sweep_plan_included(p), "merged",
-                (json_int_t)sweep_plan_merged(p), "new", (json_int_t)t.nnew, "done", (json_int_t)t.ndone,
-                "failed", (json_int_t)t.nfailed, "other", (json_int_t)t.nother, "tokens_to_train", t.tokens,
-                "flops_to_train", t.flops, "flops_per_s", speed, "cpu_seconds", cpu, "wall_seconds", wall,
-                "jobs", (json_int_t)jobs, "speed_measured_runs", (json_int_t)measured_runs);
-            json_object_set_new(sum, "runs_at_their_shapes_speed", json_integer((json_int_t)at_shape));
-            printf(",\n\"summary\": ");
-            json_dumpf(sum, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            json_decref(sum);
-            printf("}\n");
-        } else {
-            char a[32], b[32], sp[32], w[32], cpus[32];
-            printf("\nsweep %s: %zu runs (%zu grid combinations, %zu excluded, %zu included, %zu merged as identical)\n",
-                   sweep_name(s), t.n, sweep_plan_grid(p), sweep_plan_excluded(p), sweep_plan_included(p),
-                   sweep_plan_merged(p));
-            size_t ntrunk = 0;
-            for (size_t i = 0; i < t.n; i++) ntrunk += sweep_plan_role(p, i) == SWEEP_TRUNK;
-            if (ntrunk)
-                printf("annealed: %zu trunk%s and %zu branches, each branch its trunk's state at its fork plus a "
-                       "cooldown (docs/sweep.md)\n", ntrunk, ntrunk == 1 ? "" : "s", t.n - ntrunk);
-            printf("status: %zu new, %zu done, %zu failed, %zu pending/running/interrupted\n", t.nnew, t.ndone,
-                   t.nfailed, t.nother);
-            exec_human(t.tokens, a, sizeof a);
-            exec_human(t.flops, b, sizeof b);
-            exec_human(speed, sp, sizeof sp);
-            xo_duration(wall, w, sizeof w);
-            xo_duration(cpu, cpus, sizeof cpus);
-            printf("to train: %zu runs, %s tokens, %s FLOPs: about %s on %lld workers (%s CPU) at %sFLOP/s per worker",
-                   t.n - t.ndone, a, b, w, jobs, cpus, sp);
-            if (measured_runs) printf(" (measured on %lld finished runs)\n", measured_runs);
-            else printf(" (assumed: no finished run to measure yet)\n");
-            if (at_shape)
-                printf("  %zu of the runs to train at the speed measured for their model shape (%zu shape%s "
-                       "measured)\n", at_shape, shapes, shapes == 1 ? "" : "s");
-        }
+        plan_time pt = estimate_time(p, st, d, speed, jobs, &t);
+        if (json) print_summary_json(p, &t, &pt, speed, measured_runs, jobs);
+        else print_summary_text(p, s, &t, &pt, speed, measured_runs, jobs);
     }
     exec_statuses_free(st);
     db_close(d);

@@ -39,7 +39,99 @@ static int slurm_time_ok(const char *s)
     return parts <= 3;
 }
 
-int cmd_run(int argc, char **argv)
+/* What the command line asked for. The two lists point into argv; only
+ * the arrays themselves are allocated (run_args_free). */
+typedef struct {
+    exec_options o;
+    exec_slurm_options so;
+    int slurm, slurm_opt;
+    const char *dbopt, *path;
+    char **only;
+    size_t nonly;
+    const char **sargs;
+} run_args;
+
+static void run_args_free(run_args *a)
+{
+    free(a->only);
+    free(a->sargs);
+}
+
+/* One option of the Slurm backend's: XO_OK, XO_USAGE (said), or -1 when
+ * `c` is not one of them. */
+static int parse_slurm_option(int c, const char *arg, run_args *a)
+{
+    exec_slurm_options *so = &a->so;
+    long long v;
+    switch (c) {
+    case 'P':
+        if (!*arg) return cli_usage_error("run", "--partition expects a partition name");
+        so->partition = arg;
+        break;
+    case 'T':
+        if (!slurm_time_ok(arg))
+            return cli_usage_error("run", "--time expects a Slurm time limit (minutes, HH:MM:SS, D-HH:MM), not '%s'",
+                                   arg);
+        so->time = arg;
+        break;
+    case 'C':
+        if (cli_parse_long("run", "--cpus-per-run", arg, &v)) return XO_USAGE;
+        if (v < 1 || v > 4096) return cli_usage_error("run", "--cpus-per-run expects 1 to 4096, not '%s'", arg);
+        so->cpus_per_run = (int)v;
+        break;
+    case 'M': {
+        size_t dg = strspn(arg, "0123456789");
+        if (!dg || (arg[dg] && (strchr("KMGTkmgt", arg[dg]) == NULL || arg[dg + 1])))
+            return cli_usage_error("run", "--mem expects a size like 4000, 512M or 4G, not '%s'", arg);
+        so->mem = arg;
+        break;
+    }
+    case 'A':
+        if (cli_parse_long("run", "--array-parallelism", arg, &v)) return XO_USAGE;
+        if (v < 1 || v > 1000000)
+            return cli_usage_error("run", "--array-parallelism expects 1 to 1000000, not '%s'", arg);
+        so->array_parallelism = (int)v;
+        break;
+    case 'S':
+        if (arg[0] != '-')
+            return cli_usage_error("run", "--sbatch-arg expects an sbatch option (like --qos=low), not '%s'", arg);
+        a->sargs[so->nsbatch_args++] = arg;
+        break;
+    case 'W': so->no_wait = 1; break;
+    case 'U': case 'K': case 'N': {
+        const char *what = c == 'U' ? "--account" : c == 'K' ? "--qos" : "--constraint";
+        if (!*arg) return cli_usage_error("run", "%s expects a value", what);
+        *(c == 'U' ? &so->account : c == 'K' ? &so->qos : &so->constraint) = arg;
+        break;
+    }
+    case 'E': so->exclusive = 1; break;
+    case 'w':
+        if (!*arg) return cli_usage_error("run", "--write-script expects a directory");
+        so->write_script = arg;
+        break;
+    case 'Q':
+        if (cli_parse_long("run", "--max-requeues", arg, &v)) return XO_USAGE;
+        if (v < 0 || v > 1000) return cli_usage_error("run", "--max-requeues expects 0 to 1000, not '%s'", arg);
+        so->max_requeues = (int)v;
+        break;
+    default: return -1;
+    }
+    a->slurm_opt = 1;
+    return XO_OK;
+}
+
+/* --only a,b and --only a --only b, and keys after the sweep: hex prefixes. */
+static int add_only_keys(run_args *a, char *list)
+{
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
+            return cli_usage_error("run", "--only expects run keys (hex prefixes), not '%s'", tok);
+        a->only[a->nonly++] = tok;
+    }
+    return XO_OK;
+}
+
+static int parse_run_args(int argc, char **argv, run_args *a)
 {
     static const struct option opts[] = {
         {"jobs", required_argument, 0, 'j'},     {"retry-failed", no_argument, 0, 'r'},
@@ -55,182 +147,102 @@ int cmd_run(int argc, char **argv)
         {"qos", required_argument, 0, 'K'},      {"constraint", required_argument, 0, 'N'},
         {"exclusive", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
-    exec_options o = {0};
-    exec_slurm_options so = {.max_requeues = -1};
-    int slurm = 0, slurm_opt = 0;
-    const char *dbopt = NULL;
-    char **only = calloc((size_t)argc + 1, sizeof *only);
-    const char **sargs = calloc((size_t)argc + 1, sizeof *sargs);
-    if (!only || !sargs) {
-        free(only);
-        free(sargs);
-        return cli_error(XO_FAILED, "out of memory");
-    }
-    size_t nonly = 0;
-    int c, rc = XO_OK;
-    /* Every usage error below frees both lists. */
-#define RUN_USAGE(...) (free(only), free(sargs), cli_usage_error("run", __VA_ARGS__))
+    exec_options *o = &a->o;
+    int c, rc;
     while ((c = cli_getopt("run", argc, argv, "j:rt:o:nR:d:", opts)) != -1) {
         long long v;
+        if ((rc = parse_slurm_option(c, optarg, a)) >= 0) {
+            if (rc != XO_OK) return rc;
+            continue;
+        }
         switch (c) {
         case 'H':
-            if (!strcmp(optarg, "off")) o.no_handover = 1;
-            else if (strcmp(optarg, "on")) return RUN_USAGE("--handover is on or off, not '%s'", optarg);
-            else o.no_handover = 0;
+            if (!strcmp(optarg, "off")) o->no_handover = 1;
+            else if (!strcmp(optarg, "on")) o->no_handover = 0;
+            else return cli_usage_error("run", "--handover is on or off, not '%s'", optarg);
             break;
         case 'B':
-            if (!strcmp(optarg, "slurm")) slurm = 1;
-            else if (strcmp(optarg, "local")) return RUN_USAGE("--backend is local or slurm, not '%s'", optarg);
-            break;
-        case 'P':
-            if (!*optarg) return RUN_USAGE("--partition expects a partition name");
-            so.partition = optarg;
-            slurm_opt = 1;
-            break;
-        case 'U': case 'K': case 'N': {
-            const char *what = c == 'U' ? "--account" : c == 'K' ? "--qos" : "--constraint";
-            if (!*optarg) return RUN_USAGE("%s expects a value", what);
-            *(c == 'U' ? &so.account : c == 'K' ? &so.qos : &so.constraint) = optarg;
-            slurm_opt = 1;
-            break;
-        }
-        case 'E':
-            so.exclusive = 1;
-            slurm_opt = 1;
-            break;
-        case 'T':
-            if (!slurm_time_ok(optarg))
-                return RUN_USAGE("--time expects a Slurm time limit (minutes, HH:MM:SS, D-HH:MM), not '%s'", optarg);
-            so.time = optarg;
-            slurm_opt = 1;
-            break;
-        case 'C':
-            if (cli_parse_long("run", "--cpus-per-run", optarg, &v) || v < 1 || v > 4096) {
-                free(only);
-                free(sargs);
-                return XO_USAGE;
-            }
-            so.cpus_per_run = (int)v;
-            slurm_opt = 1;
-            break;
-        case 'M': {
-            size_t dg = strspn(optarg, "0123456789");
-            if (!dg || (optarg[dg] && (strchr("KMGTkmgt", optarg[dg]) == NULL || optarg[dg + 1])))
-                return RUN_USAGE("--mem expects a size like 4000, 512M or 4G, not '%s'", optarg);
-            so.mem = optarg;
-            slurm_opt = 1;
-            break;
-        }
-        case 'A':
-            if (cli_parse_long("run", "--array-parallelism", optarg, &v) || v < 1 || v > 1000000) {
-                free(only);
-                free(sargs);
-                return XO_USAGE;
-            }
-            so.array_parallelism = (int)v;
-            slurm_opt = 1;
-            break;
-        case 'S':
-            if (optarg[0] != '-') return RUN_USAGE("--sbatch-arg expects an sbatch option (like --qos=low), not '%s'", optarg);
-            sargs[so.nsbatch_args++] = optarg;
-            slurm_opt = 1;
-            break;
-        case 'W':
-            so.no_wait = 1;
-            slurm_opt = 1;
+            if (!strcmp(optarg, "slurm")) a->slurm = 1;
+            else if (strcmp(optarg, "local")) return cli_usage_error("run", "--backend is local or slurm, not '%s'", optarg);
             break;
         case 'j':
             if (cli_parse_long("run", "-j", optarg, &v) || v < 1 || v > 4096)
-                return RUN_USAGE("-j expects a number of workers from 1 to 4096, not '%s'", optarg);
-            o.jobs = (int)v;
+                return cli_usage_error("run", "-j expects a number of workers from 1 to 4096, not '%s'", optarg);
+            o->jobs = (int)v;
             break;
-        case 'r': o.retry_failed = 1; break;
-        case 'X': o.take_over = 1; break;
-        case 'w':
-            if (!*optarg) return RUN_USAGE("--write-script expects a directory");
-            so.write_script = optarg;
-            slurm_opt = 1;
-            break;
-        case 'Q':
-            if (cli_parse_long("run", "--max-requeues", optarg, &v) || v < 0 || v > 1000) {
-                free(only);
-                free(sargs);
-                return XO_USAGE;
-            }
-            so.max_requeues = (int)v;
-            slurm_opt = 1;
-            break;
+        case 'r': o->retry_failed = 1; break;
+        case 'X': o->take_over = 1; break;
         case 't':
-            if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o.timeout)) {
-                free(only);
-                free(sargs);
-                return XO_USAGE;
-            }
+            if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o->timeout)) return XO_USAGE;
             break;
         case 'o':
-            /* --only a,b and --only a --only b; keys are hex prefixes */
-            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
-                    return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", tok);
-                only[nonly++] = tok;
-            }
+            if ((rc = add_only_keys(a, optarg)) != XO_OK) return rc;
             break;
-        case 'n': o.dry_run = 1; break;
-        case 'R': o.runs_dir = optarg; break;
-        case 'd': dbopt = optarg; break;
-        default: free(only); free(sargs); return XO_USAGE;
+        case 'n': o->dry_run = 1; break;
+        case 'R': o->runs_dir = optarg; break;
+        case 'd': a->dbopt = optarg; break;
+        default: return XO_USAGE;
         }
     }
-    if (slurm_opt && !slurm)
-        return RUN_USAGE("--partition, --account, --qos, --constraint, --exclusive, --time, --cpus-per-run, --mem, "
-                         "--array-parallelism, --sbatch-arg, --max-requeues, --write-script and --no-wait go with "
-                         "--backend slurm");
-    if (slurm && o.jobs) return RUN_USAGE("-j is for the local backend; with Slurm use --array-parallelism");
-    if (slurm && o.take_over) return RUN_USAGE("--take-over is for the local backend (it takes runs from Slurm)");
-    if (slurm && so.time && o.timeout > 0)
-        return RUN_USAGE("--time and --timeout both give the Slurm tasks' time limit: give one");
-    if (slurm && o.timeout > 0 && fmod(o.timeout, 60) != 0) {
+    if (a->slurm_opt && !a->slurm)
+        return cli_usage_error("run", "--partition, --account, --qos, --constraint, --exclusive, --time, "
+                                      "--cpus-per-run, --mem, --array-parallelism, --sbatch-arg, --max-requeues, "
+                                      "--write-script and --no-wait go with --backend slurm");
+    if (a->slurm && o->jobs)
+        return cli_usage_error("run", "-j is for the local backend; with Slurm use --array-parallelism");
+    if (a->slurm && o->take_over)
+        return cli_usage_error("run", "--take-over is for the local backend (it takes runs from Slurm)");
+    if (a->slurm && a->so.time && o->timeout > 0)
+        return cli_usage_error("run", "--time and --timeout both give the Slurm tasks' time limit: give one");
+    if (a->slurm && o->timeout > 0 && fmod(o->timeout, 60) != 0) {
         /* Slurm's limits are whole minutes: said, never silently */
         char d[32];
-        xo_duration(o.timeout, d, sizeof d);
+        xo_duration(o->timeout, d, sizeof d);
         fprintf(stderr, "note: --timeout %s: Slurm time limits are whole minutes, so each task gets --time=%lld "
-                        "(rounded up)\n", d, (long long)((o.timeout + 59) / 60));
+                        "(rounded up)\n", d, (long long)((o->timeout + 59) / 60));
     }
-    so.sbatch_args = sargs;
     /* Keys may also follow --only as plain arguments after the sweep. */
-    if (optind >= argc) return RUN_USAGE("expected a sweep file");
-    const char *path = argv[optind++];
+    if (optind >= argc) return cli_usage_error("run", "expected a sweep file");
+    a->path = argv[optind++];
     for (; optind < argc; optind++) {
-        if (!nonly) return RUN_USAGE("unexpected argument '%s'", argv[optind]);
-        if (strspn(argv[optind], "0123456789abcdef") != strlen(argv[optind]))
-            return RUN_USAGE("--only expects run keys (hex prefixes), not '%s'", argv[optind]);
-        only[nonly++] = argv[optind];
+        if (!a->nonly) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+        if ((rc = add_only_keys(a, argv[optind])) != XO_OK) return rc;
     }
-    o.only = (const char *const *)only;
-    o.nonly = nonly;
-    o.db_path = cli_db_path(dbopt);
+    a->so.sbatch_args = a->sargs;
+    o->only = (const char *const *)a->only;
+    o->nonly = a->nonly;
+    o->db_path = cli_db_path(a->dbopt);
+    return XO_OK;
+}
 
-    char err[1024];
-    sweep *s = sweep_load(path, err, sizeof err);
-    if (!s) {
-        free(only);
-        free(sargs);
-        return cli_error(XO_USAGE, "%s", err);
+int cmd_run(int argc, char **argv)
+{
+    run_args a = {.so = {.max_requeues = -1}};
+    a.only = calloc((size_t)argc + 1, sizeof *a.only);
+    a.sargs = calloc((size_t)argc + 1, sizeof *a.sargs);
+    if (!a.only || !a.sargs) {
+        run_args_free(&a);
+        return cli_error(XO_FAILED, "out of memory");
     }
-    sweep_plan *p = sweep_expand(s, 0, err, sizeof err);
+    int rc = parse_run_args(argc, argv, &a);
+    if (rc != XO_OK) {
+        run_args_free(&a);
+        return rc;
+    }
+    char err[1024];
+    sweep *s = sweep_load(a.path, err, sizeof err);
+    sweep_plan *p = s ? sweep_expand(s, 0, err, sizeof err) : NULL;
     if (!p) {
         rc = cli_error(XO_USAGE, "%s", err);
     } else {
-        o.yaml_text = xo_read_file(path, &o.yaml_len);
-        rc = slurm ? exec_slurm_run(p, &o, &so) : exec_run(p, &o);
-        free((char *)o.yaml_text);
+        a.o.yaml_text = xo_read_file(a.path, &a.o.yaml_len);
+        rc = a.slurm ? exec_slurm_run(p, &a.o, &a.so) : exec_run(p, &a.o);
+        free((char *)a.o.yaml_text);
     }
     sweep_plan_free(p);
     sweep_free(s);
-    free(only);
-    free(sargs);
+    run_args_free(&a);
     return rc;
-#undef RUN_USAGE
 }
 
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",

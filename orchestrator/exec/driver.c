@@ -93,116 +93,100 @@ static void not_started(driver *dr, job *j, const char *err, int no_space)
     progress_event(&dr->pg, "failed %.12s: %s", j->key, err);
 }
 
-/* Start run j's worker: 0 (started, or failed to start: recorded), 1 (not
- * now: its directory is locked by another process; j->waiting is set), 2
- * (nothing to do: another driver has finished it meanwhile). */
-static int launch(driver *dr, job *j)
+/* The run's config.json, from the plan: 0, or -1 with err set
+ * (*no_space when the disk was full). */
+static int write_run_config(driver *dr, job *j, char *err, size_t errlen, int *no_space)
 {
-    char err[1024];
-    int no_space = 0; /* the failure was a full disk: not the run's */
-    const sweep *s = sweep_plan_sweep(dr->p);
-    sweep_trainer_info tr = sweep_trainer(s);
-    if (rundir_mkdirs(j->dir, err, sizeof err)) {
-        no_space = xo_no_space(errno);
-        goto fail;
-    }
-    int claim = claim_run(dr, j, err, sizeof err);
-    if (claim < 0) {
-        no_space = xo_no_space(errno);
-        goto fail;
-    }
-    if (claim > 0) return claim;
-    json_t *cfg = sweep_plan_config(dr->p, j->i, err, sizeof err);
-    if (!cfg) goto fail;
+    json_t *cfg = sweep_plan_config(dr->p, j->i, err, errlen);
+    if (!cfg) return -1;
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(cfg);
-    run_path cfgpath = rundir_path(j->dir, RUN_CONFIG);
-    if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
-    int bad = rundir_write(cfgpath.s, text, strlen(text), err, sizeof err);
-    no_space = bad && xo_no_space(errno);
+    if (!text) return snprintf(err, errlen, "out of memory"), -1;
+    int bad = rundir_write(rundir_path(j->dir, RUN_CONFIG).s, text, strlen(text), err, errlen);
+    *no_space = bad && xo_no_space(errno);
     free(text);
-    if (bad) goto fail;
+    return bad ? -1 : 0;
+}
 
-    char **argv = NULL, *mfile = NULL;
-    run_path metrics, logp = rundir_path(j->dir, RUN_LOG), outp = rundir_path(j->dir, RUN_STDOUT);
+/* The worker's command line: the sweep's external trainer, or this
+ * binary's `train` on the run's config. *metrics is the file its metrics
+ * lines appear in. NULL with err set on failure. */
+static char **worker_argv(driver *dr, job *j, sweep_trainer_info tr, run_path *metrics, char *err, size_t errlen)
+{
+    char **argv;
     if (tr.external) {
-        argv = sweep_plan_argv(dr->p, j->i, j->dir, j->key, &mfile, err, sizeof err);
-        if (!argv) goto fail;
+        char *mfile = NULL;
+        argv = sweep_plan_argv(dr->p, j->i, j->dir, j->key, &mfile, err, errlen);
+        if (!argv) return NULL;
         if (mfile && !guard_inside(j->dir, mfile)) {
             /* A value with ".." or a path in it must not move the file the
              * driver reads (or the trainer writes) out of the run. */
-            snprintf(err, sizeof err, "trainer.metrics_file resolves to %s, which is outside the run directory %s",
+            snprintf(err, errlen, "trainer.metrics_file resolves to %s, which is outside the run directory %s",
                      mfile, j->dir);
             free(mfile);
             sweep_argv_free(argv);
-            goto fail;
+            return NULL;
         }
-        if (mfile) snprintf(metrics.s, sizeof metrics.s, "%s", mfile);
-        else metrics = outp;
+        if (mfile) snprintf(metrics->s, sizeof metrics->s, "%s", mfile);
+        else *metrics = rundir_path(j->dir, RUN_STDOUT);
         free(mfile);
-    } else {
-        const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
-        argv = calloc(9, sizeof *argv);
-        if (!argv) { snprintf(err, sizeof err, "out of memory"); goto fail; }
-        argv[0] = strdup(self);
-        argv[1] = strdup("train");
-        argv[2] = strdup("--config");
-        argv[3] = strdup(cfgpath.s);
-        argv[4] = strdup("--out");
-        argv[5] = strdup(j->dir);
-        argv[6] = strdup("--threads");
-        argv[7] = strdup("1");
-        metrics = rundir_path(j->dir, RUN_METRICS);
+        return argv;
     }
-    /* One thread to start with (the hand-over may give it more at once):
-     * the word of an earlier attempt must not linger. */
-    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
-    if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
-        no_space = xo_no_space(errno);
-        snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
-        sweep_argv_free(argv);
-        goto fail;
-    }
-    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
-    int stdout_metrics = tr.external && !tr.metrics_file;
-    ingest_free(j->ing);
-    j->ing = ingest_new(metrics.s, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
-    if (!j->ing) { sweep_argv_free(argv); snprintf(err, sizeof err, "out of memory"); goto fail; }
+    const char *self = dr->o->self_exe ? dr->o->self_exe : "/proc/self/exe";
+    const char *words[] = {self, "train", "--config", rundir_path(j->dir, RUN_CONFIG).s, "--out", j->dir,
+                           "--threads", "1"};
+    size_t n = sizeof words / sizeof *words;
+    argv = calloc(n + 1, sizeof *argv);
+    for (size_t k = 0; argv && k < n; k++)
+        if (!(argv[k] = strdup(words[k]))) {
+            sweep_argv_free(argv);
+            argv = NULL;
+        }
+    if (!argv) return snprintf(err, errlen, "out of memory"), NULL;
+    *metrics = rundir_path(j->dir, RUN_METRICS);
+    return argv;
+}
 
+/* Fork the worker in its own process group, holding the run's lock, its
+ * stderr appended to the run's log (and its stdout to the run's stdout
+ * file when that is where its metrics go). The pid, or -1. */
+static pid_t spawn_worker(job *j, char **argv, int stdout_metrics)
+{
+    run_path logp = rundir_path(j->dir, RUN_LOG), outp = rundir_path(j->dir, RUN_STDOUT);
     fflush(stdout);
     fflush(stderr);
     pid_t self = getpid();
     pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, sizeof err, "cannot start a worker: %s", strerror(errno));
-        sweep_argv_free(argv);
-        goto fail;
+    if (pid != 0) {
+        if (pid > 0) setpgid(pid, pid); /* also here: no race with a signal sent right away */
+        return pid;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        guard_worker(j->lock_fd, self);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
-        int in = open("/dev/null", O_RDONLY);
-        int lg = open(logp.s, O_WRONLY | O_CREAT | O_APPEND, 0666);
-        int out = stdout_metrics ? open(outp.s, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
-        if (in < 0 || lg < 0 || out < 0) _exit(127);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(lg, 2);
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        setenv("XOVER_RUN_DIR", j->dir, 1);
-        setenv("XOVER_RUN_KEY", j->key, 1);
-        execvp(argv[0], argv);
-        dprintf(2, "xover: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid); /* also here: no race with a signal sent right away */
-    sweep_argv_free(argv);
+    setpgid(0, 0);
+    guard_worker(j->lock_fd, self);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    int in = open("/dev/null", O_RDONLY);
+    int lg = open(logp.s, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    int out = stdout_metrics ? open(outp.s, O_WRONLY | O_CREAT | O_TRUNC, 0666) : lg;
+    if (in < 0 || lg < 0 || out < 0) _exit(127);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(lg, 2);
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    setenv("XOVER_RUN_DIR", j->dir, 1);
+    setenv("XOVER_RUN_KEY", j->key, 1);
+    execvp(argv[0], argv);
+    dprintf(2, "xover: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* A worker just started: the job's clocks, the database and the status file. */
+static void record_started(driver *dr, job *j, pid_t pid)
+{
     j->pid = pid;
     j->started = xo_now();
     exec_rate_reset(&j->rate);
@@ -221,6 +205,55 @@ static int launch(driver *dr, job *j)
     char who[200];
     driver_describe_run(dr, j->i, who, sizeof who);
     if (!dr->pg.tty) progress_event(&dr->pg, "started %.12s %s (pid %d)", j->key, who, (int)pid);
+}
+
+/* Start run j's worker: its directory, its claim (the run's lock), its
+ * config, the worker. 0 started; 1 not now: its directory is locked by
+ * another process (j->waiting is set); 2 nothing to do: another driver has
+ * finished it meanwhile; -1 failed to start, recorded (not_started). */
+static int launch(driver *dr, job *j)
+{
+    char err[1024];
+    int no_space = 0; /* the failure was a full disk: not the run's */
+    sweep_trainer_info tr = sweep_trainer(sweep_plan_sweep(dr->p));
+    if (rundir_mkdirs(j->dir, err, sizeof err)) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
+    int claim = claim_run(dr, j, err, sizeof err);
+    if (claim < 0) {
+        no_space = xo_no_space(errno);
+        goto fail;
+    }
+    if (claim > 0) return claim;
+    if (write_run_config(dr, j, err, sizeof err, &no_space)) goto fail;
+    run_path metrics;
+    char **argv = worker_argv(dr, j, tr, &metrics, err, sizeof err);
+    if (!argv) goto fail;
+    /* One thread to start with (the hand-over may give it more at once):
+     * the word of an earlier attempt must not linger. */
+    j->sh = (exec_share){1, 0, !tr.external && !dr->o->no_handover, j->est.tokens, -EXEC_HANDOVER_HOLD};
+    if (!tr.external && rundir_write_threads(j->dir, RUN_THREADS, 1)) {
+        no_space = xo_no_space(errno);
+        snprintf(err, sizeof err, "cannot write %.900s: %s", rundir_path(j->dir, RUN_THREADS).s, strerror(errno));
+        sweep_argv_free(argv);
+        goto fail;
+    }
+    unlink(rundir_path(j->dir, RUN_THREADS_NOW).s);
+    ingest_free(j->ing);
+    j->ing = ingest_new(metrics.s, tr.metrics == SWEEP_METRICS_REGEX ? dr->re : NULL);
+    if (!j->ing) {
+        sweep_argv_free(argv);
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    pid_t pid = spawn_worker(j, argv, tr.external && !tr.metrics_file);
+    sweep_argv_free(argv);
+    if (pid < 0) {
+        snprintf(err, sizeof err, "cannot start a worker: %s", strerror(errno));
+        goto fail;
+    }
+    record_started(dr, j, pid);
     return 0;
 fail:
     not_started(dr, j, err, no_space);
@@ -734,6 +767,115 @@ static void cleanup(driver *dr)
     db_close(dr->d);
 }
 
+/* --dry-run, or nothing to run: say what would run (or that nothing
+ * will). XO_FAILED when nothing runs because the runs left failed. */
+static int report_without_running(driver *dr, int jobs)
+{
+    const char *name = sweep_name(sweep_plan_sweep(dr->p));
+    if (!dr->njobs) {
+        printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", name, dr->skipped_done, dr->skipped_failed,
+               dr->skipped_failed ? " (--retry-failed reruns them)" : "");
+        return dr->skipped_failed ? XO_FAILED : XO_OK;
+    }
+    printf("sweep %s: would run %zu runs on %d workers (%zu done, %zu failed not retried):\n", name, dr->njobs, jobs,
+           dr->skipped_done, dr->skipped_failed);
+    for (size_t k = 0; k < dr->njobs; k++) {
+        char who[256];
+        driver_describe_run(dr, dr->jobs[k].i, who, sizeof who);
+        printf("  %.12s  %-11s %s  %s\n", dr->jobs[k].key, dr->jobs[k].status ? dr->jobs[k].status : "new", who,
+               dr->jobs[k].dir);
+    }
+    return XO_OK;
+}
+
+/* Ctrl-C (or SIGTERM): once = stop launching and interrupt the runs, which
+ * checkpoint and stop; twice = kill them. */
+static void handle_signals(driver *dr, int *seen)
+{
+    int sigs = g_signals;
+    if (sigs <= *seen) return;
+    *seen = sigs;
+    if (dr->stopping == 0) {
+        dr->stopping = 1;
+        for (size_t k = 0; k < dr->njobs; k++) signal_job(&dr->jobs[k], SIGINT);
+        progress_event(&dr->pg, "interrupting: %zu running runs checkpoint and stop (Ctrl-C again to stop at once)",
+                       dr->running);
+    } else if (dr->stopping == 1) {
+        dr->stopping = 2;
+        for (size_t k = 0; k < dr->njobs; k++) signal_job(&dr->jobs[k], SIGKILL);
+        progress_event(&dr->pg, "stopping at once");
+    }
+}
+
+/* The driver's loop: reap workers, start runs, tend and balance the
+ * running ones, draw progress, until every run has ended or the sweep is
+ * stopped. Signals arrive through a self-pipe, which wakes the poll. */
+static int drive(driver *dr, int jobs)
+{
+    if (pipe2(g_pipe, O_NONBLOCK | O_CLOEXEC)) return cli_error(XO_FAILED, "cannot create a pipe: %s", strerror(errno));
+    g_signals = 0;
+    struct sigaction sa = {0}, old_int, old_term, old_chld;
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, &old_chld);
+
+    dr->pg.tty = cli_stderr_is_tty();
+    dr->pg.t0 = xo_now();
+    size_t resumes = 0;
+    for (size_t k = 0; k < dr->njobs; k++) resumes += access(rundir_path(dr->jobs[k].dir, RUN_CHECKPOINT).s, F_OK) == 0;
+    progress_event(&dr->pg, "sweep %s: running %zu runs on %d workers (%zu resume from checkpoints, %zu already done, "
+                            "%zu failed not retried)",
+                   sweep_name(sweep_plan_sweep(dr->p)), dr->njobs, jobs, resumes, dr->skipped_done, dr->skipped_failed);
+    int seen_signals = 0;
+    for (;;) {
+        handle_signals(dr, &seen_signals);
+        int ws;
+        pid_t pid;
+        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+            for (size_t k = 0; k < dr->njobs; k++)
+                if (dr->jobs[k].pid == pid) finish(dr, &dr->jobs[k], ws);
+        if (!dr->stopping) launch_some(dr, (size_t)jobs);
+        if (!dr->running && (dr->stopping || (dr->next >= dr->njobs && !dr->nwaiting && !dr->nblocked))) break;
+        tend(dr);
+        balance(dr, jobs);
+        progress_draw(&dr->pg, driver_sweep_line, driver_run_rows, dr);
+        struct pollfd pfd = {g_pipe[0], POLLIN, 0};
+        poll(&pfd, 1, 100);
+        char drain[64];
+        while (read(g_pipe[0], drain, sizeof drain) > 0) {}
+    }
+    progress_clear(&dr->pg);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+    g_pipe[0] = g_pipe[1] = -1;
+    return XO_OK;
+}
+
+/* The closing line and the exit code of a sweep that ran. */
+static int sweep_outcome(driver *dr)
+{
+    const sweep *s = sweep_plan_sweep(dr->p);
+    char el[32];
+    xo_duration(xo_now() - dr->pg.t0, el, sizeof el);
+    size_t pending = dr->njobs - dr->next + dr->nwaiting + dr->nblocked + dr->nstuck + dr->nunstarted;
+    progress_event(&dr->pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
+                   dr->ndone + dr->skipped_done, dr->nfailed + dr->skipped_failed, dr->ninterrupted, pending, el);
+    if (dr->halted[0])
+        return cli_error(XO_FAILED,
+                         "%s (database %s). Nothing recorded is lost, no run is recorded done without all its "
+                         "metrics, none failed for want of space: once there is space, `xover run %s` resumes "
+                         "the %zu runs left", dr->halted, dr->o->db_path, sweep_path(s), dr->ninterrupted + pending);
+    if (dr->stopping) return XO_INTERRUPTED;
+    return dr->nfailed || dr->skipped_failed || dr->nstuck || dr->ninterrupted ? XO_FAILED : XO_OK;
+}
+
 int exec_run(const sweep_plan *p, const exec_options *o)
 {
     driver dr = {.p = p, .o = o, .lock_fd = -1, .last_trunk = (size_t)-1};
@@ -747,17 +889,13 @@ int exec_run(const sweep_plan *p, const exec_options *o)
         if (!dr.re) return cli_error(XO_USAGE, "%s: trainer.metrics.regex does not compile", sweep_path(s));
     }
     int rc = exec_open_db(o, &dr.d);
-    if (rc != XO_OK) {
-        cleanup(&dr);
-        return rc;
+    if (rc == XO_OK && !o->dry_run && (dr.lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err)) < 0)
+        rc = cli_error(XO_FAILED, "%s", err);
+    if (rc == XO_OK) {
+        if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
+        snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
+        rc = prepare(&dr);
     }
-    if (!o->dry_run && (dr.lock_fd = guard_sweep_lock(o->db_path, sweep_name(s), err, sizeof err)) < 0) {
-        cleanup(&dr);
-        return cli_error(XO_FAILED, "%s", err);
-    }
-    if (gethostname(dr.host, sizeof dr.host)) snprintf(dr.host, sizeof dr.host, "localhost");
-    snprintf(dr.build, sizeof dr.build, "%s", xover_build_id());
-    rc = prepare(&dr);
     if (rc != XO_OK) {
         cleanup(&dr);
         return rc;
@@ -768,98 +906,8 @@ int exec_run(const sweep_plan *p, const exec_options *o)
     long long measured;
     dr.flops_per_core = dr.d ? exec_measured_speed(dr.d, &measured) : 0; /* a dry run may have no database */
     if (!(dr.flops_per_core > 0)) dr.flops_per_core = EXEC_DEFAULT_FLOPS_PER_S;
-    if (o->dry_run || !dr.njobs) {
-        if (!dr.njobs) {
-            printf("sweep %s: nothing to run: %zu runs done, %zu failed%s\n", sweep_name(s), dr.skipped_done,
-                   dr.skipped_failed, dr.skipped_failed ? " (--retry-failed reruns them)" : "");
-        } else {
-            printf("sweep %s: would run %zu runs on %d workers (%zu done, %zu failed not retried):\n",
-                   sweep_name(s), dr.njobs, jobs, dr.skipped_done, dr.skipped_failed);
-            for (size_t k = 0; k < dr.njobs; k++) {
-                char who[256];
-                driver_describe_run(&dr, dr.jobs[k].i, who, sizeof who);
-                printf("  %.12s  %-11s %s  %s\n", dr.jobs[k].key, dr.jobs[k].status ? dr.jobs[k].status : "new",
-                       who, dr.jobs[k].dir);
-            }
-        }
-        rc = dr.skipped_failed && !dr.njobs ? XO_FAILED : XO_OK;
-        cleanup(&dr);
-        return rc;
-    }
-
-    /* Signals: through a self-pipe into the loop below. */
-    if (pipe2(g_pipe, O_NONBLOCK | O_CLOEXEC)) {
-        cleanup(&dr);
-        return cli_error(XO_FAILED, "cannot create a pipe: %s", strerror(errno));
-    }
-    g_signals = 0;
-    struct sigaction sa = {0}, old_int, old_term, old_chld;
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, &old_chld);
-
-    dr.pg.tty = cli_stderr_is_tty();
-    dr.pg.t0 = xo_now();
-    size_t resumes = 0;
-    for (size_t k = 0; k < dr.njobs; k++) resumes += access(rundir_path(dr.jobs[k].dir, RUN_CHECKPOINT).s, F_OK) == 0;
-    progress_event(&dr.pg, "sweep %s: running %zu runs on %d workers (%zu resume from checkpoints, %zu already done, "
-                           "%zu failed not retried)",
-                   sweep_name(s), dr.njobs, jobs, resumes, dr.skipped_done, dr.skipped_failed);
-    int seen_signals = 0;
-    for (;;) {
-        /* Ctrl-C: once = stop launching and interrupt; twice = kill. */
-        int sigs = g_signals;
-        if (sigs > seen_signals) {
-            seen_signals = sigs;
-            if (dr.stopping == 0) {
-                dr.stopping = 1;
-                for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGINT);
-                progress_event(&dr.pg, "interrupting: %zu running runs checkpoint and stop (Ctrl-C again to stop at once)",
-                      dr.running);
-            } else if (dr.stopping == 1) {
-                dr.stopping = 2;
-                for (size_t k = 0; k < dr.njobs; k++) signal_job(&dr.jobs[k], SIGKILL);
-                progress_event(&dr.pg, "stopping at once");
-            }
-        }
-        int ws;
-        pid_t pid;
-        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
-            for (size_t k = 0; k < dr.njobs; k++)
-                if (dr.jobs[k].pid == pid) finish(&dr, &dr.jobs[k], ws);
-        if (!dr.stopping) launch_some(&dr, (size_t)jobs);
-        if (!dr.running && (dr.stopping || (dr.next >= dr.njobs && !dr.nwaiting && !dr.nblocked))) break;
-        tend(&dr);
-        balance(&dr, jobs);
-        progress_draw(&dr.pg, driver_sweep_line, driver_run_rows, &dr);
-        struct pollfd pfd = {g_pipe[0], POLLIN, 0};
-        poll(&pfd, 1, 100);
-        char drain[64];
-        while (read(g_pipe[0], drain, sizeof drain) > 0) {}
-    }
-    progress_clear(&dr.pg);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGCHLD, &old_chld, NULL);
-    close(g_pipe[0]);
-    close(g_pipe[1]);
-    g_pipe[0] = g_pipe[1] = -1;
-    char el[32];
-    xo_duration(xo_now() - dr.pg.t0, el, sizeof el);
-    size_t pending = dr.njobs - dr.next + dr.nwaiting + dr.nblocked + dr.nstuck + dr.nunstarted;
-    progress_event(&dr.pg, "sweep %s: %zu done, %zu failed, %zu interrupted, %zu not started, in %s", sweep_name(s),
-          dr.ndone + dr.skipped_done, dr.nfailed + dr.skipped_failed, dr.ninterrupted, pending, el);
-    if (dr.halted[0])
-        rc = cli_error(XO_FAILED,
-                       "%s (database %s). Nothing recorded is lost, no run is recorded done without all its "
-                       "metrics, none failed for want of space: once there is space, `xover run %s` resumes "
-                       "the %zu runs left", dr.halted, o->db_path, sweep_path(s), dr.ninterrupted + pending);
-    else if (dr.stopping) rc = XO_INTERRUPTED;
-    else rc = dr.nfailed || dr.skipped_failed || dr.nstuck || dr.ninterrupted ? XO_FAILED : XO_OK;
+    if (o->dry_run || !dr.njobs) rc = report_without_running(&dr, jobs);
+    else if ((rc = drive(&dr, jobs)) == XO_OK) rc = sweep_outcome(&dr);
     cleanup(&dr);
     return rc;
 }

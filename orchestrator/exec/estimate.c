@@ -42,6 +42,27 @@ void exec_estimate_run(const sweep_plan *p, size_t i, exec_estimate *e)
     e->flops = e->tokens * model_flops_per_token(&c);
 }
 
+/* A run as the progress lines and listings name it: the axes that vary in
+ * its sweep, and a trunk or branch by its role. */
+void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n)
+{
+    const sweep *s = sweep_plan_sweep(p);
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t a = 0; a < sweep_naxes(s) && len + 1 < n; a++) {
+        if (sweep_axis_nvalues(s, a) < 2) continue;
+        len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", len ? " " : "", sweep_axis_name(s, a),
+                                sweep_plan_axis_text(p, i, a));
+    }
+    /* a branch by its budget, so that the family's runs tell apart */
+    int role = sweep_plan_role(p, i);
+    double e = 0;
+    if (role == SWEEP_BRANCH && sweep_plan_number(p, i, "train.epochs", &e) == 0 && len + 1 < n)
+        snprintf(buf + len, n - len, "%sbranch@%g", len ? " " : "", e);
+    else if (role == SWEEP_TRUNK && len + 1 < n)
+        snprintf(buf + len, n - len, "%strunk", len ? " " : "");
+}
+
 double exec_measured_speed(db *d, long long *nruns)
 {
     double flops, seconds;

@@ -9,6 +9,7 @@
  */
 #include "orchestrator/sweep/internal.h"
 
+#include "orchestrator/run/anneal.h"
 #include "orchestrator/run/run_config.h"
 
 #include <math.h>
@@ -144,6 +145,71 @@ static int merge_duplicates(sweep_plan *p)
     return 0;
 }
 
+/* ---- annealed runs: each trunk followed by its branches ------------------ */
+
+/* The plan's members (anneal.c says what they are): for every row, its
+ * trunk, then one branch per point with the key anneal_branch_key gives. */
+static void unhex(const char *hex, uint8_t out[32])
+{
+    for (int k = 0; k < 32; k++) {
+        unsigned v;
+        sscanf(hex + 2 * k, "%2x", &v);
+        out[k] = (uint8_t)v;
+    }
+}
+
+int sw_anneal_expand(sweep_plan *p, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    for (size_t r = 0; r < p->n; r++) {
+        json_t *t = sw_run_document(p, r, 1, err, errlen);
+        if (!t) return -1;
+        size_t n = anneal_npoints(t);
+        json_decref(t);
+        cap += 1 + n;
+    }
+    p->m_row = malloc(cap * sizeof *p->m_row);
+    p->m_point = malloc(cap * sizeof *p->m_point);
+    p->m_parent = malloc(cap * sizeof *p->m_parent);
+    p->m_epochs = malloc(cap * sizeof *p->m_epochs);
+    p->m_key = malloc(cap * sizeof *p->m_key);
+    if (!p->m_row || !p->m_point || !p->m_parent || !p->m_epochs || !p->m_key) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t m = 0;
+    for (size_t r = 0; r < p->n; r++) {
+        json_t *t = sw_run_document(p, r, 1, err, errlen);
+        if (!t) return -1;
+        char tkey[65];
+        sweep_plan_key(p, r, tkey); /* p->nm is still 0: row r's key */
+        size_t trunk = m, n = anneal_npoints(t);
+        p->m_row[m] = r;
+        p->m_point[m] = -1;
+        p->m_parent[m] = trunk;
+        p->m_epochs[m] = anneal_point(t, n - 1);
+        memcpy(p->m_key[m], p->key[r], 32);
+        m++;
+        for (size_t k = 0; k < n; k++, m++) {
+            char bkey[65];
+            if (anneal_branch_key(t, tkey, anneal_point(t, k), bkey, err, errlen)) {
+                json_decref(t);
+                return -1;
+            }
+            p->m_row[m] = r;
+            p->m_point[m] = (int32_t)k;
+            p->m_parent[m] = trunk;
+            p->m_epochs[m] = anneal_point(t, k);
+            unhex(bkey, p->m_key[m]);
+        }
+        json_decref(t);
+    }
+    p->nm = m;
+    return 0;
+}
+
+/* ---- the plan --------------------------------------------------------- */
+
 sweep_plan *sweep_expand(const sweep *sw, int flags, char *err, size_t errlen)
 {
     err[0] = 0;
@@ -202,107 +268,6 @@ fail:
     if (!err[0]) snprintf(err, errlen, "%s: cannot plan the sweep", sw->path);
     sweep_plan_free(p);
     return NULL;
-}
-
-void sweep_plan_free(sweep_plan *p)
-{
-    if (!p) return;
-    free(p->idx);
-    free(p->dv);
-    free(p->key);
-    free(p->combo_run);
-    free(p->m_row);
-    free(p->m_point);
-    free(p->m_parent);
-    free(p->m_epochs);
-    free(p->m_key);
-    free(p);
-}
-
-size_t sweep_plan_count(const sweep_plan *p) { return p->nm ? p->nm : p->n; }
-size_t sweep_plan_grid(const sweep_plan *p) { return p->ngrid; }
-size_t sweep_plan_excluded(const sweep_plan *p) { return p->nexcluded; }
-size_t sweep_plan_included(const sweep_plan *p) { return p->nincluded; }
-size_t sweep_plan_merged(const sweep_plan *p) { return p->nmerged; }
-const sweep *sweep_plan_sweep(const sweep_plan *p) { return p->sw; }
-
-void sweep_plan_key(const sweep_plan *p, size_t i, char hex[65])
-{
-    static const char digits[] = "0123456789abcdef";
-    const uint8_t *key = p->nm ? p->m_key[i] : p->key[i];
-    for (int k = 0; k < 32; k++) {
-        hex[2 * k] = digits[key[k] >> 4];
-        hex[2 * k + 1] = digits[key[k] & 15];
-    }
-    hex[64] = 0;
-}
-
-const char *sweep_plan_axis_text(const sweep_plan *p, size_t i, size_t a)
-{
-    return p->sw->axes[a].vals[p->idx[sw_row(p, i) * p->sw->naxes + a]].text;
-}
-
-double sweep_plan_derived(const sweep_plan *p, size_t i, size_t d) { return p->dv[sw_row(p, i) * p->sw->nderives + d]; }
-
-static const char *const sections[] = {"data", "train", "model", NULL};
-
-int sweep_plan_number(const sweep_plan *p, size_t i, const char *path, double *out)
-{
-    const sweep *sw = p->sw;
-    if (p->nm && !strcmp(path, "train.epochs")) {
-        *out = p->m_epochs[i]; /* a branch's budget; a trunk's largest point */
-        return 0;
-    }
-    i = sw_row(p, i);
-    const uint16_t *row = &p->idx[i * sw->naxes];
-    for (size_t a = 0; a < sw->naxes; a++) {
-        const sw_axis *ax = &sw->axes[a];
-        if (ax->tgt == T_FIELD && !strcmp(ax->path, path)) {
-            if (!ax->vals[row[a]].is_num) return -1;
-            *out = ax->vals[row[a]].num;
-            return 0;
-        }
-    }
-    for (size_t d = 0; d < sw->nderives; d++)
-        if (sw->derives[d].path && !strcmp(sw->derives[d].path, path)) {
-            *out = p->dv[i * sw->nderives + d];
-            return 0;
-        }
-    if (!strncmp(path, "model.", 6) && sw->model_axis != (size_t)-1) {
-        const sw_model *m = &sw->models[sw->axes[sw->model_axis].vals[row[sw->model_axis]].ref];
-        for (size_t f = 0; f < SW_NMODEL_FIELDS; f++)
-            if (!strcmp(path + 6, sw_model_fields[f])) {
-                *out = m->f[f];
-                return 0;
-            }
-        return -1;
-    }
-    /* Not varied: the sweep's section, else the default. */
-    const char *dot = strchr(path, '.');
-    if (!dot) return -1;
-    int known = 0;
-    for (const char *const *s = sections; *s; s++) known |= !strncmp(path, *s, (size_t)(dot - path));
-    if (!known) return -1;
-    char sec[32];
-    snprintf(sec, sizeof sec, "%.*s", (int)(dot - path), path);
-    json_t *v = json_object_get(json_object_get(sw->base, sec), dot + 1);
-    if (v) {
-        if (!json_is_number(v)) return -1;
-        *out = json_number_value(v);
-        return 0;
-    }
-    static json_t *defaults; /* resolved once; read-only afterwards */
-    if (!defaults) {
-        json_t *d = json_pack("{s:s, s:{s:i, s:i, s:i}}", "objective", "ar", "model", "layers", 1, "dim", 2, "heads", 1);
-        char e[256];
-        if (!d || run_config_resolve(d, e, sizeof e)) { json_decref(d); return -1; }
-        run_config_fill_absent(d); /* what an absent model.experts, ... stands for */
-        defaults = d;
-    }
-    v = json_object_get(json_object_get(defaults, sec), dot + 1);
-    if (!v || !json_is_number(v)) return -1;
-    *out = json_number_value(v);
-    return 0;
 }
 
 /* ---- runs that share their data ------------------------------------ */
@@ -369,6 +334,9 @@ size_t *sweep_plan_data_groups(const sweep_plan *p, const unsigned char *only, s
 }
 
 /* ---- external trainer argv ------------------------------------------ */
+
+/* Where a bare placeholder name ({lr}) is looked for, in this order. */
+static const char *const sections[] = {"data", "train", "model", NULL};
 
 static char *value_text(json_t *v)
 {

@@ -204,6 +204,8 @@ typedef struct {
     size_t npos;
 } sp_ctx;
 
+/* fields.c: YAML nodes with their positions, and the run config's fields
+ * as a sweep names them. The lowest layer of the reader. */
 yaml_node_t *sp_node(sp_ctx *c, int idx);
 yaml_node_t *sp_section(sp_ctx *c, yaml_node_t *map, const char *key);
 int sp_err(sp_ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -219,6 +221,9 @@ sw_target sp_resolve_name(sp_ctx *c, const char *name, char **path, int *ftype);
 const char *const *sp_field_names(sp_ctx *c);
 json_t *sp_field_value(sp_ctx *c, const yaml_node_t *n, const char *what, int ftype);
 void sp_free_names(sp_ctx *c);
+/* The default run config with every field filled: the list of fields. */
+json_t *sp_defaults_config(void);
+/* axes.c: grid, exclude, include and derive; parse.c calls these. */
 int sp_read_axes(sp_ctx *c, yaml_node_t *root);
 int sp_read_resources(sp_ctx *c, yaml_node_t *v);
 int sp_check_base(sp_ctx *c, yaml_node_t *root);
