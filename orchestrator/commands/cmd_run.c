@@ -1,7 +1,7 @@
 /*
  * cmd_run.c — `xover run SWEEP.yaml`: plan the sweep and run what is not
  * done yet on worker processes (orchestrator/exec/driver.c), or, with
- * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
+ * --backend slurm, as Slurm job arrays (orchestrator/exec/slurm.c).
  */
 #include "orchestrator/cli/cli.h"
 #include "orchestrator/commands/commands.h"
@@ -279,8 +279,9 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
      "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"
-     "With --backend slurm the runs not done (and not still queued) become ONE Slurm job\n"
-     "array, submitted with sbatch; each task runs `xover worker` on one run directory.\n"
+     "With --backend slurm the runs not done (and not still queued) become Slurm job\n"
+     "arrays, one per resource shape (the sweep's resources:, usually one), submitted\n"
+     "with sbatch; each task runs `xover worker` on one run directory (docs/slurm.md).\n"
      "The run directories (--runs-dir) must be on a filesystem the compute nodes share;\n"
      "the database stays here. The sbatch script is kept in DIR/<sweep>/slurm/. The\n"
      "driver then follows the tasks (squeue, sacct, status files) and ingests metrics\n"

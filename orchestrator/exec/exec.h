@@ -209,7 +209,8 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n);
 
 /* ---- the Slurm backend (slurm*.c) ----------------------------------------
  *
- * The runs not done become ONE job array, each task `xover worker` on one
+ * The runs not done become job arrays (one per resource shape: the
+ * sweep's resources: section), each task `xover worker` on one
  * run directory under o->runs_dir, which must be on a filesystem the compute
  * nodes share with the driver; the database stays with the driver, which
  * (or `xover collect`) ingests what the workers write. */

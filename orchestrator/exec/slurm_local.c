@@ -146,7 +146,11 @@ static int settle(const sweep_plan *p, const exec_options *o, helds *hs, const u
         if (live[k]) ids[nl++] = hs->h[k].job;
     int rc = XO_OK;
     const char *name = sweep_name(sweep_plan_sweep(p));
-    if (nl && o->take_over) {
+    if (nl && o->take_over && !answered) {
+        /* no scheduler here to cancel with (a database brought from a cluster) */
+        fprintf(stderr, "sweep %s: --take-over: %zu runs were submitted to Slurm (task %s%s), which does not answer "
+                        "here: running them here without cancelling anything\n", name, nl, ids[0], nl > 1 ? ", ..." : "");
+    } else if (nl && o->take_over) {
         fprintf(stderr, "sweep %s: --take-over: cancelling the Slurm tasks of %zu runs (%s%s) to run them here\n",
                 name, nl, ids[0], nl > 1 ? ", ..." : "");
         rc = cancel_tasks(ids, nl);
