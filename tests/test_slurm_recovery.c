@@ -636,6 +636,18 @@ static void faults_through_tasks(void)
                                   "error LIKE 'non-finite training loss (nan) at step 50%'"), 1);
 
     CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 3);
+    /* every trainer start is an attempt, also those no follower saw (the
+     * worker's retries ran before collect started): 3, 2, and 1 + 1 */
+    static const struct {
+        const char *sweep;
+        int attempts;
+    } att[] = {{"fcrash", 3}, {"ftorn", 2}, {"fspace", 2}};
+    for (int k = 0; k < 3; k++) {
+        char sql[300];
+        snprintf(sql, sizeof sql, "SELECT r.attempts FROM runs r JOIN sweep_runs sr ON sr.run_id = r.id JOIN sweeps s "
+                                  "ON s.id = sr.sweep_id WHERE s.name = '%s'", att[k].sweep);
+        CHECK_INT(helper_qint(g_db, sql), att[k].attempts);
+    }
     const char *lg[] = {"/bin/sh", "-c", "grep -l 'resuming from the previous checkpoint' \"$0\"/fcrash/*/log | wc -l",
                         g_runs, NULL};
     r = harness_run(lg, NULL);

@@ -12,8 +12,11 @@
  *                 {"key", "argv": [...], "stdout": path|null,
  *                  "metrics": path, "regex": text|null}
  *   attempt.json  written by the worker when an attempt starts (a requeued
- *                 task starts a new one): {"job_id", "host", "pid",
- *                 "started" (Unix seconds), "restarts"}
+ *                 task starts a new one, and so does each of the worker's
+ *                 own retries): {"job_id", "host", "pid", "started" (Unix
+ *                 seconds), "restarts" (Slurm's), "retry" (the worker's),
+ *                 "starts" (this worker's trainer starts, oldest first),
+ *                 "retry_why", "requeue_why" (why, when one)}
  *   status        as for local runs, plus "pending" (submitted, not started).
  */
 #ifndef XOVER_EXEC_INTERNAL_SLURM_H

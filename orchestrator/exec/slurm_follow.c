@@ -235,6 +235,7 @@ static void tend(follower *f, sl_run *r)
     if (a && started > r->stamp) {
         const char *host = json_string_value(json_object_get(a, "host"));
         json_t *pid = json_object_get(a, "pid");
+        double prev = r->stamp;
         r->stamp = started;
         ingest_free(r->ing);
         r->ing = ingest_new(r->metrics, r->re);
@@ -242,6 +243,13 @@ static void tend(follower *f, sl_run *r)
         r->tok_t = now;
         r->tok_last = 0;
         r->tok_s = 0;
+        /* Earlier starts of this worker no follower saw (its retries while
+         * nobody watched): each an attempt too. */
+        json_t *starts = json_object_get(a, "starts");
+        for (size_t k = 0; k + 1 < json_array_size(starts); k++) {
+            double t = json_number_value(json_array_get(starts, k));
+            if (t > prev && t < started) db_run_started(f->d, r->id, host, -1, t);
+        }
         if (db_run_started(f->d, r->id, host, json_is_integer(pid) ? json_integer_value(pid) : -1, started))
             progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
         /* A retry by the worker, or a requeue by Slurm, is said in any case:

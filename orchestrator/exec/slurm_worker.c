@@ -185,8 +185,16 @@ static int record_attempt(const char *dir, int retry, const char *retry_why, con
     char job[96] = "";
     if (aj && at) snprintf(job, sizeof job, "%s_%s", aj, at);
     else if (jid) snprintf(job, sizeof job, "%s", jid);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I, s:i}", "job_id", job, "host", host, "pid", (json_int_t)getpid(),
-                          "started", xo_now(), "restarts", (json_int_t)(rs ? atoll(rs) : 0), "retry", retry);
+    /* Every start of this worker's trainer, oldest first: a follower that
+     * was away counts the attempts it did not see (slurm_follow.c). */
+    static double starts[EXEC_SIGNAL_RETRIES + 1];
+    static int nstarts;
+    double now = xo_now();
+    if (nstarts < EXEC_SIGNAL_RETRIES + 1) starts[nstarts++] = now;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:I, s:i, s:[]}", "job_id", job, "host", host, "pid",
+                          (json_int_t)getpid(), "started", now, "restarts", (json_int_t)(rs ? atoll(rs) : 0), "retry",
+                          retry, "starts");
+    for (int k = 0; o && k < nstarts; k++) json_array_append_new(json_object_get(o, "starts"), json_real(starts[k]));
     if (o && retry_why) json_object_set_new(o, "retry_why", json_string(retry_why));
     if (o && requeue_why) json_object_set_new(o, "requeue_why", json_string(requeue_why));
     char *text = o ? json_dumps(o, JSON_REAL_PRECISION(17)) : NULL;
