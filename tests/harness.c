@@ -208,9 +208,18 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The runner's pid: what outlives one test (a shared Slurm test cluster
+ * lives as long as this process). */
+static long g_runner;
+long harness_runner_pid(void)
+{
+    return g_runner;
+}
+
 int main(int argc, char **argv)
 {
     int use_fork = 1, list = 0, first = 1;
+    g_runner = (long)getpid();
     while (first < argc && argv[first][0] == '-') {
         if (!strcmp(argv[first], "--no-fork")) use_fork = 0;
         else if (!strcmp(argv[first], "--list")) list = 1;

@@ -82,6 +82,9 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
 
 /* A fresh empty directory for the running test, removed when it ends. */
 const char *harness_tmpdir(void);
+/* The pid of the test runner (the parent of every forked test): state shared
+ * by several tests, such as the Slurm test cluster, lives as long as it. */
+long harness_runner_pid(void);
 
 /* Join the test's tmpdir and a name into a static-per-call buffer owned by
  * the caller (buf of size n). Returns buf. */

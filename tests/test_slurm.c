@@ -1,9 +1,8 @@
 /*
  * test_slurm.c — the Slurm backend against a REAL single-node Slurm that
- * each test starts itself (tests/slurm/start.sh: munged, slurmctld and
- * slurmd on this machine, as root) and stops by pid (tests/slurm/stop.sh),
- * also when a check fails; a watchdog stops it if the test process dies.
- * When Slurm cannot start, the test FAILS, with the daemons' logs.
+ * the tests share (tests/slurm_helpers.h). Recovery (issue 20: kills during
+ * submission, requeues, cancel while following, the kill series) is in
+ * test_slurm_recovery.c.
  *
  *   - a sweep of both objectives through --backend slurm: every run done,
  *     with the same metrics as the local backend; a second run submits
@@ -15,145 +14,13 @@
  *   - a trunk with two annealed branches: the branches' tasks wait for
  *     their fork checkpoints, and the results equal the local backend's.
  */
-#include "tests/harness.h"
-#include "tests/helpers.h"
-#include "orchestrator/db/db.h"
+#include "tests/slurm_helpers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static char g_db[512], g_runs[512];
-
-/* ---- the cluster ----------------------------------------------------------- */
-
-static char g_owner[32];
-
-static int cluster_start(void)
-{
-    snprintf(g_owner, sizeof g_owner, "%ld", (long)getpid());
-    const char *argv[] = {"sh", "tests/slurm/start.sh", g_owner, NULL};
-    harness_proc p = harness_run(argv, NULL);
-    int ok = p.status == 0 && p.out[0] == '/';
-    if (ok) {
-        p.out[strcspn(p.out, "\n")] = 0;
-        setenv("SLURM_CONF", p.out, 1);
-    } else {
-        fprintf(stderr, "    Slurm did not start (exit %d):\n%s%s\n", p.status, p.out, p.err);
-    }
-    harness_proc_free(&p);
-    return ok ? 0 : -1;
-}
-
-static void cluster_stop(void)
-{
-    const char *argv[] = {"sh", "tests/slurm/stop.sh", g_owner, NULL};
-    harness_proc p = harness_run(argv, NULL);
-    harness_proc_free(&p);
-}
-
-/* Run a test body between start and stop, whatever the body does. */
-#define WITH_SLURM(body)                                                        \
-    do {                                                                        \
-        int up_ = cluster_start() == 0;                                         \
-        if (up_) body();                                                        \
-        cluster_stop();                                                         \
-        CHECK(up_);                                                             \
-    } while (0)
-
-/* ---- helpers ------------------------------------------------------------------ */
-
-static void paths(void)
-{
-    harness_path(g_db, sizeof g_db, "s.db");
-    harness_path(g_runs, sizeof g_runs, "runs");
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-/* `xover collect` until `sql` (on the database) is true; 0, or -1 after
- * `limit` seconds. */
-static int collect_until(const char *sweep, const char *sql, double limit)
-{
-    for (double t = 0; t < limit; t += 0.3) {
-        const char *argv[] = {harness_xover(), "collect", sweep, "--db", g_db, NULL};
-        harness_proc p = harness_run(argv, NULL);
-        harness_proc_free(&p);
-        if (helper_qint(g_db, sql) == 1) return 0;
-        sleep_s(0.3);
-    }
-    return -1;
-}
-
-/* text with the first `from` replaced by `to` (malloc'd; text is freed). */
-static char *replace(char *text, const char *from, const char *to)
-{
-    char *p = text ? strstr(text, from) : NULL;
-    if (!p) return text;
-    char *out = malloc(strlen(text) + strlen(to) + 1);
-    if (out) sprintf(out, "%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
-    free(text);
-    return out;
-}
-
-/* The smoke sweep with more tokens per run, so a run lasts a few seconds. */
-static void write_long_sweep(const char *path)
-{
-    char *text = harness_slurp("experiments/smoke.yaml", NULL);
-    text = replace(text, "sweep: smoke", "sweep: longer");
-    text = replace(text, "total_tokens: [64k]", "total_tokens: [256k]");
-    harness_write(path, text ? text : "");
-    free(text);
-}
-
-/* Run `sweep` with the local backend into local.db; whether its metrics
- * equal those in g_db, point for point (and there are some). */
-static int same_as_local(const char *sweep)
-{
-    char local_db[512], local_runs[512];
-    harness_path(local_db, sizeof local_db, "local.db");
-    harness_path(local_runs, sizeof local_runs, "local-runs");
-    const char *lv[] = {harness_xover(), "run", sweep, "--db", local_db, "--runs-dir", local_runs, "-j", "2", NULL};
-    harness_proc r = harness_run(lv, NULL);
-    if (r.status) fprintf(stderr, "    local run: exit %d: %s", r.status, r.err);
-    int ok = r.status == 0;
-    harness_proc_free(&r);
-    char *a = ok ? helper_dump_metrics(local_db) : NULL, *b = helper_dump_metrics(g_db);
-    int same = a && b && strlen(a) > 1000 && !strcmp(a, b);
-    free(a);
-    free(b);
-    return same;
-}
-
-/* Write the test's `file`: a sweep `name` over `grid` of fake-trainer runs
- * of 30 steps of 0.15 s, the trainer given `args` after its lr; submit it to
- * Slurm with --no-wait. Returns the submit's exit status. */
-static int submit_fake(char *sweep, size_t n, const char *file, const char *name, const char *grid,
-                       const char *args)
-{
-    char text[2048];
-    harness_path(sweep, n, file);
-    snprintf(text, sizeof text,
-             "sweep: %s\n"
-             "models: {xs: {layers: 1, dim: 16, heads: 2}}\n"
-             "grid: {%s}\n"
-             "trainer: {command: ['%s', '{run_dir}', jsonl, '30', '{lr}', %s--sleep, '0.15']}\n",
-             name, grid, helper_fake_trainer(), args);
-    harness_write(sweep, text);
-    const char *sv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
-                        "--no-wait", NULL};
-    harness_proc r = harness_run(sv, NULL);
-    if (r.status) fprintf(stderr, "%s", r.err);
-    int st = r.status;
-    harness_proc_free(&r);
-    return st;
-}
 
 /* ---- a sweep of both objectives --------------------------------------------- */
 
@@ -361,9 +228,11 @@ static void external_fail_and_requeue(void)
 
     const char *cv[] = {harness_xover(), "collect", "ext", "--wait", "--db", g_db, NULL};
     r = harness_run(cv, NULL);
-    int st = r.status;
+    int st = r.status, announced = strstr(r.err, "requeued ") && strstr(r.err, "restart 1 by Slurm");
+    if (!announced) fprintf(stderr, "%s", r.err);
     harness_proc_free(&r);
     CHECK_INT(st, 1); /* one run failed */
+    CHECK(announced); /* the requeue is said in the progress lines */
     /* the failure's reason and log tail, from the worker */
     CHECK_INT(helper_qint(g_db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE "
                       "'exit code 3: error: this configuration is refused on purpose%' AND "
@@ -396,7 +265,7 @@ TEST(slurm_options_bad_usage_is_exit_2)
 {
     paths();
     struct {
-        const char *a[6];
+        const char *a[8];
         const char *msg;
     } cases[] = {
         {{"run", "experiments/smoke.yaml", "--backend", "pbs", NULL}, "--backend is local or slurm, not 'pbs'"},
@@ -405,14 +274,17 @@ TEST(slurm_options_bad_usage_is_exit_2)
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--mem", "lots"}, "--mem expects a size"},
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "-j", "2"}, "use --array-parallelism"},
         {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--sbatch-arg", "qos"}, "expects an sbatch option"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--time", "5", "--timeout", "2m"}, "give one"},
+        {{"run", "experiments/smoke.yaml", "--backend", "slurm", "--take-over", NULL}, "--take-over is for the local"},
         {{"worker", NULL}, "expected a run directory or --list FILE"},
         {{"worker", "--index", "3", "somedir", NULL}, "--index goes with --list"},
         {{"collect", NULL}, "expected one sweep"},
         {{"cancel", "a", "b", NULL}, "expected one sweep"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        harness_proc r = xover(cases[k].a[0], cases[k].a[1], cases[k].a[2], cases[k].a[3], cases[k].a[4],
-                               cases[k].a[5]);
+        const char *argv[10] = {harness_xover()};
+        for (int m = 0; m < 8; m++) argv[m + 1] = cases[k].a[m];
+        harness_proc r = harness_run(argv, NULL);
         int st = r.status, has = strstr(r.err, cases[k].msg) != NULL;
         if (st != 2 || !has) fprintf(stderr, "    case %zu: exit %d: %s", k, st, r.err);
         harness_proc_free(&r);
@@ -434,14 +306,23 @@ TEST(slurm_options_bad_usage_is_exit_2)
 TEST(slurm_without_sbatch_fails_clearly_and_dry_run_lists)
 {
     paths();
-    /* dry run: the runs it would submit, nothing written */
+    /* dry run: the runs it would submit, the sbatch command and the
+     * script; nothing written. --timeout 30s rounds up to a minute, saying so */
     const char *dv[] = {harness_xover(), "run", "experiments/smoke.yaml", "--backend", "slurm", "--db", g_db,
-                        "--runs-dir", g_runs, "--dry-run", NULL};
+                        "--runs-dir", g_runs, "--dry-run", "--timeout", "30s", NULL};
     harness_proc r = harness_run(dv, NULL);
     CHECK_INT(r.status, 0);
     CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array");
+    CHECK_CONTAINS(r.out, "  sbatch --parsable '--job-name=xover-smoke' '--comment=xover:");
+    CHECK_CONTAINS(r.out, "'--array=0-3'");
+    CHECK_CONTAINS(r.out, "'--time=1' '--signal=B:USR1@15'");
+    CHECK_CONTAINS(r.out, "#!/bin/sh\n");
+    CHECK_CONTAINS(r.out, " worker --list '");
+    CHECK_CONTAINS(r.err, "note: --timeout 30s: Slurm time limits are whole minutes, so each task gets --time=1 "
+                          "(rounded up)");
     harness_proc_free(&r);
     CHECK(access(g_runs, F_OK) != 0);
+    CHECK(access(g_db, F_OK) != 0);
     /* no sbatch on PATH: exit 1, saying so; the runs stay pending */
     const char *old = getenv("PATH");
     char *saved = old ? strdup(old) : NULL;
@@ -511,4 +392,79 @@ static void killed_hard(void)
 TEST(slurm_task_killed_hard_fails_with_slurms_reason_then_resumes)
 {
     WITH_SLURM(killed_hard);
+}
+
+
+/* ---- per-run resources (no cluster: --dry-run) ---------------------------------- */
+
+/* The sweep's resources: section gives each run's task its time, memory
+ * and CPUs, by model size; runs asking for the same go as one array; the
+ * command line's options override it; --account, --qos, --constraint and
+ * --exclusive reach sbatch. Run keys do not change. */
+TEST(slurm_resources_by_model_size_become_one_array_per_shape)
+{
+    paths();
+    char sweep[512], plain[512];
+    harness_path(sweep, sizeof sweep, "res.yaml");
+    harness_path(plain, sizeof plain, "plain.yaml");
+    const char *body = "data: {corpus: synthetic, vocab: 300, val_tokens: 4k}\n"
+                       "models: {xxs: {layers: 1, dim: 16, heads: 2}, xs: {layers: 1, dim: 32, heads: 2}}\n"
+                       "train: {seq_len: 32, batch: 8, lr: 3e-3}\n"
+                       "grid: {objective: [ar, mdm], model: [xxs, xs], unique_tokens: [4k], epochs: [2]}\n";
+    char text[2048];
+    snprintf(text, sizeof text, "sweep: res\n%s", body);
+    harness_write(plain, text);
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  time: 90s\n  mem: 1G\n  models:\n"
+                                "    xs: {time: 2h, mem: 4G, cpus: 2}\n", body);
+    harness_write(sweep, text);
+    const char *dv[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", "--account", "acct", "--qos", "low", "--constraint", "avx2", "--exclusive", NULL};
+    harness_proc r = harness_run(dv, NULL);
+    if (r.status) fprintf(stderr, "%s", r.err);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as 2 Slurm job arrays, one per resource shape");
+    CHECK_CONTAINS(r.out, "'--array=0-1' '--cpus-per-task=1' '--account=acct' '--qos=low' '--constraint=avx2' "
+                          "'--exclusive' '--time=2' '--signal=B:USR1@30' '--mem=1G'");
+    CHECK_CONTAINS(r.out, "'--array=0-1' '--cpus-per-task=2' '--account=acct' '--qos=low' '--constraint=avx2' "
+                          "'--exclusive' '--time=120' '--signal=B:USR1@90' '--mem=4G'");
+    CHECK_CONTAINS(r.out, "-g1.sh");
+    CHECK_CONTAINS(r.out, "-g2.sh");
+    CHECK_CONTAINS(r.err, "time limits not in whole minutes are rounded up");
+    /* the same runs (keys) as without the section */
+    char *with = strdup(r.out);
+    harness_proc_free(&r);
+    const char *pv[] = {harness_xover(), "run", plain, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", NULL};
+    r = harness_run(pv, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array (");
+    for (const char *p = strstr(r.out, "\n  "); p && p[3] != ' ' && p[3]; p = strstr(p + 1, "\n  ")) {
+        char key[16];
+        snprintf(key, sizeof key, "%.12s", p + 3);
+        if (strspn(key, "0123456789abcdef") == 12) CHECK(strstr(with, key) != NULL);
+    }
+    free(with);
+    harness_proc_free(&r);
+    /* the command line overrides: one shape */
+    const char *ov[] = {harness_xover(), "run", sweep, "--backend", "slurm", "--db", g_db, "--runs-dir", g_runs,
+                        "--dry-run", "--time", "30", "--mem", "8G", "--cpus-per-run", "1", NULL};
+    r = harness_run(ov, NULL);
+    CHECK_INT(r.status, 0);
+    CHECK_CONTAINS(r.out, "would submit 4 runs as one Slurm job array (");
+    CHECK_CONTAINS(r.out, "'--array=0-3' '--cpus-per-task=1' '--time=30' '--signal=B:USR1@90' '--mem=8G'");
+    harness_proc_free(&r);
+    /* mistakes, with where they are */
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  time: 30\n", body);
+    harness_write(sweep, text);
+    r = harness_run(dv, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "res.yaml:7:9: resources.time: '30' is not a duration like 90s, 30m, 2h or 1d");
+    harness_proc_free(&r);
+    snprintf(text, sizeof text, "sweep: res\n%sresources:\n  models:\n    xl: {mem: 2G}\n", body);
+    harness_write(sweep, text);
+    r = harness_run(dv, NULL);
+    CHECK_INT(r.status, 2);
+    CHECK_CONTAINS(r.err, "res.yaml:8:5: resources.models: 'xl' is not a size of the models: section");
+    harness_proc_free(&r);
+    CHECK(access(g_runs, F_OK) != 0);
 }

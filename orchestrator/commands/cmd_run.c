@@ -1,7 +1,7 @@
 /*
  * cmd_run.c — `xover run SWEEP.yaml`: plan the sweep and run what is not
  * done yet on worker processes (orchestrator/exec/driver.c), or, with
- * --backend slurm, as one Slurm job array (orchestrator/exec/slurm.c).
+ * --backend slurm, as Slurm job arrays (orchestrator/exec/slurm.c).
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/cli/cli.h"
@@ -10,6 +10,7 @@
 #include "orchestrator/exec/exec.h"
 #include "orchestrator/sweep/sweep.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,22 @@ static int parse_slurm_option(int c, const char *arg, run_args *a)
         a->sargs[so->nsbatch_args++] = arg;
         break;
     case 'W': so->no_wait = 1; break;
+    case 'U': case 'K': case 'N': {
+        const char *what = c == 'U' ? "--account" : c == 'K' ? "--qos" : "--constraint";
+        if (!*arg) return cli_usage_error("run", "%s expects a value", what);
+        *(c == 'U' ? &so->account : c == 'K' ? &so->qos : &so->constraint) = arg;
+        break;
+    }
+    case 'E': so->exclusive = 1; break;
+    case 'w':
+        if (!*arg) return cli_usage_error("run", "--write-script expects a directory");
+        so->write_script = arg;
+        break;
+    case 'Q':
+        if (cli_parse_long("run", "--max-requeues", arg, &v)) return XO_USAGE;
+        if (v < 0 || v > 1000) return cli_usage_error("run", "--max-requeues expects 0 to 1000, not '%s'", arg);
+        so->max_requeues = (int)v;
+        break;
     default: return -1;
     }
     a->slurm_opt = 1;
@@ -135,7 +152,11 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         {"cpus-per-run", required_argument, 0, 'C'}, {"mem", required_argument, 0, 'M'},
         {"array-parallelism", required_argument, 0, 'A'}, {"sbatch-arg", required_argument, 0, 'S'},
         {"no-wait", no_argument, 0, 'W'},        {"handover", required_argument, 0, 'H'},
-        {"report", required_argument, 0, 'L'},   {"report-every", required_argument, 0, 'E'},
+        {"report", required_argument, 0, 'L'},   {"report-every", required_argument, 0, 'y'},
+        {"take-over", no_argument, 0, 'X'},      {"max-requeues", required_argument, 0, 'Q'},
+        {"write-script", required_argument, 0, 'w'}, {"account", required_argument, 0, 'U'},
+        {"qos", required_argument, 0, 'K'},      {"constraint", required_argument, 0, 'N'},
+        {"exclusive", no_argument, 0, 'E'},
         {0, 0, 0, 0}};
     exec_options *o = &a->o;
     int c, rc;
@@ -152,7 +173,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             else return cli_usage_error("run", "--handover is on or off, not '%s'", optarg);
             break;
         case 'L': a->live.outdir = optarg; break;
-        case 'E':
+        case 'y':
             if (cli_parse_duration("run", "--report-every", optarg, 86400, &a->live.every)) return XO_USAGE;
             break;
         case 'B':
@@ -165,6 +186,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
             o->jobs = (int)v;
             break;
         case 'r': o->retry_failed = 1; break;
+        case 'X': o->take_over = 1; break;
         case 't':
             if (cli_parse_duration("run", "--timeout", optarg, RUN_MAX_TIMEOUT, &o->timeout)) return XO_USAGE;
             break;
@@ -181,10 +203,22 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         return cli_usage_error("run", "--report is for the local backend (with Slurm, `xover report` after "
                                       "`xover collect`)");
     if (a->slurm_opt && !a->slurm)
-        return cli_usage_error("run", "--partition, --time, --cpus-per-run, --mem, --array-parallelism, --sbatch-arg "
-                                      "and --no-wait go with --backend slurm");
+        return cli_usage_error("run", "--partition, --account, --qos, --constraint, --exclusive, --time, "
+                                      "--cpus-per-run, --mem, --array-parallelism, --sbatch-arg, --max-requeues, "
+                                      "--write-script and --no-wait go with --backend slurm");
     if (a->slurm && o->jobs)
         return cli_usage_error("run", "-j is for the local backend; with Slurm use --array-parallelism");
+    if (a->slurm && o->take_over)
+        return cli_usage_error("run", "--take-over is for the local backend (it takes runs from Slurm)");
+    if (a->slurm && a->so.time && o->timeout > 0)
+        return cli_usage_error("run", "--time and --timeout both give the Slurm tasks' time limit: give one");
+    if (a->slurm && o->timeout > 0 && fmod(o->timeout, 60) != 0) {
+        /* Slurm's limits are whole minutes: said, never silently */
+        char d[32];
+        xo_duration(o->timeout, d, sizeof d);
+        fprintf(stderr, "note: --timeout %s: Slurm time limits are whole minutes, so each task gets --time=%lld "
+                        "(rounded up)\n", d, (long long)((o->timeout + 59) / 60));
+    }
     /* Keys may also follow --only as plain arguments after the sweep. */
     if (optind >= argc) return cli_usage_error("run", "expected a sweep file");
     a->path = argv[optind++];
@@ -201,7 +235,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
 
 int cmd_run(int argc, char **argv)
 {
-    run_args a = {.live = {.every = 10, .o = {.x = AN_TOKENS, .rows = "unique_tokens", .cols = "model"}}};
+    run_args a = {.so = {.max_requeues = -1},
+                  .live = {.every = 10, .o = {.x = AN_TOKENS, .rows = "unique_tokens", .cols = "model"}}};
     a.sargs = calloc((size_t)argc + 1, sizeof *a.sargs);
     if (!a.sargs) {
         run_args_free(&a);
@@ -239,10 +274,12 @@ int cmd_run(int argc, char **argv)
 
 const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are not done yet, on every core",
      "usage: xover run SWEEP.yaml [-j N] [--retry-failed] [--timeout DUR] [--only KEY...]\n"
-     "                 [--handover on|off] [--report DIR [--report-every DUR]] [--dry-run]\n"
-     "                 [--runs-dir DIR] [--db PATH]\n"
-     "       xover run SWEEP.yaml --backend slurm [--partition P] [--time T] [--cpus-per-run N]\n"
-     "                 [--mem M] [--array-parallelism K] [--sbatch-arg ARG]... [--no-wait] [...]\n\n"
+     "                 [--handover on|off] [--take-over] [--report DIR [--report-every DUR]]\n"
+     "                 [--dry-run] [--runs-dir DIR] [--db PATH]\n"
+     "       xover run SWEEP.yaml --backend slurm [--partition P] [--account A] [--qos Q]\n"
+     "                 [--constraint C] [--exclusive] [--time T] [--cpus-per-run N]\n"
+     "                 [--mem M] [--array-parallelism K] [--max-requeues K] [--sbatch-arg ARG]...\n"
+     "                 [--no-wait | --write-script DIR] [...]\n\n"
      "Plan the sweep, record it and its runs in the database, and run every run that\n"
      "is not done (pending, interrupted, or failed with --retry-failed) on N worker\n"
      "processes, each `xover train` (or the sweep's external trainer) on one core\n"
@@ -258,7 +295,10 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "Exit 0 when every run is done, 1 when some failed.\n\n"
      "  -j, --jobs N       worker processes (default: one per core)\n"
      "  --retry-failed     rerun the runs that failed\n"
-     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d)\n"
+     "  --timeout DUR      fail a run attempt after DUR (90s, 30m, 2h; at most 365d);\n"
+     "                     with --backend slurm: each task's time limit instead (whole\n"
+     "                     minutes, rounded up, saying so), where the run is\n"
+     "                     checkpointed and requeued, not failed\n"
      "  --only KEY...      only the runs whose key starts with KEY (repeatable, or a,b)\n"
      "  --handover on|off  hand idle cores to running runs (default on)\n"
      "  --report DIR       keep the HTML report of this sweep (as `xover report --sweep\n"
@@ -266,21 +306,39 @@ const cli_command cmd_run_def = {"run", cmd_run, "run a sweep's runs that are no
      "                     atomically as metrics arrive, the page reloading itself;\n"
      "                     the last one, written when the run ends, does not reload\n"
      "  --report-every DUR at most one rewrite per DUR (default 10s; 2s, 1m, ...)\n"
+     "  --take-over        runs queued or running in Slurm (--backend slurm) are left\n"
+     "                     to it, saying so; with this, their tasks are cancelled and\n"
+     "                     the runs trained here\n"
      "  -n, --dry-run      list what would run; run nothing\n"
      "  --runs-dir DIR     where run directories go (default: runs)\n"
      "  --db PATH          the database (default: $XOVER_DB, else ./xover.db)\n\n"
-     "With --backend slurm the runs not done (and not still queued) become ONE Slurm job\n"
-     "array, submitted with sbatch; each task runs `xover worker` on one run directory.\n"
+     "With --backend slurm the runs not done (and not still queued) become Slurm job\n"
+     "arrays, one per resource shape (the sweep's resources:, usually one), submitted\n"
+     "with sbatch; each task runs `xover worker` on one run directory (docs/slurm.md).\n"
      "The run directories (--runs-dir) must be on a filesystem the compute nodes share;\n"
      "the database stays here. The sbatch script is kept in DIR/<sweep>/slurm/. The\n"
      "driver then follows the tasks (squeue, sacct, status files) and ingests metrics\n"
      "as they arrive; Ctrl-C stops following, not the jobs.\n"
      "  --backend B             local (default) or slurm\n"
      "  --partition P           the Slurm partition\n"
+     "  --account A, --qos Q, --constraint C, --exclusive\n"
+     "                          sbatch's options of those names, for every array\n"
      "  --time T                each task's time limit (minutes, HH:MM:SS, D-HH:MM);\n"
-     "                          default: --timeout rounded up to minutes, else none\n"
+     "                          default: --timeout rounded up to minutes, else none.\n"
+     "                          Before it (a quarter of it, 10 to 90 s) Slurm sends\n"
+     "                          SIGUSR1: the run checkpoints and its task requeues\n"
+     "  --max-requeues K        ... at most K times in all (default 3; then the run is\n"
+     "                          interrupted and `xover run` resubmits it). Preemption\n"
+     "                          and node failure requeue too (sbatch --requeue)\n"
      "  --cpus-per-run N        CPUs (and trainer threads) per run (default 1)\n"
      "  --mem M                 memory per run (4000, 512M, 4G)\n"
+     "                          (--time, --mem, --cpus-per-run override the sweep's\n"
+     "                          resources: section, docs/sweep.md; runs asking for\n"
+     "                          the same go as one array, one array per shape)\n"
      "  --array-parallelism K   at most K tasks at once\n"
      "  --sbatch-arg ARG        one more sbatch option, as is (repeatable): --qos=low\n"
-     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"};
+     "  --no-wait               submit and return; `xover collect SWEEP` ingests later\n"
+     "  --write-script DIR      prepare the runs and write the job script (its options\n"
+     "                          as #SBATCH lines) and run list into DIR, without\n"
+     "                          submitting: `sbatch` it yourself, and `xover collect`\n"
+     "                          finds the array by its comment. --dry-run prints them\n"};

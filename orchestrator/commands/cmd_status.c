@@ -45,7 +45,17 @@ int cmd_status(int argc, char **argv)
         long long total = 0;
         for (int s = 0; s < DB_NSTATUS; s++) total += counts[s];
         printf("%s%s: %lld runs:", id ? "sweep " : "database", id ? name : "", total);
-        for (int s = 0; s < DB_NSTATUS; s++) printf(" %lld %s%s", counts[s], db_status_names[s], s + 1 < DB_NSTATUS ? "," : "\n");
+        /* pending runs with a Slurm job id are queued there: said apart */
+        char sql[300];
+        long long queued = 0;
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE status = 'pending' AND job_id IS NOT NULL AND "
+                                  "(%lld <= 0 OR id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = %lld))", id, id);
+        if (db_query_int(d, sql, &queued)) queued = 0;
+        for (int s = 0; s < DB_NSTATUS; s++) {
+            printf(" %lld %s", counts[s], db_status_names[s]);
+            if (s == DB_PENDING && queued) printf(" (%lld queued in Slurm)", queued);
+            printf("%s", s + 1 < DB_NSTATUS ? "," : "\n");
+        }
         if (!id || total > counts[DB_DONE]) {
             printf("\n");
             static const char *const cols[] = {"sweep", "runs", "done", "running", "failed",
@@ -66,5 +76,6 @@ const cli_command cmd_status_def = {"status", cmd_status, "where runs stand: the
      "usage: xover status [SWEEP] [--db PATH]\n\n"
      "Without SWEEP: runs per status, and per sweep. With SWEEP (its name or its\n"
      "YAML file): its counts and every run not done yet, with its last step and,\n"
-     "for failed runs, why.\n\n"
+     "for failed runs, why. Runs submitted to Slurm show their task (job 1234_7);\n"
+     "pending ones are 'queued' there, running ones run in a task.\n\n"
      "  --db PATH   the database (default: $XOVER_DB, else ./xover.db)\n"};

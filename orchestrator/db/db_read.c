@@ -54,7 +54,10 @@ int db_sweep_summaries(db *d, db_summary_fn fn, void *ctx)
 int db_sweep_unfinished(db *d, long long sweep_id, const db_sink *sink)
 {
     sqlite3_stmt *st = prepare(d,
-        "SELECT substr(r.key, 1, 12) AS key, r.status, r.objective, r.model, r.unique_tokens,"
+        "SELECT substr(r.key, 1, 12) AS key,"
+        /* a pending run with a Slurm job id is queued there */
+        " CASE WHEN r.status = 'pending' AND r.job_id IS NOT NULL THEN 'queued' ELSE r.status END AS status,"
+        " r.job_id AS job, r.objective, r.model, r.unique_tokens,"
         " r.quality, r.epochs, r.seed, r.attempts,"
         " (SELECT max(step) FROM metrics m WHERE m.run_id = r.id) AS step,"
         " substr(replace(r.error, char(10), ' '), 1, 100) AS error"

@@ -50,11 +50,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
- * told to stop from outside is retried from its checkpoint this many times
- * before its run is marked failed; errors it reports itself are not. */
-#define EXEC_SIGNAL_RETRIES 2
-
 static volatile sig_atomic_t g_signals;
 static int g_pipe[2] = {-1, -1};
 
@@ -199,7 +194,8 @@ static void record_started(driver *dr, job *j, pid_t pid)
     j->term_at = j->kill_at = 0;
     j->timed_out = j->nonfinite = 0;
     dr->running++;
-    db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD, .run_dir = j->dir, .build_id = dr->build};
+    /* no job id: run here, not by a Slurm task (host and pid say where) */
+    db_run_update u = {.set = DB_SET_RUN_DIR | DB_SET_BUILD | DB_SET_JOB, .run_dir = j->dir, .build_id = dr->build};
     if (db_run_started(dr->d, j->id, dr->host, pid, j->started) || db_run_set(dr->d, j->id, &u)) {
         char why[600];
         snprintf(why, sizeof why, "recording the start of run %.12s: %s", j->key, db_errmsg(dr->d));
@@ -691,6 +687,7 @@ static void balance(driver *dr, int cores)
 static int take_job(void *ctx, const exec_reg_run *r)
 {
     driver *dr = ctx;
+    if (exec_claims_has(dr->claims, r->key)) return dr->skipped_busy++, 0; /* Slurm's (slurm_local.c) */
     job *j = &dr->jobs[dr->njobs];
     j->i = r->i;
     j->id = r->id;
@@ -747,6 +744,8 @@ static int prepare(driver *dr)
     dr->share_job = calloc(n ? n : 1, sizeof *dr->share_job);
     dr->eta_runs = calloc(n ? n : 1, sizeof *dr->eta_runs);
     if (!dr->jobs || !dr->shares || !dr->share_job || !dr->eta_runs) return cli_error(XO_FAILED, "out of memory");
+    int rc = exec_slurm_claims_load(dr->d, dr->p, dr->o, &dr->claims);
+    if (rc) return rc;
     return exec_register(dr->d, dr->p, dr->o, take_job, dr, &dr->skipped_done, &dr->skipped_failed);
 }
 
@@ -762,6 +761,7 @@ static void cleanup(driver *dr)
     free(dr->shares);
     free(dr->share_job);
     free(dr->eta_runs);
+    exec_claims_free(dr->claims);
     xo_unlock(dr->lock_fd);
     if (dr->re) pcre2_code_free(dr->re);
     db_close(dr->d);

@@ -52,6 +52,7 @@ typedef struct {
     size_t last_trunk;        /* the job of the last trunk taken, (size_t)-1 */
     int lock_fd;       /* the sweep lock (guard.c) */
     size_t skipped_done, skipped_failed, skipped_busy;
+    exec_claims *claims; /* runs a Slurm task holds: left to it (slurm_local.c) */
     double total_flops, done_flops;
     double flops_per_core;     /* FLOP/s of one worker: measured on done runs, else assumed */
     int cores;                 /* -j */

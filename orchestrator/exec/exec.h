@@ -195,6 +195,8 @@ typedef struct {
     const char *yaml_text;    /* the sweep file, recorded in the database */
     size_t yaml_len;
     int no_handover;          /* keep every run on one thread (--handover off) */
+    int take_over;            /* train runs whose Slurm task is queued or running here,
+                                 cancelling the task (else they are left to Slurm) */
     /* Called in the local driver's loop after each round of ingest (about
      * every 100 ms) with the database it writes, when given: `xover run
      * --report` keeps its HTML report current so (analysis.h an_live_tick). */
@@ -212,20 +214,33 @@ void exec_describe_run(const sweep_plan *p, size_t i, char *buf, size_t n);
 
 /* ---- the Slurm backend (slurm*.c) ----------------------------------------
  *
- * The runs not done become ONE job array, each task `xover worker` on one
+ * The runs not done become job arrays (one per resource shape: the
+ * sweep's resources: section), each task `xover worker` on one
  * run directory under o->runs_dir, which must be on a filesystem the compute
  * nodes share with the driver; the database stays with the driver, which
  * (or `xover collect`) ingests what the workers write. */
 
+/* A task near its time limit requeues itself this many times by default
+ * (--max-requeues). */
+#define EXEC_MAX_REQUEUES 3
+
 typedef struct {
     const char *partition;     /* NULL: the cluster's default */
+    const char *account, *qos, *constraint; /* sbatch's; NULL: none given */
+    int exclusive;             /* sbatch --exclusive */
     const char *time;          /* Slurm time limit ("30", "2:00:00", "1-0"); NULL: none given */
     const char *mem;           /* "4G"; NULL: none given */
     int cpus_per_run;          /* --cpus-per-task and trainer threads; 0 = 1 */
+    /* time, mem and cpus_per_run override the sweep's resources: section
+     * (sweep_plan_resources); runs that ask for the same go as one array */
     int array_parallelism;     /* at most this many tasks at once (%K); 0 = no limit */
     const char *const *sbatch_args; /* more sbatch options, passed as they are */
     size_t nsbatch_args;
     int no_wait;               /* submit and return */
+    const char *write_script;  /* write the script (with #SBATCH lines) and run list into
+                                  this directory, prepare the runs, do not submit */
+    int max_requeues;          /* a task near its time limit checkpoints and requeues
+                                  itself while restarted fewer times; < 0: default */
 } exec_slurm_options;
 
 /* Submit and (unless no_wait) follow until every task has ended. o's jobs
@@ -241,7 +256,9 @@ int exec_slurm_collect(const char *db_path, const char *sweep, int wait);
  * never started). */
 int exec_slurm_cancel(const char *db_path, const char *sweep);
 /* `xover worker`: run the run directory `dir`, or line `index` (0-based;
- * < 0: $SLURM_ARRAY_TASK_ID) of the list file `list`. */
-int exec_worker(const char *dir, const char *list, long index);
+ * < 0: $SLURM_ARRAY_TASK_ID) of the list file `list`. Warned by SIGUSR1
+ * that the time limit is near, it stops the trainer at a checkpoint and
+ * requeues its task, unless it has been restarted max_requeues times. */
+int exec_worker(const char *dir, const char *list, long index, int max_requeues);
 
 #endif

@@ -45,7 +45,7 @@ static void real_db_path(const char *db_path, char *out, size_t n)
     else snprintf(out, n, "%s", db_path);
 }
 
-int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen)
+int guard_sweep_try(const char *db_path, const char *sweep, char *err, size_t errlen)
 {
     char path[PATH_MAX + 300], holder[512], real[PATH_MAX + 8];
     real_db_path(db_path, real, sizeof real);
@@ -56,6 +56,12 @@ int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t e
                  "sweep %s is already being run on %s by xover %s; wait for it to end, or stop it "
                  "(its lock %s is released when it exits)",
                  sweep, db_path, holder, path);
+    return fd;
+}
+
+int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen)
+{
+    int fd = guard_sweep_try(db_path, sweep, err, errlen);
     return fd < 0 ? -1 : fd;
 }
 

@@ -72,6 +72,22 @@ typedef struct {
  * line took 507 MB and 15 s of CPU). */
 #define INGEST_MAX_LINE (1 << 20)
 
+/* A worker killed by a signal (the OOM killer, a node's reboot, kill -9) or
+ * told to stop from outside is retried from its checkpoint this many times
+ * before its run is marked failed; errors it reports itself are not. Both
+ * backends: the local driver (driver.c) and, on Slurm, `xover worker`
+ * itself (slurm_worker.c), within the same array task. */
+#define EXEC_SIGNAL_RETRIES 2
+
+/* The plan's runs a Slurm task holds (slurm_local.c), for the local driver
+ * to leave alone: loaded once (one squeue), saying so on stderr; with
+ * o->take_over their tasks are cancelled instead and none is held. d may
+ * be NULL (a dry run without a database: none). XO_OK, or an exit code. */
+typedef struct exec_claims exec_claims;
+int exec_slurm_claims_load(db *d, const sweep_plan *p, const exec_options *o, exec_claims **out);
+int exec_claims_has(const exec_claims *c, const char *key); /* c may be NULL */
+void exec_claims_free(exec_claims *c);
+
 typedef struct ingest ingest;
 /* Follow `path` (which may not exist yet): JSON Lines (re == NULL), or text
  * lines matched by the regex with named groups (step, tokens, epoch, flops
@@ -102,6 +118,9 @@ void ingest_free(ingest *g);
  * with xo_unlock), or -1 with a message naming the holder (pid, host, since
  * when). The run lock, the other half, is rundir_lock (run/run.h). */
 int guard_sweep_lock(const char *db_path, const char *sweep, char *err, size_t errlen);
+/* The same, but -2 (err saying who holds it) when another process holds it,
+ * -1 on other errors. */
+int guard_sweep_try(const char *db_path, const char *sweep, char *err, size_t errlen);
 /* In a forked worker, before exec: keep run_lock_fd open across exec (so
  * the worker holds the run lock while it lives) and die with the driver. */
 void guard_worker(int run_lock_fd, pid_t driver);

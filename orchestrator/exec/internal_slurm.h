@@ -1,6 +1,7 @@
 /*
  * internal_slurm.h — private to orchestrator/exec/, like internal.h: the
- * pieces of the Slurm backend (slurm.c submits, slurm_follow.c follows,
+ * pieces of the Slurm backend (slurm.c submits, slurm_script.c builds what
+ * it writes, slurm_follow.c follows,
  * collects and cancels, slurm_sched.c talks to sbatch/squeue/sacct/scancel,
  * slurm_worker.c is `xover worker`). exec.h is the module's contract.
  *
@@ -11,8 +12,11 @@
  *                 {"key", "argv": [...], "stdout": path|null,
  *                  "metrics": path, "regex": text|null}
  *   attempt.json  written by the worker when an attempt starts (a requeued
- *                 task starts a new one): {"job_id", "host", "pid",
- *                 "started" (Unix seconds), "restarts"}
+ *                 task starts a new one, and so does each of the worker's
+ *                 own retries): {"job_id", "host", "pid", "started" (Unix
+ *                 seconds), "restarts" (Slurm's), "retry" (the worker's),
+ *                 "starts" (this worker's trainer starts, oldest first),
+ *                 "retry_why", "requeue_why" (why, when one)}
  *   status        as for local runs, plus "pending" (submitted, not started).
  */
 #ifndef XOVER_EXEC_INTERNAL_SLURM_H
@@ -67,6 +71,58 @@ int sl_cancel(const char *const *jobs, size_t njobs, char *err, size_t errlen);
 /* ISO-8601 UTC as the database stores times ("2026-01-02T03:04:05.678Z")
  * to Unix seconds; 0 when it does not parse. */
 double sl_iso_seconds(const char *iso);
+
+/* ---- slurm_script.c: what a submission writes ----------------------------- */
+
+/* The first control character of s, or NULL. */
+const char *sl_first_control(const char *s);
+/* 0, or XO_USAGE with a message when value (named by what) holds a
+ * control character: values that reach a job script or its run list must
+ * be one line. */
+int sl_one_line(const char *what, const char *value);
+/* Every such value of the options, checked before anything is written. */
+int sl_check_one_line(const exec_options *o, const exec_slurm_options *so);
+/* text quoted for sh ('...'). */
+void sl_sh_quote(FILE *f, const char *text);
+/* Run i's directory gets config.json, worker.json (the trainer's argv:
+ * `self train ...` for the built-in one; naming trunk_dir for a branch)
+ * and status "pending". 0, or -1 with err. */
+int sl_prepare_dir(const sweep_plan *p, size_t i, const char *key, const char *dir, const char *self,
+                   const char *trunk_dir, char *err, size_t errlen);
+/* sbatch's argv (owned strings; *nargs of them) for an array of n tasks of
+ * sweep, submission `token`: name, comment, array, CPUs, the named
+ * options, the time limit (so->time, else timeout in minutes rounded up)
+ * and the SIGUSR1 warning before it, memory, output, --requeue, then
+ * --sbatch-arg's. NULL when out of memory. */
+char **sl_sbatch_args(const exec_slurm_options *so, const char *sweep, const char *slurmdir, size_t n,
+                      double timeout, const char *token, size_t *nargs);
+/* The job script (malloc'd): a comment saying how it was submitted (and,
+ * by_hand, the options as #SBATCH lines), then `cd CWD; exec SELF worker
+ * --list LIST --index $SLURM_ARRAY_TASK_ID --max-requeues K`. */
+char *sl_script_text(const char *sweep, size_t n, char *const *args, size_t nargs, const char *cwd, const char *self,
+                     const char *list, int max_requeues, int by_hand);
+
+/* ---- slurm_adopt.c: a submission whose driver died ------------------------ */
+
+/* A run's job id while its submission is in flight: "submitting:TOKEN_i". */
+#define SL_TOKEN_PREFIX "submitting:"
+/* A new submission token ("<unix seconds>-<8 hex digits>") into tok. */
+void sl_token_new(char *tok, size_t n);
+int sl_is_token(const char *job_id);
+
+/* A run as sl_adopt sees it: its job id (malloc'd, rewritten in place). */
+typedef struct {
+    long long id;
+    const char *key;
+    const char *dir;    /* its run directory, or NULL */
+    char **job_id;
+} sl_claim;
+/* Resolve every "submitting:" job id among c: the array found by its name
+ * (xover-SWEEP) and comment (xover:TOKEN) is adopted (ids "JOBID_i", in the
+ * database and in c), a submission found nowhere leaves its runs with no
+ * job id. 0, or -1 with err when squeue does not answer (or the database
+ * refuses the write). Call with the sweep lock held. */
+int sl_adopt(db *d, const char *sweep, sl_claim *c, size_t n, char *err, size_t errlen);
 
 /* ---- slurm_follow.c: following submitted runs ---------------------------- */
 

@@ -7,6 +7,11 @@
  * that has ended is not looked at again, and reading a run directory twice
  * records nothing new. The sweep's YAML, stored in the database, gives the
  * runs their descriptions and cost estimates, as in `xover run`.
+ *
+ * `xover cancel` also works while a follower (`xover run --backend slurm`,
+ * `xover collect --wait`) holds the sweep lock: it then reads the database
+ * read-only, cancels the tasks, and leaves the recording to the follower,
+ * which sees them end.
  */
 #include "orchestrator/exec/internal_slurm.h"
 
@@ -111,10 +116,53 @@ static size_t array_ids(const gathered *g, char (*ids)[64], const char **jobs)
     return nj;
 }
 
+/* Runs whose submission is in flight ("submitting:" job ids). */
+typedef struct {
+    sl_claim *c;
+    size_t n, cap;
+} claims;
+
+static int claim_fn(void *ctx, const db_run_info *r)
+{
+    claims *cs = ctx;
+    if (!sl_is_token(r->job_id)) return 0;
+    if (cs->n == cs->cap) {
+        size_t cap = cs->cap ? 2 * cs->cap : 16;
+        sl_claim *nc = realloc(cs->c, cap * sizeof *nc);
+        if (!nc) return 1;
+        cs->c = nc;
+        cs->cap = cap;
+    }
+    sl_claim *x = &cs->c[cs->n];
+    char **j = malloc(sizeof *j);
+    *x = (sl_claim){r->id, strdup(r->key), r->run_dir ? strdup(r->run_dir) : NULL, j};
+    if (j) *j = strdup(r->job_id);
+    cs->n++;
+    return !x->key || !j || !*j;
+}
+
+/* A submission whose driver died before recording its array: adopt it
+ * (slurm_adopt.c) before anything reads the job ids. */
+static int adopt(db *d, long long sid, const char *name)
+{
+    claims cs = {0};
+    char err[1024];
+    int rc = db_sweep_runs(d, sid, NULL, claim_fn, &cs) ? cli_error(XO_FAILED, "%s", db_errmsg(d)) : XO_OK;
+    if (!rc && cs.n && sl_adopt(d, name, cs.c, cs.n, err, sizeof err)) rc = cli_error(XO_FAILED, "%s", err);
+    for (size_t k = 0; k < cs.n; k++) {
+        free((char *)cs.c[k].key);
+        free((char *)cs.c[k].dir);
+        if (cs.c[k].job_id) free(*cs.c[k].job_id);
+        free(cs.c[k].job_id);
+    }
+    free(cs.c);
+    return rc;
+}
+
 /* Open the database and gather the sweep's submitted, unfinished runs.
  * Interrupted runs are kept only while their task is live (requeued). */
 static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, gathered *g, char *name,
-                  size_t namelen)
+                  size_t namelen, char *held, size_t heldlen)
 {
     char err[1024];
     db *d = db_open(db_path, DB_WRITE, err, sizeof err);
@@ -125,13 +173,17 @@ static int gather(const char *db_path, const char *arg, db **dp, int *lock_fd, g
         db_close(d);
         return rc;
     }
-    /* The sweep's only writer while it records (as `xover run` is). */
-    if ((*lock_fd = guard_sweep_lock(db_path, name, err, sizeof err)) < 0) {
+    /* The sweep's only writer while it records (as `xover run` is). With
+     * `held` (cancel), a sweep another xover follows is read only: that one
+     * records how its runs end. */
+    if ((*lock_fd = guard_sweep_try(db_path, name, err, sizeof err)) < 0) {
         db_close(d);
-        return cli_error(XO_FAILED, "%s", err);
+        if (*lock_fd == -1 || !held) return cli_error(XO_FAILED, "%s", err);
+        snprintf(held, heldlen, "%s", err);
+        if (!(d = db_open(db_path, DB_READONLY, err, sizeof err))) return cli_error(XO_USAGE, "%s", err);
     }
-    if (db_sweep_runs(d, sid, NULL, gather_fn, g)) {
-        rc = cli_error(XO_FAILED, "%s", db_errmsg(d));
+    if ((*lock_fd >= 0 && (rc = adopt(d, sid, name))) || db_sweep_runs(d, sid, NULL, gather_fn, g)) {
+        rc = rc ? rc : cli_error(XO_FAILED, "%s", db_errmsg(d));
         xo_unlock(*lock_fd);
         db_close(d);
         return rc;
@@ -187,7 +239,7 @@ int exec_slurm_collect(const char *db_path, const char *sweep_arg, int wait)
     db *d = NULL;
     int lock_fd = -1;
     char name[256];
-    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name);
+    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name, NULL, 0);
     if (rc) {
         free_gathered(&g);
         return rc;
@@ -203,7 +255,7 @@ int exec_slurm_collect(const char *db_path, const char *sweep_arg, int wait)
     sl_follow_opts fo = {.sweep = name, .wait = wait, .skipped_done = g.done, .skipped_failed = g.failed};
     rc = sl_follow(d, g.runs, g.n, &fo);
     free_gathered(&g);
-    xo_unlock(lock_fd);
+    if (lock_fd >= 0) xo_unlock(lock_fd);
     db_close(d);
     return rc;
 }
@@ -213,8 +265,8 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
     gathered g = {0};
     db *d = NULL;
     int lock_fd = -1;
-    char name[256], err[1024];
-    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name);
+    char name[256], err[1024], held[1024] = "";
+    int rc = gather(db_path, sweep_arg, &d, &lock_fd, &g, name, sizeof name, held, sizeof held);
     if (rc) {
         free_gathered(&g);
         return rc;
@@ -274,13 +326,16 @@ int exec_slurm_cancel(const char *db_path, const char *sweep_arg)
     sl_table_free(&t);
     free(ids);
     free(jobs);
-    if (!rc && g.n) {
+    if (!rc && *held) {
+        /* The follower records how they ended (it sees the scheduler's word). */
+        fprintf(stderr, "sweep %s: its follower records how the runs ended (%s)\n", name, held);
+    } else if (!rc && g.n) {
         /* Record how each run ended. */
         sl_follow_opts fo = {.sweep = name, .wait = 0, .skipped_done = g.done, .skipped_failed = g.failed};
         sl_follow(d, g.runs, g.n, &fo); /* the cancel itself succeeded */
     }
     free_gathered(&g);
-    xo_unlock(lock_fd);
+    if (lock_fd >= 0) xo_unlock(lock_fd);
     db_close(d);
     return rc;
 }

@@ -206,10 +206,21 @@ static void finish(follower *f, sl_run *r, const char *status, const char *reaso
 }
 
 /* The scheduler's word on a task, for a reason: "slurm: TIMEOUT (reason)". */
+/* A reason squeue gives a task still waiting for its start: stale once it
+ * has ended (a task cancelled while queued keeps "Resources"). */
+static int pending_reason(const char *r)
+{
+    static const char *const list[] = {"Resources", "Priority", "JobArrayTaskLimit", "Dependency", "BeginTime",
+                                       "JobHeldUser", "JobHeldAdmin", "ReqNodeNotAvail", "None", NULL};
+    for (const char *const *p = list; *p; p++)
+        if (!strncmp(r, *p, strlen(*p))) return 1;
+    return !*r;
+}
+
 static void sched_words(const sl_task *tk, const char *job, char *buf, size_t n)
 {
     if (!tk) snprintf(buf, n, "slurm no longer knows task %s", job);
-    else if (!strcmp(tk->reason, "None") || !*tk->reason) snprintf(buf, n, "slurm: %s", tk->state);
+    else if (pending_reason(tk->reason) || !strncmp(tk->state, "CANCELLED", 9)) snprintf(buf, n, "slurm: %s", tk->state);
     else snprintf(buf, n, "slurm: %s (%s)", tk->state, tk->reason);
 }
 
@@ -224,6 +235,7 @@ static void tend(follower *f, sl_run *r)
     if (a && started > r->stamp) {
         const char *host = json_string_value(json_object_get(a, "host"));
         json_t *pid = json_object_get(a, "pid");
+        double prev = r->stamp;
         r->stamp = started;
         ingest_free(r->ing);
         r->ing = ingest_new(r->metrics, r->re);
@@ -231,9 +243,27 @@ static void tend(follower *f, sl_run *r)
         r->tok_t = now;
         r->tok_last = 0;
         r->tok_s = 0;
+        /* Earlier starts of this worker no follower saw (its retries while
+         * nobody watched): each an attempt too. */
+        json_t *starts = json_object_get(a, "starts");
+        for (size_t k = 0; k + 1 < json_array_size(starts); k++) {
+            double t = json_number_value(json_array_get(starts, k));
+            if (t > prev && t < started) db_run_started(f->d, r->id, host, -1, t);
+        }
         if (db_run_started(f->d, r->id, host, json_is_integer(pid) ? json_integer_value(pid) : -1, started))
             progress_event(&f->pg, "warning: cannot record run %.12s: %s", r->key, db_errmsg(f->d));
-        if (!f->pg.tty) progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
+        /* A retry by the worker, or a requeue by Slurm, is said in any case:
+         * it is why the run's attempts grow. */
+        const char *why = json_string_value(json_object_get(a, "retry_why"));
+        long long restarts = json_integer_value(json_object_get(a, "restarts"));
+        const char *rq = json_string_value(json_object_get(a, "requeue_why"));
+        if (why) progress_event(&f->pg, "retrying %.12s %s: %s [%s]", r->key, r->who, why, r->job);
+        else if (restarts > 0)
+            progress_event(&f->pg, "requeued %.12s %s: restart %lld by Slurm%s%s%s, resuming from its checkpoint on %s [%s]",
+                           r->key, r->who, restarts, rq ? " (" : "", rq ? rq : "", rq ? ")" : "", host ? host : "?",
+                           r->job);
+        else if (!f->pg.tty)
+            progress_event(&f->pg, "started %.12s %s on %s [%s]", r->key, r->who, host ? host : "?", r->job);
     }
     json_decref(a);
     if (!r->ing) return; /* out of memory: try again next time */

@@ -138,6 +138,21 @@ typedef struct {
     int line, col;
 } sw_anneal;
 
+/* resources: (resources.c): a run's Slurm requests, by default and per
+ * model size. */
+enum { SW_RES_TIME = 1, SW_RES_MEM = 2, SW_RES_CPUS = 4 };
+typedef struct {
+    unsigned set;  /* SW_RES_* given */
+    double time;   /* seconds */
+    char mem[16];
+    int cpus;
+} sw_res;
+typedef struct {
+    int on;        /* the section is there */
+    sw_res def;
+    sw_res *model; /* [nmodels], or NULL */
+} sw_resources;
+
 struct sweep {
     char *path;
     char *name;
@@ -162,6 +177,7 @@ struct sweep {
     json_t *trainer_json; /* the external trainer's part of the key */
     size_t model_axis;    /* index of the T_MODEL axis, or (size_t)-1 */
     sw_anneal anneal;
+    sw_resources res;
 };
 
 /* ---- parsing (parse.c, axes.c) ----------------------------------------- */
@@ -209,6 +225,7 @@ void sp_free_names(sp_ctx *c);
 json_t *sp_defaults_config(void);
 /* axes.c: grid, exclude, include and derive; parse.c calls these. */
 int sp_read_axes(sp_ctx *c, yaml_node_t *root);
+int sp_read_resources(sp_ctx *c, yaml_node_t *v);
 int sp_check_base(sp_ctx *c, yaml_node_t *root);
 /* anneal.c: train.anneal_at's value, and the checks once every section is read. */
 int sp_read_anneal(sp_ctx *c, yaml_node_t *v);

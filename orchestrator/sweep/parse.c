@@ -334,8 +334,8 @@ static int prescan(const char *label, const char *text, size_t len, char *err, s
     return rc;
 }
 
-static const char *const top_keys[] = {"sweep", "description", "data", "models", "train", "grid",
-                                       "zip", "exclude", "include", "derive", "seeds", "trainer", NULL};
+static const char *const top_keys[] = {"sweep", "description", "data", "models", "train", "grid", "zip",
+                                       "exclude", "include", "derive", "seeds", "trainer", "resources", NULL};
 
 sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, size_t errlen)
 {
@@ -369,7 +369,8 @@ sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, s
 
     /* Sections in dependency order, whatever order the file has them in:
      * tiers and models before the axes that name them. */
-    static const char *const order[] = {"sweep", "description", "data", "models", "train", "trainer", NULL};
+    static const char *const order[] = {"sweep", "description", "data", "models", "train", "trainer", "resources",
+                                        NULL};
     for (const char *const *sec = order; *sec; sec++) {
         yaml_node_t *v = sp_section(&c, root, *sec);
         if (!v) continue;
@@ -388,6 +389,8 @@ sweep *sweep_parse(const char *label, const char *text, size_t len, char *err, s
             bad = read_section(&c, v, *sec);
         } else if (!strcmp(*sec, "models")) {
             bad = read_models(&c, v);
+        } else if (!strcmp(*sec, "resources")) {
+            bad = sp_read_resources(&c, v);
         } else {
             bad = read_trainer(&c, v);
         }
@@ -482,6 +485,7 @@ void sweep_free(sweep *s)
     free(s->trainer.metrics_file);
     json_decref(s->trainer_json);
     free(s->anneal.pts);
+    free(s->res.model);
     free(s);
 }
 

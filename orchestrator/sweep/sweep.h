@@ -63,6 +63,19 @@ sweep_trainer_info sweep_trainer(const sweep *s);
  * --where), so they accept what a sweep file accepts. */
 int sweep_field_path(const char *name, char *path, size_t n, char *hint, size_t hn);
 
+/* ---- resources (the Slurm backend's requests; docs/sweep.md) ------------ */
+
+/* What run i's task asks Slurm for, from the sweep's resources: section
+ * (its model size's entry, else the section's own): time in seconds (0:
+ * none given), mem as written ("4G"; NULL: none), cpus (0: none). No
+ * effect on run keys nor on the local backend. */
+typedef struct {
+    double time;
+    const char *mem;  /* points into the sweep */
+    int cpus;
+} sweep_resources;
+int sweep_has_resources(const sweep *s);
+
 /* ---- the plan --------------------------------------------------------- */
 
 enum {
@@ -117,6 +130,8 @@ size_t sweep_plan_parent(const sweep_plan *p, size_t i);
  * its largest point, a branch from its fork to its budget (train.epochs),
  * an ordinary run from 0 to its epochs. Approximate: steps are whole. */
 void sweep_plan_span(const sweep_plan *p, size_t i, double *from, double *to);
+/* Run i's resources (above). */
+void sweep_plan_resources(const sweep_plan *p, size_t i, sweep_resources *r);
 
 /* External trainer: argv for run i, each argument's {placeholders}
  * substituted (an axis, a derived parameter, a config field by name or
