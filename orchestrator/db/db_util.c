@@ -52,7 +52,7 @@ long long db_total_changes(db *d) { return d ? sqlite3_total_changes64(d->h) : 0
 long long db_data_version(db *d)
 {
     long long v = -1;
-    return d && db_query_int(d, "PRAGMA data_version", &v) == 0 ? v : -1;
+    return d && db_read_int(d, "PRAGMA data_version", &v) == DB_OK ? v : -1;
 }
 
 sqlite3_stmt *db_stmt(db *d, int which, const char *sql)
@@ -120,15 +120,6 @@ int db_begin(db *d)
     int rc = db_exec(d, "BEGIN IMMEDIATE");
     d->batch = rc == DB_OK;
     return rc;
-}
-
-int db_commit(db *d)
-{
-    /* the crossover cache of the cells whose points this transaction
-     * stored, computed once for them all (db_ingest_metrics scoped them) */
-    int rc = d->batch && !sqlite3_get_autocommit(d->h) && db_xcache_present(d) ? db_xcache_flush(d) : DB_OK;
-    d->batch = 0;
-    return rc ? rc : db_exec(d, "COMMIT");
 }
 
 int db_rollback(db *d)

@@ -153,6 +153,19 @@ int db_xcache_rebuild(db *d)
     return out;
 }
 
+/* db.h: commit a db_begin transaction. It lives here, above db_util.c,
+ * because a batch's commit is where the crossover cache of the cells whose
+ * points it stored is computed, once for them all (db_ingest_metrics
+ * scoped them). */
+int db_commit(db *d)
+{
+    /* the crossover cache of the cells whose points this transaction
+     * stored, computed once for them all (db_ingest_metrics scoped them) */
+    int rc = d->batch && !sqlite3_get_autocommit(d->h) && db_xcache_present(d) ? db_xcache_flush(d) : DB_OK;
+    d->batch = 0;
+    return rc ? rc : db_exec(d, "COMMIT");
+}
+
 int db_crossover_cache_rebuild(db *d)
 {
     if (d->mode == DB_READONLY) return db_fail(d, DB_EDENIED, "the database '%s' is open read-only", d->path);
