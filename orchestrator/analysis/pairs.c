@@ -135,6 +135,21 @@ static rec *new_rec(loader *L)
     return r;
 }
 
+/* The run a record is of, from its series: objective, model, quality,
+ * metric, sizes and seed. -1 when a copy ran out of memory. */
+static int rec_identity(rec *r, const db_series *s)
+{
+    r->objective = sdup(s->objective);
+    r->model = sdup(s->model);
+    r->quality = sdup(s->quality);
+    r->metric = sdup(s->metric);
+    r->params = s->params;
+    r->active_params = s->active_params;
+    r->unique_tokens = s->unique_tokens;
+    r->seed = s->seed;
+    return r->objective && r->model && r->quality && r->metric ? 0 : -1;
+}
+
 /* Annealed mode: a branch's final point (its last finite value) joins the
  * rec of its trunk and metric; trunks are noted for their early stop and
  * their status. */
@@ -161,18 +176,10 @@ static int on_annealed(loader *L, const db_series *s)
     if (!r) {
         if (!(r = new_rec(L))) { free(cell); return -1; }
         r->cell = cell;
-        r->objective = sdup(s->objective);
-        r->model = sdup(s->model);
-        r->quality = sdup(s->quality);
-        r->metric = sdup(s->metric);
-        r->params = s->params;
-        r->active_params = s->active_params;
-        r->unique_tokens = s->unique_tokens;
-        r->seed = s->seed;
         r->trunk = s->parent_id;
         r->done = 1;
         r->epochs = NAN;
-        if (!r->objective || !r->model || !r->quality || !r->metric) return -1;
+        if (rec_identity(r, s)) return -1;
     } else {
         free(cell);
     }
@@ -204,26 +211,12 @@ static int on_series(void *ctx, const db_series *s)
     if (!strcmp(s->role, "branch")) return 0;
     if (!status_finished(s->status) && note_open(L, s->cell)) { L->oom = 1; return 1; }
     if (!s->metric || s->n == 0) return 0; /* a run with no point yet: its status is noted */
-    if (L->n == L->cap) {
-        size_t cap = L->cap ? L->cap * 2 : 64;
-        rec *t = realloc(L->r, cap * sizeof *t);
-        if (!t) { L->oom = 1; return 1; }
-        L->r = t;
-        L->cap = cap;
-    }
-    rec *r = &L->r[L->n];
-    memset(r, 0, sizeof *r);
+    rec *r = new_rec(L);
+    if (!r) { L->oom = 1; return 1; }
     const double *xs = L->xaxis == AN_TOKENS ? s->tokens : L->xaxis == AN_EPOCHS ? s->epoch : s->flops;
     r->cell = sdup(s->cell);
-    r->objective = sdup(s->objective);
-    r->model = sdup(s->model);
-    r->quality = sdup(s->quality);
-    r->metric = sdup(s->metric);
-    r->params = s->params;
-    r->active_params = s->active_params;
-    r->unique_tokens = s->unique_tokens;
+    int lost = rec_identity(r, s); /* checked below with the arrays */
     r->epochs = s->epochs;
-    r->seed = s->seed;
     r->trunk = -1;
     r->done = s->status && strcmp(s->status, "done") == 0;
     /* x_hold = x_stop * S / s * 1.000001 (the stretch covers x_stop's 9
@@ -239,9 +232,7 @@ static int on_series(void *ctx, const db_series *s)
     r->y = malloc(k * sizeof *r->y);
     r->se = malloc(k * sizeof *r->se);
     r->step = malloc(k * sizeof *r->step);
-    L->n++;
-    if (!r->cell || !r->objective || !r->model || !r->quality || !r->metric || !r->x || !r->y ||
-        !r->se || !r->step) {
+    if (lost || !r->cell || !r->x || !r->y || !r->se || !r->step) {
         L->oom = 1;
         return 1;
     }
