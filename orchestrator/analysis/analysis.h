@@ -237,6 +237,40 @@ typedef struct {
 void an_axis_key_of(const an_pair *p, const char *axis, an_axis_key *k);
 int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b);
 
+/* ---- what tells pairs apart (varied.c) ----------------------------------- */
+
+/* The config fields, beyond the typed axes (model, unique_tokens, quality,
+ * epochs), in which the pairs shown differ: the corpus, a train field (lr,
+ * input_mask), a model field of one model name (dim). A field counts when
+ * two pairs of the same model and quality differ in it (a model's own
+ * fields go with its name, a tier's spec with the tier's); a field a config
+ * leaves out reads as what its absence stands for. Every view that names
+ * pairs for a person names them by these, in the same words: the default
+ * `xover crossover` table (a column each), the report's tables, the plots'
+ * titles ("corpus=jargon, input_mask=0.5"). Nothing varies beyond the typed
+ * axes: n is 0, and every view looks as it did without. */
+typedef struct {
+    size_t n;
+    char **path; /* dotted config paths, in the order of the first pair's config */
+    char **name; /* what a reader sees: the path's last part (corpus, lr), the
+                    whole path when two fields shown end alike */
+} an_varied;
+/* The fields that vary among ps into *v (free with an_varied_free).
+ * Returns 0, or -1 when out of memory (v is then empty). */
+int an_varied_find(const an_pairs *ps, an_varied *v);
+void an_varied_free(an_varied *v);
+/* Pair p's value of field k as a table cell: a string as itself, a number
+ * as %g, "" when p's config has no such field. */
+void an_varied_value(const an_varied *v, size_t k, const an_pair *p, char *buf, size_t n);
+/* Pair p named by every field of v: "corpus=jargon, lr=0.002" ("" when v
+ * is NULL or empty). skip: NULL, or NULL-terminated names (short or dotted)
+ * to leave out, as a grid does for the axes its rows and columns show. */
+void an_varied_label(const an_varied *v, const an_pair *p, const char *const *skip, char *buf, size_t n);
+/* The first field in which pairs a and b differ: quality, model,
+ * unique_tokens, epochs, or a dotted config path (train.lr). 0 with the
+ * name in buf; -1 when none is found (buf: "the config"). */
+int an_pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size_t n);
+
 /* ---- the power law ------------------------------------------------------ */
 
 /* Least squares of ln c = ln a + k ln u over n points (u, c > 0; others
