@@ -283,7 +283,9 @@ typedef struct {
 } an_fit;
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
 
-/* The fits of a set of pairs: one row per (metric, model, quality), of
+/* The fits of a set of pairs: one row per (metric, model, quality) and
+ * whatever else the configs set but U and epochs (a budget sweep: two
+ * corpora or two learning rates are two fits, never one across them), of
  * crossover = a * U^k over the unique budgets U whose pairs crossed (a
  * crossover x, whatever the verdict's certainty). A group with fewer than
  * two such budgets gets a row too, with fit.n < 2 and `why` saying so. The
@@ -350,8 +352,10 @@ char *an_svg_pair(const an_pair *p);
  * second line. An annealed pair p itself is drawn the same way. Below the
  * plot, on the same x, a panel of the gap the verdict reads (an_pair_gaps):
  * around zero, with the final gap's interval. A crossover between two
- * evaluations shades the span between them. */
-char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, int xscale);
+ * evaluations shades the span between them. The title (and the gap panel's
+ * line) name p by its typed axes and by v, the fields that vary among the
+ * pairs it is shown with (an_varied_label; NULL: the typed axes alone). */
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, const an_varied *v, int xscale);
 /* The x scale of a plot: AN_XSCALE_AUTO logarithmic when the positive x
  * span 30x or more, else linear; or as asked (LOG needs positive x: points
  * at x <= 0 are then left out). */
@@ -365,9 +369,11 @@ const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
  * `rows` and `cols` (sorted), one shared legend. ann, when given, holds for
  * each pair its annealed pair (an_annealed_match; NULL entries: none): that
  * panel then draws the annealed points and verdict, the trunks faint. Pairs
- * that fall on an occupied panel are left out and counted in *dropped. */
+ * that fall on an occupied panel are left out and counted in *dropped. A
+ * panel's title names its pair by the fields of v (NULL: none) other than
+ * the rows' and columns' axes. */
 char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
-                  const char *cols, const char *title, int xscale, size_t *dropped);
+                  const char *cols, const char *title, const an_varied *v, int xscale, size_t *dropped);
 /* How many panels that grid has (rows x columns): with one, the grid would
  * repeat the pair's own plot, and plot and report leave it out. */
 size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, const char *cols);
