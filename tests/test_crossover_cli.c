@@ -571,6 +571,18 @@ TEST(crossover_cli_report_names_pairs_by_what_varies)
     harness_proc_free(&pl);
     harness_proc_free(&p);
     free(html);
+    /* a grid's panel leaves out what its row already says (the corpus) */
+    harness_path(plots, sizeof plots, "grid");
+    p = xover("plot", "--db", path, "--rows", "data.corpus", "--cols", "model", "--out", plots);
+    CHECK_INT(p.status, 0);
+    snprintf(idx, sizeof idx, "%s/grid-val_loss-tokens.svg", plots);
+    char *grid = harness_slurp(idx, NULL);
+    CHECK(grid);
+    CHECK_CONTAINS(grid, ">= jargon</text>");
+    CHECK_CONTAINS(grid, ">U 50k · d64 · input_mask=0</text>");
+    CHECK(!strstr(grid, "corpus="));
+    free(grid);
+    harness_proc_free(&p);
 }
 
 /* Nothing to show — another metric, or a --where no pair passes — is said

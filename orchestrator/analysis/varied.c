@@ -42,7 +42,8 @@ static int typed_path(const char *path)
     return 0;
 }
 
-/* Append every leaf path of JSON object o (prefix "" at the top) to *v. */
+/* Append every leaf path of JSON object o (prefix "" at the top) to *v,
+ * unless *v has it already (the configs of a sweep share most paths). */
 static int leaves(json_t *o, const char *prefix, char ***v, size_t *n, size_t *cap)
 {
     const char *k;
@@ -54,6 +55,9 @@ static int leaves(json_t *o, const char *prefix, char ***v, size_t *n, size_t *c
             if (leaves(x, path, v, n, cap)) return -1;
             continue;
         }
+        int seen = 0;
+        for (size_t i = 0; !seen && i < *n; i++) seen = !strcmp((*v)[i], path);
+        if (seen) continue;
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 64;
             char **t = realloc(*v, c * sizeof *t);
@@ -120,14 +124,14 @@ int an_pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size
 
 /* Whether field `path` differs between two pairs of one model and quality
  * (a model's own fields and a tier's spec go with its name: xs and s
- * differing in dim is not news). */
-static int varies(const an_pairs *ps, json_t *const *cfg, const char *path)
+ * differing in dim is not news). first[i]: the first pair of pair i's
+ * model and quality; a field differs within the group when some pair's
+ * value differs from that first one's (one pass, not every two pairs: a
+ * live report does this on every rewrite). */
+static int varies(const an_pairs *ps, json_t *const *cfg, const size_t *first, const char *path)
 {
     for (size_t i = 0; i < ps->n; i++)
-        for (size_t j = i + 1; j < ps->n; j++)
-            if (!strcmp(ps->p[i].model, ps->p[j].model) && !strcmp(ps->p[i].quality, ps->p[j].quality) &&
-                !same_json(at_path(cfg[i], path), at_path(cfg[j], path)))
-                return 1;
+        if (first[i] != i && !same_json(at_path(cfg[i], path), at_path(cfg[first[i]], path))) return 1;
     return 0;
 }
 
@@ -147,16 +151,19 @@ int an_varied_find(const an_pairs *ps, an_varied *out)
 {
     memset(out, 0, sizeof *out);
     json_t **cfg = calloc(ps->n + 1, sizeof *cfg);
+    size_t *first = calloc(ps->n + 1, sizeof *first);
     char **all = NULL;
     size_t nall = 0, cap = 0;
-    int bad = !cfg;
-    for (size_t i = 0; !bad && i < ps->n; i++)
+    int bad = !cfg || !first;
+    for (size_t i = 0; !bad && i < ps->n; i++) {
         if ((cfg[i] = cell_config(&ps->p[i])) && leaves(cfg[i], "", &all, &nall, &cap)) bad = 1;
+        for (first[i] = 0; first[i] < i; first[i]++) /* names only: cheap beside the JSON */
+            if (!strcmp(ps->p[i].model, ps->p[first[i]].model) && !strcmp(ps->p[i].quality, ps->p[first[i]].quality))
+                break;
+    }
     if (!bad && !(out->path = calloc(nall + 1, sizeof *out->path))) bad = 1;
     for (size_t k = 0; !bad && k < nall; k++) {
-        int dup = typed_path(all[k]);
-        for (size_t s = 0; !dup && s < out->n; s++) dup = !strcmp(out->path[s], all[k]);
-        if (dup || !varies(ps, cfg, all[k])) continue;
+        if (typed_path(all[k]) || !varies(ps, cfg, first, all[k])) continue;
         out->path[out->n++] = all[k];
         all[k] = NULL; /* now out's */
     }
@@ -165,6 +172,7 @@ int an_varied_find(const an_pairs *ps, an_varied *out)
         if (!(out->name[k] = short_name(out->path, out->n, k))) bad = 1;
     for (size_t i = 0; cfg && i < ps->n; i++) json_decref(cfg[i]);
     free(cfg);
+    free(first);
     free_paths(all, nall);
     if (bad) an_varied_free(out);
     return bad ? -1 : 0;
