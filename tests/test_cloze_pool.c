@@ -245,13 +245,15 @@ TEST(cloze_paired_difference_of_hand_made_outcomes)
     CHECK_NEAR(p.se, sqrt(0.5 / 2) / sqrt(3), 1e-12);
     CHECK_INT(an_paired_acc(a3, m3, 1, &p), -1);
     CHECK(isnan(p.se));
-    /* mc_correct's hex: digit k holds items 4k..4k+3, item 4k+j in bit j */
+    /* mc_correct: "N:HEX", digit k holds items 4k..4k+3, item 4k+j in bit j */
     double ok[6];
-    CHECK_INT(an_mc_unhex("d2", 6, ok), 0); /* d = 1101: items 0,2,3; 2 = 0010: item 5 */
+    CHECK_INT(an_mc_unhex("6:d2", ok, 6), 6); /* d = 1101: items 0,2,3; 2 = 0010: item 5 */
     double want[] = {1, 0, 1, 1, 0, 1};
     for (int i = 0; i < 6; i++) CHECK_NEAR(ok[i], want[i], 0);
-    CHECK_INT(an_mc_unhex("d", 6, ok), -1);
-    CHECK_INT(an_mc_unhex("dz", 6, ok), -1);
+    CHECK_INT(an_mc_unhex("6:d", ok, 6), -1);
+    CHECK_INT(an_mc_unhex("6:dz", ok, 6), -1);
+    CHECK_INT(an_mc_unhex("6:d2", ok, 5), -1);
+    CHECK_INT(an_mc_unhex("d2", ok, 6), -1);
 }
 
 /* ---- the trainer: final_items at the last evaluation, mc_acc_se, mc_correct */
@@ -286,14 +288,13 @@ TEST(cloze_train_scores_final_items_at_the_end_with_se_and_outcomes)
         if (acc) {
             const char *hex = json_string_value(json_object_get(o, "mc_correct"));
             CHECK(hex != NULL);
-            size_t n = strlen(hex) == 4 ? 13 : 4; /* 13 items take 4 digits, 4 take 1 */
-            CHECK(strlen(hex) == 1 || strlen(hex) == 4);
             double ok[13], right = 0;
-            CHECK_INT(an_mc_unhex(hex, n, ok), 0);
-            for (size_t i = 0; i < n; i++) right += ok[i];
+            long n = an_mc_unhex(hex, ok, 13);
+            CHECK(n == 4 || n == 13);
+            for (long i = 0; i < n; i++) right += ok[i];
             CHECK_NEAR(json_number_value(acc), right / (double)n, 1e-9);
             CHECK_NEAR(json_number_value(json_object_get(o, "mc_acc_se")),
-                       model_mc_se((size_t)right, n), 1e-8);
+                       model_mc_se((size_t)right, (size_t)n), 1e-8);
             evals++;
             finals += n == 13;
         }

@@ -144,8 +144,9 @@ typedef struct {
     double ar, mdm, diff, se, lo, hi, discordant;
 } an_paired;
 int an_paired_acc(const double *ar, const double *mdm, size_t n, an_paired *out);
-/* mc_correct hex (run.h) into ok[0..n): 0, or -1 when it is too short or not hex. */
-int an_mc_unhex(const char *hex, size_t n, double *ok);
+/* A metrics line's mc_correct, "N:HEX" (run.h), into ok[0..N) (N <= cap):
+ * returns N, or -1 when it is not of that form or N > cap. */
+long an_mc_unhex(const char *text, double *ok, size_t cap);
 
 /* Judge a point result r with the paired seeds' own final gaps and
  * crossovers (n of them; a crossover NaN when that seed did not cross):

@@ -713,15 +713,18 @@ int an_paired_acc(const double *ar, const double *mdm, size_t n, an_paired *out)
     return 0;
 }
 
-int an_mc_unhex(const char *hex, size_t n, double *ok)
+long an_mc_unhex(const char *text, double *ok, size_t cap)
 {
-    size_t len = hex ? strlen(hex) : 0;
-    if (len < (n + 3) / 4) return -1;
+    char *end;
+    if (!text || *text < '0' || *text > '9') return -1;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (*end != ':' || n > cap || strlen(end + 1) != (n + 3) / 4) return -1;
+    const char *hex = end + 1;
     for (size_t i = 0; i < n; i++) {
         char c = hex[i / 4];
         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
         if (d < 0) return -1;
         ok[i] = (d >> (i % 4)) & 1;
     }
-    return 0;
+    return (long)n;
 }

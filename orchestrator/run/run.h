@@ -45,9 +45,10 @@
  *                  mixture of experts "aux_loss" and "moe_dropped", means
  *                  over the same steps), or "val_loss" (nats/token) and,
  *                  with cloze items, "mc_acc", its standard error
- *                  "mc_acc_se" and "mc_correct", the items' outcomes as hex
- *                  (digit k holds items 4k..4k+3, item 4k+j in bit 1<<j;
- *                  1 = right), or "early_stop" (the planned
+ *                  "mc_acc_se" and "mc_correct", the items' outcomes: a
+ *                  string "N:HEX", N items, hex digit k of HEX holding items
+ *                  4k..4k+3 (item 4k+j in bit 1<<j; 1 = right), or
+ *                  "early_stop" (the planned
  *                  number of steps, on the line of the step a run stopped).
  *   checkpoint     models' checkpoint (atomic, CRC-checked) with the run's
  *                  state by name (train_loop.c).

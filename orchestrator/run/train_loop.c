@@ -445,12 +445,12 @@ static int train_step(trainer *tr)
     return 0;
 }
 
-/* The items' outcomes as hex (run.h, metrics.jsonl: mc_correct), so that
- * two runs scored on the same items can be compared item by item (the
- * paired difference of their accuracies). hex holds n/4 + 2 bytes. */
+/* The items' outcomes, "N:" and hex (run.h, metrics.jsonl: mc_correct), so
+ * that two runs scored on the same items can be compared item by item (the
+ * paired difference of their accuracies). hex holds n/4 + 24 bytes. */
 static void mc_hex(const unsigned char *ok, size_t n, char *hex)
 {
-    size_t k = 0;
+    size_t k = (size_t)sprintf(hex, "%zu:", n);
     for (size_t i = 0; i < n; i += 4) {
         int d = 0;
         for (size_t j = 0; j < 4 && i + j < n; j++) d |= (ok[i + j] ? 1 : 0) << j;
@@ -499,7 +499,7 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         double t0 = xo_now();
         unsigned char *ok = malloc(items);
-        if (!ok || !(hex = malloc(items / 4 + 2))) {
+        if (!ok || !(hex = malloc(items / 4 + 24))) {
             free(ok);
             return fail(tr, XO_FAILED, "out of memory");
         }
