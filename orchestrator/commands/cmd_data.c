@@ -464,7 +464,7 @@ static int stats_spec(spec *sp, const char *file, int argc)
         fmt_count(in.bytes_read, a, sizeof a);
         printf("read         %zu files, %s bytes, %zu documents\n", in.n_files, a, in.n_raw_docs);
         printf("documents    %zu after dropping %zu exact duplicates (%zu with invalid UTF-8, kept "
-               "as bytes)\n", in.n_train_docs + in.n_val_docs, in.n_dup_docs, in.n_invalid_utf8);
+               "as bytes)\n", in.n_train_docs + in.n_val_docs + in.n_cloze_docs, in.n_dup_docs, in.n_invalid_utf8);
         fmt_count(in.train_bytes, a, sizeof a);
         printf("split        %zu training documents (%s bytes), %zu held out for validation\n",
                in.n_train_docs, a, in.n_val_docs);
@@ -476,6 +476,10 @@ static int stats_spec(spec *sp, const char *file, int argc)
         fmt_count(in.val_tokens, a, sizeof a);
         printf("validation   %s tokens; unigram cross-entropy %.2f nats/token\n", a,
                unigram_ce(ds, vocab));
+        if (in.n_cloze_docs) {
+            fmt_count(in.cloze_tokens, a, sizeof a);
+            printf("cloze pool   %s tokens in %zu documents, in no training budget\n", a, in.n_cloze_docs);
+        }
         printf("coverage     %llu of %d ids occur in the training tokens (%.1f%%)\n",
                (unsigned long long)in.vocab_used, vocab, 100.0 * (double)in.vocab_used / vocab);
 
