@@ -462,7 +462,8 @@ static void mc_hex(const unsigned char *ok, size_t n, char *hex)
 /* Evaluate with eval options eo and append the eval line: val_loss (into
  * tr->val) and its standard error val_loss_se, and mc_acc with its standard
  * error mc_acc_se when the data has cloze items (at the final evaluation,
- * eo == &tr->cfg.final_eval, all data.cloze.final_items of them).
+ * eo == &tr->cfg.final_eval, of a run or branch, all data.cloze.final_items
+ * of them).
  * mc_acc_se is the binomial error over items (model_mc_se): unlike
  * val_loss_se it includes the items' own sampling, which is what decides
  * whether two accuracies differ; for the MDM the mask draws' noise is inside
@@ -492,7 +493,9 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
         if (isfinite(se)) v[k++] = (run_value){"val_loss_se", se, 0};
     }
     train_source_cloze q = train_source_cloze_items(tr->src);
-    size_t items = eo == &tr->cfg.final_eval ? q.n_final : q.n_items;
+    /* A trunk's last step is its last fork, not an end: no point of a
+     * crossover, so not worth the final items. */
+    size_t items = eo == &tr->cfg.final_eval && !tr->trunk ? q.n_final : q.n_items;
     if (items > 0) {
         model_cloze mq = {items, q.C, q.K, q.M, q.context, q.cands, q.answer};
         struct timespec c0, c1;
