@@ -73,7 +73,8 @@ int data_cloze_build(const data_set *ds, size_t items, int C, int K, int M, uint
         double per = nw ? (double)ntok / (double)nw : (double)W * 4;
         snprintf(err, errlen, "cloze: %zu items of context %d + length %d tokens need that many "
                  "windows in at least 2 held-out documents, but %s offer %zu windows in %zu "
-                 "documents (%zu tokens); %s (about %.0f tokens would do) or lower data.cloze.items",
+                 "documents (%zu tokens); %s (about %.0f tokens would do) or lower data.cloze.items "
+                 "(final_items)",
                  items, C, M, pooled ? "the cloze pool's documents" : "the validation documents",
                  nw, docs_with, ntok, pooled ? "raise data.cloze.pool_tokens" : "set data.cloze.pool_tokens",
                  per * (double)items * 1.1);

@@ -309,3 +309,36 @@ TEST(cloze_train_scores_final_items_at_the_end_with_se_and_outcomes)
     CHECK_CONTAINS(text, "on 13 items (2 mask draws)");
     free(text);
 }
+
+/* A sweep writes the new fields with suffixes, and a pool that cannot hold
+ * the items is an error at plan time, at the place it was written. (The
+ * sweep's cloze keys were the defaults' alone: final_items and pool_tokens,
+ * absent unless given, were unknown keys.) */
+TEST(cloze_sweep_takes_pool_and_final_items_and_checks_them_when_planned)
+{
+    char path[1024], db[1024];
+    harness_path(path, sizeof path, "cloze.yaml");
+    harness_path(db, sizeof db, "cloze.db");
+    const char *yaml = "sweep: c\n"
+                       "data:\n"
+                       "  corpus: synthetic\n"
+                       "  cloze: {items: 100, final_items: 5k, pool_tokens: %s}\n"
+                       "models:\n"
+                       "  d: {layers: 1, dim: 16, heads: 2}\n"
+                       "grid:\n"
+                       "  objective: [ar, mdm]\n";
+    char text[512];
+    snprintf(text, sizeof text, yaml, "300k");
+    harness_write(path, text);
+    const char *argv[] = {harness_xover(), "plan", path, "--db", db, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    snprintf(text, sizeof text, yaml, "150k");
+    harness_write(path, text);
+    p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "cloze.yaml:4:");
+    CHECK_CONTAINS(p.err, "data.cloze.pool_tokens (150000) cannot hold 5000 items");
+    harness_proc_free(&p);
+}

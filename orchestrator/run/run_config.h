@@ -74,11 +74,11 @@
     X(candidates, INT, 0, 4, NULL, 2, 100, NULL)                  \
     X(length, INT, 0, 8, NULL, 1, 1e5, NULL)                      \
     X(pool_tokens, INT, 0, -1, "0", 1, RUN_CONFIG_BIG, NULL)      \
-    X(final_items, INT, 0, -1, NULL, 1, 1e6, NULL)
+    X(final_items, INT, 0, -1, "0", 1, 1e6, NULL)
 /* pool_tokens: a held-out cloze pool of its own, after the validation
  * documents and never in any training budget (0: items from the validation
  * documents); final_items: the items of a run's last evaluation, where
- * final_eval_draws applies (absent: items), the first `items` of them at
+ * final_eval_draws applies (absent, standing for 0: items), the first `items` of them at
  * every other evaluation (docs/run-config.md). At most a million items:
  * their outcomes (mc_correct, a hex digit per 4) keep a metrics line well
  * under the ingest's 1 MiB line limit. */
