@@ -322,23 +322,32 @@ TEST(cloze_sweep_takes_pool_and_final_items_and_checks_them_when_planned)
     const char *yaml = "sweep: c\n"
                        "data:\n"
                        "  corpus: synthetic\n"
-                       "  cloze: {items: 100, final_items: 5k, pool_tokens: %s}\n"
+                       "  cloze: {items: 100, final_items: 300, pool_tokens: %s}\n"
                        "models:\n"
                        "  d: {layers: 1, dim: 16, heads: 2}\n"
                        "grid:\n"
                        "  objective: [ar, mdm]\n";
     char text[512];
-    snprintf(text, sizeof text, yaml, "300k");
+    snprintf(text, sizeof text, yaml, "30k");
     harness_write(path, text);
     const char *argv[] = {harness_xover(), "plan", path, "--db", db, NULL};
     harness_proc p = harness_run(argv, NULL);
     CHECK_INT(p.status, 0);
     harness_proc_free(&p);
-    snprintf(text, sizeof text, yaml, "150k");
+    snprintf(text, sizeof text, yaml, "10k");
     harness_write(path, text);
     p = harness_run(argv, NULL);
     CHECK_INT(p.status, 2);
     CHECK_CONTAINS(p.err, "cloze.yaml:4:");
-    CHECK_CONTAINS(p.err, "data.cloze.pool_tokens (150000) cannot hold 5000 items");
+    CHECK_CONTAINS(p.err, "data.cloze.pool_tokens (10000) cannot hold 300 items");
+    harness_proc_free(&p);
+    /* What the corpus gives is checked when planned too (the data check
+     * opens each distinct data once): synthetic's 4000 documents cannot
+     * give a pool of 300k tokens and keep a training split. */
+    snprintf(text, sizeof text, yaml, "300k");
+    harness_write(path, text);
+    p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "too small for data.cloze.pool_tokens 300000");
     harness_proc_free(&p);
 }
