@@ -649,6 +649,47 @@ TEST(confidence_fit_interval_and_why_not)
     db_close(d);
 }
 
+/* mc_acc with its standard error mc_acc_se (the binomial error over the
+ * cloze items, recorded beside it since #16): the accuracy's crossover gets
+ * an 'eval' interval from the two sides' errors, in the view and the CLI
+ * alike. AR ends at 0.50, the MDM at 0.53 (higher is better), each +-
+ * 0.0079 (4000 items near 0.5): gap 0.03, se hypot(0.0079, 0.0079). */
+TEST(confidence_mc_acc_interval_from_its_standard_error)
+{
+    char path[4096];
+    db *d = open_db("mc.db", path, sizeof path);
+    CHECK(d);
+    const double a[] = {0.25, 0.40, 0.48, 0.50, 0.50}, m[] = {0.25, 0.30, 0.42, 0.49, 0.53};
+    for (int side = 0; side < 2; side++) {
+        long long id = run(d, side ? "mdm" : "ar", "d", 1000, 4, 0, "done", "");
+        db_metric pts[10];
+        for (int i = 0; i < 5; i++) {
+            double x = X5[i];
+            pts[2 * i] = (db_metric){"mc_acc", i * 10, (long long)x, x / 1000, 6e3 * x, side ? m[i] : a[i]};
+            pts[2 * i + 1] = (db_metric){"mc_acc_se", i * 10, (long long)x, x / 1000, 6e3 * x, 0.0079};
+        }
+        CHECK_INT(db_ingest_metrics(d, id, pts, 10), 0);
+    }
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--metric", "mc_acc", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'tokens' "
+                             "AND metric = 'mc_acc'",
+                             PAIR_KEY),
+              1);
+    const char *argv[] = {harness_xover(), "crossover", "--metric", "mc_acc", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "interval")), "eval");
+    CHECK_NEAR(json_number_value(json_object_get(o, "final_gap")), 0.03, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "gap_se")), hypot(0.0079, 0.0079), 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "gap_lo")), 0.03 - 1.959964 * hypot(0.0079, 0.0079), 1e-6);
+    CHECK_STR(json_string_value(json_object_get(o, "verdict")), "crossover");
+    json_decref(j);
+    harness_proc_free(&pr);
+}
+
 /* With seeds, the bootstrap. Each of three seeds crosses on a power law of
  * its own, C_s(U) = 0.5 U0^1.5 (U / U0)^k_s w_s (U0 the budgets' geometric
  * middle; k_s = 1.46, 1.50, 1.54; w_s a few percent off 1), at four
