@@ -1,5 +1,7 @@
 /*
- * cloze.c — multiple-choice cloze items from held-out documents.
+ * cloze.c — multiple-choice cloze items from held-out documents: the data
+ * set's cloze pool when it has one (data.cloze.pool_tokens), else the
+ * validation documents.
  *
  * Each held-out document of L tokens offers floor(L / (C + M))
  * non-overlapping windows. Items take windows in a seeded order; an item's
@@ -17,6 +19,12 @@
 typedef struct {
     size_t doc, off;
 } window;
+
+/* Document d of the items' source: the cloze pool, or the validation set. */
+static const int32_t *source_doc(const data_set *ds, int pooled, size_t d, size_t *L)
+{
+    return pooled ? data_set_cloze_doc(ds, d, L) : data_set_val_doc(ds, d, L);
+}
 
 void data_cloze_free(data_cloze *c)
 {
@@ -36,12 +44,15 @@ int data_cloze_build(const data_set *ds, size_t items, int C, int K, int M, uint
                  "(got %d, %d, %d)", C, M, K);
         return -1;
     }
-    size_t W = (size_t)C + (size_t)M, nv = data_set_n_val_docs(ds), nw = 0, cap = 0;
+    int pooled = data_set_n_cloze_docs(ds) > 0;
+    size_t W = (size_t)C + (size_t)M, nv = pooled ? data_set_n_cloze_docs(ds) : data_set_n_val_docs(ds);
+    size_t nw = 0, cap = 0, ntok = 0;
     window *w = NULL;
     size_t docs_with = 0;
     for (size_t d = 0; d < nv; d++) {
         size_t L;
-        data_set_val_doc(ds, d, &L);
+        source_doc(ds, pooled, d, &L);
+        ntok += L;
         if (L >= W) docs_with++;
         for (size_t o = 0; o + W <= L; o += W) {
             if (nw == cap) {
@@ -58,10 +69,15 @@ int data_cloze_build(const data_set *ds, size_t items, int C, int K, int M, uint
         }
     }
     if (nw < items || docs_with < 2) {
+        /* What would do: the source's tokens per window, with a margin. */
+        double per = nw ? (double)ntok / (double)nw : (double)W * 4;
         snprintf(err, errlen, "cloze: %zu items of context %d + length %d tokens need that many "
-                 "windows in at least 2 held-out documents, but the validation documents offer "
-                 "%zu windows in %zu documents; raise data.val_tokens or lower cloze.items",
-                 items, C, M, nw, docs_with);
+                 "windows in at least 2 held-out documents, but %s offer %zu windows in %zu "
+                 "documents (%zu tokens); %s (about %.0f tokens would do) or lower data.cloze.items "
+                 "(final_items)",
+                 items, C, M, pooled ? "the cloze pool's documents" : "the validation documents",
+                 nw, docs_with, ntok, pooled ? "raise data.cloze.pool_tokens" : "set data.cloze.pool_tokens",
+                 per * (double)items * 1.1);
         free(w);
         return -1;
     }
@@ -84,7 +100,7 @@ int data_cloze_build(const data_set *ds, size_t items, int C, int K, int M, uint
     for (size_t i = 0; i < items; i++) {
         window it = w[perm[i]];
         size_t L;
-        const int32_t *doc = data_set_val_doc(ds, it.doc, &L);
+        const int32_t *doc = source_doc(ds, pooled, it.doc, &L);
         memcpy(out->context + i * (size_t)C, doc + it.off, (size_t)C * sizeof(int32_t));
         int ans = (int)data_rand_below(&rng, (uint64_t)K);
         out->answer[i] = ans;
@@ -100,7 +116,7 @@ int data_cloze_build(const data_set *ds, size_t items, int C, int K, int M, uint
                     tries--; /* always possible: at least 2 documents have windows */
                     continue;
                 }
-                const int32_t *od = data_set_val_doc(ds, o.doc, &L) + o.off + C;
+                const int32_t *od = source_doc(ds, pooled, o.doc, &L) + o.off + C;
                 memcpy(cand + (size_t)k * M, od, (size_t)M * sizeof(int32_t));
                 int dup = 0;
                 for (int j = 0; j < K && !dup; j++)

@@ -15,7 +15,10 @@
  *      prefix of that order, about 6 bytes per validation token) is never
  *      seen by the tokenizer; its first val_tokens tokens (documents joined
  *      by EOS) are the validation set; the pool's unused documents and all
- *      the others form the training split. (Validation is counted in
+ *      the others form the training split, but for the cloze pool (when
+ *      cloze_tokens > 0): the whole documents after the validation ones, up
+ *      to cloze_tokens tokens, taken out of the training split once the
+ *      tokenizer is trained. (Validation is counted in
  *      tokens, so a larger vocabulary takes a few more held-out documents.)
  *   3. Tokenizer: byte-level BPE trained on (at most DATA_TOK_TRAIN_MAX bytes
  *      of) the training split.
@@ -237,6 +240,7 @@ typedef struct {
     data_corpus_spec corpus;
     int vocab;
     uint64_t val_tokens;
+    uint64_t cloze_tokens; /* a cloze pool of its own after validation; 0 = none */
 } data_set_spec;
 
 /* A quality tier: at most one of degrade > 0 and top < 1. */
@@ -260,6 +264,8 @@ typedef struct {
     uint64_t train_bytes, train_tokens; /* train_tokens counts one EOS per document */
     uint64_t val_tokens;                /* the validation stream, exactly spec.val_tokens */
     uint64_t vocab_used;                /* distinct ids in the training tokens */
+    size_t n_cloze_docs;                /* the cloze pool: documents, tokens (EOS not counted) */
+    uint64_t cloze_tokens;
     int tokenizer_cached, set_cached;   /* found in the cache rather than built */
 } data_set_info;
 void data_set_info_get(const data_set *ds, data_set_info *out);
@@ -273,6 +279,12 @@ const int32_t *data_set_val(const data_set *ds, size_t *n);
  * only partly inside the validation stream). */
 size_t data_set_n_val_docs(const data_set *ds);
 const int32_t *data_set_val_doc(const data_set *ds, size_t i, size_t *n);
+/* The cloze pool (spec.cloze_tokens > 0): the documents after the
+ * validation ones in hash order, whole, until cloze_tokens tokens; never in
+ * the training split (so in no budget of any tier), disjoint from the
+ * validation set. */
+size_t data_set_n_cloze_docs(const data_set *ds);
+const int32_t *data_set_cloze_doc(const data_set *ds, size_t i, size_t *n);
 /* Training documents (index in hash order): tokens (without EOS), raw text,
  * content hash and score. */
 size_t data_set_n_train(const data_set *ds);
@@ -329,7 +341,8 @@ size_t data_epochs_seq_at(data_epochs *e, uint64_t epoch, size_t k);
 
 /* ---- cloze (cloze.c) ---------------------------------------------------- */
 
-/* Multiple-choice items from the held-out documents: item i takes a window of
+/* Multiple-choice items from the held-out documents (the set's cloze pool
+ * when it has one, else the validation documents): item i takes a window of
  * C + M tokens from one document (context = the first C, the true
  * continuation = the next M) and K - 1 distractor continuations of M tokens
  * from other documents; the true one sits at answer[i]. Seeded. Arrays

@@ -2,15 +2,17 @@
  * dataset.c — a prepared data set: the split, the tokenizer and the
  * tokenized documents, built once and cached.
  *
- * Cache entry KEY (hex SHA-256 of the corpus identity, vocab and val_tokens)
- * is two files in the cache directory:
+ * Cache entry KEY (hex SHA-256 of the corpus identity, vocab, val_tokens and,
+ * when there is one, the cloze pool's tokens) is two files in the cache
+ * directory:
  *   KEY.bpe   the tokenizer (format in data.h)
  *   KEY.set   the tokenized set, binary, native little-endian, every section
  *             8-byte aligned:
  *     set_header (below)
  *     u64 train_off[n_train+1]   token offsets of training documents
  *     u64 text_off[n_train+1]    byte offsets of their text
- *     u64 val_off[n_val+1]       token offsets of held-out documents
+ *     u64 val_off[n_val+n_cloze+1]  token offsets of held-out documents:
+ *                                the validation ones, then the cloze pool's
  *     u64 hash[n_train]          content hashes (order and degrade seeds)
  *     f32 score[n_train]         quality scores
  *     i32 train_tok[], i32 val_tok[], char text[]
@@ -39,7 +41,8 @@ typedef struct {
     char magic[8];
     uint64_t vocab, val_tokens, n_train, n_val, train_ntok, val_ntok, text_bytes;
     uint64_t n_files, bytes_read, n_raw_docs, n_dup_docs, n_invalid_utf8, vocab_used;
-    uint64_t reserved[4];
+    uint64_t n_cloze, cloze_tokens; /* the cloze pool (0, 0 in entries without one) */
+    uint64_t reserved[2];
 } set_header;
 
 struct data_set {
@@ -72,7 +75,7 @@ static int map_sections(data_set *ds, const char *path, char *err, size_t errlen
     size_t len = ds->map_len;
     if (len < sizeof(set_header) || memcmp(b, SET_MAGIC, 8) != 0) goto bad;
     const set_header *h = ds->h = (const set_header *)b;
-    if (h->n_train > len / 8 || h->n_val > len / 8 || h->train_ntok > len / 4 ||
+    if (h->n_train > len / 8 || h->n_val > len / 8 || h->n_cloze > len / 8 || h->train_ntok > len / 4 ||
         h->val_ntok > len / 4 || h->text_bytes > len)
         goto bad;
     size_t o = sizeof(set_header);
@@ -81,7 +84,7 @@ static int map_sections(data_set *ds, const char *path, char *err, size_t errlen
     ds->text_off = (const uint64_t *)(b + o);
     o += 8 * (h->n_train + 1);
     ds->val_off = (const uint64_t *)(b + o);
-    o += 8 * (h->n_val + 1);
+    o += 8 * (h->n_val + h->n_cloze + 1);
     ds->hash = (const uint64_t *)(b + o);
     o += 8 * h->n_train;
     ds->score = (const float *)(b + o);
@@ -93,7 +96,7 @@ static int map_sections(data_set *ds, const char *path, char *err, size_t errlen
     ds->text = b + o;
     o += h->text_bytes;
     if (o != len || ds->train_off[h->n_train] != h->train_ntok ||
-        ds->val_off[h->n_val] != h->val_ntok || ds->text_off[h->n_train] != h->text_bytes)
+        ds->val_off[h->n_val + h->n_cloze] != h->val_ntok || ds->text_off[h->n_train] != h->text_bytes)
         goto bad;
     return 0;
 bad:
@@ -195,7 +198,7 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     /* Validation: held-out documents in hash order until val_tokens. */
     size_t n_val = 0;
     uint64_t stream = 0;
-    if (!(val_off = malloc((pool + 1) * sizeof *val_off))) goto oom;
+    if (!(val_off = malloc((n + 1) * sizeof *val_off))) goto oom; /* the cloze pool may pass the pool */
     val_off[0] = 0;
     for (size_t j = 0; j < pool && stream < spec->val_tokens; j++) {
         size_t i = order[j].i;
@@ -213,8 +216,34 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
         goto done;
     }
 
+    /* The cloze pool: the documents after the validation ones in hash
+     * order, whole, until cloze_tokens tokens (EOS not counted: items never
+     * cross documents), counted exactly with the tokenizer. They leave the
+     * training split, so no budget of any tier holds them; the tokenizer is
+     * the one the set has without a pool (its merges may have counted some
+     * of them: bytes statistics, never the model), so the validation tokens
+     * are the same as without one. */
+    size_t n_cloze = 0, first_cloze = vt.n;
+    for (size_t j = n_val; j < n && vt.n - first_cloze < spec->cloze_tokens; j++) {
+        size_t i = order[j].i;
+        if (data_tok_encode(ds->tok, c->text + c->off[i], c->off[i + 1] - c->off[i], &vt.v, &vt.n,
+                            &vt.cap) != 0)
+            goto oom;
+        val_off[n_val + ++n_cloze] = vt.n;
+        is_val[i] = 1;
+    }
+    if (vt.n - first_cloze < spec->cloze_tokens || (n - n_val - n_cloze) < n_val + n_cloze) {
+        snprintf(err, errlen, "corpus '%s' is too small for data.cloze.pool_tokens %llu: the pool "
+                 "would take %zu documents (%zu tokens) after the %zu validation ones, leaving %zu "
+                 "of its %zu documents for training (it needs at least as many as it holds out); "
+                 "%s; or lower data.cloze.pool_tokens", spec->corpus.source,
+                 (unsigned long long)spec->cloze_tokens, n_cloze, vt.n - first_cloze, n_val,
+                 n - n_val - n_cloze, n, note);
+        goto done;
+    }
+
     /* Training: everything else, in hash order, tokenized and scored. */
-    size_t n_train = n - n_val, t = 0;
+    size_t n_train = n - n_val - n_cloze, t = 0;
     train_off = malloc((n_train + 1) * sizeof *train_off);
     text_off = malloc((n_train + 1) * sizeof *text_off);
     hash = malloc((n_train + 1) * sizeof *hash);
@@ -254,6 +283,8 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     h.val_tokens = spec->val_tokens;
     h.n_train = n_train;
     h.n_val = n_val;
+    h.n_cloze = n_cloze;
+    h.cloze_tokens = spec->cloze_tokens;
     h.train_ntok = tt.n;
     h.val_ntok = vt.n;
     h.text_bytes = tbytes;
@@ -266,7 +297,7 @@ static int build(data_set *ds, const data_set_spec *spec, const char *tok_path,
     static const char zeros[8];
     const void *parts[] = {&h, train_off, text_off, val_off, hash, score, zeros, tt.v, zeros,
                            vt.v, zeros, text};
-    size_t lens[] = {sizeof h, 8 * (n_train + 1), 8 * (n_train + 1), 8 * (n_val + 1),
+    size_t lens[] = {sizeof h, 8 * (n_train + 1), 8 * (n_train + 1), 8 * (n_val + n_cloze + 1),
                      8 * n_train, 4 * n_train, al8(4 * n_train) - 4 * n_train, 4 * tt.n,
                      al8(4 * tt.n) - 4 * tt.n, 4 * vt.n, al8(4 * vt.n) - 4 * vt.n, tbytes};
     if (data_write_atomic(set_path, parts, lens, sizeof lens / sizeof *lens, err, errlen) != 0)
@@ -316,8 +347,12 @@ data_set *data_set_open(const data_set_spec *spec, const char *cache_dir,
         return NULL;
     }
     char buf[256];
+    /* Without a cloze pool the key is what it always was: old entries stay. */
     int k = snprintf(buf, sizeof buf, "xover-set-2|%s|%d|%llu", ident, spec->vocab,
                      (unsigned long long)spec->val_tokens);
+    if (spec->cloze_tokens)
+        k += snprintf(buf + k, sizeof buf - (size_t)k, "|cloze=%llu",
+                      (unsigned long long)spec->cloze_tokens);
     SHA2_CTX ctx;
     SHA256Init(&ctx);
     SHA256Update(&ctx, (const uint8_t *)buf, (size_t)k);
@@ -345,9 +380,10 @@ data_set *data_set_open(const data_set_spec *spec, const char *cache_dir,
     }
     if (!ds->tok && !(ds->tok = data_tok_load(tok_path, err, errlen))) goto fail;
     if (map_file(ds, set_path, err, errlen) != 0) goto fail;
-    if (ds->h->vocab != (uint64_t)spec->vocab || data_tok_vocab(ds->tok) != spec->vocab) {
-        snprintf(err, errlen, "cache entry %s does not match vocab %d (delete it to rebuild)",
-                 ds->key, spec->vocab);
+    if (ds->h->vocab != (uint64_t)spec->vocab || data_tok_vocab(ds->tok) != spec->vocab ||
+        ds->h->cloze_tokens != spec->cloze_tokens) {
+        snprintf(err, errlen, "cache entry %s does not match vocab %d and cloze pool %llu "
+                 "(delete it to rebuild)", ds->key, spec->vocab, (unsigned long long)spec->cloze_tokens);
         goto fail;
     }
 
@@ -403,6 +439,8 @@ void data_set_info_get(const data_set *ds, data_set_info *o)
     o->train_bytes = h->text_bytes;
     o->train_tokens = h->train_ntok + h->n_train;
     o->val_tokens = h->val_tokens;
+    o->n_cloze_docs = h->n_cloze;
+    o->cloze_tokens = h->val_ntok - ds->val_off[h->n_val];
     o->vocab_used = h->vocab_used;
     o->tokenizer_cached = ds->tok_cached;
     o->set_cached = ds->set_cached;
@@ -426,6 +464,13 @@ const int32_t *data_set_val_doc(const data_set *ds, size_t i, size_t *n)
 {
     *n = ds->val_off[i + 1] - ds->val_off[i];
     return ds->val_tok + ds->val_off[i];
+}
+
+size_t data_set_n_cloze_docs(const data_set *ds) { return ds->h->n_cloze; }
+
+const int32_t *data_set_cloze_doc(const data_set *ds, size_t i, size_t *n)
+{
+    return data_set_val_doc(ds, ds->h->n_val + i, n);
 }
 
 size_t data_set_n_train(const data_set *ds) { return ds->h->n_train; }

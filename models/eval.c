@@ -284,8 +284,8 @@ int model_mc_scores(model *m, const model_cloze *q, const model_eval_opts *o, do
     return 0;
 }
 
-double model_mc_acc(model *m, const model_cloze *q, const model_eval_opts *o, char *err,
-                    size_t errlen)
+long model_mc_correct(model *m, const model_cloze *q, const model_eval_opts *o, unsigned char *correct,
+                      char *err, size_t errlen)
 {
     if (q->n_items == 0) return 0;
     double *s = malloc(sizeof(double) * q->n_items * (size_t)q->K);
@@ -294,15 +294,31 @@ double model_mc_acc(model *m, const model_cloze *q, const model_eval_opts *o, ch
         free(s);
         return -1;
     }
-    size_t right = 0;
+    long right = 0;
     for (size_t i = 0; i < q->n_items; i++) {
         int ans = q->answer[i], best = 1;
         for (int k = 0; k < q->K; k++)
             if (k != ans && s[i * q->K + k] >= s[i * q->K + ans]) best = 0;
+        if (correct) correct[i] = (unsigned char)best;
         right += best;
     }
     free(s);
-    return (double)right / q->n_items;
+    return right;
+}
+
+double model_mc_acc(model *m, const model_cloze *q, const model_eval_opts *o, char *err,
+                    size_t errlen)
+{
+    if (q->n_items == 0) return 0;
+    long right = model_mc_correct(m, q, o, NULL, err, errlen);
+    return right < 0 ? -1 : (double)right / q->n_items;
+}
+
+double model_mc_se(size_t right, size_t n)
+{
+    if (n < 2 || right > n) return NAN;
+    double p = (double)right / (double)n;
+    return sqrt(p * (1 - p) / (double)(n - 1));
 }
 
 /* ---- sampling ------------------------------------------------------------- */

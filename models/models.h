@@ -259,6 +259,16 @@ int model_mc_scores(model *m, const model_cloze *q, const model_eval_opts *o, do
  * -1 on error (err set). */
 double model_mc_acc(model *m, const model_cloze *q, const model_eval_opts *o, char *err,
                     size_t errlen);
+/* The same item by item: correct[i] (may be NULL) = 1 when item i is right;
+ * returns how many are, or -1 on error (err set). */
+long model_mc_correct(model *m, const model_cloze *q, const model_eval_opts *o, unsigned char *correct,
+                      char *err, size_t errlen);
+/* The standard error of an accuracy of `right` out of n items: the sample
+ * standard deviation of the items' 0/1 outcomes over sqrt(n), that is
+ * sqrt(p (1 - p) / (n - 1)); NaN for n < 2. It is the error of the accuracy
+ * as an estimate over items drawn like these; for the MDM an item's outcome
+ * also rests on its mask draws, so their noise is inside it too. */
+double model_mc_se(size_t right, size_t n);
 
 /* ---- sampling ------------------------------------------------------------ */
 

@@ -3,7 +3,8 @@
  * and intervals computed by hand, a verdict of each kind, the evaluation
  * error of one seed, the bracketing evaluations, the crossover on annealed
  * points, the data-efficiency multiplier on synthetic power laws with a
- * known ratio, and the fit's interval. Each database case goes through the
+ * known ratio, and the fit (its interval from one seed's fit or a bootstrap
+ * over seeds; on annealed points). Each database case goes through the
  * loader (what `xover crossover` prints) and, where a CLI flag exists, the
  * CLI's JSON, with known answers.
  */
@@ -46,17 +47,23 @@ static long long run(db *d, const char *objective, const char *model, long long 
     return id;
 }
 
-/* val_loss points (x[i] tokens, epoch x/1000, flops 6e3 x), and with se
+/* val_loss points (x[i] tokens, epoch x/U, flops 6e3 x), and with se
  * val_loss_se at the same steps. */
-static int curve(db *d, long long id, int n, const double *x, const double *y, const double *se)
+static int curve_u(db *d, long long id, double U, int n, const double *x, const double *y, const double *se)
 {
     db_metric m[128];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        m[k++] = (db_metric){"val_loss", i * 10, (long long)x[i], x[i] / 1000, 6e3 * x[i], y[i]};
-        if (se) m[k++] = (db_metric){"val_loss_se", i * 10, (long long)x[i], x[i] / 1000, 6e3 * x[i], se[i]};
+        m[k++] = (db_metric){"val_loss", i * 10, (long long)x[i], x[i] / U, 6e3 * x[i], y[i]};
+        if (se) m[k++] = (db_metric){"val_loss_se", i * 10, (long long)x[i], x[i] / U, 6e3 * x[i], se[i]};
     }
     return db_ingest_metrics(d, id, m, (size_t)k);
+}
+
+/* The same with epochs of 1000 tokens. */
+static int curve(db *d, long long id, int n, const double *x, const double *y, const double *se)
+{
+    return curve_u(d, id, 1000, n, x, y, se);
 }
 
 static const an_pair *load(db *d, an_pairs *ps, int annealed)
@@ -317,12 +324,12 @@ TEST(confidence_seeds_interval_and_each_seeds_crossover)
 /* ---- annealed points ----------------------------------------------------------------- */
 
 /* A trunk and its branches at budgets (epochs) E[i] with final values y[i]
- * (x = tokens = 1000 E). Returns the trunk's id. A branch's metrics: one
+ * (x = tokens = U E). Returns the trunk's id. A branch's metrics: one
  * evaluation mid-cooldown (worse), then its final one. */
-static long long trunk(db *d, const char *objective, long long seed, int n, const double *E, const double *y,
-                       const double *se, int stopped_after)
+static long long trunk_u(db *d, const char *objective, long long U, long long seed, int n, const double *E,
+                         const double *y, const double *se, int stopped_after)
 {
-    long long t = run(d, objective, "d", 1000, E[n - 1], seed, "done", ",\"anneal_at\":[1]");
+    long long t = run(d, objective, "d", U, E[n - 1], seed, "done", ",\"anneal_at\":[1]");
     char sql[256];
     snprintf(sql, sizeof sql, "UPDATE runs SET role = 'trunk' WHERE id = %lld", t);
     if (db_exec(d, sql)) return -1;
@@ -330,19 +337,26 @@ static long long trunk(db *d, const char *objective, long long seed, int n, cons
         char tr[64];
         snprintf(tr, sizeof tr, ",\"branch_of\":\"t%s%lld\"", objective, seed);
         int skipped = stopped_after >= 0 && i > stopped_after;
-        long long b = run(d, objective, "d", 1000, E[i], seed, "done", tr);
+        long long b = run(d, objective, "d", U, E[i], seed, "done", tr);
         snprintf(sql, sizeof sql, "UPDATE runs SET role = 'branch', parent_id = %lld WHERE id = %lld", t, b);
         if (db_exec(d, sql)) return -1;
         if (skipped) continue; /* never trained: no metrics */
-        double x[2] = {1000 * E[i] * 0.9, 1000 * E[i]}, v[2] = {y[i] + 0.3, y[i]};
+        double x[2] = {(double)U * E[i] * 0.9, (double)U * E[i]}, v[2] = {y[i] + 0.3, y[i]};
         double s2[2] = {se ? se[i] : NAN, se ? se[i] : NAN};
-        if (curve(d, b, 2, x, v, se ? s2 : NULL)) return -1;
+        if (curve_u(d, b, (double)U, 2, x, v, se ? s2 : NULL)) return -1;
     }
     if (stopped_after >= 0) {
         db_metric m = {"early_stop", 5, 100, 0.1, 6e5, 50};
         if (db_ingest_metrics(d, t, &m, 1)) return -1;
     }
     return t;
+}
+
+/* The same at U = 1000 (x = 1000 E). */
+static long long trunk(db *d, const char *objective, long long seed, int n, const double *E, const double *y,
+                       const double *se, int stopped_after)
+{
+    return trunk_u(d, objective, 1000, seed, n, E, y, se, stopped_after);
 }
 
 TEST(confidence_annealed_crossover_known_answer)
@@ -441,6 +455,71 @@ TEST(confidence_annealed_crossover_must_stay_ahead)
     CHECK_NEAR(p->res.bracket_lo, 160000, 0);
     an_pairs_free(&ps);
     db_close(d);
+}
+
+/* `crossover --annealed --fit`: one annealed pair per unique budget U of
+ * 1000..8000 tokens, AR's annealed best 4.0 at 20 epochs, the MDM's value
+ * 4.3 before its crossing budget E_c and 3.95 from it: E_c = 20, 40, 88,
+ * 160 epochs (88 a little off the line through 80), so crossovers of
+ * U E_c tokens. A fifth budget (16000) never crosses. Least squares in
+ * log-log, computed apart: on tokens k = 2.0137504, a = 0.0183619,
+ * R² = 0.9993477, se(k) = 0.0363800; on epochs k is one less (R² =
+ * 0.9974309). One seed: k's interval from the fit's own standard error,
+ * k +- t(2) se(k). */
+TEST(confidence_annealed_fit_known_answer)
+{
+    char path[4096];
+    db *d = open_db("af.db", path, sizeof path);
+    CHECK(d);
+    const long long U[] = {1000, 2000, 4000, 8000, 16000};
+    const double Ec[] = {20, 40, 88, 160, INFINITY};
+    double Ea[] = {10, 20, 40, 80, 160, 320}, ya[] = {4.2, 4.0, 4.1, 4.3, 4.4, 4.5};
+    for (int i = 0; i < 5; i++) {
+        double Em[7], ym[7];
+        int n = 0;
+        for (int j = 0; j < 6; j++) {
+            if (Ea[j] > Ec[i] && (j == 0 || Ea[j - 1] < Ec[i])) Em[n++] = Ec[i]; /* E_c between two budgets */
+            Em[n++] = Ea[j];
+        }
+        for (int j = 0; j < n; j++) ym[j] = Em[j] < Ec[i] ? 4.3 : 3.95;
+        CHECK(trunk_u(d, "ar", U[i], 0, 6, Ea, ya, NULL, -1) > 0);
+        CHECK(trunk_u(d, "mdm", U[i], 0, n, Em, ym, NULL, -1) > 0);
+    }
+    an_pairs ps;
+    CHECK(load(d, &ps, 1) != NULL);
+    CHECK_INT(ps.n, 5);
+    for (int i = 0; i < 4; i++) {
+        CHECK_STR(an_verdict_name(ps.p[i].res.verdict), "crossover");
+        CHECK_NEAR(ps.p[i].res.crossover, (double)U[i] * Ec[i], 1e-9);
+    }
+    CHECK_STR(an_verdict_name(ps.p[4].res.verdict), "none");
+    an_pairs_free(&ps);
+    db_close(d);
+
+    const char *ax[] = {"tokens", "epochs"};
+    const double k[] = {2.0137503524, 1.0137503524}, r2[] = {0.9993476795, 0.9974309268};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {harness_xover(), "crossover", "--annealed", "--fit", "--x", ax[i], "--format", "json",
+                              "--db", path, NULL};
+        harness_proc pr = harness_run(argv, NULL);
+        if (pr.status) fprintf(stderr, "%s", pr.err);
+        CHECK_INT(pr.status, 0);
+        json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+        CHECK(o != NULL && json_array_size(j) == 1);
+        CHECK_STR(json_string_value(json_object_get(o, "x_axis")), ax[i]);
+        CHECK_INT(json_integer_value(json_object_get(o, "points")), 4);
+        CHECK_INT(json_integer_value(json_object_get(o, "budgets")), 4);
+        CHECK_INT(json_integer_value(json_object_get(o, "budgets_total")), 5);
+        double kk = json_number_value(json_object_get(o, "k"));
+        CHECK_NEAR(kk, k[i], 1e-9);
+        CHECK_NEAR(json_number_value(json_object_get(o, "r2")), r2[i], 1e-9);
+        if (i == 0) CHECK_NEAR(json_number_value(json_object_get(o, "a")), 0.0183619249, 1e-9);
+        CHECK_STR(json_string_value(json_object_get(o, "interval")), "fit");
+        CHECK_NEAR(json_number_value(json_object_get(o, "k_lo")), kk - 4.302653 * 0.0363800128, 1e-6);
+        CHECK_NEAR(json_number_value(json_object_get(o, "k_hi")), kk + 4.302653 * 0.0363800128, 1e-6);
+        json_decref(j);
+        harness_proc_free(&pr);
+    }
 }
 
 /* ---- the data-efficiency multiplier ---------------------------------------------------- */
@@ -568,4 +647,137 @@ TEST(confidence_fit_interval_and_why_not)
     CHECK(strstr(lone->why, "1 of 1 unique budget crossed") != NULL);
     an_pairs_free(&ps);
     db_close(d);
+}
+
+/* mc_acc with its standard error mc_acc_se (the binomial error over the
+ * cloze items, recorded beside it since #16): the accuracy's crossover gets
+ * an 'eval' interval from the two sides' errors, in the view and the CLI
+ * alike. AR ends at 0.50, the MDM at 0.53 (higher is better), each +-
+ * 0.0079 (4000 items near 0.5): gap 0.03, se hypot(0.0079, 0.0079). */
+TEST(confidence_mc_acc_interval_from_its_standard_error)
+{
+    char path[4096];
+    db *d = open_db("mc.db", path, sizeof path);
+    CHECK(d);
+    const double a[] = {0.25, 0.40, 0.48, 0.50, 0.50}, m[] = {0.25, 0.30, 0.42, 0.49, 0.53};
+    for (int side = 0; side < 2; side++) {
+        long long id = run(d, side ? "mdm" : "ar", "d", 1000, 4, 0, "done", "");
+        db_metric pts[10];
+        for (int i = 0; i < 5; i++) {
+            double x = X5[i];
+            pts[2 * i] = (db_metric){"mc_acc", i * 10, (long long)x, x / 1000, 6e3 * x, side ? m[i] : a[i]};
+            pts[2 * i + 1] = (db_metric){"mc_acc_se", i * 10, (long long)x, x / 1000, 6e3 * x, 0.0079};
+        }
+        CHECK_INT(db_ingest_metrics(d, id, pts, 10), 0);
+    }
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--metric", "mc_acc", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'tokens' "
+                             "AND metric = 'mc_acc'",
+                             PAIR_KEY),
+              1);
+    const char *argv[] = {harness_xover(), "crossover", "--metric", "mc_acc", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "interval")), "eval");
+    CHECK_NEAR(json_number_value(json_object_get(o, "final_gap")), 0.03, 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "gap_se")), hypot(0.0079, 0.0079), 1e-9);
+    CHECK_NEAR(json_number_value(json_object_get(o, "gap_lo")), 0.03 - 1.959964 * hypot(0.0079, 0.0079), 1e-6);
+    CHECK_STR(json_string_value(json_object_get(o, "verdict")), "crossover");
+    json_decref(j);
+    harness_proc_free(&pr);
+}
+
+/* With seeds, the bootstrap. Each of three seeds crosses on a power law of
+ * its own, C_s(U) = 0.5 U0^1.5 (U / U0)^k_s w_s (U0 the budgets' geometric
+ * middle; k_s = 1.46, 1.50, 1.54; w_s a few percent off 1), at four
+ * budgets; a fifth budget crosses in no seed. Every resample's mean of the
+ * seeds' crossings is a mixture of those power laws, so its k lies between
+ * 1.46 and 1.54, and a resample that draws one seed three times (1 in 27,
+ * about 74 of 2000; the 2.5th percentile is the 50th) has that seed's k
+ * exactly: the interval is [1.46, 1.54]. The point fit is over the mean
+ * curves' crossings, the seeds' harmonic mean (each MDM a straight line
+ * from 2 to 2 - X / C_s, AR flat at 1): k = 1.500129, computed apart. */
+static const double FIT_K[] = {1.46, 1.50, 1.54}, FIT_W[] = {1.02, 0.97, 1.01};
+
+static double seed_cross(int s, double u)
+{
+    double u0 = sqrt(1000.0 * 8000.0);
+    return 0.5 * pow(u0, 1.5) * pow(u / u0, FIT_K[s]) * FIT_W[s];
+}
+
+TEST(confidence_fit_bootstrap_over_seeds)
+{
+    char path[4096];
+    db *d = open_db("kb.db", path, sizeof path);
+    CHECK(d);
+    const double u[] = {1000, 2000, 4000, 8000};
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; s < 3; s++) {
+            double X = floor(pow(u[i], 1.5)), x[] = {0, X}, a[] = {1, 1}, m[] = {2, 2 - X / seed_cross(s, u[i])};
+            CHECK_INT(curve(d, run(d, "ar", "xs", (long long)u[i], 1, s, "done", ""), 2, x, a, NULL), 0);
+            CHECK_INT(curve(d, run(d, "mdm", "xs", (long long)u[i], 1, s, "done", ""), 2, x, m, NULL), 0);
+        }
+    for (int s = 0; s < 3; s++) {
+        double x[] = {0, 1e9}, a[] = {1, 1}, m[] = {3, 2};
+        CHECK_INT(curve(d, run(d, "ar", "xs", 16000, 1, s, "done", ""), 2, x, a, NULL), 0);
+        CHECK_INT(curve(d, run(d, "mdm", "xs", 16000, 1, s, "done", ""), 2, x, m, NULL), 0);
+    }
+    an_pairs ps, again;
+    CHECK(load(d, &ps, 0) != NULL);
+    CHECK_INT(ps.n, 5);
+    /* what the fit reads: each seed's own crossing, and the mean curves' */
+    for (int i = 0; i < 4; i++) {
+        const an_pair *p = &ps.p[i];
+        double c[3], h = 0;
+        for (int s = 0; s < 3; s++) c[s] = seed_cross(s, u[i]), h += 1 / c[s] / 3;
+        CHECK_INT(p->nseed, 3);
+        CHECK_INT(p->res.seeds_crossed, 3);
+        CHECK_NEAR(p->res.seed_cross_min, fmin(c[0], fmin(c[1], c[2])), 1e-6);
+        CHECK_NEAR(p->res.seed_cross_max, fmax(c[0], fmax(c[1], c[2])), 1e-6);
+        CHECK_NEAR(p->res.crossover, 1 / h, 1e-6);
+    }
+    an_fit_row fr[8], fr2[8];
+    CHECK_INT(an_fit_pairs(&ps, fr), 1);
+    CHECK_INT(fr[0].budgets, 4);
+    CHECK_INT(fr[0].budgets_total, 5);
+    CHECK_INT(fr[0].interval, 1); /* a bootstrap over seeds, not the fit's se */
+    CHECK_STR(fr[0].why, "");
+    CHECK_NEAR(fr[0].fit.k, 1.5001293306, 1e-8);
+    CHECK(fabs(fr[0].fit.k - 1.5) < 0.005 && fr[0].fit.r2 > 0.9999);
+    CHECK_NEAR(fr[0].k_lo, 1.46, 1e-9);
+    CHECK_NEAR(fr[0].k_hi, 1.54, 1e-9);
+    CHECK(fr[0].k_lo < 1.5 && 1.5 < fr[0].k_hi);
+    /* deterministic: the same interval, bit for bit, on a second load */
+    CHECK(load(d, &again, 0) != NULL);
+    CHECK_INT(an_fit_pairs(&again, fr2), 1);
+    CHECK(fr2[0].k_lo == fr[0].k_lo && fr2[0].k_hi == fr[0].k_hi && fr2[0].fit.k == fr[0].fit.k);
+    an_pairs_free(&again);
+    db_close(d);
+
+    /* The CLI prints that row (twice the same bytes), named a bootstrap. */
+    const char *argv[] = {harness_xover(), "crossover", "--fit", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL), pr2 = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    CHECK_STR(pr.out, pr2.out);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL && json_array_size(j) == 1);
+    CHECK_STR(json_string_value(json_object_get(o, "interval")), "bootstrap");
+    CHECK(json_is_null(json_object_get(o, "note")));
+    CHECK_INT(json_integer_value(json_object_get(o, "budgets")), 4);
+    CHECK_INT(json_integer_value(json_object_get(o, "budgets_total")), 5);
+    CHECK_NEAR(json_number_value(json_object_get(o, "k")), fr[0].fit.k, 1e-12);
+    CHECK_NEAR(json_number_value(json_object_get(o, "k_lo")), fr[0].k_lo, 1e-12);
+    CHECK_NEAR(json_number_value(json_object_get(o, "k_hi")), fr[0].k_hi, 1e-12);
+    json_decref(j);
+    harness_proc_free(&pr);
+    harness_proc_free(&pr2);
+    an_pairs_free(&ps);
+    /* The fit has no view; what it is fitted on has: the crossings and the
+     * seeds' own, field by field. */
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){NULL},
+                             "SELECT * FROM crossover WHERE mode = 'training' AND x_axis = 'tokens'", PAIR_KEY),
+              5);
 }

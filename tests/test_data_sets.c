@@ -14,7 +14,7 @@ static data_set *open_synth(const char *source, int vocab, uint64_t val)
 {
     char dir[4096], err[512];
     harness_path(dir, sizeof dir, "cache");
-    data_set_spec spec = {{source, NULL, NULL}, vocab, val};
+    data_set_spec spec = {{source, NULL, NULL}, vocab, val, 0};
     data_set *ds = data_set_open(&spec, dir, NULL, err, sizeof err);
     if (!ds) fprintf(stderr, "data_set_open: %s\n", err);
     return ds;
@@ -270,7 +270,8 @@ TEST(data_cloze_items_well_formed)
     data_cloze_free(&c2);
     data_cloze_free(&c3);
     CHECK(data_cloze_build(ds, 100000, 12, 4, 5, 1, &c, err, sizeof err) != 0);
-    CHECK_CONTAINS(err, "raise data.val_tokens or lower cloze.items");
+    CHECK_CONTAINS(err, "set data.cloze.pool_tokens (about");
+    CHECK_CONTAINS(err, "or lower data.cloze.items");
     data_set_close(ds);
 }
 
@@ -278,7 +279,7 @@ TEST(data_set_errors_name_the_problem)
 {
     char dir[4096], err[512];
     harness_path(dir, sizeof dir, "cache");
-    data_set_spec spec = {{"synthetic:50", NULL, NULL}, 300, 100000};
+    data_set_spec spec = {{"synthetic:50", NULL, NULL}, 300, 100000, 0};
     CHECK(data_set_open(&spec, dir, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "too small for val_tokens 100000");
     spec.corpus.source = "missing-corpus";
@@ -300,7 +301,7 @@ TEST(data_set_errors_say_what_the_separator_found)
     for (int i = 0; i < 2000; i++)
         fprintf(f, "Quote number %d says that %s.\n%%\n", i, i % 2 ? "time flies" : "less is more");
     fclose(f);
-    data_set_spec spec = {{file, NULL, NULL}, 280, 2000};
+    data_set_spec spec = {{file, NULL, NULL}, 280, 2000, 0};
     CHECK(data_set_open(&spec, dir, NULL, err, sizeof err) == NULL);
     CHECK_CONTAINS(err, "too small for val_tokens 2000");
     CHECK_CONTAINS(err, "the separator '\\n\\s*\\n' (blank lines, the default for files) split it into 1 document of");

@@ -148,11 +148,14 @@ TEST(run_nonfinite_loss_and_timeout_fail_the_run)
                           "trainer: {command: ['%s', '{run_dir}', jsonl, '40', '0.001', '{extra}', '5']}\n");
     char sweep[512];
     harness_path(sweep, sizeof sweep, "n.yaml");
-    harness_proc r = xrun(sweep, "--timeout", "1s", NULL);
+    /* 4 s, not 1: under load (a load average of 10) the NaN run's Python
+     * start alone took 1.5 s and it timed out before its NaN. The sleeping
+     * run sleeps 5 s a step, so it cannot end before any timeout under 5 s. */
+    harness_proc r = xrun(sweep, "--timeout", "4s", NULL);
     CHECK_INT(r.status, 1);
     harness_proc_free(&r);
     CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'train_loss is not finite at step 5'"), 1);
-    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 1s'"), 1);
+    CHECK_INT(q("SELECT count(*) FROM runs WHERE status = 'failed' AND error = 'timed out after 4s'"), 1);
 }
 
 TEST(run_only_and_dry_run)

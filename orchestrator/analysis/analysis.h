@@ -127,6 +127,27 @@ void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_be
  * meaning infinity). */
 double an_t975(int df);
 
+/* ---- the paired difference of two accuracies on the same items ---------- */
+
+/* AR's and the MDM's outcomes on the same n cloze items, item by item:
+ * ar[i], mdm[i] in [0, 1] (1 right, 0 wrong; with several seeds a side's
+ * mean over them). With d[i] = mdm[i] - ar[i]:
+ *   diff = mean d = MDM's accuracy - AR's; se = the sample sd of d / sqrt(n)
+ *   lo, hi = diff -+ 1.959964 se (95%, normal: n is in the hundreds)
+ *   discordant = the share of items where the two differ (0/1 outcomes: what
+ *   se rests on, se ~ sqrt(discordant / n) when diff is near 0)
+ * Pairing takes out what the items share (an easy item is easy for both):
+ * se is at most, and usually well below, sqrt(se_ar^2 + se_mdm^2). Returns
+ * 0, or -1 for n < 2 (all NaN). */
+typedef struct {
+    size_t n;
+    double ar, mdm, diff, se, lo, hi, discordant;
+} an_paired;
+int an_paired_acc(const double *ar, const double *mdm, size_t n, an_paired *out);
+/* A metrics line's mc_correct, "N:HEX" (run.h), into ok[0..N) (N <= cap):
+ * returns N, or -1 when it is not of that form or N > cap. */
+long an_mc_unhex(const char *text, double *ok, size_t cap);
+
 /* Judge a point result r with the paired seeds' own final gaps and
  * crossovers (n of them; a crossover NaN when that seed did not cross):
  * the interval (over seeds when n >= 2, else from r->gap_se) and the

@@ -691,3 +691,45 @@ size_t an_efficiency(const an_pairs *ps, an_eff_row *out)
     free(g);
     return rows;
 }
+
+/* ---- the paired difference of two accuracies ---- */
+
+int an_paired_acc(const double *ar, const double *mdm, size_t n, an_paired *out)
+{
+    *out = (an_paired){n, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    if (n < 2) return -1;
+    double sa = 0, sm = 0, sd = 0, disc = 0;
+    for (size_t i = 0; i < n; i++) {
+        sa += ar[i], sm += mdm[i], sd += mdm[i] - ar[i];
+        disc += ar[i] != mdm[i];
+    }
+    double mean = sd / (double)n, ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = mdm[i] - ar[i] - mean;
+        ss += e * e;
+    }
+    out->ar = sa / (double)n;
+    out->mdm = sm / (double)n;
+    out->diff = mean;
+    out->se = sqrt(ss / (double)(n - 1)) / sqrt((double)n);
+    out->lo = mean - 1.959964 * out->se;
+    out->hi = mean + 1.959964 * out->se;
+    out->discordant = disc / (double)n;
+    return 0;
+}
+
+long an_mc_unhex(const char *text, double *ok, size_t cap)
+{
+    char *end;
+    if (!text || *text < '0' || *text > '9') return -1;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (*end != ':' || n > cap || strlen(end + 1) != (n + 3) / 4) return -1;
+    const char *hex = end + 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = hex[i / 4];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        ok[i] = (d >> (i % 4)) & 1;
+    }
+    return (long)n;
+}

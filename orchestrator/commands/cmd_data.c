@@ -41,7 +41,7 @@ typedef struct {
  * data section is resolved as a run config's, each tier as a quality_spec. */
 typedef struct {
     data_corpus_spec corpus;
-    uint64_t val_tokens, order_seed;
+    uint64_t val_tokens, cloze_tokens, order_seed;
     int vocab[MAXV], nvocab;
     uint64_t budget[MAXV];
     int nbudget;
@@ -149,6 +149,7 @@ static int spec_from_data(spec *s, json_t *data, const json_t *grid, const char 
     if (!rc) {
         s->corpus = c.set.corpus;
         s->val_tokens = c.set.val_tokens;
+        s->cloze_tokens = c.set.cloze_tokens;
         s->order_seed = c.order_seed;
         uint64_t v[MAXV];
         int nv = 0;
@@ -311,7 +312,7 @@ static int common_opts(const char *cmd, int argc, char **argv, spec *s, const ch
 static data_set *open_set(const spec *s, int vocab, train_source_progress *pr, char *err,
                           size_t errlen)
 {
-    data_set_spec ss = {s->corpus, vocab, s->val_tokens};
+    data_set_spec ss = {s->corpus, vocab, s->val_tokens, s->cloze_tokens};
     data_progress prog = {train_source_progress_fn, pr};
     train_source_progress_init(pr);
     data_set *ds = data_set_open(&ss, train_source_cache_dir(s->cache), &prog, err, errlen);
@@ -463,7 +464,7 @@ static int stats_spec(spec *sp, const char *file, int argc)
         fmt_count(in.bytes_read, a, sizeof a);
         printf("read         %zu files, %s bytes, %zu documents\n", in.n_files, a, in.n_raw_docs);
         printf("documents    %zu after dropping %zu exact duplicates (%zu with invalid UTF-8, kept "
-               "as bytes)\n", in.n_train_docs + in.n_val_docs, in.n_dup_docs, in.n_invalid_utf8);
+               "as bytes)\n", in.n_train_docs + in.n_val_docs + in.n_cloze_docs, in.n_dup_docs, in.n_invalid_utf8);
         fmt_count(in.train_bytes, a, sizeof a);
         printf("split        %zu training documents (%s bytes), %zu held out for validation\n",
                in.n_train_docs, a, in.n_val_docs);
@@ -475,6 +476,10 @@ static int stats_spec(spec *sp, const char *file, int argc)
         fmt_count(in.val_tokens, a, sizeof a);
         printf("validation   %s tokens; unigram cross-entropy %.2f nats/token\n", a,
                unigram_ce(ds, vocab));
+        if (in.n_cloze_docs) {
+            fmt_count(in.cloze_tokens, a, sizeof a);
+            printf("cloze pool   %s tokens in %zu documents, in no training budget\n", a, in.n_cloze_docs);
+        }
         printf("coverage     %llu of %d ids occur in the training tokens (%.1f%%)\n",
                (unsigned long long)in.vocab_used, vocab, 100.0 * (double)in.vocab_used / vocab);
 

@@ -44,7 +44,11 @@
  *                  previous train line), "lr", "grad_norm" (and for a
  *                  mixture of experts "aux_loss" and "moe_dropped", means
  *                  over the same steps), or "val_loss" (nats/token) and,
- *                  with cloze items, "mc_acc", or "early_stop" (the planned
+ *                  with cloze items, "mc_acc", its standard error
+ *                  "mc_acc_se" and "mc_correct", the items' outcomes: a
+ *                  string "N:HEX", N items, hex digit k of HEX holding items
+ *                  4k..4k+3 (item 4k+j in bit 1<<j; 1 = right), or
+ *                  "early_stop" (the planned
  *                  number of steps, on the line of the step a run stopped).
  *   checkpoint     models' checkpoint (atomic, CRC-checked) with the run's
  *                  state by name (train_loop.c).
@@ -131,6 +135,10 @@ typedef struct {
 /* Append one line to a metrics.jsonl stream: the point, then the values
  * (%.9g, or %.0f when whole), then a newline. */
 void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t n);
+/* The same with a label: "label":"text" after the values (text printed as
+ * is: the caller's, never needing escapes, such as mc_correct's hex). */
+void rundir_metrics_line_label(FILE *f, const run_point *p, const run_value *v, size_t n, const char *label,
+                               const char *text);
 /* Cut metrics.jsonl back to its complete lines whose step is <= max_step
  * (-1: none), atomically: what a resumed run must not repeat or contradict.
  * note gets "" or, when lines that are not metrics lay among the lines

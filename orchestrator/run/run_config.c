@@ -268,6 +268,27 @@ static int train_rules(const json_t *obj, char *err, size_t errlen)
     return 0;
 }
 
+/* A cloze pool that cannot hold the items asked of it, whatever the corpus:
+ * each item takes a window of context + length tokens of its own. Said at
+ * plan time; what the corpus's documents actually offer is known only once
+ * the data set is built (data/cloze.c says it then). */
+static int cloze_rules(const json_t *obj, const char *path, char *err, size_t errlen)
+{
+    json_t *pool = json_object_get(obj, "pool_tokens");
+    if (!pool) return 0;
+    double items = json_number_value(json_object_get(obj, "items"));
+    json_t *fi = json_object_get(obj, "final_items");
+    if (fi && json_number_value(fi) > items) items = json_number_value(fi);
+    double w = json_number_value(json_object_get(obj, "context")) + json_number_value(json_object_get(obj, "length"));
+    if (json_number_value(pool) < items * w) {
+        snprintf(err, errlen, "%s.pool_tokens (%.0f) cannot hold %.0f items of %.0f tokens each "
+                 "(context + length): it needs at least %.0f tokens, and more since items never "
+                 "cross documents", path, json_number_value(pool), items, w, items * w);
+        return -1;
+    }
+    return 0;
+}
+
 /* The rules across the fields of one section that the table cannot say. */
 static int section_rules(const json_t *obj, const char *section, const char *path, char *err, size_t errlen)
 {
@@ -301,6 +322,8 @@ static int section_rules(const json_t *obj, const char *section, const char *pat
         }
     } else if (!strcmp(section, "train")) {
         return train_rules(obj, err, errlen);
+    } else if (!strcmp(section, "cloze")) {
+        return cloze_rules(obj, path, err, errlen);
     }
     return 0;
 }

@@ -69,10 +69,19 @@
     X(top, REAL, 0, -1, "1", 1e-9, 1, NULL)
 
 #define RUN_CONFIG_CLOZE(X)                                       \
-    X(items, INT, 0, 0, NULL, 0, 1e7, NULL)                       \
+    X(items, INT, 0, 0, NULL, 0, 1e6, NULL)                       \
     X(context, INT, 0, 32, NULL, 1, 1e5, NULL)                    \
     X(candidates, INT, 0, 4, NULL, 2, 100, NULL)                  \
-    X(length, INT, 0, 8, NULL, 1, 1e5, NULL)
+    X(length, INT, 0, 8, NULL, 1, 1e5, NULL)                      \
+    X(pool_tokens, INT, 0, -1, "0", 1, RUN_CONFIG_BIG, NULL)      \
+    X(final_items, INT, 0, -1, "0", 1, 1e6, NULL)
+/* pool_tokens: a held-out cloze pool of its own, after the validation
+ * documents and never in any training budget (0: items from the validation
+ * documents); final_items: the items of a run's last evaluation, where
+ * final_eval_draws applies (absent, standing for 0: items), the first `items` of them at
+ * every other evaluation (docs/run-config.md). At most a million items:
+ * their outcomes (mc_correct, a hex digit per 4) keep a metrics line well
+ * under the ingest's 1 MiB line limit. */
 
 #define RUN_CONFIG_TRAIN(X)                                                  \
     X(seq_len, INT, 0, 128, NULL, 2, 1 << 16, NULL)                          \

@@ -119,13 +119,20 @@ int rundir_status(const char *dir, char *word, size_t wlen, char *reason, size_t
 
 /* ---- metrics.jsonl ------------------------------------------------------------ */
 
-void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t n)
+void rundir_metrics_line_label(FILE *f, const run_point *p, const run_value *v, size_t n, const char *label,
+                               const char *text)
 {
     fprintf(f, "{\"step\":%llu,\"tokens\":%.0f,\"epoch\":%.9g,\"flops\":%.9g", (unsigned long long)p->step,
             p->tokens, p->epoch, p->flops);
     for (size_t i = 0; i < n; i++)
         fprintf(f, v[i].whole ? ",\"%s\":%.0f" : ",\"%s\":%.9g", v[i].name, v[i].value);
+    if (label && text) fprintf(f, ",\"%s\":\"%s\"", label, text);
     fputs("}\n", f);
+}
+
+void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t n)
+{
+    rundir_metrics_line_label(f, p, v, n, NULL, NULL);
 }
 
 int rundir_cut_metrics(const char *dir, long long max_step, char *note, size_t notelen)

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
@@ -300,7 +301,7 @@ static int setup(trainer *tr, const char *key)
     t->mc.mask_id = train_source_mask(tr->src);
     size_t spe = train_source_seqs_per_epoch(tr->src);
     train_source_cloze q = train_source_cloze_items(tr->src);
-    if (q.n_items > 0 && q.C + q.M > t->mc.seq_len)
+    if (q.n_final > 0 && q.C + q.M > t->mc.seq_len)
         return fail(tr, XO_USAGE, "data.cloze context + length (%d + %d) must fit in train.seq_len (%d)", q.C, q.M,
                     t->mc.seq_len);
     if (spe == 0) return fail(tr, XO_USAGE, "the training data holds no full sequence of %d tokens", t->mc.seq_len);
@@ -444,9 +445,29 @@ static int train_step(trainer *tr)
     return 0;
 }
 
+/* The items' outcomes, "N:" and hex (run.h, metrics.jsonl: mc_correct), so
+ * that two runs scored on the same items can be compared item by item (the
+ * paired difference of their accuracies). hex holds n/4 + 24 bytes. */
+static void mc_hex(const unsigned char *ok, size_t n, char *hex)
+{
+    size_t k = (size_t)sprintf(hex, "%zu:", n);
+    for (size_t i = 0; i < n; i += 4) {
+        int d = 0;
+        for (size_t j = 0; j < 4 && i + j < n; j++) d |= (ok[i + j] ? 1 : 0) << j;
+        hex[k++] = "0123456789abcdef"[d];
+    }
+    hex[k] = 0;
+}
+
 /* Evaluate with eval options eo and append the eval line: val_loss (into
- * tr->val) and its standard error val_loss_se, and mc_acc when the data has
- * cloze items.
+ * tr->val) and its standard error val_loss_se, and mc_acc with its standard
+ * error mc_acc_se when the data has cloze items (at the final evaluation,
+ * eo == &tr->cfg.final_eval, of a run or branch, all data.cloze.final_items
+ * of them).
+ * mc_acc_se is the binomial error over items (model_mc_se): unlike
+ * val_loss_se it includes the items' own sampling, which is what decides
+ * whether two accuracies differ; for the MDM the mask draws' noise is inside
+ * each item's outcome.
  * val_loss_se is the error of val_loss as a measurement of this model on
  * these windows: the MDM's mask draws' noise (model_val_loss_se's mc_se), 0
  * for AR, whose loss is exact. Every run of a pair is scored on the same
@@ -455,9 +476,10 @@ static int train_step(trainer *tr)
  * over windows, a bound from above, stands in. */
 static int evaluate(trainer *tr, const model_eval_opts *eo)
 {
+    char *hex = NULL; /* mc_correct */
     size_t nval;
     const int32_t *val = train_source_val(tr->src, &nval);
-    run_value v[3];
+    run_value v[4];
     size_t k = 0;
     tr->val = NAN;
     if (nval > 0) {
@@ -471,14 +493,39 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
         if (isfinite(se)) v[k++] = (run_value){"val_loss_se", se, 0};
     }
     train_source_cloze q = train_source_cloze_items(tr->src);
-    if (q.n_items > 0) {
-        model_cloze mq = {q.n_items, q.C, q.K, q.M, q.context, q.cands, q.answer};
-        double acc = model_mc_acc(tr->m, &mq, eo, tr->err, sizeof tr->err);
-        if (acc < 0) return XO_FAILED;
-        v[k++] = (run_value){"mc_acc", acc, 0};
+    /* A trunk's last step is its last fork, not an end: no point of a
+     * crossover, so not worth the final items. */
+    size_t items = eo == &tr->cfg.final_eval && !tr->trunk ? q.n_final : q.n_items;
+    if (items > 0) {
+        model_cloze mq = {items, q.C, q.K, q.M, q.context, q.cands, q.answer};
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        double t0 = xo_now();
+        unsigned char *ok = malloc(items);
+        if (!ok || !(hex = malloc(items / 4 + 24))) {
+            free(ok);
+            return fail(tr, XO_FAILED, "out of memory");
+        }
+        long right = model_mc_correct(tr->m, &mq, eo, ok, tr->err, sizeof tr->err);
+        if (right >= 0) mc_hex(ok, items, hex);
+        free(ok);
+        if (right < 0) {
+            free(hex);
+            return XO_FAILED;
+        }
+        /* What the cloze costs, for sizing data.cloze (docs/run-config.md). */
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        rundir_log(tr->log, "step %llu: mc_acc %.4f on %zu items (%d mask draws) in %.1f s (%.1f s of CPU)",
+                   (unsigned long long)tr->step, (double)right / (double)items, items,
+                   model_get_config(tr->m)->objective == MODEL_MDM ? eo->draws : 0, xo_now() - t0,
+                   (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9);
+        v[k++] = (run_value){"mc_acc", (double)right / (double)items, 0};
+        double se = model_mc_se((size_t)right, items);
+        if (isfinite(se)) v[k++] = (run_value){"mc_acc_se", se, 0};
     }
     run_point p = point(tr);
-    if (k) rundir_metrics_line(tr->metrics, &p, v, k);
+    if (k) rundir_metrics_line_label(tr->metrics, &p, v, k, "mc_correct", hex);
+    free(hex);
     return 0;
 }
 

@@ -113,7 +113,9 @@ int train_source_read_config(const json_t *cfg, train_source_config *c, char *er
     c->seq_len = (int)rc.train.seq_len;
     c->seed = (uint64_t)rc.seed;
     c->quality = (data_quality){rc.data.quality_spec.degrade, rc.data.quality_spec.top};
+    c->set.cloze_tokens = (uint64_t)rc.data.cloze.pool_tokens;
     c->cloze_items = (size_t)rc.data.cloze.items;
+    c->cloze_final_items = (size_t)rc.data.cloze.final_items;
     c->cloze_context = (int)rc.data.cloze.context;
     c->cloze_candidates = (int)rc.data.cloze.candidates;
     c->cloze_length = (int)rc.data.cloze.length;
@@ -150,11 +152,15 @@ train_source *train_source_open(const json_t *run_config, const char *cache_dir,
                  (unsigned long long)c.set.val_tokens, c.seq_len);
         goto fail;
     }
-    if (data_cloze_build(s->ds, c.cloze_items, c.cloze_context, c.cloze_candidates,
+    /* The final evaluation's items; the others score a prefix of them (an
+     * item does not depend on how many follow it: data/cloze.c). */
+    size_t n_final = c.cloze_final_items ? c.cloze_final_items : c.cloze_items;
+    if (n_final < c.cloze_items) n_final = c.cloze_items;
+    if (data_cloze_build(s->ds, n_final, c.cloze_context, c.cloze_candidates,
                          c.cloze_length, c.order_seed, &s->cloze, err, errlen) != 0)
         goto fail;
-    s->cloze_view = (train_source_cloze){s->cloze.n_items, s->cloze.C, s->cloze.K, s->cloze.M,
-                                         s->cloze.context, s->cloze.cands, s->cloze.answer};
+    s->cloze_view = (train_source_cloze){c.cloze_items, s->cloze.n_items, s->cloze.C, s->cloze.K,
+                                         s->cloze.M, s->cloze.context, s->cloze.cands, s->cloze.answer};
     train_source_progress_end(&pr);
     return s;
 fail:

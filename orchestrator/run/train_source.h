@@ -46,12 +46,14 @@ int train_source_set_position(train_source *s, const uint64_t pos[2]);
 /* Validation: n sequences of seq_len tokens, row-major (owned by s). */
 const int32_t *train_source_val(const train_source *s, size_t *n_seqs);
 
-/* Cloze items (data.cloze.items of them; 0 if none): item i has a context
- * of C tokens, K candidate continuations of M tokens each, and the index of
- * the true one. Arrays owned by s:
- *   context[i*C + c], cands[(i*K + k)*M + m], answer[i]. */
+/* Cloze items: item i has a context of C tokens, K candidate continuations
+ * of M tokens each, and the index of the true one. Arrays owned by s:
+ *   context[i*C + c], cands[(i*K + k)*M + m], answer[i].
+ * n_final items in all (data.cloze.final_items, else items), for the run's
+ * last evaluation; every other evaluation scores the first n_items of them
+ * (data.cloze.items; 0: none). */
 typedef struct {
-    size_t n_items;
+    size_t n_items, n_final;
     int C, K, M;
     const int32_t *context;
     const int32_t *cands;
@@ -80,7 +82,7 @@ typedef struct {
     data_quality quality;
     uint64_t unique_tokens, order_seed, seed;
     int seq_len;
-    size_t cloze_items;
+    size_t cloze_items, cloze_final_items; /* final: 0 = cloze_items */
     int cloze_context, cloze_candidates, cloze_length;
 } train_source_config;
 int train_source_read_config(const json_t *run_config, train_source_config *c, char *err,

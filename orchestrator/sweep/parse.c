@@ -100,12 +100,18 @@ static int read_section(sp_ctx *c, yaml_node_t *n, const char *sec)
         if (t == JSON_OBJECT) {
             /* cloze: {items: 200, ...}: numbers with suffixes inside too */
             if (sp_want(c, v, YAML_MAPPING_NODE, path)) return -1;
-            json_t *sub = json_object_get(defs, key);
+            /* its keys: the defaults and the fields absent unless given
+             * (cloze.pool_tokens), which run_config_fill_absent writes into
+             * a section by its name */
+            json_t *sub = json_pack("{s:O}", key, json_object_get(defs, key));
+            run_config_fill_absent(sub);
             const char *sk[16];
             size_t ns = 0;
-            json_object_foreach(sub, k, x) if (ns < 15) sk[ns++] = k;
+            json_object_foreach(json_object_get(sub, key), k, x) if (ns < 15) sk[ns++] = k;
             sk[ns] = NULL;
-            if (sp_check_keys(c, v, path, sk)) return -1;
+            int bad = sp_check_keys(c, v, path, sk);
+            json_decref(sub);
+            if (bad) return -1;
             val = json_object();
             for (yaml_node_pair_t *r = v->data.mapping.pairs.start; r < v->data.mapping.pairs.top; r++) {
                 char p2[200];
