@@ -299,42 +299,67 @@ TEST(crossover_cli_table_pivots)
  * two corpora's rows are told apart without --sweep; one seed and no
  * standard errors, so no seed, sd or interval columns. csv keeps every
  * column of the crossover view. */
+/* A new database at `file` in the test's directory (its path into path)
+ * with one sweep, `sweep`, whose id goes to *sw; NULL on failure. */
+static db *sweep_db(char *path, size_t n, const char *file, const char *sweep, long long *sw)
+{
+    char err[512], yaml[128];
+    harness_path(path, n, file);
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    snprintf(yaml, sizeof yaml, "sweep: %s\n", sweep);
+    if (d && db_sweep_put(d, sweep, yaml, "h", sw)) {
+        db_close(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* One pair of model d64 at 50k unique tokens, 320 epochs, on `corpus`
+ * with train fields `train` ("\"lr\":0.002", more after commas): AR's
+ * val_loss falls to 4.0 by epoch 16 and stays; the MDM's falls linearly
+ * from 6 to 3.9 + shift at epoch 320. Runs keyed by `tag`. */
+static int add_d64_pair(db *d, long long sw, const char *tag, const char *corpus, const char *train, double shift)
+{
+    for (int o = 0; o < 2; o++) {
+        const char *obj = o ? "mdm" : "ar";
+        char config[512], key[64];
+        snprintf(config, sizeof config,
+                 "{\"data\":{\"corpus\":\"%s\",\"quality\":\"all\",\"unique_tokens\":50000},"
+                 "\"model\":{\"dim\":64,\"name\":\"d64\"},\"objective\":\"%s\",\"seed\":0,"
+                 "\"train\":{\"epochs\":320,%s}}", corpus, obj, train);
+        snprintf(key, sizeof key, "%s-%s", obj, tag);
+        db_run_spec sp = {.key = key, .config = config, .objective = obj, .model = "d64", .params = 267000,
+                          .unique_tokens = 50000, .quality = "all", .epochs = 320, .seed = 0};
+        long long id;
+        if (db_run_put(d, &sp, &id) || db_sweep_link(d, sw, id)) return -1;
+        db_metric m[41];
+        for (int i = 0; i <= 40; i++) {
+            double e = i * 8.0, v = o ? 6 - 2.1 * e / 320 + shift : 6 - 2 * fmin(e, 16) / 16;
+            long long tok = (long long)(e * 50000);
+            m[i] = (db_metric){"val_loss", i * 100, tok, e, 1.6e6 * (double)tok, v};
+        }
+        if (db_ingest_metrics(d, id, m, 41) || db_run_finished(d, id, "done", NULL, NULL, 0)) return -1;
+    }
+    return 0;
+}
+
 /* Two corpora x two learning rates of one model: four pairs, one seed,
  * no standard errors. Returns the database path. */
 static const char *corpora_db(void)
 {
     static char path[4096];
-    char err[512];
-    harness_path(path, sizeof path, "corpora.db");
-    db *d = db_open(path, DB_WRITE, err, sizeof err);
-    if (!d) return NULL;
     long long sw;
-    if (db_sweep_put(d, "c", "sweep: c\n", "h", &sw)) return NULL;
+    db *d = sweep_db(path, sizeof path, "corpora.db", "c", &sw);
+    if (!d) return NULL;
     const char *corpora[] = {"fortunes", "gcide"};
     const double lrs[] = {0.002, 0.003};
     for (int c = 0; c < 2; c++)
-        for (int l = 0; l < 2; l++)
-            for (int o = 0; o < 2; o++) {
-                const char *obj = o ? "mdm" : "ar";
-                char config[512], key[64];
-                snprintf(config, sizeof config,
-                         "{\"data\":{\"corpus\":\"%s\",\"quality\":\"all\",\"unique_tokens\":50000},"
-                         "\"model\":{\"dim\":64,\"name\":\"d64\"},\"objective\":\"%s\",\"seed\":0,"
-                         "\"train\":{\"epochs\":320,\"lr\":%g}}", corpora[c], obj, lrs[l]);
-                snprintf(key, sizeof key, "%s-%d-%d", obj, c, l);
-                db_run_spec sp = {.key = key, .config = config, .objective = obj, .model = "d64",
-                                  .params = 267000, .unique_tokens = 50000, .quality = "all", .epochs = 320,
-                                  .seed = 0};
-                long long id;
-                if (db_run_put(d, &sp, &id) || db_sweep_link(d, sw, id)) return NULL;
-                db_metric m[41];
-                for (int i = 0; i <= 40; i++) {
-                    double e = i * 8.0, v = o ? 6 - 2.1 * e / 320 + (c ? 0.3 : 0) : 6 - 2 * fmin(e, 16) / 16;
-                    long long tok = (long long)(e * 50000);
-                    m[i] = (db_metric){"val_loss", i * 100, tok, e, 1.6e6 * (double)tok, v};
-                }
-                if (db_ingest_metrics(d, id, m, 41) || db_run_finished(d, id, "done", NULL, NULL, 0)) return NULL;
-            }
+        for (int l = 0; l < 2; l++) {
+            char tag[32], train[64];
+            snprintf(tag, sizeof tag, "%d-%d", c, l);
+            snprintf(train, sizeof train, "\"lr\":%g", lrs[l]);
+            if (add_d64_pair(d, sw, tag, corpora[c], train, c ? 0.3 : 0)) return NULL;
+        }
     db_close(d);
     return path;
 }
@@ -414,6 +439,152 @@ TEST(crossover_cli_table_where_takes_sweep_names)
     harness_proc_free(&p);
 }
 
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* Four pairs of one model, budget, tier and length: three corpora (as
+ * experiments/demo-corpora.yaml: fortunes, jargon, foldoc) and fortunes
+ * again with train.input_mask 0.5. The others leave input_mask out, as
+ * runs made before it existed do: absent, it stands for 0. Returns the
+ * database path. */
+static const char *names_db(void)
+{
+    static char path[4096];
+    long long sw;
+    db *d = sweep_db(path, sizeof path, "names.db", "names", &sw);
+    if (!d) return NULL;
+    static const struct { const char *corpus, *train; double shift; } cells[] = {
+        {"fortunes", "\"lr\":0.002", 0}, {"jargon", "\"lr\":0.002", 0.3}, {"foldoc", "\"lr\":0.002", -0.05},
+        {"fortunes", "\"lr\":0.002,\"input_mask\":0.5", 0.1}};
+    for (int c = 0; c < 4; c++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "%d", c);
+        if (add_d64_pair(d, sw, tag, cells[c].corpus, cells[c].train, cells[c].shift)) return NULL;
+    }
+    db_close(d);
+    return path;
+}
+
+/* The cells of one markdown table row ("| a | b |"), trimmed, into
+ * cell[max]; returns how many. */
+static int md_cells(const char *line, char cell[][64], int max)
+{
+    int n = 0;
+    const char *s = strchr(line, '|');
+    while (s && s[1] && s[1] != '\n' && n < max) {
+        const char *e = strchr(s + 1, '|');
+        if (!e) break;
+        const char *a = s + 1, *b = e;
+        while (a < b && *a == ' ') a++;
+        while (b > a && b[-1] == ' ') b--;
+        snprintf(cell[n++], 64, "%.*s", (int)(b - a), a);
+        s = e;
+    }
+    return n;
+}
+
+/* Pairs told apart only by the corpus, or only by a train field
+ * (input_mask): the report names each by what varies among the pairs
+ * shown — a column in its table, the plots' titles, the gap panels' line,
+ * the captions — in the words of the crossover table (corpus=jargon,
+ * input_mask=0.5), and xover plot's titles alike. (Before: the report's
+ * four rows and four plot titles were the same text.) */
+TEST(crossover_cli_report_names_pairs_by_what_varies)
+{
+    const char *path = names_db();
+    CHECK(path);
+    char out[4096], idx[4200], plots[4096];
+    harness_path(out, sizeof out, "report");
+    harness_proc p = xover("report", "--db", path, out, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    snprintf(idx, sizeof idx, "%s/index.html", out);
+    char *html = harness_slurp(idx, NULL);
+    CHECK(html);
+    CHECK_CONTAINS(html, "<th>epochs</th><th class=\"varied\">corpus</th><th class=\"varied\">input_mask</th>"
+                         "<th>seeds AR/MDM</th>");
+
+    /* The crossover table's rows, and from them the name of each pair. */
+    p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    char cell[16][64];
+    int nc = md_cells(p.out, cell, 16), ci = -1, mi = -1;
+    for (int k = 0; k < nc; k++) {
+        if (!strcmp(cell[k], "corpus")) ci = k;
+        if (!strcmp(cell[k], "input_mask")) mi = k;
+    }
+    CHECK(ci >= 0 && mi == ci + 1);
+    harness_path(plots, sizeof plots, "plots");
+    harness_proc pl = xover("plot", "--db", path, "--out", plots, NULL, NULL, NULL);
+    CHECK_INT(pl.status, 0);
+    CHECK_INT(count(pl.out, ".svg\n"), 4); /* one panel: no grid */
+    char *titles = NULL;
+    size_t tlen = 0;
+    for (char *line = pl.out, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = 0;
+        char *svg = harness_slurp(line, NULL);
+        CHECK(svg);
+        char *t = strstr(svg, "<title>"), *te = t ? strstr(t, "</title>") : NULL;
+        CHECK(te);
+        titles = realloc(titles, tlen + (size_t)(te - t) + 2);
+        tlen += (size_t)snprintf(titles + tlen, (size_t)(te - t) + 2, "%.*s\n", (int)(te - t - 7), t + 7);
+        free(svg);
+    }
+    int rows = 0;
+    const char *names[4] = {0};
+    char labels[4][160];
+    for (const char *line = strchr(p.out, '\n'); line && (line = strstr(line, "\n| d64")); line++) {
+        nc = md_cells(line + 1, cell, 16);
+        CHECK(nc > mi && rows < 4);
+        char *label = labels[rows], row[256], title[300];
+        snprintf(label, 160, "corpus=%s, input_mask=%s", cell[ci], cell[mi]);
+        names[rows++] = label;
+        /* the report's table row says what the crossover table says */
+        snprintf(row, sizeof row, "<td class=\"varied\">%s</td><td class=\"varied\">%s</td>", cell[ci], cell[mi]);
+        CHECK_CONTAINS(html, row);
+        /* the pair's plot: its title, its gap panel's line, its caption */
+        snprintf(title, sizeof title, "<title>val_loss: model d64, U = 50k unique tokens, quality all, "
+                 "320 epochs · %s</title>", label);
+        CHECK_INT(count(html, title), 1);
+        snprintf(title, sizeof title, "<tspan font-weight=\"bold\">%s</tspan>: gap = ", label);
+        CHECK_INT(count(html, title), 1);
+        snprintf(title, sizeof title, "<figcaption>%s: <a href=", label);
+        CHECK_INT(count(html, title), 1);
+        /* and xover plot's title of it */
+        snprintf(title, sizeof title, "· %s\n", label);
+        CHECK_INT(count(titles, title), 1);
+    }
+    CHECK_INT(rows, 4);
+    for (int a = 0; a < rows; a++)
+        for (int b = a + 1; b < rows; b++) CHECK(strcmp(names[a], names[b]));
+    CHECK_CONTAINS(html, "corpus=jargon, input_mask=0</title>");
+    CHECK_CONTAINS(html, "corpus=fortunes, input_mask=0.5</title>");
+    CHECK_CONTAINS(html, "corpus=foldoc, input_mask=0</title>");
+    /* a fit per corpus and mask, never one across them */
+    CHECK_INT(count(html, "<td class=\"n\">1 of 1</td>"), 2);
+    CHECK_CONTAINS(html, "<td class=\"varied\">jargon</td><td class=\"varied\">0</td><td class=\"n\">0 of 1</td>");
+    free(titles);
+    harness_proc_free(&pl);
+    harness_proc_free(&p);
+    free(html);
+    /* a grid's panel leaves out what its row already says (the corpus) */
+    harness_path(plots, sizeof plots, "grid");
+    p = xover("plot", "--db", path, "--rows", "data.corpus", "--cols", "model", "--out", plots);
+    CHECK_INT(p.status, 0);
+    snprintf(idx, sizeof idx, "%s/grid-val_loss-tokens.svg", plots);
+    char *grid = harness_slurp(idx, NULL);
+    CHECK(grid);
+    CHECK_CONTAINS(grid, ">= jargon</text>");
+    CHECK_CONTAINS(grid, ">U 50k · d64 · input_mask=0</text>");
+    CHECK(!strstr(grid, "corpus="));
+    free(grid);
+    harness_proc_free(&p);
+}
+
 /* Nothing to show — another metric, or a --where no pair passes — is said
  * the same way by crossover, table, plot and report: a note on stderr, exit
  * 0, an empty result in the output's format. (Before: plot exited 2, table
@@ -455,13 +626,6 @@ TEST(crossover_cli_empty_results_said_alike)
     char *html = harness_slurp(idx, NULL);
     CHECK(html && strstr(html, "No AR/MDM pair has reported mc_acc"));
     free(html);
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
 }
 
 TEST(crossover_cli_plot_writes_svg_per_pair_and_a_grid)
@@ -544,6 +708,9 @@ TEST(crossover_cli_report_renders_in_chromium)
     CHECK_INT(count(p.out, "<g class=\"gap-panel\">"), 9);
     CHECK_CONTAINS(p.out, "The sign of every gap on this page");
     CHECK(!strstr(p.out, "http-equiv=\"refresh\"")); /* only a live report reloads */
+    /* only the typed axes vary: no more columns, titles as they were */
+    CHECK(!strstr(p.out, "class=\"varied\"") && !strstr(p.out, "<tspan"));
+    CHECK_CONTAINS(p.out, "<title>val_loss: model xs, U = 4k unique tokens, quality high, 10 epochs</title>");
     harness_proc_free(&p);
 
     /* The gap panel as Chromium draws it: the pair plot of xs at U 4000 (a

@@ -258,6 +258,40 @@ typedef struct {
 void an_axis_key_of(const an_pair *p, const char *axis, an_axis_key *k);
 int an_axis_key_cmp(const an_axis_key *a, const an_axis_key *b);
 
+/* ---- what tells pairs apart (varied.c) ----------------------------------- */
+
+/* The config fields, beyond the typed axes (model, unique_tokens, quality,
+ * epochs), in which the pairs shown differ: the corpus, a train field (lr,
+ * input_mask), a model field of one model name (dim). A field counts when
+ * two pairs of the same model and quality differ in it (a model's own
+ * fields go with its name, a tier's spec with the tier's); a field a config
+ * leaves out reads as what its absence stands for. Every view that names
+ * pairs for a person names them by these, in the same words: the default
+ * `xover crossover` table (a column each), the report's tables, the plots'
+ * titles ("corpus=jargon, input_mask=0.5"). Nothing varies beyond the typed
+ * axes: n is 0, and every view looks as it did without. */
+typedef struct {
+    size_t n;
+    char **path; /* dotted config paths, in the order of the first pair's config */
+    char **name; /* what a reader sees: the path's last part (corpus, lr), the
+                    whole path when two fields shown end alike */
+} an_varied;
+/* The fields that vary among ps into *v (free with an_varied_free).
+ * Returns 0, or -1 when out of memory (v is then empty). */
+int an_varied_find(const an_pairs *ps, an_varied *v);
+void an_varied_free(an_varied *v);
+/* Pair p's value of field k as a table cell: a string as itself, a number
+ * as %g, "" when p's config has no such field. */
+void an_varied_value(const an_varied *v, size_t k, const an_pair *p, char *buf, size_t n);
+/* Pair p named by every field of v: "corpus=jargon, lr=0.002" ("" when v
+ * is NULL or empty). skip: NULL, or NULL-terminated names (short or dotted)
+ * to leave out, as a grid does for the axes its rows and columns show. */
+void an_varied_label(const an_varied *v, const an_pair *p, const char *const *skip, char *buf, size_t n);
+/* The first field in which pairs a and b differ: quality, model,
+ * unique_tokens, epochs, or a dotted config path (train.lr). 0 with the
+ * name in buf; -1 when none is found (buf: "the config"). */
+int an_pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size_t n);
+
 /* ---- the power law ------------------------------------------------------ */
 
 /* Least squares of ln c = ln a + k ln u over n points (u, c > 0; others
@@ -270,7 +304,9 @@ typedef struct {
 } an_fit;
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
 
-/* The fits of a set of pairs: one row per (metric, model, quality), of
+/* The fits of a set of pairs: one row per (metric, model, quality) and
+ * whatever else the configs set but U and epochs (a budget sweep: two
+ * corpora or two learning rates are two fits, never one across them), of
  * crossover = a * U^k over the unique budgets U whose pairs crossed (a
  * crossover x, whatever the verdict's certainty). A group with fewer than
  * two such budgets gets a row too, with fit.n < 2 and `why` saying so. The
@@ -337,8 +373,10 @@ char *an_svg_pair(const an_pair *p);
  * second line. An annealed pair p itself is drawn the same way. Below the
  * plot, on the same x, a panel of the gap the verdict reads (an_pair_gaps):
  * around zero, with the final gap's interval. A crossover between two
- * evaluations shades the span between them. */
-char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, int xscale);
+ * evaluations shades the span between them. The title (and the gap panel's
+ * line) name p by its typed axes and by v, the fields that vary among the
+ * pairs it is shown with (an_varied_label; NULL: the typed axes alone). */
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, const an_varied *v, int xscale);
 /* The x scale of a plot: AN_XSCALE_AUTO logarithmic when the positive x
  * span 30x or more, else linear; or as asked (LOG needs positive x: points
  * at x <= 0 are then left out). */
@@ -352,9 +390,11 @@ const an_pair *an_annealed_match(const an_pairs *ps, const an_pair *p);
  * `rows` and `cols` (sorted), one shared legend. ann, when given, holds for
  * each pair its annealed pair (an_annealed_match; NULL entries: none): that
  * panel then draws the annealed points and verdict, the trunks faint. Pairs
- * that fall on an occupied panel are left out and counted in *dropped. */
+ * that fall on an occupied panel are left out and counted in *dropped. A
+ * panel's title names its pair by the fields of v (NULL: none) other than
+ * the rows' and columns' axes. */
 char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
-                  const char *cols, const char *title, int xscale, size_t *dropped);
+                  const char *cols, const char *title, const an_varied *v, int xscale, size_t *dropped);
 /* How many panels that grid has (rows x columns): with one, the grid would
  * repeat the pair's own plot, and plot and report leave it out. */
 size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, const char *cols);

@@ -528,13 +528,28 @@ static int boot_k(const an_pair *const *g, int k, double *lo, double *hi)
     return rc;
 }
 
+/* The budget group of a pair: its cell without data.unique_tokens and
+ * train.epochs (malloc'd JSON): the pairs of one budget sweep, which a fit
+ * and the data-efficiency multiplier take together. */
+static char *budget_group(const an_pair *p)
+{
+    json_t *c = json_loads(p->cell, 0, NULL);
+    json_object_del(json_object_get(c, "data"), "unique_tokens");
+    json_object_del(json_object_get(c, "train"), "epochs");
+    char *s = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(p->cell);
+    json_decref(c);
+    return s;
+}
+
 size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
 {
     size_t n = ps->n, rows = 0;
-    char *used = calloc(n + 1, 1);
+    char *used = calloc(n + 1, 1), **grp = calloc(n + 1, sizeof *grp);
     double *u = malloc((n + 1) * sizeof *u), *c = malloc((n + 1) * sizeof *c);
     const an_pair **g = malloc((n + 1) * sizeof *g);
-    for (size_t i = 0; used && u && c && g && i < n; i++) {
+    int ok = used && grp && u && c && g;
+    for (size_t i = 0; ok && i < n; i++) ok = (grp[i] = budget_group(&ps->p[i])) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
         if (used[i]) continue;
         const an_pair *p = &ps->p[i];
         int k = 0, budgets = 0, total = 0, seeds = 0;
@@ -543,7 +558,7 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
         for (size_t j = i; j < n; j++) {
             const an_pair *q = &ps->p[j];
             if (used[j] || !same_str(q->model, p->model) || !same_str(q->quality, p->quality) ||
-                !same_str(q->metric, p->metric))
+                !same_str(q->metric, p->metric) || strcmp(grp[j], grp[i]))
                 continue;
             used[j] = 1;
             if (q->unique_tokens > 0 && (double)q->unique_tokens != seen_all)
@@ -577,6 +592,8 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out)
             snprintf(r->why, sizeof r->why, "no interval: one seed and two budgets (a line through two points)");
         }
     }
+    for (size_t i = 0; grp && i < n; i++) free(grp[i]);
+    free(grp);
     free(used);
     free(u);
     free(c);
@@ -597,18 +614,6 @@ double an_equivalent_budget(const double *u, const double *b, int n, double y)
         return exp(l0 + (l1 - l0) * (y - b0) / (b1 - b0));
     }
     return NAN;
-}
-
-/* The budget group of a pair: its cell without data.unique_tokens and
- * train.epochs (malloc'd JSON). */
-static char *budget_group(const an_pair *p)
-{
-    json_t *c = json_loads(p->cell, 0, NULL);
-    json_object_del(json_object_get(c, "data"), "unique_tokens");
-    json_object_del(json_object_get(c, "train"), "epochs");
-    char *s = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(p->cell);
-    json_decref(c);
-    return s;
 }
 
 /* One row: the equivalent of pair g[i]'s value on the other side's curve. */

@@ -86,11 +86,36 @@ static void span(textbuf *b, double lo, double hi)
     else tb_printf(b, "<td class=\"n\">%s – %s</td>", x0, x1);
 }
 
-static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
+/* The header cells of the fields that tell the pairs apart (an_varied:
+ * corpus, lr), named as the crossover table names them. */
+static void varied_heads(textbuf *b, const an_varied *v)
+{
+    for (size_t k = 0; k < v->n; k++) {
+        tb_printf(b, "<th class=\"varied\">");
+        tb_escape(b, v->name[k]);
+        tb_printf(b, "</th>");
+    }
+}
+
+/* Pair p's value of each of them. */
+static void varied_cells(textbuf *b, const an_varied *v, const an_pair *p)
+{
+    for (size_t k = 0; k < v->n; k++) {
+        char t[256];
+        an_varied_value(v, k, p, t, sizeof t);
+        tb_printf(b, "<td class=\"varied\">");
+        tb_escape(b, t);
+        tb_printf(b, "</td>");
+    }
+}
+
+static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an_varied *v)
 {
     const char *xn = an_xaxis_name(x);
     tb_printf(b, "<table class=\"crossover\"><tr><th>model</th><th>params</th><th>unique tokens</th>"
-      "<th>quality</th><th>epochs</th><th>seeds AR/MDM</th><th>verdict</th>"
+      "<th>quality</th><th>epochs</th>");
+    varied_heads(b, v);
+    tb_printf(b, "<th>seeds AR/MDM</th><th>verdict</th>"
       "<th>crossover between (%s)</th><th>seeds' own crossovers</th><th>AR best</th><th>at (%s)</th>"
       "<th>MDM best</th><th>at (%s)</th><th title=\"AR − MDM where lower is better, MDM − AR where higher "
       "is: above 0 the MDM is ahead\">final gap [95%% interval]<br><small>&gt; 0: MDM ahead</small></th></tr>\n",
@@ -107,6 +132,7 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
         tb_escape(b, p->quality);
         tb_printf(b, "</td>");
         num(b, p->epochs, 0);
+        varied_cells(b, v, p);
         tb_printf(b, "<td class=\"n\">%d/%d</td><td class=\"v\">%s</td>", p->ar.seeds, p->mdm.seeds,
           r->verdict == AN_NONE ? "none within the budget" : an_verdict_name(r->verdict));
         /* between the two evaluations it falls in, not one interpolated x */
@@ -133,7 +159,7 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x)
     tb_printf(b, "</table>\n");
 }
 
-static void fit_table(textbuf *b, const an_pairs *ps)
+static void fit_table(textbuf *b, const an_pairs *ps, const an_varied *v)
 {
     an_fit_row *fr = malloc((ps->n + 1) * sizeof *fr);
     if (!fr) { b->oom = 1; return; }
@@ -142,14 +168,17 @@ static void fit_table(textbuf *b, const an_pairs *ps)
         tb_printf(b, "<p>Crossover against the unique budget U, fitted as a·U<sup>k</sup> (least "
           "squares in log–log; the published C<sub>crit</sub> ∝ U<sup>2.174</sup> is in "
           "FLOPs), with k's 95%% interval (a bootstrap over seeds, or the fit's own standard error "
-          "with one seed):</p>\n<table class=\"fit\"><tr><th>model</th><th>quality</th><th>budgets</th>"
-          "<th>a</th><th>k</th><th>k interval</th><th>R²</th><th>note</th></tr>\n");
+          "with one seed):</p>\n<table class=\"fit\"><tr><th>model</th><th>quality</th>");
+        varied_heads(b, v);
+        tb_printf(b, "<th>budgets</th><th>a</th><th>k</th><th>k interval</th><th>R²</th><th>note</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
             tb_printf(b, "<tr><td>");
             tb_escape(b, fr[i].first->model);
             tb_printf(b, "</td><td>");
             tb_escape(b, fr[i].first->quality);
-            tb_printf(b, "</td><td class=\"n\">%d of %d</td>", fr[i].budgets, fr[i].budgets_total);
+            tb_printf(b, "</td>");
+            varied_cells(b, v, fr[i].first);
+            tb_printf(b, "<td class=\"n\">%d of %d</td>", fr[i].budgets, fr[i].budgets_total);
             num(b, fr[i].fit.a, 0);
             num(b, fr[i].fit.k, 0);
             if (isnan(fr[i].k_lo)) tb_printf(b, "<td class=\"na\">–</td>");
@@ -164,8 +193,9 @@ static void fit_table(textbuf *b, const an_pairs *ps)
     free(fr);
 }
 
-/* Write svg to OUTDIR/plots/name and inline it into the page. */
-static int plot(textbuf *b, const char *outdir, const char *name, char *svg, int *nplots,
+/* Write svg to OUTDIR/plots/name and inline it into the page, captioned
+ * by its file and what names its pair (label, "" none). */
+static int plot(textbuf *b, const char *outdir, const char *name, const char *label, char *svg, int *nplots,
                 char *err, size_t errlen)
 {
     if (!svg) { snprintf(err, errlen, "out of memory"); return -1; }
@@ -176,14 +206,18 @@ static int plot(textbuf *b, const char *outdir, const char *name, char *svg, int
         free(svg);
         return -1;
     }
-    tb_printf(b, "<figure>%s<figcaption><a href=\"plots/%s\">%s</a></figcaption></figure>\n", svg, name,
-      name);
+    tb_printf(b, "<figure>%s<figcaption>", svg);
+    if (*label) {
+        tb_escape(b, label);
+        tb_printf(b, ": ");
+    }
+    tb_printf(b, "<a href=\"plots/%s\">%s</a></figcaption></figure>\n", name, name);
     free(svg);
     (*nplots)++;
     return 0;
 }
 
-static void efficiency_table(textbuf *b, const an_pairs *ps)
+static void efficiency_table(textbuf *b, const an_pairs *ps, const an_varied *v)
 {
     an_eff_row *er = malloc((2 * ps->n + 1) * sizeof *er);
     if (!er) { b->oom = 1; return; }
@@ -192,16 +226,20 @@ static void efficiency_table(textbuf *b, const an_pairs *ps)
         tb_printf(b, "<p>Data efficiency: the budget at which the other objective's best equals this "
           "one's (linear in ln U between measured budgets, never extrapolated). A ratio above 1: the "
           "MDM needs less data (U<sub>AR</sub>/U for an MDM, U/U<sub>MDM</sub> for an AR).</p>\n"
-          "<table class=\"efficiency\"><tr><th>model</th><th>quality</th><th>side</th><th>unique tokens</th>"
-          "<th>equivalent</th><th>ratio</th><th>95%% interval (seeds)</th></tr>\n");
+          "<table class=\"efficiency\"><tr><th>model</th><th>quality</th>");
+        varied_heads(b, v);
+        tb_printf(b, "<th>side</th><th>unique tokens</th><th>equivalent</th><th>ratio</th>"
+          "<th>95%% interval (seeds)</th></tr>\n");
         for (size_t i = 0; i < n; i++) {
             const an_eff_row *r = &er[i];
             tb_printf(b, "<tr><td>");
             tb_escape(b, r->pair->model);
             tb_printf(b, "</td><td>");
             tb_escape(b, r->pair->quality);
-            tb_printf(b, "</td><td>%s</td>", r->direction == AN_AR_EQUIVALENT ? "MDM (AR-equivalent)"
-                                                                             : "AR (MDM-equivalent)");
+            tb_printf(b, "</td>");
+            varied_cells(b, v, r->pair);
+            tb_printf(b, "<td>%s</td>", r->direction == AN_AR_EQUIVALENT ? "MDM (AR-equivalent)"
+                                                                     : "AR (MDM-equivalent)");
             num(b, r->u, 1);
             if (r->status == AN_EFF_BEYOND) {
                 tb_printf(b, "<td colspan=\"3\" class=\"na\">beyond the grid</td></tr>\n");
@@ -216,6 +254,70 @@ static void efficiency_table(textbuf *b, const an_pairs *ps)
         tb_printf(b, "</table>\n");
     }
     free(er);
+}
+
+/* The plots of one metric's pairs ps (and their annealed pairs ann), each
+ * named by the fields that vary among them (v, va): the grid, then every
+ * pair's own plot. */
+static int section_plots(textbuf *b, const an_pairs *ps, const an_pairs *ann, const an_varied *v,
+                         const an_varied *va, const char *metric, const an_report_opts *o, const char *outdir,
+                         int *nplots, char *err, size_t errlen)
+{
+    /* Each trunk pair with its annealed pair, when it has one: the grid
+     * and its plot then show the annealed points as the curves that count. */
+    const an_pair **pp = malloc((ps->n + 1) * sizeof *pp), **pa = malloc((ps->n + 1) * sizeof *pa);
+    char *drawn = calloc(ann->n + 1, 1);
+    if (!pp || !pa || !drawn) {
+        free(pp);
+        free(pa);
+        free(drawn);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        pp[i] = &ps->p[i];
+        pa[i] = an_annealed_match(ann, &ps->p[i]);
+        if (pa[i]) drawn[pa[i] - ann->p] = 1;
+    }
+    int rc = 0;
+    char title[256], name[300], label[256];
+    snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
+             an_xaxis_name(o->x), o->rows, o->cols);
+    size_t dropped = 0;
+    snprintf(name, sizeof name, "grid-%s-%s.svg", metric, an_xaxis_name(o->x));
+    for (char *c = name; *c; c++)
+        if (*c == '/' || *c == ' ') *c = '_';
+    /* One panel would only repeat the pair's own plot below. */
+    if (an_grid_panels(pp, ps->n, o->rows, o->cols) > 1) {
+        rc = plot(b, outdir, name, "", an_svg_grid(pp, pa, ps->n, o->rows, o->cols, title, v, o->xscale, &dropped),
+                  nplots, err, errlen);
+        if (!rc && dropped)
+            tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
+              "they are in the plots below.</p>\n", dropped);
+    }
+    tb_printf(b, "<div class=\"pairs\">\n");
+    /* Each pair's plot, a trunk pair's with its annealed points as the
+     * curves that count; annealed pairs without such a trunk pair alone. */
+    for (size_t i = 0; !rc && i < ps->n; i++) {
+        an_pair_filename(&ps->p[i], name, sizeof name);
+        an_varied_label(v, &ps->p[i], NULL, label, sizeof label);
+        rc = plot(b, outdir, name, label, an_svg_pair_annealed(&ps->p[i], pa[i], v, o->xscale), nplots, err,
+                  errlen);
+    }
+    for (size_t i = 0; !rc && i < ann->n; i++) {
+        if (drawn[i]) continue;
+        char base[280];
+        an_pair_filename(&ann->p[i], base, sizeof base);
+        snprintf(name, sizeof name, "annealed-%s", base);
+        an_varied_label(va, &ann->p[i], NULL, label, sizeof label);
+        rc = plot(b, outdir, name, label, an_svg_pair_annealed(&ann->p[i], NULL, va, o->xscale), nplots, err,
+                  errlen);
+    }
+    free(drawn);
+    tb_printf(b, "</div>\n");
+    free(pp);
+    free(pa);
+    return rc;
 }
 
 static int metric_section(textbuf *b, db *d, long long sweep_id, const char *metric,
@@ -240,76 +342,38 @@ static int metric_section(textbuf *b, db *d, long long sweep_id, const char *met
         an_pairs_free(&ann);
         return 0;
     }
+    /* What tells the pairs apart beyond the typed axes (the corpus, lr):
+     * a column of every table and a part of every plot's title. */
+    an_varied v = {0}, va = {0};
+    if (an_varied_find(&ps, &v) || an_varied_find(&ann, &va)) {
+        an_varied_free(&v);
+        an_pairs_free(&ps);
+        an_pairs_free(&ann);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     /* With annealed branches (train.anneal_at) the annealed points are the
      * comparison that counts, as in the plots: their tables first. */
     if (ann.n) {
         tb_printf(b, "<h3>Annealed points: the comparison that counts</h3>\n<p>One point per budget: each "
           "branch's final value after its own cooldown. The crossover is the smallest budget from which the "
           "MDM's annealed value beats AR's best annealed value at budgets up to it, and stays so.</p>\n");
-        crossover_table(b, &ann, o->x);
-        fit_table(b, &ann);
-        efficiency_table(b, &ann);
+        crossover_table(b, &ann, o->x, &va);
+        fit_table(b, &ann, &va);
+        efficiency_table(b, &ann, &va);
     }
     if (ps.n) {
         if (ann.n)
             tb_printf(b, "<h3>In training</h3>\n<p>The learning curves of the runs that are not branches: "
               "for an annealed sweep its trunks, at a constant learning rate without a cooldown, which the "
               "plots draw faint.</p>\n");
-        crossover_table(b, &ps, o->x);
-        fit_table(b, &ps);
-        efficiency_table(b, &ps);
+        crossover_table(b, &ps, o->x, &v);
+        fit_table(b, &ps, &v);
+        efficiency_table(b, &ps, &v);
     }
-    /* Each trunk pair with its annealed pair, when it has one: the grid
-     * and its plot then show the annealed points as the curves that count. */
-    const an_pair **pp = malloc((ps.n + 1) * sizeof *pp), **pa = malloc((ps.n + 1) * sizeof *pa);
-    char *drawn = calloc(ann.n + 1, 1);
-    if (!pp || !pa || !drawn) {
-        free(pp);
-        free(pa);
-        free(drawn);
-        an_pairs_free(&ps);
-        an_pairs_free(&ann);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < ps.n; i++) {
-        pp[i] = &ps.p[i];
-        pa[i] = an_annealed_match(&ann, &ps.p[i]);
-        if (pa[i]) drawn[pa[i] - ann.p] = 1;
-    }
-    char title[256], name[300];
-    snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
-             an_xaxis_name(o->x), o->rows, o->cols);
-    size_t dropped = 0;
-    snprintf(name, sizeof name, "grid-%s-%s.svg", metric, an_xaxis_name(o->x));
-    for (char *c = name; *c; c++)
-        if (*c == '/' || *c == ' ') *c = '_';
-    /* One panel would only repeat the pair's own plot below. */
-    if (an_grid_panels(pp, ps.n, o->rows, o->cols) > 1) {
-        rc = plot(b, outdir, name, an_svg_grid(pp, pa, ps.n, o->rows, o->cols, title, o->xscale, &dropped), nplots,
-                  err, errlen);
-        if (!rc && dropped)
-            tb_printf(b, "<p class=\"note\">%zu pair(s) share a panel with another (another axis varies); "
-              "they are in the plots below.</p>\n", dropped);
-    }
-    tb_printf(b, "<div class=\"pairs\">\n");
-    /* Each pair's plot, a trunk pair's with its annealed points as the
-     * curves that count; annealed pairs without such a trunk pair alone. */
-    for (size_t i = 0; !rc && i < ps.n; i++) {
-        an_pair_filename(&ps.p[i], name, sizeof name);
-        rc = plot(b, outdir, name, an_svg_pair_annealed(&ps.p[i], pa[i], o->xscale), nplots, err, errlen);
-    }
-    for (size_t i = 0; !rc && i < ann.n; i++) {
-        if (drawn[i]) continue;
-        char base[280];
-        an_pair_filename(&ann.p[i], base, sizeof base);
-        snprintf(name, sizeof name, "annealed-%s", base);
-        rc = plot(b, outdir, name, an_svg_pair_annealed(&ann.p[i], NULL, o->xscale), nplots, err, errlen);
-    }
-    free(drawn);
-    tb_printf(b, "</div>\n");
-    free(pp);
-    free(pa);
+    rc = section_plots(b, &ps, &ann, &v, &va, metric, o, outdir, nplots, err, errlen);
+    an_varied_free(&v);
+    an_varied_free(&va);
     an_pairs_free(&ps);
     an_pairs_free(&ann);
     return rc;

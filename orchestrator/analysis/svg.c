@@ -286,6 +286,17 @@ static void curves(textbuf *b, const an_pair *c, const an_pair *t, const scale *
     polyline(b, &c->mdm, c->mdm.mean, NAN, xs, ys, MDM_COLOR, 2, NULL, 0, 1);
 }
 
+/* A text attribute for s, about per_char px a character: when s would not
+ * fit in `room` px (a title naming several varied fields), squeeze it to
+ * fit rather than let the picture's edge cut it off. */
+static void fit_room(textbuf *b, const char *s, double per_char, double room)
+{
+    double chars = 0;
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) chars += (*u & 0xC0) != 0x80;
+    if (chars * per_char > room)
+        tb_printf(b, " textLength=\"%.0f\" lengthAdjust=\"spacingAndGlyphs\"", room);
+}
+
 /* Draw pair c (and trunk pair t faint, NULL: none) in the box (x, y, w, h):
  * the title, the verdict above the plot area (never over the curves), the
  * curves, AR's best and the crossover. `small` for grid panels (fewer
@@ -303,8 +314,11 @@ static void panel(textbuf *b, const an_pair *c, const an_pair *t, double x, doub
     if (xs_out) *xs_out = xs;
 
     tb_printf(b, "<g class=\"panel\">\n");
-    tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" font-weight=\"bold\">", x + (small ? ml : 10),
-        y + (small ? 14 : 20), fs + (small ? 0 : 2));
+    double tx = x + (small ? ml : 10), tfs = fs + (small ? 0 : 2);
+    tb_printf(b, "<text class=\"title\" x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\" font-weight=\"bold\"", tx,
+        y + (small ? 14 : 20), tfs);
+    fit_room(b, title, 0.62 * tfs, x + w - 6 - tx);
+    tb_printf(b, ">");
     tb_escape(b, title);
     tb_printf(b, "</text>\n");
     /* The verdict in words, between the title and the plot area. */
@@ -506,13 +520,18 @@ static double legend(textbuf *b, double x, double y, double x1, int show_sd, int
     return y;
 }
 
-static void pair_title(const an_pair *p, char *buf, size_t n, int small)
+/* A pair's title: its typed axes, then what else tells it apart from the
+ * pairs shown with it (v, an_varied_label; skip: fields a grid's rows and
+ * columns already show). */
+static void pair_title(const an_pair *p, const an_varied *v, const char *const *skip, char *buf, size_t n,
+                       int small)
 {
-    char u[32];
+    char u[32], label[256];
     an_si((double)p->unique_tokens, u, sizeof u);
-    if (small) snprintf(buf, n, "U %s · %s", u, p->model);
-    else snprintf(buf, n, "%s: model %s, U = %s unique tokens, quality %s, %g epochs", p->metric,
-                  p->model, u, p->quality, p->epochs);
+    an_varied_label(v, p, skip, label, sizeof label);
+    if (small) snprintf(buf, n, "U %s · %s%s%s", u, p->model, *label ? " · " : "", label);
+    else snprintf(buf, n, "%s: model %s, U = %s unique tokens, quality %s, %g epochs%s%s", p->metric,
+                  p->model, u, p->quality, p->epochs, *label ? " · " : "", label);
 }
 
 /* The document's start: its size, the title tooltip, a white background. */
@@ -526,23 +545,35 @@ static void svg_open(textbuf *b, double W, double H, const char *title)
     tb_printf(b, "</title>\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 }
 
-char *an_svg_pair(const an_pair *p) { return an_svg_pair_annealed(p, NULL, AN_XSCALE_AUTO); }
+char *an_svg_pair(const an_pair *p) { return an_svg_pair_annealed(p, NULL, NULL, AN_XSCALE_AUTO); }
 
 /* One pair: the main plot (the annealed points when there are any, the
  * trunks faint), then the gap panel on the same x, then the x axis and the
  * legend. */
-char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, int xscale)
+char *an_svg_pair_annealed(const an_pair *p, const an_pair *ann, const an_varied *v, int xscale)
 {
     textbuf b = {0};
     const double W = 800, MAIN = 370, GAP_TOP = 404, GAP_H = 140, H = 630;
     const an_pair *c = ann ? ann : p, *t = ann ? p : NULL;
-    char title[256], def[320];
-    pair_title(p, title, sizeof title, 0);
+    char title[512], def[320], label[256], line[600];
+    pair_title(p, v, NULL, title, sizeof title, 0);
     svg_open(&b, W, H, title);
     scale xs;
     panel(&b, c, t, 0, 0, W, MAIN, 0, title, xscale, &xs);
+    /* The gap panel's own line names the pair too: read alone (a
+     * screenshot of the panel), it still says whose gap it is. */
     gap_definition(c, def, sizeof def);
-    tb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#333\">", xs.p0, GAP_TOP - 8);
+    an_varied_label(v, p, NULL, label, sizeof label);
+    snprintf(line, sizeof line, "%s%s%s", label, *label ? ": " : "", def);
+    tb_printf(&b, "<text class=\"gap-definition\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#333\"", xs.p0,
+        GAP_TOP - 8);
+    fit_room(&b, line, 0.58 * 11, W - 6 - xs.p0);
+    tb_printf(&b, ">");
+    if (*label) {
+        tb_printf(&b, "<tspan font-weight=\"bold\">");
+        tb_escape(&b, label);
+        tb_printf(&b, "</tspan>: ");
+    }
     tb_escape(&b, def);
     tb_printf(&b, "</text>\n");
     gap_panel(&b, c, &xs, GAP_TOP, GAP_H, 13);
@@ -612,7 +643,7 @@ size_t an_grid_panels(const an_pair *const *pairs, size_t n, const char *rows, c
 }
 
 char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t n, const char *rows,
-                  const char *cols, const char *title, int xscale, size_t *dropped)
+                  const char *cols, const char *title, const an_varied *v, int xscale, size_t *dropped)
 {
     *dropped = 0;
     gkey *rk = NULL, *ck = NULL;
@@ -668,8 +699,9 @@ char *an_svg_grid(const an_pair *const *pairs, const an_pair *const *ann, size_t
                 continue;
             }
             const an_pair *p = pairs[i], *a = ann ? ann[i] : NULL;
-            char t[256];
-            pair_title(p, t, sizeof t, 1);
+            char t[512];
+            const char *const skip[] = {rows, cols, NULL}; /* the row and column say them */
+            pair_title(p, v, skip, t, sizeof t, 1);
             panel(&b, a ? a : p, a ? p : NULL, x, y, PW, PH, 1, t, xscale, NULL);
         }
     }

@@ -78,13 +78,14 @@ int cmd_plot(int argc, char **argv)
         }
     }
     const an_pair **pp = malloc((ps.n + 1) * sizeof *pp), **pa = malloc((ps.n + 1) * sizeof *pa);
-    if (!pp || !pa) code = cli_error(XO_FAILED, "out of memory");
+    an_varied v = {0}; /* what tells the pairs apart, in their titles */
+    if (!pp || !pa || an_varied_find(&ps, &v)) code = cli_error(XO_FAILED, "out of memory");
     char name[512];
     for (size_t i = 0; code == XO_OK && i < ps.n; i++) {
         pp[i] = &ps.p[i];
         pa[i] = an_annealed_match(&ann, &ps.p[i]);
         an_pair_filename(&ps.p[i], name, sizeof name);
-        code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i], xscale));
+        code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i], &v, xscale));
     }
     /* The grid, unless it would be one panel: the pair's own plot again. */
     if (code == XO_OK && an_grid_panels(pp, ps.n, rows, cols) > 1) {
@@ -95,11 +96,12 @@ int cmd_plot(int argc, char **argv)
         snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
         for (char *s = name; *s; s++)
             if (*s == '/') *s = '_';
-        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, xscale, &dropped));
+        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, &v, xscale, &dropped));
         if (dropped)
             cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
                      "varies); each still has its own plot", dropped, rows, cols);
     }
+    an_varied_free(&v);
     free(pa);
     an_pairs_free(&ann);
     free(pp);
@@ -116,6 +118,8 @@ const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curv
      "(grid-METRIC-X.svg) with rows and columns over two axes, when the pairs fill\n"
      "more than one panel. A sweep with annealed branches (train.anneal_at) is drawn\n"
      "by its annealed points, one per budget, the trunks' curves faint behind them.\n"
+     "A title names its pair by model, budget, tier and epochs, and by any other\n"
+     "field that varies among the pairs plotted (corpus=jargon, lr=0.002).\n"
      "The x axis is logarithmic when it spans more than a decade and a half (--xscale\n"
      "linear: the end of training, where a late crossover is, gets its share of the\n"
      "width); --x epochs draws against epochs. Prints the files written; with no pair\n"

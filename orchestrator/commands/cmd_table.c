@@ -203,7 +203,7 @@ static int table_place(const an_pairs *ps, const table_opts *o, const char *sel,
         if (at[r * nc + c] >= 0) {
             const an_pair *p = &ps->p[at[r * nc + c]], *q = &ps->p[i];
             char field[160];
-            if (pairs_differing_field(p, q, field, sizeof field))
+            if (an_pairs_differing_field(p, q, field, sizeof field))
                 return cli_usage_error("table", "two pairs fall in the cell %s=%s, %s=%s; choose one with "
                                        "--where or --sweep", o->rows, a.text, o->cols, b.text);
             key kp, kq;

@@ -93,17 +93,13 @@ struct rowfmt;
  * (12.2M tokens, 304 epochs), the columns that tell these pairs apart
  * (model, unique tokens, and quality, epochs and any config field that
  * differs between pairs of one model and quality, by its short name: lr,
- * corpus), and only result columns that carry information (seeds, the
- * bracket, the interval when some pair has one). No pair: the header
- * alone. Returns 0, or -1 when out of memory or writing fails. */
+ * corpus; analysis.h's an_varied), and only result columns that carry
+ * information (seeds, the bracket, the interval when some pair has one).
+ * No pair: the header alone. Returns 0, or -1 when out of memory or writing fails. */
 int pairs_print_reading(const an_pairs *ps, struct rowfmt *f);
 /* For reading: the crossover column (col) as the two evaluations it falls
  * between or the verdict in words, the final_gap column with its interval.
  * 1 with the text in buf, 0 for any other column (then use the number). */
 int pairs_reading_cell(const an_pair *p, int col, char *buf, size_t n);
-/* The first field in which pairs a and b differ: quality, model,
- * unique_tokens, epochs, or a dotted config path (train.lr). 0 with the
- * name in buf; -1 when none is found ("the config"). */
-int pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size_t n);
 
 #endif

@@ -1,158 +1,24 @@
 /*
  * pairs_reading.c — AR/MDM pairs written for a person to read (commands.h):
- * the default table of `xover crossover`, the reading cells `xover table`
- * shares with it, and which config fields tell pairs apart.
+ * the default table of `xover crossover` and the reading cells `xover table`
+ * shares with it.
  *
  * The machine formats (csv, json) print the crossover view's columns as
  * numbers; a person reading md or an aligned table wants fewer columns and
  * human units: "12.2M tokens", "304 epochs", a best with where it came,
  * a gap with its interval, and only the columns that say something about
  * these rows (no seed columns for one seed, the swept fields that differ
- * between the pairs shown, lr or corpus, and none that do not).
+ * between the pairs shown, lr or corpus, and none that do not: analysis.h's
+ * an_varied, which names pairs the same way in the report and the plots).
  */
 #include "orchestrator/commands/commands.h"
 
 #include "orchestrator/cli/rowfmt.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- config fields that differ ------------------------------------------ */
-
-/* Fields the typed columns already show, or that only name a run's place in
- * an annealed family: never listed as a difference of their own. */
-static int typed_path(const char *path)
-{
-    static const char *const typed[] = {"model.name", "data.unique_tokens", "data.quality", "train.epochs",
-                                        NULL};
-    for (int i = 0; typed[i]; i++)
-        if (!strcmp(path, typed[i])) return 1;
-    return 0;
-}
-
-/* Append every leaf path of JSON object o (prefix "" at the top) to *v. */
-static int leaves(json_t *o, const char *prefix, char ***v, size_t *n, size_t *cap)
-{
-    const char *k;
-    json_t *x;
-    json_object_foreach(o, k, x) {
-        char path[256];
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k);
-        if (json_is_object(x)) {
-            if (leaves(x, path, v, n, cap)) return -1;
-            continue;
-        }
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 64;
-            char **t = realloc(*v, c * sizeof *t);
-            if (!t) return -1;
-            *v = t, *cap = c;
-        }
-        if (!((*v)[(*n)++] = strdup(path))) return -1;
-    }
-    return 0;
-}
-
-/* The value at dotted path in root (NULL when absent). */
-static json_t *at_path(json_t *root, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *j = root;
-    for (char *save = NULL, *t = strtok_r(buf, ".", &save); j && t; t = strtok_r(NULL, ".", &save))
-        j = json_is_object(j) ? json_object_get(j, t) : NULL;
-    return j;
-}
-
-static int same_json(json_t *a, json_t *b)
-{
-    if (!a || !b) return a == b;
-    if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
-    return json_equal(a, b);
-}
-
-int pairs_differing_field(const an_pair *a, const an_pair *b, char *buf, size_t n)
-{
-    const char *hit = strcmp(a->quality, b->quality)       ? "quality"
-                      : strcmp(a->model, b->model)           ? "model"
-                      : a->unique_tokens != b->unique_tokens ? "unique_tokens"
-                      : !(a->epochs == b->epochs || (isnan(a->epochs) && isnan(b->epochs))) ? "epochs"
-                                                                                            : NULL;
-    if (hit) {
-        snprintf(buf, n, "%s", hit);
-        return 0;
-    }
-    json_t *ja = json_loads(a->cell, 0, NULL), *jb = json_loads(b->cell, 0, NULL);
-    char **v = NULL;
-    size_t nv = 0, cap = 0;
-    int rc = -1;
-    if (ja && jb && leaves(ja, "", &v, &nv, &cap) == 0 && leaves(jb, "", &v, &nv, &cap) == 0)
-        for (size_t i = 0; i < nv && rc; i++)
-            if (!same_json(at_path(ja, v[i]), at_path(jb, v[i]))) {
-                snprintf(buf, n, "%s", v[i]);
-                rc = 0;
-            }
-    for (size_t i = 0; i < nv; i++) free(v[i]);
-    free(v);
-    json_decref(ja);
-    json_decref(jb);
-    if (rc) snprintf(buf, n, "the config");
-    return rc;
-}
-
-/* The config paths shown as columns: those in which two pairs of the same
- * model and quality differ (a model's own fields and a tier's spec go with
- * its name). *out is a malloc'd array of malloc'd paths; returns how many,
- * or -1 when out of memory. */
-static int varied_paths(const an_pairs *ps, char ***out)
-{
-    json_t **cfg = calloc(ps->n + 1, sizeof *cfg);
-    char **all = NULL, **shown = NULL;
-    size_t nall = 0, cap = 0;
-    int nshown = 0, bad = !cfg;
-    for (size_t i = 0; !bad && i < ps->n; i++) {
-        cfg[i] = json_loads(ps->p[i].cell, 0, NULL);
-        if (cfg[i] && leaves(cfg[i], "", &all, &nall, &cap)) bad = 1;
-    }
-    if (!bad && !(shown = calloc(nall + 1, sizeof *shown))) bad = 1;
-    for (size_t k = 0; !bad && k < nall; k++) {
-        int dup = typed_path(all[k]);
-        for (int s = 0; !dup && s < nshown; s++) dup = !strcmp(shown[s], all[k]);
-        int differs = 0;
-        for (size_t i = 0; !dup && !differs && i < ps->n; i++)
-            for (size_t j = i + 1; !differs && j < ps->n; j++)
-                differs = !strcmp(ps->p[i].model, ps->p[j].model) && !strcmp(ps->p[i].quality, ps->p[j].quality) &&
-                          !same_json(at_path(cfg[i], all[k]), at_path(cfg[j], all[k]));
-        if (differs && !(shown[nshown++] = strdup(all[k]))) bad = 1;
-    }
-    for (size_t i = 0; i < ps->n && cfg; i++) json_decref(cfg[i]);
-    for (size_t k = 0; k < nall; k++) free(all[k]);
-    free(all);
-    free(cfg);
-    if (bad) {
-        for (int s = 0; shown && s < nshown; s++) free(shown[s]);
-        free(shown);
-        return -1;
-    }
-    *out = shown;
-    return nshown;
-}
-
-/* The column name of config path p among the shown ones: its last part
- * (lr, corpus) unless another shown path ends the same. */
-static const char *short_name(char *const *paths, int n, int k)
-{
-    const char *dot = strrchr(paths[k], '.'), *last = dot ? dot + 1 : paths[k];
-    for (int i = 0; i < n; i++) {
-        if (i == k) continue;
-        const char *d = strrchr(paths[i], '.');
-        if (!strcmp(d ? d + 1 : paths[i], last)) return paths[k];
-    }
-    return last;
-}
 
 /* ---- reading cells ------------------------------------------------------ */
 
@@ -248,8 +114,9 @@ static shown_cols decide(const an_pairs *ps)
     return s;
 }
 
-/* One pair's row; cfg its parsed cell, paths/np the config columns. */
-static void pair_row(const an_pair *p, const shown_cols *s, json_t *cfg, char *const *paths, int np, row *r)
+/* One pair's row; v the config fields that tell the pairs apart, a
+ * column each (analysis.h). */
+static void pair_row(const an_pair *p, const shown_cols *s, const an_varied *v, row *r)
 {
     char t[CELL], a[32], b[32];
     const an_result *res = &p->res;
@@ -263,13 +130,9 @@ static void pair_row(const an_pair *p, const shown_cols *s, json_t *cfg, char *c
         an_si(p->epochs, t, sizeof t);
         put(r, p->annealed ? "largest budget" : "epochs", isnan(p->epochs) ? "" : t);
     }
-    for (int k = 0; k < np; k++) {
-        json_t *j = at_path(cfg, paths[k]);
-        char *js = j && !json_is_string(j) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        if (j && json_is_real(j)) snprintf(t, sizeof t, "%g", json_real_value(j));
-        else snprintf(t, sizeof t, "%s", j ? (json_is_string(j) ? json_string_value(j) : js ? js : "") : "");
-        free(js);
-        put(r, short_name(paths, np, k), t);
+    for (size_t k = 0; k < v->n; k++) {
+        an_varied_value(v, k, p, t, sizeof t);
+        put(r, v->name[k], t);
     }
     if (s->seeds) {
         if (p->ar.seeds == p->mdm.seeds) snprintf(t, sizeof t, "%d", p->ar.seeds);
@@ -311,29 +174,25 @@ static void pair_row(const an_pair *p, const shown_cols *s, json_t *cfg, char *c
 
 int pairs_print_reading(const an_pairs *ps, rowfmt *f)
 {
-    char **paths = NULL;
-    int np = varied_paths(ps, &paths);
-    if (np < 0) return -1;
+    an_varied v;
+    if (an_varied_find(ps, &v)) return -1;
     shown_cols s = decide(ps);
     row *r = malloc(sizeof *r);
     int bad = !r;
     for (size_t i = 0; !bad && (i < ps->n || (i == 0 && ps->n == 0)); i++) {
-        json_t *cfg = ps->n ? json_loads(ps->p[i].cell, 0, NULL) : NULL;
         if (ps->n) {
-            pair_row(&ps->p[i], &s, cfg, paths, np, r);
+            pair_row(&ps->p[i], &s, &v, r);
         } else {
             /* no pair: the header alone, of the columns a pair would have */
             an_pair none = {.model = "", .quality = "", .metric = "", .cell = "{}", .epochs = NAN};
             none.res.final_gap = none.res.crossover = none.res.bracket_lo = NAN;
             none.res.ar_best = none.res.mdm_best = NAN;
-            pair_row(&none, &s, NULL, paths, np, r);
+            pair_row(&none, &s, &v, r);
         }
-        json_decref(cfg);
         if (i == 0) bad = rowfmt_columns(f, r->n, r->name);
         if (!bad && ps->n) bad = rowfmt_row(f, r->n, r->v);
     }
     free(r);
-    for (int k = 0; k < np; k++) free(paths[k]);
-    free(paths);
+    an_varied_free(&v);
     return bad ? -1 : 0;
 }
