@@ -107,11 +107,11 @@ TEST(layer_rope_matches_reference_and_finite_differences)
     ref_fill(&g, x, n, 1), ref_fill(&g, r, n, 1);
     float *q = ref_tof(x, n), *d = ref_tof(r, n), cs[5 * 6];
     layer_rope_table(cs, T, C / H);
-    layer_rope_forward(q, cs, B, T, C, H);
+    layer_rope_forward(q, cs, B, T, C, H, 1.0f);
     lctx c = {.x = x, .r = r, .out = out, .B = B, .T = T, .C = C, .H = H};
     f_rope(&c);
     CHECK(max_diff(q, out, n) < 1e-5);
-    layer_rope_backward(d, cs, B, T, C, H);
+    layer_rope_backward(d, cs, B, T, C, H, 1.0f);
     CHECK(fd_check("rope", f_rope, &c, x, d, n, 1) < TOL);
     free(x), free(r), free(out), free(q), free(d);
 }
