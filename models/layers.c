@@ -176,10 +176,11 @@ static inline void rope_rotate(float *q, const float *cs, int D, float dir, floa
     }
 }
 
-static void rope_apply(float *qkv, const float *cs, int B, int T, int C, int H, float dir)
+static void rope_apply(float *qkv, const float *cs, int B, int T, int C, int H, float dir,
+                       float attn_scale)
 {
     int D = C / H;
-    float scale = 1.0f / sqrtf((float)D);
+    float scale = attn_scale / sqrtf((float)D); /* 1 / sqrtf(D) exactly when attn_scale is 1 */
     for (int n = 0; n < B * T; n++) {
         const float *row = cs + (size_t)(n % T) * D;
         float *q = qkv + (size_t)n * 3 * C;
@@ -190,15 +191,16 @@ static void rope_apply(float *qkv, const float *cs, int B, int T, int C, int H, 
     }
 }
 
-void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H)
+void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H, float attn_scale)
 {
-    rope_apply(qkv, cs, B, T, C, H, 1.0f);
+    rope_apply(qkv, cs, B, T, C, H, 1.0f, attn_scale);
 }
 
-void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H)
+void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H, float attn_scale)
 {
-    /* The rotation is orthogonal: its transpose rotates by minus the angle. */
-    rope_apply(dqkv, cs, B, T, C, H, -1.0f);
+    /* The rotation is orthogonal: its transpose rotates by minus the angle
+     * (the scale of q is its own transpose). */
+    rope_apply(dqkv, cs, B, T, C, H, -1.0f, attn_scale);
 }
 
 /* ---- attention ------------------------------------------------------------ */

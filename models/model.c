@@ -59,6 +59,14 @@ int model_config_check(model_config *c, char *err, size_t errlen)
     if (c->input_mask > 0 && (c->mask_id < 0 || c->mask_id >= c->vocab))
         BAD("train.input_mask needs a [MASK] id inside the vocabulary of %d, not %d", c->vocab,
             (int)c->mask_id);
+    /* The plateau probes: 0 stands for the default. */
+    if (c->attn_scale == 0) c->attn_scale = 1.0f;
+    if (c->init_std == 0) c->init_std = MODEL_INIT_STD;
+    if (c->mask_eps == 0) c->mask_eps = MODEL_MDM_EPS;
+    if (!(c->attn_scale > 0 && c->attn_scale <= 1e3))
+        BAD("model.attn_scale must be in (0, 1000], not %g", c->attn_scale);
+    if (!(c->init_std > 0 && c->init_std <= 10)) BAD("model.init_std must be in (0, 10], not %g", c->init_std);
+    if (!(c->mask_eps > 0 && c->mask_eps < 1)) BAD("train.mask_eps must be in (0, 1), not %g", c->mask_eps);
     if ((double)c->batch * c->seq_len * c->dim * (c->experts ? c->top_k : 1) > 4e9)
         BAD("train.batch * train.seq_len * model.dim is too large (%g)",
             (double)c->batch * c->seq_len * c->dim);
@@ -344,7 +352,7 @@ model *model_create(const model_config *cfg, uint64_t seed, char *err, size_t er
     size_t L = c.layers, C = c.dim, F = c.hidden, V = c.vocab, E = n_experts(&c);
     model_rng r;
     model_rng_seed2(&r, seed, 0x1417);
-    double s = 0.02, so = 0.02 / sqrt(2.0 * L);
+    double s = c.init_std, so = c.init_std / sqrt(2.0 * L);
     fill_normal(&r, m->p.wte, V * C, s);
     fill_normal(&r, m->p.whead, V * C, s);
     fill_normal(&r, m->p.wqkv, L * 3 * C * C, s);
@@ -564,10 +572,17 @@ void model_ar_batch(const int32_t *tokens, int B, int T, int32_t *inputs, int32_
 void model_mdm_batch(model_rng *rng, const int32_t *tokens, int B, int T, int32_t mask_id,
                      int32_t *inputs, int32_t *targets, float *weights, float *t_out)
 {
+    model_mdm_batch_eps(rng, MODEL_MDM_EPS, tokens, B, T, mask_id, inputs, targets, weights, t_out);
+}
+
+void model_mdm_batch_eps(model_rng *rng, double eps, const int32_t *tokens, int B, int T,
+                         int32_t mask_id, int32_t *inputs, int32_t *targets, float *weights,
+                         float *t_out)
+{
     double u = model_rng_uniform(rng);
     for (int b = 0; b < B; b++) {
         double f = fmod(u + (double)b / B, 1.0);
-        double t = MODEL_MDM_EPS + (1 - MODEL_MDM_EPS) * f;
+        double t = eps + (1 - eps) * f;
         if (t_out) t_out[b] = (float)t;
         float w = (float)(1.0 / (t * B * T));
         for (int j = 0; j < T; j++) {
@@ -606,7 +621,8 @@ int model_train_step(model *m, const int32_t *tokens, const model_optim *o, floa
     if (causal)
         model_ar_batch(tokens, B, T, a->inputs, a->targets, a->weights);
     else
-        model_mdm_batch(&m->rng, tokens, B, T, c->mask_id, a->inputs, a->targets, a->weights, NULL);
+        model_mdm_batch_eps(&m->rng, c->mask_eps, tokens, B, T, c->mask_id, a->inputs, a->targets,
+                            a->weights, NULL);
     /* Noise: one draw of the run RNG seeds all of this step's, and only when
      * some noise is on, so a noiseless run's RNG sequence is unchanged. */
     uint64_t noise_seed = 0;
@@ -641,7 +657,8 @@ size_t model_trace_gemms(model *m, const int32_t *tokens, model_gemm_call *calls
     if (causal)
         model_ar_batch(tokens, B, T, a->inputs, a->targets, a->weights);
     else
-        model_mdm_batch(&r, tokens, B, T, c->mask_id, a->inputs, a->targets, a->weights, NULL);
+        model_mdm_batch_eps(&r, c->mask_eps, tokens, B, T, c->mask_id, a->inputs, a->targets, a->weights,
+                            NULL);
     mm_trace_begin(calls, cap);
     m->tracing = 1; /* the trace is one list: every region on this thread */
     model_forward_backward_noisy(m, a->inputs, a->targets, a->weights, B, T, causal, 0);

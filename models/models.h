@@ -72,9 +72,18 @@ typedef struct {
      * each block's attention and feed-forward outputs before the residual
      * add. Dropouts are inverted (kept values scaled by 1/(1-p)). */
     float input_mask, token_dropout, attn_dropout, resid_dropout;
+    /* Probes of the MDM's early plateau (0 = the default, so a config
+     * written before them means what it did): attn_scale multiplies the
+     * attention logits q.k/sqrt(D) (1); init_std is the standard deviation
+     * of the matrices at initialisation (0.02; the output projections get
+     * init_std/sqrt(2*layers)); mask_eps is the MDM's training eps, t ~
+     * U(eps, 1) (MODEL_MDM_EPS; evaluation never uses it). */
+    float attn_scale;
+    double init_std, mask_eps;
 } model_config;
 
 #define MODEL_MDM_EPS 1e-3
+#define MODEL_INIT_STD 0.02
 
 /* round(8/3 * dim) rounded up to a multiple of 8. */
 int model_default_hidden(int dim);
@@ -113,8 +122,9 @@ double model_rng_normal(model_rng *r);
 
 typedef struct model model;
 
-/* Allocate and initialise from seed (N(0, 0.02) matrices, output projections
- * scaled by 1/sqrt(2*layers), norm weights 1). NULL with err on failure. */
+/* Allocate and initialise from seed (N(0, init_std) matrices, 0.02 by
+ * default, output projections scaled by 1/sqrt(2*layers), norm weights 1).
+ * NULL with err on failure. */
 model *model_create(const model_config *cfg, uint64_t seed, char *err, size_t errlen);
 void model_free(model *m);
 const model_config *model_get_config(const model *m);
@@ -185,6 +195,10 @@ void model_ar_batch(const int32_t *tokens, int B, int T, int32_t *inputs,
                     int32_t *targets, float *weights);
 void model_mdm_batch(model_rng *rng, const int32_t *tokens, int B, int T, int32_t mask_id,
                      int32_t *inputs, int32_t *targets, float *weights, float *t_out);
+/* The same with eps in place of MODEL_MDM_EPS (model_config.mask_eps). */
+void model_mdm_batch_eps(model_rng *rng, double eps, const int32_t *tokens, int B, int T,
+                         int32_t mask_id, int32_t *inputs, int32_t *targets, float *weights,
+                         float *t_out);
 
 /* One training step on tokens[batch*seq_len] for the model's objective:
  * batch, input masking (input_mask), forward and backward with the
@@ -388,12 +402,12 @@ void layer_linear_forward(float *out, const float *x, const float *W, int N, int
 void layer_linear_backward(float *dx, float *dW, const float *dout, const float *x,
                            const float *W, int N, int C, int OC, int dx_accumulate);
 /* RoPE on the q and k parts of qkv[N,3C] in place (rotate-half pairs,
- * base 10000), q also scaled by 1/sqrt(head_dim). cs = table [T][D] (D/2
- * cosines then D/2 sines) from layer_rope_table. Backward is the transpose,
- * in place. */
+ * base 10000), q also scaled by attn_scale/sqrt(head_dim) (attn_scale 1:
+ * the usual attention). cs = table [T][D] (D/2 cosines then D/2 sines)
+ * from layer_rope_table. Backward is the transpose, in place. */
 void layer_rope_table(float *cs, int T, int D);
-void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H);
-void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H);
+void layer_rope_forward(float *qkv, const float *cs, int B, int T, int C, int H, float attn_scale);
+void layer_rope_backward(float *dqkv, const float *cs, int B, int T, int C, int H, float attn_scale);
 /* Attention from qkv[N,3C] (q already scaled) into out[N,C]; att[B,H,T,T]
  * keeps the probabilities. Backward overwrites dqkv; scratch[T*T].
  * Dropout: attd (NULL = none) holds a mask [B,H,T,T] on entry (0 or the

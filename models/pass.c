@@ -165,7 +165,7 @@ static void attn_forward(pass *p, const shard *s, int l)
     float *rm = p->train && a->resmask ? LAYER(a->resmask, l, 2 * z.NC) + r0 * C : NULL;
     layer_rmsnorm_forward(ln1, LAYER(a->rstd1, l, z.Nr) + r0, res, LAYER(w->ln1, l, C), N, C);
     layer_linear_forward(qkv, ln1, LAYER(w->wqkv, l, 3 * C * C), N, C, 3 * C, 0);
-    layer_rope_forward(qkv, a->rope, s->B, T, C, H);
+    layer_rope_forward(qkv, a->rope, s->B, T, C, H, c->attn_scale);
     layer_attention_forward(atty, att, attd, qkv, s->B, T, C, H, p->causal);
     if (rm) {
         float *tmp = a->tmp + r0 * C;
@@ -307,7 +307,7 @@ static void attn_backward(pass *p, const shard *s, int l)
     linear_backward_beta(datty, LAYER(g->wo, l, C * C), dat, atty, LAYER(w->wo, l, C * C), N, C, C, 0,
                          0.0f);
     layer_attention_backward(dqkv, s->dp, datty, qkv, att, attd, s->B, T, C, H, p->causal);
-    layer_rope_backward(dqkv, a->rope, s->B, T, C, H);
+    layer_rope_backward(dqkv, a->rope, s->B, T, C, H, c->attn_scale);
     linear_backward_beta(dln, LAYER(g->wqkv, l, 3 * C * C), dqkv, ln1, LAYER(w->wqkv, l, 3 * C * C), N,
                          C, 3 * C, 0, 0.0f);
     layer_rmsnorm_backward(dres, LAYER(g->ln1, l, C), dln, res, LAYER(w->ln1, l, C),

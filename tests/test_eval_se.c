@@ -251,3 +251,37 @@ TEST(eval_se_cli_bad_input)
     CHECK_CONTAINS(p.err, "/nonexistent/config.json");
     harness_proc_free(&p);
 }
+
+/* A run trained with the plateau probes' knobs: `xover eval` builds its
+ * model with the run's model.attn_scale (the checkpoint holds the layout
+ * only), so it gives the last evaluation's number again; `xover
+ * export-model` refuses the scaled attention, which Llama has no name for. */
+TEST(eval_se_uses_the_runs_attn_scale)
+{
+    const char *text =
+        "{\"objective\":\"mdm\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2,\"attn_scale\":3,"
+        "\"init_std\":0.1},\"data\":{\"corpus\":\"synthetic\",\"vocab\":280,\"val_tokens\":1200,"
+        "\"unique_tokens\":3000},\"train\":{\"seq_len\":32,\"batch\":4,\"epochs\":2,\"lr\":0.01,\"eval_every\":1,"
+        "\"eval_draws\":2,\"final_eval_draws\":2,\"mask_eps\":0.2}}";
+    char dir[512], cache[512];
+    double v[8], se[8];
+    CHECK_INT(train_text(text, "scaled", dir, sizeof dir), 0);
+    int n = eval_lines(dir, v, se, 8);
+    CHECK(n >= 3);
+    CHECK(v[n - 1] < v[0]); /* it trained */
+    harness_path(cache, sizeof cache, "cache");
+    const char *argv[] = {harness_xover(), "eval", "--run", dir, "--draws", "2", "--cache", cache, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    char want[64];
+    snprintf(want, sizeof want, "val_loss   %.4f  se ", v[n - 1]);
+    CHECK_CONTAINS(p.out, want);
+    harness_proc_free(&p);
+    char out[600];
+    snprintf(out, sizeof out, "%s.export", dir);
+    const char *ex[] = {harness_xover(), "export-model", dir, "-o", out, "--cache", cache, NULL};
+    p = harness_run(ex, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "model.attn_scale 3 is not a Llama attention");
+    harness_proc_free(&p);
+}

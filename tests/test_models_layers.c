@@ -91,29 +91,39 @@ TEST(layer_linear_matches_reference_and_finite_differences)
     free(xf), free(Wf), free(rf);
 }
 
+/* The attention scale f_rope applies (the test sets it). */
+static double rope_scale = 1;
+
 static double f_rope(void *p)
 {
     lctx *c = p;
-    ref_rope(c->out, c->x, c->B, c->T, c->C, c->H);
+    ref_rope(c->out, c->x, c->B, c->T, c->C, c->H, rope_scale);
     return dot(c->r, c->out, (size_t)c->B * c->T * 3 * c->C);
 }
 
+/* At attn_scale 1 (the usual attention) and at 2.5 (model.attn_scale). */
 TEST(layer_rope_matches_reference_and_finite_differences)
 {
-    model_rng g;
-    model_rng_seed(&g, 3);
-    int B = 2, T = 5, C = 12, H = 2, n = B * T * 3 * C;
-    double *x = malloc(sizeof(double) * n), *r = malloc(sizeof(double) * n), *out = malloc(sizeof(double) * n);
-    ref_fill(&g, x, n, 1), ref_fill(&g, r, n, 1);
-    float *q = ref_tof(x, n), *d = ref_tof(r, n), cs[5 * 6];
-    layer_rope_table(cs, T, C / H);
-    layer_rope_forward(q, cs, B, T, C, H);
-    lctx c = {.x = x, .r = r, .out = out, .B = B, .T = T, .C = C, .H = H};
-    f_rope(&c);
-    CHECK(max_diff(q, out, n) < 1e-5);
-    layer_rope_backward(d, cs, B, T, C, H);
-    CHECK(fd_check("rope", f_rope, &c, x, d, n, 1) < TOL);
-    free(x), free(r), free(out), free(q), free(d);
+    static const float scales[2] = {1.0f, 2.5f};
+    for (int k = 0; k < 2; k++) {
+        model_rng g;
+        model_rng_seed(&g, 3);
+        int B = 2, T = 5, C = 12, H = 2, n = B * T * 3 * C;
+        double *x = malloc(sizeof(double) * n), *r = malloc(sizeof(double) * n), *out = malloc(sizeof(double) * n);
+        ref_fill(&g, x, n, 1), ref_fill(&g, r, n, 1);
+        float *q = ref_tof(x, n), *d = ref_tof(r, n), cs[5 * 6];
+        layer_rope_table(cs, T, C / H);
+        layer_rope_forward(q, cs, B, T, C, H, scales[k]);
+        lctx c = {.x = x, .r = r, .out = out, .B = B, .T = T, .C = C, .H = H};
+        rope_scale = scales[k];
+        f_rope(&c);
+        double fwd = max_diff(q, out, n);
+        layer_rope_backward(d, cs, B, T, C, H, scales[k]);
+        double worst = fd_check("rope", f_rope, &c, x, d, n, 1);
+        free(x), free(r), free(out), free(q), free(d);
+        CHECK(fwd < 1e-5);
+        CHECK(worst < TOL);
+    }
 }
 
 static double f_attn(void *p)

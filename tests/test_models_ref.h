@@ -57,8 +57,9 @@ static inline void ref_linear(double *out, const double *x, const double *W, int
         }
 }
 
-/* RoPE (rotate-half, base 10000) on q and k of qkv[N,3C], q scaled. */
-static inline void ref_rope(double *out, const double *in, int B, int T, int C, int H)
+/* RoPE (rotate-half, base 10000) on q and k of qkv[N,3C], q scaled by
+ * attn_scale / sqrt(D). */
+static inline void ref_rope(double *out, const double *in, int B, int T, int C, int H, double attn_scale)
 {
     int D = C / H, h2 = D / 2;
     for (int n = 0; n < B * T; n++) {
@@ -68,7 +69,7 @@ static inline void ref_rope(double *out, const double *in, int B, int T, int C, 
             for (int h = 0; h < H; h++) {
                 const double *q = in + n * 3 * C + part * C + h * D;
                 double *o = out + n * 3 * C + part * C + h * D;
-                double sc = part == 0 ? 1.0 / sqrt((double)D) : 1.0;
+                double sc = part == 0 ? attn_scale / sqrt((double)D) : 1.0;
                 for (int i = 0; i < h2; i++) {
                     double th = t * pow(10000.0, -2.0 * i / D), c = cos(th), s = sin(th);
                     o[i] = (q[i] * c - q[i + h2] * s) * sc;
@@ -242,7 +243,7 @@ static inline double ref_model_loss_ex(const model *m, const double *pd, const i
         const float *m1 = rm ? rm + (size_t)l * 2 * NC : NULL, *m2 = rm ? m1 + NC : NULL;
         ref_rmsnorm(ln, x, P(ln1) + l * C, N, C);
         ref_linear(qkv, ln, P(wqkv) + (size_t)l * 3 * C * C, N, C, 3 * C, 0);
-        ref_rope(qr, qkv, B, T, C, H);
+        ref_rope(qr, qkv, B, T, C, H, c->attn_scale);
         ref_attention(att, qr, B, T, C, H, causal);
         ref_linear(y, att, P(wo) + (size_t)l * C * C, N, C, C, 0);
         for (int i = 0; i < N * C; i++) x[i] += y[i] * (m1 ? m1[i] : 1.0);

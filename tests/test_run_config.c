@@ -39,6 +39,9 @@ TEST(run_config_errors_name_the_field)
         {"{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2},\"train\":{\"lrr\":1}}", "unknown field train.lrr"},
         {"{\"objective\":\"ar\",\"model\":{\"layers\":2.5,\"dim\":64,\"heads\":2}}", "model.layers must be a whole number"},
         {"{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2},\"data\":{\"quality_spec\":{\"degrade\":2}}}", "data.quality_spec.degrade must be between 0 and 1"},
+        {"{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2,\"init_std\":0}}", "model.init_std must be between 1e-06 and 10"},
+        {"{\"objective\":\"ar\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2,\"attn_scale\":\"big\"}}", "model.attn_scale must be a number"},
+        {"{\"objective\":\"mdm\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2},\"train\":{\"mask_eps\":1}}", "train.mask_eps must be between 1e-06 and 0.99"},
         {"[1]", "must be a JSON object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -176,5 +179,33 @@ TEST(run_config_read_types_every_field_with_the_tables_defaults)
     c = parse("{\"degrade\":0.5,\"top\":0.5}");
     CHECK_INT(run_config_resolve_section(c, "quality_spec", "data.quality.low", err, sizeof err), -1);
     CHECK_STR(err, "data.quality.low takes degrade or top, not both");
+    json_decref(c);
+}
+
+/* The plateau probes' fields are absent unless given: a config without them
+ * keeps its key, and their absence stands for the model's defaults. */
+TEST(run_config_plateau_fields_are_absent_unless_given)
+{
+    char err[256] = "", k1[65], k2[65];
+    json_t *c = parse("{\"objective\":\"mdm\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2}}");
+    CHECK_INT(run_config_resolve(c, err, sizeof err), 0);
+    CHECK(json_object_get(json_object_get(c, "model"), "init_std") == NULL);
+    CHECK(json_object_get(json_object_get(c, "model"), "attn_scale") == NULL);
+    CHECK(json_object_get(json_object_get(c, "train"), "mask_eps") == NULL);
+    CHECK_NEAR(run_config_number(c, "model.init_std"), 0.02, 0);
+    CHECK_NEAR(run_config_number(c, "model.attn_scale"), 1, 0);
+    CHECK_NEAR(run_config_number(c, "train.mask_eps"), 0.001, 0);
+    run_config_key(c, k1);
+    json_decref(c);
+    c = parse("{\"objective\":\"mdm\",\"model\":{\"layers\":2,\"dim\":64,\"heads\":2,\"init_std\":0.1,"
+              "\"attn_scale\":4},\"train\":{\"mask_eps\":0.1}}");
+    CHECK_INT(run_config_resolve(c, err, sizeof err), 0);
+    run_cfg rc;
+    CHECK_INT(run_config_read(c, &rc, err, sizeof err), 0);
+    CHECK_NEAR(rc.model.init_std, 0.1, 0);
+    CHECK_NEAR(rc.model.attn_scale, 4, 0);
+    CHECK_NEAR(rc.train.mask_eps, 0.1, 0);
+    run_config_key(c, k2);
+    CHECK(strcmp(k1, k2) != 0);
     json_decref(c);
 }

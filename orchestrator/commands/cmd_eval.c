@@ -128,6 +128,8 @@ int cmd_eval(int argc, char **argv)
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s", err);
     }
+    /* The checkpoint holds the layout; the attention's scale is the run's. */
+    mc.attn_scale = (float)run_config_number(cfg, "model.attn_scale");
     openblas_set_num_threads((int)threads);
     train_source *src = train_source_open(cfg, cache, err, sizeof err);
     json_decref(cfg);

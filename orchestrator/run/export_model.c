@@ -443,6 +443,12 @@ int run_export_model(const run_export_opts *opts, char *err, size_t errlen)
         goto out;
     }
     if (model_ckpt_config(kpath.s, &mc, err, errlen)) goto out;
+    if (rc.model.attn_scale != 1) {
+        /* Llama's attention is q.k/sqrt(D): a scaled one has no name there */
+        fail(err, errlen, "%s: model.attn_scale %g is not a Llama attention; only attn_scale 1 exports", cpath.s,
+             rc.model.attn_scale);
+        goto out;
+    }
     openblas_set_num_threads(1);
     if (!(s.m = model_create(&mc, 0, err, errlen)) || model_load(s.m, kpath.s, &cks, err, errlen)) goto out;
     if (!(s.src = train_source_open(s.cfg, o->cache, err, errlen))) goto out;

@@ -48,7 +48,10 @@
     X(heads, INT, 1, 0, NULL, 1, 1024, NULL)                      \
     X(hidden, INT, 0, 0, NULL, 0, 1 << 20, NULL)                  \
     X(experts, INT, 0, -1, "0", 0, 1024, NULL)                    \
-    X(top_k, INT, 0, -1, "1", 1, 1024, NULL)
+    X(top_k, INT, 0, -1, "1", 1, 1024, NULL)                      \
+    /* the plateau probes (models.h, model_config) */             \
+    X(init_std, REAL, 0, -1, "0.02", 1e-6, 10, NULL)              \
+    X(attn_scale, REAL, 0, -1, "1", 1e-3, 1e3, NULL)
 
 #define RUN_CONFIG_DATA(X)                                        \
     X(corpus, STR, 0, 0, "fortunes", 0, 0, NULL)                  \
@@ -110,6 +113,7 @@
     X(attn_dropout, REAL, 0, -1, "0", 0, 0.99, NULL)                         \
     X(resid_dropout, REAL, 0, -1, "0", 0, 0.99, NULL)                        \
     X(early_stop_margin, REAL, 0, -1, "0", 0, 1e6, NULL)                     \
+    X(mask_eps, REAL, 0, -1, "0.001", 1e-6, 0.99, NULL)                      \
     /* annealed branches (docs/sweep.md, orchestrator/run/anneal.h) */      \
     X(warmup_epochs, REAL, 0, -1, NULL, 0, 1e9, NULL)                        \
     X(cooldown_evals, INT, 0, -1, "0", 0, 1e6, NULL)                         \

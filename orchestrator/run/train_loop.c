@@ -86,7 +86,10 @@ static int read_train_cfg(const run_cfg *c, train_cfg *t, char *err, size_t errl
                            .input_mask = (float)c->train.input_mask,
                            .token_dropout = (float)c->train.token_dropout,
                            .attn_dropout = (float)c->train.attn_dropout,
-                           .resid_dropout = (float)c->train.resid_dropout};
+                           .resid_dropout = (float)c->train.resid_dropout,
+                           .attn_scale = (float)c->model.attn_scale,
+                           .init_std = c->model.init_std,
+                           .mask_eps = c->train.mask_eps};
     /* The [MASK] id is the data's (setup()); input masking needs one now
      * only to pass the check, which setup() repeats with the real id. */
     if (t->mc.input_mask > 0) t->mc.mask_id = t->mc.vocab - 1;
