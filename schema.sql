@@ -1010,9 +1010,16 @@ SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens,
   FROM iv i;
 
 -- The data-efficiency multiplier: over pairs at several unique budgets U
--- that agree on everything else (the cell without data.unique_tokens and
--- train.epochs: a budget sweep; of pairs at one U, the first by epochs and
--- cell), for each pair of the crossover view and each direction:
+-- that agree on everything else (a budget sweep; of pairs at one U, the
+-- first by epochs and cell), for each pair of the crossover view and each
+-- direction. THE BUDGET GROUP is the cell without data.unique_tokens,
+-- train.epochs and the fields a sweep derives from the plan's length:
+-- train.warmup_epochs (an annealed sweep resolves warmup_frac x its longest
+-- point into it: 6.4 epochs at 640, 3.2 at 320, the same in tokens) and
+-- train.log_every (the train lines' cadence, about 500 a run: it changes no
+-- evaluation). So a budget sweep at fixed tokens is one group; a sweep that
+-- varies warmup_epochs itself beside U is one group too, and its first pair
+-- at each U is the one kept. The rows:
 --   'ar_equivalent'   the budget U_AR at which AR's best (as a function of
 --                     U, linear in ln U between measured budgets: the first
 --                     pair of neighbouring budgets that brackets the value)
@@ -1043,9 +1050,11 @@ pb AS (
 ),
 gn AS MATERIALIZED (
     SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb
-      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup,
+      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs', '$.train.warmup_epochs',
+                                       '$.train.log_every') AS bgroup,
                    row_number() OVER (PARTITION BY mode, metric, x_axis,
-                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs'),
+                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs',
+                                                  '$.train.warmup_epochs', '$.train.log_every'),
                                       unique_tokens ORDER BY epochs, cell) AS dup
               FROM pb c) g
      WHERE g.dup = 1

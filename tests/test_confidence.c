@@ -600,6 +600,60 @@ TEST(confidence_efficiency_recovers_a_known_ratio)
               2 * NB);
 }
 
+/* A budget sweep at fixed tokens, as an annealed sweep resolves it: at
+ * U = 1000, 2000, 4000 the epochs (16, 8, 4), train.warmup_epochs (1% of
+ * them) and train.log_every (1/500 of them) differ, nothing else: one
+ * budget group, so efficiency rows and a fit. A pair at U = 8000 that also
+ * differs in weight_decay is a group of its own (one budget: no rows). Each
+ * pair crosses between 1000 and 2000 tokens: AR flat at ar_best(U), the MDM
+ * ending at AR's best at 1.5 U. */
+TEST(confidence_budget_group_drops_the_fields_derived_from_the_length)
+{
+    char path[4096];
+    db *d = open_db("bg.db", path, sizeof path);
+    CHECK(d);
+    const long long U[] = {1000, 2000, 4000, 8000};
+    for (int i = 0; i < 4; i++) {
+        double E = 16000.0 / (double)U[i], x[] = {0, 1000, 2000}, a[3], m[3];
+        char tr[128];
+        snprintf(tr, sizeof tr, ",\"warmup_epochs\":%g,\"log_every\":%g%s", 0.01 * E, E / 500,
+                 i == 3 ? ",\"weight_decay\":0.1" : "");
+        a[0] = ar_best((double)U[i]) + 1, a[1] = a[2] = ar_best((double)U[i]);
+        m[0] = a[1] + 2, m[1] = a[1] + 0.5, m[2] = ar_best(1.5 * (double)U[i]);
+        CHECK_INT(curve(d, run(d, "ar", "d", U[i], E, 0, "done", tr), 3, x, a, NULL), 0);
+        CHECK_INT(curve(d, run(d, "mdm", "d", U[i], E, 0, "done", tr), 3, x, m, NULL), 0);
+    }
+    an_pairs ps;
+    CHECK(load(d, &ps, 0) != NULL);
+    CHECK_INT(ps.n, 4);
+    an_eff_row *er = malloc(2 * ps.n * sizeof *er);
+    CHECK(er != NULL);
+    size_t n = an_efficiency(&ps, er);
+    CHECK_INT(n, 6); /* 3 budgets x 2 directions; the weight_decay pair alone */
+    for (size_t i = 0; i < n; i++) {
+        CHECK(er[i].pair->unique_tokens <= 4000);
+        /* the MDM at 1000 matches AR at 1500 (within 2%: interpolated in ln U) */
+        if (er[i].direction == AN_AR_EQUIVALENT && er[i].pair->unique_tokens == 1000)
+            CHECK_NEAR(er[i].ratio, 1.5, 0.03);
+    }
+    free(er);
+    an_pairs_free(&ps);
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--efficiency", NULL},
+                             "SELECT * FROM crossover_efficiency WHERE mode = 'training' AND x_axis = 'tokens'",
+                             EFF_KEY),
+              6);
+    const char *argv[] = {harness_xover(), "crossover", "--fit", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL && json_array_size(j) == 1);
+    CHECK(json_integer_value(json_object_get(o, "budgets")) >= 3);
+    CHECK(isfinite(json_number_value(json_object_get(o, "k"))));
+    json_decref(j);
+    harness_proc_free(&pr);
+}
+
 TEST(confidence_equivalent_budget_is_never_extrapolated)
 {
     double u[] = {1000, 2000, 4000}, b[] = {4.5, 4.2, 4.0};

@@ -272,7 +272,9 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
 /* ---- the data-efficiency multiplier --------------------------------------- */
 
 /* Over pairs at several unique budgets U that agree on everything else
- * (the cell without data.unique_tokens and train.epochs: a budget sweep),
+ * (the cell without data.unique_tokens, train.epochs and the fields derived
+ * from the plan's length, train.warmup_epochs and train.log_every: a budget
+ * sweep; schema.sql's crossover_efficiency view says why),
  * the budget at which one objective's best equals the other's:
  *   AN_AR_EQUIVALENT   for the MDM at U, U_AR where AR's best (as a
  *                      function of U, linear in ln U between measured

@@ -599,13 +599,17 @@ double an_equivalent_budget(const double *u, const double *b, int n, double y)
     return NAN;
 }
 
-/* The budget group of a pair: its cell without data.unique_tokens and
- * train.epochs (malloc'd JSON). */
+/* The budget group of a pair (malloc'd JSON): its cell without
+ * data.unique_tokens, train.epochs and the fields derived from the plan's
+ * length, train.warmup_epochs and train.log_every (the crossover_efficiency
+ * view says why; the two drop the same fields). */
 static char *budget_group(const an_pair *p)
 {
-    json_t *c = json_loads(p->cell, 0, NULL);
+    json_t *c = json_loads(p->cell, 0, NULL), *tr = json_object_get(c, "train");
     json_object_del(json_object_get(c, "data"), "unique_tokens");
-    json_object_del(json_object_get(c, "train"), "epochs");
+    json_object_del(tr, "epochs");
+    json_object_del(tr, "warmup_epochs");
+    json_object_del(tr, "log_every");
     char *s = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(p->cell);
     json_decref(c);
     return s;

@@ -106,7 +106,7 @@ static int print_efficiency(const an_pairs *ps, rowfmt *f, int r6)
     }
     if (n == 0)
         fprintf(stderr, "xover: no efficiency: no AR/MDM pairs at two or more unique budgets that agree on "
-                        "everything else (a budget sweep)\n");
+                        "everything else (a budget sweep; epochs, warmup_epochs and log_every aside)\n");
     free(er);
     return rc;
 }
@@ -288,5 +288,6 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "                 (ar_equivalent); and for each AR pair the MDM's equivalent,\n"
      "                 ratio U / U_MDM (mdm_equivalent). A ratio > 1: the MDM needs\n"
      "                 less data. Never extrapolated: 'beyond the grid'. The interval is\n"
-     "                 over paired seeds (t interval of ln ratio).\n"
+     "                 over paired seeds (t interval of ln ratio). A budget sweep: pairs\n"
+     "                 whose cells differ only in U, epochs, warmup_epochs, log_every.\n"
      "  --db PATH      the database (default: $XOVER_DB, else ./xover.db)\n"};
