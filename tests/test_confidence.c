@@ -457,6 +457,67 @@ TEST(confidence_annealed_crossover_must_stay_ahead)
     db_close(d);
 }
 
+/* A best at the edge of its annealed grid. U = 1000: AR's best is its
+ * smallest budget (4.0 at 10, then 4.1 .. 4.3) and the MDM still improves
+ * at its largest (3.9 at 80): both flagged. U = 2000: AR's best at 20 and
+ * the MDM's at 20 (3.9, then 3.95, 3.97): neither. The C pairs, the CLI's
+ * columns, the view (field by field), the reading table, `xover table`
+ * and the footnote all say so. */
+TEST(confidence_annealed_best_at_the_edge_of_the_grid)
+{
+    char path[4096];
+    db *d = open_db("edge.db", path, sizeof path);
+    CHECK(d);
+    double E[] = {10, 20, 40, 80};
+    double ya0[] = {4.0, 4.1, 4.2, 4.3}, ym0[] = {4.5, 4.2, 4.05, 3.9};
+    double ya1[] = {4.2, 4.0, 4.1, 4.3}, ym1[] = {4.5, 3.9, 3.95, 3.97};
+    CHECK(trunk_u(d, "ar", 1000, 0, 4, E, ya0, NULL, -1) > 0);
+    CHECK(trunk_u(d, "mdm", 1000, 0, 4, E, ym0, NULL, -1) > 0);
+    CHECK(trunk_u(d, "ar", 2000, 0, 4, E, ya1, NULL, -1) > 0);
+    CHECK(trunk_u(d, "mdm", 2000, 0, 4, E, ym1, NULL, -1) > 0);
+    an_pairs ps;
+    CHECK(load(d, &ps, 1) != NULL);
+    CHECK_INT(ps.n, 2);
+    CHECK_INT(ps.p[0].unique_tokens, 1000);
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    CHECK_INT(ps.p[0].res.ar_best_at_edge, 1);
+    CHECK_INT(ps.p[0].res.mdm_best_at_edge, 1);
+    CHECK_INT(ps.p[1].res.ar_best_at_edge, 0);
+    CHECK_INT(ps.p[1].res.mdm_best_at_edge, 0);
+    an_pairs_free(&ps);
+    /* training mode has no grid: no flag */
+    CHECK(load(d, &ps, 0) == NULL);
+    an_pairs_free(&ps);
+    db_close(d);
+
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--annealed", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'annealed' AND x_axis = 'tokens'", PAIR_KEY),
+              2);
+    const char *sq[] = {harness_xover(), "sql", "SELECT unique_tokens, ar_best_at_edge, mdm_best_at_edge "
+                        "FROM crossover WHERE mode = 'annealed' AND x_axis = 'epochs' ORDER BY 1",
+                        "--format", "csv", "--db", path, NULL};
+    harness_proc pr = harness_run(sq, NULL);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "1000,1,1\n") && strstr(pr.out, "2000,0,0\n"));
+    harness_proc_free(&pr);
+    /* the reading table marks the bests, the footnote says what to do */
+    const char *rd[] = {harness_xover(), "crossover", "--annealed", "--format", "md", "--db", path, NULL};
+    pr = harness_run(rd, NULL);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "smallest budget *") && strstr(pr.out, "largest budget *"));
+    CHECK(strstr(pr.err, "Anneal AR from a smaller budget") && strstr(pr.err, "in 1 pair:"));
+    CHECK(strstr(pr.err, "MDM still improving at the largest budget"));
+    harness_proc_free(&pr);
+    const char *tb[] = {harness_xover(), "table", "--annealed", "--rows", "model", "--cols", "unique_tokens",
+                        "--cell", "crossover", "--format", "md", "--db", path, NULL};
+    pr = harness_run(tb, NULL);
+    if (pr.status) fprintf(stderr, "%s", pr.err);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "(AR best at its smallest budget *)") != NULL);
+    CHECK(strstr(pr.err, "Anneal AR from a smaller budget") != NULL);
+    harness_proc_free(&pr);
+}
+
 /* `crossover --annealed --fit`: one annealed pair per unique budget U of
  * 1000..8000 tokens, AR's annealed best 4.0 at 20 epochs, the MDM's value
  * 4.3 before its crossing budget E_c and 3.95 from it: E_c = 20, 40, 88,

@@ -107,6 +107,11 @@ typedef struct {
     double seed_cross_min, seed_cross_max; /* their own crossover x (NaN: none) */
     double ar_best, ar_best_x, ar_best_sd;    /* over all of AR's points */
     double mdm_best, mdm_best_x, mdm_best_sd;
+    /* Annealed points only (-1 otherwise): 1 when AR's best is its smallest
+     * budget (its minimum may lie below the grid: AR's best overstated, the
+     * crossover perhaps an artefact), 0 if not; likewise 1 when the MDM's
+     * best is its largest budget, of two or more (still improving there). */
+    int ar_best_at_edge, mdm_best_at_edge;
 } an_result;
 
 void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r);
@@ -209,7 +214,7 @@ size_t an_pair_gaps(const an_pair *p, double *x, double *adv);
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */
-#define AN_NCOL 33
+#define AN_NCOL 35
 extern const char *const an_columns[AN_NCOL];
 /* The index of column `name`, or -1. */
 int an_column_index(const char *name);

@@ -228,6 +228,7 @@ static void result_init(const an_curve *ar, const an_curve *mdm, int lower_bette
     r->gap_se = r->gap_lo = r->gap_hi = r->seed_cross_min = r->seed_cross_max = NAN;
     r->interval = AN_IV_NONE;
     r->paired = r->seeds_crossed = 0;
+    r->ar_best_at_edge = r->mdm_best_at_edge = -1;
     side_best(ar, lower_better, &r->ar_best, &r->ar_best_x, &r->ar_best_sd);
     side_best(mdm, lower_better, &r->mdm_best, &r->mdm_best_x, &r->mdm_best_sd);
 }
@@ -342,6 +343,9 @@ void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_be
     if (!xs || !adv) { free(xs); free(adv); return; }
     size_t n = annealed_adv(ar, mdm, lower_better, xs, adv, &r->gap_se);
     long bad = -1, last = (long)n - 1;
+    /* A best at the edge of its grid (crossover_by_seed's edge flags) */
+    r->ar_best_at_edge = ar->n > 0 && r->ar_best_x == ar->x[0];
+    r->mdm_best_at_edge = mdm->n >= 2 && r->mdm_best_x == mdm->x[mdm->n - 1];
     for (size_t i = 0; i < n; i++)
         if (adv[i] <= 0) bad = (long)i;
     if (n) {
