@@ -516,6 +516,18 @@ TEST(confidence_annealed_best_at_the_edge_of_the_grid)
     CHECK(strstr(pr.out, "(AR best at its smallest budget *)") != NULL);
     CHECK(strstr(pr.err, "Anneal AR from a smaller budget") != NULL);
     harness_proc_free(&pr);
+    /* the report: the marked best and the note under the annealed table */
+    char out[4096], html[4200];
+    harness_path(out, sizeof out, "edge-report");
+    const char *rp[] = {harness_xover(), "report", "--db", path, out, NULL};
+    pr = harness_run(rp, NULL);
+    CHECK_INT(pr.status, 0);
+    harness_proc_free(&pr);
+    snprintf(html, sizeof html, "%s/index.html", out);
+    char *h = harness_slurp(html, NULL);
+    CHECK(h != NULL);
+    CHECK(strstr(h, "smallest annealed budget in 1 pair:") && strstr(h, "title=\"its smallest budget"));
+    free(h);
 }
 
 /* `crossover --annealed --fit`: one annealed pair per unique budget U of
