@@ -223,6 +223,14 @@ CREATE TABLE crossover_cache (
 CREATE INDEX crossover_cache_key ON crossover_cache (metric, x_axis, mode, cell_id, seed);
 CREATE INDEX crossover_cache_cell ON crossover_cache (cell_id);
 
+-- @migration 7: the annealed crossover flags a best at the edge of its grid
+
+-- Two columns of the crossover_by_seed view kept in crossover_cache (that
+-- view's comment says what they mean); the views' new hash makes xover
+-- compute every row again as it opens the database.
+ALTER TABLE crossover_cache ADD COLUMN ar_best_at_edge INTEGER;
+ALTER TABLE crossover_cache ADD COLUMN mdm_best_at_edge INTEGER;
+
 -- @views: every view, once, in its current form (see VIEWS at the top)
 
 -- THE RULE of what each series is and which way it improves, and the one
@@ -699,6 +707,15 @@ SELECT mode, cell_id, cell, objective, model, params, unique_tokens, quality, ep
 -- ar_best, ar_best_x, ar_best_sd: the best mean value of the AR curve over
 -- ALL its points, the earliest x reaching it and the seed sd there; mdm_*
 -- the same for MDM.
+-- THE EDGE FLAGS, annealed mode only (NULL in training mode):
+--   ar_best_at_edge   1 when AR's best annealed point is its smallest
+--                     budget: its minimum may lie below the grid, so AR's
+--                     best is overstated and the crossover may be an
+--                     artefact of the grid (anneal AR from a smaller
+--                     budget: train.anneal_at: 2 per doubling from 2.5);
+--                     0 otherwise
+--   mdm_best_at_edge  1 when the MDM's best is its largest budget, with two
+--                     or more: the MDM was still improving there; 0 otherwise
 CREATE VIEW crossover_by_seed AS
 WITH sp AS MATERIALIZED (
     SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY mode, sid, metric, x_axis, x
@@ -748,7 +765,10 @@ ends AS MATERIALIZED (
            min(max(max(CASE WHEN objective = 'ar' THEN x END),
                    coalesce(max(CASE WHEN objective = 'ar' THEN hold END), -9e999)),
                max(max(CASE WHEN objective = 'mdm' THEN x END),
-                   coalesce(max(CASE WHEN objective = 'mdm' THEN hold END), -9e999))) AS hi
+                   coalesce(max(CASE WHEN objective = 'mdm' THEN hold END), -9e999))) AS hi,
+           min(CASE WHEN objective = 'ar' THEN x END) AS ar_first,
+           max(CASE WHEN objective = 'mdm' THEN x END) AS mdm_last,
+           count(CASE WHEN objective = 'mdm' THEN x END) AS mdm_n
       FROM u GROUP BY mode, cell_id, seed_key, metric, x_axis
 ),
 knots AS (
@@ -874,7 +894,9 @@ SELECT p.mode, p.cell_id, CASE WHEN p.seed_key >= 0 THEN p.seed_key END AS seed,
        r.x_start, r.x_end, r.final_gap, r.gap_se,
        ba.best AS ar_best, ba.best_x AS ar_best_x, ba.best_sd AS ar_best_sd,
        bm.best AS mdm_best, bm.best_x AS mdm_best_x, bm.best_sd AS mdm_best_sd,
-       x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell, x.one_pair
+       x.model, x.params, x.unique_tokens, x.quality, x.epochs, x.cell, x.one_pair,
+       CASE WHEN p.mode = 'annealed' THEN ba.best_x = e.ar_first END AS ar_best_at_edge,
+       CASE WHEN p.mode = 'annealed' THEN e.mdm_n >= 2 AND bm.best_x = e.mdm_last END AS mdm_best_at_edge
   FROM pairs p
   JOIN axes x ON x.mode = p.mode AND x.cell_id = p.cell_id AND x.metric = p.metric AND x.x_axis = p.x_axis
   JOIN best ba ON ba.mode = p.mode AND ba.cell_id = p.cell_id AND ba.seed_key = p.seed_key
@@ -916,7 +938,8 @@ SELECT p.mode, p.cell_id, CASE WHEN p.seed_key >= 0 THEN p.seed_key END AS seed,
 -- crossover and bracket_lo/hi stay the point analysis' whatever the verdict.
 -- paired_seeds, seeds_crossed: the paired seeds and how many crossed on
 -- their own (verdict crossover or mdm_ahead); seed_cross_min/max the range of
--- their crossovers.
+-- their crossovers. ar_best_at_edge, mdm_best_at_edge: the seed means'
+-- (crossover_by_seed says what they flag; NULL in training mode).
 -- The rows of crossover_by_seed are read from crossover_cache (migration 6:
 -- the same rows, kept by xover as it stores points), so the crossover of
 -- 10,000 runs answers in milliseconds rather than minutes.
@@ -1006,13 +1029,20 @@ SELECT i.metric, i.better, i.x_axis, i.mode, i.model, i.params, i.unique_tokens,
        i.ar_best, i.ar_best_x, i.ar_best_sd, i.mdm_best, i.mdm_best_x, i.mdm_best_sd,
        i.bracket_lo, i.bracket_hi, i.gap_lo, i.gap_hi, i.gap_se, i.interval,
        i.paired AS paired_seeds, i.crossed AS seeds_crossed,
-       i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, i.cell
+       i.cmin AS seed_cross_min, i.cmax AS seed_cross_max, i.ar_best_at_edge, i.mdm_best_at_edge, i.cell
   FROM iv i;
 
 -- The data-efficiency multiplier: over pairs at several unique budgets U
--- that agree on everything else (the cell without data.unique_tokens and
--- train.epochs: a budget sweep; of pairs at one U, the first by epochs and
--- cell), for each pair of the crossover view and each direction:
+-- that agree on everything else (a budget sweep; of pairs at one U, the
+-- first by epochs and cell), for each pair of the crossover view and each
+-- direction. THE BUDGET GROUP is the cell without data.unique_tokens,
+-- train.epochs and the fields a sweep derives from the plan's length:
+-- train.warmup_epochs (an annealed sweep resolves warmup_frac x its longest
+-- point into it: 6.4 epochs at 640, 3.2 at 320, the same in tokens) and
+-- train.log_every (the train lines' cadence, about 500 a run: it changes no
+-- evaluation). So a budget sweep at fixed tokens is one group; a sweep that
+-- varies warmup_epochs itself beside U is one group too, and its first pair
+-- at each U is the one kept. The rows:
 --   'ar_equivalent'   the budget U_AR at which AR's best (as a function of
 --                     U, linear in ln U between measured budgets: the first
 --                     pair of neighbouring budgets that brackets the value)
@@ -1043,9 +1073,11 @@ pb AS (
 ),
 gn AS MATERIALIZED (
     SELECT g.*, count(*) OVER (PARTITION BY mode, metric, x_axis, bgroup) AS nb
-      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs') AS bgroup,
+      FROM (SELECT c.*, json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs', '$.train.warmup_epochs',
+                                       '$.train.log_every') AS bgroup,
                    row_number() OVER (PARTITION BY mode, metric, x_axis,
-                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs'),
+                                      json_remove(c.cell, '$.data.unique_tokens', '$.train.epochs',
+                                                  '$.train.warmup_epochs', '$.train.log_every'),
                                       unique_tokens ORDER BY epochs, cell) AS dup
               FROM pb c) g
      WHERE g.dup = 1

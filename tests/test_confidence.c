@@ -457,6 +457,79 @@ TEST(confidence_annealed_crossover_must_stay_ahead)
     db_close(d);
 }
 
+/* A best at the edge of its annealed grid. U = 1000: AR's best is its
+ * smallest budget (4.0 at 10, then 4.1 .. 4.3) and the MDM still improves
+ * at its largest (3.9 at 80): both flagged. U = 2000: AR's best at 20 and
+ * the MDM's at 20 (3.9, then 3.95, 3.97): neither. The C pairs, the CLI's
+ * columns, the view (field by field), the reading table, `xover table`
+ * and the footnote all say so. */
+TEST(confidence_annealed_best_at_the_edge_of_the_grid)
+{
+    char path[4096];
+    db *d = open_db("edge.db", path, sizeof path);
+    CHECK(d);
+    double E[] = {10, 20, 40, 80};
+    double ya0[] = {4.0, 4.1, 4.2, 4.3}, ym0[] = {4.5, 4.2, 4.05, 3.9};
+    double ya1[] = {4.2, 4.0, 4.1, 4.3}, ym1[] = {4.5, 3.9, 3.95, 3.97};
+    CHECK(trunk_u(d, "ar", 1000, 0, 4, E, ya0, NULL, -1) > 0);
+    CHECK(trunk_u(d, "mdm", 1000, 0, 4, E, ym0, NULL, -1) > 0);
+    CHECK(trunk_u(d, "ar", 2000, 0, 4, E, ya1, NULL, -1) > 0);
+    CHECK(trunk_u(d, "mdm", 2000, 0, 4, E, ym1, NULL, -1) > 0);
+    an_pairs ps;
+    CHECK(load(d, &ps, 1) != NULL);
+    CHECK_INT(ps.n, 2);
+    CHECK_INT(ps.p[0].unique_tokens, 1000);
+    CHECK_STR(an_verdict_name(ps.p[0].res.verdict), "crossover");
+    CHECK_INT(ps.p[0].res.ar_best_at_edge, 1);
+    CHECK_INT(ps.p[0].res.mdm_best_at_edge, 1);
+    CHECK_INT(ps.p[1].res.ar_best_at_edge, 0);
+    CHECK_INT(ps.p[1].res.mdm_best_at_edge, 0);
+    an_pairs_free(&ps);
+    /* training mode has no grid: no flag */
+    CHECK(load(d, &ps, 0) == NULL);
+    an_pairs_free(&ps);
+    db_close(d);
+
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--annealed", NULL},
+                             "SELECT * FROM crossover WHERE mode = 'annealed' AND x_axis = 'tokens'", PAIR_KEY),
+              2);
+    const char *sq[] = {harness_xover(), "sql", "SELECT unique_tokens, ar_best_at_edge, mdm_best_at_edge "
+                        "FROM crossover WHERE mode = 'annealed' AND x_axis = 'epochs' ORDER BY 1",
+                        "--format", "csv", "--db", path, NULL};
+    harness_proc pr = harness_run(sq, NULL);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "1000,1,1\n") && strstr(pr.out, "2000,0,0\n"));
+    harness_proc_free(&pr);
+    /* the reading table marks the bests, the footnote says what to do */
+    const char *rd[] = {harness_xover(), "crossover", "--annealed", "--format", "md", "--db", path, NULL};
+    pr = harness_run(rd, NULL);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "smallest budget *") && strstr(pr.out, "largest budget *"));
+    CHECK(strstr(pr.err, "Anneal AR from a smaller budget") && strstr(pr.err, "in 1 pair:"));
+    CHECK(strstr(pr.err, "MDM still improving at the largest budget"));
+    harness_proc_free(&pr);
+    const char *tb[] = {harness_xover(), "table", "--annealed", "--rows", "model", "--cols", "unique_tokens",
+                        "--cell", "crossover", "--format", "md", "--db", path, NULL};
+    pr = harness_run(tb, NULL);
+    if (pr.status) fprintf(stderr, "%s", pr.err);
+    CHECK_INT(pr.status, 0);
+    CHECK(strstr(pr.out, "(AR best at its smallest budget *)") != NULL);
+    CHECK(strstr(pr.err, "Anneal AR from a smaller budget") != NULL);
+    harness_proc_free(&pr);
+    /* the report: the marked best and the note under the annealed table */
+    char out[4096], html[4200];
+    harness_path(out, sizeof out, "edge-report");
+    const char *rp[] = {harness_xover(), "report", "--db", path, out, NULL};
+    pr = harness_run(rp, NULL);
+    CHECK_INT(pr.status, 0);
+    harness_proc_free(&pr);
+    snprintf(html, sizeof html, "%s/index.html", out);
+    char *h = harness_slurp(html, NULL);
+    CHECK(h != NULL);
+    CHECK(strstr(h, "smallest annealed budget in 1 pair:") && strstr(h, "title=\"its smallest budget"));
+    free(h);
+}
+
 /* `crossover --annealed --fit`: one annealed pair per unique budget U of
  * 1000..8000 tokens, AR's annealed best 4.0 at 20 epochs, the MDM's value
  * 4.3 before its crossing budget E_c and 3.95 from it: E_c = 20, 40, 88,
@@ -598,6 +671,60 @@ TEST(confidence_efficiency_recovers_a_known_ratio)
                              "SELECT * FROM crossover_efficiency WHERE mode = 'training' AND x_axis = 'tokens'",
                              EFF_KEY),
               2 * NB);
+}
+
+/* A budget sweep at fixed tokens, as an annealed sweep resolves it: at
+ * U = 1000, 2000, 4000 the epochs (16, 8, 4), train.warmup_epochs (1% of
+ * them) and train.log_every (1/500 of them) differ, nothing else: one
+ * budget group, so efficiency rows and a fit. A pair at U = 8000 that also
+ * differs in weight_decay is a group of its own (one budget: no rows). Each
+ * pair crosses between 1000 and 2000 tokens: AR flat at ar_best(U), the MDM
+ * ending at AR's best at 1.5 U. */
+TEST(confidence_budget_group_drops_the_fields_derived_from_the_length)
+{
+    char path[4096];
+    db *d = open_db("bg.db", path, sizeof path);
+    CHECK(d);
+    const long long U[] = {1000, 2000, 4000, 8000};
+    for (int i = 0; i < 4; i++) {
+        double E = 16000.0 / (double)U[i], x[] = {0, 1000, 2000}, a[3], m[3];
+        char tr[128];
+        snprintf(tr, sizeof tr, ",\"warmup_epochs\":%g,\"log_every\":%g%s", 0.01 * E, E / 500,
+                 i == 3 ? ",\"weight_decay\":0.1" : "");
+        a[0] = ar_best((double)U[i]) + 1, a[1] = a[2] = ar_best((double)U[i]);
+        m[0] = a[1] + 2, m[1] = a[1] + 0.5, m[2] = ar_best(1.5 * (double)U[i]);
+        CHECK_INT(curve(d, run(d, "ar", "d", U[i], E, 0, "done", tr), 3, x, a, NULL), 0);
+        CHECK_INT(curve(d, run(d, "mdm", "d", U[i], E, 0, "done", tr), 3, x, m, NULL), 0);
+    }
+    an_pairs ps;
+    CHECK(load(d, &ps, 0) != NULL);
+    CHECK_INT(ps.n, 4);
+    an_eff_row *er = malloc(2 * ps.n * sizeof *er);
+    CHECK(er != NULL);
+    size_t n = an_efficiency(&ps, er);
+    CHECK_INT(n, 6); /* 3 budgets x 2 directions; the weight_decay pair alone */
+    for (size_t i = 0; i < n; i++) {
+        CHECK(er[i].pair->unique_tokens <= 4000);
+        /* the MDM at 1000 matches AR at 1500 (within 2%: interpolated in ln U) */
+        if (er[i].direction == AN_AR_EQUIVALENT && er[i].pair->unique_tokens == 1000)
+            CHECK_NEAR(er[i].ratio, 1.5, 0.03);
+    }
+    free(er);
+    an_pairs_free(&ps);
+    db_close(d);
+    CHECK_INT(cli_equals_sql(path, (const char *const[]){"--efficiency", NULL},
+                             "SELECT * FROM crossover_efficiency WHERE mode = 'training' AND x_axis = 'tokens'",
+                             EFF_KEY),
+              6);
+    const char *argv[] = {harness_xover(), "crossover", "--fit", "--format", "json", "--db", path, NULL};
+    harness_proc pr = harness_run(argv, NULL);
+    CHECK_INT(pr.status, 0);
+    json_t *j = json_loads(pr.out, 0, NULL), *o = json_array_get(j, 0);
+    CHECK(o != NULL && json_array_size(j) == 1);
+    CHECK(json_integer_value(json_object_get(o, "budgets")) >= 3);
+    CHECK(isfinite(json_number_value(json_object_get(o, "k"))));
+    json_decref(j);
+    harness_proc_free(&pr);
 }
 
 TEST(confidence_equivalent_budget_is_never_extrapolated)

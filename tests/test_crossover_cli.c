@@ -388,7 +388,8 @@ TEST(crossover_cli_default_output_names_what_differs)
     CHECK(starts_with(p.out, "metric,better,x_axis,mode,model,params,unique_tokens,quality,epochs,ar_seeds,mdm_seeds,"
                           "verdict,crossover,x_start,x_end,final_gap,ar_best,ar_best_x,ar_best_sd,mdm_best,"
                           "mdm_best_x,mdm_best_sd,bracket_lo,bracket_hi,gap_lo,gap_hi,gap_se,interval,"
-                          "paired_seeds,seeds_crossed,seed_cross_min,seed_cross_max,cell\n"));
+                          "paired_seeds,seeds_crossed,seed_cross_min,seed_cross_max,ar_best_at_edge,"
+                          "mdm_best_at_edge,cell\n"));
     CHECK_CONTAINS(p.out, "\"\"corpus\"\":\"\"gcide\"\"");
     harness_proc_free(&p);
 }

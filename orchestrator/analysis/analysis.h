@@ -107,6 +107,11 @@ typedef struct {
     double seed_cross_min, seed_cross_max; /* their own crossover x (NaN: none) */
     double ar_best, ar_best_x, ar_best_sd;    /* over all of AR's points */
     double mdm_best, mdm_best_x, mdm_best_sd;
+    /* Annealed points only (-1 otherwise): 1 when AR's best is its smallest
+     * budget (its minimum may lie below the grid: AR's best overstated, the
+     * crossover perhaps an artefact), 0 if not; likewise 1 when the MDM's
+     * best is its largest budget, of two or more (still improving there). */
+    int ar_best_at_edge, mdm_best_at_edge;
 } an_result;
 
 void an_crossover(const an_curve *ar, const an_curve *mdm, int lower_better, an_result *r);
@@ -230,7 +235,7 @@ size_t an_pair_gaps(const an_pair *p, double *x, double *adv);
 /* ---- rows: the columns of the crossover view --------------------------- */
 
 /* The column names, in the view's order; AN_NCOL of them. */
-#define AN_NCOL 33
+#define AN_NCOL 35
 extern const char *const an_columns[AN_NCOL];
 /* The index of column `name`, or -1. */
 int an_column_index(const char *name);
@@ -329,7 +334,9 @@ size_t an_fit_pairs(const an_pairs *ps, an_fit_row *out);
 /* ---- the data-efficiency multiplier --------------------------------------- */
 
 /* Over pairs at several unique budgets U that agree on everything else
- * (the cell without data.unique_tokens and train.epochs: a budget sweep),
+ * (the cell without data.unique_tokens, train.epochs and the fields derived
+ * from the plan's length, train.warmup_epochs and train.log_every: a budget
+ * sweep; schema.sql's crossover_efficiency view says why),
  * the budget at which one objective's best equals the other's:
  *   AN_AR_EQUIVALENT   for the MDM at U, U_AR where AR's best (as a
  *                      function of U, linear in ln U between measured

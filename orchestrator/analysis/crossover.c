@@ -228,6 +228,7 @@ static void result_init(const an_curve *ar, const an_curve *mdm, int lower_bette
     r->gap_se = r->gap_lo = r->gap_hi = r->seed_cross_min = r->seed_cross_max = NAN;
     r->interval = AN_IV_NONE;
     r->paired = r->seeds_crossed = 0;
+    r->ar_best_at_edge = r->mdm_best_at_edge = -1;
     side_best(ar, lower_better, &r->ar_best, &r->ar_best_x, &r->ar_best_sd);
     side_best(mdm, lower_better, &r->mdm_best, &r->mdm_best_x, &r->mdm_best_sd);
 }
@@ -342,6 +343,9 @@ void an_crossover_annealed(const an_curve *ar, const an_curve *mdm, int lower_be
     if (!xs || !adv) { free(xs); free(adv); return; }
     size_t n = annealed_adv(ar, mdm, lower_better, xs, adv, &r->gap_se);
     long bad = -1, last = (long)n - 1;
+    /* A best at the edge of its grid (crossover_by_seed's edge flags) */
+    r->ar_best_at_edge = ar->n > 0 && r->ar_best_x == ar->x[0];
+    r->mdm_best_at_edge = mdm->n >= 2 && r->mdm_best_x == mdm->x[mdm->n - 1];
     for (size_t i = 0; i < n; i++)
         if (adv[i] <= 0) bad = (long)i;
     if (n) {
@@ -528,14 +532,18 @@ static int boot_k(const an_pair *const *g, int k, double *lo, double *hi)
     return rc;
 }
 
-/* The budget group of a pair: its cell without data.unique_tokens and
- * train.epochs (malloc'd JSON): the pairs of one budget sweep, which a fit
- * and the data-efficiency multiplier take together. */
+/* The budget group of a pair (malloc'd JSON): its cell without
+ * data.unique_tokens, train.epochs and the fields derived from the plan's
+ * length, train.warmup_epochs and train.log_every (the crossover_efficiency
+ * view says why; the two drop the same fields): the pairs of one budget
+ * sweep, which a fit and the data-efficiency multiplier take together. */
 static char *budget_group(const an_pair *p)
 {
-    json_t *c = json_loads(p->cell, 0, NULL);
+    json_t *c = json_loads(p->cell, 0, NULL), *tr = json_object_get(c, "train");
     json_object_del(json_object_get(c, "data"), "unique_tokens");
-    json_object_del(json_object_get(c, "train"), "epochs");
+    json_object_del(tr, "epochs");
+    json_object_del(tr, "warmup_epochs");
+    json_object_del(tr, "log_every");
     char *s = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : strdup(p->cell);
     json_decref(c);
     return s;

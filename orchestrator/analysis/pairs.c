@@ -561,7 +561,7 @@ const char *const an_columns[AN_NCOL] = {
     "ar_seeds", "mdm_seeds", "verdict", "crossover", "x_start", "x_end", "final_gap",
     "ar_best", "ar_best_x", "ar_best_sd", "mdm_best", "mdm_best_x", "mdm_best_sd",
     "bracket_lo", "bracket_hi", "gap_lo", "gap_hi", "gap_se", "interval", "paired_seeds",
-    "seeds_crossed", "seed_cross_min", "seed_cross_max", "cell"};
+    "seeds_crossed", "seed_cross_min", "seed_cross_max", "ar_best_at_edge", "mdm_best_at_edge", "cell"};
 
 int an_column_index(const char *name)
 {
@@ -635,6 +635,8 @@ void an_pair_row(const an_pair *p, db_value *v, int r6)
     v[k++] = integer(r->seeds_crossed);
     v[k++] = real(r->seed_cross_min, r6);
     v[k++] = real(r->seed_cross_max, r6);
+    v[k++] = integer(r->ar_best_at_edge); /* -1 (training): NULL */
+    v[k++] = integer(r->mdm_best_at_edge);
     v[k++] = text(p->cell);
 }
 

@@ -109,6 +109,35 @@ static void varied_cells(textbuf *b, const an_varied *v, const an_pair *p)
     }
 }
 
+/* Where a side's best came (x), marked when it is at the edge of its
+ * annealed grid (an_result.ar_best_at_edge, mdm_best_at_edge). */
+static void edge_num(textbuf *b, double x, int edge, const char *where)
+{
+    if (edge != 1) { num(b, x, 1); return; }
+    char t[32];
+    an_si(x, t, sizeof t);
+    tb_printf(b, "<td class=\"n\" title=\"its %s: see the note below\">%s *</td>", where, t);
+}
+
+/* The note under a table whose pairs have a best at the edge of the grid:
+ * what it means and what to do. */
+static void edge_note(textbuf *b, const an_pairs *ps)
+{
+    int ar = 0, mdm = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        ar += ps->p[i].res.ar_best_at_edge == 1;
+        mdm += ps->p[i].res.mdm_best_at_edge == 1;
+    }
+    if (ar)
+        tb_printf(b, "<p class=\"note\">* AR's best is its smallest annealed budget in %d pair%s: its minimum "
+          "may lie below the grid, so AR's best is overstated and the crossover may be an artefact. Anneal AR "
+          "from a smaller budget (<code>train.anneal_at: 2 per doubling from 2.5</code>) to bracket it.</p>\n",
+          ar, ar == 1 ? "" : "s");
+    if (mdm)
+        tb_printf(b, "<p class=\"note\">* MDM still improving at the largest budget in %d pair%s: its best "
+          "lies at or beyond the grid's end, so the final gap may understate it.</p>\n", mdm, mdm == 1 ? "" : "s");
+}
+
 static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an_varied *v)
 {
     const char *xn = an_xaxis_name(x);
@@ -147,9 +176,9 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an
             tb_printf(b, "<td class=\"na\">–</td>");
         }
         num(b, r->ar_best, 0);
-        num(b, r->ar_best_x, 1);
+        edge_num(b, r->ar_best_x, r->ar_best_at_edge, "smallest budget");
         num(b, r->mdm_best, 0);
-        num(b, r->mdm_best_x, 1);
+        edge_num(b, r->mdm_best_x, r->mdm_best_at_edge, "largest budget");
         if (isnan(r->final_gap)) tb_printf(b, "<td class=\"na\">–</td>");
         else if (r->interval == AN_IV_NONE) tb_printf(b, "<td class=\"n\">%+.4f</td>", r->final_gap);
         else tb_printf(b, "<td class=\"n\">%+.4f [%+.4f, %+.4f] %s</td>", r->final_gap, r->gap_lo, r->gap_hi,
@@ -157,6 +186,7 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an
         tb_printf(b, "</tr>\n");
     }
     tb_printf(b, "</table>\n");
+    edge_note(b, ps);
 }
 
 static void fit_table(textbuf *b, const an_pairs *ps, const an_varied *v)

@@ -106,7 +106,7 @@ static int print_efficiency(const an_pairs *ps, rowfmt *f, int r6)
     }
     if (n == 0)
         fprintf(stderr, "xover: no efficiency: no AR/MDM pairs at two or more unique budgets that agree on "
-                        "everything else (a budget sweep)\n");
+                        "everything else (a budget sweep; epochs, warmup_epochs and log_every aside)\n");
     free(er);
     return rc;
 }
@@ -208,6 +208,7 @@ int cmd_crossover(int argc, char **argv)
         bad = print_matched(&ps, f, r6);
     } else if (!bad && r6) {
         bad = pairs_print_reading(&ps, f); /* for reading: human units, telling columns */
+        if (!bad) pairs_edge_note(&ps);
     } else if (!bad) {
         int ncol = AN_NCOL; /* every column of the crossover view, and the cell */
         bad = rowfmt_columns(f, ncol, an_columns);
@@ -270,7 +271,11 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "  --annealed     compare annealed points (train.anneal_at): x is each branch's\n"
      "                 budget, y its final value; the crossover is the smallest budget\n"
      "                 from which the MDM's annealed value beats AR's best annealed\n"
-     "                 value at budgets <= it, to the largest budget both have\n"
+     "                 value at budgets <= it, to the largest budget both have.\n"
+     "                 ar_best_at_edge 1: AR's best is its smallest budget (its minimum\n"
+     "                 may lie below the grid: anneal from a smaller one, e.g.\n"
+     "                 anneal_at: 2 per doubling from 2.5); mdm_best_at_edge 1: the\n"
+     "                 MDM's best is its largest budget (still improving)\n"
      "  --match-compute  compare at equal training FLOPs across models: pair every AR\n"
      "                 side with every MDM side whose configs agree on everything but\n"
      "                 objective, seed, train.early_stop_margin, model and\n"
@@ -288,5 +293,6 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "                 (ar_equivalent); and for each AR pair the MDM's equivalent,\n"
      "                 ratio U / U_MDM (mdm_equivalent). A ratio > 1: the MDM needs\n"
      "                 less data. Never extrapolated: 'beyond the grid'. The interval is\n"
-     "                 over paired seeds (t interval of ln ratio).\n"
+     "                 over paired seeds (t interval of ln ratio). A budget sweep: pairs\n"
+     "                 whose cells differ only in U, epochs, warmup_epochs, log_every.\n"
      "  --db PATH      the database (default: $XOVER_DB, else ./xover.db)\n"};

@@ -285,6 +285,7 @@ int cmd_table(int argc, char **argv)
     if (nsel == 0)
         pairs_query_say_empty("table", &o.q, an_xaxis_name((an_xaxis)o.x), o.nwhere ? " that passes --where" : "");
     code = table_write(&ps, &o, rk, nr, ck, nc, at);
+    if (code == XO_OK && (o.kind == ROWFMT_MD || o.kind == ROWFMT_TABLE)) pairs_edge_note(&ps);
 out:
     free(sel);
     free(rk);

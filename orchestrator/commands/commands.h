@@ -101,5 +101,9 @@ int pairs_print_reading(const an_pairs *ps, struct rowfmt *f);
  * between or the verdict in words, the final_gap column with its interval.
  * 1 with the text in buf, 0 for any other column (then use the number). */
 int pairs_reading_cell(const an_pair *p, int col, char *buf, size_t n);
+/* The footnote under a reading table of annealed pairs whose best lies at
+ * the edge of its grid (an_result.ar_best_at_edge, mdm_best_at_edge): which
+ * pairs, what it means and what to do, on stderr. Nothing when none is. */
+void pairs_edge_note(const an_pairs *ps);
 
 #endif

@@ -43,13 +43,17 @@ int pairs_reading_cell(const an_pair *p, int col, char *buf, size_t n)
             an_si(r->bracket_lo, a, sizeof a);
             an_si(r->bracket_hi, b, sizeof b);
             snprintf(buf, n, "%s to %s", a, b);
-            return 1;
-        case AN_MDM_AHEAD: snprintf(buf, n, "ahead from the start"); return 1;
-        case AN_NONE: snprintf(buf, n, "none"); return 1;
-        case AN_INCONCLUSIVE: snprintf(buf, n, "inconclusive"); return 1;
-        case AN_UNFINISHED: snprintf(buf, n, "unfinished"); return 1;
+            break;
+        case AN_MDM_AHEAD: snprintf(buf, n, "ahead from the start"); break;
+        case AN_NONE: snprintf(buf, n, "none"); break;
+        case AN_INCONCLUSIVE: snprintf(buf, n, "inconclusive"); break;
+        case AN_UNFINISHED: snprintf(buf, n, "unfinished"); break;
         default: return 0;
         }
+        /* a crossover against an AR best that may lie below the grid */
+        if (r->ar_best_at_edge == 1 && !isnan(r->crossover))
+            snprintf(buf + strlen(buf), n - strlen(buf), " (AR best at its smallest budget *)");
+        return 1;
     }
     if (col == an_column_index("final_gap") && !isnan(r->final_gap)) {
         if (r->interval == AN_IV_NONE) snprintf(buf, n, "%+.3f", r->final_gap);
@@ -69,6 +73,14 @@ static void best_text(double v, double sd, double x, an_xaxis ax, char *buf, siz
     if (!isnan(sd)) snprintf(sds, sizeof sds, " ± %.3f", sd);
     an_si(x, xs, sizeof xs);
     snprintf(buf, n, "%s%s (%s %s)", val, sds, xs, unit_of(ax));
+}
+
+/* "3.932 (15.2M tokens)" -> "3.932 (15.2M tokens, <what>)": a best at the
+ * edge of its annealed grid (pairs_edge_note says what it means). */
+static void edge_text(char *buf, size_t n, const char *what)
+{
+    size_t k = strlen(buf);
+    if (k && buf[k - 1] == ')') snprintf(buf + k - 1, n - (k - 1), ", %s)", what);
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -157,8 +169,10 @@ static void pair_row(const an_pair *p, const shown_cols *s, const an_varied *v, 
         put(r, "seeds crossed", res->paired > 1 ? t : "");
     }
     best_text(res->ar_best, p->ar.seeds > 1 ? res->ar_best_sd : NAN, res->ar_best_x, p->xaxis, t, sizeof t);
+    if (res->ar_best_at_edge == 1) edge_text(t, sizeof t, "smallest budget *");
     put(r, "AR best", t);
     best_text(res->mdm_best, p->mdm.seeds > 1 ? res->mdm_best_sd : NAN, res->mdm_best_x, p->xaxis, t, sizeof t);
+    if (res->mdm_best_at_edge == 1) edge_text(t, sizeof t, "largest budget *");
     put(r, "MDM best", t);
     if (isnan(res->final_gap)) t[0] = 0;
     else snprintf(t, sizeof t, "%+.3f", res->final_gap);
@@ -195,4 +209,22 @@ int pairs_print_reading(const an_pairs *ps, rowfmt *f)
     free(r);
     an_varied_free(&v);
     return bad ? -1 : 0;
+}
+
+void pairs_edge_note(const an_pairs *ps)
+{
+    int ar = 0, mdm = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        ar += ps->p[i].res.ar_best_at_edge == 1;
+        mdm += ps->p[i].res.mdm_best_at_edge == 1;
+    }
+    if (ar)
+        fprintf(stderr, "* AR's best is its smallest annealed budget in %d pair%s: its minimum may lie below the "
+                        "grid, so AR's best is overstated and the crossover may be an artefact. Anneal AR from "
+                        "a smaller budget (train.anneal_at: 2 per doubling from 2.5) to bracket it.\n",
+                ar, ar == 1 ? "" : "s");
+    if (mdm)
+        fprintf(stderr, "* MDM still improving at the largest budget in %d pair%s: its best lies at or beyond "
+                        "the grid's end, so the final gap may understate it.\n",
+                mdm, mdm == 1 ? "" : "s");
 }

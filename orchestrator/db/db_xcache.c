@@ -24,7 +24,8 @@
 #define XCACHE_COLUMNS                                                                              \
     "mode, cell_id, seed, metric, better, x_axis, ar_seeds, mdm_seeds, verdict, crossover, "       \
     "bracket_lo, bracket_hi, x_start, x_end, final_gap, gap_se, ar_best, ar_best_x, ar_best_sd, "  \
-    "mdm_best, mdm_best_x, mdm_best_sd, model, params, unique_tokens, quality, epochs, cell, one_pair"
+    "mdm_best, mdm_best_x, mdm_best_sd, model, params, unique_tokens, quality, epochs, cell, "      \
+    "one_pair, ar_best_at_edge, mdm_best_at_edge"
 
 /* Annealed cells computed at once (a rebuild, a commit's flush): each
  * batch is one small query. */
