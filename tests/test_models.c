@@ -6,57 +6,11 @@
 #include "tests/harness.h"
 #include "tests/test_models_ref.h"
 
-static model_config tiny(model_objective obj)
-{
-    model_config c = {.layers = 2, .dim = 16, .heads = 2, .hidden = 24, .vocab = 11,
-                      .seq_len = 6, .batch = 2, .objective = obj, .mask_id = 10};
-    return c;
-}
-
-typedef struct {
-    const model *m;
-    double *pd;
-    const int32_t *in, *tg;
-    const float *w;
-    int B, T, causal;
-} mctx;
-
-static double f_model(void *p)
-{
-    mctx *c = p;
-    return ref_model_loss(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal);
-}
+static model_config tiny(model_objective obj) { return ref_tiny(obj); }
 
 static void check_model_grad(model_objective obj, double *worst, double *dloss)
 {
-    char err[256];
-    model_config cfg = tiny(obj);
-    model *m = model_create(&cfg, 42, err, sizeof err);
-    size_t n;
-    float *p = model_params(m, &n);
-    /* Larger weights than at init so every path carries a visible gradient. */
-    model_rng g;
-    model_rng_seed(&g, 9);
-    for (size_t i = 0; i < n; i++) p[i] += (float)((model_rng_uniform(&g) - 0.5) * 0.6);
-    int B = cfg.batch, T = cfg.seq_len, causal = obj == MODEL_AR;
-    int32_t tok[12], in[12], tg[12];
-    float w[12];
-    for (int i = 0; i < 12; i++) tok[i] = (int32_t)model_rng_below(&g, 10);
-    if (causal)
-        model_ar_batch(tok, B, T, in, tg, w);
-    else {
-        model_rng r;
-        model_rng_seed(&r, 5);
-        model_mdm_batch(&r, tok, B, T, cfg.mask_id, in, tg, w, NULL);
-    }
-    double loss = model_forward_backward(m, in, tg, w, B, T, causal);
-    double *pd = malloc(sizeof(double) * n);
-    ref_tod(pd, p, n);
-    mctx c = {m, pd, in, tg, w, B, T, causal};
-    *dloss = fabs(loss - f_model(&c));
-    *worst = fd_check(causal ? "model ar" : "model mdm", f_model, &c, pd, model_grads(m, NULL), n, 3);
-    free(pd);
-    model_free(m);
+    ref_check_model_grad(ref_tiny(obj), obj == MODEL_AR ? "model ar" : "model mdm", worst, dloss);
 }
 
 TEST(model_gradient_ar_matches_finite_differences)

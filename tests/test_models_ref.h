@@ -304,4 +304,62 @@ static inline double fd_check(const char *what, ref_fn f, void *ctx, double *x, 
     return worst;
 }
 
+/* ---- the whole model against the reference ----
+ * A tiny model both objectives' tests share, and its gradient checked
+ * against central differences of ref_model_loss (test_models.c, and
+ * test_models_plateau.c with a scaled attention). */
+static inline model_config ref_tiny(model_objective obj)
+{
+    model_config c = {.layers = 2, .dim = 16, .heads = 2, .hidden = 24, .vocab = 11,
+                      .seq_len = 6, .batch = 2, .objective = obj, .mask_id = 10};
+    return c;
+}
+
+typedef struct {
+    const model *m;
+    double *pd;
+    const int32_t *in, *tg;
+    const float *w;
+    int B, T, causal;
+} ref_mctx;
+
+static inline double ref_f_model(void *p)
+{
+    ref_mctx *c = p;
+    return ref_model_loss(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal);
+}
+
+/* cfg's model at seed 42, its weights made larger than at init so every
+ * path carries a visible gradient, on a fixed batch: the worst gradient
+ * error against central differences, and |loss - reference loss|. */
+static inline void ref_check_model_grad(model_config cfg, const char *what, double *worst, double *dloss)
+{
+    char err[256];
+    model *m = model_create(&cfg, 42, err, sizeof err);
+    size_t n;
+    float *p = model_params(m, &n);
+    model_rng g;
+    model_rng_seed(&g, 9);
+    for (size_t i = 0; i < n; i++) p[i] += (float)((model_rng_uniform(&g) - 0.5) * 0.6);
+    int B = cfg.batch, T = cfg.seq_len, causal = cfg.objective == MODEL_AR;
+    int32_t tok[12], in[12], tg[12];
+    float w[12];
+    for (int i = 0; i < 12; i++) tok[i] = (int32_t)model_rng_below(&g, 10);
+    if (causal)
+        model_ar_batch(tok, B, T, in, tg, w);
+    else {
+        model_rng r;
+        model_rng_seed(&r, 5);
+        model_mdm_batch(&r, tok, B, T, cfg.mask_id, in, tg, w, NULL);
+    }
+    double loss = model_forward_backward(m, in, tg, w, B, T, causal);
+    double *pd = malloc(sizeof(double) * n);
+    ref_tod(pd, p, n);
+    ref_mctx c = {m, pd, in, tg, w, B, T, causal};
+    *dloss = fabs(loss - ref_f_model(&c));
+    *worst = fd_check(what, ref_f_model, &c, pd, model_grads(m, NULL), n, 3);
+    free(pd);
+    model_free(m);
+}
+
 #endif
