@@ -309,6 +309,12 @@ typedef struct {
 } an_fit;
 int an_powerlaw_fit(const double *u, const double *c, int n, an_fit *f);
 
+/* The notes under a table of annealed pairs whose best lies at the edge of
+ * its grid (an_result.ar_best_at_edge, mdm_best_at_edge): what it means and
+ * what to do, one per side, "" for a side with no such pair. The CLI prints
+ * them on stderr, the report under its table. */
+void an_edge_notes(const an_pairs *ps, char *ar, size_t ar_len, char *mdm, size_t mdm_len);
+
 /* The fits of a set of pairs: one row per (metric, model, quality) and
  * whatever else the configs set but U and epochs (a budget sweep: two
  * corpora or two learning rates are two fits, never one across them), of

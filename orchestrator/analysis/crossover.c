@@ -532,6 +532,27 @@ static int boot_k(const an_pair *const *g, int k, double *lo, double *hi)
     return rc;
 }
 
+void an_edge_notes(const an_pairs *ps, char *ar, size_t ar_len, char *mdm, size_t mdm_len)
+{
+    int na = 0, nm = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        na += ps->p[i].res.ar_best_at_edge == 1;
+        nm += ps->p[i].res.mdm_best_at_edge == 1;
+    }
+    ar[0] = mdm[0] = 0;
+    if (na)
+        snprintf(ar, ar_len,
+                 "* AR's best is its smallest annealed budget in %d pair%s: its minimum may lie below the "
+                 "grid, so AR's best is overstated and the crossover may be an artefact. Anneal AR from "
+                 "a smaller budget (train.anneal_at: 2 per doubling from 2.5) to bracket it.",
+                 na, na == 1 ? "" : "s");
+    if (nm)
+        snprintf(mdm, mdm_len,
+                 "* MDM still improving at the largest budget in %d pair%s: its best lies at or beyond "
+                 "the grid's end, so the final gap may understate it.",
+                 nm, nm == 1 ? "" : "s");
+}
+
 /* The budget group of a pair (malloc'd JSON): its cell without
  * data.unique_tokens, train.epochs and the fields derived from the plan's
  * length, train.warmup_epochs and train.log_every (the crossover_efficiency

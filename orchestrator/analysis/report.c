@@ -123,19 +123,14 @@ static void edge_num(textbuf *b, double x, int edge, const char *where)
  * what it means and what to do. */
 static void edge_note(textbuf *b, const an_pairs *ps)
 {
-    int ar = 0, mdm = 0;
-    for (size_t i = 0; i < ps->n; i++) {
-        ar += ps->p[i].res.ar_best_at_edge == 1;
-        mdm += ps->p[i].res.mdm_best_at_edge == 1;
+    char note[2][512];
+    an_edge_notes(ps, note[0], sizeof note[0], note[1], sizeof note[1]);
+    for (int k = 0; k < 2; k++) {
+        if (!note[k][0]) continue;
+        tb_printf(b, "<p class=\"note\">");
+        tb_escape(b, note[k]);
+        tb_printf(b, "</p>\n");
     }
-    if (ar)
-        tb_printf(b, "<p class=\"note\">* AR's best is its smallest annealed budget in %d pair%s: its minimum "
-          "may lie below the grid, so AR's best is overstated and the crossover may be an artefact. Anneal AR "
-          "from a smaller budget (<code>train.anneal_at: 2 per doubling from 2.5</code>) to bracket it.</p>\n",
-          ar, ar == 1 ? "" : "s");
-    if (mdm)
-        tb_printf(b, "<p class=\"note\">* MDM still improving at the largest budget in %d pair%s: its best "
-          "lies at or beyond the grid's end, so the final gap may understate it.</p>\n", mdm, mdm == 1 ? "" : "s");
 }
 
 static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an_varied *v)

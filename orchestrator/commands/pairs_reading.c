@@ -213,18 +213,8 @@ int pairs_print_reading(const an_pairs *ps, rowfmt *f)
 
 void pairs_edge_note(const an_pairs *ps)
 {
-    int ar = 0, mdm = 0;
-    for (size_t i = 0; i < ps->n; i++) {
-        ar += ps->p[i].res.ar_best_at_edge == 1;
-        mdm += ps->p[i].res.mdm_best_at_edge == 1;
-    }
-    if (ar)
-        fprintf(stderr, "* AR's best is its smallest annealed budget in %d pair%s: its minimum may lie below the "
-                        "grid, so AR's best is overstated and the crossover may be an artefact. Anneal AR from "
-                        "a smaller budget (train.anneal_at: 2 per doubling from 2.5) to bracket it.\n",
-                ar, ar == 1 ? "" : "s");
-    if (mdm)
-        fprintf(stderr, "* MDM still improving at the largest budget in %d pair%s: its best lies at or beyond "
-                        "the grid's end, so the final gap may understate it.\n",
-                mdm, mdm == 1 ? "" : "s");
+    char ar[512], mdm[512];
+    an_edge_notes(ps, ar, sizeof ar, mdm, sizeof mdm);
+    if (ar[0]) fprintf(stderr, "%s\n", ar);
+    if (mdm[0]) fprintf(stderr, "%s\n", mdm);
 }
