@@ -107,21 +107,6 @@ static model_config tiny_moe(model_objective obj, int E, int k)
     return c;
 }
 
-typedef struct {
-    const model *m;
-    double *pd;
-    const int32_t *in, *tg;
-    const float *w;
-    int B, T, causal;
-    ref_noise nz;
-} mctx;
-
-static double f_model(void *p)
-{
-    mctx *c = p;
-    return ref_model_loss_ex(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal, &c->nz);
-}
-
 static void make_batch(const model_config *cfg, int32_t *in, int32_t *tg, float *w, model_rng *g)
 {
     int B = cfg->batch, T = cfg->seq_len;
@@ -164,10 +149,10 @@ static double check_model_on(model_config cfg, int noisy, int sharded, double *d
                         : model_forward_backward(m, in, tg, w, B, T, causal);
     double *pd = malloc(sizeof(double) * n);
     ref_tod(pd, p, n);
-    mctx c = {m, pd, in, tg, w, B, T, causal, {NULL, NULL, 0}};
+    ref_mctx c = {m, pd, in, tg, w, B, T, causal, {NULL, NULL, 0}};
     if (noisy) c.nz = (ref_noise){m->a.tokmask, m->a.resmask, 0};
-    *dloss = fabs(loss + cfg.aux_weight * model_moe_aux(m, NULL) - f_model(&c));
-    double worst = fd_check("model", f_model, &c, pd, model_grads(m, NULL), n, 3);
+    *dloss = fabs(loss + cfg.aux_weight * model_moe_aux(m, NULL) - ref_f_model(&c));
+    double worst = fd_check("model", ref_f_model, &c, pd, model_grads(m, NULL), n, 3);
     free(pd);
     model_free(m);
     return worst;

@@ -305,8 +305,9 @@ static inline double fd_check(const char *what, ref_fn f, void *ctx, double *x, 
 }
 
 /* ---- the whole model against the reference ----
- * A tiny model both objectives' tests share, and its gradient checked
- * against central differences of ref_model_loss (test_models.c, and
+ * A tiny model both objectives' tests share, the context of the loss that
+ * central differences take (test_models_moe.c adds its noise masks), and
+ * the gradient checked against them (test_models.c, and
  * test_models_plateau.c with a scaled attention). */
 static inline model_config ref_tiny(model_objective obj)
 {
@@ -321,12 +322,13 @@ typedef struct {
     const int32_t *in, *tg;
     const float *w;
     int B, T, causal;
+    ref_noise nz; /* the training noise's masks; all zero: none */
 } ref_mctx;
 
 static inline double ref_f_model(void *p)
 {
     ref_mctx *c = p;
-    return ref_model_loss(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal);
+    return ref_model_loss_ex(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal, &c->nz);
 }
 
 /* cfg's model at seed 42, its weights made larger than at init so every
@@ -355,7 +357,7 @@ static inline void ref_check_model_grad(model_config cfg, const char *what, doub
     double loss = model_forward_backward(m, in, tg, w, B, T, causal);
     double *pd = malloc(sizeof(double) * n);
     ref_tod(pd, p, n);
-    ref_mctx c = {m, pd, in, tg, w, B, T, causal};
+    ref_mctx c = {m, pd, in, tg, w, B, T, causal, {NULL, NULL, 0}};
     *dloss = fabs(loss - ref_f_model(&c));
     *worst = fd_check(what, ref_f_model, &c, pd, model_grads(m, NULL), n, 3);
     free(pd);
