@@ -12,6 +12,7 @@
 #include "orchestrator/run/run.h"
 #include "orchestrator/run/run_config.h"
 #include "orchestrator/run/train_source.h"
+#include "orchestrator/util/util.h"
 
 #include <cblas.h>
 #include <jansson.h>
@@ -20,13 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double clock_s(clockid_t id)
-{
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
 
 /* `repeat` evaluations with eval seeds seed, seed+1, ...: each line as it
  * is measured, then their spread. 0, or -1 with err set. */
@@ -41,9 +35,9 @@ static int evaluate_repeatedly(model *m, const int32_t *val, size_t nval, const 
         o.seed = eo->seed + (uint64_t)i;
         /* CPU time too: on a shared machine the wall time says more about
          * the neighbours than about the evaluation */
-        double se, mc_se, t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double se, mc_se, t0 = xo_clock(CLOCK_MONOTONIC), c0 = xo_clock(CLOCK_PROCESS_CPUTIME_ID);
         v[i] = model_val_loss_se(m, val, nval, &o, &se, &mc_se);
-        double dt = clock_s(CLOCK_MONOTONIC) - t0, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        double dt = xo_clock(CLOCK_MONOTONIC) - t0, dc = xo_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         t_all += dt;
         cpu_all += dc;
         if (!isfinite(v[i])) {

@@ -48,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
@@ -501,9 +500,7 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
     size_t items = eo == &tr->cfg.final_eval && !tr->trunk ? q.n_final : q.n_items;
     if (items > 0) {
         model_cloze mq = {items, q.C, q.K, q.M, q.context, q.cands, q.answer};
-        struct timespec c0, c1;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-        double t0 = xo_now();
+        double t0 = xo_now(), c0 = xo_clock(CLOCK_PROCESS_CPUTIME_ID);
         unsigned char *ok = malloc(items);
         if (!ok || !(hex = malloc(items / 4 + 24))) {
             free(ok);
@@ -517,11 +514,10 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
             return XO_FAILED;
         }
         /* What the cloze costs, for sizing data.cloze (docs/run-config.md). */
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
         rundir_log(tr->log, "step %llu: mc_acc %.4f on %zu items (%d mask draws) in %.1f s (%.1f s of CPU)",
                    (unsigned long long)tr->step, (double)right / (double)items, items,
                    model_get_config(tr->m)->objective == MODEL_MDM ? eo->draws : 0, xo_now() - t0,
-                   (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9);
+                   xo_clock(CLOCK_PROCESS_CPUTIME_ID) - c0);
         v[k++] = (run_value){"mc_acc", (double)right / (double)items, 0};
         double se = model_mc_se((size_t)right, items);
         if (isfinite(se)) v[k++] = (run_value){"mc_acc_se", se, 0};

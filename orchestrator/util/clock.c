@@ -14,6 +14,13 @@ double xo_now(void)
     return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
 }
 
+double xo_clock(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 void xo_duration(double s, char *buf, size_t n)
 {
     if (!isfinite(s) || s < 0) snprintf(buf, n, "?"); /* an ETA at no speed yet */

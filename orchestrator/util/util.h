@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Write data to path atomically: a temporary file in the same directory,
  * written in full, fsync'd, then renamed over path; readers see the old file
@@ -47,6 +48,9 @@ void xo_unlock(int fd);
 
 /* Unix time in seconds. */
 double xo_now(void);
+/* Clock id's reading in seconds: CLOCK_MONOTONIC for durations,
+ * CLOCK_PROCESS_CPUTIME_ID for the CPU this process has used. */
+double xo_clock(clockid_t id);
 /* Seconds for people: "45s", "12m", "3.5h", "2.1d"; "?" when not finite or
  * negative (an ETA before any progress). */
 void xo_duration(double s, char *buf, size_t n);
