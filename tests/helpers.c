@@ -11,6 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+db *helper_open_db(const char *name, char *path, size_t n)
+{
+    char err[512];
+    harness_path(path, n, name);
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    if (!d) fprintf(stderr, "open: %s\n", err);
+    return d;
+}
+
 long long helper_qint(const char *dbpath, const char *sql)
 {
     char err[512];

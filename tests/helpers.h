@@ -7,6 +7,13 @@
 #ifndef XOVER_TESTS_HELPERS_H
 #define XOVER_TESTS_HELPERS_H
 
+#include <stddef.h>
+
+typedef struct db db;
+
+/* A database `name` in the test's directory, opened for writing (created
+ * when new), its path in path[n]; NULL with the error on stderr. */
+db *helper_open_db(const char *name, char *path, size_t n);
 /* The integer the query returns, read-only: -1000 when the database cannot
  * be opened, -998 when the query fails, -999 when it returns no row. */
 long long helper_qint(const char *dbpath, const char *sql);

@@ -9,6 +9,7 @@
  * CLI's JSON, with known answers.
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/db/db.h"
 
@@ -16,15 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static db *open_db(const char *name, char *path, size_t n)
-{
-    char err[512];
-    harness_path(path, n, name);
-    db *d = db_open(path, DB_WRITE, err, sizeof err);
-    if (!d) fprintf(stderr, "open: %s\n", err);
-    return d;
-}
 
 /* A run of cell (model, U, epochs) with this objective and seed, `status`,
  * and extra train fields `train` ("" or ",\"k\":v"). */
@@ -231,7 +223,7 @@ static const double X5[] = {0, 1000, 2000, 3000, 4000};
 TEST(confidence_one_seed_interval_from_the_evaluation_error_and_brackets)
 {
     char path[4096];
-    db *d = open_db("e.db", path, sizeof path);
+    db *d = helper_open_db("e.db", path, sizeof path);
     CHECK(d);
     double a[] = {4.5, 4.0, 4.2, 4.4, 4.6}, ase[] = {0.01, 0.01, 0.01, 0.01, 0.01};
     double m[] = {5.0, 4.6, 4.3, 4.05, 3.9}, mse[] = {0.02, 0.02, 0.02, 0.02, 0.02};
@@ -293,7 +285,7 @@ TEST(confidence_one_seed_interval_from_the_evaluation_error_and_brackets)
 TEST(confidence_seeds_interval_and_each_seeds_crossover)
 {
     char path[4096];
-    db *d = open_db("s.db", path, sizeof path);
+    db *d = helper_open_db("s.db", path, sizeof path);
     CHECK(d);
     for (int s = 0; s < 3; s++) {
         double a[5], m[5];
@@ -362,7 +354,7 @@ static long long trunk(db *d, const char *objective, long long seed, int n, cons
 TEST(confidence_annealed_crossover_known_answer)
 {
     char path[4096];
-    db *d = open_db("a.db", path, sizeof path);
+    db *d = helper_open_db("a.db", path, sizeof path);
     CHECK(d);
     /* AR annealed: 4.2, 4.0 (best, at 20), 4.1, 4.3; its trunk stopped after
      * 40, so 80 and 160 were never trained and it holds 4.0 from there.
@@ -442,7 +434,7 @@ TEST(confidence_annealed_crossover_known_answer)
 TEST(confidence_annealed_crossover_must_stay_ahead)
 {
     char path[4096];
-    db *d = open_db("b.db", path, sizeof path);
+    db *d = helper_open_db("b.db", path, sizeof path);
     CHECK(d);
     double E[] = {20, 80, 160, 320}, ya[] = {4.0, 4.2, 4.3, 4.4}, ym[] = {4.3, 3.99, 4.01, 3.9};
     CHECK(trunk(d, "ar", 0, 4, E, ya, NULL, -1) > 0);
@@ -466,7 +458,7 @@ TEST(confidence_annealed_crossover_must_stay_ahead)
 TEST(confidence_annealed_best_at_the_edge_of_the_grid)
 {
     char path[4096];
-    db *d = open_db("edge.db", path, sizeof path);
+    db *d = helper_open_db("edge.db", path, sizeof path);
     CHECK(d);
     double E[] = {10, 20, 40, 80};
     double ya0[] = {4.0, 4.1, 4.2, 4.3}, ym0[] = {4.5, 4.2, 4.05, 3.9};
@@ -542,7 +534,7 @@ TEST(confidence_annealed_best_at_the_edge_of_the_grid)
 TEST(confidence_annealed_fit_known_answer)
 {
     char path[4096];
-    db *d = open_db("af.db", path, sizeof path);
+    db *d = helper_open_db("af.db", path, sizeof path);
     CHECK(d);
     const long long U[] = {1000, 2000, 4000, 8000, 16000};
     const double Ec[] = {20, 40, 88, 160, INFINITY};
@@ -606,7 +598,7 @@ static double ar_best(double u) { return 3 + 20 * pow(u, -0.3); }
 TEST(confidence_efficiency_recovers_a_known_ratio)
 {
     char path[4096];
-    db *d = open_db("f.db", path, sizeof path);
+    db *d = helper_open_db("f.db", path, sizeof path);
     CHECK(d);
     enum { NB = 13, NS = 3 };
     long long U[NB];
@@ -683,7 +675,7 @@ TEST(confidence_efficiency_recovers_a_known_ratio)
 TEST(confidence_budget_group_drops_the_fields_derived_from_the_length)
 {
     char path[4096];
-    db *d = open_db("bg.db", path, sizeof path);
+    db *d = helper_open_db("bg.db", path, sizeof path);
     CHECK(d);
     const long long U[] = {1000, 2000, 4000, 8000};
     for (int i = 0; i < 4; i++) {
@@ -754,7 +746,7 @@ TEST(confidence_equivalent_budget_is_never_extrapolated)
 TEST(confidence_fit_interval_and_why_not)
 {
     char path[4096];
-    db *d = open_db("k.db", path, sizeof path);
+    db *d = helper_open_db("k.db", path, sizeof path);
     CHECK(d);
     const double u[] = {1000, 2000, 4000, 8000}, wob[] = {1.02, 0.98, 1.01, 0.99};
     for (int i = 0; i < 4; i++) {
@@ -793,7 +785,7 @@ TEST(confidence_fit_interval_and_why_not)
 TEST(confidence_mc_acc_interval_from_its_standard_error)
 {
     char path[4096];
-    db *d = open_db("mc.db", path, sizeof path);
+    db *d = helper_open_db("mc.db", path, sizeof path);
     CHECK(d);
     const double a[] = {0.25, 0.40, 0.48, 0.50, 0.50}, m[] = {0.25, 0.30, 0.42, 0.49, 0.53};
     for (int side = 0; side < 2; side++) {
@@ -847,7 +839,7 @@ static double seed_cross(int s, double u)
 TEST(confidence_fit_bootstrap_over_seeds)
 {
     char path[4096];
-    db *d = open_db("kb.db", path, sizeof path);
+    db *d = helper_open_db("kb.db", path, sizeof path);
     CHECK(d);
     const double u[] = {1000, 2000, 4000, 8000};
     for (int i = 0; i < 4; i++)

@@ -7,6 +7,7 @@
  * file holds what a reader of the plots and the report is told.
  */
 #include "tests/harness.h"
+#include "tests/helpers.h"
 #include "orchestrator/db/db.h"
 
 #include <stdlib.h>
@@ -41,15 +42,6 @@ static int run(db *d, const char *objective, long long seed, const char *status,
 /* AR at its best (4.0) at 1000 tokens, then overfitting; the MDM falls to
  * 3.9: ahead from between 3000 and 4000, a final gap of +0.100. */
 static const double AR[] = {4.5, 4.0, 4.2, 4.4, 4.6}, MDM[] = {5.0, 4.6, 4.3, 4.05, 3.9};
-
-static db *open_db(const char *name, char *path, size_t n)
-{
-    char err[512];
-    harness_path(path, n, name);
-    db *d = db_open(path, DB_WRITE, err, sizeof err);
-    if (!d) fprintf(stderr, "open: %s\n", err);
-    return d;
-}
 
 /* `xover plot` of the database into DIR: every SVG it lists, one after the
  * other (NULL on failure); *files how many. */
@@ -115,7 +107,7 @@ static int view_says(const char *path, const char *verdict)
 TEST(confidence_drawn_inconclusive_names_its_interval)
 {
     char path[4096];
-    db *d = open_db("inconclusive.db", path, sizeof path);
+    db *d = helper_open_db("inconclusive.db", path, sizeof path);
     CHECK(d);
     const double ase[] = {0.01, 0.01, 0.01, 0.01, 0.01}, mse[] = {0.06, 0.06, 0.06, 0.06, 0.06};
     CHECK_INT(run(d, "ar", 0, "done", 5, AR, ase), 0);
@@ -152,7 +144,7 @@ TEST(confidence_drawn_unfinished_while_a_side_is_still_to_train)
     for (int c = 0; c < 2; c++) {
         char path[4096], name[64];
         snprintf(name, sizeof name, "unfinished-%s.db", how[c]);
-        db *d = open_db(name, path, sizeof path);
+        db *d = helper_open_db(name, path, sizeof path);
         CHECK(d);
         if (c == 0) {
             CHECK_INT(run(d, "ar", 0, "done", 5, AR, NULL), 0);
