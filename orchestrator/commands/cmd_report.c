@@ -20,8 +20,8 @@ static void on_int(int sig) { (void)sig; g_stop = 1; }
 /* --rows and --cols as xover table takes them (axis_resolve), into rax
  * and cax. A dotted path the sweep language does not know (an external
  * trainer's field) is checked against the pairs of the first metric, read
- * for that alone; with --watch they may not be there yet, so it is taken
- * as given. */
+ * for that alone when a name has a dot; with --watch they may not be there
+ * yet, so it is taken as given. */
 static int report_axes(an_report_opts *o, const char *db, int watch, const char *metric, char *rax, char *cax,
                        size_t n)
 {
