@@ -15,6 +15,7 @@
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/run/run_config.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -58,12 +59,9 @@ static int leaves(json_t *o, const char *prefix, char ***v, size_t *n, size_t *c
         int seen = 0;
         for (size_t i = 0; !seen && i < *n; i++) seen = !strcmp((*v)[i], path);
         if (seen) continue;
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 64;
-            char **t = realloc(*v, c * sizeof *t);
-            if (!t) return -1;
-            *v = t, *cap = c;
-        }
+        char **t = xo_grow(*v, cap, *n + 1, sizeof *t, 64);
+        if (!t) return -1;
+        *v = t;
         if (!((*v)[(*n)++] = strdup(path))) return -1;
     }
     return 0;
