@@ -231,6 +231,35 @@ CREATE INDEX crossover_cache_cell ON crossover_cache (cell_id);
 ALTER TABLE crossover_cache ADD COLUMN ar_best_at_edge INTEGER;
 ALTER TABLE crossover_cache ADD COLUMN mdm_best_at_edge INTEGER;
 
+-- @migration 8: cloze item outcomes: which items each evaluation got right
+
+-- The 4-way cloze accuracy (mc_acc) is a share of n items; comparing two
+-- runs item by item (a PAIRED difference: README, "Cloze accuracy and its
+-- error") needs the items' outcomes, which the trainer writes on every
+-- evaluation line of metrics.jsonl as mc_correct (docs/run-config.md). The
+-- ingest of those lines keeps them here, one row per evaluation; ingesting
+-- the same lines again replaces the row with the same text.
+--   run_id    the run
+--   step      the optimizer step of the evaluation (metrics.step: mc_acc and
+--             mc_acc_se sit beside it in metrics under the same step)
+--   items     n, the number of items scored
+--   outcomes  "n:HEX": hex digit k holds items 4k..4k+3, item 4k+j in its
+--             bit j (1: the right candidate scored best), so item i is
+--             (digit i/4 >> i%4) & 1. Items are drawn deterministically from
+--             the run's data config (the cloze pool, or the validation
+--             documents) and cloze settings, never from its seed or
+--             objective: two runs of one cell scored the same n items
+--             scored the same items, in the same order.
+-- From the sqlite3 shell, the share right at each evaluation of run 7:
+--   SELECT step, items, outcomes FROM cloze_outcomes WHERE run_id = 7;
+CREATE TABLE cloze_outcomes (
+    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step     INTEGER NOT NULL CHECK (step >= 0),
+    items    INTEGER NOT NULL CHECK (items > 0),
+    outcomes TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+
 -- @views: every view, once, in its current form (see VIEWS at the top)
 
 -- THE RULE of what each series is and which way it improves, and the one

@@ -255,6 +255,39 @@ int db_metric_last_step(db *d, long long run_id, const char *name, long long *st
 typedef int (*db_points_fn)(void *ctx, const char *key, const char *run_dir, long long points);
 int db_run_points(db *d, const char *status, db_points_fn fn, void *ctx);
 
+/* ---- cloze item outcomes (db_cloze.c; schema.sql, migration 8) --------- */
+
+/* One evaluation's item outcomes: "N:HEX" as metrics.jsonl's mc_correct
+ * (schema.sql, cloze_outcomes, says how to read it). */
+typedef struct {
+    long long step;
+    const char *outcomes;
+} db_outcome;
+/* N of an "N:HEX" text, or -1 when the text is not of that form (N >= 1,
+ * (N + 3) / 4 lowercase hex digits). */
+long db_outcomes_items(const char *text);
+/* Store n evaluations' outcomes of run `run_id`, all or nothing; a row
+ * already stored under (run, step) is replaced (a re-ingest changes
+ * nothing). A text not of the form: DB_EINPUT. */
+int db_ingest_outcomes(db *d, long long run_id, const db_outcome *rows, size_t n);
+
+/* A run's mc_acc at one evaluation, with what sits beside it. */
+typedef struct {
+    long long step;  /* the evaluation's step */
+    double acc, se;  /* mc_acc and mc_acc_se (NaN unknown) */
+    long items;      /* N of outcomes, -1 without them */
+    char *outcomes;  /* "N:HEX" (malloc'd; NULL: none recorded) */
+} db_cloze;
+/* Run `run_id`'s mc_acc at `step` (step < 0: its last evaluation with one)
+ * into *out (free with db_cloze_free). DB_ENOTFOUND when there is none. */
+int db_cloze_at(db *d, long long run_id, long long step, db_cloze *out);
+void db_cloze_free(db_cloze *c);
+/* Each run with a run directory, mc_acc points and no outcomes stored (a
+ * run ingested before migration 8): fn(ctx, id, key, run_dir) in id order;
+ * nonzero stops (DB_EABORT). */
+typedef int (*db_run_dir_fn)(void *ctx, long long run_id, const char *key, const char *run_dir);
+int db_runs_without_outcomes(db *d, db_run_dir_fn fn, void *ctx);
+
 /* ---- generic queries -------------------------------------------------- */
 
 typedef enum { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB } db_type;
