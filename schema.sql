@@ -260,6 +260,42 @@ CREATE TABLE cloze_outcomes (
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
 
+-- @migration 9: cloze re-scored: a run's final checkpoint scored again on more items
+
+-- The in-training mc_acc rests on data.cloze.items (100 in most sweeps:
+-- +-0.1 at 95%); resolving a 0.02 gap takes thousands of items (README,
+-- "Cloze accuracy and its error"). `xover eval --cloze N` scores a run's
+-- final checkpoint again on N items of a held-out cloze pool, without
+-- retraining, and keeps the result here; the crossover tables prefer it
+-- over the in-training outcomes when every run of a pair was re-scored on
+-- one item set. Re-scoring the same run on the same items replaces its row.
+--   run_id     the run (its final checkpoint)
+--   item_set   which items: the data fields that decide them, the pool's
+--              size among them, as compact JSON (analysis.h, an_item_set):
+--              two rows with one item_set and one `items` scored the same
+--              items in the same order
+--   items      N, the number of items
+--   step       the checkpoint's optimizer step (the run's last evaluation)
+--   draws      the MDM's mask draws per candidate (NULL for AR)
+--   mc_acc, mc_acc_se   the share right and its binomial standard error
+--   outcomes   "N:HEX", as cloze_outcomes.outcomes
+--   cpu_s      CPU seconds the scoring took
+--   scored_at  when; build_id  the xover that scored it
+CREATE TABLE cloze_rescored (
+    run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    item_set  TEXT NOT NULL,
+    items     INTEGER NOT NULL CHECK (items > 0),
+    step      INTEGER NOT NULL CHECK (step >= 0),
+    draws     INTEGER,
+    mc_acc    REAL,
+    mc_acc_se REAL,
+    outcomes  TEXT NOT NULL,
+    cpu_s     REAL,
+    scored_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    build_id  TEXT,
+    PRIMARY KEY (run_id, item_set, items)
+) WITHOUT ROWID;
+
 -- @views: every view, once, in its current form (see VIEWS at the top)
 
 -- THE RULE of what each series is and which way it improves, and the one

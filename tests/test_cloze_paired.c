@@ -331,3 +331,170 @@ TEST(cloze_item_set_names_what_decides_the_items)
     free(a), free(b), free(c);
     CHECK(an_item_set("not json") == NULL);
 }
+
+/* Re-scored outcomes (xover eval --cloze) of both best branches on one item
+ * set win over the in-training ones; a set only one side has does not. */
+TEST(cloze_rescored_outcomes_preferred_when_both_sides_have_them)
+{
+    char path[4096];
+    db *d = helper_open_db("r.db", path, sizeof path);
+    CHECK(d);
+    double Ea[] = {10, 20, 40}, ya[] = {4.2, 4.0, 4.1}, qa[] = {0.3, 0.5, 0.4};
+    double Em[] = {10, 20, 40, 80}, ym[] = {4.5, 4.2, 4.05, 3.9}, qm[] = {0.2, 0.3, 0.4, 0.6};
+    int na[] = {NI, NI, NI}, nm[] = {NI, NI, NI, NI};
+    CHECK(atrunk(d, "ar", 3, Ea, ya, na, qa) > 0);
+    CHECK(atrunk(d, "mdm", 4, Em, ym, nm, qm) > 0);
+    /* the two best branches: AR's 20-epoch (step 200), the MDM's 80 (step 400) */
+    long long ar_b = -1, mdm_b = -1;
+    CHECK_INT(db_query_int(d, "SELECT id FROM runs WHERE objective = 'ar' AND role = 'branch' AND epochs = 20",
+                           &ar_b), DB_OK);
+    CHECK_INT(db_query_int(d, "SELECT id FROM runs WHERE objective = 'mdm' AND role = 'branch' AND epochs = 80",
+                           &mdm_b), DB_OK);
+    int a[60], m[60];
+    pattern(7, 0, 60, 0.5, a);
+    pattern(8, 1, 60, 0.7, m);
+    char ha[64], hm[64];
+    hex_of(a, 60, ha);
+    hex_of(m, 60, hm);
+    double sa = 0, sm = 0;
+    for (int i = 0; i < 60; i++) sa += a[i], sm += m[i];
+    db_rescored ra = {ar_b, "{\"set\":1}", 60, 200, -1, sa / 60, 0.06, ha, 1.0, "test"};
+    db_rescored rm = {mdm_b, "{\"set\":1}", 60, 400, 4, sm / 60, 0.06, hm, 9.0, "test"};
+    /* the MDM alone on another set: not a pair's */
+    db_rescored lone = {mdm_b, "{\"set\":2}", 80, 400, 4, 0.9, 0.03, "80:ffffffffffffffffffff", 9.0, "test"};
+    CHECK_INT(db_rescored_put(d, &ra), DB_OK);
+    CHECK_INT(db_rescored_put(d, &rm), DB_OK);
+    CHECK_INT(db_rescored_put(d, &rm), DB_OK); /* again: one row */
+    CHECK_INT(db_rescored_put(d, &lone), DB_OK);
+    db_close(d);
+    CHECK_INT(helper_qint(path, "SELECT count(*) FROM cloze_rescored"), 3);
+    double mean = 0, ss = 0;
+    for (int i = 0; i < 60; i++) mean += (double)(m[i] - a[i]) / 60;
+    for (int i = 0; i < 60; i++) ss += (m[i] - a[i] - mean) * (m[i] - a[i] - mean);
+    json_t *j = crossover_json(path), *o = json_array_get(j, 0);
+    CHECK(o);
+    CHECK_INT(json_integer_value(json_object_get(o, "mc_acc_rescored")), 1);
+    CHECK_INT(json_integer_value(json_object_get(o, "mc_acc_paired")), 1);
+    CHECK_INT(json_integer_value(json_object_get(o, "ar_mc_acc_items")), 60);
+    CHECK_NEAR(num(o, "ar_mc_acc"), sa / 60, 1e-12);
+    CHECK_NEAR(num(o, "mc_acc_gap"), mean, 1e-12);
+    CHECK_NEAR(num(o, "mc_acc_gap_se"), sqrt(ss / 59) / sqrt(60), 1e-12);
+    json_decref(j);
+    char *md = crossover_md(path);
+    CHECK(md);
+    CHECK_CONTAINS(md, "paired, 60 items, re-scored)");
+    free(md);
+}
+
+/* ---- xover eval --cloze ------------------------------------------------------- */
+
+/* Train a tiny run into DIR/<key> with this cloze pool (0: none) and
+ * register it in the database at dbpath; the run's directory in out. */
+static int tiny_run(const char *dbpath, const char *key, long long pool, char *out, size_t n)
+{
+    char cfg[1024], cache[512], dir[512];
+    harness_path(dir, sizeof dir, key);
+    snprintf(out, n, "%s", dir);
+    harness_path(cache, sizeof cache, "cache");
+    char pooltxt[64] = "";
+    if (pool) snprintf(pooltxt, sizeof pooltxt, ",\"pool_tokens\":%lld", pool);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"objective\":\"mdm\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},"
+             "\"data\":{\"corpus\":\"%s\",\"vocab\":280,\"val_tokens\":600,\"unique_tokens\":%d,"
+             "\"cloze\":{\"items\":4%s,\"context\":8,\"candidates\":3,\"length\":4}},"
+             "\"train\":{\"seq_len\":32,\"batch\":4,\"epochs\":%s,\"lr\":0.003,\"eval_every\":0.5,"
+             "\"eval_draws\":1,\"final_eval_draws\":1}}",
+             /* without a pool: a budget of nearly all of a small corpus's
+              * 144,814 training tokens (697 documents) */
+             pool ? "synthetic" : "synthetic:700", pool ? 3000 : 140000, pooltxt, pool ? "0.5" : "0.02");
+    snprintf(cfg, sizeof cfg, "%s.json", dir);
+    if (harness_write(cfg, text)) return -1;
+    const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", dir, "--cache", cache, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    int st = p.status;
+    if (st) fprintf(stderr, "train: %s\n", p.err);
+    harness_proc_free(&p);
+    if (st) return -1;
+    char err[512];
+    db *d = db_open(dbpath, DB_WRITE, err, sizeof err);
+    if (!d) return -1;
+    db_run_spec s = {.key = key, .config = text, .objective = "mdm", .params = -1, .unique_tokens = -1,
+                     .epochs = NAN, .seed = 1, .run_dir = dir};
+    long long id;
+    int rc = db_run_put(d, &s, &id);
+    db_close(d);
+    return rc ? -1 : 0;
+}
+
+static harness_proc eval_cloze(const char *dbpath, const char *dir, const char *pool)
+{
+    char cache[512];
+    harness_path(cache, sizeof cache, "cache");
+    const char *argv[] = {harness_xover(), "eval", "--cloze", "10", "--run", dir, "--cache", cache, "--db", dbpath,
+                          pool ? "--pool-tokens" : NULL, pool, NULL};
+    return harness_run(argv, NULL);
+}
+
+/* A run trained without a pool and a budget that takes in most of the
+ * corpus: the pool's documents are in its training tokens, so scoring it
+ * there is refused (exit 2, saying how many overlap) and nothing is
+ * recorded; without --pool-tokens it is a usage error too. */
+TEST(cloze_eval_refuses_a_pool_that_overlaps_the_training_tokens)
+{
+    char dbpath[1024], dir[1024];
+    harness_path(dbpath, sizeof dbpath, "e.db");
+    const char *key = "aaaa456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    CHECK_INT(tiny_run(dbpath, key, 0, dir, sizeof dir), 0);
+    harness_proc p = eval_cloze(dbpath, dir, "3000");
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "refusing to score");
+    CHECK_CONTAINS(p.err, "in the run's training budget");
+    harness_proc_free(&p);
+    p = eval_cloze(dbpath, dir, NULL);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "trained without a cloze pool");
+    harness_proc_free(&p);
+    CHECK_INT(helper_qint(dbpath, "SELECT count(*) FROM cloze_rescored"), 0);
+}
+
+/* A run trained with a pool of 6000 tokens: scored on its own pool, and on
+ * the first 3000 tokens of it (proven held out: those documents are after
+ * the validation ones, never in its training split), one row each; again,
+ * the same rows with the same numbers (the masks are the run's eval seed's). */
+TEST(cloze_eval_rescoring_is_recorded_and_idempotent)
+{
+    char dbpath[1024], dir[1024];
+    harness_path(dbpath, sizeof dbpath, "i.db");
+    const char *key = "bbbb456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    CHECK_INT(tiny_run(dbpath, key, 6000, dir, sizeof dir), 0);
+    char *first = NULL;
+    for (int round = 0; round < 2; round++) {
+        harness_proc p = eval_cloze(dbpath, dir, NULL);
+        if (p.status) fprintf(stderr, "%s", p.err);
+        CHECK_INT(p.status, 0);
+        CHECK_CONTAINS(p.out, "on 10 items (pool of 6000 tokens");
+        harness_proc_free(&p);
+        p = eval_cloze(dbpath, dir, "3000");
+        if (p.status) fprintf(stderr, "%s", p.err);
+        CHECK_INT(p.status, 0);
+        CHECK_CONTAINS(p.out, "held out from the run: none of the pool's");
+        harness_proc_free(&p);
+        char *now = helper_qtext(dbpath, "SELECT item_set, step, mc_acc, mc_acc_se, outcomes FROM cloze_rescored "
+                                         "ORDER BY item_set");
+        CHECK(now);
+        if (first) {
+            CHECK_STR(now, first);
+            free(now);
+        } else {
+            first = now;
+        }
+    }
+    free(first);
+    CHECK_INT(helper_qint(dbpath, "SELECT count(*) FROM cloze_rescored"), 2);
+    CHECK_INT(helper_qint(dbpath, "SELECT count(DISTINCT item_set) FROM cloze_rescored WHERE items = 10"), 2);
+    char *rows = helper_qtext(dbpath, "SELECT items, draws, length(outcomes) FROM cloze_rescored");
+    CHECK(rows);
+    CHECK_STR(rows, "10 1 6 \n10 1 6 \n"); /* "10:" and 3 hex digits; the run's eval_draws */
+    free(rows);
+}

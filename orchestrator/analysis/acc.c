@@ -137,6 +137,66 @@ static int judge_acc(an_acc *acc, const side_acc *a, const side_acc *m)
     return 0;
 }
 
+/* The item sets the first run was re-scored on at its point, most items
+ * first. */
+typedef struct {
+    int n;
+    char *set[8];
+    long items[8];
+} sets;
+
+static int on_set(void *ctx, const char *item_set, long items)
+{
+    sets *s = ctx;
+    if (s->n == 8) return 1;
+    if (!(s->set[s->n] = strdup(item_set))) return 1;
+    s->items[s->n++] = items;
+    return 0;
+}
+
+/* Read every run of both sides from one re-scoring: the item set with the
+ * most items that every run was re-scored on at its point (its final
+ * checkpoint: the annealed points are branches' ends). 1 with a and m
+ * filled and acc's sets set to it, 0 when there is none, a DB_E* code. */
+static int read_rescored(db *d, an_acc *acc, side_acc *a, side_acc *m)
+{
+    sets s = {0};
+    int rc = db_rescored_sets(d, acc->ar_run[0], acc->ar_step[0], on_set, &s), found = 0;
+    if (rc == DB_EABORT) rc = DB_OK; /* more than 8: the first 8 */
+    for (int k = 0; rc == DB_OK && !found && k < s.n; k++) {
+        int all = 1;
+        a->n = m->n = 0;
+        for (int side = 0; all && side < 2; side++) {
+            side_acc *x = side ? m : a;
+            const long long *run = side ? acc->mdm_run : acc->ar_run, *step = side ? acc->mdm_step : acc->ar_step;
+            int n = side ? acc->nmdm : acc->nar;
+            for (int i = 0; all && i < n; i++) {
+                int r = db_rescored_get(d, run[i], s.set[k], s.items[k], &x->c[x->n]);
+                if (r == DB_OK && x->c[x->n].step == step[i] && !isnan(x->c[x->n].acc)) { x->n++; continue; }
+                db_cloze_free(&x->c[x->n]);
+                all = 0;
+                if (r != DB_OK && r != DB_ENOTFOUND) rc = r;
+            }
+        }
+        if (all && rc == DB_OK) {
+            char *sa = strdup(s.set[k]), *sm = strdup(s.set[k]);
+            if (!sa || !sm) {
+                free(sa), free(sm);
+                rc = DB_EIO;
+                break;
+            }
+            free(acc->ar_set), free(acc->mdm_set);
+            acc->ar_set = sa, acc->mdm_set = sm;
+            acc->rescored = found = 1;
+        } else {
+            side_free(a);
+            side_free(m);
+        }
+    }
+    for (int k = 0; k < s.n; k++) free(s.set[k]);
+    return rc ? rc : found;
+}
+
 int an_acc_attach(db *d, an_pairs *ps, char *err, size_t errlen)
 {
     side_acc *a = calloc(1, sizeof *a), *m = calloc(1, sizeof *m);
@@ -146,10 +206,14 @@ int an_acc_attach(db *d, an_pairs *ps, char *err, size_t errlen)
         acc->have = 0;
         acc->gap = acc->lo = acc->hi = acc->se = acc->ar = acc->mdm = NAN;
         if (acc->nar == 0 || acc->nmdm == 0) continue;
-        int all_a, all_m;
-        if ((rc = side_read(d, acc->ar_run, acc->ar_step, acc->nar, a, &all_a)) == DB_OK &&
-            (rc = side_read(d, acc->mdm_run, acc->mdm_step, acc->nmdm, m, &all_m)) == DB_OK && a->n && m->n &&
-            judge_acc(acc, a, m))
+        int all_a, all_m, re = 0;
+        /* annealed points are branches' final checkpoints: re-scored ones
+         * first (xover eval --cloze) */
+        if (ps->p[i].annealed && (re = read_rescored(d, acc, a, m)) < 0) rc = re;
+        else if (re == 1) rc = judge_acc(acc, a, m) ? DB_EIO : DB_OK;
+        else if ((rc = side_read(d, acc->ar_run, acc->ar_step, acc->nar, a, &all_a)) == DB_OK &&
+                 (rc = side_read(d, acc->mdm_run, acc->mdm_step, acc->nmdm, m, &all_m)) == DB_OK && a->n && m->n &&
+                 judge_acc(acc, a, m))
             rc = DB_EIO;
         side_free(a);
         side_free(m);

@@ -282,6 +282,33 @@ typedef struct {
  * into *out (free with db_cloze_free). DB_ENOTFOUND when there is none. */
 int db_cloze_at(db *d, long long run_id, long long step, db_cloze *out);
 void db_cloze_free(db_cloze *c);
+/* A run's final checkpoint scored again (`xover eval --cloze`;
+ * schema.sql, cloze_rescored). */
+typedef struct {
+    long long run_id;
+    const char *item_set;  /* an_item_set of the items' config */
+    long items;
+    long long step;
+    int draws;             /* -1: none (AR) */
+    double acc, se;
+    const char *outcomes;  /* "N:HEX" */
+    double cpu_s;
+    const char *build_id;
+} db_rescored;
+/* Store one, replacing the row of the same (run, item_set, items). */
+int db_rescored_put(db *d, const db_rescored *r);
+/* 1 when run_id has a row for (item_set, items), else 0; -1 on error. */
+int db_rescored_has(db *d, long long run_id, const char *item_set, long items);
+/* Each re-scoring of run_id at checkpoint step `step`: fn(ctx, item_set,
+ * items) by items, most first; nonzero stops. */
+typedef int (*db_set_fn)(void *ctx, const char *item_set, long items);
+int db_rescored_sets(db *d, long long run_id, long long step, db_set_fn fn, void *ctx);
+/* The re-scoring of (run_id, item_set, items) into *out (acc, se, items,
+ * outcomes, step; free with db_cloze_free); DB_ENOTFOUND when none. */
+int db_rescored_get(db *d, long long run_id, const char *item_set, long items, db_cloze *out);
+/* The run directory of run_id into *dir (malloc'd; NULL when it has none). */
+int db_run_dir(db *d, long long run_id, char **dir);
+
 /* Each run with a run directory, mc_acc points and no outcomes stored (a
  * run ingested before migration 8): fn(ctx, id, key, run_dir) in id order;
  * nonzero stops (DB_EABORT). */

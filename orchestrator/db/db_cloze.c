@@ -132,3 +132,129 @@ int db_runs_without_outcomes(db *d, db_run_dir_fn fn, void *ctx)
     sqlite3_finalize(st);
     return out;
 }
+
+/* ---- re-scored (migration 9) ---------------------------------------------- */
+
+static int need_v9(db *d)
+{
+    return d->version >= 9 ? DB_OK
+                           : db_fail(d, DB_EINPUT, "the database '%s' is older than re-scored cloze results "
+                                     "(schema %d); 'xover db init' upgrades it", d->path, d->version);
+}
+
+int db_rescored_put(db *d, const db_rescored *r)
+{
+    if (d->mode == DB_READONLY)
+        return db_fail(d, DB_EDENIED, "the database '%s' is open read-only", d->path);
+    int rc = need_v9(d);
+    if (rc) return rc;
+    if (db_outcomes_items(r->outcomes) != r->items)
+        return db_fail(d, DB_EINPUT, "re-scored outcomes of run %lld are not %ld items", r->run_id, r->items);
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(d->h,
+        "INSERT INTO cloze_rescored (run_id, item_set, items, step, draws, mc_acc, mc_acc_se, outcomes, cpu_s, "
+        "build_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (run_id, item_set, items) DO "
+        "UPDATE SET step = excluded.step, draws = excluded.draws, mc_acc = excluded.mc_acc, "
+        "mc_acc_se = excluded.mc_acc_se, outcomes = excluded.outcomes, cpu_s = excluded.cpu_s, "
+        "scored_at = excluded.scored_at, build_id = excluded.build_id", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "storing a re-scoring");
+    sqlite3_bind_int64(st, 1, r->run_id);
+    db_bind_text(st, 2, r->item_set);
+    sqlite3_bind_int64(st, 3, r->items);
+    sqlite3_bind_int64(st, 4, r->step);
+    db_bind_int(st, 5, r->draws);
+    db_bind_real(st, 6, r->acc);
+    db_bind_real(st, 7, r->se);
+    db_bind_text(st, 8, r->outcomes);
+    db_bind_real(st, 9, r->cpu_s);
+    db_bind_text(st, 10, r->build_id);
+    rc = db_step_done(d, st, "storing a re-scoring");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int db_rescored_has(db *d, long long run_id, const char *item_set, long items)
+{
+    if (need_v9(d)) return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(d->h, "SELECT 1 FROM cloze_rescored WHERE run_id = ?1 AND item_set = ?2 AND items = ?3",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_sqlite_fail(d, sqlite3_errcode(d->h), "reading re-scorings"), -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    db_bind_text(st, 2, item_set);
+    sqlite3_bind_int64(st, 3, items);
+    int s = sqlite3_step(st), out = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+    if (out < 0) db_sqlite_fail(d, s, "reading re-scorings");
+    sqlite3_finalize(st);
+    return out;
+}
+
+int db_rescored_sets(db *d, long long run_id, long long step, db_set_fn fn, void *ctx)
+{
+    if (d->version < 9) return DB_OK; /* none can exist */
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->h, "SELECT item_set, items FROM cloze_rescored WHERE run_id = ?1 AND step = ?2 "
+                                      "ORDER BY items DESC, item_set", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "reading re-scorings");
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, step);
+    int out = DB_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (long)sqlite3_column_int64(st, 1))) {
+            out = db_fail(d, DB_EABORT, "stopped");
+            break;
+        }
+    if (out == DB_OK && rc != SQLITE_DONE) out = db_sqlite_fail(d, rc, "reading re-scorings");
+    sqlite3_finalize(st);
+    return out;
+}
+
+int db_rescored_get(db *d, long long run_id, const char *item_set, long items, db_cloze *out)
+{
+    memset(out, 0, sizeof *out);
+    out->step = -1;
+    out->items = -1;
+    out->acc = out->se = NAN;
+    if (d->version < 9) return DB_ENOTFOUND;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->h, "SELECT step, mc_acc, mc_acc_se, outcomes FROM cloze_rescored "
+                                      "WHERE run_id = ?1 AND item_set = ?2 AND items = ?3", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "reading a re-scoring");
+    sqlite3_bind_int64(st, 1, run_id);
+    db_bind_text(st, 2, item_set);
+    sqlite3_bind_int64(st, 3, items);
+    rc = sqlite3_step(st);
+    int o = DB_OK;
+    if (rc == SQLITE_ROW) {
+        out->step = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) out->acc = sqlite3_column_double(st, 1);
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL) out->se = sqlite3_column_double(st, 2);
+        const char *t = (const char *)sqlite3_column_text(st, 3);
+        if (t && !(out->outcomes = strdup(t))) o = db_fail(d, DB_EIO, "out of memory");
+        out->items = out->outcomes ? db_outcomes_items(out->outcomes) : -1;
+    } else {
+        o = rc == SQLITE_DONE ? DB_ENOTFOUND : db_sqlite_fail(d, rc, "reading a re-scoring");
+    }
+    sqlite3_finalize(st);
+    return o;
+}
+
+int db_run_dir(db *d, long long run_id, char **dir)
+{
+    *dir = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(d->h, "SELECT run_dir FROM runs WHERE id = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_sqlite_fail(d, rc, "reading a run directory");
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    int o = DB_OK;
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t && !(*dir = strdup(t))) o = db_fail(d, DB_EIO, "out of memory");
+    } else {
+        o = rc == SQLITE_DONE ? db_fail(d, DB_ENOTFOUND, "no run %lld", run_id)
+                              : db_sqlite_fail(d, rc, "reading a run directory");
+    }
+    sqlite3_finalize(st);
+    return o;
+}
