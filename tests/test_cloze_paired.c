@@ -275,6 +275,20 @@ TEST(cloze_paired_interval_in_the_annealed_table)
     snprintf(cell, sizeof cell, "%+.3f [%+.3f, %+.3f]", mean, mean - 1.959964 * se, mean + 1.959964 * se);
     CHECK_CONTAINS(md, cell);
     free(md);
+    /* the report's annealed crossover table: the same columns */
+    char out[4200], page[4300];
+    snprintf(out, sizeof out, "%s.report", path);
+    const char *rargv[] = {harness_xover(), "report", "--db", path, out, NULL};
+    harness_proc pr = harness_run(rargv, NULL);
+    CHECK_INT(pr.status, 0);
+    harness_proc_free(&pr);
+    snprintf(page, sizeof page, "%s/index.html", out);
+    char *html = harness_slurp(page, NULL);
+    CHECK(html != NULL);
+    CHECK_CONTAINS(html, "mc_acc gap [95% interval]</th>");
+    CHECK_CONTAINS(html, cell);
+    CHECK_CONTAINS(html, "(paired, 40 items)</td>");
+    free(html);
 }
 
 /* The MDM's best branch scored 44 items, AR's 40: not the same items, so
@@ -497,4 +511,89 @@ TEST(cloze_eval_rescoring_is_recorded_and_idempotent)
     CHECK(rows);
     CHECK_STR(rows, "10 1 6 \n10 1 6 \n"); /* "10:" and 3 hex digits; the run's eval_draws */
     free(rows);
+}
+
+/* End to end: an annealed pair whose best branches are real tiny runs
+ * (trained with a pool of 6000 tokens, their metrics ingested).
+ * `xover eval --sweep s --annealed --cloze 12` scores exactly those two
+ * runs, a line each; again, it skips both; the annealed table then reads
+ * the re-scored outcomes, paired over the 12 items. */
+TEST(cloze_eval_sweep_scores_the_annealed_tables_points_once)
+{
+    char dbpath[1024], err[512];
+    harness_path(dbpath, sizeof dbpath, "s.db");
+    const char *key[2] = {"eeee456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                          "ffff456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+    const char *obj[2] = {"ar", "mdm"};
+    char dir[2][1024], cache[512];
+    harness_path(cache, sizeof cache, "cache");
+    db *d = helper_open_db("s.db", dbpath, sizeof dbpath);
+    CHECK(d);
+    long long sw;
+    CHECK_INT(db_sweep_put(d, "s", "sweep: s\n", "0", &sw), DB_OK);
+    for (int k = 0; k < 2; k++) {
+        char cfg[1024], text[1024], dbcfg[1100];
+        harness_path(dir[k], sizeof dir[k], key[k]);
+        snprintf(text, sizeof text,
+                 "{\"objective\":\"%s\",\"seed\":1,\"model\":{\"layers\":1,\"dim\":16,\"heads\":2},"
+                 "\"data\":{\"corpus\":\"synthetic\",\"vocab\":280,\"val_tokens\":600,\"unique_tokens\":3000,"
+                 "\"cloze\":{\"items\":4,\"pool_tokens\":6000,\"context\":8,\"candidates\":3,\"length\":4}},"
+                 "\"train\":{\"seq_len\":32,\"batch\":4,\"epochs\":0.5,\"lr\":0.003,\"eval_every\":0.5,"
+                 "\"eval_draws\":1,\"final_eval_draws\":1}}", obj[k]);
+        snprintf(cfg, sizeof cfg, "%s.json", dir[k]);
+        CHECK_INT(harness_write(cfg, text), 0);
+        const char *argv[] = {harness_xover(), "train", "--config", cfg, "--out", dir[k], "--cache", cache, NULL};
+        harness_proc p = harness_run(argv, NULL);
+        CHECK_INT(p.status, 0);
+        harness_proc_free(&p);
+        /* in the database: a trunk, and this run as its one branch */
+        long long t, b;
+        snprintf(dbcfg, sizeof dbcfg, "%.*s,\"anneal_at\":[1]}}", (int)strlen(text) - 2, text);
+        char tkey[80];
+        snprintf(tkey, sizeof tkey, "trunk-%s", obj[k]);
+        db_run_spec ts = {.key = tkey, .config = dbcfg, .objective = obj[k], .params = -1, .unique_tokens = 3000,
+                          .epochs = 0.5, .seed = 1};
+        CHECK_INT(db_run_put(d, &ts, &t), DB_OK);
+        snprintf(dbcfg, sizeof dbcfg, "%.*s,\"branch_of\":\"x\"}}", (int)strlen(text) - 2, text);
+        db_run_spec bs = {.key = key[k], .config = dbcfg, .objective = obj[k], .params = -1, .unique_tokens = 3000,
+                          .epochs = 0.5, .seed = 1, .run_dir = dir[k]};
+        CHECK_INT(db_run_put(d, &bs, &b), DB_OK);
+        char sql[256];
+        snprintf(sql, sizeof sql, "UPDATE runs SET role = 'trunk', status = 'done' WHERE id = %lld; "
+                 "UPDATE runs SET role = 'branch', parent_id = %lld, status = 'done' WHERE id = %lld", t, t, b);
+        CHECK_INT(db_exec(d, sql), DB_OK);
+        CHECK_INT(db_sweep_link(d, sw, t), DB_OK);
+        CHECK_INT(db_sweep_link(d, sw, b), DB_OK);
+        char metrics[1200];
+        snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir[k]);
+        ingest *g = ingest_new(metrics, NULL);
+        CHECK(g);
+        int rc = ingest_poll(g, d, b, 1, err, sizeof err);
+        ingest_free(g);
+        CHECK_INT(rc, 0);
+    }
+    db_close(d);
+    const char *argv[] = {harness_xover(), "eval", "--sweep", "s", "--annealed", "--cloze", "12", "--cache", cache,
+                          "--db", dbpath, NULL};
+    harness_proc p = harness_run(argv, NULL);
+    if (p.status) fprintf(stderr, "%s", p.err);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "[1/2] ");
+    CHECK_CONTAINS(p.out, "[2/2] ");
+    CHECK_CONTAINS(p.out, "2 scored, 0 already scored, 0 refused of 2 points");
+    harness_proc_free(&p);
+    p = harness_run(argv, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "0 scored, 2 already scored, 0 refused of 2 points");
+    harness_proc_free(&p);
+    CHECK_INT(helper_qint(dbpath, "SELECT count(*) FROM cloze_rescored WHERE items = 12"), 2);
+    json_t *j = crossover_json(dbpath), *o = json_array_get(j, 0);
+    CHECK(o);
+    CHECK_INT(json_integer_value(json_object_get(o, "mc_acc_rescored")), 1);
+    CHECK_INT(json_integer_value(json_object_get(o, "mc_acc_paired")), 1);
+    CHECK_INT(json_integer_value(json_object_get(o, "ar_mc_acc_items")), 12);
+    CHECK_NEAR(num(o, "ar_mc_acc"), helper_qint(dbpath, "SELECT round(r.mc_acc * 12) FROM cloze_rescored r "
+                                                         "JOIN runs u ON u.id = r.run_id WHERE u.objective = 'ar'") / 12.0,
+               1e-9);
+    json_decref(j);
 }
