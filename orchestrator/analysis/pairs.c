@@ -405,6 +405,7 @@ static int acc_points(const rec *r, size_t i, size_t j, double x, long long *run
     *n = 0;
     *set = NULL;
     int same = 1;
+    const char *first = NULL; /* the item set of the first seed read */
     for (size_t k = i; k < j && *n < AN_ACC_RUNS; k++) {
         long at = -1;
         for (size_t q = 0; q < r[k].n; q++)
@@ -412,10 +413,10 @@ static int acc_points(const rec *r, size_t i, size_t j, double x, long long *run
         if (at < 0) continue;
         run[*n] = r[k].run[at];
         step[*n] = r[k].step[at];
-        (*n)++;
-        same &= r[k].items && r[k].items[0] && !strcmp(r[k].items, r[i].items ? r[i].items : "");
+        if ((*n)++ == 0) first = r[k].items;
+        same &= r[k].items && r[k].items[0] && first && !strcmp(r[k].items, first);
     }
-    if (same && *n && !(*set = strdup(r[i].items))) return -1;
+    if (same && *n && !(*set = strdup(first))) return -1;
     return 0;
 }
 
