@@ -478,6 +478,29 @@ static const char *names_db(void)
     return path;
 }
 
+/* Two families told apart by their resolved train.anneal_at (a 320- and a
+ * 640-epoch plan's points): the column shows each list by its ends and
+ * length, every number as %g. (Before: compact JSON with every float's
+ * noise, "[10,14.140000000000001,20,...]", which pushed the report's tables
+ * off the page.) */
+TEST(crossover_cli_a_list_field_reads_as_its_ends_and_length)
+{
+    static char path[4096];
+    long long sw;
+    db *d = sweep_db(path, sizeof path, "lists.db", "lists", &sw);
+    CHECK(d);
+    CHECK_INT(add_d64_pair(d, sw, "a", "fortunes", "\"lr\":0.002,\"anneal_at\":[10,14.140000000000001,20,28.280000000000001,40]", 0), 0);
+    CHECK_INT(add_d64_pair(d, sw, "b", "fortunes", "\"lr\":0.002,\"anneal_at\":[10,20]", 0.1), 0);
+    db_close(d);
+    harness_proc p = xover("crossover", "--db", path, NULL, NULL, NULL, NULL, NULL);
+    CHECK_INT(p.status, 0);
+    CHECK_CONTAINS(p.out, "anneal_at");
+    CHECK_CONTAINS(p.out, "[10 14.14 … 40] (5)");
+    CHECK_CONTAINS(p.out, "[10 20]");
+    CHECK(!strstr(p.out, "14.140000000000001"));
+    harness_proc_free(&p);
+}
+
 /* The cells of one markdown table row ("| a | b |"), trimmed, into
  * cell[max]; returns how many. */
 static int md_cells(const char *line, char cell[][64], int max)

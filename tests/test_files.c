@@ -1,11 +1,13 @@
 /*
- * test_files.c — atomic writes, whole-file reads and the text buffer.
+ * test_files.c — atomic writes, whole-file reads, the text buffer and
+ * grown arrays.
  */
 #include "tests/harness.h"
 #include "orchestrator/util/util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -77,4 +79,36 @@ TEST(textbuf_grows_escapes_and_hands_over)
     CHECK(b.s == NULL && b.n == 0);
     free(s);
     tb_free(&b); /* freeing an empty buffer is fine */
+}
+
+/* xo_grow: the first capacity, then doublings until need fits; p itself
+ * while it has room; NULL (p untouched, cap unchanged) when the bytes
+ * would not fit in a size_t, where the hand-written blocks it replaced
+ * multiplied without looking. */
+TEST(grow_doubles_keeps_room_and_refuses_overflow)
+{
+    size_t cap = 0;
+    int *v = xo_grow(NULL, &cap, 1, sizeof *v, 16);
+    CHECK(v != NULL);
+    CHECK_INT(cap, 16);
+    for (int i = 0; i < 16; i++) v[i] = i;
+    CHECK(xo_grow(v, &cap, 16, sizeof *v, 16) == v); /* room: nothing moves */
+    CHECK_INT(cap, 16);
+    int *w = xo_grow(v, &cap, 17, sizeof *w, 16);
+    CHECK(w != NULL);
+    v = w;
+    CHECK_INT(cap, 32);
+    CHECK_INT(v[15], 15); /* the contents survive */
+    w = xo_grow(v, &cap, 200, sizeof *w, 16); /* doubled until it fits */
+    CHECK(w != NULL);
+    v = w;
+    CHECK_INT(cap, 256);
+    v[199] = 199;
+    size_t big = cap;
+    CHECK(xo_grow(v, &big, SIZE_MAX / 2, sizeof *v, 16) == NULL); /* 4 * 2^63 bytes */
+    CHECK_INT(big, 256);
+    CHECK(xo_grow(v, &big, SIZE_MAX, 2, 16) == NULL); /* the doubling would wrap to 0 */
+    CHECK_INT(big, 256);
+    CHECK_INT(v[199], 199); /* still the caller's */
+    free(v);
 }

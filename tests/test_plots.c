@@ -3,8 +3,9 @@
  * off the SVG and, where it matters, off Chromium's rendering: the gap panel
  * makes a late gap of a few hundredths visible, the verdict and the
  * crossover's label keep off the curves and AR's best, a grid of one panel
- * is not drawn, a grid's title fits, and an annealed sweep is drawn by its
- * annealed points with the trunks faint.
+ * is not drawn, a grid's title fits, an annealed sweep is drawn by its
+ * annealed points with the trunks faint, and a grid's axes are named as
+ * xover table names them (an unknown name refused).
  *
  * The fixture is the demo's shape: one AR/MDM pair at U = 50k, AR best
  * 3.961 at 2 epochs then overfitting, the MDM falling to 3.924 at 20
@@ -20,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static long long add_run(db *d, long long sweep, const char *objective, long long U, double epochs,
                          const char *train)
@@ -420,4 +422,93 @@ TEST(plots_gap_points_are_what_the_verdict_reads)
     CHECK_NEAR(ps.p[0].res.final_gap, 0.1, 1e-12);
     an_pairs_free(&ps);
     db_close(d);
+}
+
+/* Two pairs at U = 50k told apart by train.warmup_frac (0.1, 0.3): a
+ * grid over warmup_frac has two panels, one over an unknown name none. */
+static const char *warmup_fixture(void)
+{
+    static char path[4096];
+    char err[512];
+    harness_path(path, sizeof path, "warmup.db");
+    db *d = db_open(path, DB_WRITE, err, sizeof err);
+    if (!d) { fprintf(stderr, "%s\n", err); return NULL; }
+    long long sw;
+    db_sweep_put(d, "warmup", "sweep: warmup\n", "hw", &sw);
+    for (int k = 0; k < 4; k++) {
+        const char *obj = k % 2 ? "mdm" : "ar";
+        add_curve(d, add_run(d, sw, obj, 50000, 20, k < 2 ? ",\"warmup_frac\":0.1" : ",\"warmup_frac\":0.3"),
+                  obj, 50000);
+    }
+    db_close(d);
+    return path;
+}
+
+/* xover plot and xover report take --rows/--cols as xover table takes
+ * them: a short name (warmup_frac) as its dotted path. (Before: only the
+ * dotted path; warmup_frac read as a field of no pair, one panel, no grid
+ * and no word said.) */
+TEST(plots_grid_axes_take_the_names_table_takes)
+{
+    const char *db = warmup_fixture();
+    CHECK(db);
+    char o[4096], grid[4200];
+    const char *const names[] = {"warmup_frac", "train.warmup_frac"};
+    for (int k = 0; k < 2; k++) {
+        harness_path(o, sizeof o, k ? "pw-dotted" : "pw-short");
+        harness_proc p = XOVER("plot", "--db", db, "--rows", names[k], "--cols", "model", "--out", o);
+        CHECK_INT(p.status, 0);
+        CHECK_CONTAINS(p.out, "grid-val_loss-tokens.svg");
+        harness_proc_free(&p);
+        snprintf(grid, sizeof grid, "%s/grid-val_loss-tokens.svg", o);
+        char *svg = harness_slurp(grid, NULL);
+        CHECK(svg);
+        CHECK_CONTAINS(svg, ">= 0.1</text>");
+        CHECK_CONTAINS(svg, ">= 0.3</text>");
+        free(svg);
+    }
+    /* the report's grid alike, the axes either way round */
+    harness_path(o, sizeof o, "rw");
+    harness_proc p = XOVER("report", "--db", db, "--rows", "model", "--cols", "warmup_frac", o);
+    CHECK_INT(p.status, 0);
+    harness_proc_free(&p);
+    snprintf(grid, sizeof grid, "%s/plots/grid-val_loss-tokens.svg", o);
+    char *svg = harness_slurp(grid, NULL);
+    CHECK(svg);
+    CHECK_CONTAINS(svg, " = 0.3</text>");
+    free(svg);
+}
+
+/* A name that is neither an axis nor a field of the run config is refused
+ * by plot and report as by table: exit 2, the option, the name, what is
+ * accepted and the closest name; nothing written. (Before: exit 0 and a
+ * grid of one panel, so none.) */
+TEST(plots_grid_axes_refuse_unknown_names)
+{
+    const char *db = warmup_fixture();
+    CHECK(db);
+    char o[4096], idx[4200];
+    harness_path(o, sizeof o, "bad");
+    harness_proc p = XOVER("plot", "--db", db, "--rows", "warmup_frak", "--out", o);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--rows 'warmup_frak': not an axis nor a field of the run config (model, params, "
+                          "unique_tokens, quality, epochs");
+    CHECK_CONTAINS(p.err, "did you mean 'warmup_frac'?");
+    CHECK_STR(p.out, "");
+    harness_proc_free(&p);
+    /* a dotted path is a field when a pair has it */
+    p = XOVER("plot", "--db", db, "--cols", "data.corpsu", "--out", o);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--cols 'data.corpsu': not an axis");
+    harness_proc_free(&p);
+    p = XOVER("report", "--db", db, "--cols", "colour", o);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--cols 'colour': not an axis nor a field of the run config");
+    harness_proc_free(&p);
+    p = XOVER("report", "--db", db, "--rows", "train.warmup_frak", o);
+    CHECK_INT(p.status, 2);
+    CHECK_CONTAINS(p.err, "--rows 'train.warmup_frak': not an axis");
+    harness_proc_free(&p);
+    snprintf(idx, sizeof idx, "%s/index.html", o);
+    CHECK(access(idx, F_OK) != 0);
 }

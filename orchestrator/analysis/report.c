@@ -65,13 +65,9 @@ typedef struct {
 static int add_name(void *ctx, const char *name)
 {
     names *ns = ctx;
-    if (ns->n == ns->cap) {
-        size_t cap = ns->cap ? ns->cap * 2 : 16;
-        const char **t = realloc(ns->names, cap * sizeof *t);
-        if (!t) return 1;
-        ns->names = t;
-        ns->cap = cap;
-    }
+    const char **t = xo_grow(ns->names, &ns->cap, ns->n + 1, sizeof *t, 16);
+    if (!t) return 1;
+    ns->names = t;
     return !(ns->names[ns->n++] = strdup(name ? name : ""));
 }
 

@@ -15,6 +15,7 @@
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/run/run_config.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -58,12 +59,9 @@ static int leaves(json_t *o, const char *prefix, char ***v, size_t *n, size_t *c
         int seen = 0;
         for (size_t i = 0; !seen && i < *n; i++) seen = !strcmp((*v)[i], path);
         if (seen) continue;
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 64;
-            char **t = realloc(*v, c * sizeof *t);
-            if (!t) return -1;
-            *v = t, *cap = c;
-        }
+        char **t = xo_grow(*v, cap, *n + 1, sizeof *t, 64);
+        if (!t) return -1;
+        *v = t;
         if (!((*v)[(*n)++] = strdup(path))) return -1;
     }
     return 0;
@@ -189,12 +187,37 @@ void an_varied_free(an_varied *v)
     memset(v, 0, sizeof *v);
 }
 
+/* A list of numbers (a family's resolved train.anneal_at) as a cell: each
+ * %g, and a long one by its ends and length, "[10 14.14 ... 640] (13)" --
+ * as compact JSON it printed every float's noise (14.140000000000001) and
+ * widened the report's tables off the page. 0 when j is not such a list. */
+static int numbers_text(json_t *j, char *buf, size_t n)
+{
+    size_t len = json_is_array(j) ? json_array_size(j) : 0, at = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!json_is_number(json_array_get(j, i))) return 0;
+    if (!len) return 0;
+    for (size_t i = 0; i < len && at < n; i++) {
+        int w;
+        if (len > 4 && i == 2) {
+            w = snprintf(buf + at, n - at, " …");
+            i = len - 2; /* the loop's i++ takes it to the last */
+        } else
+            w = snprintf(buf + at, n - at, "%s%g", i ? " " : "[", json_number_value(json_array_get(j, i)));
+        at = w < 0 ? n : at + (size_t)w;
+    }
+    if (at < n) snprintf(buf + at, n - at, len > 4 ? "] (%zu)" : "]", len);
+    return 1;
+}
+
 /* The text of JSON value j as a table cell: a string as itself, a real as
- * %g (0.002, not 0.0020000000000000000416), anything else compact JSON. */
+ * %g (0.002, not 0.0020000000000000000416), a list of numbers as
+ * numbers_text, anything else compact JSON. */
 static void value_text(json_t *j, char *buf, size_t n)
 {
     char *js = NULL;
     if (!j) snprintf(buf, n, "%s", "");
+    else if (numbers_text(j, buf, n)) return;
     else if (json_is_string(j)) snprintf(buf, n, "%s", json_string_value(j));
     else if (json_is_real(j)) snprintf(buf, n, "%g", json_real_value(j));
     else snprintf(buf, n, "%s", (js = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT)) ? js : "");

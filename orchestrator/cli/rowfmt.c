@@ -8,6 +8,7 @@
 #include "orchestrator/cli/rowfmt.h"
 
 #include "orchestrator/cli/cli.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -280,13 +281,10 @@ int rowfmt_row(rowfmt *f, int n, const db_value *v)
         break;
     case ROWFMT_TABLE:
     case ROWFMT_MD:
-        if (f->ncells + (size_t)f->ncol > f->cap) {
-            size_t cap = f->cap ? f->cap * 2 : 256;
-            while (cap < f->ncells + (size_t)f->ncol) cap *= 2;
-            char **c = realloc(f->cells, cap * sizeof *c);
+        if (f->ncells + (size_t)f->ncol > f->cap) { /* a row of no columns needs nothing */
+            char **c = xo_grow(f->cells, &f->cap, f->ncells + (size_t)f->ncol, sizeof *c, 256);
             if (!c) return f->oom = -1;
             f->cells = c;
-            f->cap = cap;
         }
         for (int i = 0; i < f->ncol; i++) {
             char *s = i < n ? cell_text(&v[i], f->kind == ROWFMT_MD ? ESC_MD : ESC_TABLE)

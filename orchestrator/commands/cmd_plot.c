@@ -57,6 +57,13 @@ int cmd_plot(int argc, char **argv)
     an_pairs ps;
     int code = pairs_query_load(&q, (an_xaxis)x, 0, &ps);
     if (code) return code;
+    /* the grid's axes as xover table takes them: corpus, lr, train.lr */
+    char rax[160], cax[160];
+    if ((code = axis_resolve("plot", &ps, "--rows", rows, rax, sizeof rax)) ||
+        (code = axis_resolve("plot", &ps, "--cols", cols, cax, sizeof cax))) {
+        an_pairs_free(&ps);
+        return code;
+    }
     if (ps.n == 0) {
         an_pairs_free(&ps);
         return pairs_query_say_empty("plot", &q, xname, NULL), XO_OK; /* commands.h: empty results */
@@ -88,7 +95,7 @@ int cmd_plot(int argc, char **argv)
         code = write_svg(out, name, an_svg_pair_annealed(&ps.p[i], pa[i], &v, xscale));
     }
     /* The grid, unless it would be one panel: the pair's own plot again. */
-    if (code == XO_OK && an_grid_panels(pp, ps.n, rows, cols) > 1) {
+    if (code == XO_OK && an_grid_panels(pp, ps.n, rax, cax) > 1) {
         char title[256];
         size_t dropped = 0;
         snprintf(title, sizeof title, "%s against %s: AR vs MDM, %s down, %s across", metric,
@@ -96,7 +103,7 @@ int cmd_plot(int argc, char **argv)
         snprintf(name, sizeof name, "grid-%s-%s.svg", metric, xname);
         for (char *s = name; *s; s++)
             if (*s == '/') *s = '_';
-        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rows, cols, title, &v, xscale, &dropped));
+        code = write_svg(out, name, an_svg_grid(pp, pa, ps.n, rax, cax, title, &v, xscale, &dropped));
         if (dropped)
             cli_warn("%zu pair(s) share a grid panel with another (an axis other than %s and %s "
                      "varies); each still has its own plot", dropped, rows, cols);
@@ -125,7 +132,11 @@ const cli_command cmd_plot_def = {"plot", cmd_plot, "SVG plots: each pair's curv
      "width); --x epochs draws against epochs. Prints the files written; with no pair\n"
      "to show, none, a note on stderr and exit 0.\n\n"
      "  --out DIR       where to write (default plots), created if missing\n"
-     "  --rows, --cols  the grid's axes (default unique_tokens down, model across)\n"
+     "  --rows, --cols  the grid's axes (default unique_tokens down, model across):\n"
+     "                  model, params, unique_tokens, quality, epochs, or a field of\n"
+     "                  the run config as a sweep file names it (corpus, lr or\n"
+     "                  train.lr), as for xover table; a name that is neither is\n"
+     "                  refused with the closest one\n"
      "  --xscale S      auto (default), linear or log\n"
      "  --annealed      plot the annealed points of trunks' branches (one per budget)\n"
      "  --metric, --x, --sweep, --db   as for xover crossover\n"};

@@ -9,12 +9,36 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MAX_METRICS 16
 
 /* --watch: Ctrl-C writes the last page and ends the watch. */
 static volatile sig_atomic_t g_stop;
 static void on_int(int sig) { (void)sig; g_stop = 1; }
+
+/* --rows and --cols as xover table takes them (axis_resolve), into rax
+ * and cax. A dotted path the sweep language does not know (an external
+ * trainer's field) is checked against the pairs of the first metric, read
+ * for that alone when a name has a dot; with --watch they may not be there
+ * yet, so it is taken as given. */
+static int report_axes(an_report_opts *o, const char *db, int watch, const char *metric, char *rax, char *cax,
+                       size_t n)
+{
+    an_pairs ps = {0};
+    const an_pairs *have = NULL;
+    if (!watch && (strchr(o->rows, '.') || strchr(o->cols, '.'))) {
+        pairs_query q = {.db = db, .sweep = o->sweep, .metric = metric};
+        int code = pairs_query_load(&q, o->x, 0, &ps);
+        if (code) return code;
+        have = &ps;
+    }
+    int code = axis_resolve("report", have, "--rows", o->rows, rax, n);
+    if (!code) code = axis_resolve("report", have, "--cols", o->cols, cax, n);
+    an_pairs_free(&ps);
+    o->rows = rax, o->cols = cax;
+    return code;
+}
 
 int cmd_report(int argc, char **argv)
 {
@@ -63,6 +87,9 @@ int cmd_report(int argc, char **argv)
     metrics[nm] = NULL;
     if (nm) o.metrics = metrics;
     const char *outdir = argv[optind];
+    char rax[160], cax[160];
+    int code = report_axes(&o, opt_db, watch, nm ? metrics[0] : "val_loss", rax, cax, sizeof rax);
+    if (code) return code;
 
     const char *path = cli_db_path(opt_db);
     o.db_path = path;
@@ -117,4 +144,9 @@ const cli_command cmd_report_def = {"report", cmd_report, "a static HTML report:
      "               (the page reloads itself meanwhile), and end with a last page\n"
      "               once the sweep has no run pending or running, or on Ctrl-C\n"
      "  --every DUR  how often --watch looks (default 10s)\n"
-     "  --sweep, --rows, --cols, --db   as for xover crossover and xover plot\n"};
+     "  --rows, --cols  the grid's axes (default unique_tokens down, model across):\n"
+     "                  model, params, unique_tokens, quality, epochs, or a field of\n"
+     "                  the run config as a sweep file names it (corpus, lr or\n"
+     "                  train.lr), as for xover table; a name that is neither is\n"
+     "                  refused with the closest one\n"
+     "  --sweep, --db   as for xover crossover\n"};

@@ -128,13 +128,9 @@ static int add_only_keys(run_args *a, char *list)
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         if (strspn(tok, "0123456789abcdef") != strlen(tok) || !*tok || strlen(tok) > 64)
             return cli_usage_error("run", "--only expects run keys (hex prefixes), not '%s'", tok);
-        if (a->nonly + 1 >= a->cap_only) {
-            size_t cap = a->cap_only ? 2 * a->cap_only : 16;
-            char **grown = realloc(a->only, cap * sizeof *grown);
-            if (!grown) return cli_error(XO_FAILED, "out of memory");
-            a->only = grown;
-            a->cap_only = cap;
-        }
+        char **grown = xo_grow(a->only, &a->cap_only, a->nonly + 2, sizeof *grown, 16); /* and a NULL */
+        if (!grown) return cli_error(XO_FAILED, "out of memory");
+        a->only = grown;
         a->only[a->nonly++] = tok;
         a->only[a->nonly] = NULL;
     }

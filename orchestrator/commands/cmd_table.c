@@ -8,7 +8,6 @@
 #include "orchestrator/db/db.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/cli/rowfmt.h"
-#include "orchestrator/sweep/sweep.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -46,38 +45,6 @@ static key *distinct(const an_pairs *ps, const char *sel, const char *axis, size
         if (!u || key_cmp(&k[u - 1], &k[i])) k[u++] = k[i];
     *n = u;
     return k;
-}
-
-/* An axis as --rows, --cols and --where name it: a typed axis, or a config
- * field as the sweep language names it (lr, corpus, train.lr: sweep.h's
- * sweep_field_path, the one resolution of short names), into out as
- * an_pair_axis reads it. A field no pair has and the sweep language does
- * not know is refused, with the closest name. */
-static int resolve_axis(const an_pairs *ps, const char *opt, const char *name, char *out, size_t n)
-{
-    static const char *const typed[] = {"model", "params", "active_params", "unique_tokens", "quality",
-                                        "epochs", "metric", NULL};
-    static const struct { const char *path, *axis; } as_typed[] = {
-        {"model.name", "model"}, {"data.quality", "quality"}, {"data.unique_tokens", "unique_tokens"},
-        {"train.epochs", "epochs"}};
-    for (int i = 0; typed[i]; i++)
-        if (!strcmp(name, typed[i])) return snprintf(out, n, "%s", name), 0;
-    char path[160], hint[160];
-    if (sweep_field_path(name, path, sizeof path, hint, sizeof hint) == 0) {
-        snprintf(out, n, "%s", path);
-        for (size_t i = 0; i < sizeof as_typed / sizeof *as_typed; i++)
-            if (!strcmp(path, as_typed[i].path)) snprintf(out, n, "%s", as_typed[i].axis);
-        return 0;
-    }
-    /* a field of an external trainer's config: known when a pair has it */
-    db_value v;
-    char buf[64];
-    for (size_t i = 0; strchr(name, '.') && i < ps->n; i++)
-        if (an_pair_axis(&ps->p[i], name, &v, buf, sizeof buf) == 0) return snprintf(out, n, "%s", name), 0;
-    return cli_usage_error("table", "%s '%s': not an axis nor a field of the run config (model, params, "
-                           "unique_tokens, quality, epochs, or a config field as a sweep names it: lr, "
-                           "train.lr, model.dim)%s%s%s", opt, name, *hint ? "; did you mean '" : "", hint,
-                           *hint ? "'?" : "");
 }
 
 /* --cell NAME: a column of the crossover view. crossover_tokens (and
@@ -155,16 +122,16 @@ static int table_options(int argc, char **argv, table_opts *o)
     return XO_OK;
 }
 
-/* Resolve the axes of --rows, --cols and every --where. */
+/* Resolve the axes of --rows, --cols and every --where (axis_resolve). */
 static int table_axes(const an_pairs *ps, table_opts *o)
 {
-    int code = resolve_axis(ps, "--rows", o->rows, o->rax, sizeof o->rax);
-    if (!code) code = resolve_axis(ps, "--cols", o->cols, o->cax, sizeof o->cax);
+    int code = axis_resolve("table", ps, "--rows", o->rows, o->rax, sizeof o->rax);
+    if (!code) code = axis_resolve("table", ps, "--cols", o->cols, o->cax, sizeof o->cax);
     for (int w = 0; !code && w < o->nwhere; w++) {
         char name[160];
         const char *eq = strchr(o->where[w], '=');
         snprintf(name, sizeof name, "%.*s", (int)(eq - o->where[w]), o->where[w]);
-        code = resolve_axis(ps, "--where", name, o->wax[w], sizeof o->wax[w]);
+        code = axis_resolve("table", ps, "--where", name, o->wax[w], sizeof o->wax[w]);
     }
     return code;
 }

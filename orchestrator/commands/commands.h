@@ -87,6 +87,18 @@ int pairs_query_check_metric(const char *metric);
  * extra qualifies the pairs (" that pass --where"), or NULL. */
 void pairs_query_say_empty(const char *cmd, const pairs_query *q, const char *xname, const char *extra);
 
+/* An axis as --rows, --cols (table, plot, report) and table's --where name
+ * it (commands/axis_names.c, the one resolution of these names): a typed
+ * axis (model, params, active_params, unique_tokens, quality, epochs,
+ * metric) or a config field as a sweep file names it (lr, train.lr, corpus,
+ * dim: sweep.h's sweep_field_path), into out as an_pair_axis reads it
+ * ("train.lr", "data.corpus"; model.name reads as "model"). A dotted path
+ * the sweep language does not know (an external trainer's field) is taken
+ * when a pair of ps has it, or as given when ps is NULL (the pairs are not
+ * read yet). Otherwise XO_USAGE with the error printed for command cmd,
+ * naming option opt, the name, what is accepted and the closest name. */
+int axis_resolve(const char *cmd, const an_pairs *ps, const char *opt, const char *name, char *out, size_t n);
+
 /* Pairs for a person to read (commands/pairs_reading.c). */
 struct rowfmt;
 /* The default table of `xover crossover` into f (md or table): human units

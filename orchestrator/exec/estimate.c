@@ -5,6 +5,7 @@
 #include "orchestrator/exec/exec.h"
 
 #include "models/models.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -126,12 +127,9 @@ static int add_speed(void *ctx, const char *config, double flops, double seconds
             x->s[i].flops += flops, x->s[i].seconds += seconds;
             return 0;
         }
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 16;
-        shape_speed *ns = realloc(x->s, cap * sizeof *ns);
-        if (!ns) return 1;
-        x->s = ns, x->cap = cap;
-    }
+    shape_speed *ns = xo_grow(x->s, &x->cap, x->n + 1, sizeof *ns, 16);
+    if (!ns) return 1;
+    x->s = ns;
     shape_speed *e = &x->s[x->n++];
     memcpy(e->v, v, sizeof v);
     e->flops = flops, e->seconds = seconds;

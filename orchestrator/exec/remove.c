@@ -30,16 +30,12 @@ typedef struct {
 
 static int hold(rm_state *s, int fd)
 {
-    if (s->nlocks == s->caplocks) {
-        size_t cap = s->caplocks ? 2 * s->caplocks : 8;
-        int *l = realloc(s->locks, cap * sizeof *l);
-        if (!l) {
-            xo_unlock(fd);
-            return -1;
-        }
-        s->locks = l;
-        s->caplocks = cap;
+    int *l = xo_grow(s->locks, &s->caplocks, s->nlocks + 1, sizeof *l, 8);
+    if (!l) {
+        xo_unlock(fd);
+        return -1;
     }
+    s->locks = l;
     s->locks[s->nlocks++] = fd;
     return 0;
 }
@@ -65,15 +61,14 @@ static int take_run(void *ctx, long long run_id, const char *key, const char *ru
 {
     (void)run_id;
     rm_state *s = ctx;
-    if (s->nruns == s->capruns) {
-        size_t cap = s->capruns ? 2 * s->capruns : 16;
-        char **k = realloc(s->keys, cap * sizeof *k);
-        if (k) s->keys = k;
-        char **d = k ? realloc(s->dirs, cap * sizeof *d) : NULL;
-        if (!d) return (s->refused = cli_error(XO_FAILED, "out of memory")), 1;
-        s->dirs = d;
-        s->capruns = cap;
-    }
+    /* keys and dirs side by side, one capacity: capruns moves once both grew */
+    size_t ck = s->capruns, cd = s->capruns;
+    char **k = xo_grow(s->keys, &ck, s->nruns + 1, sizeof *k, 16);
+    if (k) s->keys = k;
+    char **d = k ? xo_grow(s->dirs, &cd, s->nruns + 1, sizeof *d, 16) : NULL;
+    if (!d) return (s->refused = cli_error(XO_FAILED, "out of memory")), 1;
+    s->dirs = d;
+    s->capruns = cd;
     s->dirs[s->nruns] = run_dir ? strdup(run_dir) : NULL;
     if (!(s->keys[s->nruns] = strdup(key ? key : ""))) {
         free(s->dirs[s->nruns]);

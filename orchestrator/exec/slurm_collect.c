@@ -46,13 +46,9 @@ static int gather_fn(void *ctx, const db_run_info *r)
         else g->unsubmitted++;
         return 0;
     }
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? 2 * g->cap : 16;
-        sl_run *nr = realloc(g->runs, cap * sizeof *nr);
-        if (!nr) return 1;
-        g->runs = nr;
-        g->cap = cap;
-    }
+    sl_run *nr = xo_grow(g->runs, &g->cap, g->n + 1, sizeof *nr, 16);
+    if (!nr) return 1;
+    g->runs = nr;
     sl_run *x = &g->runs[g->n];
     memset(x, 0, sizeof *x);
     x->id = r->id;
@@ -126,13 +122,9 @@ static int claim_fn(void *ctx, const db_run_info *r)
 {
     claims *cs = ctx;
     if (!sl_is_token(r->job_id)) return 0;
-    if (cs->n == cs->cap) {
-        size_t cap = cs->cap ? 2 * cs->cap : 16;
-        sl_claim *nc = realloc(cs->c, cap * sizeof *nc);
-        if (!nc) return 1;
-        cs->c = nc;
-        cs->cap = cap;
-    }
+    sl_claim *nc = xo_grow(cs->c, &cs->cap, cs->n + 1, sizeof *nc, 16);
+    if (!nc) return 1;
+    cs->c = nc;
     sl_claim *x = &cs->c[cs->n];
     char **j = malloc(sizeof *j);
     *x = (sl_claim){r->id, strdup(r->key), r->run_dir ? strdup(r->run_dir) : NULL, j};

@@ -38,14 +38,9 @@ static int gb_read(int fd, growbuf *g)
     ssize_t r = read(fd, tmp, sizeof tmp);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
     if (r <= 0) return 0;
-    if (g->len + (size_t)r + 1 > g->cap) {
-        size_t cap = g->cap ? g->cap : 4096;
-        while (g->len + (size_t)r + 1 > cap) cap *= 2;
-        char *b = realloc(g->buf, cap);
-        if (!b) return 0;
-        g->buf = b;
-        g->cap = cap;
-    }
+    char *b = xo_grow(g->buf, &g->cap, g->len + (size_t)r + 1, 1, 4096);
+    if (!b) return 0;
+    g->buf = b;
     memcpy(g->buf + g->len, tmp, (size_t)r);
     g->len += (size_t)r;
     g->buf[g->len] = 0;
@@ -154,13 +149,9 @@ static void table_add(sl_table *t, const char *id, const char *state, const char
 {
     for (size_t k = 0; k < t->n; k++)
         if (!strcmp(t->t[k].id, id)) return; /* squeue's word beats sacct's */
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        sl_task *nt = realloc(t->t, cap * sizeof *nt);
-        if (!nt) return;
-        t->t = nt;
-        t->cap = cap;
-    }
+    sl_task *nt = xo_grow(t->t, &t->cap, t->n + 1, sizeof *nt, 64);
+    if (!nt) return;
+    t->t = nt;
     sl_task *k = &t->t[t->n++];
     snprintf(k->id, sizeof k->id, "%s", id);
     snprintf(k->state, sizeof k->state, "%s", state);

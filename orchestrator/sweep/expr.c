@@ -16,6 +16,8 @@
  */
 #include "orchestrator/sweep/internal.h"
 
+#include "orchestrator/util/util.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,13 +64,9 @@ static void fail(parser *p, size_t pos, const char *msg)
 static void emit(parser *p, int op, double num, size_t name)
 {
     sw_expr *e = p->e;
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 16;
-        ins *c = realloc(e->code, cap * sizeof *c);
-        if (!c) { fail(p, p->i, "out of memory"); return; }
-        e->code = c;
-        e->cap = cap;
-    }
+    ins *c = xo_grow(e->code, &e->cap, e->n + 1, sizeof *c, 16);
+    if (!c) { fail(p, p->i, "out of memory"); return; }
+    e->code = c;
     e->code[e->n++] = (ins){op, num, name};
     if (op == OP_NUM || op == OP_NAME) {
         if (++p->sp > p->maxsp) p->maxsp = p->sp;

@@ -5,6 +5,7 @@
  *            for other processes goes through here), and reading whole files;
  *   lock     lock files that name their holder and die with it;
  *   clock    the time of day, and durations for people;
+ *   grow     room in a dynamic array, grown by doubling;
  *   textbuf  a growing text buffer for SVG and HTML;
  *   version  the version and build id recorded with every run.
  * Nothing here knows of runs, sweeps or the database.
@@ -54,6 +55,21 @@ double xo_clock(clockid_t id);
 /* Seconds for people: "45s", "12m", "3.5h", "2.1d"; "?" when not finite or
  * negative (an ETA before any progress). */
 void xo_duration(double s, char *buf, size_t n);
+
+/* ---- grow: dynamic arrays (util/grow.c) ---- */
+
+/* Room for at least `need` (>= 1) elements of `size` bytes in array p of
+ * *cap elements: p itself when it has it, else p reallocated to `first`
+ * elements (when *cap is 0), doubled until need fits, with *cap set.
+ * NULL when the size would overflow or realloc fails: p is then untouched
+ * and still the caller's, *cap unchanged. The usual append:
+ *
+ *     T *t = xo_grow(a->v, &a->cap, a->n + 1, sizeof *t, 16);
+ *     if (!t) return -1;
+ *     a->v = t;
+ *     a->v[a->n++] = x;
+ */
+void *xo_grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
 
 /* ---- textbuf: a growing text buffer (util/textbuf.c) ---- */
 
