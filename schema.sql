@@ -231,6 +231,71 @@ CREATE INDEX crossover_cache_cell ON crossover_cache (cell_id);
 ALTER TABLE crossover_cache ADD COLUMN ar_best_at_edge INTEGER;
 ALTER TABLE crossover_cache ADD COLUMN mdm_best_at_edge INTEGER;
 
+-- @migration 8: cloze item outcomes: which items each evaluation got right
+
+-- The 4-way cloze accuracy (mc_acc) is a share of n items; comparing two
+-- runs item by item (a PAIRED difference: README, "Cloze accuracy and its
+-- error") needs the items' outcomes, which the trainer writes on every
+-- evaluation line of metrics.jsonl as mc_correct (docs/run-config.md). The
+-- ingest of those lines keeps them here, one row per evaluation; ingesting
+-- the same lines again replaces the row with the same text.
+--   run_id    the run
+--   step      the optimizer step of the evaluation (metrics.step: mc_acc and
+--             mc_acc_se sit beside it in metrics under the same step)
+--   items     n, the number of items scored
+--   outcomes  "n:HEX": hex digit k holds items 4k..4k+3, item 4k+j in its
+--             bit j (1: the right candidate scored best), so item i is
+--             (digit i/4 >> i%4) & 1. Items are drawn deterministically from
+--             the run's data config (the cloze pool, or the validation
+--             documents) and cloze settings, never from its seed or
+--             objective: two runs of one cell scored the same n items
+--             scored the same items, in the same order.
+-- From the sqlite3 shell, the share right at each evaluation of run 7:
+--   SELECT step, items, outcomes FROM cloze_outcomes WHERE run_id = 7;
+CREATE TABLE cloze_outcomes (
+    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step     INTEGER NOT NULL CHECK (step >= 0),
+    items    INTEGER NOT NULL CHECK (items > 0),
+    outcomes TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+
+-- @migration 9: cloze re-scored: a run's final checkpoint scored again on more items
+
+-- The in-training mc_acc rests on data.cloze.items (100 in most sweeps:
+-- +-0.1 at 95%); resolving a 0.02 gap takes thousands of items (README,
+-- "Cloze accuracy and its error"). `xover eval --cloze N` scores a run's
+-- final checkpoint again on N items of a held-out cloze pool, without
+-- retraining, and keeps the result here; the crossover tables prefer it
+-- over the in-training outcomes when every run of a pair was re-scored on
+-- one item set. Re-scoring the same run on the same items replaces its row.
+--   run_id     the run (its final checkpoint)
+--   item_set   which items: the data fields that decide them, the pool's
+--              size among them, as compact JSON (analysis.h, an_item_set):
+--              two rows with one item_set and one `items` scored the same
+--              items in the same order
+--   items      N, the number of items
+--   step       the checkpoint's optimizer step (the run's last evaluation)
+--   draws      the MDM's mask draws per candidate (NULL for AR)
+--   mc_acc, mc_acc_se   the share right and its binomial standard error
+--   outcomes   "N:HEX", as cloze_outcomes.outcomes
+--   cpu_s      CPU seconds the scoring took
+--   scored_at  when; build_id  the xover that scored it
+CREATE TABLE cloze_rescored (
+    run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    item_set  TEXT NOT NULL,
+    items     INTEGER NOT NULL CHECK (items > 0),
+    step      INTEGER NOT NULL CHECK (step >= 0),
+    draws     INTEGER,
+    mc_acc    REAL,
+    mc_acc_se REAL,
+    outcomes  TEXT NOT NULL,
+    cpu_s     REAL,
+    scored_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    build_id  TEXT,
+    PRIMARY KEY (run_id, item_set, items)
+) WITHOUT ROWID;
+
 -- @views: every view, once, in its current form (see VIEWS at the top)
 
 -- THE RULE of what each series is and which way it improves, and the one

@@ -163,6 +163,51 @@ void an_judge(an_result *r, const double *gaps, const double *crosses, int n, in
 
 /* ---- pairs from the database ------------------------------------------ */
 
+/* mc_acc beside a pair's loss (acc.c). The points: each side's best of the
+ * pair's metric (an_result's ar_best_x and mdm_best_x: in annealed mode
+ * AR's best annealed budget and the MDM's best annealed budget, in
+ * training mode the evaluations of the best losses), for every seed of the
+ * side that has a point there. At each point the run's mc_acc, mc_acc_se
+ * and item outcomes (schema.sql: cloze_outcomes), or, when every run of
+ * both sides was re-scored on one larger item set (`xover eval`:
+ * cloze_rescored), those instead.
+ * PAIRED when both sides' outcomes are on the same items: every run's
+ * item set (an_item_set: the data config the items are drawn from, and
+ * their number) is one and the same. Then a side's outcome on an item is
+ * the mean over its seeds, and the gap MDM - AR and its 95% interval are
+ * an_paired_acc's over the items: the evaluation error of the seeds' mean
+ * on these items (it says nothing of seed-to-seed variation). Otherwise
+ * UNPAIRED: gap +- 1.96 sqrt(se_AR^2 + se_MDM^2), a side's se the mean of
+ * its seeds' mc_acc_se (seeds scored on shared items are not independent:
+ * the mean, not the root of the mean square over k). */
+typedef struct {
+    int have;             /* 1: both sides have mc_acc at the points */
+    double ar, mdm;       /* each side's accuracy there (mean over its seeds) */
+    double gap, lo, hi;   /* MDM - AR, and its 95% interval */
+    double se;            /* the gap's standard error */
+    int paired;           /* 1 over the same items (an_paired_acc), 0 unpaired */
+    long ar_items, mdm_items; /* items per run of each side (paired: equal) */
+    int rescored;         /* 1: the re-scored item set (xover eval), 0: in training */
+    int ar_seeds, mdm_seeds; /* runs read on each side */
+    /* The runs and steps read, a side's seeds in order (at most AN_ACC_RUNS). */
+#define AN_ACC_RUNS 32
+    int nar, nmdm;
+    long long ar_run[AN_ACC_RUNS], ar_step[AN_ACC_RUNS];
+    long long mdm_run[AN_ACC_RUNS], mdm_step[AN_ACC_RUNS];
+    char *ar_set, *mdm_set; /* each side's item set without the count (an_item_set; NULL: sides differ) */
+} an_acc;
+
+/* The description of the items a run with this config (JSON text) is
+ * scored on, without their number: the fields of data that decide which
+ * documents hold them and how they are cut (corpus, separator, text_field,
+ * vocab, val_tokens, order_seed, cloze.pool_tokens, cloze.context,
+ * cloze.candidates, cloze.length), as compact sorted JSON. The first n
+ * items of two runs with one description are the same items (data/cloze.c:
+ * an item does not depend on how many follow it). Malloc'd; NULL for a
+ * config that is not JSON. */
+char *an_item_set(const char *config);
+
+
 typedef struct {
     char *cell;           /* the config without objective, seed and
                              train.early_stop_margin (JSON); for a matched-compute
@@ -188,12 +233,24 @@ typedef struct {
     int nseed;
     long long *seed;
     double *seed_ar_best, *seed_mdm_best, *seed_gap, *seed_cross;
+    /* The cloze accuracy at the points the pair's best columns name (not
+     * for --metric mc_acc itself, nor compute-matched pairs): an_acc. */
+    an_acc acc;
 } an_pair;
 
 typedef struct {
     an_pair *p;
     size_t n;
 } an_pairs;
+
+/* The gap of a as a person reads it: "+0.012 [-0.004, +0.028] (paired,
+ * 4000 items)", "(unpaired, 100 AR / 4000 MDM items)", ", re-scored" when
+ * it is; "" without mc_acc. */
+void an_acc_gap_text(const an_acc *a, char *buf, size_t n);
+
+/* Fill ps' pairs' acc from the database (the pairs' acc.*_run/step set by
+ * the loaders). Returns 0, or a DB_E* code with the message in err. */
+int an_acc_attach(db *d, an_pairs *ps, char *err, size_t errlen);
 
 /* Every pair of sweep `sweep_id` (0 = the whole database) for `metric`
  * (NULL = every metric), against x axis `x`, computed; ordered by metric,

@@ -27,6 +27,8 @@ typedef struct {
     size_t n, cap;
     double *x, *y, *se;
     long long *step;
+    long long *run; /* the run each point is of (annealed: a branch) */
+    char *items;    /* an_item_set of its runs ("" when they differ; NULL unknown) */
 } rec;
 
 enum { MODE_RUNS, MODE_MATCHED, MODE_ANNEALED };
@@ -65,6 +67,8 @@ static void rec_free(rec *r)
     free(r->y);
     free(r->se);
     free(r->step);
+    free(r->run);
+    free(r->items);
 }
 
 /* The config of a run as a cell: without objective, seed and the fields
@@ -115,7 +119,9 @@ static int rec_grow(rec *r)
     if (e) r->se = e;
     long long *st = realloc(r->step, cap * sizeof *st);
     if (st) r->step = st;
-    if (!x || !y || !e || !st) return -1;
+    long long *ru = realloc(r->run, cap * sizeof *ru);
+    if (ru) r->run = ru;
+    if (!x || !y || !e || !st || !ru) return -1;
     r->cap = cap;
     return 0;
 }
@@ -148,6 +154,18 @@ static int rec_identity(rec *r, const db_series *s)
     r->unique_tokens = s->unique_tokens;
     r->seed = s->seed;
     return r->objective && r->model && r->quality && r->metric ? 0 : -1;
+}
+
+/* Note the item set of a run of rec r: the first one's, "" once two differ.
+ * -1 when out of memory. */
+static int note_items(rec *r, const char *config)
+{
+    char *k = an_item_set(config);
+    if (!k) return 0; /* not JSON: unknown, as if absent */
+    if (!r->items) { r->items = k; return 0; }
+    if (strcmp(r->items, k) != 0) r->items[0] = 0;
+    free(k);
+    return 0;
 }
 
 /* Annealed mode: a branch's final point (its last finite value) joins the
@@ -192,7 +210,9 @@ static int on_annealed(loader *L, const db_series *s)
         r->y[r->n] = s->value[i];
         r->se[r->n] = s->se[i];
         r->step[r->n] = s->step[i];
+        r->run[r->n] = s->run_id;
         r->n++;
+        note_items(r, s->config);
         /* the largest budget with a point names the pair */
         if (r->n == 1 || s->epochs > r->epochs) r->epochs = s->epochs;
         break;
@@ -232,7 +252,9 @@ static int on_series(void *ctx, const db_series *s)
     r->y = malloc(k * sizeof *r->y);
     r->se = malloc(k * sizeof *r->se);
     r->step = malloc(k * sizeof *r->step);
-    if (lost || !r->cell || !r->x || !r->y || !r->se || !r->step) {
+    r->run = malloc(k * sizeof *r->run);
+    r->items = an_item_set(s->config);
+    if (lost || !r->cell || !r->x || !r->y || !r->se || !r->step || !r->run) {
         L->oom = 1;
         return 1;
     }
@@ -251,6 +273,7 @@ static int on_series(void *ctx, const db_series *s)
     memcpy(r->y, s->value, s->n * sizeof *r->y);
     memcpy(r->se, s->se, s->n * sizeof *r->se);
     memcpy(r->step, s->step, s->n * sizeof *r->step);
+    for (size_t i = 0; i < s->n; i++) r->run[i] = s->run_id;
     return 0;
 }
 
@@ -306,6 +329,8 @@ static void pair_free(an_pair *p)
     free(p->seed_mdm_best);
     free(p->seed_gap);
     free(p->seed_cross);
+    free(p->acc.ar_set);
+    free(p->acc.mdm_set);
     an_curve_free(&p->ar);
     an_curve_free(&p->mdm);
 }
@@ -370,6 +395,31 @@ static int pairs_grow(an_pairs *out, size_t *cap)
     return 0;
 }
 
+/* The runs and steps of recs [i, j) (one side, a seed each) at x (the
+ * side's best): among a rec's points at x the largest step, as the curves
+ * take it; a seed without a point there is left out. *set: the side's item
+ * set (NULL when its seeds differ or one is unknown). */
+static int acc_points(const rec *r, size_t i, size_t j, double x, long long *run, long long *step,
+                      int *n, char **set)
+{
+    *n = 0;
+    *set = NULL;
+    int same = 1;
+    const char *first = NULL; /* the item set of the first seed read */
+    for (size_t k = i; k < j && *n < AN_ACC_RUNS; k++) {
+        long at = -1;
+        for (size_t q = 0; q < r[k].n; q++)
+            if (r[k].x[q] == x && (at < 0 || r[k].step[q] > r[k].step[at])) at = (long)q;
+        if (at < 0) continue;
+        run[*n] = r[k].run[at];
+        step[*n] = r[k].step[at];
+        if ((*n)++ == 0) first = r[k].items;
+        same &= r[k].items && r[k].items[0] && first && !strcmp(r[k].items, first);
+    }
+    if (same && *n && !(*set = strdup(first))) return -1;
+    return 0;
+}
+
 /* Pair AR recs [a, a_end) with MDM recs [m, m_end) into p: named by r and
  * `cell`, and for a compute-matched pair (ar != NULL) also by the AR side's
  * model, size and epochs. Returns 1 for a pair, 0 when a side's seeds all
@@ -416,6 +466,14 @@ static int pair_make(an_pair *p, const rec *recs, size_t a, size_t a_end, size_t
         for (size_t k = a; k < a_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         for (size_t k = m; k < m_end; k++) p->finished &= !cell_open(L, recs[k].cell);
         if (judge_pair(p, recs, a, a_end, m, m_end)) rc = -1;
+        /* mc_acc at the best points (an_acc_attach reads it): not of
+         * mc_acc itself, nor across models */
+        else if (!ar && strcmp(p->metric, "mc_acc") != 0 &&
+                 (acc_points(recs, a, a_end, p->res.ar_best_x, p->acc.ar_run, p->acc.ar_step, &p->acc.nar,
+                             &p->acc.ar_set) ||
+                  acc_points(recs, m, m_end, p->res.mdm_best_x, p->acc.mdm_run, p->acc.mdm_step,
+                             &p->acc.nmdm, &p->acc.mdm_set)))
+            rc = -1;
     }
     if (rc != 1) pair_free(p);
     return rc;
@@ -539,13 +597,17 @@ static int load_pairs(db *d, long long sweep_id, const char *metric, an_xaxis x,
 int an_pairs_load(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
                   char *err, size_t errlen)
 {
-    return load_pairs(d, sweep_id, metric, x, MODE_RUNS, out, err, errlen);
+    int rc = load_pairs(d, sweep_id, metric, x, MODE_RUNS, out, err, errlen);
+    if (!rc && (rc = an_acc_attach(d, out, err, errlen))) an_pairs_free(out);
+    return rc;
 }
 
 int an_pairs_load_annealed(db *d, long long sweep_id, const char *metric, an_xaxis x, an_pairs *out,
                            char *err, size_t errlen)
 {
-    return load_pairs(d, sweep_id, metric, x, MODE_ANNEALED, out, err, errlen);
+    int rc = load_pairs(d, sweep_id, metric, x, MODE_ANNEALED, out, err, errlen);
+    if (!rc && (rc = an_acc_attach(d, out, err, errlen))) an_pairs_free(out);
+    return rc;
 }
 
 int an_pairs_load_matched(db *d, long long sweep_id, const char *metric, an_pairs *out,

@@ -138,8 +138,15 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an
     tb_printf(b, "<th>seeds AR/MDM</th><th>verdict</th>"
       "<th>crossover between (%s)</th><th>seeds' own crossovers</th><th>AR best</th><th>at (%s)</th>"
       "<th>MDM best</th><th>at (%s)</th><th title=\"AR − MDM where lower is better, MDM − AR where higher "
-      "is: above 0 the MDM is ahead\">final gap [95%% interval]<br><small>&gt; 0: MDM ahead</small></th></tr>\n",
+      "is: above 0 the MDM is ahead\">final gap [95%% interval]<br><small>&gt; 0: MDM ahead</small></th>",
       xn, xn, xn);
+    /* mc_acc at the two best points, when some pair has it (analysis.h, an_acc) */
+    int acc = 0;
+    for (size_t i = 0; i < ps->n; i++) acc |= ps->p[i].acc.have;
+    if (acc)
+        tb_printf(b, "<th>AR mc_acc</th><th>MDM mc_acc</th><th title=\"MDM − AR at each side's best point, "
+          "paired over the same items when both were scored on them\">mc_acc gap [95%% interval]</th>");
+    tb_printf(b, "</tr>\n");
     for (size_t i = 0; i < ps->n; i++) {
         const an_pair *p = &ps->p[i];
         const an_result *r = &p->res;
@@ -174,6 +181,15 @@ static void crossover_table(textbuf *b, const an_pairs *ps, an_xaxis x, const an
         else if (r->interval == AN_IV_NONE) tb_printf(b, "<td class=\"n\">%+.4f</td>", r->final_gap);
         else tb_printf(b, "<td class=\"n\">%+.4f [%+.4f, %+.4f] %s</td>", r->final_gap, r->gap_lo, r->gap_hi,
                        r->interval == AN_IV_EVAL ? "(eval error, 1 seed)" : "(over seeds)");
+        if (acc && !p->acc.have) {
+            tb_printf(b, "<td class=\"na\">–</td><td class=\"na\">–</td><td class=\"na\">–</td>");
+        } else if (acc) {
+            char t[256];
+            an_acc_gap_text(&p->acc, t, sizeof t);
+            tb_printf(b, "<td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">", p->acc.ar, p->acc.mdm);
+            tb_escape(b, t);
+            tb_printf(b, "</td>");
+        }
         tb_printf(b, "</tr>\n");
     }
     tb_printf(b, "</table>\n");

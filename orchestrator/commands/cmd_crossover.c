@@ -156,6 +156,41 @@ static int print_matched(const an_pairs *ps, rowfmt *f, int r6)
     return 0;
 }
 
+/* csv and json: every column of the crossover view, and the cell; then,
+ * when some pair has mc_acc at its best points (analysis.h, an_acc), the
+ * mc_acc columns as plain numbers. */
+#define NACC 11
+static int print_view_rows(const an_pairs *ps, rowfmt *f)
+{
+    static const char *const acc_cols[NACC] = {
+        "ar_mc_acc", "mdm_mc_acc", "mc_acc_gap", "mc_acc_gap_lo", "mc_acc_gap_hi", "mc_acc_gap_se",
+        "mc_acc_paired", "ar_mc_acc_items", "mdm_mc_acc_items", "mc_acc_rescored", "mc_acc_seeds"};
+    const char *cols[AN_NCOL + NACC];
+    int acc = 0;
+    for (size_t i = 0; i < ps->n; i++) acc |= ps->p[i].acc.have;
+    int ncol = AN_NCOL + (acc ? NACC : 0);
+    for (int i = 0; i < ncol; i++) cols[i] = i < AN_NCOL ? an_columns[i] : acc_cols[i - AN_NCOL];
+    if (rowfmt_columns(f, ncol, cols)) return -1;
+    db_value v[AN_NCOL + NACC];
+    for (size_t i = 0; i < ps->n; i++) {
+        const an_pair *p = &ps->p[i];
+        const an_acc *a = &p->acc;
+        an_pair_row(p, v, 0);
+        db_value *w = v + AN_NCOL;
+        if (acc && !a->have) {
+            for (int k = 0; k < NACC; k++) w[k] = t_(NULL);
+        } else if (acc) {
+            db_value x[NACC] = {r_(a->ar, 0), r_(a->mdm, 0), r_(a->gap, 0), r_(a->lo, 0), r_(a->hi, 0),
+                                r_(a->se, 0), i_(a->paired), a->ar_items > 0 ? i_(a->ar_items) : t_(NULL),
+                                a->mdm_items > 0 ? i_(a->mdm_items) : t_(NULL),
+                                i_(a->rescored), i_(a->ar_seeds < a->mdm_seeds ? a->ar_seeds : a->mdm_seeds)};
+            memcpy(w, x, sizeof x);
+        }
+        if (rowfmt_row(f, ncol, v)) return -1;
+    }
+    return 0;
+}
+
 int cmd_crossover(int argc, char **argv)
 {
     static const struct option opts[] = {PAIRS_QUERY_OPTIONS,
@@ -210,13 +245,7 @@ int cmd_crossover(int argc, char **argv)
         bad = pairs_print_reading(&ps, f); /* for reading: human units, telling columns */
         if (!bad) pairs_edge_note(&ps);
     } else if (!bad) {
-        int ncol = AN_NCOL; /* every column of the crossover view, and the cell */
-        bad = rowfmt_columns(f, ncol, an_columns);
-        db_value v[AN_NCOL];
-        for (size_t i = 0; !bad && i < ps.n; i++) {
-            an_pair_row(&ps.p[i], v, r6);
-            bad = rowfmt_row(f, ncol, v);
-        }
+        bad = print_view_rows(&ps, f);
     }
     if (f && rowfmt_finish(f)) bad = 1;
     rowfmt_free(f);
@@ -259,6 +288,16 @@ const cli_command cmd_crossover_def = {"crossover", cmd_crossover, "where MDM ov
      "side's best and where it came; the final gap and its interval. Seed columns\n"
      "and the interval appear only when some pair has them. csv and json keep every\n"
      "column of the crossover view as numbers, and the cell's config.\n"
+     "mc_acc beside the loss (not with --metric mc_acc): each side's cloze accuracy\n"
+     "at the points the AR best and MDM best columns name, and the gap MDM - AR with\n"
+     "its 95% interval, PAIRED over the items when both sides were scored on the\n"
+     "same ones (same item set, same count: \"paired, 4000 items\"), else from the\n"
+     "two standard errors (\"unpaired\"); annealed points re-scored on more items\n"
+     "(`xover eval --cloze`) are preferred (\"re-scored\"). With seeds, a side's\n"
+     "outcome on an item is its seeds' mean. csv/json add ar_mc_acc, mdm_mc_acc,\n"
+     "mc_acc_gap, mc_acc_gap_lo, mc_acc_gap_hi, mc_acc_gap_se, mc_acc_paired,\n"
+     "ar_mc_acc_items, mdm_mc_acc_items, mc_acc_rescored, mc_acc_seeds when some\n"
+     "pair has mc_acc.\n"
      "No pair to show (another --metric, --sweep or --x, no runs yet): a note on\n"
      "stderr and exit 0, with an empty result (md/table/csv: the header; json: []);\n"
      "table, plot and report do the same.\n\n"

@@ -38,6 +38,15 @@ static int db_init(int argc, char **argv)
         db_close(d);
         return XO_FAILED;
     }
+    /* runs ingested before the item outcomes were kept: theirs from the
+     * run directories (cheap when there are none to fill) */
+    long long filled = 0;
+    if (exec_backfill_outcomes(d, &filled, err, sizeof err)) {
+        cli_warn("filling cloze outcomes: %s", err);
+        db_close(d);
+        return XO_FAILED;
+    }
+    if (filled) printf("cloze item outcomes read from the run directories of %lld runs\n", filled);
     db_close(d);
     return XO_OK;
 }
@@ -134,7 +143,9 @@ const cli_command cmd_db_def = {"db", cmd_db, "create, upgrade or check the resu
      "       or upgrade an existing one to this xover's schema; safe to repeat. On\n"
      "       an up-to-date database it computes the crossover cache again (the rows\n"
      "       the crossover view reads, which xover keeps as it stores points): for\n"
-     "       a database whose metrics another tool wrote.\n"
+     "       a database whose metrics another tool wrote. Runs whose cloze item\n"
+     "       outcomes (mc_correct) are not stored yet, ingested before the database\n"
+     "       kept them, get them from their run directories' metrics.jsonl.\n"
      "check  run SQLite's integrity and foreign-key checks, count sweeps, runs by\n"
      "       status and metric points, and compare each done run's points with its\n"
      "       run directory's metrics.jsonl (where that is here). Exit 1 if the\n"

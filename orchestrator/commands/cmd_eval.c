@@ -22,6 +22,84 @@
 #include <string.h>
 #include <time.h>
 
+/* The id of the run in directory run_dir (its name is the run's key). */
+static int key_id(void *ctx, const db_run_info *r)
+{
+    *(long long *)ctx = r->id;
+    return 0;
+}
+
+/* --cloze N --run RUNDIR: that run, recorded under its key. */
+static int cloze_one(db *d, const char *run, const eval_cloze_opts *o)
+{
+    const char *base = strrchr(run, '/');
+    char key[80];
+    snprintf(key, sizeof key, "%s", base && base[1] ? base + 1 : base ? "" : run);
+    long long id = -1;
+    if (db_run_by_key(d, key, key_id, &id) || id < 0)
+        return cli_error(XO_USAGE, "%s: no run with key '%s' in the database (a run directory is named by its "
+                         "run's key)", run, key);
+    char err[2048];
+    int rc = eval_cloze_run(d, id, run, o, err, sizeof err);
+    if (rc == EVAL_CLOZE_SKIPPED) return XO_OK;
+    if (rc) return cli_error(rc, "%s", err);
+    return XO_OK;
+}
+
+/* --cloze N --sweep NAME --annealed: every run the annealed table reads
+ * mc_acc from (each pair's AR and MDM best annealed points, every seed),
+ * one progress line each, those already scored on these items skipped. */
+static int cloze_sweep(db *d, const char *sweep, const eval_cloze_opts *o)
+{
+    long long sid;
+    if (db_sweep_id(d, sweep, &sid)) return cli_error(XO_USAGE, "no sweep named '%s' in the database", sweep);
+    an_pairs ps;
+    char err[2048];
+    if (an_pairs_load_annealed(d, sid, "val_loss", AN_TOKENS, &ps, err, sizeof err))
+        return cli_error(XO_FAILED, "%s", err);
+    /* the points, each run once */
+    long long *run = malloc((ps.n * 2 * AN_ACC_RUNS + 1) * sizeof *run);
+    size_t n = 0;
+    for (size_t i = 0; run && i < ps.n; i++) {
+        const an_acc *a = &ps.p[i].acc;
+        for (int k = 0; k < a->nar + a->nmdm; k++) {
+            long long r = k < a->nar ? a->ar_run[k] : a->mdm_run[k - a->nar];
+            size_t j = 0;
+            while (j < n && run[j] != r) j++;
+            if (j == n) run[n++] = r;
+        }
+    }
+    an_pairs_free(&ps);
+    if (!run) return cli_error(XO_FAILED, "out of memory");
+    if (n == 0) fprintf(stderr, "xover eval: sweep '%s' has no annealed AR/MDM pair of val_loss: nothing to score\n",
+                        sweep);
+    int rc = XO_OK, refused = 0, scored = 0, skipped = 0;
+    for (size_t i = 0; i < n && rc != XO_FAILED; i++) {
+        char *dir = NULL;
+        if (db_run_dir(d, run[i], &dir) || !dir) {
+            free(dir);
+            rc = cli_error(XO_FAILED, "run %lld has no run directory: %s", run[i], db_errmsg(d));
+            break;
+        }
+        printf("[%zu/%zu] %s: ", i + 1, n, dir);
+        fflush(stdout);
+        int r = eval_cloze_run(d, run[i], dir, o, err, sizeof err);
+        if (r == EVAL_CLOZE_SKIPPED) printf("already scored on these items\n"), skipped++;
+        else if (r == XO_OK) scored++;
+        else {
+            printf("not scored\n");
+            cli_error(r, "%s", err);
+            if (r == XO_USAGE) refused++;
+            rc = r == XO_USAGE && rc == XO_OK ? XO_USAGE : r;
+        }
+        fflush(stdout);
+        free(dir);
+    }
+    free(run);
+    printf("%d scored, %d already scored, %d refused of %zu points\n", scored, skipped, refused, n);
+    return rc;
+}
+
 /* `repeat` evaluations with eval seeds seed, seed+1, ...: each line as it
  * is measured, then their spread. 0, or -1 with err set. */
 static int evaluate_repeatedly(model *m, const int32_t *val, size_t nval, const model_eval_opts *eo, long long repeat,
@@ -71,15 +149,32 @@ int cmd_eval(int argc, char **argv)
                                          {"repeat", required_argument, 0, 'R'},
                                          {"threads", required_argument, 0, 't'},
                                          {"cache", required_argument, 0, 'C'},
+                                         {"cloze", required_argument, 0, 'c'},
+                                         {"pool-tokens", required_argument, 0, 'P'},
+                                         {"sweep", required_argument, 0, 's'},
+                                         {"annealed", no_argument, 0, 'A'},
+                                         {"db", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
-    const char *run = NULL, *cache = NULL;
-    long long draws = 0, seed = -1, repeat = 1, threads = 1;
+    const char *run = NULL, *cache = NULL, *sweep = NULL, *dbp = NULL;
+    long long draws = 0, seed = -1, repeat = 1, threads = 1, cloze = 0, pool = 0;
+    int annealed = 0;
     int c;
     cli_reset_getopt();
     while ((c = cli_getopt("eval", argc, argv, "", opts)) != -1) {
         switch (c) {
         case 'r': run = optarg; break;
         case 'C': cache = optarg; break;
+        case 's': sweep = optarg; break;
+        case 'A': annealed = 1; break;
+        case 'D': dbp = optarg; break;
+        case 'c':
+            if (cli_parse_long("eval", "--cloze", optarg, &cloze)) return XO_USAGE;
+            if (cloze < 2 || cloze > 10000000) return cli_usage_error("eval", "--cloze must be 2..10000000, not %lld", cloze);
+            break;
+        case 'P':
+            if (cli_parse_long("eval", "--pool-tokens", optarg, &pool)) return XO_USAGE;
+            if (pool < 1) return cli_usage_error("eval", "--pool-tokens must be positive, not %lld", pool);
+            break;
         case 'd':
             if (cli_parse_long("eval", "--draws", optarg, &draws)) return XO_USAGE;
             break;
@@ -96,11 +191,30 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    if (!run) return cli_usage_error("eval", "--run is required");
+    if (!cloze && (sweep || annealed || pool))
+        return cli_usage_error("eval", "--sweep, --annealed and --pool-tokens go with --cloze N");
+    if (cloze && !!run == !!sweep) return cli_usage_error("eval", "--cloze N scores --run RUNDIR or --sweep NAME --annealed");
+    if (sweep && !annealed)
+        return cli_usage_error("eval", "--sweep scores the points of the annealed crossover table: add --annealed");
+    if (cloze && repeat != 1) return cli_usage_error("eval", "--repeat goes without --cloze");
+    if (!run && !cloze) return cli_usage_error("eval", "--run is required");
     if (draws < 0 || draws > 100000) return cli_usage_error("eval", "--draws must be 1..100000, not %lld", draws);
     if (repeat < 1 || repeat > 1000) return cli_usage_error("eval", "--repeat must be 1..1000, not %lld", repeat);
     if (threads < 1 || threads > 1024) return cli_usage_error("eval", "--threads must be 1..1024, not %lld", threads);
 
+    if (cloze) {
+        if (draws < 0 || draws > 100000) return cli_usage_error("eval", "--draws must be 1..100000, not %lld", draws);
+        if (threads < 1 || threads > 1024) return cli_usage_error("eval", "--threads must be 1..1024, not %lld", threads);
+        openblas_set_num_threads((int)threads);
+        const char *dpath = cli_db_path(dbp);
+        char derr[1024];
+        db *d = db_open(dpath, DB_WRITE, derr, sizeof derr);
+        if (!d) return cli_error(XO_USAGE, "%s", derr);
+        eval_cloze_opts o = {cloze, pool, draws, cache, sweep != NULL, run != NULL};
+        int rc = sweep ? cloze_sweep(d, sweep, &o) : cloze_one(d, run, &o);
+        db_close(d);
+        return rc;
+    }
     char path[4200], err[8192];
     snprintf(path, sizeof path, "%s", rundir_path(run, RUN_CONFIG).s);
     json_error_t je;
@@ -158,7 +272,9 @@ cleanup:
 
 const cli_command cmd_eval_def = {"eval", cmd_eval, "evaluate a run's checkpoint again: val_loss with its standard error",
      "usage: xover eval --run RUNDIR [--draws N] [--eval-seed S] [--repeat R]\n"
-     "                  [--threads N] [--cache DIR]\n\n"
+     "                  [--threads N] [--cache DIR]\n"
+     "       xover eval --cloze N (--run RUNDIR | --sweep NAME --annealed)\n"
+     "                  [--pool-tokens P] [--draws K] [--threads N] [--cache DIR] [--db PATH]\n\n"
      "Load RUNDIR's config and newest checkpoint and measure the validation loss on\n"
      "the run's validation windows, with its standard errors and the seconds one\n"
      "evaluation took. The MDM's loss is a Monte Carlo estimate over mask draws:\n"
@@ -172,4 +288,29 @@ const cli_command cmd_eval_def = {"eval", cmd_eval, "evaluate a run's checkpoint
      "  --repeat R     evaluate R times with eval seeds S, S+1, ..., and print the\n"
      "                 spread of the R estimates beside the standard errors\n"
      "  --threads N    BLAS threads (default 1)\n"
-     "  --cache DIR    tokenizer and token caches (default $XOVER_CACHE or .cache/xover)\n"};
+     "  --cache DIR    tokenizer and token caches (default $XOVER_CACHE or .cache/xover)\n\n"
+     "With --cloze N, instead: score the run's final checkpoint on N 4-way cloze\n"
+     "items of a held-out cloze pool (data.cloze.pool_tokens, docs/run-config.md),\n"
+     "without retraining, and record mc_acc, its standard error and the items'\n"
+     "outcomes in the database (table cloze_rescored; scoring the same run on the\n"
+     "same items again replaces its row). `xover crossover --annealed` and the\n"
+     "report then read these rather than the in-training mc_acc wherever both runs\n"
+     "of a pair were scored on the same items, paired item by item: about 2,500\n"
+     "items resolve a 0.02 gap (README, \"Cloze accuracy and its error\").\n"
+     "The pool must be held out from the run. A run trained with the same\n"
+     "pool_tokens never saw it; any other (runs trained without a pool) is scored\n"
+     "only when no document of the pool is among the run's training budget or its\n"
+     "validation documents, compared token by token: otherwise it is REFUSED (exit\n"
+     "2), saying how many documents overlap.\n"
+     "  --cloze N        items to score (all from the pool's documents)\n"
+     "  --run RUNDIR     the run in RUNDIR (named by its key, as in the database)\n"
+     "  --sweep NAME --annealed  every run the annealed crossover table of sweep NAME\n"
+     "                   reads mc_acc from (each pair's AR and MDM best annealed\n"
+     "                   points, every seed), a progress line each; runs already\n"
+     "                   scored on these items are skipped, so it can be rerun\n"
+     "  --pool-tokens P  the pool's size in tokens (default: the run's own\n"
+     "                   data.cloze.pool_tokens; required for a run without one)\n"
+     "  --draws K        the MDM's mask draws per candidate (default: the run's\n"
+     "                   train.eval_draws); costly: about 5.5 ms per item and draw\n"
+     "                   at the demo's d64 model\n"
+     "  --db PATH        the database (default: $XOVER_DB, else ./xover.db)\n"};

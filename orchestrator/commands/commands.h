@@ -118,4 +118,22 @@ int pairs_reading_cell(const an_pair *p, int col, char *buf, size_t n);
  * pairs, what it means and what to do, on stderr. Nothing when none is. */
 void pairs_edge_note(const an_pairs *ps);
 
+/* ---- eval_cloze.c: a checkpoint scored again on more cloze items ---- */
+
+typedef struct {
+    long long items;       /* N items */
+    long long pool_tokens; /* the pool (0: the run's own data.cloze.pool_tokens) */
+    long long draws;       /* the MDM's mask draws (0: the run's train.eval_draws) */
+    const char *cache;     /* tokenizer and token caches (NULL: the default) */
+    int skip_done;         /* leave a run already scored on these items alone */
+    int verbose;           /* say why the pool is held out */
+} eval_cloze_opts;
+enum { EVAL_CLOZE_SKIPPED = 100 };
+/* Score run run_id (its directory run_dir, its final checkpoint) on o's
+ * items and record it (db_rescored_put); a line on stdout. XO_OK,
+ * EVAL_CLOZE_SKIPPED (skip_done and already scored), XO_USAGE (a pool not
+ * proven held out: refused; no pool; a bad run directory) or XO_FAILED,
+ * with err. */
+int eval_cloze_run(db *d, long long run_id, const char *run_dir, const eval_cloze_opts *o, char *err, size_t errlen);
+
 #endif

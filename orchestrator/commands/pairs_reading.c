@@ -107,7 +107,7 @@ static void put(row *r, const char *name, const char *text)
 
 /* What the rows have in common decides the columns shown. */
 typedef struct {
-    int metrics, quality, epochs, seeds, bracket, interval, crossed;
+    int metrics, quality, epochs, seeds, bracket, interval, crossed, acc;
 } shown_cols;
 
 static shown_cols decide(const an_pairs *ps)
@@ -122,8 +122,24 @@ static shown_cols decide(const an_pairs *ps)
         s.bracket |= !isnan(p->res.bracket_lo);
         s.interval |= p->res.interval != AN_IV_NONE;
         s.crossed |= p->res.paired > 1;
+        s.acc |= p->acc.have;
     }
     return s;
+}
+
+/* mc_acc at the points the best columns name, and the gap MDM - AR with
+ * its interval and how it was had: "+0.012 [-0.004, +0.028] (paired, 4000
+ * items)" (analysis.h, an_acc). */
+static void acc_cells(const an_acc *a, row *r)
+{
+    char t[256]; /* put() keeps CELL of it */
+    t[0] = 0;
+    if (a->have) snprintf(t, sizeof t, "%.3f", a->ar);
+    put(r, "AR mc_acc", t);
+    if (a->have) snprintf(t, sizeof t, "%.3f", a->mdm);
+    put(r, "MDM mc_acc", t);
+    an_acc_gap_text(a, t, sizeof t);
+    put(r, "mc_acc gap (95%)", t);
 }
 
 /* One pair's row; v the config fields that tell the pairs apart, a
@@ -184,6 +200,7 @@ static void pair_row(const an_pair *p, const shown_cols *s, const an_varied *v, 
                      res->interval == AN_IV_EVAL ? "eval error" : "seeds");
         put(r, "95% interval", t);
     }
+    if (s->acc) acc_cells(&p->acc, r);
 }
 
 int pairs_print_reading(const an_pairs *ps, rowfmt *f)

@@ -255,6 +255,66 @@ int db_metric_last_step(db *d, long long run_id, const char *name, long long *st
 typedef int (*db_points_fn)(void *ctx, const char *key, const char *run_dir, long long points);
 int db_run_points(db *d, const char *status, db_points_fn fn, void *ctx);
 
+/* ---- cloze item outcomes (db_cloze.c; schema.sql, migration 8) --------- */
+
+/* One evaluation's item outcomes: "N:HEX" as metrics.jsonl's mc_correct
+ * (schema.sql, cloze_outcomes, says how to read it). */
+typedef struct {
+    long long step;
+    const char *outcomes;
+} db_outcome;
+/* N of an "N:HEX" text, or -1 when the text is not of that form (N >= 1,
+ * (N + 3) / 4 lowercase hex digits). */
+long db_outcomes_items(const char *text);
+/* Store n evaluations' outcomes of run `run_id`, all or nothing; a row
+ * already stored under (run, step) is replaced (a re-ingest changes
+ * nothing). A text not of the form: DB_EINPUT. */
+int db_ingest_outcomes(db *d, long long run_id, const db_outcome *rows, size_t n);
+
+/* A run's mc_acc at one evaluation, with what sits beside it. */
+typedef struct {
+    long long step;  /* the evaluation's step */
+    double acc, se;  /* mc_acc and mc_acc_se (NaN unknown) */
+    long items;      /* N of outcomes, -1 without them */
+    char *outcomes;  /* "N:HEX" (malloc'd; NULL: none recorded) */
+} db_cloze;
+/* Run `run_id`'s mc_acc at `step` (step < 0: its last evaluation with one)
+ * into *out (free with db_cloze_free). DB_ENOTFOUND when there is none. */
+int db_cloze_at(db *d, long long run_id, long long step, db_cloze *out);
+void db_cloze_free(db_cloze *c);
+/* A run's final checkpoint scored again (`xover eval --cloze`;
+ * schema.sql, cloze_rescored). */
+typedef struct {
+    long long run_id;
+    const char *item_set;  /* an_item_set of the items' config */
+    long items;
+    long long step;
+    int draws;             /* -1: none (AR) */
+    double acc, se;
+    const char *outcomes;  /* "N:HEX" */
+    double cpu_s;
+    const char *build_id;
+} db_rescored;
+/* Store one, replacing the row of the same (run, item_set, items). */
+int db_rescored_put(db *d, const db_rescored *r);
+/* 1 when run_id has a row for (item_set, items), else 0; -1 on error. */
+int db_rescored_has(db *d, long long run_id, const char *item_set, long items);
+/* Each re-scoring of run_id at checkpoint step `step`: fn(ctx, item_set,
+ * items) by items, most first; nonzero stops. */
+typedef int (*db_set_fn)(void *ctx, const char *item_set, long items);
+int db_rescored_sets(db *d, long long run_id, long long step, db_set_fn fn, void *ctx);
+/* The re-scoring of (run_id, item_set, items) into *out (acc, se, items,
+ * outcomes, step; free with db_cloze_free); DB_ENOTFOUND when none. */
+int db_rescored_get(db *d, long long run_id, const char *item_set, long items, db_cloze *out);
+/* The run directory of run_id into *dir (malloc'd; NULL when it has none). */
+int db_run_dir(db *d, long long run_id, char **dir);
+
+/* Each run with a run directory, mc_acc points and no outcomes stored (a
+ * run ingested before migration 8): fn(ctx, id, key, run_dir) in id order;
+ * nonzero stops (DB_EABORT). */
+typedef int (*db_run_dir_fn)(void *ctx, long long run_id, const char *key, const char *run_dir);
+int db_runs_without_outcomes(db *d, db_run_dir_fn fn, void *ctx);
+
 /* ---- generic queries -------------------------------------------------- */
 
 typedef enum { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB } db_type;

@@ -81,6 +81,12 @@ typedef struct {
 int exec_compare_points(db *d, void (*shortfall)(void *ctx, const char *key, long long in_db, long long in_file),
                         void *ctx, exec_points_report *r, char *err, size_t errlen);
 
+/* The cloze item outcomes (mc_correct) of runs ingested before the
+ * database kept them (schema.sql, migration 8), read from their run
+ * directories' metrics.jsonl; a run whose directory is not here is left
+ * as it is. *runs: the runs filled. 0, or -1 with err. */
+int exec_backfill_outcomes(db *d, long long *runs, char *err, size_t errlen);
+
 /* ---- statuses ------------------------------------------------------------ */
 
 /* Every run of the database by key, for looking up a plan's runs. */

@@ -10,7 +10,9 @@
  *
  * A JSON line is {"step": N, "tokens": T, "epoch": E, "flops": F, "name":
  * value, ...}: every other numeric field is a metric; null (a value that
- * was not finite) is stored as NULL. A regex line gives the same through
+ * was not finite) is stored as NULL. The string field mc_correct, the
+ * cloze items' outcomes ("N:HEX"), is kept beside them (cloze_outcomes,
+ * keyed by run and step like the points). A regex line gives the same through
  * named groups; without a step group the line's ordinal is its step.
  */
 #include "orchestrator/exec/internal.h"
@@ -28,6 +30,8 @@ typedef struct {
     db_metric *rows;
     char **names;
     size_t n, cap;
+    db_outcome *outs; /* mc_correct of the lines read, their texts owned */
+    size_t nout, outcap;
 } batch;
 
 struct ingest {
@@ -67,6 +71,7 @@ void ingest_free(ingest *g)
     drop_pending(g);
     free(g->pending.rows);
     free(g->pending.names);
+    free(g->pending.outs);
     free(g);
 }
 
@@ -88,6 +93,24 @@ static int add_row(batch *b, const char *name, long long step, long long tokens,
     if (!b->names[b->n]) return -1;
     b->rows[b->n] = (db_metric){b->names[b->n], step, tokens, epoch, flops, value};
     b->n++;
+    return 0;
+}
+
+/* An evaluation's item outcomes; a text not of the form is not kept (the
+ * database would refuse the whole batch for it). */
+static int add_outcome(batch *b, long long step, const char *text)
+{
+    if (db_outcomes_items(text) < 0) return -1;
+    if (b->nout == b->outcap) {
+        size_t cap = b->outcap ? 2 * b->outcap : 16;
+        db_outcome *o = realloc(b->outs, cap * sizeof *o);
+        if (!o) return -1;
+        b->outs = o;
+        b->outcap = cap;
+    }
+    char *t = strdup(text);
+    if (!t) return -1;
+    b->outs[b->nout++] = (db_outcome){step, t};
     return 0;
 }
 
@@ -146,6 +169,10 @@ static void parse_json_line(ingest *g, batch *b, const char *line, size_t len)
     json_t *v;
     json_object_foreach(o, k, v) {
         if (!strcmp(k, "step") || !strcmp(k, "tokens") || !strcmp(k, "epoch") || !strcmp(k, "flops")) continue;
+        if (!strcmp(k, "mc_correct") && json_is_string(v)) {
+            add_outcome(b, step, json_string_value(v));
+            continue;
+        }
         if (!json_is_number(v) && !json_is_null(v)) continue; /* labels, events */
         double x = json_is_null(v) ? NAN : json_number_value(v);
         if (add_row(b, k, step, tokens, epoch, flops, x) == 0) note_point(g, k, step, tokens, epoch, x);
@@ -230,6 +257,8 @@ static void drop_pending(ingest *g)
     batch *b = &g->pending;
     for (size_t i = 0; i < b->n; i++) free(b->names[i]);
     b->n = 0;
+    for (size_t i = 0; i < b->nout; i++) free((char *)b->outs[i].outcomes);
+    b->nout = 0;
 }
 
 /* Bytes read at a time: more than a line may hold, so that a chunk read
@@ -266,7 +295,10 @@ int ingest_poll(ingest *g, db *d, long long run_id, int final, char *err, size_t
         buf[len] = 0;
         long long ordinal = g->ordinal;
         size_t pos = ingest_parse(g, buf, len, final && last);
-        if (g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) {
+        /* Points, then outcomes: a failure of either reads the lines
+         * again next time, and storing them twice changes nothing. */
+        if ((g->pending.n && db_ingest_metrics(d, run_id, g->pending.rows, g->pending.n)) ||
+            (g->pending.nout && db_ingest_outcomes(d, run_id, g->pending.outs, g->pending.nout))) {
             snprintf(err, errlen, "storing metrics of %s: %s", g->path, db_errmsg(d));
             g->ordinal = ordinal; /* read these lines again next time */
             rc = INGEST_EDB;
@@ -399,6 +431,66 @@ int exec_compare_points(db *d, void (*shortfall)(void *ctx, const char *key, lon
     compare_ctx c = {r, shortfall, ctx, err, errlen};
     err[0] = 0;
     int rc = db_run_points(d, "done", compare_run, &c);
+    if (rc == DB_EABORT && err[0]) return -1;
+    if (rc) return snprintf(err, errlen, "%s", db_errmsg(d)), -1;
+    return 0;
+}
+
+/* ---- outcomes of runs ingested before they were kept (xover db init) ---- */
+
+typedef struct {
+    db *d;
+    long long runs;
+    char *err;
+    size_t errlen;
+} backfill_ctx;
+
+/* Read the mc_correct of every line of run_dir's metrics.jsonl and store
+ * them (the points are in the database already and are left alone). */
+static int backfill_run(void *ctx, long long run_id, const char *key, const char *run_dir)
+{
+    backfill_ctx *c = ctx;
+    run_path path = rundir_path(run_dir, RUN_METRICS);
+    if (!rundir_is_run_of(run_dir, key) || access(path.s, R_OK) != 0) return 0; /* elsewhere */
+    FILE *f = fopen(path.s, "rb");
+    if (!f) return 0;
+    ingest *g = ingest_new(path.s, NULL);
+    char *buf = malloc(INGEST_CHUNK + 1);
+    size_t have = 0, stored = 0;
+    int rc = 0;
+    if (!g || !buf) {
+        snprintf(c->err, c->errlen, "out of memory");
+        rc = 1;
+    }
+    while (!rc) {
+        size_t r = fread(buf + have, 1, INGEST_CHUNK - have, f);
+        have += r;
+        int last = r == 0 || feof(f);
+        size_t used = ingest_parse(g, buf, have, last);
+        if (g->st.overlong) break; /* not metrics past here: what was read is kept */
+        if (g->pending.nout && db_ingest_outcomes(c->d, run_id, g->pending.outs, g->pending.nout)) {
+            snprintf(c->err, c->errlen, "storing the outcomes of %s: %s", path.s, db_errmsg(c->d));
+            rc = 1;
+        }
+        stored += g->pending.nout;
+        drop_pending(g);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        if (last) break;
+    }
+    if (!rc && stored) c->runs++;
+    free(buf);
+    ingest_free(g);
+    fclose(f);
+    return rc;
+}
+
+int exec_backfill_outcomes(db *d, long long *runs, char *err, size_t errlen)
+{
+    backfill_ctx c = {d, 0, err, errlen};
+    err[0] = 0;
+    int rc = db_runs_without_outcomes(d, backfill_run, &c);
+    *runs = c.runs;
     if (rc == DB_EABORT && err[0]) return -1;
     if (rc) return snprintf(err, errlen, "%s", db_errmsg(d)), -1;
     return 0;

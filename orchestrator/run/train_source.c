@@ -236,3 +236,115 @@ int32_t *train_source_encode(const train_source *s, const char *text, size_t *n)
 }
 
 const data_set *train_source_data_set(const train_source *s) { return s->ds; }
+
+/* ---- a cloze pool for a run trained without it (xover eval --cloze) ---- */
+
+/* FNV-1a of a token array: a document's identity, checked in full on a
+ * match. */
+static uint64_t tok_hash(const int32_t *t, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint32_t)t[i]) * 1099511628211ull;
+    return h ^ n;
+}
+
+typedef struct {
+    uint64_t h;
+    const int32_t *t;
+    size_t n;
+} doc_id;
+
+static int cmp_doc_id(const void *a, const void *b)
+{
+    const doc_id *x = a, *y = b;
+    return (x->h > y->h) - (x->h < y->h);
+}
+
+/* Is document t[0..n) among ids[0..k) (sorted)? */
+static int doc_in(const doc_id *ids, size_t k, const int32_t *t, size_t n)
+{
+    doc_id key = {tok_hash(t, n), t, n};
+    const doc_id *hit = bsearch(&key, ids, k, sizeof *ids, cmp_doc_id);
+    if (!hit) return 0;
+    /* equal hashes sit together: compare each in full */
+    while (hit > ids && hit[-1].h == key.h) hit--;
+    for (; hit < ids + k && hit->h == key.h; hit++)
+        if (hit->n == n && !memcmp(hit->t, t, n * sizeof *t)) return 1;
+    return 0;
+}
+
+int train_source_pool_disjoint(const json_t *run_config, uint64_t pool_tokens, const char *cache_dir,
+                               char *why, size_t whylen)
+{
+    train_source_config c;
+    if (train_source_read_config(run_config, &c, why, whylen) != 0) return -1;
+    cache_dir = train_source_cache_dir(cache_dir);
+    train_source_progress pr;
+    train_source_progress_init(&pr);
+    data_progress prog = {train_source_progress_fn, &pr};
+    data_set_spec pooled = c.set;
+    pooled.cloze_tokens = pool_tokens;
+    data_set *ds0 = NULL, *dsp = NULL;
+    data_tier *tier = NULL;
+    int32_t *budget = NULL;
+    doc_id *ids = NULL;
+    int rc = -1;
+    size_t nb = 0, nv0, nvp, overlap_train = 0, overlap_val = 0;
+    if (!(ds0 = data_set_open(&c.set, cache_dir, &prog, why, whylen))) goto done;
+    if (!(dsp = data_set_open(&pooled, cache_dir, &prog, why, whylen))) goto done;
+    /* One tokenizer: the two sets tokenize the validation text alike (the
+     * pool is cut after the tokenizer is trained: data.h); otherwise token
+     * comparison proves nothing, and nothing is claimed. */
+    const int32_t *v0 = data_set_val(ds0, &nv0), *vp = data_set_val(dsp, &nvp);
+    if (nv0 != nvp || memcmp(v0, vp, nv0 * sizeof *v0) != 0) {
+        snprintf(why, whylen, "the data set with a cloze pool of %llu tokens tokenizes the validation text "
+                 "otherwise than the run's: its documents cannot be matched against the run's training tokens",
+                 (unsigned long long)pool_tokens);
+        rc = 0;
+        goto done;
+    }
+    if (!(tier = data_tier_open(ds0, &c.quality, c.order_seed, &prog, why, whylen))) goto done;
+    if (!(budget = data_budget(ds0, tier, c.unique_tokens, &nb, why, whylen))) goto done;
+    /* The run's training documents (its budget's, clean: a degraded copy
+     * is the same document) and its validation documents. */
+    nv0 = data_set_n_val_docs(ds0);
+    if (!(ids = malloc((nb + nv0 + 1) * sizeof *ids))) {
+        snprintf(why, whylen, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < nb; j++) {
+        size_t n;
+        const int32_t *t = data_set_train_doc(ds0, tier->doc[j], &n);
+        ids[j] = (doc_id){tok_hash(t, n), t, n};
+    }
+    qsort(ids, nb, sizeof *ids, cmp_doc_id);
+    doc_id *vids = ids + nb;
+    for (size_t j = 0; j < nv0; j++) {
+        size_t n;
+        const int32_t *t = data_set_val_doc(ds0, j, &n);
+        vids[j] = (doc_id){tok_hash(t, n), t, n};
+    }
+    qsort(vids, nv0, sizeof *vids, cmp_doc_id);
+    size_t np = data_set_n_cloze_docs(dsp);
+    for (size_t i = 0; i < np; i++) {
+        size_t n;
+        const int32_t *t = data_set_cloze_doc(dsp, i, &n);
+        overlap_train += doc_in(ids, nb, t, n);
+        overlap_val += doc_in(vids, nv0, t, n);
+    }
+    if (overlap_train || overlap_val)
+        snprintf(why, whylen, "%zu of the pool's %zu documents are in the run's training budget (of %zu documents)"
+                 " and %zu in its validation set", overlap_train, np, nb, overlap_val);
+    else
+        snprintf(why, whylen, "none of the pool's %zu documents is among the run's %zu training documents or "
+                 "its %zu validation documents", np, nb, nv0);
+    rc = overlap_train || overlap_val ? 0 : 1;
+done:
+    train_source_progress_end(&pr);
+    free(ids);
+    free(budget);
+    data_tier_free(tier);
+    data_set_close(dsp);
+    data_set_close(ds0);
+    return rc;
+}

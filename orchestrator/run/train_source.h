@@ -88,6 +88,17 @@ typedef struct {
 int train_source_read_config(const json_t *run_config, train_source_config *c, char *err,
                              size_t errlen);
 
+/* May run_config's run be scored on the cloze pool of pool_tokens tokens
+ * (data.cloze.pool_tokens) although it was trained with another (or none)?
+ * Only when no document of that pool is among the run's training documents
+ * (its tier's budget of U tokens, in its order_seed order) or its
+ * validation documents, compared token by token with the run's own data
+ * set, whose tokenizer must tokenize the validation text alike. 1 proven
+ * disjoint, 0 not (why says what overlaps, or why it cannot be proven),
+ * -1 an error (why). */
+int train_source_pool_disjoint(const json_t *run_config, uint64_t pool_tokens, const char *cache_dir,
+                               char *why, size_t whylen);
+
 /* The prepared data set behind a source (for stats). */
 const data_set *train_source_data_set(const train_source *s);
 
