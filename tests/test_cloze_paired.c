@@ -225,6 +225,18 @@ static char *crossover_md(const char *path)
 
 static double num(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
+/* The pair the table tests share: AR annealed at 10, 20, 40 epochs (best at
+ * 20), the MDM at 10 ... 80 (best at 80), each branch with NI items but the
+ * MDM's last, which has mdm_last_items. */
+static const double QA[] = {0.3, 0.5, 0.4}, QM[] = {0.2, 0.3, 0.4, 0.6};
+static int the_pair(db *d, int mdm_last_items)
+{
+    static const double Ea[] = {10, 20, 40}, ya[] = {4.2, 4.0, 4.1};
+    static const double Em[] = {10, 20, 40, 80}, ym[] = {4.5, 4.2, 4.05, 3.9};
+    const int na[] = {NI, NI, NI}, nm[] = {NI, NI, NI, mdm_last_items};
+    return atrunk(d, "ar", 3, Ea, ya, na, QA) > 0 && atrunk(d, "mdm", 4, Em, ym, nm, QM) > 0 ? 0 : -1;
+}
+
 /* AR's best annealed point is its 20-epoch branch, the MDM's its 80-epoch
  * one: the mc_acc columns read exactly those two branches' outcomes (every
  * branch has its own pattern) and the gap's interval is the paired one,
@@ -234,16 +246,12 @@ TEST(cloze_paired_interval_in_the_annealed_table)
     char path[4096];
     db *d = helper_open_db("p.db", path, sizeof path);
     CHECK(d);
-    double Ea[] = {10, 20, 40}, ya[] = {4.2, 4.0, 4.1}, qa[] = {0.3, 0.5, 0.4};
-    double Em[] = {10, 20, 40, 80}, ym[] = {4.5, 4.2, 4.05, 3.9}, qm[] = {0.2, 0.3, 0.4, 0.6};
-    int na[] = {NI, NI, NI}, nm[] = {NI, NI, NI, NI};
-    CHECK(atrunk(d, "ar", 3, Ea, ya, na, qa) > 0);
-    CHECK(atrunk(d, "mdm", 4, Em, ym, nm, qm) > 0);
+    CHECK(the_pair(d, NI) == 0);
     db_close(d);
     /* by hand: AR's branch 1 against the MDM's branch 3 */
     int a[NI], m[NI];
-    pattern(1, 0, NI, qa[1], a);
-    pattern(3, 1, NI, qm[3], m);
+    pattern(1, 0, NI, QA[1], a);
+    pattern(3, 1, NI, QM[3], m);
     double sa = 0, sm = 0, sd = 0, ss = 0;
     for (int i = 0; i < NI; i++) sa += a[i], sm += m[i], sd += m[i] - a[i];
     double mean = sd / NI;
@@ -299,15 +307,11 @@ TEST(cloze_unpaired_when_the_item_counts_differ)
     char path[4096];
     db *d = helper_open_db("u.db", path, sizeof path);
     CHECK(d);
-    double Ea[] = {10, 20, 40}, ya[] = {4.2, 4.0, 4.1}, qa[] = {0.3, 0.5, 0.4};
-    double Em[] = {10, 20, 40, 80}, ym[] = {4.5, 4.2, 4.05, 3.9}, qm[] = {0.2, 0.3, 0.4, 0.6};
-    int na[] = {NI, NI, NI}, nm[] = {NI, NI, NI, 44};
-    CHECK(atrunk(d, "ar", 3, Ea, ya, na, qa) > 0);
-    CHECK(atrunk(d, "mdm", 4, Em, ym, nm, qm) > 0);
+    CHECK(the_pair(d, 44) == 0);
     db_close(d);
     int a[64], m[64];
-    pattern(1, 0, NI, qa[1], a);
-    pattern(3, 1, 44, qm[3], m);
+    pattern(1, 0, NI, QA[1], a);
+    pattern(3, 1, 44, QM[3], m);
     double sa = 0, sm = 0;
     for (int i = 0; i < NI; i++) sa += a[i];
     for (int i = 0; i < 44; i++) sm += m[i];
@@ -353,11 +357,7 @@ TEST(cloze_rescored_outcomes_preferred_when_both_sides_have_them)
     char path[4096];
     db *d = helper_open_db("r.db", path, sizeof path);
     CHECK(d);
-    double Ea[] = {10, 20, 40}, ya[] = {4.2, 4.0, 4.1}, qa[] = {0.3, 0.5, 0.4};
-    double Em[] = {10, 20, 40, 80}, ym[] = {4.5, 4.2, 4.05, 3.9}, qm[] = {0.2, 0.3, 0.4, 0.6};
-    int na[] = {NI, NI, NI}, nm[] = {NI, NI, NI, NI};
-    CHECK(atrunk(d, "ar", 3, Ea, ya, na, qa) > 0);
-    CHECK(atrunk(d, "mdm", 4, Em, ym, nm, qm) > 0);
+    CHECK(the_pair(d, NI) == 0);
     /* the two best branches: AR's 20-epoch (step 200), the MDM's 80 (step 400) */
     long long ar_b = -1, mdm_b = -1;
     CHECK_INT(db_query_int(d, "SELECT id FROM runs WHERE objective = 'ar' AND role = 'branch' AND epochs = 20",

@@ -27,21 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-/* "N:HEX" of ok[0..n) (run.h: digit k holds items 4k..4k+3). Malloc'd. */
-static char *hex_of(const unsigned char *ok, size_t n)
-{
-    char *hex = malloc(n / 4 + 24);
-    if (!hex) return NULL;
-    size_t k = (size_t)sprintf(hex, "%zu:", n);
-    for (size_t i = 0; i < n; i += 4) {
-        int d = 0;
-        for (size_t j = 0; j < 4 && i + j < n; j++) d |= (ok[i + j] ? 1 : 0) << j;
-        hex[k++] = "0123456789abcdef"[d];
-    }
-    hex[k] = 0;
-    return hex;
-}
-
 /* The run's config with its cloze set to N items of a pool of P tokens
  * (every evaluation's and the last's), resolved. NULL with err. */
 static json_t *cloze_config(const char *run_dir, long long n, long long pool, long long *own_pool, char *err,
@@ -145,7 +130,7 @@ int eval_cloze_run(db *d, long long run_id, const char *run_dir, const eval_cloz
     long right = model_mc_correct(m, &mq, &eo, ok, err, errlen);
     double cpu = xo_clock(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = xo_now() - t0;
     if (right < 0) goto done;
-    if (!(hex = hex_of(ok, q.n_final))) {
+    if (!(hex = rundir_mc_correct_hex(ok, q.n_final))) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }

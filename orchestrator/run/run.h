@@ -139,6 +139,12 @@ void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t
  * is: the caller's, never needing escapes, such as mc_correct's hex). */
 void rundir_metrics_line_label(FILE *f, const run_point *p, const run_value *v, size_t n, const char *label,
                                const char *text);
+/* The items' outcomes ok[0..n) as mc_correct's text, "N:" and hex (hex
+ * digit k holds items 4k..4k+3, item 4k+j in bit 1<<j), so that two runs
+ * scored on the same items can be compared item by item; malloc'd, NULL
+ * when out of memory. The trainer's eval lines and `xover eval --cloze`
+ * write it alike. */
+char *rundir_mc_correct_hex(const unsigned char *ok, size_t n);
 /* Cut metrics.jsonl back to its complete lines whose step is <= max_step
  * (-1: none), atomically: what a resumed run must not repeat or contradict.
  * note gets "" or, when lines that are not metrics lay among the lines

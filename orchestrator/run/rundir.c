@@ -135,6 +135,20 @@ void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t
     rundir_metrics_line_label(f, p, v, n, NULL, NULL);
 }
 
+char *rundir_mc_correct_hex(const unsigned char *ok, size_t n)
+{
+    char *hex = malloc(n / 4 + 24); /* "N:" (at most 21) + a digit per 4 + NUL */
+    if (!hex) return NULL;
+    size_t k = (size_t)sprintf(hex, "%zu:", n);
+    for (size_t i = 0; i < n; i += 4) {
+        int d = 0;
+        for (size_t j = 0; j < 4 && i + j < n; j++) d |= (ok[i + j] ? 1 : 0) << j;
+        hex[k++] = "0123456789abcdef"[d];
+    }
+    hex[k] = 0;
+    return hex;
+}
+
 int rundir_cut_metrics(const char *dir, long long max_step, char *note, size_t notelen)
 {
     run_path path = rundir_path(dir, RUN_METRICS);

@@ -447,20 +447,6 @@ static int train_step(trainer *tr)
     return 0;
 }
 
-/* The items' outcomes, "N:" and hex (run.h, metrics.jsonl: mc_correct), so
- * that two runs scored on the same items can be compared item by item (the
- * paired difference of their accuracies). hex holds n/4 + 24 bytes. */
-static void mc_hex(const unsigned char *ok, size_t n, char *hex)
-{
-    size_t k = (size_t)sprintf(hex, "%zu:", n);
-    for (size_t i = 0; i < n; i += 4) {
-        int d = 0;
-        for (size_t j = 0; j < 4 && i + j < n; j++) d |= (ok[i + j] ? 1 : 0) << j;
-        hex[k++] = "0123456789abcdef"[d];
-    }
-    hex[k] = 0;
-}
-
 /* Evaluate with eval options eo and append the eval line: val_loss (into
  * tr->val) and its standard error val_loss_se, and mc_acc with its standard
  * error mc_acc_se when the data has cloze items (at the final evaluation,
@@ -502,17 +488,14 @@ static int evaluate(trainer *tr, const model_eval_opts *eo)
         model_cloze mq = {items, q.C, q.K, q.M, q.context, q.cands, q.answer};
         double t0 = xo_now(), c0 = xo_clock(CLOCK_PROCESS_CPUTIME_ID);
         unsigned char *ok = malloc(items);
-        if (!ok || !(hex = malloc(items / 4 + 24))) {
+        if (!ok) return fail(tr, XO_FAILED, "out of memory");
+        long right = model_mc_correct(tr->m, &mq, eo, ok, tr->err, sizeof tr->err);
+        if (right >= 0 && !(hex = rundir_mc_correct_hex(ok, items))) {
             free(ok);
             return fail(tr, XO_FAILED, "out of memory");
         }
-        long right = model_mc_correct(tr->m, &mq, eo, ok, tr->err, sizeof tr->err);
-        if (right >= 0) mc_hex(ok, items, hex);
         free(ok);
-        if (right < 0) {
-            free(hex);
-            return XO_FAILED;
-        }
+        if (right < 0) return XO_FAILED;
         /* What the cloze costs, for sizing data.cloze (docs/run-config.md). */
         rundir_log(tr->log, "step %llu: mc_acc %.4f on %zu items (%d mask draws) in %.1f s (%.1f s of CPU)",
                    (unsigned long long)tr->step, (double)right / (double)items, items,
