@@ -5,6 +5,7 @@
  */
 #include "orchestrator/analysis/analysis.h"
 #include "orchestrator/run/run_config.h"
+#include "orchestrator/util/util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -128,13 +129,9 @@ static int rec_grow(rec *r)
 
 static rec *new_rec(loader *L)
 {
-    if (L->n == L->cap) {
-        size_t cap = L->cap ? L->cap * 2 : 64;
-        rec *t = realloc(L->r, cap * sizeof *t);
-        if (!t) return NULL;
-        L->r = t;
-        L->cap = cap;
-    }
+    rec *t = xo_grow(L->r, &L->cap, L->n + 1, sizeof *t, 64);
+    if (!t) return NULL;
+    L->r = t;
     rec *r = &L->r[L->n++];
     memset(r, 0, sizeof *r);
     r->hold = NAN;
@@ -386,12 +383,9 @@ void an_pairs_free(an_pairs *ps)
 /* Room for one more pair at out->p[out->n]; -1 when out of memory. */
 static int pairs_grow(an_pairs *out, size_t *cap)
 {
-    if (out->n < *cap) return 0;
-    size_t c2 = *cap ? *cap * 2 : 16;
-    an_pair *t = realloc(out->p, c2 * sizeof *t);
+    an_pair *t = xo_grow(out->p, cap, out->n + 1, sizeof *t, 16);
     if (!t) return -1;
     out->p = t;
-    *cap = c2;
     return 0;
 }
 

@@ -101,13 +101,9 @@ static int add_row(batch *b, const char *name, long long step, long long tokens,
 static int add_outcome(batch *b, long long step, const char *text)
 {
     if (db_outcomes_items(text) < 0) return -1;
-    if (b->nout == b->outcap) {
-        size_t cap = b->outcap ? 2 * b->outcap : 16;
-        db_outcome *o = realloc(b->outs, cap * sizeof *o);
-        if (!o) return -1;
-        b->outs = o;
-        b->outcap = cap;
-    }
+    db_outcome *o = xo_grow(b->outs, &b->outcap, b->nout + 1, sizeof *o, 16);
+    if (!o) return -1;
+    b->outs = o;
     char *t = strdup(text);
     if (!t) return -1;
     b->outs[b->nout++] = (db_outcome){step, t};
@@ -368,14 +364,12 @@ static long long file_points(const char *path, char *err, size_t errlen)
             goto done;
         }
         for (size_t k = 0; k < g->pending.n; k++) {
-            if (n == cap) {
-                point_id *np = realloc(pts, (cap = cap ? 2 * cap : 1024) * sizeof *np);
-                if (!np) {
-                    snprintf(err, errlen, "out of memory");
-                    goto done;
-                }
-                pts = np;
+            point_id *np = xo_grow(pts, &cap, n + 1, sizeof *np, 1024);
+            if (!np) {
+                snprintf(err, errlen, "out of memory");
+                goto done;
             }
+            pts = np;
             pts[n++] = (point_id){name_hash(g->pending.rows[k].name), g->pending.rows[k].step};
         }
         drop_pending(g);
