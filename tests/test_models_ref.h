@@ -331,6 +331,17 @@ static inline double ref_f_model(void *p)
     return ref_model_loss_ex(c->m, c->pd, c->in, c->tg, c->w, c->B, c->T, c->causal, &c->nz);
 }
 
+/* m's weights made larger than at init (each plus U(-0.3, 0.3) from *g,
+ * seeded 9 here and left for the caller's batch), so that every path
+ * carries a visible gradient; the parameters, their count in *n. */
+static inline float *ref_enlarge_weights(model *m, model_rng *g, size_t *n)
+{
+    float *p = model_params(m, n);
+    model_rng_seed(g, 9);
+    for (size_t i = 0; i < *n; i++) p[i] += (float)((model_rng_uniform(g) - 0.5) * 0.6);
+    return p;
+}
+
 /* cfg's model at seed 42, its weights made larger than at init so every
  * path carries a visible gradient, on a fixed batch: the worst gradient
  * error against central differences, and |loss - reference loss|. */
@@ -339,10 +350,8 @@ static inline void ref_check_model_grad(model_config cfg, const char *what, doub
     char err[256];
     model *m = model_create(&cfg, 42, err, sizeof err);
     size_t n;
-    float *p = model_params(m, &n);
     model_rng g;
-    model_rng_seed(&g, 9);
-    for (size_t i = 0; i < n; i++) p[i] += (float)((model_rng_uniform(&g) - 0.5) * 0.6);
+    float *p = ref_enlarge_weights(m, &g, &n);
     int B = cfg.batch, T = cfg.seq_len, causal = cfg.objective == MODEL_AR;
     int32_t tok[12], in[12], tg[12];
     float w[12];
