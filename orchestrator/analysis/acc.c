@@ -132,8 +132,8 @@ static int judge_acc(an_acc *acc, const side_acc *a, const side_acc *m)
     acc->paired = 0;
     double sa = mean_of(a, 1), sm = mean_of(m, 1);
     acc->se = sqrt(sa * sa + sm * sm); /* NaN when a side has no se */
-    acc->lo = acc->gap - 1.959964 * acc->se;
-    acc->hi = acc->gap + 1.959964 * acc->se;
+    acc->lo = acc->gap - an_t975(0) * acc->se; /* normal */
+    acc->hi = acc->gap + an_t975(0) * acc->se;
     return 0;
 }
 

@@ -741,8 +741,8 @@ int an_paired_acc(const double *ar, const double *mdm, size_t n, an_paired *out)
     out->mdm = sm / (double)n;
     out->diff = mean;
     out->se = sqrt(ss / (double)(n - 1)) / sqrt((double)n);
-    out->lo = mean - 1.959964 * out->se;
-    out->hi = mean + 1.959964 * out->se;
+    out->lo = mean - an_t975(0) * out->se; /* normal: n is in the hundreds */
+    out->hi = mean + an_t975(0) * out->se;
     out->discordant = disc / (double)n;
     return 0;
 }

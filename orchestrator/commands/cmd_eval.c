@@ -203,8 +203,6 @@ int cmd_eval(int argc, char **argv)
     if (threads < 1 || threads > 1024) return cli_usage_error("eval", "--threads must be 1..1024, not %lld", threads);
 
     if (cloze) {
-        if (draws < 0 || draws > 100000) return cli_usage_error("eval", "--draws must be 1..100000, not %lld", draws);
-        if (threads < 1 || threads > 1024) return cli_usage_error("eval", "--threads must be 1..1024, not %lld", threads);
         openblas_set_num_threads((int)threads);
         const char *dpath = cli_db_path(dbp);
         char derr[1024];
@@ -224,20 +222,15 @@ int cmd_eval(int argc, char **argv)
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s: %s", path, err);
     }
-    model_eval_opts eo = {(int)run_config_number(cfg, "train.eval_draws"),
-                          !strcmp(json_string_value(json_object_get(json_object_get(cfg, "train"),
-                                                                    "eval_estimator")) ?: "", "bernoulli"),
-                          (uint64_t)run_config_number(cfg, "train.eval_seed")};
-    if (draws > 0) eo.draws = (int)draws;
-    if (seed >= 0) eo.seed = (uint64_t)seed;
+    model_eval_opts eo;
     model_config mc;
     snprintf(path, sizeof path, "%s", rundir_path(run, RUN_CHECKPOINT).s);
-    if (model_ckpt_config(path, &mc, err, sizeof err)) {
+    if (rundir_eval_setup(path, cfg, &mc, &eo, err, sizeof err)) {
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s", err);
     }
-    /* The checkpoint holds the layout; the attention's scale is the run's. */
-    mc.attn_scale = (float)run_config_number(cfg, "model.attn_scale");
+    if (draws > 0) eo.draws = (int)draws;
+    if (seed >= 0) eo.seed = (uint64_t)seed;
     openblas_set_num_threads((int)threads);
     train_source *src = train_source_open(cfg, cache, err, sizeof err);
     json_decref(cfg);

@@ -74,12 +74,10 @@ int cmd_sample(int argc, char **argv)
         return cli_error(XO_USAGE, "%s: %s", cpath.s, err);
     }
     model_config mc;
-    if (model_ckpt_config(path.s, &mc, err, sizeof err)) {
+    if (rundir_eval_setup(path.s, cfg, &mc, NULL, err, sizeof err)) {
         json_decref(cfg);
         return cli_error(XO_USAGE, "%s", err);
     }
-    /* The checkpoint holds the layout; the attention's scale is the run's. */
-    mc.attn_scale = (float)run_config_number(cfg, "model.attn_scale");
     mc.batch = 1; /* activations for one sequence are all sampling needs */
     openblas_set_num_threads(1);
     train_source *src = train_source_open(cfg, cache, err, sizeof err);

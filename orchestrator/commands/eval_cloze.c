@@ -106,16 +106,12 @@ int eval_cloze_run(db *d, long long run_id, const char *run_dir, const eval_cloz
         }
         if (o->verbose) printf("pool       %lld tokens, held out from the run: %s\n", pool, why);
     }
-    model_eval_opts eo = {(int)run_config_number(cfg, "train.eval_draws"),
-                          !strcmp(json_string_value(json_object_get(json_object_get(cfg, "train"),
-                                                                    "eval_estimator")) ?: "", "bernoulli"),
-                          (uint64_t)run_config_number(cfg, "train.eval_seed")};
-    if (o->draws > 0) eo.draws = (int)o->draws;
+    model_eval_opts eo;
     model_config mc;
     char ck[4200];
     snprintf(ck, sizeof ck, "%s", rundir_path(run_dir, RUN_CHECKPOINT).s);
-    if (model_ckpt_config(ck, &mc, err, errlen)) goto done;
-    mc.attn_scale = (float)run_config_number(cfg, "model.attn_scale");
+    if (rundir_eval_setup(ck, cfg, &mc, &eo, err, errlen)) goto done;
+    if (o->draws > 0) eo.draws = (int)o->draws;
     if (!(src = train_source_open(cfg, o->cache, err, errlen))) goto done;
     model_ckpt_state st;
     rc = XO_FAILED;

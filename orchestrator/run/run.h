@@ -139,6 +139,13 @@ void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t
  * is: the caller's, never needing escapes, such as mc_correct's hex). */
 void rundir_metrics_line_label(FILE *f, const run_point *p, const run_value *v, size_t n, const char *label,
                                const char *text);
+/* What evaluating a trained run needs, for the commands that load one
+ * (eval, eval --cloze, sample): the model's layout from the checkpoint at
+ * ckpt with the run's attention scale (the checkpoint does not hold it),
+ * and the evaluation options of its resolved config cfg (train.eval_draws,
+ * eval_estimator, eval_seed). eo may be NULL. 0, or -1 with err. */
+int rundir_eval_setup(const char *ckpt, const json_t *cfg, model_config *mc, model_eval_opts *eo, char *err,
+                      size_t errlen);
 /* The items' outcomes ok[0..n) as mc_correct's text, "N:" and hex (hex
  * digit k holds items 4k..4k+3, item 4k+j in bit 1<<j), so that two runs
  * scored on the same items can be compared item by item; malloc'd, NULL

@@ -135,6 +135,19 @@ void rundir_metrics_line(FILE *f, const run_point *p, const run_value *v, size_t
     rundir_metrics_line_label(f, p, v, n, NULL, NULL);
 }
 
+int rundir_eval_setup(const char *ckpt, const json_t *cfg, model_config *mc, model_eval_opts *eo, char *err,
+                      size_t errlen)
+{
+    if (model_ckpt_config(ckpt, mc, err, errlen)) return -1;
+    mc->attn_scale = (float)run_config_number(cfg, "model.attn_scale");
+    if (eo) {
+        const char *est = json_string_value(json_object_get(json_object_get(cfg, "train"), "eval_estimator"));
+        *eo = (model_eval_opts){(int)run_config_number(cfg, "train.eval_draws"), est && !strcmp(est, "bernoulli"),
+                                (uint64_t)run_config_number(cfg, "train.eval_seed")};
+    }
+    return 0;
+}
+
 char *rundir_mc_correct_hex(const unsigned char *ok, size_t n)
 {
     char *hex = malloc(n / 4 + 24); /* "N:" (at most 21) + a digit per 4 + NUL */
